@@ -1,0 +1,118 @@
+/*
+ * api.c - request helpers shared by every route: query, body fields, ids.
+ */
+#include "api/api.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/mem.h"
+#include "core/timeutil.h"
+#include "services/auth.h"
+
+enum verr api_authenticate(struct api_req *req, const char *authorization)
+{
+	static const char scheme[] = "Bearer ";
+	if (!authorization || !*authorization)
+		return verr_set(req->err, VERR_UNAUTHORIZED, "Not authenticated");
+	if (strncasecmp(authorization, scheme, sizeof(scheme) - 1) != 0)
+		return verr_set(req->err, VERR_UNAUTHORIZED,
+				"Authorization header must be: Bearer <token>");
+	const char *token = authorization + sizeof(scheme) - 1;
+	while (*token == ' ')
+		token++;
+	return auth_authenticate(req->svc, token, &req->user_id, req->err);
+}
+
+const char *api_query(const struct api_req *req, const char *key)
+{
+	const char *v = NULL;
+	for (size_t i = 0; i < req->nquery; i++)
+		if (strcmp(req->query[i].key, key) == 0)
+			v = req->query[i].value;
+	return v;
+}
+
+static bool parse_int(const char *s, int64_t *out)
+{
+	char *end;
+	if (!s || !*s || strchr(" \t+", *s))
+		return false;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || *end)
+		return false;
+	*out = v;
+	return true;
+}
+
+enum verr api_query_int(const struct api_req *req, const char *key, int64_t def, int64_t min,
+			int64_t max, int64_t *out)
+{
+	const char *v = api_query(req, key);
+	if (!v) {
+		*out = def;
+		return VERR_OK;
+	}
+	if (!parse_int(v, out) || *out < min || *out > max)
+		return verr_set(req->err, VERR_INVALID, "%s: must be a whole number from %lld to %lld",
+				key, (long long)min, (long long)max);
+	return VERR_OK;
+}
+
+enum verr api_body_string(const struct api_req *req, const char *name, bool required,
+			  const char **out)
+{
+	json_t *v = req->body ? json_object_get(req->body, name) : NULL;
+	*out = NULL;
+	if (!v)
+		return required ? verr_set(req->err, VERR_INVALID, "%s: field required", name)
+				: VERR_OK;
+	if (!json_is_string(v))
+		return verr_set(req->err, VERR_INVALID, "%s: must be a string", name);
+	*out = json_string_value(v);
+	return VERR_OK;
+}
+
+enum verr api_body_strings(const struct api_req *req, const char *name, const char ***out,
+			   size_t *n, bool *present)
+{
+	json_t *v = req->body ? json_object_get(req->body, name) : NULL;
+	*out = NULL;
+	*n = 0;
+	*present = v != NULL;
+	if (!v)
+		return VERR_OK;
+	if (!json_is_array(v))
+		return verr_set(req->err, VERR_INVALID, "%s: must be an array of strings", name);
+	size_t count = json_array_size(v);
+	const char **arr = xcalloc(count ? count : 1, sizeof(char *));
+	for (size_t i = 0; i < count; i++) {
+		json_t *item = json_array_get(v, i);
+		if (!json_is_string(item)) {
+			free(arr);
+			return verr_set(req->err, VERR_INVALID, "%s[%zu]: must be a string", name, i);
+		}
+		arr[i] = json_string_value(item);
+	}
+	*out = arr;
+	*n = count;
+	return VERR_OK;
+}
+
+enum verr api_param_id(const struct api_req *req, int i, const char *not_found, int64_t *out)
+{
+	const char *s = req->params[i];
+	if (!s || !*s || strspn(s, "0123456789") != strlen(s) || !parse_int(s, out) || *out <= 0)
+		return verr_set(req->err, VERR_NOT_FOUND, "%s", not_found);
+	return VERR_OK;
+}
+
+json_t *api_time(int64_t ms)
+{
+	char buf[TIME_ISO_LEN];
+	time_format_iso(ms, buf);
+	return json_string(buf);
+}

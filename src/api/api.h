@@ -1,0 +1,94 @@
+/*
+ * api.h - what a route handler sees of a request, and what it answers.
+ *
+ * The http layer parses the request (path parameters, query, JSON body),
+ * authenticates it when the route asks, and calls the handler. A handler
+ * validates, calls a service and serialises; it returns an enum verr and the
+ * http layer turns a failure into the status and {"detail": ...} body.
+ */
+#ifndef VAULT_API_API_H
+#define VAULT_API_API_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "services/services.h"
+
+#define API_MAX_PARAMS 2
+
+struct api_kv {
+	const char *key;
+	const char *value;
+};
+
+struct api_req {
+	struct svc *svc;
+	const char *params[API_MAX_PARAMS]; /* {name} captures of the route's pattern */
+	const struct api_kv *query;	    /* in the order sent; keys may repeat */
+	size_t nquery;
+	json_t *body;	 /* the JSON object sent, or NULL */
+	int64_t user_id; /* the caller, for routes with API_AUTH */
+	struct verror *err;
+};
+
+struct api_resp {
+	json_t *body;	/* handler sets; http frees */
+	char *location; /* optional Location header; http frees */
+};
+
+typedef enum verr (*api_handler)(struct api_req *req, struct api_resp *resp);
+
+enum api_flags {
+	API_AUTH = 1,	       /* needs a valid bearer token */
+	API_BODY = 2,	       /* needs a JSON object body */
+	API_OPTIONAL_BODY = 4, /* takes a JSON object body if one is sent */
+};
+
+struct api_route {
+	const char *method;
+	const char *pattern; /* "/api/v1/notes/{id}" */
+	api_handler handler;
+	int ok_status; /* 200, 201 or 204 */
+	unsigned flags;
+};
+
+/* The routes of every API version and of health checks, ending with a zeroed entry. */
+extern const struct api_route api_routes[];
+
+/* Checks a bearer token, sets req->user_id; VERR_UNAUTHORIZED otherwise. */
+enum verr api_authenticate(struct api_req *req, const char *authorization);
+
+/* Last value of a query key, or NULL. */
+const char *api_query(const struct api_req *req, const char *key);
+
+/*
+ * Whole-number query parameter in [min, max], def when absent; VERR_INVALID
+ * naming the key otherwise.
+ */
+enum verr api_query_int(const struct api_req *req, const char *key, int64_t def, int64_t min,
+			int64_t max, int64_t *out);
+
+/*
+ * String field of the body. Absent: *out = NULL and VERR_OK unless required.
+ * Present but null or not a string: VERR_INVALID naming the field.
+ */
+enum verr api_body_string(const struct api_req *req, const char *name, bool required,
+			  const char **out);
+
+/*
+ * Array-of-strings field of the body; *present says whether it was sent.
+ * *out is a new array of borrowed strings (caller frees the array only).
+ */
+enum verr api_body_strings(const struct api_req *req, const char *name, const char ***out,
+			   size_t *n, bool *present);
+
+/* Path parameter i as a positive id; VERR_NOT_FOUND with not_found otherwise. */
+enum verr api_param_id(const struct api_req *req, int i, const char *not_found, int64_t *out);
+
+/* ISO 8601 UTC string of ms since the epoch. */
+json_t *api_time(int64_t ms);
+
+#endif

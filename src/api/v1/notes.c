@@ -1,0 +1,122 @@
+/*
+ * notes.c - /api/v1/notes: create, list, read, update, delete.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/v1/v1.h"
+#include "core/mem.h"
+#include "services/notes.h"
+
+static const char not_found[] = "Note not found";
+
+static json_t *note_json(const struct note *n)
+{
+	json_t *tags = json_array();
+	for (size_t i = 0; i < n->ntags; i++)
+		json_array_append_new(tags, json_string(n->tags[i]));
+	return json_pack("{s:I,s:s,s:s,s:o,s:o,s:o}", "id", (json_int_t)n->id, "title", n->title,
+			 "content", n->content, "tags", tags, "created_at",
+			 api_time(n->created_at), "updated_at", api_time(n->updated_at));
+}
+
+/* Reads title, content and tags from the body; caller frees f->tags. */
+static enum verr read_fields(struct api_req *req, struct note_fields *f)
+{
+	enum verr rc;
+	*f = (struct note_fields){0};
+	if ((rc = api_body_string(req, "title", false, &f->title)) ||
+	    (rc = api_body_string(req, "content", false, &f->content)))
+		return rc;
+	const char **tags;
+	rc = api_body_strings(req, "tags", &tags, &f->ntags, &f->has_tags);
+	f->tags = tags;
+	return rc;
+}
+
+/* POST /api/v1/notes {title, content?, tags?} */
+enum verr v1_notes_create(struct api_req *req, struct api_resp *resp)
+{
+	struct note_fields f;
+	struct note n;
+	enum verr rc = read_fields(req, &f);
+	if (rc == VERR_OK)
+		rc = notes_create(req->svc, req->user_id, &f, &n, req->err);
+	free((void *)f.tags);
+	if (rc)
+		return rc;
+	resp->body = note_json(&n);
+	resp->location = xasprintf("/api/v1/notes/%lld", (long long)n.id);
+	note_free(&n);
+	return VERR_OK;
+}
+
+/* GET /api/v1/notes?skip=&limit=&tag= */
+enum verr v1_notes_list(struct api_req *req, struct api_resp *resp)
+{
+	int64_t skip, limit;
+	struct note_page page;
+	enum verr rc;
+	if ((rc = api_query_int(req, "skip", 0, 0, INT64_MAX / 2, &skip)) ||
+	    (rc = api_query_int(req, "limit", NOTES_LIMIT_DEFAULT, 1, NOTES_LIMIT_MAX, &limit)))
+		return rc;
+	const char **tags = xcalloc(req->nquery + 1, sizeof(char *));
+	size_t ntags = 0;
+	for (size_t i = 0; i < req->nquery; i++)
+		if (strcmp(req->query[i].key, "tag") == 0)
+			tags[ntags++] = req->query[i].value;
+	rc = notes_list(req->svc, req->user_id, skip, limit, tags, ntags, &page, req->err);
+	free(tags);
+	if (rc)
+		return rc;
+	json_t *items = json_array();
+	for (size_t i = 0; i < page.n; i++)
+		json_array_append_new(items, note_json(&page.items[i]));
+	resp->body = json_pack("{s:o,s:I,s:I,s:I}", "items", items, "total", (json_int_t)page.total,
+			       "skip", (json_int_t)skip, "limit", (json_int_t)limit);
+	note_page_free(&page);
+	return VERR_OK;
+}
+
+/* GET /api/v1/notes/{id} */
+enum verr v1_notes_get(struct api_req *req, struct api_resp *resp)
+{
+	int64_t id;
+	struct note n;
+	enum verr rc;
+	if ((rc = api_param_id(req, 0, not_found, &id)) ||
+	    (rc = notes_get(req->svc, req->user_id, id, &n, req->err)))
+		return rc;
+	resp->body = note_json(&n);
+	note_free(&n);
+	return VERR_OK;
+}
+
+/* PUT /api/v1/notes/{id} {title?, content?, tags?} */
+enum verr v1_notes_update(struct api_req *req, struct api_resp *resp)
+{
+	int64_t id;
+	struct note_fields f = {0};
+	struct note n;
+	enum verr rc;
+	if ((rc = api_param_id(req, 0, not_found, &id)) || (rc = read_fields(req, &f)) ||
+	    (rc = notes_update(req->svc, req->user_id, id, &f, &n, req->err))) {
+		free((void *)f.tags);
+		return rc;
+	}
+	free((void *)f.tags);
+	resp->body = note_json(&n);
+	note_free(&n);
+	return VERR_OK;
+}
+
+/* DELETE /api/v1/notes/{id} */
+enum verr v1_notes_delete(struct api_req *req, struct api_resp *resp)
+{
+	int64_t id;
+	enum verr rc;
+	(void)resp;
+	if ((rc = api_param_id(req, 0, not_found, &id)))
+		return rc;
+	return notes_delete(req->svc, req->user_id, id, req->err);
+}

@@ -1,0 +1,22 @@
+/*
+ * v1.h - handlers of /api/v1, listed in the route table (api/routes.c).
+ */
+#ifndef VAULT_API_V1_H
+#define VAULT_API_V1_H
+
+#include "api/api.h"
+
+enum verr v1_register(struct api_req *req, struct api_resp *resp);
+enum verr v1_login(struct api_req *req, struct api_resp *resp);
+enum verr v1_refresh(struct api_req *req, struct api_resp *resp);
+enum verr v1_logout(struct api_req *req, struct api_resp *resp);
+enum verr v1_me(struct api_req *req, struct api_resp *resp);
+enum verr v1_me_delete(struct api_req *req, struct api_resp *resp);
+
+enum verr v1_notes_create(struct api_req *req, struct api_resp *resp);
+enum verr v1_notes_list(struct api_req *req, struct api_resp *resp);
+enum verr v1_notes_get(struct api_req *req, struct api_resp *resp);
+enum verr v1_notes_update(struct api_req *req, struct api_resp *resp);
+enum verr v1_notes_delete(struct api_req *req, struct api_resp *resp);
+
+#endif

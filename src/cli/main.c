@@ -1,0 +1,76 @@
+/*
+ * main.c - `vault COMMAND ...`: dispatch to the commands.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "core/log.h"
+
+static const char usage[] =
+	"Usage: vault COMMAND [OPTIONS]\n"
+	"\n"
+	"A personal knowledge vault: notes you find again by meaning.\n"
+	"\n"
+	"Commands:\n"
+	"  serve      run the HTTP API (migrates the database first)\n"
+	"  migrate    apply, revert or list database migrations\n"
+	"  user       create, list or delete accounts\n"
+	"\n"
+	"Options:\n"
+	"  -h, --help     show this help\n"
+	"  -V, --version  print the version\n"
+	"\n"
+	"Settings come from the environment and ./.env (see .env.example).\n"
+	"Run `vault COMMAND --help` for a command's options.\n";
+
+extern char **environ;
+
+void cli_load_config(struct config *cfg)
+{
+	struct verror err;
+	if (config_load(cfg, environ, ".env", &err)) {
+		fprintf(stderr, "vault: config error: %s\n", verr_detail(&err));
+		exit(EXIT_USAGE);
+	}
+	log_init(cfg->log_level, cfg->log_format, stderr);
+}
+
+struct store *cli_open_store(const struct config *cfg)
+{
+	struct verror err;
+	struct store *st = NULL;
+	struct store_opts opts = {.echo = cfg->database_echo, .busy_timeout_ms = 5000};
+	if (store_open(cfg->database_url, &opts, &st, &err)) {
+		fprintf(stderr, "vault: cannot open the database: %s\n", verr_detail(&err));
+		exit(1);
+	}
+	return st;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(usage, stderr);
+		return EXIT_USAGE;
+	}
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0) {
+		printf("vault %s\n", VAULT_VERSION);
+		return 0;
+	}
+	if (strcmp(cmd, "serve") == 0)
+		return cmd_serve(argc - 1, argv + 1);
+	if (strcmp(cmd, "migrate") == 0)
+		return cmd_migrate(argc - 1, argv + 1);
+	if (strcmp(cmd, "user") == 0)
+		return cmd_user(argc - 1, argv + 1);
+	fprintf(stderr, "vault: unknown command '%s'\n\n%s", cmd, usage);
+	return EXIT_USAGE;
+}

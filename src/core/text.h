@@ -1,0 +1,25 @@
+/*
+ * text.h - checks and clean-ups for text that users send.
+ */
+#ifndef VAULT_CORE_TEXT_H
+#define VAULT_CORE_TEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Whether s[0..n) is well-formed UTF-8 (no overlongs, surrogates or NULs). */
+bool text_utf8_valid(const char *s, size_t n);
+
+/* Number of code points in valid UTF-8 s[0..n). */
+size_t text_utf8_len(const char *s, size_t n);
+
+/*
+ * Whether s holds a control character (C0, DEL or C1). allow_whitespace lets
+ * tab, newline and carriage return through, as note content needs.
+ */
+bool text_has_control(const char *s, bool allow_whitespace);
+
+/* A copy of s without leading and trailing ASCII white space; caller frees. */
+char *text_trim(const char *s);
+
+#endif

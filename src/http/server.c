@@ -1,0 +1,403 @@
+/*
+ * server.c - request life cycle on top of libmicrohttpd.
+ *
+ * MHD calls on_request several times per request: first with the headers,
+ * then with each piece of the body, then once more with none left. The body
+ * is collected (bounded by MAX_BODY_BYTES) and the request dispatched on the
+ * last call. on_completed runs when the response has gone out.
+ */
+#include "http/server.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/security.h"
+#include "core/timeutil.h"
+#include "http/router.h"
+
+#define REQUEST_ID_MAX 128
+#define MAX_CONNECTIONS 512
+
+struct http_server {
+	struct MHD_Daemon *daemon;
+	const struct config *cfg;
+	struct svc *svc;
+	int port;
+	atomic_int in_flight;
+	atomic_bool stopping;
+};
+
+struct request {
+	double start_ms;
+	char id[REQUEST_ID_MAX + 1];
+	char *body;
+	size_t len, cap;
+	bool too_large;
+	bool answered;
+};
+
+static bool valid_request_id(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	return n >= 1 && n <= REQUEST_ID_MAX &&
+	       strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
+}
+
+static void add_headers(struct http_server *srv, struct MHD_Connection *c,
+			struct MHD_Response *resp, const struct request *r, const char *url)
+{
+	MHD_add_response_header(resp, "X-Request-ID", r->id);
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(resp, "Content-Security-Policy",
+				"default-src 'none'; frame-ancestors 'none'");
+	MHD_add_response_header(resp, "Cross-Origin-Resource-Policy", "same-origin");
+	if (strncmp(url, "/api/", 5) == 0)
+		MHD_add_response_header(resp, "Cache-Control", "no-store");
+	const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+	if (origin && config_origin_allowed(srv->cfg, origin)) {
+		MHD_add_response_header(resp, "Access-Control-Allow-Origin", origin);
+		MHD_add_response_header(resp, "Access-Control-Expose-Headers",
+					"X-Request-ID, Location, WWW-Authenticate");
+	}
+	MHD_add_response_header(resp, "Vary", "Origin");
+	if (atomic_load(&srv->stopping))
+		MHD_add_response_header(resp, "Connection", "close");
+}
+
+static void log_request(struct request *r, const char *method, const char *url, int status,
+			int64_t user_id, const struct verror *err)
+{
+	json_t *f = json_pack("{s:s,s:s,s:s,s:i,s:f}", "request_id", r->id, "method", method,
+			      "path", url, "status", status, "latency_ms",
+			      (double)((int64_t)((time_mono_ms() - r->start_ms) * 100)) / 100);
+	json_object_set_new(f, "user_id", user_id ? json_integer(user_id) : json_null());
+	/* Client errors may echo what the client sent: only server faults say why. */
+	if (status >= 500 && err)
+		json_object_set_new(f, "error", json_string(verr_detail(err)));
+	log_emit(status >= 500 ? LOG_ERROR : LOG_INFO, "request", f);
+}
+
+/* Queues status with body (a JSON value, stolen; NULL for none). */
+static enum MHD_Result reply(struct http_server *srv, struct MHD_Connection *c,
+			     struct request *r, const char *method, const char *url, int status,
+			     json_t *body, int64_t user_id, const struct verror *err,
+			     const char *const *extra)
+{
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	struct MHD_Response *resp;
+	if (text) {
+		resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+		MHD_add_response_header(resp, "Content-Type", "application/json");
+	} else {
+		resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	}
+	add_headers(srv, c, resp, r, url);
+	for (; extra && extra[0]; extra += 2)
+		MHD_add_response_header(resp, extra[0], extra[1]);
+	enum MHD_Result ok = MHD_queue_response(c, (unsigned)status, resp);
+	MHD_destroy_response(resp);
+	r->answered = true;
+	log_request(r, method, url, status, user_id, err);
+	return ok;
+}
+
+static enum MHD_Result reply_error(struct http_server *srv, struct MHD_Connection *c,
+				   struct request *r, const char *method, const char *url,
+				   const struct verror *err, int64_t user_id,
+				   const char *const *extra)
+{
+	int status = verr_status(err->code);
+	/* Never show internals to clients: those go to the log line. */
+	const char *detail = status >= 500 && err->code != VERR_UNAVAILABLE
+				     ? verr_message(err->code)
+				     : verr_detail(err);
+	const char *auth[] = {"WWW-Authenticate", "Bearer", NULL};
+	return reply(srv, c, r, method, url, status, json_pack("{s:s}", "detail", detail), user_id,
+		     err, status == 401 ? auth : extra);
+}
+
+struct query_vec {
+	struct api_kv *items;
+	size_t n, cap;
+};
+
+static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const char *key,
+				     const char *value)
+{
+	struct query_vec *q = cls;
+	(void)kind;
+	if (q->n == q->cap) {
+		q->cap = q->cap ? q->cap * 2 : 8;
+		q->items = xrealloc(q->items, q->cap * sizeof(*q->items));
+	}
+	q->items[q->n++] = (struct api_kv){key, value ? value : ""};
+	return MHD_YES;
+}
+
+static bool is_json(const char *content_type)
+{
+	static const char json[] = "application/json";
+	if (!content_type || strncasecmp(content_type, json, sizeof(json) - 1) != 0)
+		return false;
+	char next = content_type[sizeof(json) - 1];
+	return next == '\0' || next == ';' || next == ' ';
+}
+
+static enum MHD_Result preflight(struct http_server *srv, struct MHD_Connection *c,
+				 struct request *r, const char *url, const char *origin)
+{
+	struct verror err;
+	if (!config_origin_allowed(srv->cfg, origin)) {
+		verr_set(&err, VERR_FORBIDDEN, "Origin not allowed");
+		return reply_error(srv, c, r, "OPTIONS", url, &err, 0, NULL);
+	}
+	const char *extra[] = {"Access-Control-Allow-Methods",
+			       "GET, POST, PUT, DELETE",
+			       "Access-Control-Allow-Headers",
+			       "Authorization, Content-Type, X-Request-ID",
+			       "Access-Control-Max-Age",
+			       "600",
+			       NULL};
+	return reply(srv, c, r, "OPTIONS", url, 204, NULL, 0, NULL, extra);
+}
+
+/* Everything after the body is in: route, authenticate, parse, handle, answer. */
+static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *c,
+				struct request *r, const char *url, const char *method)
+{
+	struct verror err;
+	struct route_match m;
+	struct query_vec q = {0};
+	struct api_resp resp = {0};
+	struct api_req req = {.svc = srv->svc, .err = &err};
+	enum MHD_Result ok;
+	verr_clear(&err);
+
+	const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+	if (strcmp(method, "OPTIONS") == 0 && origin &&
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Access-Control-Request-Method"))
+		return preflight(srv, c, r, url, origin);
+
+	router_match(api_routes, method, url, &m);
+	if (!m.route) {
+		const char *allow[] = {"Allow", m.allow, NULL};
+		verr_set(&err, m.path_known ? VERR_METHOD : VERR_NOT_FOUND, NULL);
+		return reply_error(srv, c, r, method, url, &err, 0, m.path_known ? allow : NULL);
+	}
+	const struct api_route *route = m.route;
+	for (int i = 0; i < API_MAX_PARAMS; i++)
+		req.params[i] = m.captures[i];
+
+	if (route->flags & API_AUTH) {
+		const char *authz = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+		if (api_authenticate(&req, authz))
+			goto fail;
+	}
+
+	if (route->flags & (API_BODY | API_OPTIONAL_BODY)) {
+		if (r->len == 0 && (route->flags & API_BODY)) {
+			verr_set(&err, VERR_INVALID, "Request body is required: a JSON object");
+			goto fail;
+		}
+		if (r->len > 0) {
+			const char *ct =
+				MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+			if (!is_json(ct)) {
+				verr_set(&err, VERR_MEDIA_TYPE, "Content-Type must be application/json");
+				goto fail;
+			}
+			json_error_t jerr;
+			req.body = json_loadb(r->body, r->len, JSON_REJECT_DUPLICATES, &jerr);
+			if (!req.body) {
+				verr_set(&err, VERR_INVALID, "Invalid JSON body at line %d, column %d: %s",
+					 jerr.line, jerr.column, jerr.text);
+				goto fail;
+			}
+			if (!json_is_object(req.body)) {
+				verr_set(&err, VERR_INVALID, "Request body must be a JSON object");
+				goto fail;
+			}
+		}
+	}
+
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_query, &q);
+	req.query = q.items;
+	req.nquery = q.n;
+
+	if (route->handler(&req, &resp) == VERR_OK) {
+		const char *loc[] = {"Location", resp.location, NULL};
+		ok = reply(srv, c, r, method, url, route->ok_status,
+			   route->ok_status == 204 ? NULL : json_incref(resp.body), req.user_id,
+			   NULL, resp.location ? loc : NULL);
+		goto out;
+	}
+fail:
+	if (err.code == VERR_OK) /* a handler must say why it failed */
+		verr_set(&err, VERR_INTERNAL, "handler failed without an error");
+	ok = reply_error(srv, c, r, method, url, &err, req.user_id, NULL);
+out:
+	json_decref(resp.body);
+	free(resp.location);
+	json_decref(req.body);
+	free(q.items);
+	return ok;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version,
+				  const char *upload_data, size_t *upload_data_size,
+				  void **con_cls)
+{
+	struct http_server *srv = cls;
+	struct request *r = *con_cls;
+	(void)version;
+
+	if (!r) {
+		r = xcalloc(1, sizeof(*r));
+		r->start_ms = time_mono_ms();
+		*con_cls = r;
+		atomic_fetch_add(&srv->in_flight, 1);
+		const char *rid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-ID");
+		if (valid_request_id(rid))
+			strcpy(r->id, rid);
+		else
+			random_hex(r->id, 16);
+		/* Refuse an announced oversized body before reading any of it. */
+		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+		if (cl && strtoull(cl, NULL, 10) > srv->cfg->max_body_bytes)
+			r->too_large = true;
+		else
+			return MHD_YES;
+	}
+
+	if (*upload_data_size) {
+		size_t n = *upload_data_size;
+		*upload_data_size = 0;
+		if (r->too_large)
+			return MHD_YES;
+		if (r->len + n > srv->cfg->max_body_bytes) {
+			r->too_large = true;
+			free(r->body);
+			r->body = NULL;
+			r->len = r->cap = 0;
+			return MHD_YES;
+		}
+		if (r->len + n > r->cap) {
+			r->cap = (r->len + n) * 2 < srv->cfg->max_body_bytes ? (r->len + n) * 2
+									      : srv->cfg->max_body_bytes;
+			r->body = xrealloc(r->body, r->cap);
+		}
+		memcpy(r->body + r->len, upload_data, n);
+		r->len += n;
+		return MHD_YES;
+	}
+
+	if (r->answered)
+		return MHD_YES;
+	if (r->too_large) {
+		struct verror err;
+		verr_set(&err, VERR_TOO_LARGE, "Request body too large: the limit is %zu bytes",
+			 srv->cfg->max_body_bytes);
+		return reply_error(srv, c, r, method, url, &err, 0, NULL);
+	}
+	return dispatch(srv, c, r, url, method);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct http_server *srv = cls;
+	struct request *r = *con_cls;
+	(void)c;
+	(void)toe;
+	if (!r)
+		return;
+	free(r->body);
+	free(r);
+	*con_cls = NULL;
+	atomic_fetch_sub(&srv->in_flight, 1);
+}
+
+static void on_mhd_error(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	size_t n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = '\0';
+	log_emit(LOG_WARNING, "http_error", json_pack("{s:s}", "message", msg));
+}
+
+enum verr http_server_start(const struct config *cfg, struct svc *svc, struct http_server **out,
+			    struct verror *err)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_PASSIVE};
+	struct addrinfo *ai = NULL;
+	char port[8];
+	snprintf(port, sizeof(port), "%d", cfg->port);
+	int gai = getaddrinfo(cfg->host, port, &hints, &ai);
+	if (gai != 0)
+		return verr_set(err, VERR_INVALID, "HOST: cannot resolve \"%s\": %s", cfg->host,
+				gai_strerror(gai));
+
+	struct http_server *srv = xcalloc(1, sizeof(*srv));
+	srv->cfg = cfg;
+	srv->svc = svc;
+	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+			 MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	if (ai->ai_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	srv->daemon = MHD_start_daemon(
+		flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_TIMEOUT,
+		(unsigned)cfg->idle_timeout_seconds, MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned)MAX_CONNECTIONS, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, NULL,
+		MHD_OPTION_END);
+	freeaddrinfo(ai);
+	if (!srv->daemon) {
+		free(srv);
+		return verr_set(err, VERR_UNAVAILABLE, "cannot listen on %s:%d (address in use?)",
+				cfg->host, cfg->port);
+	}
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	srv->port = info ? info->port : cfg->port;
+	*out = srv;
+	return VERR_OK;
+}
+
+int http_server_port(const struct http_server *s)
+{
+	return s->port;
+}
+
+void http_server_stop(struct http_server *s, int grace_ms)
+{
+	if (!s)
+		return;
+	atomic_store(&s->stopping, true);
+	MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+	double deadline = time_mono_ms() + grace_ms;
+	while (atomic_load(&s->in_flight) > 0 && time_mono_ms() < deadline)
+		usleep(10000);
+	int left = atomic_load(&s->in_flight);
+	if (left > 0)
+		log_emit(LOG_WARNING, "shutdown_grace_expired", json_pack("{s:i}", "in_flight", left));
+	MHD_stop_daemon(s->daemon);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
+	free(s);
+}

@@ -1,0 +1,187 @@
+/*
+ * notes.c - rules for notes, applied before anything reaches the store.
+ */
+#include "services/notes.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/mem.h"
+#include "core/text.h"
+#include "core/timeutil.h"
+
+/* Validated, normalised values ready for the store; owns its strings. */
+struct clean {
+	char *title;
+	const char *content;
+	char **tags;
+	size_t ntags;
+};
+
+static void clean_free(struct clean *c)
+{
+	free(c->title);
+	for (size_t i = 0; i < c->ntags; i++)
+		free(c->tags[i]);
+	free(c->tags);
+}
+
+static enum verr check_line(const char *field, const char *s, size_t max_chars,
+			    struct verror *err)
+{
+	size_t n = strlen(s);
+	if (!text_utf8_valid(s, n))
+		return verr_set(err, VERR_INVALID, "%s: must be valid UTF-8", field);
+	if (text_has_control(s, false))
+		return verr_set(err, VERR_INVALID, "%s: control characters are not allowed", field);
+	size_t chars = text_utf8_len(s, n);
+	if (chars < 1 || chars > max_chars)
+		return verr_set(err, VERR_INVALID, "%s: must be 1-%zu characters after trimming",
+				field, max_chars);
+	return VERR_OK;
+}
+
+/* Trims the title, checks everything, drops duplicate tags (first one kept). */
+static enum verr clean_fields(const char *title, const char *content, const char *const *tags,
+			      size_t ntags, struct clean *c, struct verror *err)
+{
+	enum verr rc;
+	memset(c, 0, sizeof(*c));
+	c->title = text_trim(title);
+	if ((rc = check_line("title", c->title, NOTE_TITLE_MAX, err)))
+		return rc;
+
+	size_t clen = strlen(content);
+	if (clen > NOTE_CONTENT_MAX)
+		return verr_set(err, VERR_INVALID, "content: must be at most %d bytes (1 MiB)",
+				NOTE_CONTENT_MAX);
+	if (!text_utf8_valid(content, clen))
+		return verr_set(err, VERR_INVALID, "content: must be valid UTF-8");
+	if (text_has_control(content, true))
+		return verr_set(err, VERR_INVALID,
+				"content: control characters other than tab and newline are not "
+				"allowed");
+	c->content = content;
+
+	c->tags = xcalloc(ntags ? ntags : 1, sizeof(char *));
+	for (size_t i = 0; i < ntags; i++) {
+		char field[32];
+		snprintf(field, sizeof(field), "tags[%zu]", i);
+		char *t = text_trim(tags[i]);
+		if ((rc = check_line(field, t, NOTE_TAG_MAX, err))) {
+			free(t);
+			return rc;
+		}
+		bool dup = false;
+		for (size_t k = 0; k < c->ntags && !dup; k++)
+			dup = strcmp(c->tags[k], t) == 0;
+		if (dup) {
+			free(t);
+			continue;
+		}
+		c->tags[c->ntags++] = t;
+		if (c->ntags > NOTE_TAGS_MAX)
+			return verr_set(err, VERR_INVALID, "tags: at most %d tags", NOTE_TAGS_MAX);
+	}
+	return VERR_OK;
+}
+
+static struct note_input as_input(const struct clean *c)
+{
+	return (struct note_input){
+		.title = c->title,
+		.content = c->content,
+		.tags = (const char *const *)c->tags,
+		.ntags = c->ntags,
+	};
+}
+
+enum verr notes_create(struct svc *svc, int64_t user_id, const struct note_fields *f,
+		       struct note *out, struct verror *err)
+{
+	struct clean c;
+	if (!f->title)
+		return verr_set(err, VERR_INVALID, "title: field required");
+	enum verr rc = clean_fields(f->title, f->content ? f->content : "", f->tags,
+				    f->has_tags ? f->ntags : 0, &c, err);
+	if (rc == VERR_OK) {
+		struct note_input in = as_input(&c);
+		rc = store_note_create(svc->store, user_id, &in, time_now_ms(), out, err);
+	}
+	clean_free(&c);
+	return rc;
+}
+
+enum verr notes_get(struct svc *svc, int64_t user_id, int64_t id, struct note *out,
+		    struct verror *err)
+{
+	enum verr rc = store_note_get(svc->store, user_id, id, out, err);
+	return rc == VERR_NOT_FOUND ? verr_set(err, rc, "Note not found") : rc;
+}
+
+enum verr notes_update(struct svc *svc, int64_t user_id, int64_t id, const struct note_fields *f,
+		       struct note *out, struct verror *err)
+{
+	struct note old;
+	struct clean c;
+	enum verr rc = notes_get(svc, user_id, id, &old, err);
+	if (rc)
+		return rc;
+	rc = clean_fields(f->title ? f->title : old.title, f->content ? f->content : old.content,
+			  f->has_tags ? f->tags : (const char *const *)old.tags,
+			  f->has_tags ? f->ntags : old.ntags, &c, err);
+	if (rc == VERR_OK) {
+		struct note_input in = as_input(&c);
+		rc = store_note_update(svc->store, user_id, id, &in, time_now_ms(), out, err);
+		if (rc == VERR_NOT_FOUND) /* deleted meanwhile */
+			verr_set(err, rc, "Note not found");
+	}
+	clean_free(&c);
+	note_free(&old);
+	return rc;
+}
+
+enum verr notes_delete(struct svc *svc, int64_t user_id, int64_t id, struct verror *err)
+{
+	enum verr rc = store_note_delete(svc->store, user_id, id, err);
+	return rc == VERR_NOT_FOUND ? verr_set(err, rc, "Note not found") : rc;
+}
+
+enum verr notes_list(struct svc *svc, int64_t user_id, int64_t skip, int64_t limit,
+		     const char *const *tags, size_t ntags, struct note_page *out,
+		     struct verror *err)
+{
+	if (skip < 0)
+		return verr_set(err, VERR_INVALID, "skip: must be 0 or more");
+	if (limit < 1 || limit > NOTES_LIMIT_MAX)
+		return verr_set(err, VERR_INVALID, "limit: must be 1-%d", NOTES_LIMIT_MAX);
+
+	/* The same trimming and de-duplication as when tags are stored. */
+	char **clean = xcalloc(ntags ? ntags : 1, sizeof(char *));
+	size_t n = 0;
+	enum verr rc = VERR_OK;
+	for (size_t i = 0; i < ntags && rc == VERR_OK; i++) {
+		char *t = text_trim(tags[i]);
+		bool dup = false;
+		for (size_t k = 0; k < n && !dup; k++)
+			dup = strcmp(clean[k], t) == 0;
+		if (dup || (rc = check_line("tag", t, NOTE_TAG_MAX, err)))
+			free(t);
+		else
+			clean[n++] = t;
+	}
+	if (rc == VERR_OK) {
+		struct note_query q = {
+			.user_id = user_id,
+			.skip = skip,
+			.limit = limit,
+			.tags = (const char *const *)clean,
+			.ntags = n,
+		};
+		rc = store_note_list(svc->store, &q, out, err);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(clean[i]);
+	free(clean);
+	return rc;
+}

@@ -1,0 +1,223 @@
+/*
+ * store.h - the repository interface: everything vault keeps, behind one API.
+ *
+ * A backend (store_sqlite.c; later store_pg.c) fills a struct store_ops and
+ * embeds struct store as the first member of its own handle. Callers use the
+ * store_* wrappers below and never see SQL, connections or backend errors:
+ * each operation takes a connection from the backend's pool for its own
+ * duration, runs in one transaction where it writes more than one row, and
+ * translates backend failures into enum verr at this edge:
+ *   - a row that does not exist, or belongs to another user: VERR_NOT_FOUND;
+ *   - a uniqueness clash (e.g. e-mail taken): VERR_CONFLICT;
+ *   - the database busy/locked past its timeout, or unreachable: VERR_UNAVAILABLE;
+ *   - anything else: VERR_INTERNAL, with the backend's message in err->detail
+ *     (it goes to the log, never to a client).
+ * Every operation is safe to call from many threads at once.
+ *
+ * Times are int64 milliseconds since the epoch, UTC. Strings handed in are
+ * copied; strings handed out are owned by the out-struct and freed with its
+ * *_free function.
+ */
+#ifndef VAULT_STORE_STORE_H
+#define VAULT_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+
+#define STORE_EMAIL_MAX 254
+#define STORE_HASH_MAX 128
+
+struct user {
+	int64_t id;
+	char email[STORE_EMAIL_MAX + 1];
+	char password_hash[STORE_HASH_MAX]; /* bcrypt; never leaves the services layer */
+	int64_t created_at;
+};
+
+struct note {
+	int64_t id;
+	int64_t user_id;
+	char *title;
+	char *content;
+	char **tags; /* in the order given; ntags entries */
+	size_t ntags;
+	int64_t created_at;
+	int64_t updated_at;
+};
+
+/* Frees what a note owns (not the struct itself); accepts NULL. */
+void note_free(struct note *n);
+
+/* Values for a new note or a whole replacement; validated by the caller. */
+struct note_input {
+	const char *title;
+	const char *content;
+	const char *const *tags;
+	size_t ntags;
+};
+
+/* A page of a user's notes, newest first (created_at DESC, id DESC). */
+struct note_query {
+	int64_t user_id;
+	int64_t skip;
+	int64_t limit;
+	const char *const *tags; /* a note must carry all of them */
+	size_t ntags;
+};
+
+struct note_page {
+	struct note *items;
+	size_t n;
+	int64_t total; /* matching notes before skip/limit */
+};
+
+void note_page_free(struct note_page *p);
+
+struct migration_info {
+	int version;
+	const char *name;
+	int64_t applied_at; /* 0 if not applied */
+};
+
+struct store_opts {
+	bool echo;		 /* log every SQL statement (at debug level, event "sql") */
+	int busy_timeout_ms;	 /* how long a write waits for a lock */
+	bool synchronous_normal; /* SQLite: trade durability for speed (default FULL) */
+};
+
+struct store;
+
+struct store_ops {
+	const char *name;
+	enum verr (*open)(const char *url, const struct store_opts *opts, struct store **out,
+			  struct verror *err);
+	void (*close)(struct store *s);
+	enum verr (*ping)(struct store *s, struct verror *err);
+
+	enum verr (*migrate_up)(struct store *s, int target, int *applied, struct verror *err);
+	enum verr (*migrate_down)(struct store *s, int target, int *reverted, struct verror *err);
+	enum verr (*migrate_status)(struct store *s, struct migration_info **out, size_t *n,
+				    struct verror *err);
+	enum verr (*schema_check)(struct store *s, struct verror *err);
+
+	enum verr (*user_create)(struct store *s, const char *email, const char *password_hash,
+				 int64_t now, struct user *out, struct verror *err);
+	enum verr (*user_get)(struct store *s, int64_t id, struct user *out, struct verror *err);
+	enum verr (*user_get_by_email)(struct store *s, const char *email, struct user *out,
+				       struct verror *err);
+	enum verr (*user_list)(struct store *s, struct user **out, size_t *n, struct verror *err);
+	enum verr (*user_delete)(struct store *s, int64_t id, struct verror *err);
+
+	enum verr (*token_insert)(struct store *s, int64_t user_id, const char *family,
+				  const char *token_hash, int64_t expires_at, int64_t now,
+				  struct verror *err);
+	enum verr (*token_rotate)(struct store *s, const char *old_hash, const char *new_hash,
+				  int64_t new_expires_at, int64_t now, int64_t *user_id,
+				  struct verror *err);
+	enum verr (*token_revoke_family)(struct store *s, int64_t user_id, const char *token_hash,
+					 int64_t now, struct verror *err);
+	enum verr (*token_revoke_all)(struct store *s, int64_t user_id, int64_t now,
+				      struct verror *err);
+
+	enum verr (*note_create)(struct store *s, int64_t user_id, const struct note_input *in,
+				 int64_t now, struct note *out, struct verror *err);
+	enum verr (*note_get)(struct store *s, int64_t user_id, int64_t id, struct note *out,
+			      struct verror *err);
+	enum verr (*note_update)(struct store *s, int64_t user_id, int64_t id,
+				 const struct note_input *in, int64_t now, struct note *out,
+				 struct verror *err);
+	enum verr (*note_delete)(struct store *s, int64_t user_id, int64_t id, struct verror *err);
+	enum verr (*note_list)(struct store *s, const struct note_query *q, struct note_page *out,
+			       struct verror *err);
+};
+
+struct store {
+	const struct store_ops *ops;
+};
+
+/*
+ * Opens the backend named by url's scheme ("sqlite:///relative/path",
+ * "sqlite:////absolute/path"). An unknown scheme is VERR_INVALID. For SQLite
+ * the parent directory is created if missing.
+ */
+enum verr store_open(const char *url, const struct store_opts *opts, struct store **out,
+		     struct verror *err);
+void store_close(struct store *s); /* accepts NULL */
+
+/* A cheap query proving the database answers. */
+enum verr store_ping(struct store *s, struct verror *err);
+
+/*
+ * Migrations. target -1 means "latest" for up; for down it means "one step".
+ * down to 0 reverts everything. *applied / *reverted count the steps taken.
+ * Idempotent: up at the latest version does nothing and succeeds.
+ * migrate_status lists every known migration, oldest first; caller frees *out.
+ * schema_check is VERR_UNAVAILABLE with a clear detail when the database is
+ * not at the latest version (e.g. "run `vault migrate up`").
+ */
+enum verr store_migrate_up(struct store *s, int target, int *applied, struct verror *err);
+enum verr store_migrate_down(struct store *s, int target, int *reverted, struct verror *err);
+enum verr store_migrate_status(struct store *s, struct migration_info **out, size_t *n,
+			       struct verror *err);
+enum verr store_schema_check(struct store *s, struct verror *err);
+
+/* Users. E-mails are stored as given (the service case-folds them). */
+enum verr store_user_create(struct store *s, const char *email, const char *password_hash,
+			    int64_t now, struct user *out, struct verror *err);
+enum verr store_user_get(struct store *s, int64_t id, struct user *out, struct verror *err);
+enum verr store_user_get_by_email(struct store *s, const char *email, struct user *out,
+				  struct verror *err);
+/* All users by id; caller frees *out with free(). */
+enum verr store_user_list(struct store *s, struct user **out, size_t *n, struct verror *err);
+/* Deletes the user with all their notes, tags and refresh tokens. */
+enum verr store_user_delete(struct store *s, int64_t id, struct verror *err);
+
+/*
+ * Refresh tokens are kept only as hashes (hex SHA-256), grouped in families:
+ * one family per login, each rotation adds the next member.
+ *
+ * token_rotate, atomically: the token with old_hash must exist, be unexpired,
+ * unrevoked and unused, else VERR_UNAUTHORIZED. If it was already used (a
+ * rotated token presented again), the whole family is revoked and the answer
+ * is VERR_UNAUTHORIZED. Otherwise it is marked used, new_hash joins the same
+ * family, and *user_id is set. When two callers rotate the same token at
+ * once, exactly one succeeds.
+ *
+ * token_revoke_family revokes the family holding token_hash if it is the
+ * user's (unknown: VERR_NOT_FOUND); token_revoke_all revokes all the user's.
+ */
+enum verr store_token_insert(struct store *s, int64_t user_id, const char *family,
+			     const char *token_hash, int64_t expires_at, int64_t now,
+			     struct verror *err);
+enum verr store_token_rotate(struct store *s, const char *old_hash, const char *new_hash,
+			     int64_t new_expires_at, int64_t now, int64_t *user_id,
+			     struct verror *err);
+enum verr store_token_revoke_family(struct store *s, int64_t user_id, const char *token_hash,
+				    int64_t now, struct verror *err);
+enum verr store_token_revoke_all(struct store *s, int64_t user_id, int64_t now,
+				 struct verror *err);
+
+/*
+ * Notes. Every call is scoped to user_id: another user's note is
+ * VERR_NOT_FOUND, exactly as a missing one. create and update set
+ * created_at/updated_at from now and fill *out with the stored note
+ * (update replaces title, content and the whole tag list).
+ */
+enum verr store_note_create(struct store *s, int64_t user_id, const struct note_input *in,
+			    int64_t now, struct note *out, struct verror *err);
+enum verr store_note_get(struct store *s, int64_t user_id, int64_t id, struct note *out,
+			 struct verror *err);
+enum verr store_note_update(struct store *s, int64_t user_id, int64_t id,
+			    const struct note_input *in, int64_t now, struct note *out,
+			    struct verror *err);
+enum verr store_note_delete(struct store *s, int64_t user_id, int64_t id, struct verror *err);
+enum verr store_note_list(struct store *s, const struct note_query *q, struct note_page *out,
+			  struct verror *err);
+
+/* The SQLite backend's ops (store_sqlite.c). */
+extern const struct store_ops store_sqlite_ops;
+
+#endif
