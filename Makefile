@@ -22,7 +22,7 @@ BUILD    ?= build
 endif
 
 SRC      := $(shell find src -name '*.c' | sort)
-LIBSRC   := $(filter-out src/cli/main.c,$(SRC))
+LIBSRC   := $(filter-out src/cli/%,$(SRC))
 OBJ      := $(SRC:%.c=$(BUILD)/obj/%.o)
 LIBOBJ   := $(LIBSRC:%.c=$(BUILD)/obj/%.o)
 UNITSRC  := $(sort $(wildcard tests/unit/*.c))

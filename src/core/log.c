@@ -106,7 +106,7 @@ void log_emit(enum log_level level, const char *event, json_t *fields)
 		json_object_del(obj, "event");
 		line = console_line(ts, level, event, obj);
 	} else {
-		line = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		line = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(4));
 	}
 	json_decref(obj);
 	if (!line)

@@ -80,7 +80,7 @@ static void log_request(struct request *r, const char *method, const char *url, 
 {
 	json_t *f = json_pack("{s:s,s:s,s:s,s:i,s:f}", "request_id", r->id, "method", method,
 			      "path", url, "status", status, "latency_ms",
-			      (double)((int64_t)((time_mono_ms() - r->start_ms) * 100)) / 100);
+			      time_mono_ms() - r->start_ms);
 	json_object_set_new(f, "user_id", user_id ? json_integer(user_id) : json_null());
 	/* Client errors may echo what the client sent: only server faults say why. */
 	if (status >= 500 && err)
@@ -362,11 +362,10 @@ enum verr http_server_start(const struct config *cfg, struct svc *svc, struct ht
 	if (ai->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	srv->daemon = MHD_start_daemon(
-		flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_TIMEOUT,
-		(unsigned)cfg->idle_timeout_seconds, MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned)MAX_CONNECTIONS, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, NULL,
-		MHD_OPTION_END);
+		flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error,
+		NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+		srv, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->idle_timeout_seconds,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS, MHD_OPTION_END);
 	freeaddrinfo(ai);
 	if (!srv->daemon) {
 		free(srv);

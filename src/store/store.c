@@ -16,6 +16,7 @@ static const struct {
 enum verr store_open(const char *url, const struct store_opts *opts, struct store **out,
 		     struct verror *err)
 {
+	*out = NULL;
 	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
 		if (strncmp(url, backends[i].scheme, strlen(backends[i].scheme)) == 0)
 			return backends[i].ops->open(url, opts, out, err);

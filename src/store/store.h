@@ -83,7 +83,7 @@ struct migration_info {
 };
 
 struct store_opts {
-	bool echo;		 /* log every SQL statement (at debug level, event "sql") */
+	bool echo;		 /* log every SQL statement (info level, event "sql") */
 	int busy_timeout_ms;	 /* how long a write waits for a lock */
 	bool synchronous_normal; /* SQLite: trade durability for speed (default FULL) */
 };
