@@ -19,7 +19,7 @@ enum verr api_authenticate(struct api_req *req, const char *authorization)
 		return verr_set(req->err, VERR_UNAUTHORIZED, "Not authenticated");
 	if (strncasecmp(authorization, scheme, sizeof(scheme) - 1) != 0)
 		return verr_set(req->err, VERR_UNAUTHORIZED,
-				"Authorization header must be: Bearer <token>");
+		                "Authorization header must be: Bearer <token>");
 	const char *token = authorization + sizeof(scheme) - 1;
 	while (*token == ' ')
 		token++;
@@ -49,7 +49,7 @@ static bool parse_int(const char *s, int64_t *out)
 }
 
 enum verr api_query_int(const struct api_req *req, const char *key, int64_t def, int64_t min,
-			int64_t max, int64_t *out)
+                        int64_t max, int64_t *out)
 {
 	const char *v = api_query(req, key);
 	if (!v) {
@@ -57,19 +57,20 @@ enum verr api_query_int(const struct api_req *req, const char *key, int64_t def,
 		return VERR_OK;
 	}
 	if (!parse_int(v, out) || *out < min || *out > max)
-		return verr_set(req->err, VERR_INVALID, "%s: must be a whole number from %lld to %lld",
-				key, (long long)min, (long long)max);
+		return verr_set(req->err, VERR_INVALID,
+		                "%s: must be a whole number from %lld to %lld", key, (long long)min,
+		                (long long)max);
 	return VERR_OK;
 }
 
 enum verr api_body_string(const struct api_req *req, const char *name, bool required,
-			  const char **out)
+                          const char **out)
 {
 	json_t *v = req->body ? json_object_get(req->body, name) : NULL;
 	*out = NULL;
 	if (!v)
 		return required ? verr_set(req->err, VERR_INVALID, "%s: field required", name)
-				: VERR_OK;
+		                : VERR_OK;
 	if (!json_is_string(v))
 		return verr_set(req->err, VERR_INVALID, "%s: must be a string", name);
 	*out = json_string_value(v);
@@ -77,7 +78,7 @@ enum verr api_body_string(const struct api_req *req, const char *name, bool requ
 }
 
 enum verr api_body_strings(const struct api_req *req, const char *name, const char ***out,
-			   size_t *n, bool *present)
+                           size_t *n, bool *present)
 {
 	json_t *v = req->body ? json_object_get(req->body, name) : NULL;
 	*out = NULL;
@@ -93,7 +94,8 @@ enum verr api_body_strings(const struct api_req *req, const char *name, const ch
 		json_t *item = json_array_get(v, i);
 		if (!json_is_string(item)) {
 			free(arr);
-			return verr_set(req->err, VERR_INVALID, "%s[%zu]: must be a string", name, i);
+			return verr_set(req->err, VERR_INVALID, "%s[%zu]: must be a string", name,
+			                i);
 		}
 		arr[i] = json_string_value(item);
 	}

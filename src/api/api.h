@@ -27,23 +27,23 @@ struct api_kv {
 struct api_req {
 	struct svc *svc;
 	const char *params[API_MAX_PARAMS]; /* {name} captures of the route's pattern */
-	const struct api_kv *query;	    /* in the order sent; keys may repeat */
+	const struct api_kv *query;         /* in the order sent; keys may repeat */
 	size_t nquery;
-	json_t *body;	 /* the JSON object sent, or NULL */
+	json_t *body;    /* the JSON object sent, or NULL */
 	int64_t user_id; /* the caller, for routes with API_AUTH */
 	struct verror *err;
 };
 
 struct api_resp {
-	json_t *body;	/* handler sets; http frees */
+	json_t *body;   /* handler sets; http frees */
 	char *location; /* optional Location header; http frees */
 };
 
 typedef enum verr (*api_handler)(struct api_req *req, struct api_resp *resp);
 
 enum api_flags {
-	API_AUTH = 1,	       /* needs a valid bearer token */
-	API_BODY = 2,	       /* needs a JSON object body */
+	API_AUTH = 1,          /* needs a valid bearer token */
+	API_BODY = 2,          /* needs a JSON object body */
 	API_OPTIONAL_BODY = 4, /* takes a JSON object body if one is sent */
 };
 
@@ -69,21 +69,21 @@ const char *api_query(const struct api_req *req, const char *key);
  * naming the key otherwise.
  */
 enum verr api_query_int(const struct api_req *req, const char *key, int64_t def, int64_t min,
-			int64_t max, int64_t *out);
+                        int64_t max, int64_t *out);
 
 /*
  * String field of the body. Absent: *out = NULL and VERR_OK unless required.
  * Present but null or not a string: VERR_INVALID naming the field.
  */
 enum verr api_body_string(const struct api_req *req, const char *name, bool required,
-			  const char **out);
+                          const char **out);
 
 /*
  * Array-of-strings field of the body; *present says whether it was sent.
  * *out is a new array of borrowed strings (caller frees the array only).
  */
 enum verr api_body_strings(const struct api_req *req, const char *name, const char ***out,
-			   size_t *n, bool *present);
+                           size_t *n, bool *present);
 
 /* Path parameter i as a positive id; VERR_NOT_FOUND with not_found otherwise. */
 enum verr api_param_id(const struct api_req *req, int i, const char *not_found, int64_t *out);

@@ -24,20 +24,20 @@ static enum verr ready(struct api_req *req, struct api_resp *resp)
 }
 
 const struct api_route api_routes[] = {
-	{"GET", "/health", health, 200, 0},
-	{"GET", "/ready", ready, 200, 0},
+    {"GET", "/health", health, 200, 0},
+    {"GET", "/ready", ready, 200, 0},
 
-	{"POST", "/api/v1/auth/register", v1_register, 201, API_BODY},
-	{"POST", "/api/v1/auth/login", v1_login, 200, API_BODY},
-	{"POST", "/api/v1/auth/refresh", v1_refresh, 200, API_BODY},
-	{"POST", "/api/v1/auth/logout", v1_logout, 204, API_AUTH | API_OPTIONAL_BODY},
-	{"GET", "/api/v1/auth/me", v1_me, 200, API_AUTH},
-	{"DELETE", "/api/v1/auth/me", v1_me_delete, 204, API_AUTH},
+    {"POST", "/api/v1/auth/register", v1_register, 201, API_BODY},
+    {"POST", "/api/v1/auth/login", v1_login, 200, API_BODY},
+    {"POST", "/api/v1/auth/refresh", v1_refresh, 200, API_BODY},
+    {"POST", "/api/v1/auth/logout", v1_logout, 204, API_AUTH | API_OPTIONAL_BODY},
+    {"GET", "/api/v1/auth/me", v1_me, 200, API_AUTH},
+    {"DELETE", "/api/v1/auth/me", v1_me_delete, 204, API_AUTH},
 
-	{"POST", "/api/v1/notes", v1_notes_create, 201, API_AUTH | API_BODY},
-	{"GET", "/api/v1/notes", v1_notes_list, 200, API_AUTH},
-	{"GET", "/api/v1/notes/{id}", v1_notes_get, 200, API_AUTH},
-	{"PUT", "/api/v1/notes/{id}", v1_notes_update, 200, API_AUTH | API_BODY},
-	{"DELETE", "/api/v1/notes/{id}", v1_notes_delete, 204, API_AUTH},
-	{0},
+    {"POST", "/api/v1/notes", v1_notes_create, 201, API_AUTH | API_BODY},
+    {"GET", "/api/v1/notes", v1_notes_list, 200, API_AUTH},
+    {"GET", "/api/v1/notes/{id}", v1_notes_get, 200, API_AUTH},
+    {"PUT", "/api/v1/notes/{id}", v1_notes_update, 200, API_AUTH | API_BODY},
+    {"DELETE", "/api/v1/notes/{id}", v1_notes_delete, 204, API_AUTH},
+    {0},
 };

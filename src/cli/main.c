@@ -9,22 +9,21 @@
 #include "cli/cli.h"
 #include "core/log.h"
 
-static const char usage[] =
-	"Usage: vault COMMAND [OPTIONS]\n"
-	"\n"
-	"A personal knowledge vault: notes you find again by meaning.\n"
-	"\n"
-	"Commands:\n"
-	"  serve      run the HTTP API (migrates the database first)\n"
-	"  migrate    apply, revert or list database migrations\n"
-	"  user       create, list or delete accounts\n"
-	"\n"
-	"Options:\n"
-	"  -h, --help     show this help\n"
-	"  -V, --version  print the version\n"
-	"\n"
-	"Settings come from the environment and ./.env (see .env.example).\n"
-	"Run `vault COMMAND --help` for a command's options.\n";
+static const char usage[] = "Usage: vault COMMAND [OPTIONS]\n"
+                            "\n"
+                            "A personal knowledge vault: notes you find again by meaning.\n"
+                            "\n"
+                            "Commands:\n"
+                            "  serve      run the HTTP API (migrates the database first)\n"
+                            "  migrate    apply, revert or list database migrations\n"
+                            "  user       create, list or delete accounts\n"
+                            "\n"
+                            "Options:\n"
+                            "  -h, --help     show this help\n"
+                            "  -V, --version  print the version\n"
+                            "\n"
+                            "Settings come from the environment and ./.env (see .env.example).\n"
+                            "Run `vault COMMAND --help` for a command's options.\n";
 
 extern char **environ;
 

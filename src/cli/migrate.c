@@ -10,18 +10,18 @@
 #include "core/timeutil.h"
 
 static const char usage[] =
-	"Usage: vault migrate up [--to VERSION]\n"
-	"       vault migrate down [--to VERSION]\n"
-	"       vault migrate status\n"
-	"\n"
-	"up applies pending migrations (all, or up to VERSION); down reverts the\n"
-	"latest one (or all above VERSION; --to 0 reverts everything); status\n"
-	"lists every migration and whether it is applied. DATABASE_URL names the\n"
-	"database.\n"
-	"\n"
-	"Options:\n"
-	"  --to VERSION  stop at this version\n"
-	"  -h, --help    show this help\n";
+    "Usage: vault migrate up [--to VERSION]\n"
+    "       vault migrate down [--to VERSION]\n"
+    "       vault migrate status\n"
+    "\n"
+    "up applies pending migrations (all, or up to VERSION); down reverts the\n"
+    "latest one (or all above VERSION; --to 0 reverts everything); status\n"
+    "lists every migration and whether it is applied. DATABASE_URL names the\n"
+    "database.\n"
+    "\n"
+    "Options:\n"
+    "  --to VERSION  stop at this version\n"
+    "  -h, --help    show this help\n";
 
 static int status_cmd(struct store *st)
 {
@@ -45,9 +45,8 @@ static int status_cmd(struct store *st)
 
 int cmd_migrate(int argc, char **argv)
 {
-	static const struct option opts[] = {{"to", required_argument, NULL, 't'},
-					     {"help", no_argument, NULL, 'h'},
-					     {0}};
+	static const struct option opts[] = {
+	    {"to", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'}, {0}};
 	int target = -1, c;
 	char *end;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -55,7 +54,8 @@ int cmd_migrate(int argc, char **argv)
 		case 't':
 			target = (int)strtol(optarg, &end, 10);
 			if (*end || !*optarg || target < 0) {
-				fprintf(stderr, "vault: --to takes a version number, got '%s'\n", optarg);
+				fprintf(stderr, "vault: --to takes a version number, got '%s'\n",
+				        optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -68,7 +68,8 @@ int cmd_migrate(int argc, char **argv)
 		}
 	}
 	const char *action = optind < argc ? argv[optind] : NULL;
-	if (!action || (strcmp(action, "up") && strcmp(action, "down") && strcmp(action, "status"))) {
+	if (!action ||
+	    (strcmp(action, "up") && strcmp(action, "down") && strcmp(action, "status"))) {
 		fputs(usage, stderr);
 		return EXIT_USAGE;
 	}

@@ -13,17 +13,17 @@
 #include "services/auth.h"
 
 static const char usage[] =
-	"Usage: vault user create --email EMAIL\n"
-	"       vault user list\n"
-	"       vault user delete --email EMAIL\n"
-	"\n"
-	"create reads the password from standard input (one line; prompted for,\n"
-	"without echo, on a terminal), so it never shows in the process list.\n"
-	"delete removes the account with all its notes.\n"
-	"\n"
-	"Options:\n"
-	"  --email EMAIL  the account's e-mail address\n"
-	"  -h, --help     show this help\n";
+    "Usage: vault user create --email EMAIL\n"
+    "       vault user list\n"
+    "       vault user delete --email EMAIL\n"
+    "\n"
+    "create reads the password from standard input (one line; prompted for,\n"
+    "without echo, on a terminal), so it never shows in the process list.\n"
+    "delete removes the account with all its notes.\n"
+    "\n"
+    "Options:\n"
+    "  --email EMAIL  the account's e-mail address\n"
+    "  -h, --help     show this help\n";
 
 /* Reads one line of password from stdin into buf, without echo on a tty. */
 static bool read_password(char *buf, size_t size)
@@ -83,7 +83,7 @@ static int list(struct svc *svc)
 	return 0;
 }
 
-static int delete(struct svc *svc, const char *email)
+static int delete (struct svc *svc, const char *email)
 {
 	struct user u;
 	struct verror err;
@@ -97,9 +97,8 @@ static int delete(struct svc *svc, const char *email)
 
 int cmd_user(int argc, char **argv)
 {
-	static const struct option opts[] = {{"email", required_argument, NULL, 'e'},
-					     {"help", no_argument, NULL, 'h'},
-					     {0}};
+	static const struct option opts[] = {
+	    {"email", required_argument, NULL, 'e'}, {"help", no_argument, NULL, 'h'}, {0}};
 	const char *email = NULL;
 	int c;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -140,7 +139,7 @@ int cmd_user(int argc, char **argv)
 	else if (strcmp(action, "list") == 0)
 		rc = list(&svc);
 	else
-		rc = delete(&svc, email);
+		rc = delete (&svc, email);
 out:
 	store_close(st);
 	config_free(&cfg);

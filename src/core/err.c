@@ -12,7 +12,7 @@ static const struct {
 	const char *name;
 } table[] = {
 #define VERR_ROW(code, status, msg) [code] = {status, msg, #code},
-	VERR_MAP(VERR_ROW)
+    VERR_MAP(VERR_ROW)
 #undef VERR_ROW
 };
 

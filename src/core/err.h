@@ -55,7 +55,7 @@ const char *verr_name(enum verr code);
  * A NULL fmt leaves the code's default message.
  */
 enum verr verr_set(struct verror *e, enum verr code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Clears e to VERR_OK with an empty detail. */
 void verr_clear(struct verror *e);

@@ -62,7 +62,7 @@ static char *console_line(const char *ts, enum log_level level, const char *even
 	json_object_foreach(fields, key, val)
 	{
 		char *v = json_is_string(val) ? strdup(json_string_value(val))
-					      : json_dumps(val, JSON_ENCODE_ANY | JSON_COMPACT);
+		                              : json_dumps(val, JSON_ENCODE_ANY | JSON_COMPACT);
 		if (!v)
 			continue;
 		size_t need = len + strlen(key) + strlen(v) + 3;

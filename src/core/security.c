@@ -30,7 +30,7 @@ static void fill_random(void *buf, size_t n)
 }
 
 enum verr password_hash(const char *password, int rounds, char out[PASSWORD_HASH_MAX],
-			struct verror *err)
+                        struct verror *err)
 {
 	char salt[CRYPT_GENSALT_OUTPUT_SIZE];
 	if (!crypt_gensalt_rn("$2b$", (unsigned long)rounds, NULL, 0, salt, sizeof(salt)))
@@ -65,7 +65,8 @@ char *jwt_issue(const char *key, int64_t user_id, int64_t now_s, int64_t ttl_s)
 	snprintf(sub, sizeof(sub), "%lld", (long long)user_id);
 	if (jwt_new(&jwt) != 0)
 		abort();
-	if (jwt_add_grant(jwt, "sub", sub) == 0 && jwt_add_grant_int(jwt, "iat", (long)now_s) == 0 &&
+	if (jwt_add_grant(jwt, "sub", sub) == 0 &&
+	    jwt_add_grant_int(jwt, "iat", (long)now_s) == 0 &&
 	    jwt_add_grant_int(jwt, "exp", (long)(now_s + ttl_s)) == 0 &&
 	    jwt_set_alg(jwt, JWT_ALG_HS256, (const unsigned char *)key, (int)strlen(key)) == 0)
 		out = jwt_encode_str(jwt);

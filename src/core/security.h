@@ -14,13 +14,13 @@
 
 #include "core/err.h"
 
-#define PASSWORD_HASH_MAX 128
+#define PASSWORD_HASH_MAX  128
 #define PASSWORD_MAX_BYTES 72 /* bcrypt ignores what follows */
-#define SHA256_HEX_LEN 65     /* with the NUL */
+#define SHA256_HEX_LEN     65 /* with the NUL */
 
 /* bcrypt hash of password at cost rounds into out; VERR_INTERNAL on failure. */
 enum verr password_hash(const char *password, int rounds, char out[PASSWORD_HASH_MAX],
-			struct verror *err);
+                        struct verror *err);
 
 /* Whether password matches hash; compares in constant time. */
 bool password_verify(const char *password, const char *hash);

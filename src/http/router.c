@@ -34,7 +34,7 @@ static bool fits(const char *pattern, const char *path, char captures[][ROUTER_C
 }
 
 void router_match(const struct api_route *routes, const char *method, const char *path,
-		  struct route_match *m)
+                  struct route_match *m)
 {
 	char captures[API_MAX_PARAMS][ROUTER_CAPTURE_MAX];
 	memset(m, 0, sizeof(*m));
@@ -50,7 +50,7 @@ void router_match(const struct api_route *routes, const char *method, const char
 		size_t len = strlen(m->allow);
 		if (len + strlen(r->method) + 3 < ROUTER_ALLOW_MAX)
 			snprintf(m->allow + len, ROUTER_ALLOW_MAX - len, "%s%s", len ? ", " : "",
-				 r->method);
+			         r->method);
 		m->path_known = true;
 	}
 }

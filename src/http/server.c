@@ -24,7 +24,7 @@
 #include "core/timeutil.h"
 #include "http/router.h"
 
-#define REQUEST_ID_MAX 128
+#define REQUEST_ID_MAX  128
 #define MAX_CONNECTIONS 512
 
 struct http_server {
@@ -53,14 +53,14 @@ static bool valid_request_id(const char *s)
 }
 
 static void add_headers(struct http_server *srv, struct MHD_Connection *c,
-			struct MHD_Response *resp, const struct request *r, const char *url)
+                        struct MHD_Response *resp, const struct request *r, const char *url)
 {
 	MHD_add_response_header(resp, "X-Request-ID", r->id);
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
 	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
 	MHD_add_response_header(resp, "Content-Security-Policy",
-				"default-src 'none'; frame-ancestors 'none'");
+	                        "default-src 'none'; frame-ancestors 'none'");
 	MHD_add_response_header(resp, "Cross-Origin-Resource-Policy", "same-origin");
 	if (strncmp(url, "/api/", 5) == 0)
 		MHD_add_response_header(resp, "Cache-Control", "no-store");
@@ -68,7 +68,7 @@ static void add_headers(struct http_server *srv, struct MHD_Connection *c,
 	if (origin && config_origin_allowed(srv->cfg, origin)) {
 		MHD_add_response_header(resp, "Access-Control-Allow-Origin", origin);
 		MHD_add_response_header(resp, "Access-Control-Expose-Headers",
-					"X-Request-ID, Location, WWW-Authenticate");
+		                        "X-Request-ID, Location, WWW-Authenticate");
 	}
 	MHD_add_response_header(resp, "Vary", "Origin");
 	if (atomic_load(&srv->stopping))
@@ -76,11 +76,11 @@ static void add_headers(struct http_server *srv, struct MHD_Connection *c,
 }
 
 static void log_request(struct request *r, const char *method, const char *url, int status,
-			int64_t user_id, const struct verror *err)
+                        int64_t user_id, const struct verror *err)
 {
-	json_t *f = json_pack("{s:s,s:s,s:s,s:i,s:f}", "request_id", r->id, "method", method,
-			      "path", url, "status", status, "latency_ms",
-			      time_mono_ms() - r->start_ms);
+	json_t *f =
+	    json_pack("{s:s,s:s,s:s,s:i,s:f}", "request_id", r->id, "method", method, "path", url,
+	              "status", status, "latency_ms", time_mono_ms() - r->start_ms);
 	json_object_set_new(f, "user_id", user_id ? json_integer(user_id) : json_null());
 	/* Client errors may echo what the client sent: only server faults say why. */
 	if (status >= 500 && err)
@@ -89,10 +89,9 @@ static void log_request(struct request *r, const char *method, const char *url, 
 }
 
 /* Queues status with body (a JSON value, stolen; NULL for none). */
-static enum MHD_Result reply(struct http_server *srv, struct MHD_Connection *c,
-			     struct request *r, const char *method, const char *url, int status,
-			     json_t *body, int64_t user_id, const struct verror *err,
-			     const char *const *extra)
+static enum MHD_Result reply(struct http_server *srv, struct MHD_Connection *c, struct request *r,
+                             const char *method, const char *url, int status, json_t *body,
+                             int64_t user_id, const struct verror *err, const char *const *extra)
 {
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
@@ -114,18 +113,18 @@ static enum MHD_Result reply(struct http_server *srv, struct MHD_Connection *c,
 }
 
 static enum MHD_Result reply_error(struct http_server *srv, struct MHD_Connection *c,
-				   struct request *r, const char *method, const char *url,
-				   const struct verror *err, int64_t user_id,
-				   const char *const *extra)
+                                   struct request *r, const char *method, const char *url,
+                                   const struct verror *err, int64_t user_id,
+                                   const char *const *extra)
 {
 	int status = verr_status(err->code);
 	/* Never show internals to clients: those go to the log line. */
 	const char *detail = status >= 500 && err->code != VERR_UNAVAILABLE
-				     ? verr_message(err->code)
-				     : verr_detail(err);
+	                         ? verr_message(err->code)
+	                         : verr_detail(err);
 	const char *auth[] = {"WWW-Authenticate", "Bearer", NULL};
 	return reply(srv, c, r, method, url, status, json_pack("{s:s}", "detail", detail), user_id,
-		     err, status == 401 ? auth : extra);
+	             err, status == 401 ? auth : extra);
 }
 
 struct query_vec {
@@ -134,7 +133,7 @@ struct query_vec {
 };
 
 static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const char *key,
-				     const char *value)
+                                     const char *value)
 {
 	struct query_vec *q = cls;
 	(void)kind;
@@ -156,7 +155,7 @@ static bool is_json(const char *content_type)
 }
 
 static enum MHD_Result preflight(struct http_server *srv, struct MHD_Connection *c,
-				 struct request *r, const char *url, const char *origin)
+                                 struct request *r, const char *url, const char *origin)
 {
 	struct verror err;
 	if (!config_origin_allowed(srv->cfg, origin)) {
@@ -164,18 +163,18 @@ static enum MHD_Result preflight(struct http_server *srv, struct MHD_Connection 
 		return reply_error(srv, c, r, "OPTIONS", url, &err, 0, NULL);
 	}
 	const char *extra[] = {"Access-Control-Allow-Methods",
-			       "GET, POST, PUT, DELETE",
-			       "Access-Control-Allow-Headers",
-			       "Authorization, Content-Type, X-Request-ID",
-			       "Access-Control-Max-Age",
-			       "600",
-			       NULL};
+	                       "GET, POST, PUT, DELETE",
+	                       "Access-Control-Allow-Headers",
+	                       "Authorization, Content-Type, X-Request-ID",
+	                       "Access-Control-Max-Age",
+	                       "600",
+	                       NULL};
 	return reply(srv, c, r, "OPTIONS", url, 204, NULL, 0, NULL, extra);
 }
 
 /* Everything after the body is in: route, authenticate, parse, handle, answer. */
 static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *c,
-				struct request *r, const char *url, const char *method)
+                                struct request *r, const char *url, const char *method)
 {
 	struct verror err;
 	struct route_match m;
@@ -201,7 +200,8 @@ static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *
 		req.params[i] = m.captures[i];
 
 	if (route->flags & API_AUTH) {
-		const char *authz = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+		const char *authz =
+		    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
 		if (api_authenticate(&req, authz))
 			goto fail;
 	}
@@ -213,16 +213,18 @@ static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *
 		}
 		if (r->len > 0) {
 			const char *ct =
-				MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+			    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
 			if (!is_json(ct)) {
-				verr_set(&err, VERR_MEDIA_TYPE, "Content-Type must be application/json");
+				verr_set(&err, VERR_MEDIA_TYPE,
+				         "Content-Type must be application/json");
 				goto fail;
 			}
 			json_error_t jerr;
 			req.body = json_loadb(r->body, r->len, JSON_REJECT_DUPLICATES, &jerr);
 			if (!req.body) {
-				verr_set(&err, VERR_INVALID, "Invalid JSON body at line %d, column %d: %s",
-					 jerr.line, jerr.column, jerr.text);
+				verr_set(&err, VERR_INVALID,
+				         "Invalid JSON body at line %d, column %d: %s", jerr.line,
+				         jerr.column, jerr.text);
 				goto fail;
 			}
 			if (!json_is_object(req.body)) {
@@ -239,8 +241,8 @@ static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *
 	if (route->handler(&req, &resp) == VERR_OK) {
 		const char *loc[] = {"Location", resp.location, NULL};
 		ok = reply(srv, c, r, method, url, route->ok_status,
-			   route->ok_status == 204 ? NULL : json_incref(resp.body), req.user_id,
-			   NULL, resp.location ? loc : NULL);
+		           route->ok_status == 204 ? NULL : json_incref(resp.body), req.user_id,
+		           NULL, resp.location ? loc : NULL);
 		goto out;
 	}
 fail:
@@ -256,9 +258,8 @@ out:
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-				  const char *method, const char *version,
-				  const char *upload_data, size_t *upload_data_size,
-				  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
 	struct http_server *srv = cls;
 	struct request *r = *con_cls;
@@ -295,8 +296,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			return MHD_YES;
 		}
 		if (r->len + n > r->cap) {
-			r->cap = (r->len + n) * 2 < srv->cfg->max_body_bytes ? (r->len + n) * 2
-									      : srv->cfg->max_body_bytes;
+			r->cap = (r->len + n) * 2 < srv->cfg->max_body_bytes
+			             ? (r->len + n) * 2
+			             : srv->cfg->max_body_bytes;
 			r->body = xrealloc(r->body, r->cap);
 		}
 		memcpy(r->body + r->len, upload_data, n);
@@ -309,14 +311,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (r->too_large) {
 		struct verror err;
 		verr_set(&err, VERR_TOO_LARGE, "Request body too large: the limit is %zu bytes",
-			 srv->cfg->max_body_bytes);
+		         srv->cfg->max_body_bytes);
 		return reply_error(srv, c, r, method, url, &err, 0, NULL);
 	}
 	return dispatch(srv, c, r, url, method);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
-			 enum MHD_RequestTerminationCode toe)
+                         enum MHD_RequestTerminationCode toe)
 {
 	struct http_server *srv = cls;
 	struct request *r = *con_cls;
@@ -328,6 +330,22 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	free(r);
 	*con_cls = NULL;
 	atomic_fetch_sub(&srv->in_flight, 1);
+}
+
+/*
+ * MHD's own %XX decoding, except that a decoded NUL becomes DEL: a C string
+ * would end at the NUL ("/notes/1%00" read as "/notes/1"), while DEL is
+ * refused by every id, tag and text check.
+ */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+	(void)cls;
+	(void)c;
+	size_t n = MHD_http_unescape(s);
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == '\0')
+			s[i] = '\x7f';
+	return n;
 }
 
 static void on_mhd_error(void *cls, const char *fmt, va_list ap)
@@ -342,37 +360,39 @@ static void on_mhd_error(void *cls, const char *fmt, va_list ap)
 }
 
 enum verr http_server_start(const struct config *cfg, struct svc *svc, struct http_server **out,
-			    struct verror *err)
+                            struct verror *err)
 {
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-				 .ai_flags = AI_PASSIVE};
+	struct addrinfo hints = {
+	    .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
 	struct addrinfo *ai = NULL;
 	char port[8];
 	snprintf(port, sizeof(port), "%d", cfg->port);
 	int gai = getaddrinfo(cfg->host, port, &hints, &ai);
 	if (gai != 0)
 		return verr_set(err, VERR_INVALID, "HOST: cannot resolve \"%s\": %s", cfg->host,
-				gai_strerror(gai));
+		                gai_strerror(gai));
 
 	struct http_server *srv = xcalloc(1, sizeof(*srv));
 	srv->cfg = cfg;
 	srv->svc = svc;
 	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-			 MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	                 MHD_USE_ITC | MHD_USE_ERROR_LOG;
 	if (ai->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	srv->daemon = MHD_start_daemon(
-		flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error,
-		NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-		srv, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->idle_timeout_seconds,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS, MHD_OPTION_END);
+	    flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, NULL,
+	    MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->idle_timeout_seconds,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS, MHD_OPTION_UNESCAPE_CALLBACK,
+	    unescape, NULL, MHD_OPTION_END);
 	freeaddrinfo(ai);
 	if (!srv->daemon) {
 		free(srv);
 		return verr_set(err, VERR_UNAVAILABLE, "cannot listen on %s:%d (address in use?)",
-				cfg->host, cfg->port);
+		                cfg->host, cfg->port);
 	}
-	const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	const union MHD_DaemonInfo *info =
+	    MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	srv->port = info ? info->port : cfg->port;
 	*out = srv;
 	return VERR_OK;
@@ -394,7 +414,8 @@ void http_server_stop(struct http_server *s, int grace_ms)
 		usleep(10000);
 	int left = atomic_load(&s->in_flight);
 	if (left > 0)
-		log_emit(LOG_WARNING, "shutdown_grace_expired", json_pack("{s:i}", "in_flight", left));
+		log_emit(LOG_WARNING, "shutdown_grace_expired",
+		         json_pack("{s:i}", "in_flight", left));
 	MHD_stop_daemon(s->daemon);
 	if (fd != MHD_INVALID_SOCKET)
 		close(fd);

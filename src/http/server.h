@@ -16,7 +16,7 @@ struct http_server;
 
 /* Binds HOST:PORT and starts serving. VERR_UNAVAILABLE if it cannot bind. */
 enum verr http_server_start(const struct config *cfg, struct svc *svc, struct http_server **out,
-			    struct verror *err);
+                            struct verror *err);
 
 /* The port actually bound (PORT=0 picks a free one). */
 int http_server_port(const struct http_server *s);

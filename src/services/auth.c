@@ -11,7 +11,7 @@
 #include "core/timeutil.h"
 
 #define REFRESH_TOKEN_BYTES 32
-#define FAMILY_BYTES 16
+#define FAMILY_BYTES        16
 
 static const char invalid_credentials[] = "Invalid credentials";
 static const char invalid_token[] = "Invalid or expired token";
@@ -35,16 +35,17 @@ static bool label_char(char c)
 
 static bool local_char(char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || strchr("!#$%&'*+/=?^_`{|}~.-", c);
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       strchr("!#$%&'*+/=?^_`{|}~.-", c);
 }
 
-enum verr auth_normalize_email(const char *email, char out[STORE_EMAIL_MAX + 1],
-			       struct verror *err)
+enum verr auth_normalize_email(const char *email, char out[STORE_EMAIL_MAX + 1], struct verror *err)
 {
 	static const char bad[] = "email: not a valid e-mail address";
 	size_t n = strlen(email);
 	if (n < 3 || n > STORE_EMAIL_MAX)
-		return verr_set(err, VERR_INVALID, "email: must be 3-%d characters", STORE_EMAIL_MAX);
+		return verr_set(err, VERR_INVALID, "email: must be 3-%d characters",
+		                STORE_EMAIL_MAX);
 	for (size_t i = 0; i <= n; i++) {
 		char c = email[i];
 		out[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
@@ -90,23 +91,25 @@ enum verr auth_check_password(const char *password, struct verror *err)
 	size_t n = strlen(password);
 	if (n < AUTH_PASSWORD_MIN)
 		return verr_set(err, VERR_INVALID, "password: must be at least %d bytes",
-				AUTH_PASSWORD_MIN);
+		                AUTH_PASSWORD_MIN);
 	if (n > PASSWORD_MAX_BYTES)
-		return verr_set(err, VERR_INVALID,
-				"password: must be at most %d bytes (bcrypt's limit); this one is %zu",
-				PASSWORD_MAX_BYTES, n);
+		return verr_set(
+		    err, VERR_INVALID,
+		    "password: must be at most %d bytes (bcrypt's limit); this one is %zu",
+		    PASSWORD_MAX_BYTES, n);
 	if (!text_utf8_valid(password, n))
 		return verr_set(err, VERR_INVALID, "password: must be valid UTF-8");
 	return VERR_OK;
 }
 
-enum verr auth_register(struct svc *svc, const char *email, const char *password,
-			struct user *out, struct verror *err)
+enum verr auth_register(struct svc *svc, const char *email, const char *password, struct user *out,
+                        struct verror *err)
 {
 	char norm[STORE_EMAIL_MAX + 1];
 	char hash[PASSWORD_HASH_MAX];
 	enum verr rc;
-	if ((rc = auth_normalize_email(email, norm, err)) || (rc = auth_check_password(password, err)))
+	if ((rc = auth_normalize_email(email, norm, err)) ||
+	    (rc = auth_check_password(password, err)))
 		return rc;
 	if ((rc = password_hash(password, svc->cfg->bcrypt_rounds, hash, err)))
 		return rc;
@@ -130,7 +133,7 @@ static int64_t refresh_expiry(const struct svc *svc, int64_t now)
 }
 
 enum verr auth_login(struct svc *svc, const char *email, const char *password,
-		     struct auth_tokens *out, struct verror *err)
+                     struct auth_tokens *out, struct verror *err)
 {
 	char norm[STORE_EMAIL_MAX + 1];
 	struct user u;
@@ -161,7 +164,7 @@ enum verr auth_login(struct svc *svc, const char *email, const char *password,
 }
 
 enum verr auth_refresh(struct svc *svc, const char *refresh_token, struct auth_tokens *out,
-		       struct verror *err)
+                       struct verror *err)
 {
 	char old_hash[SHA256_HEX_LEN], new_hash[SHA256_HEX_LEN];
 	int64_t user_id = 0, now = time_now_ms();
@@ -169,8 +172,8 @@ enum verr auth_refresh(struct svc *svc, const char *refresh_token, struct auth_t
 	sha256_hex(refresh_token, old_hash);
 	char *fresh = random_token(REFRESH_TOKEN_BYTES);
 	sha256_hex(fresh, new_hash);
-	enum verr rc = store_token_rotate(svc->store, old_hash, new_hash, refresh_expiry(svc, now), now,
-					  &user_id, err);
+	enum verr rc = store_token_rotate(svc->store, old_hash, new_hash, refresh_expiry(svc, now),
+	                                  now, &user_id, err);
 	if (rc) {
 		explicit_bzero(fresh, strlen(fresh));
 		free(fresh);
@@ -184,7 +187,7 @@ enum verr auth_refresh(struct svc *svc, const char *refresh_token, struct auth_t
 }
 
 enum verr auth_logout(struct svc *svc, int64_t user_id, const char *refresh_token,
-		      struct verror *err)
+                      struct verror *err)
 {
 	int64_t now = time_now_ms();
 	if (!refresh_token)
@@ -197,7 +200,7 @@ enum verr auth_logout(struct svc *svc, int64_t user_id, const char *refresh_toke
 }
 
 enum verr auth_authenticate(struct svc *svc, const char *token, int64_t *user_id,
-			    struct verror *err)
+                            struct verror *err)
 {
 	struct user u;
 	int64_t id;
@@ -221,8 +224,7 @@ enum verr auth_user_delete(struct svc *svc, int64_t user_id, struct verror *err)
 	return store_user_delete(svc->store, user_id, err);
 }
 
-enum verr auth_user_find(struct svc *svc, const char *email, struct user *out,
-			 struct verror *err)
+enum verr auth_user_find(struct svc *svc, const char *email, struct user *out, struct verror *err)
 {
 	char norm[STORE_EMAIL_MAX + 1];
 	enum verr rc = auth_normalize_email(email, norm, err);

@@ -26,8 +26,7 @@ static void clean_free(struct clean *c)
 	free(c->tags);
 }
 
-static enum verr check_line(const char *field, const char *s, size_t max_chars,
-			    struct verror *err)
+static enum verr check_line(const char *field, const char *s, size_t max_chars, struct verror *err)
 {
 	size_t n = strlen(s);
 	if (!text_utf8_valid(s, n))
@@ -37,13 +36,13 @@ static enum verr check_line(const char *field, const char *s, size_t max_chars,
 	size_t chars = text_utf8_len(s, n);
 	if (chars < 1 || chars > max_chars)
 		return verr_set(err, VERR_INVALID, "%s: must be 1-%zu characters after trimming",
-				field, max_chars);
+		                field, max_chars);
 	return VERR_OK;
 }
 
 /* Trims the title, checks everything, drops duplicate tags (first one kept). */
 static enum verr clean_fields(const char *title, const char *content, const char *const *tags,
-			      size_t ntags, struct clean *c, struct verror *err)
+                              size_t ntags, struct clean *c, struct verror *err)
 {
 	enum verr rc;
 	memset(c, 0, sizeof(*c));
@@ -54,13 +53,13 @@ static enum verr clean_fields(const char *title, const char *content, const char
 	size_t clen = strlen(content);
 	if (clen > NOTE_CONTENT_MAX)
 		return verr_set(err, VERR_INVALID, "content: must be at most %d bytes (1 MiB)",
-				NOTE_CONTENT_MAX);
+		                NOTE_CONTENT_MAX);
 	if (!text_utf8_valid(content, clen))
 		return verr_set(err, VERR_INVALID, "content: must be valid UTF-8");
 	if (text_has_control(content, true))
 		return verr_set(err, VERR_INVALID,
-				"content: control characters other than tab and newline are not "
-				"allowed");
+		                "content: control characters other than tab and newline are not "
+		                "allowed");
 	c->content = content;
 
 	c->tags = xcalloc(ntags ? ntags : 1, sizeof(char *));
@@ -89,21 +88,21 @@ static enum verr clean_fields(const char *title, const char *content, const char
 static struct note_input as_input(const struct clean *c)
 {
 	return (struct note_input){
-		.title = c->title,
-		.content = c->content,
-		.tags = (const char *const *)c->tags,
-		.ntags = c->ntags,
+	    .title = c->title,
+	    .content = c->content,
+	    .tags = (const char *const *)c->tags,
+	    .ntags = c->ntags,
 	};
 }
 
 enum verr notes_create(struct svc *svc, int64_t user_id, const struct note_fields *f,
-		       struct note *out, struct verror *err)
+                       struct note *out, struct verror *err)
 {
 	struct clean c;
 	if (!f->title)
 		return verr_set(err, VERR_INVALID, "title: field required");
 	enum verr rc = clean_fields(f->title, f->content ? f->content : "", f->tags,
-				    f->has_tags ? f->ntags : 0, &c, err);
+	                            f->has_tags ? f->ntags : 0, &c, err);
 	if (rc == VERR_OK) {
 		struct note_input in = as_input(&c);
 		rc = store_note_create(svc->store, user_id, &in, time_now_ms(), out, err);
@@ -113,14 +112,14 @@ enum verr notes_create(struct svc *svc, int64_t user_id, const struct note_field
 }
 
 enum verr notes_get(struct svc *svc, int64_t user_id, int64_t id, struct note *out,
-		    struct verror *err)
+                    struct verror *err)
 {
 	enum verr rc = store_note_get(svc->store, user_id, id, out, err);
 	return rc == VERR_NOT_FOUND ? verr_set(err, rc, "Note not found") : rc;
 }
 
 enum verr notes_update(struct svc *svc, int64_t user_id, int64_t id, const struct note_fields *f,
-		       struct note *out, struct verror *err)
+                       struct note *out, struct verror *err)
 {
 	struct note old;
 	struct clean c;
@@ -128,8 +127,8 @@ enum verr notes_update(struct svc *svc, int64_t user_id, int64_t id, const struc
 	if (rc)
 		return rc;
 	rc = clean_fields(f->title ? f->title : old.title, f->content ? f->content : old.content,
-			  f->has_tags ? f->tags : (const char *const *)old.tags,
-			  f->has_tags ? f->ntags : old.ntags, &c, err);
+	                  f->has_tags ? f->tags : (const char *const *)old.tags,
+	                  f->has_tags ? f->ntags : old.ntags, &c, err);
 	if (rc == VERR_OK) {
 		struct note_input in = as_input(&c);
 		rc = store_note_update(svc->store, user_id, id, &in, time_now_ms(), out, err);
@@ -148,8 +147,8 @@ enum verr notes_delete(struct svc *svc, int64_t user_id, int64_t id, struct verr
 }
 
 enum verr notes_list(struct svc *svc, int64_t user_id, int64_t skip, int64_t limit,
-		     const char *const *tags, size_t ntags, struct note_page *out,
-		     struct verror *err)
+                     const char *const *tags, size_t ntags, struct note_page *out,
+                     struct verror *err)
 {
 	if (skip < 0)
 		return verr_set(err, VERR_INVALID, "skip: must be 0 or more");
@@ -172,11 +171,11 @@ enum verr notes_list(struct svc *svc, int64_t user_id, int64_t skip, int64_t lim
 	}
 	if (rc == VERR_OK) {
 		struct note_query q = {
-			.user_id = user_id,
-			.skip = skip,
-			.limit = limit,
-			.tags = (const char *const *)clean,
-			.ntags = n,
+		    .user_id = user_id,
+		    .skip = skip,
+		    .limit = limit,
+		    .tags = (const char *const *)clean,
+		    .ntags = n,
 		};
 		rc = store_note_list(svc->store, &q, out, err);
 	}

@@ -8,11 +8,11 @@
 
 #include "services/services.h"
 
-#define NOTE_TITLE_MAX 200	      /* characters, after trimming */
-#define NOTE_CONTENT_MAX (1024 * 1024) /* bytes */
-#define NOTE_TAGS_MAX 32
-#define NOTE_TAG_MAX 64 /* characters, after trimming */
-#define NOTES_LIMIT_MAX 100
+#define NOTE_TITLE_MAX      200           /* characters, after trimming */
+#define NOTE_CONTENT_MAX    (1024 * 1024) /* bytes */
+#define NOTE_TAGS_MAX       32
+#define NOTE_TAG_MAX        64 /* characters, after trimming */
+#define NOTES_LIMIT_MAX     100
 #define NOTES_LIMIT_DEFAULT 20
 
 /* The fields of a create or an update; NULL or !has_tags means "not given". */
@@ -26,16 +26,16 @@ struct note_fields {
 
 /* VERR_INVALID naming the field when a value breaks the rules. */
 enum verr notes_create(struct svc *svc, int64_t user_id, const struct note_fields *f,
-		       struct note *out, struct verror *err);
+                       struct note *out, struct verror *err);
 enum verr notes_get(struct svc *svc, int64_t user_id, int64_t id, struct note *out,
-		    struct verror *err);
+                    struct verror *err);
 /* Merges the given fields into the stored note. */
 enum verr notes_update(struct svc *svc, int64_t user_id, int64_t id, const struct note_fields *f,
-		       struct note *out, struct verror *err);
+                       struct note *out, struct verror *err);
 enum verr notes_delete(struct svc *svc, int64_t user_id, int64_t id, struct verror *err);
 /* Newest first; a note must carry every tag given. */
 enum verr notes_list(struct svc *svc, int64_t user_id, int64_t skip, int64_t limit,
-		     const char *const *tags, size_t ntags, struct note_page *out,
-		     struct verror *err);
+                     const char *const *tags, size_t ntags, struct note_page *out,
+                     struct verror *err);
 
 #endif

@@ -4,7 +4,7 @@
 #include "services/services.h"
 
 enum verr svc_init(struct svc *svc, struct store *store, const struct config *cfg,
-		   struct verror *err)
+                   struct verror *err)
 {
 	svc->store = store;
 	svc->cfg = cfg;

@@ -20,6 +20,6 @@ struct svc {
 
 /* Borrows store and cfg, which must outlive svc. */
 enum verr svc_init(struct svc *svc, struct store *store, const struct config *cfg,
-		   struct verror *err);
+                   struct verror *err);
 
 #endif

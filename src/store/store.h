@@ -28,7 +28,7 @@
 #include "core/err.h"
 
 #define STORE_EMAIL_MAX 254
-#define STORE_HASH_MAX 128
+#define STORE_HASH_MAX  128
 
 struct user {
 	int64_t id;
@@ -83,8 +83,8 @@ struct migration_info {
 };
 
 struct store_opts {
-	bool echo;		 /* log every SQL statement (info level, event "sql") */
-	int busy_timeout_ms;	 /* how long a write waits for a lock */
+	bool echo;               /* log every SQL statement (info level, event "sql") */
+	int busy_timeout_ms;     /* how long a write waits for a lock */
 	bool synchronous_normal; /* SQLite: trade durability for speed (default FULL) */
 };
 
@@ -93,45 +93,45 @@ struct store;
 struct store_ops {
 	const char *name;
 	enum verr (*open)(const char *url, const struct store_opts *opts, struct store **out,
-			  struct verror *err);
+	                  struct verror *err);
 	void (*close)(struct store *s);
 	enum verr (*ping)(struct store *s, struct verror *err);
 
 	enum verr (*migrate_up)(struct store *s, int target, int *applied, struct verror *err);
 	enum verr (*migrate_down)(struct store *s, int target, int *reverted, struct verror *err);
 	enum verr (*migrate_status)(struct store *s, struct migration_info **out, size_t *n,
-				    struct verror *err);
+	                            struct verror *err);
 	enum verr (*schema_check)(struct store *s, struct verror *err);
 
 	enum verr (*user_create)(struct store *s, const char *email, const char *password_hash,
-				 int64_t now, struct user *out, struct verror *err);
+	                         int64_t now, struct user *out, struct verror *err);
 	enum verr (*user_get)(struct store *s, int64_t id, struct user *out, struct verror *err);
 	enum verr (*user_get_by_email)(struct store *s, const char *email, struct user *out,
-				       struct verror *err);
+	                               struct verror *err);
 	enum verr (*user_list)(struct store *s, struct user **out, size_t *n, struct verror *err);
 	enum verr (*user_delete)(struct store *s, int64_t id, struct verror *err);
 
 	enum verr (*token_insert)(struct store *s, int64_t user_id, const char *family,
-				  const char *token_hash, int64_t expires_at, int64_t now,
-				  struct verror *err);
+	                          const char *token_hash, int64_t expires_at, int64_t now,
+	                          struct verror *err);
 	enum verr (*token_rotate)(struct store *s, const char *old_hash, const char *new_hash,
-				  int64_t new_expires_at, int64_t now, int64_t *user_id,
-				  struct verror *err);
+	                          int64_t new_expires_at, int64_t now, int64_t *user_id,
+	                          struct verror *err);
 	enum verr (*token_revoke_family)(struct store *s, int64_t user_id, const char *token_hash,
-					 int64_t now, struct verror *err);
+	                                 int64_t now, struct verror *err);
 	enum verr (*token_revoke_all)(struct store *s, int64_t user_id, int64_t now,
-				      struct verror *err);
+	                              struct verror *err);
 
 	enum verr (*note_create)(struct store *s, int64_t user_id, const struct note_input *in,
-				 int64_t now, struct note *out, struct verror *err);
+	                         int64_t now, struct note *out, struct verror *err);
 	enum verr (*note_get)(struct store *s, int64_t user_id, int64_t id, struct note *out,
-			      struct verror *err);
+	                      struct verror *err);
 	enum verr (*note_update)(struct store *s, int64_t user_id, int64_t id,
-				 const struct note_input *in, int64_t now, struct note *out,
-				 struct verror *err);
+	                         const struct note_input *in, int64_t now, struct note *out,
+	                         struct verror *err);
 	enum verr (*note_delete)(struct store *s, int64_t user_id, int64_t id, struct verror *err);
 	enum verr (*note_list)(struct store *s, const struct note_query *q, struct note_page *out,
-			       struct verror *err);
+	                       struct verror *err);
 };
 
 struct store {
@@ -144,7 +144,7 @@ struct store {
  * the parent directory is created if missing.
  */
 enum verr store_open(const char *url, const struct store_opts *opts, struct store **out,
-		     struct verror *err);
+                     struct verror *err);
 void store_close(struct store *s); /* accepts NULL */
 
 /* A cheap query proving the database answers. */
@@ -161,15 +161,15 @@ enum verr store_ping(struct store *s, struct verror *err);
 enum verr store_migrate_up(struct store *s, int target, int *applied, struct verror *err);
 enum verr store_migrate_down(struct store *s, int target, int *reverted, struct verror *err);
 enum verr store_migrate_status(struct store *s, struct migration_info **out, size_t *n,
-			       struct verror *err);
+                               struct verror *err);
 enum verr store_schema_check(struct store *s, struct verror *err);
 
 /* Users. E-mails are stored as given (the service case-folds them). */
 enum verr store_user_create(struct store *s, const char *email, const char *password_hash,
-			    int64_t now, struct user *out, struct verror *err);
+                            int64_t now, struct user *out, struct verror *err);
 enum verr store_user_get(struct store *s, int64_t id, struct user *out, struct verror *err);
 enum verr store_user_get_by_email(struct store *s, const char *email, struct user *out,
-				  struct verror *err);
+                                  struct verror *err);
 /* All users by id; caller frees *out with free(). */
 enum verr store_user_list(struct store *s, struct user **out, size_t *n, struct verror *err);
 /* Deletes the user with all their notes, tags and refresh tokens. */
@@ -190,15 +190,14 @@ enum verr store_user_delete(struct store *s, int64_t id, struct verror *err);
  * user's (unknown: VERR_NOT_FOUND); token_revoke_all revokes all the user's.
  */
 enum verr store_token_insert(struct store *s, int64_t user_id, const char *family,
-			     const char *token_hash, int64_t expires_at, int64_t now,
-			     struct verror *err);
+                             const char *token_hash, int64_t expires_at, int64_t now,
+                             struct verror *err);
 enum verr store_token_rotate(struct store *s, const char *old_hash, const char *new_hash,
-			     int64_t new_expires_at, int64_t now, int64_t *user_id,
-			     struct verror *err);
+                             int64_t new_expires_at, int64_t now, int64_t *user_id,
+                             struct verror *err);
 enum verr store_token_revoke_family(struct store *s, int64_t user_id, const char *token_hash,
-				    int64_t now, struct verror *err);
-enum verr store_token_revoke_all(struct store *s, int64_t user_id, int64_t now,
-				 struct verror *err);
+                                    int64_t now, struct verror *err);
+enum verr store_token_revoke_all(struct store *s, int64_t user_id, int64_t now, struct verror *err);
 
 /*
  * Notes. Every call is scoped to user_id: another user's note is
@@ -207,15 +206,15 @@ enum verr store_token_revoke_all(struct store *s, int64_t user_id, int64_t now,
  * (update replaces title, content and the whole tag list).
  */
 enum verr store_note_create(struct store *s, int64_t user_id, const struct note_input *in,
-			    int64_t now, struct note *out, struct verror *err);
+                            int64_t now, struct note *out, struct verror *err);
 enum verr store_note_get(struct store *s, int64_t user_id, int64_t id, struct note *out,
-			 struct verror *err);
+                         struct verror *err);
 enum verr store_note_update(struct store *s, int64_t user_id, int64_t id,
-			    const struct note_input *in, int64_t now, struct note *out,
-			    struct verror *err);
+                            const struct note_input *in, int64_t now, struct note *out,
+                            struct verror *err);
 enum verr store_note_delete(struct store *s, int64_t user_id, int64_t id, struct verror *err);
 enum verr store_note_list(struct store *s, const struct note_query *q, struct note_page *out,
-			  struct verror *err);
+                          struct verror *err);
 
 /* The SQLite backend's ops (store_sqlite.c). */
 extern const struct store_ops store_sqlite_ops;

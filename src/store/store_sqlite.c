@@ -155,6 +155,7 @@ struct conn {
 	sqlite3_stmt *stmts[Q__COUNT];
 	sqlite3_stmt *trace_stmt; /* echo: the statement traced last, and its counters then */
 	int trace_run, trace_vm;
+	bool writer; /* holds the store's write_mu until conn_put */
 };
 
 struct sqlite_store {
@@ -164,6 +165,12 @@ struct sqlite_store {
 	bool synchronous_normal;
 	bool echo;
 
+	/*
+	 * Writers of this process queue here rather than in SQLite's busy
+	 * handler, which sleeps in growing steps and made a few writes under
+	 * load wait seconds. Other processes still meet the busy timeout.
+	 */
+	pthread_mutex_t write_mu;
 	pthread_mutex_t mu; /* guards the pool below */
 	pthread_cond_t cv;  /* signalled when a connection is returned or a slot frees */
 	int nopen;          /* connections open or being opened, <= POOL_MAX */
@@ -452,20 +459,35 @@ static void conn_put(struct sqlite_store *s, struct conn *c)
 		run_query(c, Q_ROLLBACK, NULL);
 		sqlite3_reset(c->stmts[Q_ROLLBACK]);
 		c->used = 0;
-		if (!sqlite3_get_autocommit(c->db)) {
-			conn_close(c);
-			pthread_mutex_lock(&s->mu);
-			s->nopen--;
-			pthread_cond_signal(&s->cv);
-			pthread_mutex_unlock(&s->mu);
-			return;
-		}
+	}
+	if (c->writer) {
+		c->writer = false;
+		pthread_mutex_unlock(&s->write_mu);
+	}
+	if (!sqlite3_get_autocommit(c->db)) {
+		conn_close(c);
+		pthread_mutex_lock(&s->mu);
+		s->nopen--;
+		pthread_cond_signal(&s->cv);
+		pthread_mutex_unlock(&s->mu);
+		return;
 	}
 
 	pthread_mutex_lock(&s->mu);
 	s->idle[s->nidle++] = c;
 	pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->mu);
+}
+
+/* Borrows a connection for a write: as conn_get, then waits its turn to write. */
+static enum verr conn_get_writer(struct sqlite_store *s, struct conn **out, struct verror *err)
+{
+	enum verr rc = conn_get(s, out, err);
+	if (rc == VERR_OK) {
+		pthread_mutex_lock(&s->write_mu);
+		(*out)->writer = true;
+	}
+	return rc;
 }
 
 /* ---------------------------------------------------------------- open/close */
@@ -535,6 +557,7 @@ static void sq_close(struct store *base)
 		conn_close(s->idle[i]);
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
+	pthread_mutex_destroy(&s->write_mu);
 	free(s->path);
 	free(s);
 }
@@ -567,6 +590,7 @@ static enum verr sq_open(const char *url, const struct store_opts *opts, struct 
 	pthread_cond_init(&s->cv, &ca);
 	pthread_condattr_destroy(&ca);
 	pthread_mutex_init(&s->mu, NULL);
+	pthread_mutex_init(&s->write_mu, NULL);
 
 	/* Open one connection now, so a bad path fails at start-up, not on a request. */
 	if ((rc = conn_open(s, &c, err)))
@@ -698,7 +722,7 @@ static enum verr sq_migrate_up(struct store *base, int target, int *applied, str
 		              target, latest_version());
 		goto out;
 	}
-	if ((rc = conn_get(s, &c, err)))
+	if ((rc = conn_get_writer(s, &c, err)))
 		goto out;
 	int src = sqlite3_exec(c->db, migrations_table_sql, NULL, NULL, NULL);
 	if (src != SQLITE_OK) {
@@ -730,7 +754,7 @@ static enum verr sq_migrate_down(struct store *base, int target, int *reverted, 
 		rc = verr_set(err, VERR_INVALID, "no migration %d", target);
 		goto out;
 	}
-	if ((rc = conn_get(s, &c, err)) || (rc = read_applied(c, applied_at, &current, err)))
+	if ((rc = conn_get_writer(s, &c, err)) || (rc = read_applied(c, applied_at, &current, err)))
 		goto out;
 	if (current > latest_version() && current > target) {
 		rc = verr_set(err, VERR_INVALID,
@@ -853,7 +877,7 @@ static enum verr sq_user_create(struct store *base, const char *email, const cha
 	if (strlen(password_hash) >= STORE_HASH_MAX)
 		return verr_set(err, VERR_INVALID, "password hash longer than %d bytes",
 		                STORE_HASH_MAX - 1);
-	if ((rc = conn_get(s, &c, err)) || (rc = prepare(c, Q_USER_INSERT, &st, err)))
+	if ((rc = conn_get_writer(s, &c, err)) || (rc = prepare(c, Q_USER_INSERT, &st, err)))
 		goto out;
 	bind_text(c, st, 1, email);
 	bind_text(c, st, 2, password_hash);
@@ -949,7 +973,7 @@ static enum verr sq_user_delete(struct store *base, int64_t id, struct verror *e
 	sqlite3_stmt *st = NULL;
 	enum verr rc;
 
-	if ((rc = conn_get(s, &c, err)) || (rc = prepare(c, Q_USER_DELETE, &st, err)))
+	if ((rc = conn_get_writer(s, &c, err)) || (rc = prepare(c, Q_USER_DELETE, &st, err)))
 		goto out;
 	bind_i64(c, st, 1, id);
 	if ((rc = finish(c, st, err)))
@@ -996,7 +1020,7 @@ static enum verr sq_token_insert(struct store *base, int64_t user_id, const char
 {
 	struct sqlite_store *s = handle(base);
 	struct conn *c;
-	enum verr rc = conn_get(s, &c, err);
+	enum verr rc = conn_get_writer(s, &c, err);
 	if (rc)
 		return rc;
 	rc = token_insert(c, user_id, family, token_hash, expires_at, now, err);
@@ -1020,7 +1044,7 @@ static enum verr sq_token_rotate(struct store *base, const char *old_hash, const
 	bool row;
 	enum verr rc;
 
-	if ((rc = conn_get(s, &c, err)) || (rc = run_query(c, Q_BEGIN_IMMEDIATE, err)) ||
+	if ((rc = conn_get_writer(s, &c, err)) || (rc = run_query(c, Q_BEGIN_IMMEDIATE, err)) ||
 	    (rc = prepare(c, Q_TOKEN_USE, &st, err)))
 		goto out;
 	bind_i64(c, st, 1, now);
@@ -1079,7 +1103,7 @@ static enum verr sq_token_revoke_family(struct store *base, int64_t user_id, con
 	enum verr rc;
 
 	/* A family never changes and revoking is idempotent, so no transaction is needed. */
-	if ((rc = conn_get(s, &c, err)) || (rc = prepare(c, Q_TOKEN_FAMILY_OF, &st, err)))
+	if ((rc = conn_get_writer(s, &c, err)) || (rc = prepare(c, Q_TOKEN_FAMILY_OF, &st, err)))
 		goto out;
 	bind_text(c, st, 1, token_hash);
 	bind_i64(c, st, 2, user_id);
@@ -1106,7 +1130,7 @@ static enum verr sq_token_revoke_all(struct store *base, int64_t user_id, int64_
 	sqlite3_stmt *st = NULL;
 	enum verr rc;
 
-	if ((rc = conn_get(s, &c, err)) || (rc = prepare(c, Q_TOKEN_REVOKE_ALL, &st, err)))
+	if ((rc = conn_get_writer(s, &c, err)) || (rc = prepare(c, Q_TOKEN_REVOKE_ALL, &st, err)))
 		goto out;
 	bind_i64(c, st, 1, now);
 	bind_i64(c, st, 2, user_id);
@@ -1184,7 +1208,7 @@ static enum verr sq_note_create(struct store *base, int64_t user_id, const struc
 	enum verr rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = conn_get(s, &c, err)) || (rc = run_query(c, Q_BEGIN_IMMEDIATE, err)) ||
+	if ((rc = conn_get_writer(s, &c, err)) || (rc = run_query(c, Q_BEGIN_IMMEDIATE, err)) ||
 	    (rc = prepare(c, Q_NOTE_INSERT, &st, err)))
 		goto out;
 	bind_i64(c, st, 1, user_id);
@@ -1253,7 +1277,7 @@ static enum verr sq_note_update(struct store *base, int64_t user_id, int64_t id,
 	enum verr rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = conn_get(s, &c, err)) || (rc = run_query(c, Q_BEGIN_IMMEDIATE, err)) ||
+	if ((rc = conn_get_writer(s, &c, err)) || (rc = run_query(c, Q_BEGIN_IMMEDIATE, err)) ||
 	    (rc = prepare(c, Q_NOTE_UPDATE, &st, err)))
 		goto out;
 	bind_i64(c, st, 1, id);
@@ -1288,7 +1312,7 @@ static enum verr sq_note_delete(struct store *base, int64_t user_id, int64_t id,
 	sqlite3_stmt *st = NULL;
 	enum verr rc;
 
-	if ((rc = conn_get(s, &c, err)) || (rc = prepare(c, Q_NOTE_DELETE, &st, err)))
+	if ((rc = conn_get_writer(s, &c, err)) || (rc = prepare(c, Q_NOTE_DELETE, &st, err)))
 		goto out;
 	bind_i64(c, st, 1, id);
 	bind_i64(c, st, 2, user_id);

@@ -119,7 +119,7 @@ Test(jwt, rs256_header_refused)
 {
 	/* {"alg":"RS256","typ":"JWT"} . {"sub":"7","exp":9999999999} . junk */
 	const char *t = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9."
-			"eyJzdWIiOiI3IiwiZXhwIjo5OTk5OTk5OTk5fQ.c2lnbmF0dXJl";
+	                "eyJzdWIiOiI3IiwiZXhwIjo5OTk5OTk5OTk5fQ.c2lnbmF0dXJl";
 	int64_t uid = 0;
 	cr_assert_eq(jwt_verify(key, t, now, &uid), VERR_UNAUTHORIZED);
 }
@@ -159,7 +159,7 @@ Test(random, tokens_are_urlsafe_and_distinct)
 	char *a = random_token(32), *b = random_token(32);
 	cr_assert_eq(strlen(a), 43);
 	cr_assert_eq(strspn(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
-		     strlen(a));
+	             strlen(a));
 	cr_assert_str_neq(a, b);
 	free(a);
 	free(b);

@@ -18,7 +18,7 @@ Test(email, normalises_case)
 Test(email, accepts_common_forms)
 {
 	const char *ok[] = {"a@b.io", "first.last+tag@sub.example.org", "x_y-z@my-host.co.uk",
-			    "o'brien@example.ie"};
+	                    "o'brien@example.ie"};
 	char out[STORE_EMAIL_MAX + 1];
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
 		cr_assert_eq(auth_normalize_email(ok[i], out, NULL), VERR_OK, "%s", ok[i]);
@@ -26,10 +26,10 @@ Test(email, accepts_common_forms)
 
 Test(email, refuses_bad_forms)
 {
-	const char *bad[] = {"",	     "plain",	      "@example.com", "a@",	 "a@b",
-			     "a@@b.com",     "a b@c.com",     ".a@b.com",     "a.@b.com", "a..b@c.com",
-			     "a@-b.com",     "a@b-.com",      "a@b..com",     "a@b.com.", "a@.b.com",
-			     "a@b.123",	     "a@exa mple.com", "é@b.com",      "a@b_c.com"};
+	const char *bad[] = {"",         "plain",          "@example.com", "a@",       "a@b",
+	                     "a@@b.com", "a b@c.com",      ".a@b.com",     "a.@b.com", "a..b@c.com",
+	                     "a@-b.com", "a@b-.com",       "a@b..com",     "a@b.com.", "a@.b.com",
+	                     "a@b.123",  "a@exa mple.com", "é@b.com",      "a@b_c.com"};
 	char out[STORE_EMAIL_MAX + 1];
 	struct verror e;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -65,9 +65,9 @@ Test(text, utf8_validation)
 {
 	cr_assert(text_utf8_valid("héllo ✓ 🎉", strlen("héllo ✓ 🎉")));
 	cr_assert_not(text_utf8_valid("\xff", 1));
-	cr_assert_not(text_utf8_valid("\xc3", 1));	   /* truncated */
-	cr_assert_not(text_utf8_valid("\xc0\xaf", 2));	   /* overlong */
-	cr_assert_not(text_utf8_valid("\xed\xa0\x80", 3)); /* surrogate */
+	cr_assert_not(text_utf8_valid("\xc3", 1));             /* truncated */
+	cr_assert_not(text_utf8_valid("\xc0\xaf", 2));         /* overlong */
+	cr_assert_not(text_utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
 	cr_assert_not(text_utf8_valid("\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
 	cr_assert_eq(text_utf8_len("héllo", strlen("héllo")), 5);
 }
@@ -100,12 +100,9 @@ static enum verr dummy(struct api_req *req, struct api_resp *resp)
 }
 
 static const struct api_route routes[] = {
-	{"GET", "/api/v1/notes", dummy, 200, 0},
-	{"POST", "/api/v1/notes", dummy, 201, 0},
-	{"GET", "/api/v1/notes/{id}", dummy, 200, 0},
-	{"PUT", "/api/v1/notes/{id}", dummy, 200, 0},
-	{"DELETE", "/api/v1/notes/{id}", dummy, 204, 0},
-	{0},
+    {"GET", "/api/v1/notes", dummy, 200, 0},         {"POST", "/api/v1/notes", dummy, 201, 0},
+    {"GET", "/api/v1/notes/{id}", dummy, 200, 0},    {"PUT", "/api/v1/notes/{id}", dummy, 200, 0},
+    {"DELETE", "/api/v1/notes/{id}", dummy, 204, 0}, {0},
 };
 
 Test(router, matches_and_captures)

@@ -9,14 +9,14 @@
 static json_t *user_json(const struct user *u)
 {
 	return json_pack("{s:I,s:s,s:o}", "id", (json_int_t)u->id, "email", u->email, "created_at",
-			 api_time(u->created_at));
+	                 api_time(u->created_at));
 }
 
 static json_t *tokens_json(const struct auth_tokens *t)
 {
 	return json_pack("{s:s,s:s,s:s,s:I}", "access_token", t->access_token, "refresh_token",
-			 t->refresh_token, "token_type", "bearer", "expires_in",
-			 (json_int_t)t->expires_in);
+	                 t->refresh_token, "token_type", "bearer", "expires_in",
+	                 (json_int_t)t->expires_in);
 }
 
 /* POST /api/v1/auth/register {email, password} */

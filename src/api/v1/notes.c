@@ -16,8 +16,8 @@ static json_t *note_json(const struct note *n)
 	for (size_t i = 0; i < n->ntags; i++)
 		json_array_append_new(tags, json_string(n->tags[i]));
 	return json_pack("{s:I,s:s,s:s,s:o,s:o,s:o}", "id", (json_int_t)n->id, "title", n->title,
-			 "content", n->content, "tags", tags, "created_at",
-			 api_time(n->created_at), "updated_at", api_time(n->updated_at));
+	                 "content", n->content, "tags", tags, "created_at", api_time(n->created_at),
+	                 "updated_at", api_time(n->updated_at));
 }
 
 /* Reads title, content and tags from the body; caller frees f->tags. */
@@ -73,7 +73,7 @@ enum verr v1_notes_list(struct api_req *req, struct api_resp *resp)
 	for (size_t i = 0; i < page.n; i++)
 		json_array_append_new(items, note_json(&page.items[i]));
 	resp->body = json_pack("{s:o,s:I,s:I,s:I}", "items", items, "total", (json_int_t)page.total,
-			       "skip", (json_int_t)skip, "limit", (json_int_t)limit);
+	                       "skip", (json_int_t)skip, "limit", (json_int_t)limit);
 	note_page_free(&page);
 	return VERR_OK;
 }
