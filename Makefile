@@ -17,6 +17,7 @@ ifeq ($(SANITIZE),1)
 BUILD    ?= build-asan
 CFLAGS   += -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 LDFLAGS  += -fsanitize=address,undefined
+export LSAN_OPTIONS ?= suppressions=$(CURDIR)/tests/lsan.supp
 else
 BUILD    ?= build
 endif

@@ -118,10 +118,11 @@ static enum MHD_Result reply_error(struct http_server *srv, struct MHD_Connectio
                                    const char *const *extra)
 {
 	int status = verr_status(err->code);
-	/* Never show internals to clients: those go to the log line. */
-	const char *detail = status >= 500 && err->code != VERR_UNAVAILABLE
-	                         ? verr_message(err->code)
-	                         : verr_detail(err);
+	/* Internals go to the log line, not to clients, unless a developer asked
+	 * for them with DEBUG on a development server. */
+	bool show = status < 500 || err->code == VERR_UNAVAILABLE ||
+	            (srv->cfg->debug && srv->cfg->environment == ENV_DEVELOPMENT);
+	const char *detail = show ? verr_detail(err) : verr_message(err->code);
 	const char *auth[] = {"WWW-Authenticate", "Bearer", NULL};
 	return reply(srv, c, r, method, url, status, json_pack("{s:s}", "detail", detail), user_id,
 	             err, status == 401 ? auth : extra);
