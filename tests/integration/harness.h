@@ -1,0 +1,288 @@
+/*
+ * harness.h - drives the real vault binary for the integration tests.
+ *
+ * Each test starts its own server: a fresh temporary directory (the cwd, so
+ * no .env is picked up, and the home of the SQLite database), a clean
+ * environment, PORT=0, and the port read back from the JSON "server_started"
+ * log line. Requests go over real HTTP with libcurl; raw TCP helpers cover what
+ * curl cannot send (announced-but-unsent bodies, idle connections). The CLI
+ * runner executes the same binary with its own arguments, env and stdin.
+ *
+ * Criterion ignores assertions made in .fini, so a test stops its server
+ * itself (server_stop_ok) and .fini only cleans up (server_cleanup).
+ * Functions that assert must run on the test's main thread; http_do,
+ * cli_run and the tcp_* helpers never assert and are safe from any thread.
+ */
+#ifndef VAULT_TESTS_INTEGRATION_HARNESS_H
+#define VAULT_TESTS_INTEGRATION_HARNESS_H
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifndef cr_fatal
+#define cr_fatal(...) cr_assert_fail(__VA_ARGS__)
+#endif
+
+/* The SECRET_KEY every test server runs with (64 characters). */
+#define TEST_SECRET_KEY "it-secret-key-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN"
+
+/* Wall-clock limits; generous for sanitizer builds, never reached when all is well. */
+#define START_TIMEOUT_MS 10000
+#define STOP_TIMEOUT_MS  10000
+#define HTTP_TIMEOUT_MS  20000
+#define CLI_TIMEOUT_MS   20000
+
+/* ------------------------------------------------------------------ */
+/* Small utilities (abort on out-of-memory). */
+
+char *it_strdup(const char *s);
+char *it_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A string of n copies of unit (e.g. "é"); caller frees. */
+char *it_repeat(const char *unit, size_t n);
+/* Monotonic milliseconds. */
+double it_now_ms(void);
+/* Wall-clock seconds since the epoch. */
+int64_t it_time(void);
+/* Wall-clock milliseconds since the epoch. */
+int64_t it_wall_ms(void);
+/* Sleeps ms milliseconds; only for polling loops and clock-tick gaps. */
+void it_sleep_ms(double ms);
+/* Whether haystack contains needle (case-insensitive when nocase). */
+bool it_contains(const char *haystack, const char *needle, bool nocase);
+/* Whether s is ISO 8601 UTC with milliseconds: 2026-11-24T22:09:04.123Z. */
+bool it_is_iso_ms(const char *s);
+/* Parses it_is_iso_ms() text into epoch milliseconds; -1 if malformed. */
+int64_t it_parse_iso_ms(const char *s);
+/* Serializes a json_pack() result compactly and releases it; caller frees. */
+char *it_jpack(const char *fmt, ...);
+
+/* ------------------------------------------------------------------ */
+/* Server process. */
+
+struct server {
+	pid_t pid; /* 0 when not running */
+	int port;
+	char dir[256];      /* temporary directory: cwd and database */
+	char log_path[320]; /* stdout + stderr of every run, appended */
+	char db_url[352];   /* sqlite:////<dir>/vault.db */
+	char base_url[64];  /* http://127.0.0.1:<port> */
+	char **extra_env;   /* copy of the overrides, reused by server_restart */
+	long log_offset;    /* where the current run's output starts */
+	double started_ms;  /* it_now_ms() when the current run was spawned */
+	bool exited;        /* the last run has been reaped */
+	int exit_status;    /* its exit code, or 128 + signal */
+};
+
+/* Absolute path of $VAULT_BIN (default build/vault); asserts it exists. */
+const char *vault_bin(void);
+
+/*
+ * The environment a server or CLI run gets for directory dir: PATH, HOST,
+ * PORT=0, DATABASE_URL, SECRET_KEY, BCRYPT_ROUNDS=4, LOG_FORMAT=json,
+ * LOG_LEVEL=info, ENVIRONMENT=development, ASAN/UBSAN options if set, then
+ * extra ("KEY=VALUE" replaces or adds; a bare "KEY" removes). NULL-terminated;
+ * caller frees with env_free().
+ */
+char **env_build(const char *dir, const char *const *extra);
+void env_free(char **env);
+
+/* Makes a fresh temporary directory into buf (>= 64 bytes); asserts. */
+void it_mkdtemp(char *buf, size_t size);
+/* Removes a directory tree (unless VAULT_IT_KEEP is set). */
+void it_rmtree(const char *dir);
+
+/*
+ * Starts `$VAULT_BIN serve` in a fresh temporary directory with env_build()
+ * plus extra_env (NULL-terminated, may be NULL) and waits for its
+ * "server_started" line. Fails the test with the log tail if the process
+ * exits or does not report a port within START_TIMEOUT_MS.
+ */
+void server_start(struct server *s, const char *const *extra_env);
+
+/* Starts the server again on the same directory (database) and env. */
+void server_restart(struct server *s);
+
+/*
+ * SIGTERM, then waits up to STOP_TIMEOUT_MS; on timeout SIGKILLs and fails.
+ * Returns the exit code (128 + signal if killed by one).
+ */
+int server_stop(struct server *s);
+
+/* server_stop() and asserts exit status 0, a "server_stopped" line and no sanitizer report. */
+void server_stop_ok(struct server *s);
+
+/* Sends sig (e.g. SIGINT) without waiting. */
+void server_signal(struct server *s, int sig);
+
+/* Waits up to timeout_ms for the process to exit; returns its status or -1 on timeout. */
+int server_wait(struct server *s, int timeout_ms);
+
+/* SIGKILL and reap. */
+void server_kill9(struct server *s);
+
+/* Kills a still-running server and removes its directory; for .fini. Accepts a zeroed struct. */
+void server_cleanup(struct server *s);
+
+/* Everything the server wrote so far (all runs); caller frees. */
+char *server_log(const struct server *s);
+
+/* The last ~3000 bytes of the log, for failure messages; caller frees. */
+char *server_log_tail(const struct server *s);
+
+/* Number of sockets the server process holds open (listening + connections). */
+int server_socket_count(const struct server *s);
+
+/* ------------------------------------------------------------------ */
+/* HTTP. */
+
+struct http_header {
+	char *name;
+	char *value;
+};
+
+struct http_resp {
+	int status;   /* 0 when the transfer failed */
+	int curl_err; /* CURLcode */
+	char *body;   /* NUL-terminated; body_len bytes */
+	size_t body_len;
+	json_t *json; /* parsed body, NULL if not JSON */
+	struct http_header *headers;
+	size_t nheaders;
+	double elapsed_ms;
+};
+
+struct http_req {
+	const char *method;
+	const char *path;
+	const char *const *headers; /* "Name: value", NULL-terminated; may be NULL */
+	const char *token;          /* adds Authorization: Bearer <token> */
+	const char *body;           /* NULL: none; else body_len bytes */
+	size_t body_len;
+	long timeout_ms; /* 0: HTTP_TIMEOUT_MS */
+};
+
+/*
+ * Performs one request on a new connection. A body gets Content-Type:
+ * application/json unless q->headers has a Content-Type line ("Content-Type:"
+ * with no value sends none). Never asserts; returns the CURLcode (0 = done).
+ */
+int http_do(const char *base_url, const struct http_req *q, struct http_resp *r);
+
+/*
+ * The usual request: a NUL-terminated body (or NULL), an optional token.
+ * Fails the test if the transfer fails (a hang or a dropped connection).
+ * Returns the status.
+ */
+int http(struct server *s, const char *method, const char *path, const char *const *headers,
+         const char *body, struct http_resp *r);
+int api(struct server *s, const char *method, const char *path, const char *token, const char *body,
+        struct http_resp *r);
+/* http_do() with the same failure handling as http(). */
+int http_req(struct server *s, const struct http_req *q, struct http_resp *r);
+
+void http_resp_free(struct http_resp *r);
+
+/* First value of header name (case-insensitive), or NULL. */
+const char *http_header(const struct http_resp *r, const char *name);
+
+/*
+ * Whether any header named name holds token in its comma-separated list
+ * (both compared case-insensitively, white space trimmed).
+ */
+bool http_header_has_token(const struct http_resp *r, const char *name, const char *token);
+
+/* The response's JSON string field, or NULL. */
+const char *resp_str(const struct http_resp *r, const char *key);
+
+/* Asserts the response is a JSON error: {"detail": "<string>"} with Content-Type application/json.
+ */
+void assert_error_body(const struct http_resp *r, const char *what);
+
+/* ------------------------------------------------------------------ */
+/* Users, tokens and notes. */
+
+struct it_user {
+	char email[160];
+	char password[96];
+	long long id;
+	char *access;
+	char *refresh;
+};
+
+/* Registers (201) and logs in (200) a fresh user with a unique e-mail. */
+void user_new(struct server *s, struct it_user *u);
+/* Registers email/password; asserts 201 and returns the id. */
+long long user_register(struct server *s, const char *email, const char *password);
+/* Logs u in again (a new token family); replaces u->access and u->refresh. */
+void user_login(struct server *s, struct it_user *u);
+void user_free(struct it_user *u);
+
+/* POST /api/v1/notes with a JSON body; asserts 201 and returns the id. */
+long long note_create(struct server *s, const char *token, const char *json_body);
+/* GET /api/v1/notes/{id}; returns the status and fills r. */
+int note_get(struct server *s, const char *token, long long id, struct http_resp *r);
+
+/*
+ * An HS256 JWT signed with TEST_SECRET_KEY via libjwt, with sub as a string
+ * (NULL: no sub), iat and exp (0: left out). Caller frees.
+ */
+char *jwt_mint(const char *sub, int64_t iat, int64_t exp);
+
+/*
+ * A token assembled by hand: base64url(header_json).base64url(payload_json).
+ * signature, where the signature is HMAC over the first two parts with key
+ * using "HS256", "HS384" or "HS512", or empty for "none". Caller frees.
+ */
+char *jwt_forge(const char *header_json, const char *payload_json, const char *sig_alg,
+                const char *key);
+
+/* base64url without padding; caller frees. */
+char *b64url(const unsigned char *data, size_t n);
+
+/* ------------------------------------------------------------------ */
+/* Raw TCP. */
+
+/* A blocking connection to the server, or -1. */
+int tcp_connect(const struct server *s);
+/* Sends all of buf (ignores EPIPE/ECONNRESET); returns false if the peer went away. */
+bool tcp_send_all(int fd, const void *buf, size_t n);
+/*
+ * Reads until the peer closes, timeout_ms passes or cap bytes arrived.
+ * Returns bytes read into buf (NUL-terminated); *closed says whether EOF or
+ * a reset was seen.
+ */
+size_t tcp_read(int fd, char *buf, size_t cap, int timeout_ms, bool *closed);
+/*
+ * Reads until a whole response head ("\r\n\r\n") is in, the peer closes or
+ * timeout_ms passes. Returns the status code of the head, 0 if none arrived.
+ */
+int tcp_read_head(int fd, char *buf, size_t cap, int timeout_ms, bool *closed);
+/* Waits for the peer to close (EOF or reset) without sending anything; false on timeout. */
+bool tcp_wait_closed(int fd, int timeout_ms);
+
+/* ------------------------------------------------------------------ */
+/* CLI. */
+
+struct cli_result {
+	int status; /* exit code, 128 + signal, or -1 if it timed out and was killed */
+	char *out;
+	char *err;
+};
+
+/*
+ * Runs `$VAULT_BIN args...` (NULL-terminated) with cwd dir and env_build(dir,
+ * extra_env), feeding stdin_data (NULL: empty stdin). Never asserts; returns
+ * r->status. Caller frees with cli_result_free().
+ */
+int cli_run(struct cli_result *r, const char *dir, const char *const *extra_env,
+            const char *stdin_data, const char *arg0, ...) __attribute__((sentinel));
+/* The same with an argv array (NULL-terminated, without the program) and a time limit. */
+int cli_run_argv(struct cli_result *r, int timeout_ms, const char *dir,
+                 const char *const *extra_env, const char *stdin_data, const char *const *argv);
+void cli_result_free(struct cli_result *r);
+
+#endif
