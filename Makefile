@@ -3,7 +3,7 @@
 # `make test` builds and runs the unit and integration tests of that build.
 
 CC       ?= cc
-PKGS     := libmicrohttpd jansson libjwt sqlite3 libcrypt libcrypto
+PKGS     := libmicrohttpd jansson libjwt sqlite3 libcrypt libcrypto libcurl md4c
 TESTPKGS := criterion libcurl
 VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
@@ -11,7 +11,7 @@ CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
             -Wno-missing-field-initializers -pthread -Isrc -DVAULT_VERSION='"$(VERSION)"' \
             $(shell pkg-config --cflags $(PKGS))
-LDLIBS   += $(shell pkg-config --libs $(PKGS)) -pthread -lm
+LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lstemmer -pthread -lm
 
 ifeq ($(SANITIZE),1)
 BUILD    ?= build-asan

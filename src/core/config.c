@@ -437,6 +437,41 @@ static enum verr get_choice(const struct source *src, const char *name,
 	return bad_value(err, name, v, "is not recognised", expected);
 }
 
+/* Any string, def when unset; empty is refused. Caller frees *out. */
+static enum verr get_string(const struct source *src, const char *name, const char *def,
+                            const char *expected, char **out, struct verror *err)
+{
+	const char *v = lookup(src, name);
+	if (!v)
+		v = def;
+	if (*v == '\0')
+		return bad_value(err, name, v, "is empty", expected);
+	*out = xstrdup(v);
+	return VERR_OK;
+}
+
+/* A decimal number within [min, max]. */
+static enum verr get_real(const struct source *src, const char *name, double min, double max,
+                          double def, double *out, struct verror *err)
+{
+	const char *v = lookup(src, name);
+	char range[48];
+	char *end;
+
+	*out = def;
+	if (!v)
+		return VERR_OK;
+	snprintf(range, sizeof(range), "a number from %g to %g", min, max);
+	errno = 0;
+	double d = strtod(v, &end);
+	if (*v == '\0' || *end || errno || strspn(v, "0123456789.") != strlen(v))
+		return bad_value(err, name, v, "is not a number", range);
+	if (d < min || d > max)
+		return bad_value(err, name, v, "is out of range", range);
+	*out = d;
+	return VERR_OK;
+}
+
 static enum verr get_host(const struct source *src, char **out, struct verror *err)
 {
 	static const char expected[] = "an IP address or host name, e.g. 127.0.0.1 or 0.0.0.0";
@@ -659,6 +694,79 @@ static enum verr get_origins(const struct source *src, struct config *c, struct 
 	return VERR_OK;
 }
 
+/*
+ * The AI settings. Defaults follow the provider: the local embedder's model
+ * and 384 dimensions, or OpenAI's text-embedding-3-small and 1536. The API
+ * key is a secret like SECRET_KEY: never quoted back.
+ */
+static enum verr get_ai(const struct source *src, struct config *c, struct verror *err)
+{
+	static const struct choice embedders[] = {
+	    {"local", EMBED_LOCAL},
+	    {"openai", EMBED_OPENAI},
+	};
+	static const struct choice llms[] = {
+	    {"none", LLM_NONE},
+	    {"openai", LLM_OPENAI},
+	};
+	enum verr rc;
+	long long n;
+	int choice;
+
+	if ((rc = get_choice(src, "EMBEDDING_PROVIDER", embedders, 2, EMBED_LOCAL,
+	                     "local or openai", &choice, err)))
+		return rc;
+	c->embedding_provider = (enum embedding_provider)choice;
+	bool local = c->embedding_provider == EMBED_LOCAL;
+	if ((rc = get_string(src, "EMBEDDING_MODEL",
+	                     local ? "local-hash-v1" : "text-embedding-3-small", "a model name",
+	                     &c->embedding_model, err)))
+		return rc;
+	if ((rc = get_int(src, "EMBEDDING_DIM", 8, 4096, local ? 384 : 1536, &n, err)))
+		return rc;
+	c->embedding_dim = (int)n;
+	if ((rc = get_int(src, "EMBED_BATCH_SIZE", 1, 2048, 64, &n, err)))
+		return rc;
+	c->embed_batch_size = (int)n;
+	if ((rc = get_bool(src, "EMBED_WORKER", true, &c->embed_worker, err)))
+		return rc;
+
+	const char *key = lookup(src, "OPENAI_API_KEY");
+	c->openai_api_key = key && *key ? xstrdup(key) : NULL;
+	if ((rc = get_string(src, "OPENAI_BASE_URL", "https://api.openai.com/v1",
+	                     "http(s)://host[:port]/v1", &c->openai_base_url, err)))
+		return rc;
+	if (strncmp(c->openai_base_url, "http://", 7) != 0 &&
+	    strncmp(c->openai_base_url, "https://", 8) != 0)
+		return bad_value(err, "OPENAI_BASE_URL", c->openai_base_url,
+		                 "is not an http(s) URL", "e.g. http://127.0.0.1:11434/v1");
+
+	if ((rc = get_choice(src, "LLM_PROVIDER", llms, 2, LLM_NONE, "none or openai", &choice,
+	                     err)))
+		return rc;
+	c->llm_provider = (enum llm_provider)choice;
+	if ((rc = get_string(src, "LLM_MODEL", "gpt-4o-mini", "a model name", &c->llm_model, err)))
+		return rc;
+	/* OpenAI itself needs a key; a local server (Ollama, vLLM, llama.cpp) may not. */
+	bool uses_openai = c->embedding_provider == EMBED_OPENAI || c->llm_provider == LLM_OPENAI;
+	if (uses_openai && !c->openai_api_key &&
+	    strstr(c->openai_base_url, "://api.openai.com") != NULL)
+		return verr_set(err, VERR_INVALID,
+		                "OPENAI_API_KEY: is not set; expected a key for api.openai.com "
+		                "(or point OPENAI_BASE_URL at a local server)");
+	if ((rc = get_int(src, "CONTEXT_TOKENS", 256, 1000000, 3000, &n, err)))
+		return rc;
+	c->context_tokens = (int)n;
+	if ((rc = get_int(src, "AI_TIMEOUT_SECONDS", 1, 600, 30, &n, err)))
+		return rc;
+	c->ai_timeout_seconds = (int)n;
+	if ((rc = get_int(src, "AI_MAX_RETRIES", 0, 10, 3, &n, err)))
+		return rc;
+	c->ai_max_retries = (int)n;
+	return get_real(src, "SEARCH_MIN_SIMILARITY", 0.0, 1.0, 0.2, &c->search_min_similarity,
+	                err);
+}
+
 /* ------------------------------------------------------------------------
  * Public API
  * ------------------------------------------------------------------------ */
@@ -730,6 +838,8 @@ enum verr config_load(struct config *cfg, char *const *envp, const char *dotenv_
 	if ((rc = get_int(&src, "IDLE_TIMEOUT_SECONDS", 1, 3600, 30, &n, err)))
 		goto out;
 	c.idle_timeout_seconds = (int)n;
+	if ((rc = get_ai(&src, &c, err)))
+		goto out;
 out:
 	dotenv_free(&d);
 	if (rc) {
@@ -749,6 +859,10 @@ void config_free(struct config *cfg)
 	free(cfg->database_url);
 	free_wiped(cfg->secret_key);
 	free_origins(cfg->allowed_origins);
+	free(cfg->embedding_model);
+	free_wiped(cfg->openai_api_key);
+	free(cfg->openai_base_url);
+	free(cfg->llm_model);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

@@ -159,3 +159,89 @@ enum verr store_note_list(struct store *s, const struct note_query *q, struct no
 {
 	return s->ops->note_list(s, q, out, err);
 }
+
+void embed_jobs_free(struct embed_job *jobs, size_t n)
+{
+	for (size_t i = 0; jobs && i < n; i++) {
+		free(jobs[i].title);
+		free(jobs[i].heading);
+		free(jobs[i].text);
+	}
+	free(jobs);
+}
+
+void vector_set_free(struct vector_set *v)
+{
+	if (!v)
+		return;
+	free(v->vecs);
+	free(v->chunk_ids);
+	free(v->note_ids);
+	memset(v, 0, sizeof(*v));
+}
+
+enum verr store_notes_get_many(struct store *s, int64_t user_id, const int64_t *ids, size_t n,
+                               struct note *out, struct verror *err)
+{
+	return s->ops->notes_get_many(s, user_id, ids, n, out, err);
+}
+
+enum verr store_note_ids_with_tags(struct store *s, int64_t user_id, const char *const *tags,
+                                   size_t ntags, int64_t **ids, size_t *n, struct verror *err)
+{
+	return s->ops->note_ids_with_tags(s, user_id, tags, ntags, ids, n, err);
+}
+
+enum verr store_note_chunks(struct store *s, int64_t user_id, int64_t note_id, int64_t **chunk_ids,
+                            char ***texts, size_t *n, struct verror *err)
+{
+	return s->ops->note_chunks(s, user_id, note_id, chunk_ids, texts, n, err);
+}
+
+enum verr store_embed_claim(struct store *s, size_t limit, int64_t now, int64_t lease_ms,
+                            struct embed_job **out, size_t *n, struct verror *err)
+{
+	return s->ops->embed_claim(s, limit, now, lease_ms, out, n, err);
+}
+
+enum verr store_embed_done(struct store *s, int64_t chunk_id, const char *hash, const char *model,
+                           int dim, const float *vec, int64_t now, struct verror *err)
+{
+	return s->ops->embed_done(s, chunk_id, hash, model, dim, vec, now, err);
+}
+
+enum verr store_embed_failed(struct store *s, int64_t chunk_id, const char *hash, const char *error,
+                             int64_t retry_at, bool give_up, struct verror *err)
+{
+	return s->ops->embed_failed(s, chunk_id, hash, error, retry_at, give_up, err);
+}
+
+enum verr store_reindex(struct store *s, int64_t user_id, int64_t *count, struct verror *err)
+{
+	return s->ops->reindex(s, user_id, count, err);
+}
+
+enum verr store_index_status(struct store *s, int64_t user_id, const char *model, int dim,
+                             struct index_status *out, struct verror *err)
+{
+	return s->ops->index_status(s, user_id, model, dim, out, err);
+}
+
+enum verr store_index_version(struct store *s, int64_t user_id, int64_t *version,
+                              struct verror *err)
+{
+	return s->ops->index_version(s, user_id, version, err);
+}
+
+enum verr store_vectors_load(struct store *s, int64_t user_id, const char *model, int dim,
+                             struct vector_set *out, struct verror *err)
+{
+	return s->ops->vectors_load(s, user_id, model, dim, out, err);
+}
+
+enum verr store_keyword_search(struct store *s, int64_t user_id, const char *match,
+                               const char *const *tags, size_t ntags, size_t limit,
+                               struct keyword_hit **out, size_t *n, struct verror *err)
+{
+	return s->ops->keyword_search(s, user_id, match, tags, ntags, limit, out, n, err);
+}

@@ -37,6 +37,9 @@ struct user {
 	int64_t created_at;
 };
 
+/* Where a note's (or chunk's) embedding stands. */
+enum embed_status { EMBED_PENDING = 0, EMBED_READY = 1, EMBED_FAILED = 2 };
+
 struct note {
 	int64_t id;
 	int64_t user_id;
@@ -46,17 +49,67 @@ struct note {
 	size_t ntags;
 	int64_t created_at;
 	int64_t updated_at;
+	/* pending if any chunk is, else failed if any chunk is, else ready */
+	enum embed_status embedding_status;
 };
 
 /* Frees what a note owns (not the struct itself); accepts NULL. */
 void note_free(struct note *n);
 
-/* Values for a new note or a whole replacement; validated by the caller. */
+/* One piece of a note to embed, as the chunker cut it. */
+struct chunk_input {
+	const char *heading; /* the heading trail above the text, "" if none */
+	const char *text;    /* plain text of the chunk */
+	const char *hash;    /* hex SHA-256 of the embedder's input (title, heading, text) */
+};
+
+/*
+ * Values for a new note or a whole replacement; validated by the caller.
+ * The chunks replace the note's chunks: a new chunk whose hash matches an
+ * old chunk of the same note keeps that chunk's vector (and status), every
+ * other one starts pending. The keyword index follows in the same
+ * transaction.
+ */
 struct note_input {
 	const char *title;
 	const char *content;
 	const char *const *tags;
 	size_t ntags;
+	const struct chunk_input *chunks;
+	size_t nchunks;
+};
+
+/* A chunk leased to the embedding worker. */
+struct embed_job {
+	int64_t chunk_id;
+	int64_t user_id;
+	char *title, *heading, *text; /* owned; embed_jobs_free() */
+	char hash[65];
+	int attempts; /* failed attempts so far */
+};
+
+void embed_jobs_free(struct embed_job *jobs, size_t n);
+
+/* A user's index, for GET /api/v1/index/status. */
+struct index_status {
+	int64_t pending, ready, failed;
+	int64_t stale; /* ready chunks embedded by another model or dimension */
+};
+
+/* Every vector of a user made by one model, contiguous for a fast scan. */
+struct vector_set {
+	size_t n;
+	int dim;
+	float *vecs;        /* n * dim, row i is chunk_ids[i] */
+	int64_t *chunk_ids; /* ordered by note, then chunk */
+	int64_t *note_ids;
+};
+
+void vector_set_free(struct vector_set *v); /* accepts NULL */
+
+struct keyword_hit {
+	int64_t note_id;
+	double score; /* BM25 made positive: higher is better */
 };
 
 /* A page of a user's notes, newest first (created_at DESC, id DESC). */
@@ -132,6 +185,31 @@ struct store_ops {
 	enum verr (*note_delete)(struct store *s, int64_t user_id, int64_t id, struct verror *err);
 	enum verr (*note_list)(struct store *s, const struct note_query *q, struct note_page *out,
 	                       struct verror *err);
+	enum verr (*notes_get_many)(struct store *s, int64_t user_id, const int64_t *ids, size_t n,
+	                            struct note *out, struct verror *err);
+	enum verr (*note_ids_with_tags)(struct store *s, int64_t user_id, const char *const *tags,
+	                                size_t ntags, int64_t **ids, size_t *n, struct verror *err);
+	enum verr (*note_chunks)(struct store *s, int64_t user_id, int64_t note_id,
+	                         int64_t **chunk_ids, char ***texts, size_t *n, struct verror *err);
+
+	enum verr (*embed_claim)(struct store *s, size_t limit, int64_t now, int64_t lease_ms,
+	                         struct embed_job **out, size_t *n, struct verror *err);
+	enum verr (*embed_done)(struct store *s, int64_t chunk_id, const char *hash,
+	                        const char *model, int dim, const float *vec, int64_t now,
+	                        struct verror *err);
+	enum verr (*embed_failed)(struct store *s, int64_t chunk_id, const char *hash,
+	                          const char *error, int64_t retry_at, bool give_up,
+	                          struct verror *err);
+	enum verr (*reindex)(struct store *s, int64_t user_id, int64_t *count, struct verror *err);
+	enum verr (*index_status)(struct store *s, int64_t user_id, const char *model, int dim,
+	                          struct index_status *out, struct verror *err);
+	enum verr (*index_version)(struct store *s, int64_t user_id, int64_t *version,
+	                           struct verror *err);
+	enum verr (*vectors_load)(struct store *s, int64_t user_id, const char *model, int dim,
+	                          struct vector_set *out, struct verror *err);
+	enum verr (*keyword_search)(struct store *s, int64_t user_id, const char *match,
+	                            const char *const *tags, size_t ntags, size_t limit,
+	                            struct keyword_hit **out, size_t *n, struct verror *err);
 };
 
 struct store {
@@ -215,6 +293,65 @@ enum verr store_note_update(struct store *s, int64_t user_id, int64_t id,
 enum verr store_note_delete(struct store *s, int64_t user_id, int64_t id, struct verror *err);
 enum verr store_note_list(struct store *s, const struct note_query *q, struct note_page *out,
                           struct verror *err);
+
+/*
+ * Several notes by id, scoped to user_id, into out[0..n) in the order of
+ * ids; a missing or foreign id leaves out[i].id == 0. Free each with
+ * note_free().
+ */
+enum verr store_notes_get_many(struct store *s, int64_t user_id, const int64_t *ids, size_t n,
+                               struct note *out, struct verror *err);
+
+/* Ids of the user's notes carrying every tag given; caller frees *ids. */
+enum verr store_note_ids_with_tags(struct store *s, int64_t user_id, const char *const *tags,
+                                   size_t ntags, int64_t **ids, size_t *n, struct verror *err);
+
+/* A note's chunks in order: ids and texts (caller frees each text and both arrays). */
+enum verr store_note_chunks(struct store *s, int64_t user_id, int64_t note_id, int64_t **chunk_ids,
+                            char ***texts, size_t *n, struct verror *err);
+
+/*
+ * The embedding queue, durable and shared by every process on the database.
+ *
+ * embed_claim leases up to limit pending chunks whose time has come (oldest
+ * first): they are not handed out again until now + lease_ms, so a worker
+ * that dies mid-batch only delays them. embed_done stores a vector
+ * (L2-normalised, dim floats) and marks the chunk ready, unless its hash no
+ * longer matches (the note changed meanwhile: the new text is pending).
+ * embed_failed counts a failed attempt: pending again at retry_at, or
+ * failed for good with give_up. reindex makes every chunk of user_id (0:
+ * every user) pending again, keeping old vectors until new ones replace
+ * them, and sets *count. Each of these, and every note write that changes
+ * chunks, bumps the owner's index version.
+ */
+enum verr store_embed_claim(struct store *s, size_t limit, int64_t now, int64_t lease_ms,
+                            struct embed_job **out, size_t *n, struct verror *err);
+enum verr store_embed_done(struct store *s, int64_t chunk_id, const char *hash, const char *model,
+                           int dim, const float *vec, int64_t now, struct verror *err);
+enum verr store_embed_failed(struct store *s, int64_t chunk_id, const char *hash, const char *error,
+                             int64_t retry_at, bool give_up, struct verror *err);
+enum verr store_reindex(struct store *s, int64_t user_id, int64_t *count, struct verror *err);
+
+/* Chunk counts of a user; stale counts ready vectors of another model or dim. */
+enum verr store_index_status(struct store *s, int64_t user_id, const char *model, int dim,
+                             struct index_status *out, struct verror *err);
+
+/* A number that changes whenever the user's chunks or vectors change, in any process. */
+enum verr store_index_version(struct store *s, int64_t user_id, int64_t *version,
+                              struct verror *err);
+
+/* The user's vectors made by model with dim, for the in-process scan. */
+enum verr store_vectors_load(struct store *s, int64_t user_id, const char *model, int dim,
+                             struct vector_set *out, struct verror *err);
+
+/*
+ * Keyword search over title, content and tags of the user's notes carrying
+ * every tag given: match is an FTS5 query expression (the caller quotes the
+ * terms); best first, at most limit. Caller frees *out.
+ */
+enum verr store_keyword_search(struct store *s, int64_t user_id, const char *match,
+                               const char *const *tags, size_t ntags, size_t limit,
+                               struct keyword_hit **out, size_t *n, struct verror *err);
 
 /* The SQLite backend's ops (store_sqlite.c). */
 extern const struct store_ops store_sqlite_ops;

@@ -1,0 +1,57 @@
+/*
+ * embedder.h - turns texts into vectors, behind one small interface.
+ *
+ * A provider fills struct embedder_ops and embeds struct embedder first in
+ * its own handle: embed_local.c (built in, deterministic, no network) and
+ * embed_openai.c (any OpenAI-compatible /v1/embeddings). A new provider is
+ * one new file plus a line in embedder_new().
+ *
+ * Vectors come back L2-normalised, dim floats per text, so cosine
+ * similarity is a dot product. Safe to call from several threads at once.
+ */
+#ifndef VAULT_PROVIDERS_EMBEDDER_H
+#define VAULT_PROVIDERS_EMBEDDER_H
+
+#include <stddef.h>
+
+#include "core/config.h"
+#include "core/err.h"
+
+struct embedder;
+
+struct embedder_ops {
+	/*
+	 * Embeds n texts into out (n * dim floats, caller-allocated). On
+	 * failure out is undefined and the error says why: VERR_UNAVAILABLE
+	 * "AI service unavailable: ..." when the provider cannot be reached,
+	 * times out, answers garbage or wrong dimensions, or its circuit
+	 * breaker is open.
+	 */
+	enum verr (*embed)(struct embedder *e, const char *const *texts, size_t n, float *out,
+			   struct verror *err);
+	void (*free)(struct embedder *e);
+};
+
+struct embedder {
+	const struct embedder_ops *ops;
+	const char *model; /* recorded with every vector */
+	int dim;
+	size_t max_batch; /* texts per embed() call the caller should not exceed */
+};
+
+/* The provider cfg names; borrows cfg, which must outlive it. */
+enum verr embedder_new(const struct config *cfg, struct embedder **out, struct verror *err);
+
+static inline enum verr embedder_embed(struct embedder *e, const char *const *texts, size_t n,
+				       float *out, struct verror *err)
+{
+	return e->ops->embed(e, texts, n, out, err);
+}
+
+void embedder_free(struct embedder *e); /* accepts NULL */
+
+/* Constructors of the providers, used by embedder_new(). */
+enum verr embed_local_new(const struct config *cfg, struct embedder **out, struct verror *err);
+enum verr embed_openai_new(const struct config *cfg, struct embedder **out, struct verror *err);
+
+#endif
