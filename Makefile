@@ -26,8 +26,10 @@ SRC      := $(shell find src -name '*.c' | sort)
 LIBSRC   := $(filter-out src/cli/%,$(SRC))
 OBJ      := $(SRC:%.c=$(BUILD)/obj/%.o)
 LIBOBJ   := $(LIBSRC:%.c=$(BUILD)/obj/%.o)
-UNITSRC  := $(sort $(wildcard tests/unit/*.c))
-ITSRC    := $(sort $(wildcard tests/integration/*.c))
+# tests/common: helpers both suites link, e.g. the fake OpenAI-compatible server.
+COMMONSRC := $(sort $(wildcard tests/common/*.c))
+UNITSRC  := $(sort $(wildcard tests/unit/*.c)) $(COMMONSRC)
+ITSRC    := $(sort $(wildcard tests/integration/*.c)) $(COMMONSRC)
 UNITOBJ  := $(UNITSRC:%.c=$(BUILD)/obj/%.o)
 ITOBJ    := $(ITSRC:%.c=$(BUILD)/obj/%.o)
 
@@ -59,12 +61,12 @@ integration: $(BUILD)/vault $(BUILD)/integration_tests
 test: unit integration
 
 format:
-	clang-format -i $(SRC) $(UNITSRC) $(ITSRC) $(shell find src tests -name '*.h')
+	clang-format -i $(sort $(SRC) $(UNITSRC) $(ITSRC)) $(shell find src tests -name '*.h')
 
 format-check:
-	clang-format --dry-run --Werror $(SRC) $(UNITSRC) $(ITSRC) $(shell find src tests -name '*.h')
+	clang-format --dry-run --Werror $(sort $(SRC) $(UNITSRC) $(ITSRC)) $(shell find src tests -name '*.h')
 
 clean:
 	rm -rf build build-asan
 
--include $(OBJ:.o=.d) $(UNITOBJ:.o=.d) $(ITOBJ:.o=.d)
+-include $(sort $(OBJ:.o=.d) $(UNITOBJ:.o=.d) $(ITOBJ:.o=.d))
