@@ -28,7 +28,7 @@ struct embedder_ops {
 	 * breaker is open.
 	 */
 	enum verr (*embed)(struct embedder *e, const char *const *texts, size_t n, float *out,
-			   struct verror *err);
+	                   struct verror *err);
 	void (*free)(struct embedder *e);
 };
 
@@ -43,7 +43,7 @@ struct embedder {
 enum verr embedder_new(const struct config *cfg, struct embedder **out, struct verror *err);
 
 static inline enum verr embedder_embed(struct embedder *e, const char *const *texts, size_t n,
-				       float *out, struct verror *err)
+                                       float *out, struct verror *err)
 {
 	return e->ops->embed(e, texts, n, out, err);
 }

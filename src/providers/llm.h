@@ -37,7 +37,7 @@ struct llm_ops {
 	 * garbage; never hangs.
 	 */
 	enum verr (*chat)(struct llm *l, const struct llm_message *msgs, size_t n,
-			  llm_delta_fn on_delta, void *ctx, char **answer, struct verror *err);
+	                  llm_delta_fn on_delta, void *ctx, char **answer, struct verror *err);
 	void (*free)(struct llm *l);
 };
 
@@ -50,8 +50,8 @@ struct llm {
 enum verr llm_new(const struct config *cfg, struct llm **out, struct verror *err);
 
 static inline enum verr llm_chat(struct llm *l, const struct llm_message *msgs, size_t n,
-				 llm_delta_fn on_delta, void *ctx, char **answer,
-				 struct verror *err)
+                                 llm_delta_fn on_delta, void *ctx, char **answer,
+                                 struct verror *err)
 {
 	return l->ops->chat(l, msgs, n, on_delta, ctx, answer, err);
 }

@@ -14,7 +14,7 @@
 
 #include <stddef.h>
 
-#define CHUNK_MAX_CHARS 1200
+#define CHUNK_MAX_CHARS     1200
 #define CHUNK_OVERLAP_CHARS 200
 
 struct chunk {
