@@ -104,6 +104,29 @@ enum verr api_body_strings(const struct api_req *req, const char *name, const ch
 	return VERR_OK;
 }
 
+enum verr api_body_tags(const struct api_req *req, const char ***out, size_t *n)
+{
+	bool present;
+	json_t *one = req->body ? json_object_get(req->body, "tag") : NULL;
+	if (json_is_string(one)) {
+		*out = xcalloc(1, sizeof(char *));
+		(*out)[0] = json_string_value(one);
+		*n = 1;
+		return VERR_OK;
+	}
+	return api_body_strings(req, one ? "tag" : "tags", out, n, &present);
+}
+
+const char **api_query_all(const struct api_req *req, const char *key, size_t *n)
+{
+	const char **all = xcalloc(req->nquery + 1, sizeof(char *));
+	*n = 0;
+	for (size_t i = 0; i < req->nquery; i++)
+		if (strcmp(req->query[i].key, key) == 0)
+			all[(*n)++] = req->query[i].value;
+	return all;
+}
+
 enum verr api_param_id(const struct api_req *req, int i, const char *not_found, int64_t *out)
 {
 	const char *s = req->params[i];
@@ -117,4 +140,20 @@ json_t *api_time(int64_t ms)
 	char buf[TIME_ISO_LEN];
 	time_format_iso(ms, buf);
 	return json_string(buf);
+}
+
+json_t *api_note_json(const struct note *n, bool with_content)
+{
+	static const char *const status[] = {"pending", "ready", "failed"};
+	json_t *tags = json_array();
+	for (size_t i = 0; i < n->ntags; i++)
+		json_array_append_new(tags, json_string(n->tags[i]));
+	json_t *o = json_pack("{s:I,s:s}", "id", (json_int_t)n->id, "title", n->title);
+	if (with_content)
+		json_object_set_new(o, "content", json_string(n->content));
+	json_object_set_new(o, "tags", tags);
+	json_object_set_new(o, "embedding_status", json_string(status[n->embedding_status]));
+	json_object_set_new(o, "created_at", api_time(n->created_at));
+	json_object_set_new(o, "updated_at", api_time(n->updated_at));
+	return o;
 }

@@ -34,9 +34,23 @@ struct api_req {
 	struct verror *err;
 };
 
+/*
+ * A streamed answer (text/event-stream). The http layer sends the headers,
+ * then runs stream(stream_ctx, sse) on a thread of its own and frees the
+ * context with stream_free when it returns.
+ */
+struct api_sse;
+typedef void (*api_stream_fn)(void *ctx, struct api_sse *sse);
+
+/* Sends one event; takes data. Nonzero once the client has gone: stop. */
+int api_sse_send(struct api_sse *sse, const char *event, json_t *data);
+
 struct api_resp {
-	json_t *body;   /* handler sets; http frees */
-	char *location; /* optional Location header; http frees */
+	json_t *body;         /* handler sets; http frees */
+	char *location;       /* optional Location header; http frees */
+	api_stream_fn stream; /* set instead of body to stream */
+	void *stream_ctx;
+	void (*stream_free)(void *ctx);
 };
 
 typedef enum verr (*api_handler)(struct api_req *req, struct api_resp *resp);
@@ -85,8 +99,20 @@ enum verr api_body_string(const struct api_req *req, const char *name, bool requ
 enum verr api_body_strings(const struct api_req *req, const char *name, const char ***out,
                            size_t *n, bool *present);
 
+/*
+ * Tag filter of the body: "tag" as one string or "tags"/"tag" as an array of
+ * strings. *out is a new array of borrowed strings (caller frees the array).
+ */
+enum verr api_body_tags(const struct api_req *req, const char ***out, size_t *n);
+
+/* All values of a repeated query key, borrowed; caller frees the array. */
+const char **api_query_all(const struct api_req *req, const char *key, size_t *n);
+
 /* Path parameter i as a positive id; VERR_NOT_FOUND with not_found otherwise. */
 enum verr api_param_id(const struct api_req *req, int i, const char *not_found, int64_t *out);
+
+/* A note as the API shows it; content only when asked (search results leave it out). */
+json_t *api_note_json(const struct note *n, bool with_content);
 
 /* ISO 8601 UTC string of ms since the epoch. */
 json_t *api_time(int64_t ms);

@@ -3,7 +3,6 @@
  */
 #include "api/api.h"
 #include "api/v1/v1.h"
-#include "store/store.h"
 
 /* GET /health: the process answers. */
 static enum verr health(struct api_req *req, struct api_resp *resp)
@@ -16,9 +15,9 @@ static enum verr health(struct api_req *req, struct api_resp *resp)
 /* GET /ready: the database answers too. */
 static enum verr ready(struct api_req *req, struct api_resp *resp)
 {
-	enum verr rc = store_ping(req->svc->store, req->err);
+	enum verr rc = svc_ping(req->svc, req->err);
 	if (rc)
-		return verr_set(req->err, VERR_UNAVAILABLE, "database unavailable");
+		return rc;
 	resp->body = json_pack("{s:s,s:s}", "status", "ready", "database", "ok");
 	return VERR_OK;
 }
@@ -39,5 +38,10 @@ const struct api_route api_routes[] = {
     {"GET", "/api/v1/notes/{id}", v1_notes_get, 200, API_AUTH},
     {"PUT", "/api/v1/notes/{id}", v1_notes_update, 200, API_AUTH | API_BODY},
     {"DELETE", "/api/v1/notes/{id}", v1_notes_delete, 204, API_AUTH},
+
+    {"GET", "/api/v1/search", v1_search, 200, API_AUTH},
+    {"POST", "/api/v1/search", v1_search_post, 200, API_AUTH | API_BODY},
+    {"POST", "/api/v1/ask", v1_ask, 200, API_AUTH | API_BODY},
+    {"GET", "/api/v1/index/status", v1_index_status, 200, API_AUTH},
     {0},
 };

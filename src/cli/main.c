@@ -4,10 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "core/log.h"
+#include "services/auth.h"
 
 static const char usage[] = "Usage: vault COMMAND [OPTIONS]\n"
                             "\n"
@@ -17,6 +19,10 @@ static const char usage[] = "Usage: vault COMMAND [OPTIONS]\n"
                             "  serve      run the HTTP API (migrates the database first)\n"
                             "  migrate    apply, revert or list database migrations\n"
                             "  user       create, list or delete accounts\n"
+                            "  search     search a user's notes\n"
+                            "  ask        answer a question from a user's notes\n"
+                            "  reindex    embed every note again (e.g. after a model change)\n"
+                            "  eval       measure search quality on a labelled set\n"
                             "\n"
                             "Options:\n"
                             "  -h, --help     show this help\n"
@@ -49,8 +55,41 @@ struct store *cli_open_store(const struct config *cfg)
 	return st;
 }
 
+void cli_svc_open(struct config *cfg, struct svc *svc)
+{
+	struct verror err;
+	int applied;
+	cli_load_config(cfg);
+	struct store *st = cli_open_store(cfg);
+	if (store_migrate_up(st, -1, &applied, &err) || svc_init(svc, st, cfg, &err)) {
+		fprintf(stderr, "vault: %s\n", verr_detail(&err));
+		exit(1);
+	}
+}
+
+void cli_svc_close(struct config *cfg, struct svc *svc)
+{
+	struct store *st = svc->store;
+	svc_cleanup(svc);
+	store_close(st);
+	config_free(cfg);
+}
+
+int64_t cli_user_id(struct svc *svc, const char *email)
+{
+	struct user u;
+	struct verror err;
+	if (auth_user_find(svc, email, &u, &err)) {
+		fprintf(stderr, "vault: %s\n", verr_detail(&err));
+		exit(1);
+	}
+	return u.id;
+}
+
 int main(int argc, char **argv)
 {
+	/* The database and its journal hold hashes and every note: owner only. */
+	umask(077);
 	if (argc < 2) {
 		fputs(usage, stderr);
 		return EXIT_USAGE;
@@ -70,6 +109,14 @@ int main(int argc, char **argv)
 		return cmd_migrate(argc - 1, argv + 1);
 	if (strcmp(cmd, "user") == 0)
 		return cmd_user(argc - 1, argv + 1);
+	if (strcmp(cmd, "search") == 0)
+		return cmd_search(argc - 1, argv + 1);
+	if (strcmp(cmd, "ask") == 0)
+		return cmd_ask(argc - 1, argv + 1);
+	if (strcmp(cmd, "reindex") == 0)
+		return cmd_reindex(argc - 1, argv + 1);
+	if (strcmp(cmd, "eval") == 0)
+		return cmd_eval(argc - 1, argv + 1);
 	fprintf(stderr, "vault: unknown command '%s'\n\n%s", cmd, usage);
 	return EXIT_USAGE;
 }

@@ -13,6 +13,7 @@
 #include "core/mem.h"
 #include "http/server.h"
 #include "services/services.h"
+#include "services/worker.h"
 
 #define SHUTDOWN_GRACE_MS 30000
 
@@ -65,7 +66,7 @@ int cmd_serve(int argc, char **argv)
 
 	struct config cfg;
 	struct verror err;
-	struct svc svc;
+	struct svc svc = {0};
 	struct http_server *srv = NULL;
 	int status = 1, applied = 0;
 	cli_load_config(&cfg);
@@ -98,7 +99,8 @@ int cmd_serve(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (http_server_start(&cfg, &svc, &srv, &err)) {
+	if ((cfg.embed_worker && embed_worker_start(&svc, &err)) ||
+	    http_server_start(&cfg, &svc, &srv, &err)) {
 		log_emit(LOG_ERROR, "startup_failed",
 		         json_pack("{s:s}", "error", verr_detail(&err)));
 		goto out;
@@ -111,10 +113,13 @@ int cmd_serve(int argc, char **argv)
 
 	int sig = 0;
 	sigwait(&set, &sig);
+	/* A second SIGTERM or Ctrl-C now ends the process at once. */
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	log_emit(LOG_INFO, "shutdown_started", json_pack("{s:s}", "signal", strsignal(sig)));
 	http_server_stop(srv, SHUTDOWN_GRACE_MS);
 	status = 0;
 out:
+	svc_cleanup(&svc);
 	store_close(st);
 	if (status == 0)
 		log_emit(LOG_INFO, "server_stopped", NULL);

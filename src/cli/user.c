@@ -70,7 +70,7 @@ static int list(struct svc *svc)
 	struct user *users = NULL;
 	size_t n = 0;
 	struct verror err;
-	if (store_user_list(svc->store, &users, &n, &err)) {
+	if (auth_user_list(svc, &users, &n, &err)) {
 		fprintf(stderr, "vault: %s\n", verr_detail(&err));
 		return 1;
 	}
@@ -83,7 +83,7 @@ static int list(struct svc *svc)
 	return 0;
 }
 
-static int delete (struct svc *svc, const char *email)
+static int remove_user(struct svc *svc, const char *email)
 {
 	struct user u;
 	struct verror err;
@@ -139,7 +139,7 @@ int cmd_user(int argc, char **argv)
 	else if (strcmp(action, "list") == 0)
 		rc = list(&svc);
 	else
-		rc = delete (&svc, email);
+		rc = remove_user(&svc, email);
 out:
 	store_close(st);
 	config_free(&cfg);

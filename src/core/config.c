@@ -763,8 +763,10 @@ static enum verr get_ai(const struct source *src, struct config *c, struct verro
 	if ((rc = get_int(src, "AI_MAX_RETRIES", 0, 10, 3, &n, err)))
 		return rc;
 	c->ai_max_retries = (int)n;
-	return get_real(src, "SEARCH_MIN_SIMILARITY", 0.0, 1.0, 0.2, &c->search_min_similarity,
-	                err);
+	/* Cosine scales differ by model: the hashed local vectors of related texts
+	 * score about 0.1-0.6, OpenAI's 0.3-0.7 with unrelated ones near 0.1-0.2. */
+	return get_real(src, "SEARCH_MIN_SIMILARITY", 0.0, 1.0, local ? 0.1 : 0.25,
+	                &c->search_min_similarity, err);
 }
 
 /* ------------------------------------------------------------------------

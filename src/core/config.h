@@ -50,7 +50,8 @@ struct config {
 	int context_tokens;             /* CONTEXT_TOKENS: 256-1000000, default 3000 */
 	int ai_timeout_seconds;         /* AI_TIMEOUT_SECONDS: 1-600, default 30 */
 	int ai_max_retries;             /* AI_MAX_RETRIES: 0-10, default 3 */
-	double search_min_similarity;   /* SEARCH_MIN_SIMILARITY: 0-1, default 0.2 */
+	double
+	    search_min_similarity; /* SEARCH_MIN_SIMILARITY: 0-1, default 0.1 local / 0.25 openai */
 };
 
 /*

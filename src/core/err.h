@@ -24,7 +24,8 @@
 	X(VERR_INVALID, 422, "Validation error")                                                   \
 	X(VERR_INTERNAL, 500, "Internal server error")                                             \
 	X(VERR_UNAVAILABLE, 503, "Service unavailable")                                            \
-	X(VERR_TIMEOUT, 504, "Timed out")
+	X(VERR_TIMEOUT, 504, "Timed out")                                                          \
+	X(VERR_AI_UNAVAILABLE, 503, "AI service unavailable")
 
 enum verr {
 #define VERR_ENUM(code, status, msg) code,

@@ -1,5 +1,5 @@
 /*
- * text.c - UTF-8 validation, control characters and trimming.
+ * text.c - UTF-8 validation and repair, control characters and trimming.
  */
 #include "core/text.h"
 
@@ -7,40 +7,60 @@
 
 #include "core/mem.h"
 
-bool text_utf8_valid(const char *str, size_t n)
+/* Length of the well-formed UTF-8 sequence at s[0..n), n >= 1; 0 if none starts there. */
+static size_t seq_len(const unsigned char *s, size_t n)
 {
-	const unsigned char *s = (const unsigned char *)str;
-	size_t i = 0;
-	while (i < n) {
-		unsigned c = s[i];
-		size_t len;
-		unsigned cp, min;
-		if (c == 0)
-			return false;
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if ((c & 0xE0) == 0xC0) {
-			len = 2, cp = c & 0x1F, min = 0x80;
-		} else if ((c & 0xF0) == 0xE0) {
-			len = 3, cp = c & 0x0F, min = 0x800;
-		} else if ((c & 0xF8) == 0xF0) {
-			len = 4, cp = c & 0x07, min = 0x10000;
-		} else {
-			return false;
-		}
-		if (i + len > n)
-			return false;
-		for (size_t k = 1; k < len; k++) {
-			if ((s[i + k] & 0xC0) != 0x80)
-				return false;
-			cp = (cp << 6) | (s[i + k] & 0x3F);
-		}
-		if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-			return false;
-		i += len;
+	unsigned c = s[0];
+	size_t len;
+	unsigned cp, min;
+	if (c == 0)
+		return 0;
+	if (c < 0x80)
+		return 1;
+	if ((c & 0xE0) == 0xC0)
+		len = 2, cp = c & 0x1F, min = 0x80;
+	else if ((c & 0xF0) == 0xE0)
+		len = 3, cp = c & 0x0F, min = 0x800;
+	else if ((c & 0xF8) == 0xF0)
+		len = 4, cp = c & 0x07, min = 0x10000;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (size_t k = 1; k < len; k++) {
+		if ((s[k] & 0xC0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[k] & 0x3F);
 	}
+	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+		return 0;
+	return len;
+}
+
+bool text_utf8_valid(const char *s, size_t n)
+{
+	for (size_t i = 0, len; i < n; i += len)
+		if (!(len = seq_len((const unsigned char *)s + i, n - i)))
+			return false;
 	return true;
+}
+
+char *text_utf8_sanitize(const char *s)
+{
+	size_t n = strlen(s), o = 0;
+	char *out = xmalloc(3 * n + 1); /* at worst every byte becomes EF BF BD */
+	for (size_t i = 0; i < n;) {
+		size_t len = seq_len((const unsigned char *)s + i, n - i);
+		if (len) {
+			memcpy(out + o, s + i, len);
+			i += len, o += len;
+		} else {
+			memcpy(out + o, "\xEF\xBF\xBD", 3);
+			i++, o += 3;
+		}
+	}
+	out[o] = '\0';
+	return out;
 }
 
 size_t text_utf8_len(const char *s, size_t n)
@@ -70,17 +90,30 @@ bool text_has_control(const char *str, bool allow_whitespace)
 	return false;
 }
 
-static bool is_space(char c)
+/* Byte length of the white space character at s, or 0 (also at the end of s). */
+static size_t space_len(const char *s)
 {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+	static const char *const wide[] = {
+	    "\xC2\x85", /* U+0085 NEXT LINE, not allowed as \u0085 in C */
+	    "\u00A0",   "\u1680", "\u2000", "\u2001", "\u2002", "\u2003", "\u2004",
+	    "\u2005",   "\u2006", "\u2007", "\u2008", "\u2009", "\u200A", "\u200B",
+	    "\u2028",   "\u2029", "\u202F", "\u205F", "\u3000", "\uFEFF"};
+	if (*s && strchr(" \t\n\r\f\v", *s))
+		return 1;
+	for (size_t i = 0; i < sizeof(wide) / sizeof(wide[0]); i++)
+		if (strncmp(s, wide[i], strlen(wide[i])) == 0)
+			return strlen(wide[i]);
+	return 0;
 }
 
 char *text_trim(const char *s)
 {
-	while (is_space(*s))
-		s++;
-	size_t n = strlen(s);
-	while (n > 0 && is_space(s[n - 1]))
-		n--;
-	return xstrndup(s, n);
+	size_t n, end = 0;
+	while ((n = space_len(s)))
+		s += n;
+	/* Byte by byte through other characters: no space starts with a continuation byte. */
+	for (size_t i = 0; s[i]; i += n ? n : 1)
+		if (!(n = space_len(s + i)))
+			end = i + 1;
+	return xstrndup(s, end);
 }

@@ -19,7 +19,18 @@ size_t text_utf8_len(const char *s, size_t n);
  */
 bool text_has_control(const char *s, bool allow_whitespace);
 
-/* A copy of s without leading and trailing ASCII white space; caller frees. */
+/*
+ * A copy of s with every byte that does not start a well-formed UTF-8
+ * sequence replaced by U+FFFD, so client bytes can go into JSON (which
+ * refuses invalid UTF-8). Caller frees.
+ */
+char *text_utf8_sanitize(const char *s);
+
+/*
+ * A copy of s without leading and trailing white space: ASCII, Unicode's
+ * (U+00A0, U+2000-U+200A, U+3000, ...) and the invisible U+200B and U+FEFF,
+ * so a title of only a no-break space counts as empty. Caller frees.
+ */
 char *text_trim(const char *s);
 
 #endif

@@ -5,12 +5,28 @@
  * then with each piece of the body, then once more with none left. The body
  * is collected (bounded by MAX_BODY_BYTES) and the request dispatched on the
  * last call. on_completed runs when the response has gone out.
+ *
+ * MHD 0.9.75 lets a response be queued only with the headers or after the
+ * whole body: MHD_queue_response fails while a body is arriving. So a body
+ * that must stop (too large, past its deadline, server stopping) is cut by
+ * returning MHD_NO, which closes the connection without an answer.
+ *
+ * Slow clients: MHD resets its idle timeout (IDLE_TIMEOUT_SECONDS) on every
+ * byte and has no deadline of its own. A body must be in within
+ * 2 x IDLE_TIMEOUT_SECONDS of the end of its headers, checked as each piece
+ * arrives. The headers themselves we cannot bound: on_request first runs once
+ * they are all in, so a client sending a header byte just inside every idle
+ * timeout holds its connection until it reaches MHD's header memory limit
+ * (32 KiB), which can be hours. What bounds such clients is
+ * MAX_CONNECTIONS_PER_IP and MAX_CONNECTIONS; a proxy in front with a header
+ * deadline (nginx client_header_timeout) closes the gap.
  */
 #include "http/server.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,18 +37,21 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/security.h"
+#include "core/text.h"
 #include "core/timeutil.h"
 #include "http/router.h"
 
-#define REQUEST_ID_MAX  128
-#define MAX_CONNECTIONS 512
+#define REQUEST_ID_MAX         128
+#define MAX_CONNECTIONS        512
+#define MAX_CONNECTIONS_PER_IP 64
 
 struct http_server {
 	struct MHD_Daemon *daemon;
 	const struct config *cfg;
 	struct svc *svc;
 	int port;
-	atomic_int in_flight;
+	atomic_int in_flight; /* requests with their body in, not yet completed */
+	atomic_int streams;   /* event-stream producers still running */
 	atomic_bool stopping;
 };
 
@@ -41,8 +60,10 @@ struct request {
 	char id[REQUEST_ID_MAX + 1];
 	char *body;
 	size_t len, cap;
+	size_t received; /* body bytes so far, kept or not */
 	bool too_large;
 	bool answered;
+	bool in_flight; /* counted in http_server.in_flight */
 };
 
 static bool valid_request_id(const char *s)
@@ -75,17 +96,49 @@ static void add_headers(struct http_server *srv, struct MHD_Connection *c,
 		MHD_add_response_header(resp, "Connection", "close");
 }
 
+/*
+ * MHD and jansson constructors return NULL only when out of memory (jansson
+ * also for invalid UTF-8, which safe_str rules out): abort, as xmalloc does.
+ */
+static void *not_null(void *p)
+{
+	if (!p) {
+		fputs("vault: out of memory\n", stderr);
+		abort();
+	}
+	return p;
+}
+
+/* A JSON string of s, which may hold anything a client sent (json_string refuses bad UTF-8). */
+static json_t *safe_str(const char *s)
+{
+	char *t = text_utf8_sanitize(s);
+	json_t *j = not_null(json_string(t));
+	free(t);
+	return j;
+}
+
 static void log_request(struct request *r, const char *method, const char *url, int status,
                         int64_t user_id, const struct verror *err)
 {
-	json_t *f =
-	    json_pack("{s:s,s:s,s:s,s:i,s:f}", "request_id", r->id, "method", method, "path", url,
-	              "status", status, "latency_ms", time_mono_ms() - r->start_ms);
-	json_object_set_new(f, "user_id", user_id ? json_integer(user_id) : json_null());
+	json_t *f = not_null(json_pack("{s:s,s:o,s:o,s:i,s:f,s:o}", "request_id", r->id, "method",
+	                               safe_str(method), "path", safe_str(url), "status", status,
+	                               "latency_ms", time_mono_ms() - r->start_ms, "user_id",
+	                               user_id ? json_integer(user_id) : json_null()));
 	/* Client errors may echo what the client sent: only server faults say why. */
 	if (status >= 500 && err)
-		json_object_set_new(f, "error", json_string(verr_detail(err)));
+		json_object_set_new(f, "error", safe_str(verr_detail(err)));
 	log_emit(status >= 500 ? LOG_ERROR : LOG_INFO, "request", f);
+}
+
+/* Drops the connection in the middle of a body (see the top of the file); says why in the log. */
+static enum MHD_Result cut(struct request *r, const char *method, const char *url, const char *why)
+{
+	log_emit(LOG_WARNING, "request_cut",
+	         not_null(json_pack("{s:s,s:o,s:o,s:s,s:I}", "request_id", r->id, "method",
+	                            safe_str(method), "path", safe_str(url), "reason", why,
+	                            "body_bytes", (json_int_t)r->received)));
+	return MHD_NO;
 }
 
 /* Queues status with body (a JSON value, stolen; NULL for none). */
@@ -93,14 +146,16 @@ static enum MHD_Result reply(struct http_server *srv, struct MHD_Connection *c, 
                              const char *method, const char *url, int status, json_t *body,
                              int64_t user_id, const struct verror *err, const char *const *extra)
 {
-	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(8)) : NULL;
 	json_decref(body);
 	struct MHD_Response *resp;
 	if (text) {
-		resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+		resp = not_null(
+		    MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE));
 		MHD_add_response_header(resp, "Content-Type", "application/json");
 	} else {
-		resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+		resp = not_null(
+		    MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT));
 	}
 	add_headers(srv, c, resp, r, url);
 	for (; extra && extra[0]; extra += 2)
@@ -118,14 +173,16 @@ static enum MHD_Result reply_error(struct http_server *srv, struct MHD_Connectio
                                    const char *const *extra)
 {
 	int status = verr_status(err->code);
-	/* Internals go to the log line, not to clients, unless a developer asked
-	 * for them with DEBUG on a development server. */
-	bool show = status < 500 || err->code == VERR_UNAVAILABLE ||
+	/* Internals of a 5xx (database, timeouts) go to the log line, not to
+	 * clients, unless a developer asked for them with DEBUG on a development
+	 * server. AI-unavailable details are written for users. */
+	bool show = status < 500 || err->code == VERR_AI_UNAVAILABLE ||
 	            (srv->cfg->debug && srv->cfg->environment == ENV_DEVELOPMENT);
 	const char *detail = show ? verr_detail(err) : verr_message(err->code);
 	const char *auth[] = {"WWW-Authenticate", "Bearer", NULL};
-	return reply(srv, c, r, method, url, status, json_pack("{s:s}", "detail", detail), user_id,
-	             err, status == 401 ? auth : extra);
+	return reply(srv, c, r, method, url, status,
+	             not_null(json_pack("{s:o}", "detail", safe_str(detail))), user_id, err,
+	             status == 401 ? auth : extra);
 }
 
 struct query_vec {
@@ -171,6 +228,140 @@ static enum MHD_Result preflight(struct http_server *srv, struct MHD_Connection 
 	                       "600",
 	                       NULL};
 	return reply(srv, c, r, "OPTIONS", url, 204, NULL, 0, NULL, extra);
+}
+
+/* ------------------------------------------------------------ event streams
+ *
+ * A streamed answer has two sides: a producer thread that runs the
+ * handler's stream function and appends events, and MHD's content reader,
+ * which blocks (allowed with a thread per connection) until bytes or the end
+ * arrive. Whichever side finishes last frees the stream; a client that
+ * leaves makes the next api_sse_send return nonzero, so the producer stops.
+ */
+struct api_sse {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	char *buf;
+	size_t len, cap, off;
+	bool done, gone;
+	int refs;
+	struct http_server *srv;
+	api_stream_fn fn;
+	void *ctx;
+	void (*ctx_free)(void *ctx);
+};
+
+static void sse_unref(struct api_sse *s)
+{
+	pthread_mutex_lock(&s->mu);
+	bool last = --s->refs == 0;
+	pthread_mutex_unlock(&s->mu);
+	if (!last)
+		return;
+	pthread_cond_destroy(&s->cv);
+	pthread_mutex_destroy(&s->mu);
+	free(s->buf);
+	free(s);
+}
+
+int api_sse_send(struct api_sse *s, const char *event, json_t *data)
+{
+	char *text = not_null(json_dumps(data, JSON_COMPACT | JSON_REAL_PRECISION(8)));
+	json_decref(data);
+	char *frame = xasprintf("event: %s\ndata: %s\n\n", event, text);
+	free(text);
+	size_t n = strlen(frame);
+	pthread_mutex_lock(&s->mu);
+	bool gone = s->gone;
+	if (!gone) {
+		if (s->len + n > s->cap) {
+			s->cap = (s->len + n) * 2;
+			s->buf = xrealloc(s->buf, s->cap);
+		}
+		memcpy(s->buf + s->len, frame, n);
+		s->len += n;
+		pthread_cond_signal(&s->cv);
+	}
+	pthread_mutex_unlock(&s->mu);
+	free(frame);
+	return gone;
+}
+
+static void *sse_produce(void *arg)
+{
+	struct api_sse *s = arg;
+	s->fn(s->ctx, s);
+	s->ctx_free(s->ctx);
+	pthread_mutex_lock(&s->mu);
+	s->done = true;
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	atomic_fetch_sub(&s->srv->streams, 1);
+	sse_unref(s);
+	return NULL;
+}
+
+static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+	struct api_sse *s = cls;
+	(void)pos;
+	pthread_mutex_lock(&s->mu);
+	while (s->off == s->len && !s->done)
+		pthread_cond_wait(&s->cv, &s->mu);
+	size_t n = s->len - s->off;
+	if (n > max)
+		n = max;
+	memcpy(out, s->buf + s->off, n);
+	s->off += n;
+	if (s->off == s->len)
+		s->off = s->len = 0;
+	bool end = n == 0 && s->done;
+	pthread_mutex_unlock(&s->mu);
+	return end ? MHD_CONTENT_READER_END_OF_STREAM : (ssize_t)n;
+}
+
+static void sse_reader_free(void *cls)
+{
+	struct api_sse *s = cls;
+	pthread_mutex_lock(&s->mu);
+	s->gone = true;
+	pthread_mutex_unlock(&s->mu);
+	sse_unref(s);
+}
+
+/* Answers 200 text/event-stream and starts the producer; takes resp's stream. */
+static enum MHD_Result reply_stream(struct http_server *srv, struct MHD_Connection *c,
+                                    struct request *r, const char *method, const char *url,
+                                    struct api_resp *resp, int64_t user_id)
+{
+	struct api_sse *s = xcalloc(1, sizeof(*s));
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	s->refs = 2; /* the producer's and the reader's */
+	s->srv = srv;
+	s->fn = resp->stream;
+	s->ctx = resp->stream_ctx;
+	s->ctx_free = resp->stream_free;
+	resp->stream = NULL;
+
+	struct MHD_Response *mr = not_null(MHD_create_response_from_callback(
+	    MHD_SIZE_UNKNOWN, 4096, sse_read, s, sse_reader_free));
+	MHD_add_response_header(mr, "Content-Type", "text/event-stream");
+	MHD_add_response_header(mr, "X-Accel-Buffering", "no");
+	add_headers(srv, c, mr, r, url);
+
+	atomic_fetch_add(&srv->streams, 1);
+	pthread_t t;
+	if (pthread_create(&t, NULL, sse_produce, s) != 0) {
+		fputs("vault: cannot start a thread\n", stderr);
+		abort();
+	}
+	pthread_detach(t);
+	enum MHD_Result ok = MHD_queue_response(c, 200, mr);
+	MHD_destroy_response(mr); /* the reader's reference now belongs to MHD */
+	r->answered = true;
+	log_request(r, method, url, 200, user_id, NULL);
+	return ok;
 }
 
 /* Everything after the body is in: route, authenticate, parse, handle, answer. */
@@ -240,6 +431,10 @@ static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *
 	req.nquery = q.n;
 
 	if (route->handler(&req, &resp) == VERR_OK) {
+		if (resp.stream) {
+			ok = reply_stream(srv, c, r, method, url, &resp, req.user_id);
+			goto out;
+		}
 		const char *loc[] = {"Location", resp.location, NULL};
 		ok = reply(srv, c, r, method, url, route->ok_status,
 		           route->ok_status == 204 ? NULL : json_incref(resp.body), req.user_id,
@@ -270,7 +465,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		r = xcalloc(1, sizeof(*r));
 		r->start_ms = time_mono_ms();
 		*con_cls = r;
-		atomic_fetch_add(&srv->in_flight, 1);
 		const char *rid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-ID");
 		if (valid_request_id(rid))
 			strcpy(r->id, rid);
@@ -287,14 +481,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (*upload_data_size) {
 		size_t n = *upload_data_size;
 		*upload_data_size = 0;
-		if (r->too_large)
-			return MHD_YES;
-		if (r->len + n > srv->cfg->max_body_bytes) {
+		r->received += n;
+		if (atomic_load(&srv->stopping))
+			return cut(r, method, url, "server stopping");
+		if (time_mono_ms() - r->start_ms > 2000.0 * srv->cfg->idle_timeout_seconds)
+			return cut(r, method, url, "body deadline passed");
+		/* Only a chunked body gets here too large (an announced one is refused
+		 * up front). Up to another MAX_BODY_BYTES, which costs no more than an
+		 * accepted body, is read and dropped so the client still gets its 413;
+		 * past that the connection is cut. */
+		if (r->received > srv->cfg->max_body_bytes) {
 			r->too_large = true;
 			free(r->body);
 			r->body = NULL;
 			r->len = r->cap = 0;
-			return MHD_YES;
+			return r->received > 2 * srv->cfg->max_body_bytes
+			           ? cut(r, method, url, "body too large")
+			           : MHD_YES;
 		}
 		if (r->len + n > r->cap) {
 			r->cap = (r->len + n) * 2 < srv->cfg->max_body_bytes
@@ -309,6 +512,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 	if (r->answered)
 		return MHD_YES;
+	/* Shutdown waits for this one now; one still reading its body is cut. */
+	r->in_flight = true;
+	atomic_fetch_add(&srv->in_flight, 1);
 	if (r->too_large) {
 		struct verror err;
 		verr_set(&err, VERR_TOO_LARGE, "Request body too large: the limit is %zu bytes",
@@ -327,10 +533,11 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	(void)toe;
 	if (!r)
 		return;
+	if (r->in_flight)
+		atomic_fetch_sub(&srv->in_flight, 1);
 	free(r->body);
 	free(r);
 	*con_cls = NULL;
-	atomic_fetch_sub(&srv->in_flight, 1);
 }
 
 /*
@@ -357,7 +564,8 @@ static void on_mhd_error(void *cls, const char *fmt, va_list ap)
 	size_t n = strlen(msg);
 	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
 		msg[--n] = '\0';
-	log_emit(LOG_WARNING, "http_error", json_pack("{s:s}", "message", msg));
+	/* MHD may quote what the client sent, and vsnprintf may cut a character in two. */
+	log_emit(LOG_WARNING, "http_error", not_null(json_pack("{s:o}", "message", safe_str(msg))));
 }
 
 enum verr http_server_start(const struct config *cfg, struct svc *svc, struct http_server **out,
@@ -384,8 +592,9 @@ enum verr http_server_start(const struct config *cfg, struct svc *svc, struct ht
 	    flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, NULL,
 	    MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->idle_timeout_seconds,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS, MHD_OPTION_UNESCAPE_CALLBACK,
-	    unescape, NULL, MHD_OPTION_END);
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS_PER_IP,
+	    MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
 	freeaddrinfo(ai);
 	if (!srv->daemon) {
 		free(srv);
@@ -411,7 +620,8 @@ void http_server_stop(struct http_server *s, int grace_ms)
 	atomic_store(&s->stopping, true);
 	MHD_socket fd = MHD_quiesce_daemon(s->daemon);
 	double deadline = time_mono_ms() + grace_ms;
-	while (atomic_load(&s->in_flight) > 0 && time_mono_ms() < deadline)
+	while ((atomic_load(&s->in_flight) > 0 || atomic_load(&s->streams) > 0) &&
+	       time_mono_ms() < deadline)
 		usleep(10000);
 	int left = atomic_load(&s->in_flight);
 	if (left > 0)
@@ -420,5 +630,8 @@ void http_server_stop(struct http_server *s, int grace_ms)
 	MHD_stop_daemon(s->daemon);
 	if (fd != MHD_INVALID_SOCKET)
 		close(fd);
+	/* Readers are gone now, so producers stop at their next event. */
+	while (atomic_load(&s->streams) > 0)
+		usleep(10000);
 	free(s);
 }

@@ -22,7 +22,7 @@ struct embedder;
 struct embedder_ops {
 	/*
 	 * Embeds n texts into out (n * dim floats, caller-allocated). On
-	 * failure out is undefined and the error says why: VERR_UNAVAILABLE
+	 * failure out is undefined and the error says why: VERR_AI_UNAVAILABLE
 	 * "AI service unavailable: ..." when the provider cannot be reached,
 	 * times out, answers garbage or wrong dimensions, or its circuit
 	 * breaker is open.

@@ -22,7 +22,7 @@ struct llm_message {
 /*
  * Receives the answer as it arrives when streaming: len bytes of text (not
  * NUL-terminated). Return nonzero to stop the request (e.g. the client went
- * away); chat() then fails with VERR_UNAVAILABLE.
+ * away); chat() then fails with VERR_AI_UNAVAILABLE.
  */
 typedef int (*llm_delta_fn)(void *ctx, const char *text, size_t len);
 
@@ -32,7 +32,7 @@ struct llm_ops {
 	/*
 	 * Sends the conversation and sets *answer to the whole reply (caller
 	 * frees). With on_delta, streams and calls it for each piece first.
-	 * VERR_UNAVAILABLE "AI service unavailable: ..." when no provider is
+	 * VERR_AI_UNAVAILABLE "AI service unavailable: ..." when no provider is
 	 * configured, or it is down, slow past AI_TIMEOUT_SECONDS, or answers
 	 * garbage; never hangs.
 	 */

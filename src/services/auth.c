@@ -224,6 +224,11 @@ enum verr auth_user_delete(struct svc *svc, int64_t user_id, struct verror *err)
 	return store_user_delete(svc->store, user_id, err);
 }
 
+enum verr auth_user_list(struct svc *svc, struct user **out, size_t *n, struct verror *err)
+{
+	return store_user_list(svc->store, out, n, err);
+}
+
 enum verr auth_user_find(struct svc *svc, const char *email, struct user *out, struct verror *err)
 {
 	char norm[STORE_EMAIL_MAX + 1];

@@ -49,6 +49,9 @@ enum verr auth_user_get(struct svc *svc, int64_t user_id, struct user *out, stru
 /* Deletes the account with all its notes and tokens. */
 enum verr auth_user_delete(struct svc *svc, int64_t user_id, struct verror *err);
 
+/* Every user, by id; caller frees *out. */
+enum verr auth_user_list(struct svc *svc, struct user **out, size_t *n, struct verror *err);
+
 /* Finds a user by e-mail (case-folded first). */
 enum verr auth_user_find(struct svc *svc, const char *email, struct user *out, struct verror *err);
 

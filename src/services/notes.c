@@ -7,15 +7,22 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "core/security.h"
 #include "core/text.h"
 #include "core/timeutil.h"
+#include "services/chunker.h"
+#include "services/worker.h"
 
-/* Validated, normalised values ready for the store; owns its strings. */
+/* Validated, normalised values and their chunks, ready for the store; owns its strings. */
 struct clean {
 	char *title;
 	const char *content;
 	char **tags;
 	size_t ntags;
+	struct chunk *chunks;
+	struct chunk_input *inputs;
+	char (*hashes)[SHA256_HEX_LEN];
+	size_t nchunks;
 };
 
 static void clean_free(struct clean *c)
@@ -24,6 +31,25 @@ static void clean_free(struct clean *c)
 	for (size_t i = 0; i < c->ntags; i++)
 		free(c->tags[i]);
 	free(c->tags);
+	chunks_free(c->chunks, c->nchunks);
+	free(c->inputs);
+	free(c->hashes);
+}
+
+/* Cuts the note into chunks; each is known by the hash of what the embedder will see. */
+static void make_chunks(struct clean *c)
+{
+	c->nchunks = chunker_split(c->title, c->content, &c->chunks);
+	c->inputs = xcalloc(c->nchunks, sizeof(*c->inputs));
+	c->hashes = xcalloc(c->nchunks, sizeof(*c->hashes));
+	for (size_t i = 0; i < c->nchunks; i++) {
+		char *input =
+		    chunker_embed_input(c->title, c->chunks[i].heading, c->chunks[i].text);
+		sha256_hex(input, c->hashes[i]);
+		free(input);
+		c->inputs[i] =
+		    (struct chunk_input){c->chunks[i].heading, c->chunks[i].text, c->hashes[i]};
+	}
 }
 
 static enum verr check_line(const char *field, const char *s, size_t max_chars, struct verror *err)
@@ -37,6 +63,37 @@ static enum verr check_line(const char *field, const char *s, size_t max_chars, 
 	if (chars < 1 || chars > max_chars)
 		return verr_set(err, VERR_INVALID, "%s: must be 1-%zu characters after trimming",
 		                field, max_chars);
+	return VERR_OK;
+}
+
+/*
+ * Trims and checks each tag, drops duplicates (the first one stays), at
+ * most NOTE_TAGS_MAX. *out (owned, *n entries) is set even on failure.
+ */
+static enum verr clean_tags(const char *const *tags, size_t ntags, const char *field, char ***out,
+                            size_t *n, struct verror *err)
+{
+	*out = xcalloc(ntags ? ntags : 1, sizeof(char *));
+	*n = 0;
+	for (size_t i = 0; i < ntags; i++) {
+		char name[48];
+		snprintf(name, sizeof(name), "%s[%zu]", field, i);
+		char *t = text_trim(tags[i]);
+		enum verr rc = check_line(name, t, NOTE_TAG_MAX, err);
+		bool dup = false;
+		for (size_t k = 0; k < *n && !dup && !rc; k++)
+			dup = strcmp((*out)[k], t) == 0;
+		if (rc || dup) {
+			free(t);
+			if (rc)
+				return rc;
+			continue;
+		}
+		(*out)[(*n)++] = t;
+		if (*n > NOTE_TAGS_MAX)
+			return verr_set(err, VERR_INVALID, "%s: at most %d tags", field,
+			                NOTE_TAGS_MAX);
+	}
 	return VERR_OK;
 }
 
@@ -62,26 +119,9 @@ static enum verr clean_fields(const char *title, const char *content, const char
 		                "allowed");
 	c->content = content;
 
-	c->tags = xcalloc(ntags ? ntags : 1, sizeof(char *));
-	for (size_t i = 0; i < ntags; i++) {
-		char field[32];
-		snprintf(field, sizeof(field), "tags[%zu]", i);
-		char *t = text_trim(tags[i]);
-		if ((rc = check_line(field, t, NOTE_TAG_MAX, err))) {
-			free(t);
-			return rc;
-		}
-		bool dup = false;
-		for (size_t k = 0; k < c->ntags && !dup; k++)
-			dup = strcmp(c->tags[k], t) == 0;
-		if (dup) {
-			free(t);
-			continue;
-		}
-		c->tags[c->ntags++] = t;
-		if (c->ntags > NOTE_TAGS_MAX)
-			return verr_set(err, VERR_INVALID, "tags: at most %d tags", NOTE_TAGS_MAX);
-	}
+	if ((rc = clean_tags(tags, ntags, "tags", &c->tags, &c->ntags, err)))
+		return rc;
+	make_chunks(c);
 	return VERR_OK;
 }
 
@@ -92,6 +132,8 @@ static struct note_input as_input(const struct clean *c)
 	    .content = c->content,
 	    .tags = (const char *const *)c->tags,
 	    .ntags = c->ntags,
+	    .chunks = c->inputs,
+	    .nchunks = c->nchunks,
 	};
 }
 
@@ -108,6 +150,8 @@ enum verr notes_create(struct svc *svc, int64_t user_id, const struct note_field
 		rc = store_note_create(svc->store, user_id, &in, time_now_ms(), out, err);
 	}
 	clean_free(&c);
+	if (rc == VERR_OK)
+		embed_worker_kick(svc->worker);
 	return rc;
 }
 
@@ -134,6 +178,8 @@ enum verr notes_update(struct svc *svc, int64_t user_id, int64_t id, const struc
 		rc = store_note_update(svc->store, user_id, id, &in, time_now_ms(), out, err);
 		if (rc == VERR_NOT_FOUND) /* deleted meanwhile */
 			verr_set(err, rc, "Note not found");
+		if (rc == VERR_OK)
+			embed_worker_kick(svc->worker);
 	}
 	clean_free(&c);
 	note_free(&old);
@@ -156,19 +202,9 @@ enum verr notes_list(struct svc *svc, int64_t user_id, int64_t skip, int64_t lim
 		return verr_set(err, VERR_INVALID, "limit: must be 1-%d", NOTES_LIMIT_MAX);
 
 	/* The same trimming and de-duplication as when tags are stored. */
-	char **clean = xcalloc(ntags ? ntags : 1, sizeof(char *));
-	size_t n = 0;
-	enum verr rc = VERR_OK;
-	for (size_t i = 0; i < ntags && rc == VERR_OK; i++) {
-		char *t = text_trim(tags[i]);
-		bool dup = false;
-		for (size_t k = 0; k < n && !dup; k++)
-			dup = strcmp(clean[k], t) == 0;
-		if (dup || (rc = check_line("tag", t, NOTE_TAG_MAX, err)))
-			free(t);
-		else
-			clean[n++] = t;
-	}
+	char **clean;
+	size_t n;
+	enum verr rc = clean_tags(tags, ntags, "tag", &clean, &n, err);
 	if (rc == VERR_OK) {
 		struct note_query q = {
 		    .user_id = user_id,

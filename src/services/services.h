@@ -1,25 +1,43 @@
 /*
- * services.h - what every service needs: the store and the settings.
+ * services.h - what every service needs: the store, the settings and the
+ * AI providers.
  *
- * One struct svc lives for the process; request threads share it read-only.
+ * One struct svc lives for the process; request threads share it.
  */
 #ifndef VAULT_SERVICES_SERVICES_H
 #define VAULT_SERVICES_SERVICES_H
 
 #include "core/config.h"
 #include "core/security.h"
+#include "providers/embedder.h"
+#include "providers/llm.h"
 #include "store/store.h"
+
+struct vector_cache;
+struct embed_worker;
 
 struct svc {
 	struct store *store;
 	const struct config *cfg;
+	struct embedder *embedder;
+	struct llm *llm;
+	struct vector_cache *vectors; /* users' vectors, kept between searches */
+	struct embed_worker *worker;  /* NULL unless this process embeds */
 	/* Hashed at start-up at the configured cost, so a login for an unknown
 	 * e-mail spends as long in bcrypt as one with a wrong password. */
 	char dummy_hash[PASSWORD_HASH_MAX];
 };
 
-/* Borrows store and cfg, which must outlive svc. */
+/*
+ * Borrows store and cfg, which must outlive svc; sets up the providers
+ * named in cfg. Release with svc_cleanup().
+ */
 enum verr svc_init(struct svc *svc, struct store *store, const struct config *cfg,
                    struct verror *err);
+
+void svc_cleanup(struct svc *svc);
+
+/* Whether the database answers, for GET /ready. */
+enum verr svc_ping(struct svc *svc, struct verror *err);
 
 #endif

@@ -65,8 +65,89 @@ static const char init_down[] = "DROP TABLE refresh_tokens;\n"
                                 "DROP TABLE notes;\n"
                                 "DROP TABLE users;\n";
 
+/*
+ * 2 search: the chunks of every note with their embeddings and the
+ * embedding queue, the keyword index, and a per-user index version.
+ *
+ * chunks: one row per piece of a note as the chunker cut it, seq its place
+ * in the note. status is 0 pending, 1 ready, 2 failed; next_attempt_at is
+ * both the retry time and the lease of a claimed chunk (claiming sets it to
+ * now + lease). embedding holds dim native-order float32s made by model; it
+ * is only ever written by embed_done for the row's current hash, so a
+ * vector always belongs to the row's text, whatever the status. Small
+ * columns come first and the blob last, so reading status or the queue
+ * columns never touches an overflow page. Rows cascade from notes (and so
+ * from users); user_id is denormalised for the per-user queries.
+ * Indexes, for the queries in store_sqlite.c:
+ *   - UNIQUE (note_id, seq): a note's chunks in order (note_chunks, update)
+ *     and the cascade from notes;
+ *   - chunks_note_status (note_id, status): a note's embedding_status with
+ *     two index seeks, for get and every note of a listed page;
+ *   - chunks_queue, partial on status = 0, (id, next_attempt_at, status):
+ *     the claim walks pending chunks oldest first and stops after its
+ *     limit, skipping leased ones from the index alone (status is there
+ *     only to make it covering); ready and failed chunks are not in it;
+ *   - chunks_user (user_id, model, dim, note_id, seq, status): a user's
+ *     vectors of one model in (note, seq) order with no sort, and the
+ *     status counts of a user from the index alone.
+ *
+ * notes_fts: FTS5 over title, content and tags (joined by spaces), rowid =
+ * note id, user_id stored for scoping but not indexed. store_sqlite.c
+ * writes a note's row in the transaction that writes the note; the
+ * trigger removes it with the note, also when a user's deletion cascades
+ * to their notes. Existing notes are copied in. Their chunks cannot be
+ * computed in SQL, so they start with none (embedding_status ready) until
+ * an update gives them some.
+ *
+ * users.index_version: bumped by every write that changes a user's notes,
+ * chunks, vectors or their statuses, so a process caching any of it sees
+ * another process's writes.
+ */
+static const char search_up[] =
+    "ALTER TABLE users ADD COLUMN index_version INTEGER NOT NULL DEFAULT 0;\n"
+    "CREATE TABLE chunks (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  note_id INTEGER NOT NULL REFERENCES notes(id) ON DELETE CASCADE,\n"
+    "  user_id INTEGER NOT NULL,\n"
+    "  seq INTEGER NOT NULL,\n"
+    "  status INTEGER NOT NULL DEFAULT 0,\n"
+    "  attempts INTEGER NOT NULL DEFAULT 0,\n"
+    "  next_attempt_at INTEGER NOT NULL DEFAULT 0,\n"
+    "  dim INTEGER,\n"
+    "  model TEXT,\n"
+    "  hash TEXT NOT NULL,\n"
+    "  updated_at INTEGER NOT NULL,\n"
+    "  error TEXT,\n"
+    "  heading TEXT NOT NULL,\n"
+    "  text TEXT NOT NULL,\n"
+    "  embedding BLOB,\n"
+    "  UNIQUE (note_id, seq)\n"
+    ");\n"
+    "CREATE INDEX chunks_note_status ON chunks(note_id, status);\n"
+    "CREATE INDEX chunks_queue ON chunks(id, next_attempt_at, status) WHERE status = 0;\n"
+    "CREATE INDEX chunks_user ON chunks(user_id, model, dim, note_id, seq, status);\n"
+    "CREATE VIRTUAL TABLE notes_fts USING fts5(\n"
+    "  title, content, tags, user_id UNINDEXED,\n"
+    "  tokenize = 'porter unicode61 remove_diacritics 2'\n"
+    ");\n"
+    "CREATE TRIGGER notes_fts_delete AFTER DELETE ON notes BEGIN\n"
+    "  DELETE FROM notes_fts WHERE rowid = old.id;\n"
+    "END;\n"
+    "INSERT INTO notes_fts (rowid, title, content, tags, user_id)\n"
+    "  SELECT n.id, n.title, n.content,\n"
+    "    COALESCE((SELECT group_concat(tag, ' ') FROM\n"
+    "      (SELECT tag FROM note_tags t WHERE t.note_id = n.id ORDER BY position)), ''),\n"
+    "    n.user_id\n"
+    "  FROM notes n;\n";
+
+static const char search_down[] = "DROP TRIGGER notes_fts_delete;\n"
+                                  "DROP TABLE notes_fts;\n"
+                                  "DROP TABLE chunks;\n"
+                                  "ALTER TABLE users DROP COLUMN index_version;\n";
+
 const struct sqlite_migration sqlite_migrations[] = {
     {1, "init", init_up, init_down},
+    {2, "search", search_up, search_down},
 };
 
 const size_t sqlite_nmigrations = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

@@ -11,6 +11,11 @@
  * note ids of a page) are bound as one JSON array and read with json_each(),
  * which keeps those statements fixed and cached too.
  *
+ * For search, a note's write also replaces its chunks (the embedding
+ * queue, vectors kept for unchanged text), its keyword index row and its
+ * owner's index version, all in the note's transaction; the schema and its
+ * indexes are described in sqlite_migrations.c.
+ *
  * SQLite result codes become enum verr here and nowhere else.
  */
 #include "store/store.h"
@@ -70,6 +75,28 @@ enum query {
 	Q_NOTE_COUNT_TAGGED,
 	Q_NOTE_PAGE_TAGGED,
 	Q_PAGE_TAGS,
+	Q_NOTE_EMBED_STATUS,
+	Q_NOTES_MANY,
+	Q_NOTE_IDS,
+	Q_NOTE_IDS_TAGGED,
+	Q_NOTE_CHUNKS,
+	Q_FTS_PUT,
+	Q_VERSION_BUMP,
+	Q_VERSION_BUMP_ALL,
+	Q_VERSION_GET,
+	Q_CHUNK_INSERT,
+	Q_CHUNKS_DETACH,
+	Q_CHUNK_REUSE,
+	Q_CHUNKS_DROP_DETACHED,
+	Q_EMBED_CLAIM,
+	Q_EMBED_DONE,
+	Q_EMBED_FAILED,
+	Q_REINDEX_BATCH,
+	Q_INDEX_STATUS,
+	Q_VECTORS_COUNT,
+	Q_VECTORS_LOAD,
+	Q_KEYWORD,
+	Q_KEYWORD_TAGGED,
 	Q__COUNT
 };
 
@@ -82,7 +109,20 @@ _Static_assert(Q__COUNT <= 64, "too many cached statements for conn.used");
 	"json_each(?" N ")) GROUP BY note_id HAVING COUNT(*) = (SELECT COUNT(DISTINCT value) "     \
 	"FROM json_each(?" N "))"
 
-#define NOTE_COLUMNS "id, title, content, created_at, updated_at"
+/*
+ * The embedding_status of the note in the row: pending if any chunk is,
+ * else failed if any is, else ready (also with no chunks at all). Each
+ * EXISTS is one seek in chunks_note_status.
+ */
+#define EMBED_STATUS                                                                               \
+	"CASE WHEN EXISTS (SELECT 1 FROM chunks c WHERE c.note_id = notes.id AND c.status = 0) "   \
+	"THEN 0 WHEN EXISTS (SELECT 1 FROM chunks c WHERE c.note_id = notes.id AND c.status = 2) " \
+	"THEN 2 ELSE 1 END"
+
+#define NOTE_COLUMNS "id, title, content, created_at, updated_at, " EMBED_STATUS
+
+/* BM25 weights of the notes_fts columns: title, content, tags, user_id. */
+#define FTS_RANK "bm25(notes_fts, 10.0, 1.0, 5.0, 0.0)"
 
 static const char *const query_sql[Q__COUNT] = {
     [Q_BEGIN] = "BEGIN",
@@ -144,6 +184,71 @@ static const char *const query_sql[Q__COUNT] = {
     [Q_PAGE_TAGS] = "SELECT note_id, tag FROM note_tags "
                     "WHERE note_id IN (SELECT value FROM json_each(?1)) "
                     "ORDER BY note_id, position",
+    [Q_NOTE_EMBED_STATUS] = "SELECT " EMBED_STATUS " FROM notes WHERE id = ?1",
+    /*
+     * ?2 is a JSON array of note ids. The + keeps the planner off
+     * notes_user_created, which would walk all the user's notes.
+     */
+    [Q_NOTES_MANY] = "SELECT " NOTE_COLUMNS " FROM notes WHERE "
+                     "id IN (SELECT value FROM json_each(?2)) AND +user_id = ?1",
+    [Q_NOTE_IDS] = "SELECT id FROM notes WHERE user_id = ?1 ORDER BY id",
+    [Q_NOTE_IDS_TAGGED] = TAGGED_NOTE_IDS("2") " ORDER BY note_id",
+    /* One row with a NULL chunk id: the note has no chunks; no row: no such note. */
+    [Q_NOTE_CHUNKS] = "SELECT c.id, c.text FROM notes n LEFT JOIN chunks c ON c.note_id = n.id "
+                      "WHERE n.id = ?2 AND n.user_id = ?1 ORDER BY c.seq",
+
+    /* The keyword index row of a note, new or replaced; the trigger deletes it. */
+    [Q_FTS_PUT] = "INSERT OR REPLACE INTO notes_fts (rowid, title, content, tags, user_id) "
+                  "VALUES (?1, ?2, ?3, ?4, ?5)",
+    [Q_VERSION_BUMP] = "UPDATE users SET index_version = index_version + 1 WHERE id = ?1",
+    [Q_VERSION_BUMP_ALL] = "UPDATE users SET index_version = index_version + 1",
+    [Q_VERSION_GET] = "SELECT index_version FROM users WHERE id = ?1",
+
+    [Q_CHUNK_INSERT] = "INSERT INTO chunks (note_id, user_id, seq, hash, updated_at, heading, "
+                       "text) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    /* Moves a note's chunks to negative seqs, out of the way of the new ones. */
+    [Q_CHUNKS_DETACH] = "UPDATE chunks SET seq = -1 - seq WHERE note_id = ?1 RETURNING id, hash",
+    [Q_CHUNK_REUSE] = "UPDATE chunks SET seq = ?2, heading = ?3, text = ?4 WHERE id = ?1",
+    [Q_CHUNKS_DROP_DETACHED] = "DELETE FROM chunks WHERE note_id = ?1 AND seq < 0",
+
+    /*
+     * One statement, so atomic on its own: it holds the write lock from
+     * the subquery's read to the last lease, in every process. The
+     * subquery walks chunks_queue in id order and stops at the limit.
+     */
+    [Q_EMBED_CLAIM] = "UPDATE chunks SET next_attempt_at = ?1 + ?2 WHERE id IN "
+                      "(SELECT id FROM chunks WHERE status = 0 AND next_attempt_at <= ?1 "
+                      "ORDER BY id LIMIT ?3) "
+                      "RETURNING id, user_id, (SELECT title FROM notes WHERE notes.id = "
+                      "chunks.note_id), heading, text, hash, attempts",
+    [Q_EMBED_DONE] = "UPDATE chunks SET status = 1, model = ?3, dim = ?4, embedding = ?5, "
+                     "error = NULL, updated_at = ?6 WHERE id = ?1 AND hash = ?2 "
+                     "RETURNING user_id",
+    [Q_EMBED_FAILED] = "UPDATE chunks SET attempts = attempts + 1, error = ?3, status = ?4, "
+                       "next_attempt_at = ?5 WHERE id = ?1 AND hash = ?2 RETURNING user_id",
+    /*
+     * The next ?3 chunks of user ?1 (0: of everyone) after id ?2, walking
+     * the table in rowid order: one pass over it in all, whatever the
+     * number of batches.
+     */
+    [Q_REINDEX_BATCH] = "UPDATE chunks SET status = 0, attempts = 0, next_attempt_at = 0, "
+                        "error = NULL WHERE id IN (SELECT id FROM chunks WHERE id > ?2 AND "
+                        "(?1 = 0 OR user_id = ?1) ORDER BY id LIMIT ?3) RETURNING id",
+    /* Covered by chunks_user. */
+    [Q_INDEX_STATUS] = "SELECT SUM(status = 0), SUM(status = 1), SUM(status = 2), "
+                       "SUM(status = 1 AND (model IS NOT ?2 OR dim IS NOT ?3)) "
+                       "FROM chunks WHERE user_id = ?1",
+    /* Only embed_done sets model, always with a vector, whatever the status after. */
+    [Q_VECTORS_COUNT] = "SELECT COUNT(*) FROM chunks WHERE user_id = ?1 AND model = ?2 "
+                        "AND dim = ?3",
+    [Q_VECTORS_LOAD] = "SELECT id, note_id, embedding FROM chunks WHERE user_id = ?1 "
+                       "AND model = ?2 AND dim = ?3 ORDER BY note_id, seq",
+    /* BM25 is lower-is-better; ties go to the older note, for a stable order. */
+    [Q_KEYWORD] = "SELECT rowid, " FTS_RANK " AS r FROM notes_fts WHERE notes_fts MATCH ?2 "
+                  "AND user_id = ?1 ORDER BY r, rowid LIMIT ?3",
+    [Q_KEYWORD_TAGGED] = "SELECT rowid, " FTS_RANK " AS r FROM notes_fts "
+                         "WHERE notes_fts MATCH ?2 AND user_id = ?1 "
+                         "AND rowid IN (" TAGGED_NOTE_IDS("4") ") ORDER BY r, rowid LIMIT ?3",
 };
 
 /* ---------------------------------------------------------------- handle */
@@ -243,6 +348,18 @@ static void bind_i64(struct conn *c, sqlite3_stmt *st, int i, int64_t v)
 	bind_result(c, sqlite3_bind_int64(st, i, v));
 }
 
+/* A count from the caller's size_t; past INT64_MAX means "no limit" anyway. */
+static void bind_size(struct conn *c, sqlite3_stmt *st, int i, size_t v)
+{
+	bind_i64(c, st, i, v > (size_t)INT64_MAX ? INT64_MAX : (int64_t)v);
+}
+
+/* p must stay valid until the statement is reset (SQLITE_STATIC). */
+static void bind_blob(struct conn *c, sqlite3_stmt *st, int i, const void *p, size_t n)
+{
+	bind_result(c, sqlite3_bind_blob64(st, i, p, n, SQLITE_STATIC));
+}
+
 /* s must stay valid until the statement is reset (SQLITE_STATIC); NULL binds "". */
 static void bind_text(struct conn *c, sqlite3_stmt *st, int i, const char *s)
 {
@@ -302,15 +419,16 @@ static char *column_dup(sqlite3_stmt *st, int i)
  * program that SQLite reports again with the parent statement's text; it is
  * told apart by the counters: the same statement, no VM steps accounted
  * since (they are added when sqlite3_step returns) and one more run begun.
- * A real re-run always has more steps accounted.
+ * A real re-run always has more steps accounted. A named trigger (the
+ * keyword index's) is reported with x = "-- TRIGGER name" and skipped.
  */
 static int trace_stmt(unsigned type, void *ctx, void *p, void *x)
 {
 	struct conn *c = ctx;
 	sqlite3_stmt *st = p;
-	(void)x;
+	const char *text = x;
 
-	if (type != SQLITE_TRACE_STMT)
+	if (type != SQLITE_TRACE_STMT || (text && strncmp(text, "--", 2) == 0))
 		return 0;
 	int run = sqlite3_stmt_status(st, SQLITE_STMTSTATUS_RUN, 0);
 	int vm = sqlite3_stmt_status(st, SQLITE_STMTSTATUS_VM_STEP, 0);
@@ -1142,6 +1260,67 @@ out:
 
 /* ---------------------------------------------------------------- notes */
 
+/* A growing string for the JSON arrays bound to json_each() and the tags of the keyword index. */
+struct sbuf {
+	char *p;
+	size_t len, cap;
+};
+
+static void sb_add(struct sbuf *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		b->cap = b->len + n + 1 > 2 * b->cap ? b->len + n + 1 : 2 * b->cap;
+		b->p = xrealloc(b->p, b->cap);
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+/* ["a","b"]: strings escaped as JSON requires. Caller frees. */
+static char *json_string_array(const char *const *v, size_t n)
+{
+	struct sbuf b = {0};
+	char esc[8];
+
+	sb_add(&b, "[", 1);
+	for (size_t i = 0; i < n; i++) {
+		sb_add(&b, i ? ",\"" : "\"", i ? 2 : 1);
+		for (const unsigned char *p = (const unsigned char *)v[i]; *p; p++) {
+			if (*p == '"' || *p == '\\') {
+				esc[0] = '\\';
+				esc[1] = (char)*p;
+				sb_add(&b, esc, 2);
+			} else if (*p < 0x20) {
+				snprintf(esc, sizeof(esc), "\\u%04x", *p);
+				sb_add(&b, esc, 6);
+			} else {
+				sb_add(&b, (const char *)p, 1);
+			}
+		}
+		sb_add(&b, "\"", 1);
+	}
+	sb_add(&b, "]", 1);
+	return b.p;
+}
+
+/* [3,2,1]: ids[i] for i < n, each ids + i * stride bytes on. Caller frees. */
+static char *json_id_array(const void *ids, size_t stride, size_t n)
+{
+	size_t cap = n * 21 + 3, len = 0;
+	char *p = xmalloc(cap);
+
+	p[len++] = '[';
+	for (size_t i = 0; i < n; i++) {
+		int64_t id;
+		memcpy(&id, (const char *)ids + i * stride, sizeof(id));
+		len += (size_t)snprintf(p + len, cap - len, i ? ",%" PRId64 : "%" PRId64, id);
+	}
+	p[len++] = ']';
+	p[len] = '\0';
+	return p;
+}
+
 /* Appends tag to n->tags, whose capacity is ntags rounded up to a power of two. */
 static void note_push_tag(struct note *n, char *tag)
 {
@@ -1152,7 +1331,7 @@ static void note_push_tag(struct note *n, char *tag)
 
 /* Fills out with copies of what was just stored. */
 static void note_fill(struct note *out, int64_t id, int64_t user_id, const struct note_input *in,
-                      int64_t created_at, int64_t updated_at)
+                      int64_t created_at, int64_t updated_at, enum embed_status status)
 {
 	out->id = id;
 	out->user_id = user_id;
@@ -1164,6 +1343,18 @@ static void note_fill(struct note *out, int64_t id, int64_t user_id, const struc
 	out->ntags = in->ntags;
 	out->created_at = created_at;
 	out->updated_at = updated_at;
+	out->embedding_status = status;
+}
+
+/* A deep copy of src into dst. */
+static void note_copy(struct note *dst, const struct note *src)
+{
+	*dst = *src;
+	dst->title = xstrdup(src->title);
+	dst->content = xstrdup(src->content);
+	dst->tags = src->ntags ? xcalloc(src->ntags, sizeof(*dst->tags)) : NULL;
+	for (size_t i = 0; i < src->ntags; i++)
+		dst->tags[i] = xstrdup(src->tags[i]);
 }
 
 /* Reads the NOTE_COLUMNS of the current row into n (user_id is the caller's). */
@@ -1175,6 +1366,7 @@ static void note_read(sqlite3_stmt *st, int64_t user_id, struct note *n)
 	n->content = column_dup(st, 2);
 	n->created_at = sqlite3_column_int64(st, 3);
 	n->updated_at = sqlite3_column_int64(st, 4);
+	n->embedding_status = (enum embed_status)sqlite3_column_int(st, 5);
 }
 
 /* Stores in->tags for the note, position = index, inside the caller's transaction. */
@@ -1199,6 +1391,187 @@ static enum verr insert_tags(struct conn *c, int64_t note_id, int64_t user_id,
 	return VERR_OK;
 }
 
+/* Bumps the index version of user_id (0: of every user), inside the caller's transaction. */
+static enum verr bump_version(struct conn *c, int64_t user_id, struct verror *err)
+{
+	sqlite3_stmt *st = NULL;
+	enum verr rc = prepare(c, user_id ? Q_VERSION_BUMP : Q_VERSION_BUMP_ALL, &st, err);
+	if (rc)
+		return rc;
+	if (user_id)
+		bind_i64(c, st, 1, user_id);
+	return finish(c, st, err);
+}
+
+/* Writes the note's keyword index row, its tags joined by spaces; in the caller's transaction. */
+static enum verr put_fts(struct conn *c, int64_t note_id, int64_t user_id,
+                         const struct note_input *in, struct verror *err)
+{
+	struct sbuf tags = {0};
+	sqlite3_stmt *st = NULL;
+	enum verr rc;
+
+	sb_add(&tags, "", 0);
+	for (size_t i = 0; i < in->ntags; i++) {
+		if (i)
+			sb_add(&tags, " ", 1);
+		sb_add(&tags, in->tags[i], strlen(in->tags[i]));
+	}
+	if ((rc = prepare(c, Q_FTS_PUT, &st, err)))
+		goto out;
+	bind_i64(c, st, 1, note_id);
+	bind_text(c, st, 2, in->title);
+	bind_text(c, st, 3, in->content);
+	bind_text(c, st, 4, tags.p);
+	bind_i64(c, st, 5, user_id);
+	rc = finish(c, st, err);
+out:
+	free(tags.p);
+	return rc;
+}
+
+/* The chunks must carry hashes an embed_job can hold (hex SHA-256: 64 characters). */
+static enum verr check_chunks(const struct note_input *in, struct verror *err)
+{
+	if (in->nchunks > 0 && !in->chunks)
+		return verr_set(err, VERR_INVALID, "%zu chunks given without an array",
+		                in->nchunks);
+	for (size_t i = 0; i < in->nchunks; i++) {
+		size_t len = in->chunks[i].hash ? strlen(in->chunks[i].hash) : 0;
+		if (len == 0 || len >= sizeof(((struct embed_job *)NULL)->hash))
+			return verr_set(err, VERR_INVALID,
+			                "chunk %zu: the hash must have 1 to %zu characters", i,
+			                sizeof(((struct embed_job *)NULL)->hash) - 1);
+	}
+	return VERR_OK;
+}
+
+/* A chunk of the note before an update, and whether a new chunk took its row. */
+struct old_chunk {
+	int64_t id;
+	char *hash;
+	bool taken;
+};
+
+static int old_chunk_cmp(const void *a, const void *b)
+{
+	const struct old_chunk *x = a, *y = b;
+	int d = strcmp(x->hash, y->hash);
+	return d ? d : (x->id > y->id) - (x->id < y->id);
+}
+
+/* The oldest chunk with hash that no new chunk took yet, or NULL; old is sorted by hash, id. */
+static struct old_chunk *take_old(struct old_chunk *old, size_t n, const char *hash)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(old[mid].hash, hash) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < n && strcmp(old[lo].hash, hash) == 0; lo++)
+		if (!old[lo].taken) {
+			old[lo].taken = true;
+			return &old[lo];
+		}
+	return NULL;
+}
+
+/*
+ * Makes in->chunks the note's chunks, inside the caller's transaction.
+ * The old chunks first move to negative seqs. A new chunk whose hash
+ * matches one of them takes over that row with its id, status, lease and
+ * vector, so an embedding in flight for it still lands; every other one is
+ * inserted pending; the old rows nobody took are deleted. fresh: a new
+ * note, which has no old chunks.
+ */
+static enum verr put_chunks(struct conn *c, int64_t note_id, int64_t user_id,
+                            const struct note_input *in, int64_t now, bool fresh,
+                            struct verror *err)
+{
+	struct old_chunk *old = NULL;
+	size_t nold = 0, cap = 0;
+	sqlite3_stmt *st = NULL;
+	bool row;
+	enum verr rc = VERR_OK;
+
+	if (!fresh) {
+		if ((rc = prepare(c, Q_CHUNKS_DETACH, &st, err)))
+			goto out;
+		bind_i64(c, st, 1, note_id);
+		while ((rc = step(c, st, &row, err)) == VERR_OK && row) {
+			if (nold == cap) {
+				cap = cap ? 2 * cap : 16;
+				old = xrealloc(old, cap * sizeof(*old));
+			}
+			old[nold++] = (struct old_chunk){sqlite3_column_int64(st, 0),
+			                                 column_dup(st, 1), false};
+		}
+		sqlite3_reset(st);
+		if (rc)
+			goto out;
+		if (nold > 1)
+			qsort(old, nold, sizeof(*old), old_chunk_cmp);
+	}
+	for (size_t i = 0; i < in->nchunks; i++) {
+		const struct chunk_input *ch = &in->chunks[i];
+		struct old_chunk *o = take_old(old, nold, ch->hash);
+		if (o) {
+			if ((rc = prepare(c, Q_CHUNK_REUSE, &st, err)))
+				goto out;
+			bind_i64(c, st, 1, o->id);
+			bind_i64(c, st, 2, (int64_t)i);
+			bind_text(c, st, 3, ch->heading);
+			bind_text(c, st, 4, ch->text);
+		} else {
+			if ((rc = prepare(c, Q_CHUNK_INSERT, &st, err)))
+				goto out;
+			bind_i64(c, st, 1, note_id);
+			bind_i64(c, st, 2, user_id);
+			bind_i64(c, st, 3, (int64_t)i);
+			bind_text(c, st, 4, ch->hash);
+			bind_i64(c, st, 5, now);
+			bind_text(c, st, 6, ch->heading);
+			bind_text(c, st, 7, ch->text);
+		}
+		if ((rc = finish(c, st, err)))
+			goto out;
+	}
+	if (nold > 0) {
+		if ((rc = prepare(c, Q_CHUNKS_DROP_DETACHED, &st, err)))
+			goto out;
+		bind_i64(c, st, 1, note_id);
+		rc = finish(c, st, err);
+	}
+out:
+	for (size_t i = 0; i < nold; i++)
+		free(old[i].hash);
+	free(old);
+	return rc;
+}
+
+/* The embedding_status of a note, as the caller's transaction sees it. */
+static enum verr note_embed_status(struct conn *c, int64_t id, enum embed_status *out,
+                                   struct verror *err)
+{
+	sqlite3_stmt *st = NULL;
+	bool row;
+	enum verr rc = prepare(c, Q_NOTE_EMBED_STATUS, &st, err);
+	if (rc)
+		return rc;
+	bind_i64(c, st, 1, id);
+	if ((rc = step(c, st, &row, err)) == VERR_OK)
+		*out = row ? (enum embed_status)sqlite3_column_int(st, 0) : EMBED_READY;
+	sqlite3_reset(st);
+	return rc;
+}
+
+/*
+ * One transaction: the note, its tags, its chunks (all pending) and its
+ * keyword index row, and the owner's index version.
+ */
 static enum verr sq_note_create(struct store *base, int64_t user_id, const struct note_input *in,
                                 int64_t now, struct note *out, struct verror *err)
 {
@@ -1208,6 +1581,8 @@ static enum verr sq_note_create(struct store *base, int64_t user_id, const struc
 	enum verr rc;
 
 	memset(out, 0, sizeof(*out));
+	if ((rc = check_chunks(in, err)))
+		return rc;
 	if ((rc = conn_get_writer(s, &c, err)) || (rc = run_query(c, Q_BEGIN_IMMEDIATE, err)) ||
 	    (rc = prepare(c, Q_NOTE_INSERT, &st, err)))
 		goto out;
@@ -1218,9 +1593,12 @@ static enum verr sq_note_create(struct store *base, int64_t user_id, const struc
 	if ((rc = finish(c, st, err)))
 		goto out;
 	int64_t id = sqlite3_last_insert_rowid(c->db);
-	if ((rc = insert_tags(c, id, user_id, in, err)) || (rc = run_query(c, Q_COMMIT, err)))
+	if ((rc = insert_tags(c, id, user_id, in, err)) ||
+	    (rc = put_chunks(c, id, user_id, in, now, true, err)) ||
+	    (rc = put_fts(c, id, user_id, in, err)) || (rc = bump_version(c, user_id, err)) ||
+	    (rc = run_query(c, Q_COMMIT, err)))
 		goto out;
-	note_fill(out, id, user_id, in, now, now);
+	note_fill(out, id, user_id, in, now, now, in->nchunks ? EMBED_PENDING : EMBED_READY);
 out:
 	conn_put(s, c);
 	return rc;
@@ -1266,6 +1644,7 @@ out:
 	return rc;
 }
 
+/* One transaction, as create; unchanged chunks keep their vectors (put_chunks). */
 static enum verr sq_note_update(struct store *base, int64_t user_id, int64_t id,
                                 const struct note_input *in, int64_t now, struct note *out,
                                 struct verror *err)
@@ -1273,10 +1652,13 @@ static enum verr sq_note_update(struct store *base, int64_t user_id, int64_t id,
 	struct sqlite_store *s = handle(base);
 	struct conn *c = NULL;
 	sqlite3_stmt *st = NULL;
+	enum embed_status status;
 	bool row;
 	enum verr rc;
 
 	memset(out, 0, sizeof(*out));
+	if ((rc = check_chunks(in, err)))
+		return rc;
 	if ((rc = conn_get_writer(s, &c, err)) || (rc = run_query(c, Q_BEGIN_IMMEDIATE, err)) ||
 	    (rc = prepare(c, Q_NOTE_UPDATE, &st, err)))
 		goto out;
@@ -1296,15 +1678,20 @@ static enum verr sq_note_update(struct store *base, int64_t user_id, int64_t id,
 		goto out;
 	bind_i64(c, st, 1, id);
 	if ((rc = finish(c, st, err)) || (rc = insert_tags(c, id, user_id, in, err)) ||
-	    (rc = run_query(c, Q_COMMIT, err)))
+	    (rc = put_chunks(c, id, user_id, in, now, false, err)) ||
+	    (rc = put_fts(c, id, user_id, in, err)) || (rc = bump_version(c, user_id, err)) ||
+	    (rc = note_embed_status(c, id, &status, err)) || (rc = run_query(c, Q_COMMIT, err)))
 		goto out;
-	note_fill(out, id, user_id, in, created_at, now);
+	note_fill(out, id, user_id, in, created_at, now, status);
 out:
 	conn_put(s, c);
 	return rc;
 }
 
-/* Deleting the row cascades to its tags. */
+/*
+ * Deleting the row cascades to its tags and chunks; the trigger
+ * notes_fts_delete removes its keyword index row.
+ */
 static enum verr sq_note_delete(struct store *base, int64_t user_id, int64_t id, struct verror *err)
 {
 	struct sqlite_store *s = handle(base);
@@ -1312,82 +1699,29 @@ static enum verr sq_note_delete(struct store *base, int64_t user_id, int64_t id,
 	sqlite3_stmt *st = NULL;
 	enum verr rc;
 
-	if ((rc = conn_get_writer(s, &c, err)) || (rc = prepare(c, Q_NOTE_DELETE, &st, err)))
+	if ((rc = conn_get_writer(s, &c, err)) || (rc = run_query(c, Q_BEGIN_IMMEDIATE, err)) ||
+	    (rc = prepare(c, Q_NOTE_DELETE, &st, err)))
 		goto out;
 	bind_i64(c, st, 1, id);
 	bind_i64(c, st, 2, user_id);
 	if ((rc = finish(c, st, err)))
 		goto out;
-	if (sqlite3_changes(c->db) == 0)
+	if (sqlite3_changes(c->db) == 0) {
 		rc = verr_set(err, VERR_NOT_FOUND, "no such note");
+		goto out;
+	}
+	if ((rc = bump_version(c, user_id, err)))
+		goto out;
+	rc = run_query(c, Q_COMMIT, err);
 out:
 	conn_put(s, c);
 	return rc;
 }
 
-/* A growing string for the JSON arrays bound to json_each(). */
-struct sbuf {
-	char *p;
-	size_t len, cap;
-};
-
-static void sb_add(struct sbuf *b, const char *s, size_t n)
+/* Loads the tags of items[0..n) with one query; items with id 0 are skipped. */
+static enum verr load_tags(struct conn *c, struct note *items, size_t n, struct verror *err)
 {
-	if (b->len + n + 1 > b->cap) {
-		b->cap = b->len + n + 1 > 2 * b->cap ? b->len + n + 1 : 2 * b->cap;
-		b->p = xrealloc(b->p, b->cap);
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-/* ["a","b"]: strings escaped as JSON requires. Caller frees. */
-static char *json_string_array(const char *const *v, size_t n)
-{
-	struct sbuf b = {0};
-	char esc[8];
-
-	sb_add(&b, "[", 1);
-	for (size_t i = 0; i < n; i++) {
-		sb_add(&b, i ? ",\"" : "\"", i ? 2 : 1);
-		for (const unsigned char *p = (const unsigned char *)v[i]; *p; p++) {
-			if (*p == '"' || *p == '\\') {
-				esc[0] = '\\';
-				esc[1] = (char)*p;
-				sb_add(&b, esc, 2);
-			} else if (*p < 0x20) {
-				snprintf(esc, sizeof(esc), "\\u%04x", *p);
-				sb_add(&b, esc, 6);
-			} else {
-				sb_add(&b, (const char *)p, 1);
-			}
-		}
-		sb_add(&b, "\"", 1);
-	}
-	sb_add(&b, "]", 1);
-	return b.p;
-}
-
-/* [3,2,1]: the ids of items. Caller frees. */
-static char *json_id_array(const struct note *items, size_t n)
-{
-	size_t cap = n * 21 + 3, len = 0;
-	char *p = xmalloc(cap);
-
-	p[len++] = '[';
-	for (size_t i = 0; i < n; i++)
-		len +=
-		    (size_t)snprintf(p + len, cap - len, i ? ",%" PRId64 : "%" PRId64, items[i].id);
-	p[len++] = ']';
-	p[len] = '\0';
-	return p;
-}
-
-/* Loads the tags of every note on the page with one query. */
-static enum verr page_load_tags(struct conn *c, struct note_page *page, struct verror *err)
-{
-	char *ids = json_id_array(page->items, page->n);
+	char *ids = json_id_array(&items[0].id, sizeof(*items), n);
 	struct note *cur = NULL;
 	sqlite3_stmt *st = NULL;
 	bool row;
@@ -1396,14 +1730,14 @@ static enum verr page_load_tags(struct conn *c, struct note_page *page, struct v
 	if ((rc = prepare(c, Q_PAGE_TAGS, &st, err)))
 		goto out;
 	bind_text(c, st, 1, ids);
-	/* Rows come grouped by note id, so the page is searched once per note. */
+	/* Rows come grouped by note id, so the items are searched once per note. */
 	while ((rc = step(c, st, &row, err)) == VERR_OK && row) {
 		int64_t note_id = sqlite3_column_int64(st, 0);
 		if (!cur || cur->id != note_id) {
 			cur = NULL;
-			for (size_t i = 0; i < page->n && !cur; i++)
-				if (page->items[i].id == note_id)
-					cur = &page->items[i];
+			for (size_t i = 0; i < n && !cur; i++)
+				if (items[i].id == note_id)
+					cur = &items[i];
 			if (!cur)
 				continue;
 		}
@@ -1458,7 +1792,7 @@ static enum verr sq_note_list(struct store *base, const struct note_query *q, st
 		while (out->n < (size_t)want && (rc = step(c, st, &row, err)) == VERR_OK && row)
 			note_read(st, q->user_id, &out->items[out->n++]);
 		sqlite3_reset(st);
-		if (rc || (out->n > 0 && (rc = page_load_tags(c, out, err))))
+		if (rc || (out->n > 0 && (rc = load_tags(c, out->items, out->n, err))))
 			goto out;
 	}
 	rc = run_query(c, Q_COMMIT, err);
@@ -1467,6 +1801,547 @@ out:
 		note_page_free(out);
 	conn_put(s, c);
 	free(tags);
+	return rc;
+}
+
+/* One read transaction; a note is placed at the first index asking for it, then copied. */
+static enum verr sq_notes_get_many(struct store *base, int64_t user_id, const int64_t *ids,
+                                   size_t n, struct note *out, struct verror *err)
+{
+	struct sqlite_store *s = handle(base);
+	struct conn *c = NULL;
+	char *json = NULL;
+	sqlite3_stmt *st = NULL;
+	bool row;
+	enum verr rc;
+
+	if (n == 0)
+		return VERR_OK;
+	memset(out, 0, n * sizeof(*out));
+	json = json_id_array(ids, sizeof(*ids), n);
+	if ((rc = conn_get(s, &c, err)) || (rc = run_query(c, Q_BEGIN, err)) ||
+	    (rc = prepare(c, Q_NOTES_MANY, &st, err)))
+		goto out;
+	bind_i64(c, st, 1, user_id);
+	bind_text(c, st, 2, json);
+	while ((rc = step(c, st, &row, err)) == VERR_OK && row) {
+		int64_t id = sqlite3_column_int64(st, 0);
+		for (size_t i = 0; i < n; i++)
+			if (ids[i] == id) {
+				note_read(st, user_id, &out[i]);
+				break;
+			}
+	}
+	sqlite3_reset(st);
+	if (rc || (rc = load_tags(c, out, n, err)) || (rc = run_query(c, Q_COMMIT, err)))
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		if (out[i].id)
+			continue;
+		for (size_t j = 0; j < i; j++)
+			if (ids[j] == ids[i] && out[j].id) {
+				note_copy(&out[i], &out[j]);
+				break;
+			}
+	}
+out:
+	if (rc)
+		for (size_t i = 0; i < n; i++)
+			note_free(&out[i]);
+	conn_put(s, c);
+	free(json);
+	return rc;
+}
+
+/* Ascending ids; no tags: every note of the user. */
+static enum verr sq_note_ids_with_tags(struct store *base, int64_t user_id, const char *const *tags,
+                                       size_t ntags, int64_t **ids, size_t *n, struct verror *err)
+{
+	struct sqlite_store *s = handle(base);
+	struct conn *c = NULL;
+	char *json = NULL;
+	int64_t *v = NULL;
+	size_t len = 0, cap = 0;
+	sqlite3_stmt *st = NULL;
+	bool row;
+	enum verr rc;
+
+	*ids = NULL;
+	*n = 0;
+	if (ntags)
+		json = json_string_array(tags, ntags);
+	if ((rc = conn_get(s, &c, err)) ||
+	    (rc = prepare(c, ntags ? Q_NOTE_IDS_TAGGED : Q_NOTE_IDS, &st, err)))
+		goto out;
+	bind_i64(c, st, 1, user_id);
+	if (ntags)
+		bind_text(c, st, 2, json);
+	while ((rc = step(c, st, &row, err)) == VERR_OK && row) {
+		if (len == cap) {
+			cap = cap ? 2 * cap : 64;
+			v = xrealloc(v, cap * sizeof(*v));
+		}
+		v[len++] = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_reset(st);
+	if (rc)
+		goto out;
+	*ids = v;
+	*n = len;
+	v = NULL;
+out:
+	conn_put(s, c);
+	free(json);
+	free(v);
+	return rc;
+}
+
+static enum verr sq_note_chunks(struct store *base, int64_t user_id, int64_t note_id,
+                                int64_t **chunk_ids, char ***texts, size_t *n, struct verror *err)
+{
+	struct sqlite_store *s = handle(base);
+	struct conn *c = NULL;
+	int64_t *ids = NULL;
+	char **tv = NULL;
+	size_t len = 0, cap = 0;
+	bool found = false, row;
+	sqlite3_stmt *st = NULL;
+	enum verr rc;
+
+	*chunk_ids = NULL;
+	*texts = NULL;
+	*n = 0;
+	if ((rc = conn_get(s, &c, err)) || (rc = prepare(c, Q_NOTE_CHUNKS, &st, err)))
+		goto out;
+	bind_i64(c, st, 1, user_id);
+	bind_i64(c, st, 2, note_id);
+	while ((rc = step(c, st, &row, err)) == VERR_OK && row) {
+		found = true;
+		if (sqlite3_column_type(st, 0) == SQLITE_NULL)
+			continue; /* the note has no chunks */
+		if (len == cap) {
+			cap = cap ? 2 * cap : 16;
+			ids = xrealloc(ids, cap * sizeof(*ids));
+			tv = xrealloc(tv, cap * sizeof(*tv));
+		}
+		ids[len] = sqlite3_column_int64(st, 0);
+		tv[len++] = column_dup(st, 1);
+	}
+	sqlite3_reset(st);
+	if (rc)
+		goto out;
+	if (!found) {
+		rc = verr_set(err, VERR_NOT_FOUND, "no such note");
+		goto out;
+	}
+	*chunk_ids = ids;
+	*texts = tv;
+	*n = len;
+	ids = NULL;
+	tv = NULL;
+	len = 0;
+out:
+	conn_put(s, c);
+	for (size_t i = 0; i < len; i++)
+		free(tv[i]);
+	free(tv);
+	free(ids);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- embedding queue */
+
+static int job_cmp(const void *a, const void *b)
+{
+	const struct embed_job *x = a, *y = b;
+	return (x->chunk_id > y->chunk_id) - (x->chunk_id < y->chunk_id);
+}
+
+/*
+ * Q_EMBED_CLAIM leases and returns the chunks in one statement; RETURNING
+ * gives no order, so the jobs are sorted by chunk id (oldest first) here.
+ */
+static enum verr sq_embed_claim(struct store *base, size_t limit, int64_t now, int64_t lease_ms,
+                                struct embed_job **out, size_t *n, struct verror *err)
+{
+	struct sqlite_store *s = handle(base);
+	struct conn *c = NULL;
+	struct embed_job *jobs = NULL;
+	size_t len = 0, cap = 0;
+	sqlite3_stmt *st = NULL;
+	bool row;
+	enum verr rc;
+
+	*out = NULL;
+	*n = 0;
+	if (lease_ms < 0)
+		return verr_set(err, VERR_INVALID, "the lease must not be negative");
+	if (limit == 0)
+		return VERR_OK;
+	if ((rc = conn_get_writer(s, &c, err)) || (rc = prepare(c, Q_EMBED_CLAIM, &st, err)))
+		goto out;
+	bind_i64(c, st, 1, now);
+	bind_i64(c, st, 2, lease_ms);
+	bind_size(c, st, 3, limit);
+	while ((rc = step(c, st, &row, err)) == VERR_OK && row) {
+		if (len == cap) {
+			cap = cap ? 2 * cap : (limit < 64 ? limit : 64);
+			jobs = xrealloc(jobs, cap * sizeof(*jobs));
+		}
+		struct embed_job *j = &jobs[len++];
+		memset(j, 0, sizeof(*j));
+		j->chunk_id = sqlite3_column_int64(st, 0);
+		j->user_id = sqlite3_column_int64(st, 1);
+		j->title = column_dup(st, 2);
+		j->heading = column_dup(st, 3);
+		j->text = column_dup(st, 4);
+		const unsigned char *hash = sqlite3_column_text(st, 5);
+		size_t hash_len = (size_t)sqlite3_column_bytes(st, 5);
+		if (hash && hash_len < sizeof(j->hash))
+			memcpy(j->hash, hash, hash_len);
+		j->attempts = sqlite3_column_int(st, 6);
+	}
+	/* An error past the first row (the commit) undoes every lease: hand out none. */
+	sqlite3_reset(st);
+	if (rc)
+		goto out;
+	if (len > 1)
+		qsort(jobs, len, sizeof(*jobs), job_cmp);
+	*out = jobs;
+	*n = len;
+	jobs = NULL;
+	len = 0;
+out:
+	conn_put(s, c);
+	embed_jobs_free(jobs, len);
+	return rc;
+}
+
+/*
+ * Runs Q_EMBED_DONE or Q_EMBED_FAILED, already bound, in the caller's
+ * transaction; *user_id is the chunk's owner, 0 if the chunk is gone or
+ * its hash no longer matches.
+ */
+static enum verr chunk_write(struct conn *c, sqlite3_stmt *st, int64_t *user_id, struct verror *err)
+{
+	bool row;
+	enum verr rc = step(c, st, &row, err);
+	*user_id = rc == VERR_OK && row ? sqlite3_column_int64(st, 0) : 0;
+	if (rc)
+		sqlite3_reset(st);
+	else
+		rc = finish(c, st, err);
+	return rc;
+}
+
+static enum verr sq_embed_done(struct store *base, int64_t chunk_id, const char *hash,
+                               const char *model, int dim, const float *vec, int64_t now,
+                               struct verror *err)
+{
+	struct sqlite_store *s = handle(base);
+	struct conn *c = NULL;
+	sqlite3_stmt *st = NULL;
+	int64_t owner;
+	enum verr rc;
+
+	if (dim <= 0 || !vec || !hash || !model || !*model)
+		return verr_set(err, VERR_INVALID, "a vector needs a model, a hash and dim > 0");
+	if ((rc = conn_get_writer(s, &c, err)) || (rc = run_query(c, Q_BEGIN_IMMEDIATE, err)) ||
+	    (rc = prepare(c, Q_EMBED_DONE, &st, err)))
+		goto out;
+	bind_i64(c, st, 1, chunk_id);
+	bind_text(c, st, 2, hash);
+	bind_text(c, st, 3, model);
+	bind_i64(c, st, 4, dim);
+	bind_blob(c, st, 5, vec, (size_t)dim * sizeof(*vec));
+	bind_i64(c, st, 6, now);
+	if ((rc = chunk_write(c, st, &owner, err)) || (owner && (rc = bump_version(c, owner, err))))
+		goto out;
+	rc = run_query(c, Q_COMMIT, err);
+out:
+	conn_put(s, c);
+	return rc;
+}
+
+/* Only a give-up changes what the index holds (the status counts), so only it bumps. */
+static enum verr sq_embed_failed(struct store *base, int64_t chunk_id, const char *hash,
+                                 const char *error, int64_t retry_at, bool give_up,
+                                 struct verror *err)
+{
+	struct sqlite_store *s = handle(base);
+	struct conn *c = NULL;
+	sqlite3_stmt *st = NULL;
+	int64_t owner;
+	enum verr rc;
+
+	if (!hash)
+		return verr_set(err, VERR_INVALID, "no hash given");
+	if ((rc = conn_get_writer(s, &c, err)) || (rc = run_query(c, Q_BEGIN_IMMEDIATE, err)) ||
+	    (rc = prepare(c, Q_EMBED_FAILED, &st, err)))
+		goto out;
+	bind_i64(c, st, 1, chunk_id);
+	bind_text(c, st, 2, hash);
+	bind_text(c, st, 3, error);
+	bind_i64(c, st, 4, give_up ? EMBED_FAILED : EMBED_PENDING);
+	bind_i64(c, st, 5, retry_at);
+	if ((rc = chunk_write(c, st, &owner, err)) ||
+	    (give_up && owner && (rc = bump_version(c, owner, err))))
+		goto out;
+	rc = run_query(c, Q_COMMIT, err);
+out:
+	conn_put(s, c);
+	return rc;
+}
+
+#define REINDEX_BATCH 2000
+
+/*
+ * Old vectors stay until embed_done replaces them, so search keeps
+ * answering meanwhile. The chunks are reset in batches of REINDEX_BATCH,
+ * one write transaction each, so other writers (of this process or
+ * another) wait tens of milliseconds at a time, not the seconds a hundred
+ * thousand rows take. A failure part way leaves the batches done so far
+ * done, which is harmless: run it again.
+ */
+static enum verr sq_reindex(struct store *base, int64_t user_id, int64_t *count, struct verror *err)
+{
+	struct sqlite_store *s = handle(base);
+	struct conn *c = NULL;
+	sqlite3_stmt *st = NULL;
+	int64_t after = 0, total = 0;
+	size_t got;
+	bool row;
+	enum verr rc;
+
+	if (count)
+		*count = 0;
+	do {
+		got = 0;
+		if ((rc = conn_get_writer(s, &c, err)) ||
+		    (rc = run_query(c, Q_BEGIN_IMMEDIATE, err)) ||
+		    (rc = prepare(c, Q_REINDEX_BATCH, &st, err)))
+			goto out;
+		bind_i64(c, st, 1, user_id);
+		bind_i64(c, st, 2, after);
+		bind_i64(c, st, 3, REINDEX_BATCH);
+		while ((rc = step(c, st, &row, err)) == VERR_OK && row) {
+			int64_t id = sqlite3_column_int64(st, 0);
+			if (id > after)
+				after = id;
+			got++;
+		}
+		sqlite3_reset(st);
+		if (rc || (rc = run_query(c, Q_COMMIT, err)))
+			goto out;
+		conn_put(s, c);
+		c = NULL;
+		total += (int64_t)got;
+	} while (got == REINDEX_BATCH);
+
+	if ((rc = conn_get_writer(s, &c, err)) || (rc = bump_version(c, user_id, err)))
+		goto out;
+	if (count)
+		*count = total;
+out:
+	conn_put(s, c);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- search */
+
+static enum verr sq_index_status(struct store *base, int64_t user_id, const char *model, int dim,
+                                 struct index_status *out, struct verror *err)
+{
+	struct sqlite_store *s = handle(base);
+	struct conn *c = NULL;
+	sqlite3_stmt *st = NULL;
+	bool row;
+	enum verr rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = conn_get(s, &c, err)) || (rc = prepare(c, Q_INDEX_STATUS, &st, err)))
+		goto out;
+	bind_i64(c, st, 1, user_id);
+	bind_text(c, st, 2, model);
+	bind_i64(c, st, 3, dim);
+	if ((rc = step(c, st, &row, err)) || !row)
+		goto out;
+	/* SUM of no rows is NULL, read as 0. */
+	out->pending = sqlite3_column_int64(st, 0);
+	out->ready = sqlite3_column_int64(st, 1);
+	out->failed = sqlite3_column_int64(st, 2);
+	out->stale = sqlite3_column_int64(st, 3);
+out:
+	conn_put(s, c);
+	return rc;
+}
+
+/* Always read from the file, so another process's writes show at once. */
+static enum verr sq_index_version(struct store *base, int64_t user_id, int64_t *version,
+                                  struct verror *err)
+{
+	struct sqlite_store *s = handle(base);
+	struct conn *c = NULL;
+	sqlite3_stmt *st = NULL;
+	bool row;
+	enum verr rc;
+
+	*version = 0;
+	if ((rc = conn_get(s, &c, err)) || (rc = prepare(c, Q_VERSION_GET, &st, err)))
+		goto out;
+	bind_i64(c, st, 1, user_id);
+	if ((rc = step(c, st, &row, err)))
+		goto out;
+	if (!row)
+		rc = verr_set(err, VERR_NOT_FOUND, "no such user");
+	else
+		*version = sqlite3_column_int64(st, 0);
+out:
+	conn_put(s, c);
+	return rc;
+}
+
+/*
+ * n floats, 64-byte aligned, so with dim a multiple of 16 every row starts
+ * on a cache line. posix_memalign fails only for want of memory; xmalloc
+ * then reports that and aborts, as everywhere else.
+ */
+static float *floats_alloc(size_t n)
+{
+	void *p = NULL;
+	if (posix_memalign(&p, 64, n * sizeof(float)) != 0)
+		return xmalloc(n * sizeof(float));
+	return p;
+}
+
+/*
+ * Every chunk of the user whose vector was made by model with dim,
+ * whatever its status: a row's vector always belongs to its current text
+ * (only embed_done with a matching hash writes one), so while a reindex
+ * runs the old vectors keep answering until new ones replace them. One
+ * read transaction counts the rows, then copies each blob straight into
+ * the one array (no allocation per row).
+ */
+static enum verr sq_vectors_load(struct store *base, int64_t user_id, const char *model, int dim,
+                                 struct vector_set *out, struct verror *err)
+{
+	struct sqlite_store *s = handle(base);
+	struct conn *c = NULL;
+	sqlite3_stmt *st = NULL;
+	size_t count = 0, i = 0, row_bytes = (size_t)dim * sizeof(float);
+	bool row;
+	enum verr rc;
+
+	memset(out, 0, sizeof(*out));
+	if (dim <= 0 || !model)
+		return verr_set(err, VERR_INVALID, "vectors need a model and dim > 0");
+	out->dim = dim;
+	if ((rc = conn_get(s, &c, err)) || (rc = run_query(c, Q_BEGIN, err)) ||
+	    (rc = prepare(c, Q_VECTORS_COUNT, &st, err)))
+		goto out;
+	bind_i64(c, st, 1, user_id);
+	bind_text(c, st, 2, model);
+	bind_i64(c, st, 3, dim);
+	if ((rc = step(c, st, &row, err)))
+		goto out;
+	count = row ? (size_t)sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	if (count == 0)
+		goto done;
+
+	out->vecs = floats_alloc(count * (size_t)dim);
+	out->chunk_ids = xmalloc(count * sizeof(*out->chunk_ids));
+	out->note_ids = xmalloc(count * sizeof(*out->note_ids));
+	if ((rc = prepare(c, Q_VECTORS_LOAD, &st, err)))
+		goto out;
+	bind_i64(c, st, 1, user_id);
+	bind_text(c, st, 2, model);
+	bind_i64(c, st, 3, dim);
+	while (i < count && (rc = step(c, st, &row, err)) == VERR_OK && row) {
+		const void *blob = sqlite3_column_blob(st, 2);
+		size_t bytes = (size_t)sqlite3_column_bytes(st, 2);
+		if (!blob || bytes != row_bytes) {
+			rc = verr_set(err, VERR_INTERNAL,
+			              "chunk %" PRId64 " has a vector of %zu bytes, expected %zu",
+			              (int64_t)sqlite3_column_int64(st, 0), bytes, row_bytes);
+			goto out;
+		}
+		out->chunk_ids[i] = sqlite3_column_int64(st, 0);
+		out->note_ids[i] = sqlite3_column_int64(st, 1);
+		memcpy(out->vecs + i * (size_t)dim, blob, row_bytes);
+		i++;
+	}
+	sqlite3_reset(st);
+	if (rc)
+		goto out;
+done:
+	out->n = i;
+	rc = run_query(c, Q_COMMIT, err);
+out:
+	if (rc) {
+		vector_set_free(out);
+		out->dim = 0;
+	}
+	conn_put(s, c);
+	return rc;
+}
+
+/*
+ * FTS5 over the user's notes, filtered in SQL by user_id (the expression
+ * cannot reach another user's rows whatever it holds). FTS5 reports a
+ * malformed expression when the statement runs, as SQLITE_ERROR: that is
+ * the caller's input, VERR_INVALID.
+ */
+static enum verr sq_keyword_search(struct store *base, int64_t user_id, const char *match,
+                                   const char *const *tags, size_t ntags, size_t limit,
+                                   struct keyword_hit **out, size_t *n, struct verror *err)
+{
+	struct sqlite_store *s = handle(base);
+	struct conn *c = NULL;
+	struct keyword_hit *hits = NULL;
+	size_t len = 0, cap = 0;
+	char *json = NULL;
+	sqlite3_stmt *st = NULL;
+	bool row;
+	enum verr rc;
+
+	*out = NULL;
+	*n = 0;
+	if (!match)
+		return verr_set(err, VERR_INVALID, "no search expression");
+	if (limit == 0)
+		return VERR_OK;
+	if (ntags)
+		json = json_string_array(tags, ntags);
+	if ((rc = conn_get(s, &c, err)) ||
+	    (rc = prepare(c, ntags ? Q_KEYWORD_TAGGED : Q_KEYWORD, &st, err)))
+		goto out;
+	bind_i64(c, st, 1, user_id);
+	bind_text(c, st, 2, match);
+	bind_size(c, st, 3, limit);
+	if (ntags)
+		bind_text(c, st, 4, json);
+	while ((rc = step(c, st, &row, err)) == VERR_OK && row) {
+		if (len == cap) {
+			cap = cap ? 2 * cap : (limit < 64 ? limit : 64);
+			hits = xrealloc(hits, cap * sizeof(*hits));
+		}
+		hits[len].note_id = sqlite3_column_int64(st, 0);
+		hits[len++].score = -sqlite3_column_double(st, 1);
+	}
+	if (rc && sqlite3_extended_errcode(c->db) == SQLITE_ERROR)
+		rc = verr_set(err, VERR_INVALID, "invalid search expression: %s",
+		              sqlite3_errmsg(c->db));
+	sqlite3_reset(st);
+	if (rc)
+		goto out;
+	*out = hits;
+	*n = len;
+	hits = NULL;
+out:
+	conn_put(s, c);
+	free(json);
+	free(hits);
 	return rc;
 }
 
@@ -1495,4 +2370,15 @@ const struct store_ops store_sqlite_ops = {
     .note_update = sq_note_update,
     .note_delete = sq_note_delete,
     .note_list = sq_note_list,
+    .notes_get_many = sq_notes_get_many,
+    .note_ids_with_tags = sq_note_ids_with_tags,
+    .note_chunks = sq_note_chunks,
+    .embed_claim = sq_embed_claim,
+    .embed_done = sq_embed_done,
+    .embed_failed = sq_embed_failed,
+    .reindex = sq_reindex,
+    .index_status = sq_index_status,
+    .index_version = sq_index_version,
+    .vectors_load = sq_vectors_load,
+    .keyword_search = sq_keyword_search,
 };

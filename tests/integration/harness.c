@@ -405,6 +405,10 @@ static int find_started_port(const struct server *s)
 			    json_is_integer(p))
 				port = (int)json_integer_value(p);
 		}
+		/* LOG_FORMAT=console: "<ts> info    server_started host=... port=N ..." */
+		char *hit = strstr(line, " server_started ");
+		if (!j && hit && (hit = strstr(hit, " port=")))
+			port = atoi(hit + 6);
 		json_decref(j);
 		line = nl + 1;
 	}

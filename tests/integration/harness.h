@@ -3,10 +3,11 @@
  *
  * Each test starts its own server: a fresh temporary directory (the cwd, so
  * no .env is picked up, and the home of the SQLite database), a clean
- * environment, PORT=0, and the port read back from the JSON "server_started"
- * log line. Requests go over real HTTP with libcurl; raw TCP helpers cover what
- * curl cannot send (announced-but-unsent bodies, idle connections). The CLI
- * runner executes the same binary with its own arguments, env and stdin.
+ * environment, PORT=0, and the port read back from the "server_started" log
+ * line (JSON, or LOG_FORMAT=console when a test asks for it). Requests go
+ * over real HTTP with libcurl; raw TCP helpers cover what curl cannot send
+ * (announced-but-unsent bodies, idle connections). The CLI runner executes
+ * the same binary with its own arguments, env and stdin.
  *
  * Criterion ignores assertions made in .fini, so a test stops its server
  * itself (server_stop_ok) and .fini only cleans up (server_cleanup).

@@ -2,13 +2,17 @@
  * test_bodies.c - hostile and broken request bodies: truncated or malformed
  * JSON, non-objects, wrong field types, raw invalid UTF-8, wrong or missing
  * Content-Type, empty bodies, and bodies over MAX_BODY_BYTES (sent, or only
- * announced by Content-Length, or chunked). Never a 500, a hang or a crash:
- * every test ends with a clean SIGTERM exit.
+ * announced by Content-Length, or chunked); endless and trickling bodies,
+ * which are cut off. Never a 500, a hang or a crash: every test ends with a
+ * clean SIGTERM exit.
  */
 #include "integration/harness.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 static struct server srv;
@@ -485,6 +489,131 @@ Test(bodies, chunked_oversize_is_413)
 	free(json);
 	free(chunked);
 	server_stop_ok(&srv);
+}
+
+/* Whether the server log holds a "request_cut" line. */
+static bool log_has_cut(void)
+{
+	char *log = server_log(&srv);
+	bool found = strstr(log, "\"request_cut\"") != NULL;
+	free(log);
+	return found;
+}
+
+/* A raw connection whose sends give up after 1 s instead of blocking forever. */
+static int connect_with_send_timeout(void)
+{
+	int fd = tcp_connect(&srv);
+	cr_assert(fd >= 0, "connect failed");
+	struct timeval tv = {.tv_sec = 1};
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+Test(bodies, endless_chunked_upload_is_cut_off)
+{
+	setup(small_limit_env);
+	char *head = it_asprintf("POST /api/v1/notes HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+	                         "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
+	                         "Transfer-Encoding: chunked\r\n\r\n",
+	                         me.access);
+	int fd = connect_with_send_timeout();
+	cr_assert(tcp_send_all(fd, head, strlen(head)));
+	/* 4 KiB chunks, sent whole (off carries a partial send over) so the framing stays valid. */
+	char *pad = it_repeat("a", 4096);
+	char *chunk = it_asprintf("1000\r\n%s\r\n", pad);
+	size_t len = strlen(chunk), off = 0, sent = 0;
+	const size_t give_up = 256u << 20;
+	bool cut = false;
+	double t0 = it_now_ms();
+	while (sent < give_up && it_now_ms() - t0 < 10000) {
+		ssize_t w = send(fd, chunk + off, len - off, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			cut = errno == EPIPE || errno == ECONNRESET;
+			break;
+		}
+		sent += (size_t)w;
+		off = (off + (size_t)w) % len;
+	}
+	double took = it_now_ms() - t0;
+	char resp[4096];
+	bool closed = false;
+	if (!cut) /* the send timed out: the server may have answered and stopped reading */
+		tcp_read(fd, resp, sizeof(resp), 2000, &closed);
+	close(fd);
+	cr_assert(cut || closed || strstr(resp, " 413 "),
+	          "an endless chunked upload was still being read after %zu bytes and %.0f ms "
+	          "(MAX_BODY_BYTES=4096)",
+	          sent, took);
+	/* What the kernel buffers on loopback, not what the server read. */
+	cr_assert(sent < (32u << 20), "%zu bytes went in before the cut, after %.0f ms", sent,
+	          took);
+	cr_assert(took < 5000, "the cut came after %.0f ms", took);
+	cr_assert(log_has_cut(), "no request_cut line in the log");
+	struct http_resp r;
+	cr_assert_eq(http(&srv, "GET", "/health", NULL, NULL, &r), 200);
+	http_resp_free(&r);
+	cr_assert_eq(note_total(), 0, "the endless upload stored a note");
+	free(head);
+	free(pad);
+	free(chunk);
+	server_stop_ok(&srv);
+}
+
+static const char *const short_idle_env[] = {"IDLE_TIMEOUT_SECONDS=1", NULL};
+
+Test(bodies, trickling_body_is_cut_at_the_deadline)
+{
+	/* A byte every 200 ms never trips the 1 s idle timeout; the 2 s body deadline cuts it. */
+	setup(short_idle_env);
+	const char *head = "POST /api/v1/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+	                   "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n";
+	int fd = connect_with_send_timeout();
+	cr_assert(tcp_send_all(fd, head, strlen(head)));
+	double t0 = it_now_ms();
+	bool closed = false;
+	char buf[4096];
+	while (!closed && it_now_ms() - t0 < 8000) {
+		if (!tcp_send_all(fd, " ", 1))
+			break;
+		tcp_read(fd, buf, sizeof(buf), 200, &closed);
+	}
+	double took = it_now_ms() - t0;
+	close(fd);
+	cr_assert(took < 5000,
+	          "a body trickling a byte every 200 ms was still open after %.0f ms "
+	          "(IDLE_TIMEOUT_SECONDS=1: deadline 2 s)",
+	          took);
+	cr_assert(took >= 1500, "cut after %.0f ms, before the 2 s deadline", took);
+	cr_assert(log_has_cut(), "no request_cut line in the log");
+	server_stop_ok(&srv);
+}
+
+Test(bodies, trickling_body_does_not_hold_shutdown)
+{
+	setup(NULL); /* the default 30 s idle timeout, so only shutdown can end the upload */
+	const char *head = "POST /api/v1/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+	                   "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n";
+	int fd = connect_with_send_timeout();
+	cr_assert(tcp_send_all(fd, head, strlen(head)));
+	for (int i = 0; i < 5; i++) {
+		tcp_send_all(fd, " ", 1);
+		it_sleep_ms(100);
+	}
+	server_signal(&srv, SIGTERM);
+	double t0 = it_now_ms();
+	int st = -1;
+	while (st == -1 && it_now_ms() - t0 < 8000) {
+		tcp_send_all(fd, " ", 1);
+		st = server_wait(&srv, 100);
+	}
+	double took = it_now_ms() - t0;
+	close(fd);
+	cr_assert(st != -1, "a trickling upload held the server for 8 s after SIGTERM");
+	cr_assert(took < 3000, "shutdown took %.0f ms with a trickling upload", took);
+	server_stop_ok(&srv); /* already exited: checks status 0 and server_stopped */
 }
 
 Test(bodies, content_length_mismatch_does_not_hang)

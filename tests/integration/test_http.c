@@ -1,10 +1,12 @@
 /*
  * test_http.c - protocol-level behaviour common to every route: 404/405 with
  * Allow, X-Request-ID, security headers, CORS and preflight, health and
- * readiness, and idle connections being closed.
+ * readiness, idle connections being closed, and 5xx answers that keep
+ * their internals to the log.
  */
 #include "integration/harness.h"
 
+#include <sqlite3.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -486,4 +488,59 @@ Test(http, garbage_request_line_does_not_kill_server)
 	cr_assert_eq(http(&srv, "GET", "/health", NULL, NULL, &r), 200);
 	http_resp_free(&r);
 	server_stop_ok(&srv);
+}
+
+/* The "request" line of request id rid in the server log (incref'd), or NULL. */
+static json_t *find_request_line(const char *rid)
+{
+	char *log = server_log(&srv), *save = NULL;
+	json_t *found = NULL;
+	for (char *line = strtok_r(log, "\n", &save); line && !found;
+	     line = strtok_r(NULL, "\n", &save)) {
+		json_t *j = json_loads(line, 0, NULL);
+		const char *ev = json_string_value(json_object_get(j, "event"));
+		const char *id = json_string_value(json_object_get(j, "request_id"));
+		if (ev && strcmp(ev, "request") == 0 && id && strcmp(id, rid) == 0)
+			found = json_incref(j);
+		json_decref(j);
+	}
+	free(log);
+	return found;
+}
+
+Test(http, database_error_detail_stays_in_the_log)
+{
+	server_start(&srv, NULL);
+	struct it_user u;
+	user_new(&srv, &u);
+	/* Another process holds the write lock: the write waits out its busy timeout (5 s). */
+	char *path = it_asprintf("%s/vault.db", srv.dir);
+	sqlite3 *db = NULL;
+	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+	const char *const headers[] = {"X-Request-ID: rid-db-busy", NULL};
+	struct http_req q = {.method = "POST",
+	                     .path = "/api/v1/notes",
+	                     .headers = headers,
+	                     .token = u.access,
+	                     .body = "{\"title\":\"t\"}",
+	                     .body_len = 13};
+	struct http_resp r;
+	http_req(&srv, &q, &r);
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(db);
+	cr_assert_eq(r.status, 503, "write against a locked database: %d %s", r.status, r.body);
+	assert_error_body(&r, "503");
+	cr_assert_str_eq(resp_str(&r, "detail"), "Service unavailable",
+	                 "a database 503 shows its internals: %s", r.body);
+	http_resp_free(&r);
+	server_stop_ok(&srv);
+	json_t *line = find_request_line("rid-db-busy");
+	cr_assert(line, "no request line for the 503");
+	const char *logged = json_string_value(json_object_get(line, "error"));
+	cr_assert(logged && strcmp(logged, "Service unavailable") != 0,
+	          "the log line lacks the internal detail: %s", logged);
+	json_decref(line);
+	free(path);
+	user_free(&u);
 }

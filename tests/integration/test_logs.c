@@ -2,7 +2,8 @@
  * test_logs.c - the structured log: one JSON object per line with ts, level
  * and event; a "request" line per request with its fields; and no secret
  * (password, bcrypt hash, access or refresh token, SECRET_KEY) anywhere in
- * it, whatever the clients send.
+ * it, whatever the clients send. Bytes a client chooses (invalid UTF-8,
+ * control characters) never cost a line its fields or start a fake line.
  */
 #include "integration/harness.h"
 
@@ -274,4 +275,63 @@ Test(logs, request_lines_have_the_fields)
 	free(gen);
 	free(log);
 	user_free(&u);
+}
+
+Test(logs, non_utf8_path_keeps_every_field)
+{
+	server_start(&srv, NULL);
+	static const struct {
+		const char *sent, *logged, *rid;
+	} cases[] = {
+	    {"/api/v1/%ff", "/api/v1/\xEF\xBF\xBD", "rid-utf8-1"},
+	    {"/x%c3", "/x\xEF\xBF\xBD", "rid-utf8-2"},
+	    {"/%c0%afok", "/\xEF\xBF\xBD\xEF\xBF\xBDok", "rid-utf8-3"},
+	    {"/caf%c3%a9", "/caf\xC3\xA9", "rid-utf8-4"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *hdr = it_asprintf("X-Request-ID: %s", cases[i].rid);
+		const char *const headers[] = {hdr, NULL};
+		struct http_resp r;
+		cr_assert_eq(http(&srv, "GET", cases[i].sent, headers, NULL, &r), 404, "GET %s",
+		             cases[i].sent);
+		assert_error_body(&r, cases[i].sent);
+		http_resp_free(&r);
+		free(hdr);
+	}
+	server_stop_ok(&srv);
+	char *log = server_log(&srv);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *j = request_line(log, cases[i].rid);
+		expect_request_line(j, "GET", cases[i].logged, 404, 0);
+		json_decref(j);
+	}
+	int lines = 0;
+	each_line(log, check_shape, &lines);
+	free(log);
+}
+
+Test(logs, console_format_escapes_control_characters)
+{
+	static const char *const env[] = {"LOG_FORMAT=console", NULL};
+	server_start(&srv, env);
+	const char *const headers[] = {"X-Request-ID: rid-console-1", NULL};
+	struct http_resp r;
+	http(&srv, "GET", "/x%0a2026-01-01T00:00:00.000Z%20error%20forged%0d%09%1b[2J%7f%5c",
+	     headers, NULL, &r);
+	cr_assert_eq(r.status, 404);
+	http_resp_free(&r);
+	cr_assert_eq(server_stop(&srv), 0);
+	char *log = server_log(&srv);
+	/* The forged "line" is still part of the request's own line. */
+	char *copy = it_strdup(log), *save = NULL;
+	for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		cr_expect(!strstr(line, "forged") || strstr(line, "request_id=rid-console-1"),
+		          "a client's %%0a started a log line of its own: %s", line);
+	free(copy);
+	cr_assert(strstr(log, " request_id=rid-console-1 "), "no request line:\n%s", log);
+	cr_assert(
+	    strstr(log, " path=/x\\n2026-01-01T00:00:00.000Z error forged\\r\\t\\x1b[2J\\x7f\\\\ "),
+	    "the path is not escaped as expected:\n%s", log);
+	cr_assert(strstr(log, " server_stopped"), "no server_stopped line:\n%s", log);
+	free(log);
 }

@@ -93,6 +93,53 @@ Test(text, trim)
 	free(t);
 }
 
+Test(text, trim_unicode_white_space)
+{
+	static const char *const only_space[] = {
+	    "\u00A0",       "\u00A0\u00A0 ", "\u1680",  "\u2000\u2005\u200A",
+	    "\u2028\u2029", "\u202F",        "\u205F",  "\u3000",
+	    "\uFEFF",       "\u200B",        "\xC2\x85"};
+	for (size_t i = 0; i < sizeof(only_space) / sizeof(only_space[0]); i++) {
+		char *t = text_trim(only_space[i]);
+		cr_assert_str_eq(t, "", "case %zu left \"%s\"", i, t);
+		free(t);
+	}
+	char *t = text_trim("\uFEFF\u3000 Title\u00A0with\u2003inner space \u00A0\u202F");
+	cr_assert_str_eq(t, "Title\u00A0with\u2003inner space");
+	free(t);
+	/* Other non-ASCII characters at the edges stay, whole. */
+	t = text_trim("\u00A0\u00E9t\u00E9\u00A0");
+	cr_assert_str_eq(t, "\u00E9t\u00E9");
+	free(t);
+	t = text_trim("\u2003\U0001F389");
+	cr_assert_str_eq(t, "\U0001F389");
+	free(t);
+}
+
+Test(text, utf8_sanitize)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+	    {"", ""},
+	    {"plain", "plain"},
+	    {"h\u00E9llo \u2713 \U0001F389", "h\u00E9llo \u2713 \U0001F389"},
+	    {"\xff", "\uFFFD"},
+	    {"/api/v1/\xff", "/api/v1/\uFFFD"},
+	    {"a\xc3", "a\uFFFD"},                             /* truncated */
+	    {"\xc0\xaf", "\uFFFD\uFFFD"},                     /* overlong */
+	    {"\xed\xa0\x80", "\uFFFD\uFFFD\uFFFD"},           /* surrogate */
+	    {"\xf4\x90\x80\x80", "\uFFFD\uFFFD\uFFFD\uFFFD"}, /* > U+10FFFF */
+	    {"\xe2\x82x\xe2\x82\xac", "\uFFFD\uFFFDx\u20AC"}, /* cut short, then whole */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *s = text_utf8_sanitize(cases[i].in);
+		cr_assert_str_eq(s, cases[i].out, "case %zu", i);
+		cr_assert(text_utf8_valid(s, strlen(s)), "case %zu", i);
+		free(s);
+	}
+}
+
 static enum verr dummy(struct api_req *req, struct api_resp *resp)
 {
 	(void)req, (void)resp;

@@ -10,16 +10,6 @@
 
 static const char not_found[] = "Note not found";
 
-static json_t *note_json(const struct note *n)
-{
-	json_t *tags = json_array();
-	for (size_t i = 0; i < n->ntags; i++)
-		json_array_append_new(tags, json_string(n->tags[i]));
-	return json_pack("{s:I,s:s,s:s,s:o,s:o,s:o}", "id", (json_int_t)n->id, "title", n->title,
-	                 "content", n->content, "tags", tags, "created_at", api_time(n->created_at),
-	                 "updated_at", api_time(n->updated_at));
-}
-
 /* Reads title, content and tags from the body; caller frees f->tags. */
 static enum verr read_fields(struct api_req *req, struct note_fields *f)
 {
@@ -45,7 +35,7 @@ enum verr v1_notes_create(struct api_req *req, struct api_resp *resp)
 	free((void *)f.tags);
 	if (rc)
 		return rc;
-	resp->body = note_json(&n);
+	resp->body = api_note_json(&n, true);
 	resp->location = xasprintf("/api/v1/notes/%lld", (long long)n.id);
 	note_free(&n);
 	return VERR_OK;
@@ -60,18 +50,15 @@ enum verr v1_notes_list(struct api_req *req, struct api_resp *resp)
 	if ((rc = api_query_int(req, "skip", 0, 0, INT64_MAX / 2, &skip)) ||
 	    (rc = api_query_int(req, "limit", NOTES_LIMIT_DEFAULT, 1, NOTES_LIMIT_MAX, &limit)))
 		return rc;
-	const char **tags = xcalloc(req->nquery + 1, sizeof(char *));
-	size_t ntags = 0;
-	for (size_t i = 0; i < req->nquery; i++)
-		if (strcmp(req->query[i].key, "tag") == 0)
-			tags[ntags++] = req->query[i].value;
+	size_t ntags;
+	const char **tags = api_query_all(req, "tag", &ntags);
 	rc = notes_list(req->svc, req->user_id, skip, limit, tags, ntags, &page, req->err);
 	free(tags);
 	if (rc)
 		return rc;
 	json_t *items = json_array();
 	for (size_t i = 0; i < page.n; i++)
-		json_array_append_new(items, note_json(&page.items[i]));
+		json_array_append_new(items, api_note_json(&page.items[i], true));
 	resp->body = json_pack("{s:o,s:I,s:I,s:I}", "items", items, "total", (json_int_t)page.total,
 	                       "skip", (json_int_t)skip, "limit", (json_int_t)limit);
 	note_page_free(&page);
@@ -87,7 +74,7 @@ enum verr v1_notes_get(struct api_req *req, struct api_resp *resp)
 	if ((rc = api_param_id(req, 0, not_found, &id)) ||
 	    (rc = notes_get(req->svc, req->user_id, id, &n, req->err)))
 		return rc;
-	resp->body = note_json(&n);
+	resp->body = api_note_json(&n, true);
 	note_free(&n);
 	return VERR_OK;
 }
@@ -105,7 +92,7 @@ enum verr v1_notes_update(struct api_req *req, struct api_resp *resp)
 		return rc;
 	}
 	free((void *)f.tags);
-	resp->body = note_json(&n);
+	resp->body = api_note_json(&n, true);
 	note_free(&n);
 	return VERR_OK;
 }

@@ -19,4 +19,9 @@ enum verr v1_notes_get(struct api_req *req, struct api_resp *resp);
 enum verr v1_notes_update(struct api_req *req, struct api_resp *resp);
 enum verr v1_notes_delete(struct api_req *req, struct api_resp *resp);
 
+enum verr v1_search(struct api_req *req, struct api_resp *resp);
+enum verr v1_search_post(struct api_req *req, struct api_resp *resp);
+enum verr v1_ask(struct api_req *req, struct api_resp *resp);
+enum verr v1_index_status(struct api_req *req, struct api_resp *resp);
+
 #endif

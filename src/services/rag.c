@@ -1,0 +1,312 @@
+/*
+ * rag.c - retrieval, a prompt within the token budget, and checked citations.
+ */
+#include "services/rag.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/mem.h"
+#include "core/text.h"
+#include "services/search.h"
+
+/* Tokens are estimated at 3 bytes each: English runs nearer 4, so this errs long. */
+#define BYTES_PER_TOKEN   3
+#define ANSWER_TOKENS_MAX 1024
+#define SOURCE_MIN_BYTES  200
+
+static const char system_prompt[] =
+    "You answer questions using only the user's own notes, given below as numbered sources. "
+    "Cite the sources you use with their numbers in square brackets, like [1] or [2], right "
+    "after the statement they support. If the sources do not contain the answer, say plainly "
+    "that the notes don't cover it. Never invent facts, sources or numbers.";
+
+/* ------------------------------------------------------------ citations */
+
+void cite_filter_init(struct cite_filter *f, int nsources, bool *cited, llm_delta_fn emit,
+                      void *ctx)
+{
+	*f = (struct cite_filter){.nsources = nsources, .cited = cited, .emit = emit, .ctx = ctx};
+}
+
+static int out(struct cite_filter *f, const char *s, size_t n)
+{
+	if (n == 0 || f->stopped)
+		return f->stopped;
+	f->stopped = f->emit(f->ctx, s, n);
+	return f->stopped;
+}
+
+/* A complete "[...]" is held: keep the valid numbers, drop the rest. */
+static int close_marker(struct cite_filter *f)
+{
+	char kept[sizeof(f->held) + 8];
+	size_t n = 0;
+	bool any = false;
+	const char *p = f->held + 1;
+	while (*p && *p != ']') {
+		while (*p == ' ' || *p == ',')
+			p++;
+		int v = 0;
+		bool digits = false;
+		while (*p >= '0' && *p <= '9') {
+			v = v * 10 + (*p++ - '0');
+			digits = true;
+		}
+		if (digits && v >= 1 && v <= f->nsources) {
+			f->cited[v] = true;
+			n += (size_t)snprintf(kept + n, sizeof(kept) - n, "%s%d", any ? ", " : "[",
+			                      v);
+			any = true;
+		}
+		if (!digits && *p != ']')
+			p++;
+	}
+	f->nheld = 0;
+	if (!any)
+		return f->stopped;
+	n += (size_t)snprintf(kept + n, sizeof(kept) - n, "]");
+	return out(f, kept, n);
+}
+
+int cite_filter_feed(struct cite_filter *f, const char *text, size_t len)
+{
+	size_t plain = 0; /* start of text not yet emitted */
+	for (size_t i = 0; i < len; i++) {
+		char c = text[i];
+		if (f->nheld == 0) {
+			if (c != '[')
+				continue;
+			if (out(f, text + plain, i - plain))
+				return f->stopped;
+			f->held[f->nheld++] = c;
+			plain = i + 1;
+			continue;
+		}
+		bool marker_char = (c >= '0' && c <= '9') || c == ',' || c == ' ';
+		if (c == ']' && f->nheld > 1) {
+			f->held[f->nheld++] = c;
+			f->held[f->nheld] = '\0';
+			if (close_marker(f))
+				return f->stopped;
+		} else if (marker_char && f->nheld < sizeof(f->held) - 2) {
+			f->held[f->nheld++] = c;
+		} else {
+			/* Not a citation after all: let it through as written. */
+			size_t n = f->nheld;
+			f->nheld = 0;
+			if (out(f, f->held, n))
+				return f->stopped;
+			if (c == '[') {
+				f->held[f->nheld++] = c;
+			} else if (out(f, &c, 1)) {
+				return f->stopped;
+			}
+		}
+		plain = i + 1;
+	}
+	if (f->nheld == 0)
+		return out(f, text + plain, len - plain);
+	return f->stopped;
+}
+
+int cite_filter_flush(struct cite_filter *f)
+{
+	size_t n = f->nheld;
+	f->nheld = 0;
+	return out(f, f->held, n);
+}
+
+/* ------------------------------------------------------------ prompt */
+
+static size_t tokens(size_t bytes)
+{
+	return (bytes + BYTES_PER_TOKEN - 1) / BYTES_PER_TOKEN;
+}
+
+/* At most max bytes of s, cut back to a word boundary and a whole UTF-8 character. */
+static size_t cut(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+	if (n <= max)
+		return n;
+	size_t i = max;
+	while (i > 0 && s[i] != ' ' && s[i] != '\n')
+		i--;
+	if (i == 0)
+		for (i = max; i > 0 && ((unsigned char)s[i] & 0xC0) == 0x80; i--)
+			;
+	return i;
+}
+
+/*
+ * The user message: numbered sources, best first, as many as the budget
+ * holds (the last one shortened if needed), then the question. Sets
+ * *nsources to how many went in.
+ */
+static char *build_prompt(const struct config *cfg, const struct search_result *r,
+                          const char *question, size_t *nsources)
+{
+	size_t reserve = (size_t)cfg->context_tokens / 4;
+	if (reserve > ANSWER_TOKENS_MAX)
+		reserve = ANSWER_TOKENS_MAX;
+	size_t used = tokens(sizeof(system_prompt)) + tokens(strlen(question)) + 32 + reserve;
+	size_t budget = (size_t)cfg->context_tokens > used ? (size_t)cfg->context_tokens - used : 0;
+	size_t room = budget * BYTES_PER_TOKEN;
+
+	size_t cap = room + strlen(question) + 256, len = 0;
+	char *p = xmalloc(cap);
+	len += (size_t)snprintf(p, cap, "Sources:\n\n");
+	*nsources = 0;
+	for (size_t i = 0; i < r->n; i++) {
+		const struct search_hit *h = &r->hits[i];
+		char head[300];
+		int hn = snprintf(head, sizeof(head), "[%zu] %.200s\n", i + 1, h->note.title);
+		size_t need = (size_t)hn + strlen(h->passage) + 2;
+		if (need > room) {
+			if (room<(size_t)hn + SOURCE_MIN_BYTES && * nsources> 0)
+				break;
+			need = room;
+		}
+		size_t body = need > (size_t)hn + 2 ? cut(h->passage, need - (size_t)hn - 2) : 0;
+		if (len + (size_t)hn + body + 3 >= cap)
+			break;
+		memcpy(p + len, head, (size_t)hn);
+		len += (size_t)hn;
+		memcpy(p + len, h->passage, body);
+		len += body;
+		p[len++] = '\n';
+		p[len++] = '\n';
+		room -= need < room ? need : room;
+		(*nsources)++;
+		if (room == 0)
+			break;
+	}
+	snprintf(p + len, cap - len, "Question: %s", question);
+	return p;
+}
+
+/* ------------------------------------------------------------ ask */
+
+struct collect {
+	char *buf;
+	size_t len, cap;
+	llm_delta_fn next;
+	void *next_ctx;
+};
+
+static int collect(void *ctx, const char *text, size_t len)
+{
+	struct collect *c = ctx;
+	if (c->len + len + 1 > c->cap) {
+		c->cap = (c->len + len + 1) * 2;
+		c->buf = xrealloc(c->buf, c->cap);
+	}
+	memcpy(c->buf + c->len, text, len);
+	c->len += len;
+	c->buf[c->len] = '\0';
+	return c->next ? c->next(c->next_ctx, text, len) : 0;
+}
+
+static int through_filter(void *ctx, const char *text, size_t len)
+{
+	return cite_filter_feed(ctx, text, len);
+}
+
+enum verr rag_check(struct svc *svc, const struct ask_request *req, struct verror *err)
+{
+	size_t qlen = strlen(req->question);
+	size_t chars =
+	    text_utf8_valid(req->question, qlen) ? text_utf8_len(req->question, qlen) : 0;
+	if (chars < 1 || chars > ASK_QUESTION_MAX || text_has_control(req->question, true))
+		return verr_set(err, VERR_INVALID, "question: must be 1-%d characters of text",
+		                ASK_QUESTION_MAX);
+	if (req->top_k < 1 || req->top_k > 20)
+		return verr_set(err, VERR_INVALID, "top_k: must be 1-20");
+	if (svc->cfg->llm_provider == LLM_NONE)
+		return verr_set(err, VERR_AI_UNAVAILABLE,
+		                "AI service unavailable: no LLM provider configured (set "
+		                "LLM_PROVIDER=openai)");
+	return VERR_OK;
+}
+
+enum verr rag_ask(struct svc *svc, int64_t user_id, const struct ask_request *req,
+                  llm_delta_fn on_delta, void *ctx, struct ask_result *out, struct verror *err)
+{
+	struct search_result r = {0};
+	char *prompt = NULL, *raw = NULL;
+	bool *cited = NULL;
+	struct collect col = {.next = on_delta, .next_ctx = ctx};
+	enum verr rc;
+	memset(out, 0, sizeof(*out));
+
+	if ((rc = rag_check(svc, req, err)))
+		return rc;
+
+	struct search_query q = {.text = req->question,
+	                         .top_k = req->top_k,
+	                         .mode = SEARCH_HYBRID,
+	                         .tags = req->tags,
+	                         .ntags = req->ntags,
+	                         .min_similarity = -1};
+	if ((rc = search_run(svc, user_id, &q, &r, err)))
+		return rc;
+
+	if (r.n == 0) {
+		collect(&col, ASK_NOTHING_FOUND, strlen(ASK_NOTHING_FOUND));
+		out->answer = col.buf;
+		goto done;
+	}
+
+	size_t nsources;
+	prompt = build_prompt(svc->cfg, &r, req->question, &nsources);
+	struct llm_message msgs[] = {{"system", system_prompt}, {"user", prompt}};
+	cited = xcalloc(nsources + 1, sizeof(bool));
+	struct cite_filter f;
+	cite_filter_init(&f, (int)nsources, cited, collect, &col);
+	rc = llm_chat(svc->llm, msgs, 2, on_delta ? through_filter : NULL, &f, &raw, err);
+	if (rc)
+		goto done;
+	if (!on_delta)
+		cite_filter_feed(&f, raw, strlen(raw));
+	cite_filter_flush(&f);
+	out->answer = col.buf ? col.buf : xstrdup("");
+	col.buf = NULL;
+	out->model = svc->llm->model;
+
+	for (size_t i = 1; i <= nsources; i++)
+		if (cited[i])
+			out->ncitations++;
+	out->citations = xcalloc(out->ncitations ? out->ncitations : 1, sizeof(struct citation));
+	for (size_t i = 1, k = 0; i <= nsources; i++) {
+		if (!cited[i])
+			continue;
+		const struct search_hit *h = &r.hits[i - 1];
+		out->citations[k++] = (struct citation){(int)i, h->note.id, xstrdup(h->note.title),
+		                                        xstrdup(h->excerpt)};
+	}
+done:
+	if (rc) {
+		free(col.buf);
+		ask_result_free(out);
+	}
+	free(cited);
+	free(prompt);
+	free(raw);
+	search_result_free(&r);
+	return rc;
+}
+
+void ask_result_free(struct ask_result *r)
+{
+	if (!r)
+		return;
+	free(r->answer);
+	for (size_t i = 0; i < r->ncitations; i++) {
+		free(r->citations[i].title);
+		free(r->citations[i].excerpt);
+	}
+	free(r->citations);
+	memset(r, 0, sizeof(*r));
+}

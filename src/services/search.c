@@ -1,0 +1,677 @@
+/*
+ * search.c - semantic, keyword and hybrid search over one user's notes.
+ *
+ * A search runs in four steps: candidates from each ranking (vectors and
+ * FTS5), filtered by tags before anything is cut; fusion (reciprocal rank
+ * fusion for hybrid) and the exact-title/tag lift; the similarity floor;
+ * then the top_k notes are loaded with an excerpt of their best passage.
+ */
+#include "services/search.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/mem.h"
+#include "core/text.h"
+#include "services/vecmath.h"
+
+#define RRF_K           60.0
+#define CANDIDATES_MAX  200 /* per ranking, before fusion */
+#define EXACT_LIFT      1.0 /* added to a fused score: above any RRF sum */
+#define CACHE_SLOTS     64
+#define QUERY_TERMS_MAX 64
+
+/* ------------------------------------------------------------------ cache */
+
+struct cached {
+	int refs; /* the cache's own reference, plus one per search using it */
+	int64_t user_id, version, last_used;
+	struct vector_set vs;
+};
+
+struct vector_cache {
+	pthread_mutex_t mu;
+	struct cached *slots[CACHE_SLOTS];
+	int64_t clock;
+};
+
+struct vector_cache *vector_cache_new(void)
+{
+	struct vector_cache *c = xcalloc(1, sizeof(*c));
+	pthread_mutex_init(&c->mu, NULL);
+	return c;
+}
+
+static void cached_release(struct vector_cache *c, struct cached *e)
+{
+	pthread_mutex_lock(&c->mu);
+	bool last = --e->refs == 0;
+	pthread_mutex_unlock(&c->mu);
+	if (last) {
+		vector_set_free(&e->vs);
+		free(e);
+	}
+}
+
+void vector_cache_free(struct vector_cache *c)
+{
+	if (!c)
+		return;
+	for (int i = 0; i < CACHE_SLOTS; i++)
+		if (c->slots[i])
+			cached_release(c, c->slots[i]);
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+}
+
+/*
+ * The user's vectors at the store's current index version: from the cache
+ * when nothing changed (in this process or another), else loaded afresh.
+ * Release with cached_release().
+ */
+static enum verr vectors_get(struct svc *svc, int64_t user_id, struct cached **out,
+                             struct verror *err)
+{
+	struct vector_cache *c = svc->vectors;
+	int64_t version;
+	enum verr rc = store_index_version(svc->store, user_id, &version, err);
+	if (rc)
+		return rc;
+
+	pthread_mutex_lock(&c->mu);
+	int slot = -1, oldest = 0;
+	for (int i = 0; i < CACHE_SLOTS; i++) {
+		struct cached *e = c->slots[i];
+		if (e && e->user_id == user_id) {
+			slot = i;
+			break;
+		}
+		if (!e || (c->slots[oldest] && e->last_used < c->slots[oldest]->last_used))
+			oldest = i;
+	}
+	if (slot >= 0 && c->slots[slot]->version == version) {
+		struct cached *e = c->slots[slot];
+		e->refs++;
+		e->last_used = ++c->clock;
+		pthread_mutex_unlock(&c->mu);
+		*out = e;
+		return VERR_OK;
+	}
+	pthread_mutex_unlock(&c->mu);
+
+	struct cached *e = xcalloc(1, sizeof(*e));
+	e->user_id = user_id;
+	e->version = version;
+	rc = store_vectors_load(svc->store, user_id, svc->embedder->model, svc->embedder->dim,
+	                        &e->vs, err);
+	if (rc) {
+		free(e);
+		return rc;
+	}
+	e->refs = 2; /* the cache's and the caller's */
+
+	pthread_mutex_lock(&c->mu);
+	if (slot < 0 || !c->slots[slot] || c->slots[slot]->user_id != user_id)
+		slot = oldest;
+	struct cached *old = c->slots[slot];
+	c->slots[slot] = e;
+	e->last_used = ++c->clock;
+	pthread_mutex_unlock(&c->mu);
+	if (old)
+		cached_release(c, old);
+	*out = e;
+	return VERR_OK;
+}
+
+/* ------------------------------------------------------------------ text */
+
+static const char *const stop_words[] = {
+    "a",     "about", "after", "all",  "also",  "am",   "an",    "and",   "any",  "are",   "as",
+    "at",    "be",    "been",  "but",  "by",    "can",  "could", "did",   "do",   "does",  "for",
+    "from",  "had",   "has",   "have", "he",    "her",  "his",   "how",   "i",    "if",    "in",
+    "into",  "is",    "it",    "its",  "me",    "my",   "no",    "not",   "of",   "on",    "or",
+    "our",   "she",   "so",    "some", "than",  "that", "the",   "their", "them", "then",  "there",
+    "these", "they",  "this",  "to",   "was",   "we",   "were",  "what",  "when", "where", "which",
+    "who",   "why",   "will",  "with", "would", "you",  "your",
+};
+
+static bool is_stop_word(const char *w)
+{
+	for (size_t i = 0; i < sizeof(stop_words) / sizeof(stop_words[0]); i++)
+		if (strcmp(w, stop_words[i]) == 0)
+			return true;
+	return false;
+}
+
+static bool word_byte(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c >= 0x80;
+}
+
+/* Lower-cased words of s, at most max; stop words dropped when keep_stop is false. */
+static size_t words(const char *s, char **out, size_t max, bool keep_stop)
+{
+	size_t n = 0;
+	while (*s && n < max) {
+		while (*s && !word_byte((unsigned char)*s))
+			s++;
+		const char *start = s;
+		while (*s && word_byte((unsigned char)*s))
+			s++;
+		if (s == start)
+			break;
+		char *w = xstrndup(start, (size_t)(s - start));
+		for (char *p = w; *p; p++)
+			if (*p >= 'A' && *p <= 'Z')
+				*p = (char)(*p - 'A' + 'a');
+		if (!keep_stop && is_stop_word(w))
+			free(w);
+		else
+			out[n++] = w;
+	}
+	return n;
+}
+
+static void words_free(char **w, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(w[i]);
+}
+
+/* The words joined by sep, each in double quotes when quote is set. */
+static char *join(char **w, size_t n, const char *sep, bool quote)
+{
+	size_t len = 1;
+	for (size_t i = 0; i < n; i++)
+		len += strlen(w[i]) + 2 + strlen(sep);
+	char *m = xmalloc(len), *p = m;
+	*p = '\0';
+	for (size_t i = 0; i < n; i++)
+		p += sprintf(p, quote ? "%s\"%s\"" : "%s%s", i ? sep : "", w[i]);
+	return m;
+}
+
+/* Lower-cased, words separated by single spaces: how titles and queries compare. */
+static char *normalized(const char *s)
+{
+	char *w[QUERY_TERMS_MAX];
+	size_t n = words(s, w, QUERY_TERMS_MAX, true);
+	char *m = join(w, n, " ", false);
+	words_free(w, n);
+	return m;
+}
+
+/* Whether a word of text starts with term (a cheap stand-in for stemming). */
+static bool has_term(const char *text, size_t len, const char *term)
+{
+	size_t tl = strlen(term);
+	if (tl > 5)
+		tl = 5; /* "baking" finds "bake", "baked" */
+	for (size_t i = 0; i + tl <= len; i++)
+		if ((i == 0 || !word_byte((unsigned char)text[i - 1])) &&
+		    strncasecmp(text + i, term, tl) == 0)
+			return true;
+	return false;
+}
+
+static size_t count_terms(const char *text, size_t len, char **terms, size_t nterms)
+{
+	size_t hits = 0;
+	for (size_t t = 0; t < nterms; t++)
+		hits += has_term(text, len, terms[t]);
+	return hits;
+}
+
+/* Backs up from i to the start of a UTF-8 sequence. */
+static size_t utf8_start(const char *s, size_t i)
+{
+	while (i > 0 && ((unsigned char)s[i] & 0xC0) == 0x80)
+		i--;
+	return i;
+}
+
+char *search_excerpt(const char *text, const char *query, size_t max)
+{
+	char *terms[QUERY_TERMS_MAX];
+	size_t nterms = words(query, terms, QUERY_TERMS_MAX, false);
+	size_t len = strlen(text);
+
+	/* The sentence with the most query words opens the excerpt. */
+	size_t best = 0, best_hits = 0, start = 0;
+	while (start < len) {
+		size_t end = start;
+		while (end < len && !strchr(".!?\n", text[end]))
+			end++;
+		size_t hits = count_terms(text + start, end - start, terms, nterms);
+		if (hits > best_hits) {
+			best_hits = hits;
+			best = start;
+		}
+		start = end + 1;
+		while (start < len && strchr(" \t\r\n", text[start]))
+			start++;
+	}
+	words_free(terms, nterms);
+
+	/* max characters from there, cut back to a word boundary. */
+	size_t i = best, chars = 0;
+	while (i < len && chars < max) {
+		i++;
+		while (i < len && ((unsigned char)text[i] & 0xC0) == 0x80)
+			i++;
+		chars++;
+	}
+	size_t end = i;
+	if (end < len) {
+		while (end > best && text[end] != ' ' && text[end] != '\n')
+			end--;
+		if (end == best)
+			end = utf8_start(text, i);
+	}
+	while (end > best && strchr(" \t\r\n", text[end - 1]))
+		end--;
+
+	size_t n = end - best;
+	char *out = xmalloc(n + 8), *p = out;
+	if (best > 0)
+		p += sprintf(p, "…");
+	for (size_t k = 0; k < n; k++)
+		*p++ = text[best + k] == '\n' || text[best + k] == '\t' ? ' ' : text[best + k];
+	if (end < len)
+		p += sprintf(p, "…");
+	*p = '\0';
+	return out;
+}
+
+/* ------------------------------------------------------------------ search */
+
+struct cand {
+	int64_t note_id;
+	int64_t chunk_id;      /* best chunk by vector, 0 if none */
+	double similarity;     /* -1: no vector */
+	int sem_rank, kw_rank; /* 1-based; 0: absent from that ranking */
+	double kw_score;
+	double score;
+	bool exact;
+};
+
+struct pool {
+	struct cand *c;
+	size_t n, cap;
+};
+
+static struct cand *pool_find(struct pool *p, int64_t note_id)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (p->c[i].note_id == note_id)
+			return &p->c[i];
+	return NULL;
+}
+
+/* Appends a candidate the pool is known not to hold yet. */
+static struct cand *pool_push(struct pool *p, int64_t note_id)
+{
+	if (p->n == p->cap) {
+		p->cap = p->cap ? p->cap * 2 : 64;
+		p->c = xrealloc(p->c, p->cap * sizeof(*p->c));
+	}
+	struct cand *c = &p->c[p->n++];
+	*c = (struct cand){.note_id = note_id, .similarity = -1};
+	return c;
+}
+
+static struct cand *pool_add(struct pool *p, int64_t note_id)
+{
+	struct cand *c = pool_find(p, note_id);
+	return c ? c : pool_push(p, note_id);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+static int by_similarity(const void *a, const void *b)
+{
+	const struct cand *x = a, *y = b;
+	return (x->similarity < y->similarity) - (x->similarity > y->similarity);
+}
+
+static int by_score(const void *a, const void *b)
+{
+	const struct cand *x = a, *y = b;
+	if (x->exact != y->exact)
+		return y->exact - x->exact;
+	if (x->score != y->score)
+		return (x->score < y->score) - (x->score > y->score);
+	return (x->note_id < y->note_id) - (x->note_id > y->note_id);
+}
+
+/*
+ * Scores every chunk vector of the user against the query and keeps each
+ * note's best chunk; notes outside allowed (when given) are skipped.
+ * *all_sem gets every scored note in note id order (to look up the
+ * similarity of keyword hits); sem the notes at or above floor, best first,
+ * at most CANDIDATES_MAX.
+ */
+static enum verr semantic(struct svc *svc, int64_t user_id, const float *qv, const int64_t *allowed,
+                          size_t nallowed, bool filter, double floor, struct pool *sem,
+                          struct pool *all_sem, struct verror *err)
+{
+	struct cached *e;
+	enum verr rc = vectors_get(svc, user_id, &e, err);
+	if (rc)
+		return rc;
+	const struct vector_set *vs = &e->vs;
+	float *scores = xmalloc((vs->n ? vs->n : 1) * sizeof(float));
+	vec_dot_many(qv, vs->vecs, vs->n, vs->dim, scores);
+
+	struct pool above = {0};
+	for (size_t i = 0; i < vs->n;) {
+		int64_t note = vs->note_ids[i];
+		size_t best = i;
+		for (; i < vs->n && vs->note_ids[i] == note; i++)
+			if (scores[i] > scores[best])
+				best = i;
+		if (filter && !bsearch(&note, allowed, nallowed, sizeof(int64_t), cmp_i64))
+			continue;
+		struct cand *c = pool_push(all_sem, note);
+		c->chunk_id = vs->chunk_ids[best];
+		c->similarity = fmin(1.0, fmax(0.0, scores[best]));
+		if (c->similarity >= floor)
+			*pool_push(&above, note) = *c;
+	}
+	free(scores);
+	cached_release(svc->vectors, e);
+
+	qsort(above.c, above.n, sizeof(struct cand), by_similarity);
+	for (size_t i = 0; i < above.n && sem->n < CANDIDATES_MAX; i++) {
+		struct cand *c = pool_push(sem, above.c[i].note_id);
+		*c = above.c[i];
+		c->sem_rank = (int)sem->n;
+	}
+	free(above.c);
+	return VERR_OK;
+}
+
+static int by_note(const void *key, const void *elem)
+{
+	int64_t id = *(const int64_t *)key, other = ((const struct cand *)elem)->note_id;
+	return (id > other) - (id < other);
+}
+
+/* Notes whose title or one of whose tags is exactly the query. */
+static enum verr mark_exact(struct svc *svc, int64_t user_id, const struct search_query *q,
+                            char **all_words, size_t nall, struct pool *pool, struct verror *err)
+{
+	if (nall == 0)
+		return VERR_OK;
+	/* Words hold no quotes (they are letters and digits), so the phrase is safe. */
+	char *phrase = join(all_words, nall, " ", false);
+	char *m = xasprintf("{title tags} : \"%s\"", phrase);
+	free(phrase);
+	struct keyword_hit *hits = NULL;
+	size_t n = 0;
+	enum verr rc =
+	    store_keyword_search(svc->store, user_id, m, q->tags, q->ntags, 10, &hits, &n, err);
+	free(m);
+	if (rc || n == 0) {
+		free(hits);
+		return rc == VERR_INVALID ? VERR_OK : rc;
+	}
+	int64_t *ids = xcalloc(n, sizeof(int64_t));
+	struct note *notes = xcalloc(n, sizeof(struct note));
+	for (size_t i = 0; i < n; i++)
+		ids[i] = hits[i].note_id;
+	rc = store_notes_get_many(svc->store, user_id, ids, n, notes, err);
+	char *want = normalized(q->text);
+	for (size_t i = 0; rc == VERR_OK && i < n; i++) {
+		if (!notes[i].id)
+			continue;
+		char *t = normalized(notes[i].title);
+		bool exact = strcmp(t, want) == 0;
+		free(t);
+		for (size_t k = 0; !exact && k < notes[i].ntags; k++) {
+			t = normalized(notes[i].tags[k]);
+			exact = strcmp(t, want) == 0;
+			free(t);
+		}
+		if (exact)
+			pool_add(pool, notes[i].id)->exact = true;
+	}
+	free(want);
+	for (size_t i = 0; i < n; i++)
+		note_free(&notes[i]);
+	free(notes);
+	free(ids);
+	free(hits);
+	return rc;
+}
+
+bool search_mode_parse(const char *s, enum search_mode *out)
+{
+	static const char *const names[] = {"hybrid", "semantic", "keyword"};
+	for (int i = 0; i < 3; i++)
+		if (strcmp(s, names[i]) == 0) {
+			*out = (enum search_mode)i;
+			return true;
+		}
+	return false;
+}
+
+const char *search_mode_name(enum search_mode mode)
+{
+	return mode == SEARCH_SEMANTIC ? "semantic" : mode == SEARCH_KEYWORD ? "keyword" : "hybrid";
+}
+
+/* The excerpt and passage of a hit: its best chunk by vector, else by query words. */
+static enum verr fill_text(struct svc *svc, int64_t user_id, const char *query,
+                           const struct cand *c, struct search_hit *h, struct verror *err)
+{
+	int64_t *ids = NULL;
+	char **texts = NULL;
+	size_t n = 0;
+	enum verr rc = store_note_chunks(svc->store, user_id, c->note_id, &ids, &texts, &n, err);
+	if (rc)
+		return rc;
+	const char *best = h->note.content[0] ? h->note.content : h->note.title;
+	size_t best_hits = 0;
+	char *terms[QUERY_TERMS_MAX];
+	size_t nterms = words(query, terms, QUERY_TERMS_MAX, false);
+	for (size_t i = 0; i < n; i++) {
+		if (c->chunk_id && ids[i] == c->chunk_id) {
+			best = texts[i];
+			break;
+		}
+		size_t hits = count_terms(texts[i], strlen(texts[i]), terms, nterms);
+		if (i == 0 || hits > best_hits) {
+			best = texts[i];
+			best_hits = hits;
+		}
+	}
+	words_free(terms, nterms);
+	h->passage = xstrdup(best);
+	h->excerpt = search_excerpt(best, query, SEARCH_EXCERPT_MAX);
+	for (size_t i = 0; i < n; i++)
+		free(texts[i]);
+	free(texts);
+	free(ids);
+	return VERR_OK;
+}
+
+enum verr search_run(struct svc *svc, int64_t user_id, const struct search_query *q,
+                     struct search_result *out, struct verror *err)
+{
+	struct pool sem = {0}, all_sem = {0}, kw = {0}, fused = {0};
+	int64_t *allowed = NULL;
+	size_t nallowed = 0;
+	float *qv = NULL;
+	char *terms[QUERY_TERMS_MAX], *all_words[QUERY_TERMS_MAX];
+	size_t nterms = 0, nall = 0;
+	char *match = NULL;
+	struct keyword_hit *hits = NULL;
+	size_t nhits = 0;
+	enum verr rc = VERR_OK;
+	double floor = q->min_similarity >= 0 ? q->min_similarity : svc->cfg->search_min_similarity;
+	memset(out, 0, sizeof(*out));
+
+	size_t qlen = strlen(q->text);
+	if (!text_utf8_valid(q->text, qlen) || text_has_control(q->text, true))
+		return verr_set(err, VERR_INVALID, "query: must be valid UTF-8 text");
+	size_t chars = text_utf8_len(q->text, qlen);
+	nall = words(q->text, all_words, QUERY_TERMS_MAX, true);
+	if (chars < 1 || chars > SEARCH_QUERY_MAX || nall == 0) {
+		words_free(all_words, nall);
+		return verr_set(err, VERR_INVALID,
+		                "query: must be 1-%d characters with a word in it",
+		                SEARCH_QUERY_MAX);
+	}
+	if (q->top_k < 1 || q->top_k > SEARCH_TOP_K_MAX) {
+		words_free(all_words, nall);
+		return verr_set(err, VERR_INVALID, "top_k: must be 1-%d", SEARCH_TOP_K_MAX);
+	}
+
+	if (q->ntags > 0) {
+		rc = store_note_ids_with_tags(svc->store, user_id, q->tags, q->ntags, &allowed,
+		                              &nallowed, err);
+		if (rc)
+			goto out;
+		qsort(allowed, nallowed, sizeof(int64_t), cmp_i64);
+	}
+
+	/* Semantic side: needed for semantic and hybrid ranking, and for similarity. */
+	qv = xmalloc((size_t)svc->embedder->dim * sizeof(float));
+	struct verror eerr;
+	const char *qtext = q->text;
+	enum verr erc = embedder_embed(svc->embedder, &qtext, 1, qv, &eerr);
+	if (erc && q->mode == SEARCH_SEMANTIC) {
+		rc = verr_set(err, erc, "%s", verr_detail(&eerr));
+		goto out;
+	}
+	if (erc == VERR_OK) {
+		vec_normalize(qv, svc->embedder->dim);
+		rc = semantic(svc, user_id, qv, allowed, nallowed, q->ntags > 0, floor, &sem,
+		              &all_sem, err);
+		if (rc)
+			goto out;
+	}
+
+	/* Keyword side. */
+	if (q->mode != SEARCH_SEMANTIC) {
+		nterms = words(q->text, terms, QUERY_TERMS_MAX, false);
+		match = nterms ? join(terms, nterms, " OR ", true)
+		               : join(all_words, nall, " OR ", true);
+		rc = store_keyword_search(svc->store, user_id, match, q->tags, q->ntags,
+		                          CANDIDATES_MAX, &hits, &nhits, err);
+		if (rc)
+			goto out;
+		for (size_t i = 0; i < nhits; i++) {
+			struct cand *c = pool_add(&kw, hits[i].note_id);
+			c->kw_rank = (int)i + 1;
+			c->kw_score = hits[i].score;
+		}
+	}
+
+	/* Fusion. */
+	struct pool *sides[] = {&sem, &kw};
+	for (int s = 0; s < 2; s++)
+		for (size_t i = 0; i < sides[s]->n; i++) {
+			const struct cand *src = &sides[s]->c[i];
+			if ((q->mode == SEARCH_SEMANTIC && s == 1) ||
+			    (q->mode == SEARCH_KEYWORD && s == 0))
+				continue;
+			struct cand *c = pool_add(&fused, src->note_id);
+			if (s == 0) {
+				c->sem_rank = src->sem_rank;
+				c->chunk_id = src->chunk_id;
+				c->similarity = src->similarity;
+			} else {
+				c->kw_rank = src->kw_rank;
+				c->kw_score = src->kw_score;
+			}
+		}
+	if (q->mode != SEARCH_SEMANTIC &&
+	    (rc = mark_exact(svc, user_id, q, all_words, nall, &fused, err)))
+		goto out;
+	for (size_t i = 0; i < fused.n; i++) {
+		struct cand *c = &fused.c[i];
+		if (c->similarity < 0) { /* a keyword hit: its similarity, if it has vectors */
+			struct cand *s = bsearch(&c->note_id, all_sem.c, all_sem.n,
+			                         sizeof(struct cand), by_note);
+			if (s) {
+				c->similarity = s->similarity;
+				c->chunk_id = s->chunk_id;
+			}
+		}
+		switch (q->mode) {
+		case SEARCH_SEMANTIC:
+			c->score = c->similarity;
+			break;
+		case SEARCH_KEYWORD:
+			c->score = c->kw_score;
+			break;
+		case SEARCH_HYBRID:
+			c->score = (c->sem_rank ? 1.0 / (RRF_K + c->sem_rank) : 0) +
+			           (c->kw_rank ? 1.0 / (RRF_K + c->kw_rank) : 0);
+			break;
+		}
+		if (c->exact)
+			c->score += EXACT_LIFT;
+	}
+	qsort(fused.c, fused.n, sizeof(struct cand), by_score);
+
+	/* The top_k, loaded. */
+	size_t k = fused.n < q->top_k ? fused.n : q->top_k;
+	out->hits = xcalloc(k ? k : 1, sizeof(struct search_hit));
+	int64_t *ids = xcalloc(k ? k : 1, sizeof(int64_t));
+	struct note *notes = xcalloc(k ? k : 1, sizeof(struct note));
+	for (size_t i = 0; i < k; i++)
+		ids[i] = fused.c[i].note_id;
+	rc = store_notes_get_many(svc->store, user_id, ids, k, notes, err);
+	for (size_t i = 0; i < k && rc == VERR_OK; i++) {
+		if (!notes[i].id) /* deleted meanwhile */
+			continue;
+		struct search_hit *h = &out->hits[out->n++];
+		h->note = notes[i];
+		notes[i] = (struct note){0};
+		h->similarity = fused.c[i].similarity < 0 ? 0 : fused.c[i].similarity;
+		h->score = fused.c[i].score;
+		rc = fill_text(svc, user_id, q->text, &fused.c[i], h, err);
+	}
+	for (size_t i = 0; i < k; i++)
+		note_free(&notes[i]);
+	free(notes);
+	free(ids);
+	if (rc)
+		search_result_free(out);
+out:
+	free(sem.c);
+	free(all_sem.c);
+	free(kw.c);
+	free(fused.c);
+	free(allowed);
+	free(qv);
+	free(match);
+	free(hits);
+	words_free(terms, nterms);
+	words_free(all_words, nall);
+	return rc;
+}
+
+void search_result_free(struct search_result *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->n; i++) {
+		note_free(&r->hits[i].note);
+		free(r->hits[i].excerpt);
+		free(r->hits[i].passage);
+	}
+	free(r->hits);
+	memset(r, 0, sizeof(*r));
+}

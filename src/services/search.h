@@ -1,0 +1,72 @@
+/*
+ * search.h - find a user's notes by meaning, by words, or both.
+ *
+ * semantic: the query's vector against every chunk vector of the user, in
+ * process, over one contiguous array (best chunk per note, cosine).
+ * keyword: FTS5 with BM25 over title, content and tags. hybrid (default):
+ * both rankings fused by reciprocal rank fusion; an exact match of a note's
+ * title or of one of its tags puts that note first. Filters apply before
+ * top_k is taken; results below the similarity floor are dropped, so an
+ * unrelated query gets an empty list, not noise.
+ */
+#ifndef VAULT_SERVICES_SEARCH_H
+#define VAULT_SERVICES_SEARCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "services/services.h"
+
+#define SEARCH_QUERY_MAX     1000 /* characters */
+#define SEARCH_TOP_K_MAX     20
+#define SEARCH_TOP_K_DEFAULT 5
+#define SEARCH_EXCERPT_MAX   300 /* characters */
+
+enum search_mode { SEARCH_HYBRID, SEARCH_SEMANTIC, SEARCH_KEYWORD };
+
+struct search_query {
+	const char *text;
+	size_t top_k;
+	enum search_mode mode;
+	const char *const *tags; /* a note must carry all of them */
+	size_t ntags;
+	double min_similarity; /* < 0: SEARCH_MIN_SIMILARITY */
+};
+
+struct search_hit {
+	struct note note;
+	double similarity; /* cosine of the best chunk, clamped to 0-1; 0 if not embedded */
+	double score;      /* the ranking score of the mode */
+	char *excerpt;     /* the best-matching passage */
+	char *passage;     /* the whole best chunk, as context for answers */
+};
+
+struct search_result {
+	struct search_hit *hits;
+	size_t n;
+};
+
+/* Parses "hybrid|semantic|keyword"; false if unknown. */
+bool search_mode_parse(const char *s, enum search_mode *out);
+
+const char *search_mode_name(enum search_mode mode);
+
+/*
+ * Runs q for user_id. VERR_INVALID for a bad query (empty, too long, top_k
+ * out of 1-20); VERR_UNAVAILABLE if semantic search needs an embedder that
+ * is down; VERR_CONFLICT when the user's vectors were all made by another
+ * model. Caller frees *out with search_result_free().
+ */
+enum verr search_run(struct svc *svc, int64_t user_id, const struct search_query *q,
+                     struct search_result *out, struct verror *err);
+
+void search_result_free(struct search_result *r);
+
+/* The passage of text (at most max characters, cut at words) that best matches query. */
+char *search_excerpt(const char *text, const char *query, size_t max);
+
+/* The per-process cache of users' vectors, checked against the store's index version. */
+struct vector_cache *vector_cache_new(void);
+void vector_cache_free(struct vector_cache *c); /* accepts NULL */
+
+#endif
