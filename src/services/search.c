@@ -357,10 +357,11 @@ static int by_score(const void *a, const void *b)
  * note's best chunk; notes outside allowed (when given) are skipped.
  * *all_sem gets every scored note in note id order (to look up the
  * similarity of keyword hits); sem the notes at or above floor, best first,
- * at most CANDIDATES_MAX.
+ * at most CANDIDATES_MAX. strict (semantic mode): finding only vectors of
+ * another model is VERR_CONFLICT rather than an empty result.
  */
 static enum verr semantic(struct svc *svc, int64_t user_id, const float *qv, const int64_t *allowed,
-                          size_t nallowed, bool filter, double floor, struct pool *sem,
+                          size_t nallowed, bool filter, double floor, bool strict, struct pool *sem,
                           struct pool *all_sem, struct verror *err)
 {
 	struct cached *e;
@@ -368,6 +369,20 @@ static enum verr semantic(struct svc *svc, int64_t user_id, const float *qv, con
 	if (rc)
 		return rc;
 	const struct vector_set *vs = &e->vs;
+	if (vs->n == 0 && strict) {
+		/* No vectors of this model: say so if they exist for another one. */
+		struct index_status st;
+		rc = store_index_status(svc->store, user_id, svc->embedder->model,
+		                        svc->embedder->dim, &st, err);
+		cached_release(svc->vectors, e);
+		if (rc == VERR_OK && st.stale > 0)
+			rc = verr_set(
+			    err, VERR_CONFLICT,
+			    "%lld chunks were embedded with another model or dimension than "
+			    "%s (%d): run `vault reindex`",
+			    (long long)st.stale, svc->embedder->model, svc->embedder->dim);
+		return rc;
+	}
 	float *scores = xmalloc((vs->n ? vs->n : 1) * sizeof(float));
 	vec_dot_many(qv, vs->vecs, vs->n, vs->dim, scores);
 
@@ -555,8 +570,8 @@ enum verr search_run(struct svc *svc, int64_t user_id, const struct search_query
 	}
 	if (erc == VERR_OK) {
 		vec_normalize(qv, svc->embedder->dim);
-		rc = semantic(svc, user_id, qv, allowed, nallowed, q->ntags > 0, floor, &sem,
-		              &all_sem, err);
+		rc = semantic(svc, user_id, qv, allowed, nallowed, q->ntags > 0, floor,
+		              q->mode == SEARCH_SEMANTIC, &sem, &all_sem, err);
 		if (rc)
 			goto out;
 	}
