@@ -66,12 +66,8 @@ static enum verr check_line(const char *field, const char *s, size_t max_chars, 
 	return VERR_OK;
 }
 
-/*
- * Trims and checks each tag, drops duplicates (the first one stays), at
- * most NOTE_TAGS_MAX. *out (owned, *n entries) is set even on failure.
- */
-static enum verr clean_tags(const char *const *tags, size_t ntags, const char *field, char ***out,
-                            size_t *n, struct verror *err)
+enum verr notes_clean_tags(const char *const *tags, size_t ntags, const char *field, char ***out,
+                           size_t *n, struct verror *err)
 {
 	*out = xcalloc(ntags ? ntags : 1, sizeof(char *));
 	*n = 0;
@@ -119,7 +115,7 @@ static enum verr clean_fields(const char *title, const char *content, const char
 		                "allowed");
 	c->content = content;
 
-	if ((rc = clean_tags(tags, ntags, "tags", &c->tags, &c->ntags, err)))
+	if ((rc = notes_clean_tags(tags, ntags, "tags", &c->tags, &c->ntags, err)))
 		return rc;
 	make_chunks(c);
 	return VERR_OK;
@@ -204,7 +200,7 @@ enum verr notes_list(struct svc *svc, int64_t user_id, int64_t skip, int64_t lim
 	/* The same trimming and de-duplication as when tags are stored. */
 	char **clean;
 	size_t n;
-	enum verr rc = clean_tags(tags, ntags, "tag", &clean, &n, err);
+	enum verr rc = notes_clean_tags(tags, ntags, "tag", &clean, &n, err);
 	if (rc == VERR_OK) {
 		struct note_query q = {
 		    .user_id = user_id,
@@ -215,8 +211,13 @@ enum verr notes_list(struct svc *svc, int64_t user_id, int64_t skip, int64_t lim
 		};
 		rc = store_note_list(svc->store, &q, out, err);
 	}
-	for (size_t i = 0; i < n; i++)
-		free(clean[i]);
-	free(clean);
+	notes_tags_free(clean, n);
 	return rc;
+}
+
+void notes_tags_free(char **tags, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(tags[i]);
+	free(tags);
 }

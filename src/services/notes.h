@@ -38,4 +38,13 @@ enum verr notes_list(struct svc *svc, int64_t user_id, int64_t skip, int64_t lim
                      const char *const *tags, size_t ntags, struct note_page *out,
                      struct verror *err);
 
+/*
+ * Trims and checks each tag (field names it in errors), drops duplicates
+ * (the first one stays), at most NOTE_TAGS_MAX. *out (*n entries) is set
+ * even on failure; free it with notes_tags_free().
+ */
+enum verr notes_clean_tags(const char *const *tags, size_t ntags, const char *field, char ***out,
+                           size_t *n, struct verror *err);
+void notes_tags_free(char **tags, size_t n);
+
 #endif

@@ -189,6 +189,16 @@ static char *build_prompt(const struct config *cfg, const struct search_result *
 
 /* ------------------------------------------------------------ ask */
 
+/* Bytes of the first max characters of UTF-8 s. */
+static size_t utf8_prefix(const char *s, size_t max)
+{
+	size_t i = 0;
+	for (size_t chars = 0; s[i] && chars < max; chars++)
+		for (i++; ((unsigned char)s[i] & 0xC0) == 0x80; i++)
+			;
+	return i;
+}
+
 struct collect {
 	char *buf;
 	size_t len, cap;
@@ -244,13 +254,17 @@ enum verr rag_ask(struct svc *svc, int64_t user_id, const struct ask_request *re
 	if ((rc = rag_check(svc, req, err)))
 		return rc;
 
-	struct search_query q = {.text = req->question,
+	/* Retrieval reads the first SEARCH_QUERY_MAX characters; the model gets all of it. */
+	char *query = xstrndup(req->question, utf8_prefix(req->question, SEARCH_QUERY_MAX));
+	struct search_query q = {.text = query,
 	                         .top_k = req->top_k,
 	                         .mode = SEARCH_HYBRID,
 	                         .tags = req->tags,
 	                         .ntags = req->ntags,
 	                         .min_similarity = -1};
-	if ((rc = search_run(svc, user_id, &q, &r, err)))
+	rc = search_run(svc, user_id, &q, &r, err);
+	free(query);
+	if (rc)
 		return rc;
 
 	if (r.n == 0) {

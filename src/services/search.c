@@ -16,6 +16,7 @@
 
 #include "core/mem.h"
 #include "core/text.h"
+#include "services/notes.h"
 #include "services/vecmath.h"
 
 #define RRF_K           60.0
@@ -421,8 +422,9 @@ static int by_note(const void *key, const void *elem)
 }
 
 /* Notes whose title or one of whose tags is exactly the query. */
-static enum verr mark_exact(struct svc *svc, int64_t user_id, const struct search_query *q,
-                            char **all_words, size_t nall, struct pool *pool, struct verror *err)
+static enum verr mark_exact(struct svc *svc, int64_t user_id, const char *query,
+                            const char *const *tags, size_t ntags, char **all_words, size_t nall,
+                            struct pool *pool, struct verror *err)
 {
 	if (nall == 0)
 		return VERR_OK;
@@ -433,7 +435,7 @@ static enum verr mark_exact(struct svc *svc, int64_t user_id, const struct searc
 	struct keyword_hit *hits = NULL;
 	size_t n = 0;
 	enum verr rc =
-	    store_keyword_search(svc->store, user_id, m, q->tags, q->ntags, 10, &hits, &n, err);
+	    store_keyword_search(svc->store, user_id, m, tags, ntags, 10, &hits, &n, err);
 	free(m);
 	if (rc || n == 0) {
 		free(hits);
@@ -444,7 +446,7 @@ static enum verr mark_exact(struct svc *svc, int64_t user_id, const struct searc
 	for (size_t i = 0; i < n; i++)
 		ids[i] = hits[i].note_id;
 	rc = store_notes_get_many(svc->store, user_id, ids, n, notes, err);
-	char *want = normalized(q->text);
+	char *want = normalized(query);
 	for (size_t i = 0; rc == VERR_OK && i < n; i++) {
 		if (!notes[i].id)
 			continue;
@@ -531,6 +533,8 @@ enum verr search_run(struct svc *svc, int64_t user_id, const struct search_query
 	char *match = NULL;
 	struct keyword_hit *hits = NULL;
 	size_t nhits = 0;
+	char **tags = NULL;
+	size_t ntags = 0;
 	enum verr rc = VERR_OK;
 	double floor = q->min_similarity >= 0 ? q->min_similarity : svc->cfg->search_min_similarity;
 	memset(out, 0, sizeof(*out));
@@ -551,9 +555,12 @@ enum verr search_run(struct svc *svc, int64_t user_id, const struct search_query
 		return verr_set(err, VERR_INVALID, "top_k: must be 1-%d", SEARCH_TOP_K_MAX);
 	}
 
-	if (q->ntags > 0) {
-		rc = store_note_ids_with_tags(svc->store, user_id, q->tags, q->ntags, &allowed,
-		                              &nallowed, err);
+	/* Tags are compared as the notes store them: trimmed, without duplicates. */
+	if ((rc = notes_clean_tags(q->tags, q->ntags, "tag", &tags, &ntags, err)))
+		goto out;
+	if (ntags > 0) {
+		rc = store_note_ids_with_tags(svc->store, user_id, (const char *const *)tags, ntags,
+		                              &allowed, &nallowed, err);
 		if (rc)
 			goto out;
 		qsort(allowed, nallowed, sizeof(int64_t), cmp_i64);
@@ -570,7 +577,7 @@ enum verr search_run(struct svc *svc, int64_t user_id, const struct search_query
 	}
 	if (erc == VERR_OK) {
 		vec_normalize(qv, svc->embedder->dim);
-		rc = semantic(svc, user_id, qv, allowed, nallowed, q->ntags > 0, floor,
+		rc = semantic(svc, user_id, qv, allowed, nallowed, ntags > 0, floor,
 		              q->mode == SEARCH_SEMANTIC, &sem, &all_sem, err);
 		if (rc)
 			goto out;
@@ -581,8 +588,8 @@ enum verr search_run(struct svc *svc, int64_t user_id, const struct search_query
 		nterms = words(q->text, terms, QUERY_TERMS_MAX, false);
 		match = nterms ? join(terms, nterms, " OR ", true)
 		               : join(all_words, nall, " OR ", true);
-		rc = store_keyword_search(svc->store, user_id, match, q->tags, q->ntags,
-		                          CANDIDATES_MAX, &hits, &nhits, err);
+		rc = store_keyword_search(svc->store, user_id, match, (const char *const *)tags,
+		                          ntags, CANDIDATES_MAX, &hits, &nhits, err);
 		if (rc)
 			goto out;
 		for (size_t i = 0; i < nhits; i++) {
@@ -611,7 +618,8 @@ enum verr search_run(struct svc *svc, int64_t user_id, const struct search_query
 			}
 		}
 	if (q->mode != SEARCH_SEMANTIC &&
-	    (rc = mark_exact(svc, user_id, q, all_words, nall, &fused, err)))
+	    (rc = mark_exact(svc, user_id, q->text, (const char *const *)tags, ntags, all_words,
+	                     nall, &fused, err)))
 		goto out;
 	for (size_t i = 0; i < fused.n; i++) {
 		struct cand *c = &fused.c[i];
@@ -670,6 +678,7 @@ out:
 	free(kw.c);
 	free(fused.c);
 	free(allowed);
+	notes_tags_free(tags, ntags);
 	free(qv);
 	free(match);
 	free(hits);

@@ -73,17 +73,23 @@ enum verr embed_worker_run_once(struct svc *svc, size_t *embedded, size_t *faile
 	double t0 = time_mono_ms();
 	enum verr prc = embedder_embed(svc->embedder, (const char *const *)inputs, n, vecs, &perr);
 	int64_t now = time_now_ms();
-	for (size_t i = 0; i < n && rc == VERR_OK; i++) {
-		if (prc == VERR_OK) {
-			rc = store_embed_done(svc->store, jobs[i].chunk_id, jobs[i].hash,
-			                      svc->embedder->model, dim, vecs + i * (size_t)dim,
-			                      now, err);
-		} else {
-			bool give_up = jobs[i].attempts + 1 >= EMBED_MAX_ATTEMPTS;
-			rc = store_embed_failed(
-			    svc->store, jobs[i].chunk_id, jobs[i].hash, verr_detail(&perr),
-			    now + retry_delay_ms(jobs[i].attempts), give_up, err);
+	if (prc == VERR_OK) {
+		int64_t *ids = xcalloc(n, sizeof(int64_t));
+		const char **hashes = xcalloc(n, sizeof(char *));
+		for (size_t i = 0; i < n; i++) {
+			ids[i] = jobs[i].chunk_id;
+			hashes[i] = jobs[i].hash;
 		}
+		rc = store_embed_done(svc->store, ids, hashes, n, svc->embedder->model, dim, vecs,
+		                      now, err);
+		free(ids);
+		free(hashes);
+	}
+	for (size_t i = 0; prc != VERR_OK && i < n && rc == VERR_OK; i++) {
+		bool give_up = jobs[i].attempts + 1 >= EMBED_MAX_ATTEMPTS;
+		rc = store_embed_failed(svc->store, jobs[i].chunk_id, jobs[i].hash,
+		                        verr_detail(&perr), now + retry_delay_ms(jobs[i].attempts),
+		                        give_up, err);
 	}
 	if (prc == VERR_OK)
 		log_emit(

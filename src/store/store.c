@@ -204,10 +204,11 @@ enum verr store_embed_claim(struct store *s, size_t limit, int64_t now, int64_t 
 	return s->ops->embed_claim(s, limit, now, lease_ms, out, n, err);
 }
 
-enum verr store_embed_done(struct store *s, int64_t chunk_id, const char *hash, const char *model,
-                           int dim, const float *vec, int64_t now, struct verror *err)
+enum verr store_embed_done(struct store *s, const int64_t *chunk_ids, const char *const *hashes,
+                           size_t n, const char *model, int dim, const float *vecs, int64_t now,
+                           struct verror *err)
 {
-	return s->ops->embed_done(s, chunk_id, hash, model, dim, vec, now, err);
+	return s->ops->embed_done(s, chunk_ids, hashes, n, model, dim, vecs, now, err);
 }
 
 enum verr store_embed_failed(struct store *s, int64_t chunk_id, const char *hash, const char *error,

@@ -194,9 +194,9 @@ struct store_ops {
 
 	enum verr (*embed_claim)(struct store *s, size_t limit, int64_t now, int64_t lease_ms,
 	                         struct embed_job **out, size_t *n, struct verror *err);
-	enum verr (*embed_done)(struct store *s, int64_t chunk_id, const char *hash,
-	                        const char *model, int dim, const float *vec, int64_t now,
-	                        struct verror *err);
+	enum verr (*embed_done)(struct store *s, const int64_t *chunk_ids,
+	                        const char *const *hashes, size_t n, const char *model, int dim,
+	                        const float *vec, int64_t now, struct verror *err);
 	enum verr (*embed_failed)(struct store *s, int64_t chunk_id, const char *hash,
 	                          const char *error, int64_t retry_at, bool give_up,
 	                          struct verror *err);
@@ -315,9 +315,10 @@ enum verr store_note_chunks(struct store *s, int64_t user_id, int64_t note_id, i
  *
  * embed_claim leases up to limit pending chunks whose time has come (oldest
  * first): they are not handed out again until now + lease_ms, so a worker
- * that dies mid-batch only delays them. embed_done stores a vector
- * (L2-normalised, dim floats) and marks the chunk ready, unless its hash no
- * longer matches (the note changed meanwhile: the new text is pending).
+ * that dies mid-batch only delays them. embed_done stores n vectors
+ * (L2-normalised, dim floats each, in order) in one transaction and marks
+ * each chunk ready, unless its hash no longer matches (the note changed
+ * meanwhile: the new text is pending).
  * embed_failed counts a failed attempt: pending again at retry_at, or
  * failed for good with give_up. reindex makes every chunk of user_id (0:
  * every user) pending again, keeping old vectors until new ones replace
@@ -326,8 +327,9 @@ enum verr store_note_chunks(struct store *s, int64_t user_id, int64_t note_id, i
  */
 enum verr store_embed_claim(struct store *s, size_t limit, int64_t now, int64_t lease_ms,
                             struct embed_job **out, size_t *n, struct verror *err);
-enum verr store_embed_done(struct store *s, int64_t chunk_id, const char *hash, const char *model,
-                           int dim, const float *vec, int64_t now, struct verror *err);
+enum verr store_embed_done(struct store *s, const int64_t *chunk_ids, const char *const *hashes,
+                           size_t n, const char *model, int dim, const float *vecs, int64_t now,
+                           struct verror *err);
 enum verr store_embed_failed(struct store *s, int64_t chunk_id, const char *hash, const char *error,
                              int64_t retry_at, bool give_up, struct verror *err);
 enum verr store_reindex(struct store *s, int64_t user_id, int64_t *count, struct verror *err);

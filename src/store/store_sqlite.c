@@ -2034,31 +2034,52 @@ static enum verr chunk_write(struct conn *c, sqlite3_stmt *st, int64_t *user_id,
 	return rc;
 }
 
-static enum verr sq_embed_done(struct store *base, int64_t chunk_id, const char *hash,
-                               const char *model, int dim, const float *vec, int64_t now,
-                               struct verror *err)
+/*
+ * One transaction for the whole batch: one fsync, and one index version bump
+ * per owner, so a bulk embed does not make searches reload vectors per chunk.
+ */
+static enum verr sq_embed_done(struct store *base, const int64_t *chunk_ids,
+                               const char *const *hashes, size_t n, const char *model, int dim,
+                               const float *vecs, int64_t now, struct verror *err)
 {
 	struct sqlite_store *s = handle(base);
 	struct conn *c = NULL;
 	sqlite3_stmt *st = NULL;
-	int64_t owner;
+	int64_t *owners = NULL, owner;
+	size_t nowners = 0;
 	enum verr rc;
 
-	if (dim <= 0 || !vec || !hash || !model || !*model)
+	if (dim <= 0 || !vecs || !model || !*model)
 		return verr_set(err, VERR_INVALID, "a vector needs a model, a hash and dim > 0");
+	for (size_t i = 0; i < n; i++)
+		if (!hashes[i])
+			return verr_set(err, VERR_INVALID,
+			                "a vector needs a model, a hash and dim > 0");
 	if ((rc = conn_get_writer(s, &c, err)) || (rc = run_query(c, Q_BEGIN_IMMEDIATE, err)) ||
 	    (rc = prepare(c, Q_EMBED_DONE, &st, err)))
 		goto out;
-	bind_i64(c, st, 1, chunk_id);
-	bind_text(c, st, 2, hash);
-	bind_text(c, st, 3, model);
-	bind_i64(c, st, 4, dim);
-	bind_blob(c, st, 5, vec, (size_t)dim * sizeof(*vec));
-	bind_i64(c, st, 6, now);
-	if ((rc = chunk_write(c, st, &owner, err)) || (owner && (rc = bump_version(c, owner, err))))
-		goto out;
+	owners = xcalloc(n ? n : 1, sizeof(int64_t));
+	for (size_t i = 0; i < n; i++) {
+		bind_i64(c, st, 1, chunk_ids[i]);
+		bind_text(c, st, 2, hashes[i]);
+		bind_text(c, st, 3, model);
+		bind_i64(c, st, 4, dim);
+		bind_blob(c, st, 5, vecs + i * (size_t)dim, (size_t)dim * sizeof(*vecs));
+		bind_i64(c, st, 6, now);
+		if ((rc = chunk_write(c, st, &owner, err)))
+			goto out;
+		size_t k = 0;
+		while (k < nowners && owners[k] != owner)
+			k++;
+		if (owner && k == nowners)
+			owners[nowners++] = owner;
+	}
+	for (size_t k = 0; k < nowners; k++)
+		if ((rc = bump_version(c, owners[k], err)))
+			goto out;
 	rc = run_query(c, Q_COMMIT, err);
 out:
+	free(owners);
 	conn_put(s, c);
 	return rc;
 }

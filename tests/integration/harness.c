@@ -175,6 +175,33 @@ char *it_jpack(const char *fmt, ...)
 	return out;
 }
 
+char *it_urlencode(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = strlen(s);
+	char *out = it_alloc(3 * n + 1), *p = out;
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+		if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		    (*c >= '0' && *c <= '9') || *c == '-' || *c == '.' || *c == '_' || *c == '~') {
+			*p++ = (char)*c;
+		} else {
+			*p++ = '%';
+			*p++ = hex[*c >> 4];
+			*p++ = hex[*c & 15];
+		}
+	}
+	*p = '\0';
+	return out;
+}
+
+size_t it_utf8_len(const char *s)
+{
+	size_t n = 0;
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xC0) != 0x80;
+	return n;
+}
+
 /* ================================================================== */
 /* Environment and directories */
 
@@ -494,6 +521,19 @@ void server_restart(struct server *s)
 {
 	cr_assert(s->pid == 0, "server_restart: the server is still running");
 	spawn(s);
+}
+
+void server_setenv(struct server *s, const char *kv)
+{
+	size_t n = env_len(s->extra_env);
+	char **env = calloc(n + 2, sizeof(char *));
+	if (!env)
+		abort();
+	for (size_t i = 0; i < n; i++)
+		env[i] = s->extra_env[i];
+	env_apply(env, n + 2, kv);
+	free(s->extra_env);
+	s->extra_env = env;
 }
 
 void server_signal(struct server *s, int sig)
@@ -922,6 +962,83 @@ int note_get(struct server *s, const char *token, long long id, struct http_resp
 	return api(s, "GET", path, token, NULL, r);
 }
 
+char *note_embedding_status(struct server *s, const char *token, long long id)
+{
+	struct http_resp r;
+	note_get(s, token, id, &r);
+	cr_assert_eq(r.status, 200, "GET note %lld: status %d, body %.300s", id, r.status, r.body);
+	const char *st = resp_str(&r, "embedding_status");
+	cr_assert(st, "note %lld has no string embedding_status: %.300s", id, r.body);
+	char *out = it_strdup(st);
+	http_resp_free(&r);
+	return out;
+}
+
+void note_wait_status(struct server *s, const char *token, long long id, const char *want,
+                      int timeout_ms)
+{
+	double deadline = it_now_ms() + timeout_ms;
+	for (;;) {
+		char *st = note_embedding_status(s, token, id);
+		bool done = strcmp(st, want) == 0;
+		if (!done && it_now_ms() > deadline) {
+			char *tail = server_log_tail(s);
+			cr_fatal("note %lld: embedding_status still \"%s\" after %d ms, expected "
+			         "\"%s\"\n%s",
+			         id, st, timeout_ms, want, tail);
+		}
+		free(st);
+		if (done)
+			return;
+		it_sleep_ms(20);
+	}
+}
+
+static long long count_field(const struct http_resp *r, const char *key)
+{
+	json_t *v = json_object_get(r->json, key);
+	cr_assert(json_is_integer(v) && json_integer_value(v) >= 0,
+	          "index status: \"%s\" is not a count: %.300s", key, r->body);
+	return (long long)json_integer_value(v);
+}
+
+void index_status(struct server *s, const char *token, struct it_index *out)
+{
+	struct http_resp r;
+	api(s, "GET", "/api/v1/index/status", token, NULL, &r);
+	cr_assert_eq(r.status, 200, "GET /api/v1/index/status: status %d, body %.300s", r.status,
+	             r.body);
+	memset(out, 0, sizeof(*out));
+	out->pending = count_field(&r, "pending");
+	out->ready = count_field(&r, "ready");
+	out->failed = count_field(&r, "failed");
+	out->stale = count_field(&r, "stale");
+	const char *model = resp_str(&r, "model");
+	cr_assert(model && *model, "index status: no model: %.300s", r.body);
+	snprintf(out->model, sizeof(out->model), "%s", model);
+	json_t *dim = json_object_get(r.json, "dim");
+	cr_assert(json_is_integer(dim), "index status: no integer dim: %.300s", r.body);
+	out->dim = (int)json_integer_value(dim);
+	http_resp_free(&r);
+}
+
+void index_wait_settled(struct server *s, const char *token, int timeout_ms, struct it_index *out)
+{
+	double deadline = it_now_ms() + timeout_ms;
+	for (;;) {
+		index_status(s, token, out);
+		if (out->pending == 0)
+			return;
+		if (it_now_ms() > deadline) {
+			char *tail = server_log_tail(s);
+			cr_fatal("index: %lld chunks still pending after %d ms (ready %lld, failed "
+			         "%lld)\n%s",
+			         out->pending, timeout_ms, out->ready, out->failed, tail);
+		}
+		it_sleep_ms(20);
+	}
+}
+
 /* ================================================================== */
 /* JWT */
 
@@ -1220,4 +1337,15 @@ void cli_result_free(struct cli_result *r)
 	free(r->out);
 	free(r->err);
 	r->out = r->err = NULL;
+}
+
+bool notes_equal(json_t *a, json_t *b)
+{
+	json_t *x = json_deep_copy(a), *y = json_deep_copy(b);
+	json_object_del(x, "embedding_status");
+	json_object_del(y, "embedding_status");
+	bool same = json_equal(x, y);
+	json_decref(x);
+	json_decref(y);
+	return same;
 }

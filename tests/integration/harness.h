@@ -36,6 +36,8 @@
 #define STOP_TIMEOUT_MS  10000
 #define HTTP_TIMEOUT_MS  20000
 #define CLI_TIMEOUT_MS   20000
+/* How long a test waits for the embedding worker to settle. */
+#define EMBED_TIMEOUT_MS 20000
 
 /* ------------------------------------------------------------------ */
 /* Small utilities (abort on out-of-memory). */
@@ -60,6 +62,10 @@ bool it_is_iso_ms(const char *s);
 int64_t it_parse_iso_ms(const char *s);
 /* Serializes a json_pack() result compactly and releases it; caller frees. */
 char *it_jpack(const char *fmt, ...);
+/* Percent-encodes s for a query string (RFC 3986 unreserved kept); caller frees. */
+char *it_urlencode(const char *s);
+/* Number of UTF-8 code points in s. */
+size_t it_utf8_len(const char *s);
 
 /* ------------------------------------------------------------------ */
 /* Server process. */
@@ -106,6 +112,13 @@ void server_start(struct server *s, const char *const *extra_env);
 
 /* Starts the server again on the same directory (database) and env. */
 void server_restart(struct server *s);
+
+/*
+ * Changes the server's extra env for its next server_restart() (and for CLI
+ * runs that pass s->extra_env): "KEY=VALUE" replaces or adds, a bare "KEY"
+ * removes.
+ */
+void server_setenv(struct server *s, const char *kv);
 
 /*
  * SIGTERM, then waits up to STOP_TIMEOUT_MS; on timeout SIGKILLs and fails.
@@ -227,6 +240,32 @@ long long note_create(struct server *s, const char *token, const char *json_body
 /* GET /api/v1/notes/{id}; returns the status and fills r. */
 int note_get(struct server *s, const char *token, long long id, struct http_resp *r);
 
+/* A note's embedding_status ("pending", "ready", "failed"); asserts 200. Caller frees. */
+char *note_embedding_status(struct server *s, const char *token, long long id);
+
+/*
+ * Polls GET /api/v1/notes/{id} until its embedding_status is want; fails the
+ * test with the last status and the log tail after timeout_ms.
+ */
+void note_wait_status(struct server *s, const char *token, long long id, const char *want,
+                      int timeout_ms);
+
+/* GET /api/v1/index/status of one user. */
+struct it_index {
+	long long pending, ready, failed, stale;
+	char model[128];
+	int dim;
+};
+
+/* Fills out from GET /api/v1/index/status; asserts 200 and the shape of the answer. */
+void index_status(struct server *s, const char *token, struct it_index *out);
+
+/*
+ * Polls the index status until nothing is pending (the worker has taken
+ * every chunk of the user to ready or failed); fails after timeout_ms.
+ */
+void index_wait_settled(struct server *s, const char *token, int timeout_ms, struct it_index *out);
+
 /*
  * An HS256 JWT signed with TEST_SECRET_KEY via libjwt, with sub as a string
  * (NULL: no sub), iat and exp (0: left out). Caller frees.
@@ -287,3 +326,7 @@ int cli_run_argv(struct cli_result *r, int timeout_ms, const char *dir,
 void cli_result_free(struct cli_result *r);
 
 #endif
+
+/* Whether two notes' JSON are equal apart from embedding_status, which the
+ * background worker may change at any moment. */
+bool notes_equal(json_t *a, json_t *b);

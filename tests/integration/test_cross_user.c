@@ -69,7 +69,7 @@ Test(cross_user, other_users_note_is_404_and_untouched)
 
 	/* Alice's note is exactly as before, updated_at included. */
 	cr_assert_eq(note_get(&srv, alice.access, id, &r), 200, "alice lost her note");
-	cr_assert(json_equal(r.json, orig.json), "bob changed alice's note:\nbefore %s\nafter  %s",
+	cr_assert(notes_equal(r.json, orig.json), "bob changed alice's note:\nbefore %s\nafter  %s",
 	          orig.body, r.body);
 	http_resp_free(&r);
 	http_resp_free(&orig);

@@ -100,7 +100,7 @@ Test(notes, create_minimal_and_location)
 	http_resp_free(&r);
 
 	cr_assert_eq(note_get(&srv, me.access, id, &r), 200);
-	cr_assert(json_equal(r.json, created), "GET differs from the create answer:\n%s", r.body);
+	cr_assert(notes_equal(r.json, created), "GET differs from the create answer:\n%s", r.body);
 	json_decref(created);
 	http_resp_free(&r);
 	server_stop_ok(&srv);
@@ -546,7 +546,7 @@ Test(notes, update_merges_fields)
 	http_resp_free(&r);
 
 	cr_assert_eq(note_get(&srv, me.access, id, &r), 200);
-	cr_assert(json_equal(r.json, after_put), "GET after PUT differs from the PUT answer: %s",
+	cr_assert(notes_equal(r.json, after_put), "GET after PUT differs from the PUT answer: %s",
 	          r.body);
 	json_decref(after_put);
 	http_resp_free(&r);
@@ -626,7 +626,7 @@ Test(notes, update_validation_leaves_note_unchanged)
 		http_resp_free(&r);
 	}
 	cr_assert_eq(note_get(&srv, me.access, id, &r), 200);
-	cr_assert(json_equal(r.json, orig), "a refused PUT changed the note: %s", r.body);
+	cr_assert(notes_equal(r.json, orig), "a refused PUT changed the note: %s", r.body);
 	http_resp_free(&r);
 	json_decref(orig);
 	free(t201);

@@ -11,6 +11,8 @@
 #include <limits.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,7 +75,7 @@ static void open_migrated(const struct store_opts *opts)
 	int applied = -1;
 	cr_assert_eq(open_at("vault.db", opts, &db, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(store_migrate_up(db, -1, &applied, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(applied, 1);
+	cr_assert_eq(applied, 2);
 }
 
 static int64_t make_user(const char *email)
@@ -144,6 +146,13 @@ static void assert_tags(const struct note *n, const char *const *want, size_t nw
 
 /* ---------------------------------------------------------------- URLs */
 
+/* One vector, through the batch call. */
+static enum verr embed_one(struct store *st, int64_t chunk_id, const char *hash, const char *model,
+                           int dim, const float *vec, int64_t now, struct verror *err)
+{
+	return store_embed_done(st, &chunk_id, &hash, 1, model, dim, vec, now, err);
+}
+
 Test(store_sqlite, url_absolute_creates_parent_dirs)
 {
 	struct verror err = {0};
@@ -205,22 +214,37 @@ Test(store_sqlite, migrate_up_down_up_and_status)
 	cr_assert_eq(open_at("vault.db", NULL, &db, &err), VERR_OK, "%s", err.detail);
 
 	cr_assert_eq(store_migrate_status(db, &mi, &n, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(n, 1);
+	cr_assert_eq(n, 2);
 	cr_assert_eq(mi[0].version, 1);
 	cr_assert_str_eq(mi[0].name, "init");
 	cr_assert_eq(mi[0].applied_at, 0);
+	cr_assert_eq(mi[1].version, 2);
+	cr_assert_str_eq(mi[1].name, "search");
+	cr_assert_eq(mi[1].applied_at, 0);
 	free(mi);
 
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(steps, 1);
+	cr_assert_eq(steps, 2);
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(steps, 0, "up at the latest version must do nothing");
 
 	cr_assert_eq(store_migrate_status(db, &mi, &n, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(n, 1);
+	cr_assert_eq(n, 2);
 	cr_assert_gt(mi[0].applied_at, 0);
+	cr_assert_gt(mi[1].applied_at, 0);
 	free(mi);
 	cr_assert_eq(store_user_create(db, "a@x.org", "h", 1, &u, &err), VERR_OK, "%s", err.detail);
+
+	/* One step down reverts search only. */
+	cr_assert_eq(store_migrate_down(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(steps, 1);
+	cr_assert_eq(query_int("SELECT COUNT(*) FROM users"), 1);
+	cr_assert_eq(query_int("SELECT COUNT(*) FROM sqlite_master WHERE name IN "
+	                       "('chunks','notes_fts','notes_fts_delete')"),
+	             0);
+	cr_assert_eq(query_int("SELECT COUNT(*) FROM pragma_table_info('users') "
+	                       "WHERE name = 'index_version'"),
+	             0);
 
 	cr_assert_eq(store_migrate_down(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(steps, 1);
@@ -232,6 +256,7 @@ Test(store_sqlite, migrate_up_down_up_and_status)
 	cr_assert_eq(steps, 0);
 	cr_assert_eq(store_migrate_status(db, &mi, &n, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(mi[0].applied_at, 0);
+	cr_assert_eq(mi[1].applied_at, 0);
 	free(mi);
 
 	/* Up again: the cached statements must find the new tables. */
@@ -245,7 +270,7 @@ Test(store_sqlite, migrate_up_down_up_and_status)
 	cr_assert_eq(store_migrate_up(db, 0, &steps, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(steps, 0);
 
-	cr_assert_eq(store_migrate_up(db, 2, &steps, &err), VERR_INVALID);
+	cr_assert_eq(store_migrate_up(db, 3, &steps, &err), VERR_INVALID);
 	cr_assert_eq(store_migrate_up(db, -2, &steps, &err), VERR_INVALID);
 	cr_assert_eq(store_migrate_down(db, -2, &steps, &err), VERR_INVALID);
 }
@@ -257,7 +282,7 @@ Test(store_sqlite, schema_check_behind_current_ahead)
 
 	cr_assert_eq(open_at("vault.db", NULL, &db, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(store_schema_check(db, &err), VERR_UNAVAILABLE);
-	cr_assert(strstr(err.detail, "version 0, expected 1") != NULL, "%s", err.detail);
+	cr_assert(strstr(err.detail, "version 0, expected 2") != NULL, "%s", err.detail);
 	cr_assert(strstr(err.detail, "vault migrate up") != NULL, "%s", err.detail);
 
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
@@ -400,13 +425,24 @@ Test(store_sqlite, note_failed_update_changes_nothing)
 	open_migrated(NULL);
 	int64_t uid = make_user("ann@x.org");
 	const char *tags[] = {"keep"};
-	int64_t id = make_note(uid, "Old", tags, 1, 100);
+	struct chunk_input old_ch = {"", "old text", "old-hash"};
+	struct note_input old = {"Old", "body", tags, 1, &old_ch, 1};
+	cr_assert_eq(store_note_create(db, uid, &old, 100, &got, &err), VERR_OK, "%s", err.detail);
+	int64_t id = got.id;
+	note_free(&got);
+	int64_t version = query_int("SELECT index_version FROM users");
 
 	/* A duplicate tag breaks the primary key halfway through: all must roll back. */
 	const char *dup[] = {"x", "x"};
-	struct note_input in = {"New", "new", dup, 2};
+	struct chunk_input new_ch = {"", "new text", "new-hash"};
+	struct note_input in = {"New", "new", dup, 2, &new_ch, 1};
 	cr_assert_eq(store_note_update(db, uid, id, &in, 200, &upd, &err), VERR_CONFLICT);
 	cr_assert_null(upd.title);
+	cr_assert_eq(query_int("SELECT COUNT(*) FROM chunks WHERE hash = 'old-hash' AND seq = 0"),
+	             1);
+	cr_assert_eq(query_int("SELECT COUNT(*) FROM chunks"), 1);
+	cr_assert_eq(query_int("SELECT COUNT(*) FROM notes_fts WHERE notes_fts MATCH 'old'"), 1);
+	cr_assert_eq(query_int("SELECT index_version FROM users"), version);
 
 	cr_assert_eq(store_note_get(db, uid, id, &got, &err), VERR_OK, "%s", err.detail);
 	cr_assert_str_eq(got.title, "Old");
@@ -934,7 +970,8 @@ Test(store_sqlite, echo_logs_sql_but_never_values)
 	cr_assert_eq(store_token_insert(db, u.id, "FAMILYVALUE", "TOKENHASHVALUE", 99, 1, &err),
 	             VERR_OK, "%s", err.detail);
 	const char *tags[] = {"TAGVALUE", "TAG2VALUE"};
-	struct note_input in = {"TITLEVALUE", "CONTENTVALUE", tags, 2};
+	struct chunk_input ch = {"HEADINGVALUE", "CHUNKVALUE", "CHUNKHASHVALUE"};
+	struct note_input in = {"TITLEVALUE", "CONTENTVALUE", tags, 2, &ch, 1};
 	cr_assert_eq(store_note_create(db, u.id, &in, 1, &n, &err), VERR_OK, "%s", err.detail);
 	note_free(&n);
 	cr_assert_eq(store_user_delete(db, u.id, &err), VERR_OK, "%s", err.detail);
@@ -956,8 +993,9 @@ Test(store_sqlite, echo_logs_sql_but_never_values)
 	 * cascades of the user delete are not repeated as lines of their own. */
 	cr_assert_eq(count_lines(text, "INSERT INTO note_tags"), 2, "%s", text);
 	cr_assert_eq(count_lines(text, "DELETE FROM users"), 1, "%s", text);
-	const char *secrets[] = {"leak@x.org", "SECRETHASH", "FAMILYVALUE", "TOKENHASHVALUE",
-	                         "TAGVALUE",   "TAG2VALUE",  "TITLEVALUE",  "CONTENTVALUE"};
+	const char *secrets[] = {"leak@x.org",   "SECRETHASH", "FAMILYVALUE",   "TOKENHASHVALUE",
+	                         "TAGVALUE",     "TAG2VALUE",  "TITLEVALUE",    "CONTENTVALUE",
+	                         "HEADINGVALUE", "CHUNKVALUE", "CHUNKHASHVALUE"};
 	for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
 		cr_assert(strstr(text, secrets[i]) == NULL, "log holds %s", secrets[i]);
 	free(text);
@@ -981,4 +1019,924 @@ Test(store_sqlite, no_echo_logs_no_sql)
 	fclose(log);
 	cr_assert(strstr(text, "\"event\":\"sql\"") == NULL, "%s", text);
 	free(text);
+}
+
+/* ---------------------------------------------------------------- search: helpers */
+
+#define DIM 4
+
+/* One integer from a printf-style query (sqlite3_mprintf: %q quotes, %lld). */
+static int64_t query_intf(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *sql = sqlite3_vmprintf(fmt, ap);
+	va_end(ap);
+	int64_t v = query_int(sql);
+	sqlite3_free(sql);
+	return v;
+}
+
+/* Chunks whose hash is their text: short, unique and readable in these tests. */
+static void chunks_of(const char *const *texts, size_t n, struct chunk_input *out)
+{
+	for (size_t i = 0; i < n; i++)
+		out[i] = (struct chunk_input){"", texts[i], texts[i]};
+}
+
+static int64_t make_chunked(int64_t uid, const char *title, const char *const *texts, size_t n,
+                            int64_t now)
+{
+	struct verror err = {0};
+	struct chunk_input ch[16];
+	struct note got;
+	cr_assert_leq(n, 16);
+	chunks_of(texts, n, ch);
+	struct note_input in = {title, "body", NULL, 0, ch, n};
+	cr_assert_eq(store_note_create(db, uid, &in, now, &got, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(got.embedding_status, n ? EMBED_PENDING : EMBED_READY);
+	int64_t id = got.id;
+	note_free(&got);
+	return id;
+}
+
+/* Replaces the note's chunks; returns the note's embedding_status as update reports it. */
+static enum embed_status update_chunked(int64_t uid, int64_t id, const char *title,
+                                        const char *const *texts, size_t n, int64_t now)
+{
+	struct verror err = {0};
+	struct chunk_input ch[16];
+	struct note got;
+	cr_assert_leq(n, 16);
+	chunks_of(texts, n, ch);
+	struct note_input in = {title, "body", NULL, 0, ch, n};
+	cr_assert_eq(store_note_update(db, uid, id, &in, now, &got, &err), VERR_OK, "%s",
+	             err.detail);
+	enum embed_status st = got.embedding_status;
+	note_free(&got);
+	return st;
+}
+
+static int64_t chunk_id(const char *text)
+{
+	return query_intf("SELECT id FROM chunks WHERE text = %Q", text);
+}
+
+static enum embed_status note_status(int64_t uid, int64_t id)
+{
+	struct verror err = {0};
+	struct note n;
+	cr_assert_eq(store_note_get(db, uid, id, &n, &err), VERR_OK, "%s", err.detail);
+	enum embed_status st = n.embedding_status;
+	note_free(&n);
+	return st;
+}
+
+static int64_t version_of(int64_t uid)
+{
+	struct verror err = {0};
+	int64_t v = -1;
+	cr_assert_eq(store_index_version(db, uid, &v, &err), VERR_OK, "%s", err.detail);
+	return v;
+}
+
+/* A vector whose first element marks it; the rest are fixed. */
+static void vec_make(float *v, int dim, float marker)
+{
+	v[0] = marker;
+	for (int i = 1; i < dim; i++)
+		v[i] = (float)i / 100.0f;
+}
+
+static void embed(int64_t cid, const char *hash, const char *model, int dim, float marker)
+{
+	struct verror err = {0};
+	float v[64];
+	cr_assert_leq(dim, 64);
+	vec_make(v, dim, marker);
+	cr_assert_eq(embed_one(db, cid, hash, model, dim, v, 9000, &err), VERR_OK, "%s",
+	             err.detail);
+}
+
+/* Claims and frees; returns how many, their ids in ids (if given). */
+static size_t claim(size_t limit, int64_t now, int64_t lease, int64_t *ids)
+{
+	struct verror err = {0};
+	struct embed_job *jobs = NULL;
+	size_t n = 99;
+	cr_assert_eq(store_embed_claim(db, limit, now, lease, &jobs, &n, &err), VERR_OK, "%s",
+	             err.detail);
+	for (size_t i = 0; ids && i < n; i++)
+		ids[i] = jobs[i].chunk_id;
+	embed_jobs_free(jobs, n);
+	return n;
+}
+
+/* ---------------------------------------------------------------- search: migration */
+
+Test(store_sqlite, migrate_search_backfills_and_reverts)
+{
+	struct verror err = {0};
+	struct keyword_hit *hits = NULL;
+	size_t n = 0;
+	int steps;
+	cr_assert_eq(open_at("vault.db", NULL, &db, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(store_migrate_up(db, 1, &steps, &err), VERR_OK, "%s", err.detail);
+
+	/* Notes written by a build that knew only migration 1. */
+	exec_raw("INSERT INTO users (id, email, password_hash, created_at) VALUES (1, 'a', 'h', 1);"
+	         "INSERT INTO notes VALUES (1, 1, 'Gardening', 'tomatoes need sun', 1, 1);"
+	         "INSERT INTO notes VALUES (2, 1, 'Cooking', 'pasta with basil', 2, 2);"
+	         "INSERT INTO note_tags VALUES (2, 1, 'kitchen', 0), (2, 1, 'herbs', 1);");
+
+	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(steps, 1);
+	cr_assert_eq(query_int("SELECT COUNT(*) FROM notes_fts"), 2);
+	cr_assert_eq(query_int("SELECT tags = 'kitchen herbs' FROM notes_fts WHERE rowid = 2"), 1);
+	cr_assert_eq(store_keyword_search(db, 1, "tomatoes", NULL, 0, 10, &hits, &n, &err), VERR_OK,
+	             "%s", err.detail);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(hits[0].note_id, 1);
+	free(hits);
+	cr_assert_eq(store_keyword_search(db, 1, "herbs", NULL, 0, 10, &hits, &n, &err), VERR_OK,
+	             "%s", err.detail);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(hits[0].note_id, 2);
+	free(hits);
+	cr_assert_eq(version_of(1), 0);
+	cr_assert_eq(note_status(1, 1), EMBED_READY, "a note without chunks is ready");
+
+	/* Down keeps notes and users, drops the rest; up again rebuilds the index. */
+	cr_assert_eq(store_migrate_down(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(steps, 1);
+	cr_assert_eq(query_int("SELECT COUNT(*) FROM notes"), 2);
+	cr_assert_eq(query_int("SELECT COUNT(*) FROM sqlite_master WHERE name LIKE 'chunks%' OR "
+	                       "name LIKE 'notes_fts%'"),
+	             0);
+	exec_raw("DELETE FROM notes WHERE id = 1"); /* no trigger left to fire */
+	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(steps, 1);
+	cr_assert_eq(query_int("SELECT COUNT(*) FROM notes_fts"), 1);
+	const char *texts[] = {"one"};
+	int64_t id = make_chunked(1, "again", texts, 1, 5);
+	cr_assert_eq(note_status(1, id), EMBED_PENDING);
+	cr_assert_eq(version_of(1), 1);
+}
+
+/* ---------------------------------------------------------------- search: queue */
+
+Test(store_sqlite, chunks_claim_lease_and_done)
+{
+	struct verror err = {0};
+	struct embed_job *jobs = NULL;
+	size_t n;
+	int64_t ids[8];
+	open_migrated(NULL);
+	int64_t ann = make_user("ann@x.org");
+	int64_t bob = make_user("bob@x.org");
+	struct chunk_input ch[3] = {{"Intro", "first text", "h1"},
+	                            {"Intro > More", "second text", "h2"},
+	                            {"", "third", "h3"}};
+	struct note_input in = {"My title", "content", NULL, 0, ch, 3};
+	struct note note;
+	cr_assert_eq(store_note_create(db, ann, &in, 100, &note, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(note.embedding_status, EMBED_PENDING);
+	const char *btexts[] = {"bob's"};
+	int64_t bobs = make_chunked(bob, "Bob", btexts, 1, 100);
+	cr_assert_eq(note_status(ann, note.id), EMBED_PENDING);
+
+	cr_assert_eq(store_embed_claim(db, 2, 1000, 500, &jobs, &n, &err), VERR_OK, "%s",
+	             err.detail);
+	cr_assert_eq(n, 2);
+	cr_assert_lt(jobs[0].chunk_id, jobs[1].chunk_id, "oldest first");
+	cr_assert_eq(jobs[0].user_id, ann);
+	cr_assert_str_eq(jobs[0].title, "My title");
+	cr_assert_str_eq(jobs[0].heading, "Intro");
+	cr_assert_str_eq(jobs[0].text, "first text");
+	cr_assert_str_eq(jobs[0].hash, "h1");
+	cr_assert_eq(jobs[0].attempts, 0);
+	cr_assert_str_eq(jobs[1].heading, "Intro > More");
+	cr_assert_str_eq(jobs[1].hash, "h2");
+	int64_t c1 = jobs[0].chunk_id, c2 = jobs[1].chunk_id;
+	embed_jobs_free(jobs, n);
+
+	/* Leased chunks are not handed out again: the next claim gets the rest. */
+	cr_assert_eq(store_embed_claim(db, 10, 1000, 500, &jobs, &n, &err), VERR_OK, "%s",
+	             err.detail);
+	cr_assert_eq(n, 2);
+	cr_assert_str_eq(jobs[0].hash, "h3");
+	cr_assert_eq(jobs[1].user_id, bob);
+	cr_assert_str_eq(jobs[1].title, "Bob");
+	embed_jobs_free(jobs, n);
+	cr_assert_eq(claim(10, 1000, 500, NULL), 0);
+	cr_assert_eq(claim(10, 1499, 500, NULL), 0);
+	cr_assert_eq(claim(0, 5000, 500, NULL), 0, "limit 0 claims nothing");
+
+	/* A worker that died: the lease runs out and the chunks come back. */
+	cr_assert_eq(claim(10, 1500, 500, ids), 4);
+	cr_assert_eq(ids[0], c1);
+	cr_assert_eq(ids[1], c2);
+
+	int64_t v = version_of(ann);
+	embed(c1, "h1", "m", DIM, 1);
+	cr_assert_eq(version_of(ann), v + 1);
+	cr_assert_eq(note_status(ann, note.id), EMBED_PENDING, "two chunks still pending");
+	embed(c2, "h2", "m", DIM, 2);
+	embed(chunk_id("third"), "h3", "m", DIM, 3);
+	cr_assert_eq(note_status(ann, note.id), EMBED_READY);
+	cr_assert_eq(note_status(bob, bobs), EMBED_PENDING);
+	cr_assert_eq(query_intf("SELECT status FROM chunks WHERE id = %lld", (long long)c1), 1);
+	cr_assert_eq(
+	    query_intf("SELECT length(embedding) FROM chunks WHERE id = %lld", (long long)c1),
+	    DIM * 4);
+	cr_assert_eq(claim(10, 99999, 500, ids), 1, "ready chunks leave the queue");
+	cr_assert_eq(ids[0], chunk_id("bob's"));
+
+	float v4[DIM] = {0};
+	cr_assert_eq(embed_one(db, c1, "h1", "m", 0, v4, 1, &err), VERR_INVALID);
+	cr_assert_eq(embed_one(db, c1, "h1", "", DIM, v4, 1, &err), VERR_INVALID);
+	note_free(&note);
+}
+
+Test(store_sqlite, update_reembeds_only_changed_chunks)
+{
+	struct verror err = {0};
+	struct vector_set vs;
+	int64_t *cids = NULL;
+	char **texts = NULL;
+	size_t n;
+	open_migrated(NULL);
+	int64_t uid = make_user("ann@x.org");
+	const char *v1[] = {"alpha", "beta", "gamma"};
+	int64_t id = make_chunked(uid, "t", v1, 3, 1);
+	int64_t a = chunk_id("alpha"), b = chunk_id("beta"), g = chunk_id("gamma");
+	embed(a, "alpha", "m", DIM, 10);
+	embed(b, "beta", "m", DIM, 20);
+	embed(g, "gamma", "m", DIM, 30);
+	cr_assert_eq(note_status(uid, id), EMBED_READY);
+
+	/* beta edited into delta, gamma moved to the front, alpha unchanged. */
+	const char *v2[] = {"gamma", "alpha", "delta"};
+	cr_assert_eq(update_chunked(uid, id, "t", v2, 3, 2), EMBED_PENDING);
+	cr_assert_eq(chunk_id("alpha"), a, "an unchanged chunk keeps its row");
+	cr_assert_eq(chunk_id("gamma"), g);
+	cr_assert_eq(query_int("SELECT COUNT(*) FROM chunks WHERE text = 'beta'"), 0);
+	cr_assert_eq(query_intf("SELECT status FROM chunks WHERE id = %lld", (long long)a), 1);
+	cr_assert_eq(query_int("SELECT status FROM chunks WHERE text = 'delta'"), 0);
+	cr_assert_eq(query_int("SELECT embedding IS NULL FROM chunks WHERE text = 'delta'"), 1);
+
+	cr_assert_eq(store_note_chunks(db, uid, id, &cids, &texts, &n, &err), VERR_OK, "%s",
+	             err.detail);
+	cr_assert_eq(n, 3);
+	cr_assert_eq(cids[0], g);
+	cr_assert_str_eq(texts[0], "gamma");
+	cr_assert_eq(cids[1], a);
+	cr_assert_str_eq(texts[1], "alpha");
+	cr_assert_str_eq(texts[2], "delta");
+	for (size_t i = 0; i < n; i++)
+		free(texts[i]);
+	free(texts);
+	free(cids);
+
+	/* Only delta is queued; the kept vectors load in the new order. */
+	int64_t ids[4];
+	cr_assert_eq(claim(10, 100, 1000, ids), 1);
+	cr_assert_eq(ids[0], chunk_id("delta"));
+	cr_assert_eq(store_vectors_load(db, uid, "m", DIM, &vs, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(vs.n, 2);
+	cr_assert_eq(vs.chunk_ids[0], g);
+	cr_assert_eq(vs.vecs[0], 30);
+	cr_assert_eq(vs.chunk_ids[1], a);
+	cr_assert_eq(vs.vecs[DIM], 10);
+	vector_set_free(&vs);
+
+	/* The same text twice keeps one row and adds one; no chunks at all empties the note. */
+	const char *v3[] = {"alpha", "alpha"};
+	cr_assert_eq(update_chunked(uid, id, "t", v3, 2, 3), EMBED_PENDING);
+	cr_assert_eq(
+	    query_intf("SELECT COUNT(*) FROM chunks WHERE id = %lld AND seq = 0", (long long)a), 1);
+	cr_assert_eq(query_int("SELECT COUNT(*) FROM chunks WHERE text = 'alpha' AND seq = 1 "
+	                       "AND status = 0"),
+	             1);
+	cr_assert_eq(update_chunked(uid, id, "t", NULL, 0, 4), EMBED_READY);
+	cr_assert_eq(query_int("SELECT COUNT(*) FROM chunks"), 0);
+
+	struct chunk_input bad = {"", "x",
+	                          "0123456789012345678901234567890123456789012345678901234"
+	                          "5678901234"};
+	struct note_input in = {"t", "c", NULL, 0, &bad, 1};
+	struct note out;
+	cr_assert_eq(store_note_create(db, uid, &in, 5, &out, &err), VERR_INVALID, "65-char hash");
+	cr_assert_eq(store_note_update(db, uid, id, &in, 5, &out, &err), VERR_INVALID);
+}
+
+Test(store_sqlite, embed_done_with_stale_hash_is_ignored)
+{
+	struct verror err = {0};
+	float v[DIM] = {1, 0, 0, 0};
+	open_migrated(NULL);
+	int64_t uid = make_user("ann@x.org");
+	const char *t1[] = {"old words"};
+	int64_t id = make_chunked(uid, "t", t1, 1, 1);
+	int64_t old = chunk_id("old words");
+	cr_assert_eq(claim(1, 10, 1000, NULL), 1);
+
+	/* The note changes while the worker embeds the old text. */
+	const char *t2[] = {"new words"};
+	update_chunked(uid, id, "t", t2, 1, 2);
+	int64_t fresh = chunk_id("new words");
+	int64_t ver = version_of(uid);
+	cr_assert_eq(embed_one(db, old, "old words", "m", DIM, v, 3, &err), VERR_OK, "%s",
+	             err.detail);
+	cr_assert_eq(embed_one(db, fresh, "old words", "m", DIM, v, 3, &err), VERR_OK, "%s",
+	             err.detail);
+	cr_assert_eq(query_int("SELECT COUNT(*) FROM chunks WHERE status = 1 OR embedding IS NOT "
+	                       "NULL"),
+	             0);
+	cr_assert_eq(version_of(uid), ver, "nothing changed, no bump");
+	cr_assert_eq(note_status(uid, id), EMBED_PENDING);
+	cr_assert_eq(store_embed_failed(db, fresh, "old words", "boom", 50, true, &err), VERR_OK);
+	cr_assert_eq(query_int("SELECT status + attempts FROM chunks"), 0);
+}
+
+Test(store_sqlite, embed_failed_retries_then_gives_up)
+{
+	struct verror err = {0};
+	struct embed_job *jobs = NULL;
+	struct index_status is;
+	size_t n;
+	open_migrated(NULL);
+	int64_t uid = make_user("ann@x.org");
+	const char *texts[] = {"doomed", "fine"};
+	int64_t id = make_chunked(uid, "t", texts, 2, 1);
+	int64_t d = chunk_id("doomed");
+	cr_assert_eq(claim(10, 100, 1000, NULL), 2);
+	embed(chunk_id("fine"), "fine", "m", DIM, 1);
+
+	int64_t ver = version_of(uid);
+	cr_assert_eq(store_embed_failed(db, d, "doomed", "provider said 500", 5000, false, &err),
+	             VERR_OK, "%s", err.detail);
+	cr_assert_eq(version_of(uid), ver, "a retry changes no vector");
+	cr_assert_eq(note_status(uid, id), EMBED_PENDING);
+	cr_assert_eq(claim(10, 4999, 1000, NULL), 0, "not before retry_at, lease or not");
+	cr_assert_eq(store_embed_claim(db, 10, 5000, 1000, &jobs, &n, &err), VERR_OK, "%s",
+	             err.detail);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(jobs[0].chunk_id, d);
+	cr_assert_eq(jobs[0].attempts, 1);
+	embed_jobs_free(jobs, n);
+	cr_assert_eq(query_intf("SELECT error = 'provider said 500' FROM chunks WHERE id = %lld",
+	                        (long long)d),
+	             1);
+
+	cr_assert_eq(store_embed_failed(db, d, "doomed", "still 500", 0, true, &err), VERR_OK, "%s",
+	             err.detail);
+	cr_assert_eq(version_of(uid), ver + 1);
+	cr_assert_eq(
+	    query_intf("SELECT status * 10 + attempts FROM chunks WHERE id = %lld", (long long)d),
+	    22);
+	cr_assert_eq(note_status(uid, id), EMBED_FAILED);
+	cr_assert_eq(claim(10, 99999, 1000, NULL), 0, "failed chunks leave the queue");
+	cr_assert_eq(store_index_status(db, uid, "m", DIM, &is, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(is.pending, 0);
+	cr_assert_eq(is.ready, 1);
+	cr_assert_eq(is.failed, 1);
+
+	/* Pending outranks failed in a note's status. */
+	const char *more[] = {"doomed", "fine", "new"};
+	cr_assert_eq(update_chunked(uid, id, "t", more, 3, 2), EMBED_PENDING);
+	cr_assert_eq(query_intf("SELECT status FROM chunks WHERE id = %lld", (long long)d), 2,
+	             "an unchanged failed chunk stays failed");
+}
+
+Test(store_sqlite, reindex_keeps_vectors_until_replaced)
+{
+	struct verror err = {0};
+	struct vector_set vs;
+	int64_t count = -1;
+	open_migrated(NULL);
+	int64_t ann = make_user("ann@x.org");
+	int64_t bob = make_user("bob@x.org");
+	const char *at[] = {"a1", "a2"};
+	const char *bt[] = {"b1"};
+	int64_t an = make_chunked(ann, "a", at, 2, 1);
+	make_chunked(bob, "b", bt, 1, 1);
+	cr_assert_eq(claim(10, 1, 100000, NULL), 3);
+	embed(chunk_id("a1"), "a1", "m", DIM, 1);
+	embed(chunk_id("a2"), "a2", "m", DIM, 2);
+	embed(chunk_id("b1"), "b1", "m", DIM, 3);
+	exec_raw("UPDATE chunks SET attempts = 3");
+
+	int64_t va = version_of(ann), vb = version_of(bob);
+	cr_assert_eq(store_reindex(db, ann, &count, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(count, 2);
+	cr_assert_eq(version_of(ann), va + 1);
+	cr_assert_eq(version_of(bob), vb);
+	cr_assert_eq(query_intf("SELECT COUNT(*) FROM chunks WHERE user_id = %lld AND status = 0 "
+	                        "AND attempts = 0 AND next_attempt_at = 0 AND model = 'm' AND "
+	                        "embedding IS NOT NULL",
+	                        (long long)ann),
+	             2);
+	cr_assert_eq(note_status(ann, an), EMBED_PENDING);
+	cr_assert_eq(query_int("SELECT status FROM chunks WHERE text = 'b1'"), 1);
+	cr_assert_eq(store_vectors_load(db, ann, "m", DIM, &vs, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(vs.n, 2, "old vectors answer while the reindex runs");
+	vector_set_free(&vs);
+	int64_t ids[4];
+	cr_assert_eq(claim(10, 2, 1000, ids), 2, "leases were cleared too");
+
+	cr_assert_eq(store_reindex(db, 0, &count, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(count, 3);
+	cr_assert_eq(version_of(bob), vb + 1);
+	cr_assert_eq(query_int("SELECT COUNT(*) FROM chunks WHERE status = 0"), 3);
+}
+
+Test(store_sqlite, index_status_counts_and_stale)
+{
+	struct verror err = {0};
+	struct index_status is;
+	open_migrated(NULL);
+	int64_t ann = make_user("ann@x.org");
+	int64_t bob = make_user("bob@x.org");
+	const char *texts[] = {"c1", "c2", "c3", "c4", "c5", "c6"};
+	make_chunked(ann, "a", texts, 6, 1);
+	const char *bt[] = {"b1"};
+	make_chunked(bob, "b", bt, 1, 1);
+	embed(chunk_id("c1"), "c1", "small", DIM, 1);
+	embed(chunk_id("c2"), "c2", "small", DIM, 1);
+	embed(chunk_id("c3"), "c3", "big", DIM, 1); /* another model */
+	embed(chunk_id("c4"), "c4", "small", 8, 1); /* another dimension */
+	cr_assert_eq(store_embed_failed(db, chunk_id("c5"), "c5", "x", 0, true, &err), VERR_OK);
+
+	cr_assert_eq(store_index_status(db, ann, "small", DIM, &is, &err), VERR_OK, "%s",
+	             err.detail);
+	cr_assert_eq(is.pending, 1);
+	cr_assert_eq(is.ready, 4);
+	cr_assert_eq(is.failed, 1);
+	cr_assert_eq(is.stale, 2);
+	cr_assert_eq(store_index_status(db, ann, "big", DIM, &is, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(is.stale, 3);
+	cr_assert_eq(store_index_status(db, 999, "small", DIM, &is, &err), VERR_OK, "%s",
+	             err.detail);
+	cr_assert_eq(is.pending + is.ready + is.failed + is.stale, 0);
+}
+
+Test(store_sqlite, index_version_follows_every_index_write)
+{
+	struct verror err = {0};
+	struct store *other = NULL;
+	int64_t v = -1;
+	open_migrated(NULL);
+	int64_t ann = make_user("ann@x.org");
+	int64_t bob = make_user("bob@x.org");
+	cr_assert_eq(version_of(ann), 0);
+
+	const char *t[] = {"x"};
+	int64_t id = make_chunked(ann, "t", t, 1, 1);
+	cr_assert_eq(version_of(ann), 1, "create");
+	update_chunked(ann, id, "t", t, 1, 2);
+	cr_assert_eq(version_of(ann), 2, "update");
+	cr_assert_eq(claim(1, 3, 100, NULL), 1);
+	cr_assert_eq(version_of(ann), 2, "a claim changes no vector");
+	embed(chunk_id("x"), "x", "m", DIM, 1);
+	cr_assert_eq(version_of(ann), 3, "embed_done");
+	cr_assert_eq(version_of(bob), 0, "another user's");
+
+	/* Another handle on the file, as another process would see it. */
+	cr_assert_eq(open_at("vault.db", NULL, &other, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(store_index_version(other, ann, &v, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(v, 3);
+	cr_assert_eq(store_note_delete(db, ann, id, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(store_index_version(other, ann, &v, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(v, 4, "delete, seen at once by the other handle");
+	store_close(other);
+
+	cr_assert_eq(store_index_version(db, 4242, &v, &err), VERR_NOT_FOUND);
+}
+
+/* ---------------------------------------------------------------- search: vectors */
+
+Test(store_sqlite, vectors_load_order_contents_and_filters)
+{
+	struct verror err = {0};
+	struct vector_set vs;
+	open_migrated(NULL);
+	int64_t ann = make_user("ann@x.org");
+	int64_t bob = make_user("bob@x.org");
+	const char *t1[] = {"n1a", "n1b"};
+	const char *t2[] = {"n2a", "n2b", "n2c"};
+	int64_t n1 = make_chunked(ann, "one", t1, 2, 1);
+	int64_t n2 = make_chunked(ann, "two", t2, 3, 2);
+	const char *tb[] = {"bob1"};
+	make_chunked(bob, "bob", tb, 1, 3);
+	/* n1 gains a first chunk, inserted after n2's: the order is (note, seq), not id. */
+	const char *t1b[] = {"n1z", "n1a", "n1b"};
+	update_chunked(ann, n1, "one", t1b, 3, 4);
+
+	embed(chunk_id("n2c"), "n2c", "m", DIM, 23);
+	embed(chunk_id("n1b"), "n1b", "m", DIM, 12);
+	embed(chunk_id("n1z"), "n1z", "m", DIM, 10);
+	embed(chunk_id("n2a"), "n2a", "m", DIM, 21);
+	embed(chunk_id("n1a"), "n1a", "other", DIM, 11); /* another model */
+	embed(chunk_id("bob1"), "bob1", "m", DIM, 99);   /* another user */
+	/* n2b stays pending without a vector */
+
+	cr_assert_eq(store_vectors_load(db, ann, "m", DIM, &vs, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(vs.n, 4);
+	cr_assert_eq(vs.dim, DIM);
+	const int64_t want_chunks[] = {chunk_id("n1z"), chunk_id("n1b"), chunk_id("n2a"),
+	                               chunk_id("n2c")};
+	const int64_t want_notes[] = {n1, n1, n2, n2};
+	const float want_marks[] = {10, 12, 21, 23};
+	for (size_t i = 0; i < 4; i++) {
+		cr_assert_eq(vs.chunk_ids[i], want_chunks[i], "row %zu", i);
+		cr_assert_eq(vs.note_ids[i], want_notes[i], "row %zu", i);
+		float want[DIM];
+		vec_make(want, DIM, want_marks[i]);
+		cr_assert_arr_eq(&vs.vecs[i * DIM], want, sizeof(want), "row %zu", i);
+	}
+	cr_assert_eq((uintptr_t)vs.vecs % 64, 0);
+	vector_set_free(&vs);
+
+	cr_assert_eq(store_vectors_load(db, ann, "other", DIM, &vs, &err), VERR_OK, "%s",
+	             err.detail);
+	cr_assert_eq(vs.n, 1);
+	cr_assert_eq(vs.chunk_ids[0], chunk_id("n1a"));
+	vector_set_free(&vs);
+
+	cr_assert_eq(store_vectors_load(db, ann, "m", 8, &vs, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(vs.n, 0);
+	cr_assert_null(vs.vecs);
+	cr_assert_null(vs.chunk_ids);
+	vector_set_free(&vs);
+	cr_assert_eq(store_vectors_load(db, ann, "m", 0, &vs, &err), VERR_INVALID);
+}
+
+/* ---------------------------------------------------------------- search: keywords */
+
+static int64_t make_text_note(int64_t uid, const char *title, const char *content,
+                              const char *const *tags, size_t ntags)
+{
+	struct verror err = {0};
+	struct note_input in = {title, content, tags, ntags};
+	struct note n;
+	cr_assert_eq(store_note_create(db, uid, &in, 1, &n, &err), VERR_OK, "%s", err.detail);
+	int64_t id = n.id;
+	note_free(&n);
+	return id;
+}
+
+/* Runs a keyword search expecting success; caller frees *hits. */
+static size_t search(int64_t uid, const char *match, const char *const *tags, size_t ntags,
+                     size_t limit, struct keyword_hit **hits)
+{
+	struct verror err = {0};
+	size_t n = 99;
+	cr_assert_eq(store_keyword_search(db, uid, match, tags, ntags, limit, hits, &n, &err),
+	             VERR_OK, "%s: %s", match, err.detail);
+	return n;
+}
+
+Test(store_sqlite, keyword_search_ranks_scopes_and_filters)
+{
+	struct verror err = {0};
+	struct keyword_hit *hits = NULL;
+	size_t n;
+	open_migrated(NULL);
+	int64_t ann = make_user("ann@x.org");
+	int64_t bob = make_user("bob@x.org");
+	const char *ops[] = {"ops"};
+	const char *ops_home[] = {"ops", "home"};
+	/* Filler, so that the terms below are rare and BM25 is meaningful. */
+	for (int i = 0; i < 8; i++)
+		make_text_note(ann, "Groceries", "milk eggs bread and butter", NULL, 0);
+	int64_t body =
+	    make_text_note(ann, "Weekly notes",
+	                   "we talked about kubernetes briefly, then lunch and more lunch "
+	                   "and a long walk along the river",
+	                   ops, 1);
+	int64_t title = make_text_note(ann, "Kubernetes", "deploying pods", ops_home, 2);
+	int64_t tagged = make_text_note(ann, "Cluster", "nodes", (const char *[]){"kubernetes"}, 1);
+	make_text_note(bob, "Kubernetes kubernetes", "kubernetes", ops, 1);
+
+	cr_assert_eq(search(ann, "kubernetes", NULL, 0, 10, &hits), 3);
+	cr_assert_eq(hits[0].note_id, title, "a title match ranks first");
+	cr_assert_eq(hits[1].note_id, tagged, "a tag outweighs the body");
+	cr_assert_eq(hits[2].note_id, body);
+	cr_assert_gt(hits[0].score, hits[1].score);
+	cr_assert_gt(hits[1].score, hits[2].score);
+	cr_assert_gt(hits[2].score, 0);
+	free(hits);
+
+	cr_assert_eq(search(ann, "kubernetes", NULL, 0, 1, &hits), 1, "limit");
+	cr_assert_eq(hits[0].note_id, title);
+	free(hits);
+
+	/* Tags: all of them must be on the note. */
+	cr_assert_eq(search(ann, "kubernetes", ops, 1, 10, &hits), 2);
+	cr_assert_eq(hits[0].note_id, title);
+	cr_assert_eq(hits[1].note_id, body);
+	free(hits);
+	cr_assert_eq(search(ann, "kubernetes", ops_home, 2, 10, &hits), 1);
+	cr_assert_eq(hits[0].note_id, title);
+	free(hits);
+	const char *nope[] = {"ops", "nope"};
+	cr_assert_eq(search(ann, "kubernetes", nope, 2, 10, &hits), 0);
+	free(hits);
+
+	/* Stemming and diacritics. */
+	cr_assert_eq(search(ann, "deploy", NULL, 0, 10, &hits), 1);
+	cr_assert_eq(hits[0].note_id, title);
+	free(hits);
+	make_text_note(ann, "Café", "crème brûlée", NULL, 0);
+	cr_assert_eq(search(ann, "cafe AND creme", NULL, 0, 10, &hits), 1);
+	free(hits);
+
+	/* Never another user's notes, whatever the expression. */
+	cr_assert_eq(search(bob, "kubernetes OR milk OR nodes", NULL, 0, 10, &hits), 1);
+	cr_assert_neq(hits[0].note_id, title);
+	free(hits);
+	cr_assert_eq(search(ann, "user_id : 2", NULL, 0, 10, &hits), 0);
+	free(hits);
+
+	const char *bad[] = {"\"unterminated",  "AND", "kubernetes AND", "",
+	                     "nosuchcolumn: x", "(a"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		hits = (struct keyword_hit *)&err;
+		cr_assert_eq(store_keyword_search(db, ann, bad[i], NULL, 0, 10, &hits, &n, &err),
+		             VERR_INVALID, "%s", bad[i]);
+		cr_assert_null(hits);
+		cr_assert_eq(n, 0);
+	}
+	cr_assert_eq(search(ann, "kubernetes", NULL, 0, 10, &hits), 3,
+	             "the connection is fine after an error");
+	free(hits);
+}
+
+Test(store_sqlite, keyword_index_follows_updates_and_deletes)
+{
+	struct verror err = {0};
+	struct keyword_hit *hits = NULL;
+	struct note upd;
+	open_migrated(NULL);
+	int64_t ann = make_user("ann@x.org");
+	int64_t bob = make_user("bob@x.org");
+	const char *tags[] = {"alpine"};
+	int64_t id = make_text_note(ann, "Skiing trip", "powder snow", tags, 1);
+	make_text_note(ann, "Other", "powder coffee", NULL, 0);
+	make_text_note(bob, "Bob's skiing", "powder", NULL, 0);
+	cr_assert_eq(query_int("SELECT COUNT(*) FROM notes_fts"), 3);
+
+	const char *tags2[] = {"coastal"};
+	struct note_input in = {"Sailing trip", "wind and waves", tags2, 1};
+	cr_assert_eq(store_note_update(db, ann, id, &in, 5, &upd, &err), VERR_OK, "%s", err.detail);
+	note_free(&upd);
+	cr_assert_eq(search(ann, "skiing OR alpine OR snow", NULL, 0, 10, &hits), 0);
+	free(hits);
+	cr_assert_eq(search(ann, "sailing AND coastal AND waves", NULL, 0, 10, &hits), 1);
+	cr_assert_eq(hits[0].note_id, id);
+	free(hits);
+	cr_assert_eq(query_int("SELECT COUNT(*) FROM notes_fts"), 3);
+
+	cr_assert_eq(store_note_delete(db, ann, id, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(search(ann, "sailing", NULL, 0, 10, &hits), 0);
+	free(hits);
+	cr_assert_eq(query_int("SELECT COUNT(*) FROM notes_fts"), 2);
+
+	cr_assert_eq(store_user_delete(db, ann, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(query_int("SELECT COUNT(*) FROM notes_fts"), 1);
+	cr_assert_eq(
+	    query_intf("SELECT COUNT(*) FROM notes_fts WHERE user_id = %lld", (long long)bob), 1);
+	exec_raw("INSERT INTO notes_fts(notes_fts) VALUES ('integrity-check')");
+}
+
+Test(store_sqlite, user_delete_removes_chunks_and_index)
+{
+	struct verror err = {0};
+	open_migrated(NULL);
+	int64_t ann = make_user("ann@x.org");
+	int64_t bob = make_user("bob@x.org");
+	const char *t[] = {"a", "b"};
+	make_chunked(ann, "ann", t, 2, 1);
+	const char *tb[] = {"c"};
+	make_chunked(bob, "bob", tb, 1, 1);
+	embed(chunk_id("a"), "a", "m", DIM, 1);
+	cr_assert_eq(store_user_delete(db, ann, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(query_int("SELECT COUNT(*) FROM chunks"), 1);
+	cr_assert_eq(query_intf("SELECT COUNT(*) FROM chunks WHERE user_id = %lld", (long long)bob),
+	             1);
+	cr_assert_eq(query_int("SELECT COUNT(*) FROM notes_fts"), 1);
+}
+
+/* ---------------------------------------------------------------- search: note lookups */
+
+Test(store_sqlite, notes_get_many_keeps_order_and_skips_foreign)
+{
+	struct verror err = {0};
+	struct note out[6];
+	open_migrated(NULL);
+	int64_t ann = make_user("ann@x.org");
+	int64_t bob = make_user("bob@x.org");
+	const char *ta[] = {"x", "y"};
+	int64_t a = make_text_note(ann, "A", "a", ta, 2);
+	const char *ct[] = {"chunk"};
+	int64_t b = make_chunked(ann, "B", ct, 1, 2);
+	int64_t foreign = make_text_note(bob, "Bob's", "b", NULL, 0);
+
+	const int64_t ids[6] = {b, foreign, a, 9999, b, 0};
+	cr_assert_eq(store_notes_get_many(db, ann, ids, 6, out, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(out[0].id, b);
+	cr_assert_str_eq(out[0].title, "B");
+	cr_assert_eq(out[0].embedding_status, EMBED_PENDING);
+	cr_assert_eq(out[0].user_id, ann);
+	cr_assert_eq(out[1].id, 0, "another user's note");
+	cr_assert_null(out[1].title);
+	cr_assert_eq(out[2].id, a);
+	cr_assert_str_eq(out[2].content, "a");
+	cr_assert_eq(out[2].embedding_status, EMBED_READY);
+	assert_tags(&out[2], ta, 2);
+	cr_assert_eq(out[3].id, 0);
+	cr_assert_eq(out[4].id, b, "a repeated id is filled each time");
+	cr_assert_str_eq(out[4].title, "B");
+	cr_assert_neq(out[4].title, out[0].title, "with its own copy");
+	cr_assert_eq(out[5].id, 0);
+	for (size_t i = 0; i < 6; i++)
+		note_free(&out[i]);
+	cr_assert_eq(store_notes_get_many(db, ann, ids, 0, out, &err), VERR_OK);
+}
+
+Test(store_sqlite, note_ids_with_tags_and_note_chunks)
+{
+	struct verror err = {0};
+	int64_t *ids = NULL, *cids = NULL;
+	char **texts = NULL;
+	size_t n;
+	open_migrated(NULL);
+	int64_t ann = make_user("ann@x.org");
+	int64_t bob = make_user("bob@x.org");
+	const char *wr[] = {"work", "rust"};
+	const char *w[] = {"work"};
+	int64_t a = make_text_note(ann, "a", "", wr, 2);
+	int64_t b = make_text_note(ann, "b", "", w, 1);
+	int64_t c = make_text_note(ann, "c", "", NULL, 0);
+	make_text_note(bob, "bob", "", wr, 2);
+
+	cr_assert_eq(store_note_ids_with_tags(db, ann, w, 1, &ids, &n, &err), VERR_OK, "%s",
+	             err.detail);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(ids[0], a);
+	cr_assert_eq(ids[1], b);
+	free(ids);
+	cr_assert_eq(store_note_ids_with_tags(db, ann, wr, 2, &ids, &n, &err), VERR_OK, "%s",
+	             err.detail);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(ids[0], a);
+	free(ids);
+	cr_assert_eq(store_note_ids_with_tags(db, ann, NULL, 0, &ids, &n, &err), VERR_OK, "%s",
+	             err.detail);
+	cr_assert_eq(n, 3);
+	cr_assert_eq(ids[2], c);
+	free(ids);
+	const char *none[] = {"none"};
+	cr_assert_eq(store_note_ids_with_tags(db, ann, none, 1, &ids, &n, &err), VERR_OK, "%s",
+	             err.detail);
+	cr_assert_eq(n, 0);
+	cr_assert_null(ids);
+
+	cr_assert_eq(store_note_chunks(db, ann, a, &cids, &texts, &n, &err), VERR_OK, "%s",
+	             err.detail);
+	cr_assert_eq(n, 0, "a note without chunks");
+	cr_assert_null(cids);
+	const char *t[] = {"first", "second"};
+	int64_t ch = make_chunked(ann, "chunked", t, 2, 1);
+	cr_assert_eq(store_note_chunks(db, bob, ch, &cids, &texts, &n, &err), VERR_NOT_FOUND);
+	cr_assert_eq(store_note_chunks(db, ann, 9999, &cids, &texts, &n, &err), VERR_NOT_FOUND);
+	cr_assert_eq(store_note_chunks(db, ann, ch, &cids, &texts, &n, &err), VERR_OK, "%s",
+	             err.detail);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(cids[0], chunk_id("first"));
+	cr_assert_str_eq(texts[1], "second");
+	for (size_t i = 0; i < n; i++)
+		free(texts[i]);
+	free(texts);
+	free(cids);
+}
+
+Test(store_sqlite, note_list_reports_embedding_status)
+{
+	struct verror err = {0};
+	struct note_page page;
+	open_migrated(NULL);
+	int64_t uid = make_user("ann@x.org");
+	const char *t1[] = {"r1"};
+	const char *t2[] = {"f1", "r2"};
+	const char *t3[] = {"p1", "f2"};
+	int64_t ready = make_chunked(uid, "ready", t1, 1, 1);
+	int64_t failed = make_chunked(uid, "failed", t2, 2, 2);
+	int64_t pending = make_chunked(uid, "pending", t3, 2, 3);
+	int64_t empty = make_chunked(uid, "empty", NULL, 0, 4);
+	embed(chunk_id("r1"), "r1", "m", DIM, 1);
+	embed(chunk_id("r2"), "r2", "m", DIM, 1);
+	cr_assert_eq(store_embed_failed(db, chunk_id("f1"), "f1", "x", 0, true, &err), VERR_OK);
+	cr_assert_eq(store_embed_failed(db, chunk_id("f2"), "f2", "x", 0, true, &err), VERR_OK);
+
+	struct note_query q = {uid, 0, 10, NULL, 0};
+	cr_assert_eq(store_note_list(db, &q, &page, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(page.n, 4);
+	cr_assert_eq(page.items[0].id, empty);
+	cr_assert_eq(page.items[0].embedding_status, EMBED_READY);
+	cr_assert_eq(page.items[1].id, pending);
+	cr_assert_eq(page.items[1].embedding_status, EMBED_PENDING);
+	cr_assert_eq(page.items[2].id, failed);
+	cr_assert_eq(page.items[2].embedding_status, EMBED_FAILED);
+	cr_assert_eq(page.items[3].id, ready);
+	cr_assert_eq(page.items[3].embedding_status, EMBED_READY);
+	note_page_free(&page);
+}
+
+/* ---------------------------------------------------------------- search: concurrency */
+
+#define CLAIMERS    8
+#define CLAIM_TOTAL 300
+
+struct claimer {
+	struct store *s;
+	pthread_barrier_t *start;
+	int64_t got[CLAIM_TOTAL];
+	size_t n;
+	enum verr rc;
+};
+
+static void *claim_all(void *arg)
+{
+	struct claimer *cl = arg;
+	pthread_barrier_wait(cl->start);
+	for (;;) {
+		struct verror err = {0};
+		struct embed_job *jobs = NULL;
+		size_t n = 0;
+		cl->rc = store_embed_claim(cl->s, 3, 1000, 1000000, &jobs, &n, &err);
+		if (cl->rc != VERR_OK || n == 0)
+			break;
+		bool over =
+		    cl->n + n > CLAIM_TOTAL; /* handed out more than exist: fail, not loop */
+		for (size_t i = 0; i < n && cl->n < CLAIM_TOTAL; i++)
+			cl->got[cl->n++] = jobs[i].chunk_id;
+		embed_jobs_free(jobs, n);
+		if (over) {
+			cl->rc = VERR_CONFLICT;
+			break;
+		}
+	}
+	return NULL;
+}
+
+/* Threads on two handles: one pool's write mutex, and SQLite's lock between the two. */
+Test(store_sqlite, concurrent_claims_never_share_a_chunk)
+{
+	struct verror err = {0};
+	struct store *other = NULL;
+	pthread_t threads[CLAIMERS];
+	static struct claimer cl[CLAIMERS];
+	pthread_barrier_t start;
+	open_migrated(NULL);
+	int64_t uid = make_user("ann@x.org");
+	cr_assert_eq(open_at("vault.db", NULL, &other, &err), VERR_OK, "%s", err.detail);
+
+	char texts[CLAIM_TOTAL / 10][10][32];
+	for (int i = 0; i < CLAIM_TOTAL / 10; i++) {
+		const char *t[10];
+		for (int k = 0; k < 10; k++) {
+			snprintf(texts[i][k], sizeof(texts[i][k]), "c%d-%d", i, k);
+			t[k] = texts[i][k];
+		}
+		make_chunked(uid, "n", t, 10, i);
+	}
+
+	pthread_barrier_init(&start, NULL, CLAIMERS);
+	for (int i = 0; i < CLAIMERS; i++) {
+		cl[i] = (struct claimer){.s = i % 2 ? other : db, .start = &start};
+		cr_assert_eq(pthread_create(&threads[i], NULL, claim_all, &cl[i]), 0);
+	}
+	for (int i = 0; i < CLAIMERS; i++)
+		pthread_join(threads[i], NULL);
+	pthread_barrier_destroy(&start);
+	store_close(other);
+
+	static bool seen[CLAIM_TOTAL + 1];
+	size_t total = 0;
+	int64_t min_id = query_int("SELECT MIN(id) FROM chunks");
+	for (int i = 0; i < CLAIMERS; i++) {
+		cr_assert_eq(cl[i].rc, VERR_OK, "claimer %d", i);
+		for (size_t k = 0; k < cl[i].n; k++) {
+			int64_t idx = cl[i].got[k] - min_id;
+			cr_assert(idx >= 0 && idx < CLAIM_TOTAL, "chunk %lld",
+			          (long long)cl[i].got[k]);
+			cr_assert_not(seen[idx], "chunk %lld handed out twice",
+			              (long long)cl[i].got[k]);
+			seen[idx] = true;
+			total++;
+		}
+	}
+	cr_assert_eq(total, CLAIM_TOTAL);
 }
