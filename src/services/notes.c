@@ -13,6 +13,8 @@
 #include "services/chunker.h"
 #include "services/worker.h"
 
+#define NOTES_UPDATE_ATTEMPTS 8
+
 /* Validated, normalised values and their chunks, ready for the store; owns its strings. */
 struct clean {
 	char *title;
@@ -158,27 +160,40 @@ enum verr notes_get(struct svc *svc, int64_t user_id, int64_t id, struct note *o
 	return rc == VERR_NOT_FOUND ? verr_set(err, rc, "Note not found") : rc;
 }
 
+/*
+ * Merges the given fields into the note as it is now and writes the result
+ * only if nobody changed the note in between; when someone did, merges
+ * again onto their version, so concurrent edits of different fields both
+ * land.
+ */
 enum verr notes_update(struct svc *svc, int64_t user_id, int64_t id, const struct note_fields *f,
                        struct note *out, struct verror *err)
 {
-	struct note old;
-	struct clean c;
-	enum verr rc = notes_get(svc, user_id, id, &old, err);
-	if (rc)
-		return rc;
-	rc = clean_fields(f->title ? f->title : old.title, f->content ? f->content : old.content,
-	                  f->has_tags ? f->tags : (const char *const *)old.tags,
-	                  f->has_tags ? f->ntags : old.ntags, &c, err);
-	if (rc == VERR_OK) {
-		struct note_input in = as_input(&c);
-		rc = store_note_update(svc->store, user_id, id, &in, time_now_ms(), out, err);
-		if (rc == VERR_NOT_FOUND) /* deleted meanwhile */
-			verr_set(err, rc, "Note not found");
-		if (rc == VERR_OK)
-			embed_worker_kick(svc->worker);
+	enum verr rc = VERR_CONFLICT;
+	for (int attempt = 0; attempt < NOTES_UPDATE_ATTEMPTS && rc == VERR_CONFLICT; attempt++) {
+		struct note old;
+		struct clean c;
+		if ((rc = notes_get(svc, user_id, id, &old, err)))
+			return rc;
+		rc = clean_fields(f->title ? f->title : old.title,
+		                  f->content ? f->content : old.content,
+		                  f->has_tags ? f->tags : (const char *const *)old.tags,
+		                  f->has_tags ? f->ntags : old.ntags, &c, err);
+		if (rc == VERR_OK) {
+			struct note_input in = as_input(&c);
+			in.if_updated_at = old.updated_at;
+			rc = store_note_update(svc->store, user_id, id, &in, time_now_ms(), out,
+			                       err);
+		}
+		clean_free(&c);
+		note_free(&old);
 	}
-	clean_free(&c);
-	note_free(&old);
+	if (rc == VERR_NOT_FOUND) /* deleted meanwhile */
+		verr_set(err, rc, "Note not found");
+	if (rc == VERR_CONFLICT)
+		verr_set(err, rc, "The note is being changed by someone else; try again");
+	if (rc == VERR_OK)
+		embed_worker_kick(svc->worker);
 	return rc;
 }
 

@@ -77,6 +77,9 @@ struct note_input {
 	size_t ntags;
 	const struct chunk_input *chunks;
 	size_t nchunks;
+	/* Update only: write only if the note is still at this updated_at,
+	 * else VERR_CONFLICT (0: unconditionally). */
+	int64_t if_updated_at;
 };
 
 /* A chunk leased to the embedding worker. */
@@ -281,7 +284,8 @@ enum verr store_token_revoke_all(struct store *s, int64_t user_id, int64_t now, 
  * Notes. Every call is scoped to user_id: another user's note is
  * VERR_NOT_FOUND, exactly as a missing one. create and update set
  * created_at/updated_at from now and fill *out with the stored note
- * (update replaces title, content and the whole tag list).
+ * (update replaces title, content and the whole tag list, and moves
+ * updated_at forward by at least 1 ms, so every change is told apart).
  */
 enum verr store_note_create(struct store *s, int64_t user_id, const struct note_input *in,
                             int64_t now, struct note *out, struct verror *err);

@@ -58,6 +58,7 @@ enum query {
 	Q_USER_LIST,
 	Q_USER_DELETE,
 	Q_TOKEN_INSERT,
+	Q_TOKENS_EXPIRED,
 	Q_TOKEN_USE,
 	Q_TOKEN_LOOKUP,
 	Q_TOKEN_FAMILY_OF,
@@ -146,6 +147,8 @@ static const char *const query_sql[Q__COUNT] = {
     [Q_USER_LIST] = "SELECT id, email, password_hash, created_at FROM users ORDER BY id",
     [Q_USER_DELETE] = "DELETE FROM users WHERE id = ?1",
 
+    /* Expired rows are dead weight: a used one only matters until it expires. */
+    [Q_TOKENS_EXPIRED] = "DELETE FROM refresh_tokens WHERE user_id = ?1 AND expires_at <= ?2",
     [Q_TOKEN_INSERT] = "INSERT INTO refresh_tokens "
                        "(user_id, family, token_hash, expires_at, created_at) "
                        "VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -168,8 +171,10 @@ static const char *const query_sql[Q__COUNT] = {
                      "VALUES (?1, ?2, ?3, ?4)",
     [Q_NOTE_GET] = "SELECT " NOTE_COLUMNS " FROM notes WHERE id = ?1 AND user_id = ?2",
     [Q_NOTE_TAGS] = "SELECT tag FROM note_tags WHERE note_id = ?1 ORDER BY position",
-    [Q_NOTE_UPDATE] = "UPDATE notes SET title = ?3, content = ?4, updated_at = ?5 "
-                      "WHERE id = ?1 AND user_id = ?2 RETURNING created_at",
+    [Q_NOTE_UPDATE] = "UPDATE notes SET title = ?3, content = ?4, "
+                      "updated_at = MAX(?5, updated_at + 1) "
+                      "WHERE id = ?1 AND user_id = ?2 AND (?6 = 0 OR updated_at = ?6) "
+                      "RETURNING created_at, updated_at",
     [Q_TAGS_DELETE] = "DELETE FROM note_tags WHERE note_id = ?1",
     [Q_NOTE_DELETE] = "DELETE FROM notes WHERE id = ?1 AND user_id = ?2",
     [Q_NOTE_COUNT] = "SELECT COUNT(*) FROM notes WHERE user_id = ?1",
@@ -598,14 +603,32 @@ static void conn_put(struct sqlite_store *s, struct conn *c)
 }
 
 /* Borrows a connection for a write: as conn_get, then waits its turn to write. */
+/*
+ * Borrows a connection for a write. The turn to write comes first, so
+ * queued writers never hold connections that readers need; waiting longer
+ * than the busy timeout is VERR_UNAVAILABLE, as in SQLite itself.
+ */
 static enum verr conn_get_writer(struct sqlite_store *s, struct conn **out, struct verror *err)
 {
-	enum verr rc = conn_get(s, out, err);
-	if (rc == VERR_OK) {
-		pthread_mutex_lock(&s->write_mu);
-		(*out)->writer = true;
+	struct timespec deadline;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += s->busy_timeout_ms / 1000;
+	deadline.tv_nsec += (long)(s->busy_timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
 	}
-	return rc;
+	*out = NULL;
+	if (pthread_mutex_timedlock(&s->write_mu, &deadline) != 0)
+		return verr_set(err, VERR_UNAVAILABLE, "waited %d ms for a turn to write",
+		                s->busy_timeout_ms);
+	enum verr rc = conn_get(s, out, err);
+	if (rc) {
+		pthread_mutex_unlock(&s->write_mu);
+		return rc;
+	}
+	(*out)->writer = true;
+	return VERR_OK;
 }
 
 /* ---------------------------------------------------------------- open/close */
@@ -1138,10 +1161,17 @@ static enum verr sq_token_insert(struct store *base, int64_t user_id, const char
 {
 	struct sqlite_store *s = handle(base);
 	struct conn *c;
+	sqlite3_stmt *st = NULL;
 	enum verr rc = conn_get_writer(s, &c, err);
 	if (rc)
 		return rc;
-	rc = token_insert(c, user_id, family, token_hash, expires_at, now, err);
+	/* A login clears the user's expired tokens, so the table does not grow forever. */
+	if ((rc = prepare(c, Q_TOKENS_EXPIRED, &st, err)) == VERR_OK) {
+		bind_i64(c, st, 1, user_id);
+		bind_i64(c, st, 2, now);
+		if ((rc = finish(c, st, err)) == VERR_OK)
+			rc = token_insert(c, user_id, family, token_hash, expires_at, now, err);
+	}
 	conn_put(s, c);
 	return rc;
 }
@@ -1667,13 +1697,23 @@ static enum verr sq_note_update(struct store *base, int64_t user_id, int64_t id,
 	bind_text(c, st, 3, in->title);
 	bind_text(c, st, 4, in->content);
 	bind_i64(c, st, 5, now);
+	bind_i64(c, st, 6, in->if_updated_at);
 	if ((rc = step(c, st, &row, err)))
 		goto out;
 	if (!row) {
-		rc = verr_set(err, VERR_NOT_FOUND, "no such note");
+		/* Missing, or changed since the caller read it. */
+		sqlite3_reset(st);
+		if ((rc = prepare(c, Q_NOTE_GET, &st, err)))
+			goto out;
+		bind_i64(c, st, 1, id);
+		bind_i64(c, st, 2, user_id);
+		if ((rc = step(c, st, &row, err)) == VERR_OK)
+			rc = row ? verr_set(err, VERR_CONFLICT, "the note changed meanwhile")
+			         : verr_set(err, VERR_NOT_FOUND, "no such note");
 		goto out;
 	}
 	int64_t created_at = sqlite3_column_int64(st, 0);
+	int64_t updated_at = sqlite3_column_int64(st, 1);
 	if ((rc = finish(c, st, err)) || (rc = prepare(c, Q_TAGS_DELETE, &st, err)))
 		goto out;
 	bind_i64(c, st, 1, id);
@@ -1682,7 +1722,7 @@ static enum verr sq_note_update(struct store *base, int64_t user_id, int64_t id,
 	    (rc = put_fts(c, id, user_id, in, err)) || (rc = bump_version(c, user_id, err)) ||
 	    (rc = note_embed_status(c, id, &status, err)) || (rc = run_query(c, Q_COMMIT, err)))
 		goto out;
-	note_fill(out, id, user_id, in, created_at, now, status);
+	note_fill(out, id, user_id, in, created_at, updated_at, status);
 out:
 	conn_put(s, c);
 	return rc;

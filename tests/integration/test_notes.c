@@ -4,6 +4,7 @@
  */
 #include "integration/harness.h"
 
+#include <pthread.h>
 #include <string.h>
 
 static struct server srv;
@@ -678,5 +679,50 @@ Test(notes, delete_then_gone)
 	http_resp_free(&r);
 	expect_page("", (long long[]){keep}, 1, 1, 0, 20);
 	expect_page("?tag=g", NULL, 0, 0, 0, 20);
+	server_stop_ok(&srv);
+}
+
+struct put_arg {
+	long long id;
+	const char *body;
+	int status;
+};
+
+static void *put_thread(void *p)
+{
+	struct put_arg *a = p;
+	struct http_resp r;
+	a->status = put(a->id, a->body, &r);
+	http_resp_free(&r);
+	return NULL;
+}
+
+/* Two clients change different fields at once: both changes must land. */
+Test(notes, concurrent_updates_of_different_fields_both_land)
+{
+	setup(NULL);
+	for (int round = 0; round < 20; round++) {
+		long long id =
+		    note_create(&srv, me.access, "{\"title\":\"before\",\"tags\":[\"old\"]}");
+		struct put_arg a = {id, "{\"title\":\"after\"}", 0};
+		struct put_arg b = {id, "{\"tags\":[\"new\"]}", 0};
+		pthread_t ta, tb;
+		pthread_create(&ta, NULL, put_thread, &a);
+		pthread_create(&tb, NULL, put_thread, &b);
+		pthread_join(ta, NULL);
+		pthread_join(tb, NULL);
+		cr_assert_eq(a.status, 200, "round %d: title PUT %d", round, a.status);
+		cr_assert_eq(b.status, 200, "round %d: tags PUT %d", round, b.status);
+
+		struct http_resp r;
+		cr_assert_eq(note_get(&srv, me.access, id, &r), 200);
+		json_t *tags = json_object_get(r.json, "tags");
+		cr_assert_str_eq(resp_str(&r, "title"), "after", "round %d lost the title: %s",
+		                 round, r.body);
+		cr_assert(json_array_size(tags) == 1 &&
+		              strcmp(json_string_value(json_array_get(tags, 0)), "new") == 0,
+		          "round %d lost the tags: %s", round, r.body);
+		http_resp_free(&r);
+	}
 	server_stop_ok(&srv);
 }

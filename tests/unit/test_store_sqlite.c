@@ -686,6 +686,22 @@ Test(store_sqlite, token_rotate_and_reuse_revokes_family)
 	             "%s", err.detail);
 }
 
+Test(store_sqlite, login_clears_only_expired_tokens)
+{
+	struct verror err = {0};
+	open_migrated(NULL);
+	int64_t ann = make_user("ann@x.org"), bob = make_user("bob@x.org");
+	make_token(ann, "fam-1", "old", 1000);
+	make_token(ann, "fam-2", "live", 90000);
+	make_token(bob, "fam-3", "bobs-old", 1000);
+	cr_assert_eq(store_token_insert(db, ann, "fam-4", "new", 90000, 5000, &err), VERR_OK, "%s",
+	             err.detail);
+	cr_assert_eq(query_int("SELECT COUNT(*) FROM refresh_tokens WHERE token_hash = 'old'"), 0);
+	cr_assert_eq(query_int("SELECT COUNT(*) FROM refresh_tokens WHERE token_hash = 'live'"), 1);
+	cr_assert_eq(query_int("SELECT COUNT(*) FROM refresh_tokens WHERE token_hash = 'bobs-old'"),
+	             1, "another user's tokens are not touched");
+}
+
 Test(store_sqlite, token_rotate_rejects_expired_unknown_and_duplicates)
 {
 	struct verror err = {0};
