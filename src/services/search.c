@@ -394,7 +394,8 @@ static enum verr semantic(struct svc *svc, int64_t user_id, const float *qv, con
 		for (; i < vs->n && vs->note_ids[i] == note; i++)
 			if (scores[i] > scores[best])
 				best = i;
-		if (filter && !bsearch(&note, allowed, nallowed, sizeof(int64_t), cmp_i64))
+		if (filter &&
+		    (nallowed == 0 || !bsearch(&note, allowed, nallowed, sizeof(int64_t), cmp_i64)))
 			continue;
 		struct cand *c = pool_push(all_sem, note);
 		c->chunk_id = vs->chunk_ids[best];
@@ -405,7 +406,8 @@ static enum verr semantic(struct svc *svc, int64_t user_id, const float *qv, con
 	free(scores);
 	cached_release(svc->vectors, e);
 
-	qsort(above.c, above.n, sizeof(struct cand), by_similarity);
+	if (above.n) /* qsort and bsearch want a non-NULL array, even an empty one */
+		qsort(above.c, above.n, sizeof(struct cand), by_similarity);
 	for (size_t i = 0; i < above.n && sem->n < CANDIDATES_MAX; i++) {
 		struct cand *c = pool_push(sem, above.c[i].note_id);
 		*c = above.c[i];
@@ -563,7 +565,8 @@ enum verr search_run(struct svc *svc, int64_t user_id, const struct search_query
 		                              &allowed, &nallowed, err);
 		if (rc)
 			goto out;
-		qsort(allowed, nallowed, sizeof(int64_t), cmp_i64);
+		if (nallowed)
+			qsort(allowed, nallowed, sizeof(int64_t), cmp_i64);
 	}
 
 	/* Semantic side: needed for semantic and hybrid ranking, and for similarity. */
@@ -624,8 +627,9 @@ enum verr search_run(struct svc *svc, int64_t user_id, const struct search_query
 	for (size_t i = 0; i < fused.n; i++) {
 		struct cand *c = &fused.c[i];
 		if (c->similarity < 0) { /* a keyword hit: its similarity, if it has vectors */
-			struct cand *s = bsearch(&c->note_id, all_sem.c, all_sem.n,
-			                         sizeof(struct cand), by_note);
+			struct cand *s = all_sem.n == 0 ? NULL
+			                                : bsearch(&c->note_id, all_sem.c, all_sem.n,
+			                                          sizeof(struct cand), by_note);
 			if (s) {
 				c->similarity = s->similarity;
 				c->chunk_id = s->chunk_id;
@@ -646,7 +650,8 @@ enum verr search_run(struct svc *svc, int64_t user_id, const struct search_query
 		if (c->exact)
 			c->score += EXACT_LIFT;
 	}
-	qsort(fused.c, fused.n, sizeof(struct cand), by_score);
+	if (fused.n)
+		qsort(fused.c, fused.n, sizeof(struct cand), by_score);
 
 	/* The top_k, loaded. */
 	size_t k = fused.n < q->top_k ? fused.n : q->top_k;
