@@ -229,7 +229,8 @@ enum verr rag_check(struct svc *svc, const struct ask_request *req, struct verro
 	size_t qlen = strlen(req->question);
 	size_t chars =
 	    text_utf8_valid(req->question, qlen) ? text_utf8_len(req->question, qlen) : 0;
-	if (chars < 1 || chars > ASK_QUESTION_MAX || text_has_control(req->question, true))
+	if (chars < 1 || chars > ASK_QUESTION_MAX || text_has_control(req->question, true) ||
+	    strspn(req->question, " \t\r\n") == qlen)
 		return verr_set(err, VERR_INVALID, "question: must be 1-%d characters of text",
 		                ASK_QUESTION_MAX);
 	if (req->top_k < 1 || req->top_k > 20)

@@ -6,8 +6,10 @@
  * keyword: FTS5 with BM25 over title, content and tags. hybrid (default):
  * both rankings fused by reciprocal rank fusion; an exact match of a note's
  * title or of one of its tags puts that note first. Filters apply before
- * top_k is taken; results below the similarity floor are dropped, so an
- * unrelated query gets an empty list, not noise.
+ * top_k is taken. The similarity floor drops weak semantic matches, so an
+ * unrelated query gets an empty list, not noise; in hybrid mode a note that
+ * matched the query's words is kept whatever its similarity (the words are
+ * the evidence, and a note not embedded yet has none).
  */
 #ifndef VAULT_SERVICES_SEARCH_H
 #define VAULT_SERVICES_SEARCH_H

@@ -62,9 +62,9 @@ static void setup_llm(const char *const *more)
 
 static long long add(const char *token, const char *title, const char *content, const char *tag)
 {
-	char *body = tag ? it_jpack("{s:s, s:s, s:[s]}", "title", title, "content", content,
-	                            "tags", tag)
-	                 : it_jpack("{s:s, s:s}", "title", title, "content", content);
+	char *body =
+	    tag ? it_jpack("{s:s, s:s, s:[s]}", "title", title, "content", content, "tags", tag)
+	        : it_jpack("{s:s, s:s}", "title", title, "content", content);
 	long long id = note_create(&srv, token, body);
 	free(body);
 	return id;
@@ -121,10 +121,10 @@ static const char *check_answer(const struct http_resp *r, const char *what)
 	{
 		cr_assert(json_is_integer(json_object_get(c, "index")), "%s: citation %zu index",
 		          what, i);
-		cr_assert(json_is_integer(json_object_get(c, "note_id")), "%s: citation %zu note_id",
+		cr_assert(json_is_integer(json_object_get(c, "note_id")),
+		          "%s: citation %zu note_id", what, i);
+		cr_assert(json_is_string(json_object_get(c, "title")), "%s: citation %zu title",
 		          what, i);
-		cr_assert(json_is_string(json_object_get(c, "title")), "%s: citation %zu title", what,
-		          i);
 		const char *ex = json_string_value(json_object_get(c, "excerpt"));
 		cr_assert(ex && *ex, "%s: citation %zu has no excerpt", what, i);
 		cr_assert_leq(it_utf8_len(ex), 302, "%s: citation %zu excerpt too long", what, i);
@@ -290,7 +290,8 @@ Test(ask, answer_cites_numbered_sources)
 		json_t *c = json_array_get(cits, i);
 		int n = (int)json_integer_value(json_object_get(c, "index"));
 		long long want = source_note(prompt, n);
-		cr_assert_neq(want, 0, "source [%d] not found by title in the prompt:\n%s", n, prompt);
+		cr_assert_neq(want, 0, "source [%d] not found by title in the prompt:\n%s", n,
+		              prompt);
 		cr_assert_eq((long long)json_integer_value(json_object_get(c, "note_id")), want,
 		             "citation [%d] points at note %lld, the prompt's [%d] is note %lld", n,
 		             (long long)json_integer_value(json_object_get(c, "note_id")), n, want);
@@ -338,8 +339,9 @@ Test(ask, citations_list_exactly_the_valid_cited_sources)
 	    {"Room 4 [2] only.", "Room 4 [2] only.", "2"},
 	    {"Both [2, 9] and [0] and [1].", "Both [2] and  and [1].", "1,2"},
 	    {"Nothing cited here.", "Nothing cited here.", ""},
-	    {"An array [a, b] and [x] stay as written [1].", "An array [a, b] and [x] stay as "
-	                                                     "written [1].",
+	    {"An array [a, b] and [x] stay as written [1].",
+	     "An array [a, b] and [x] stay as "
+	     "written [1].",
 	     "1"},
 	    {"Twice [1][1] is one citation.", NULL, "1"},
 	};
@@ -376,8 +378,8 @@ Test(ask, nothing_relevant_skips_the_model)
 	seed_meeting();
 	ask_q("quantum chromodynamics lattice", &r);
 	check_answer(&r, "unrelated");
-	cr_assert_str_eq(resp_str(&r, "answer"), NOTHING_FOUND,
-	                 "an unrelated question got: %.300s", r.body);
+	cr_assert_str_eq(resp_str(&r, "answer"), NOTHING_FOUND, "an unrelated question got: %.300s",
+	                 r.body);
 	cr_assert_eq(json_array_size(citations(&r)), 0, "%.300s", r.body);
 	http_resp_free(&r);
 	/* Streamed too. */
@@ -406,7 +408,8 @@ Test(ask, nothing_relevant_skips_the_model)
 Test(ask, tag_filter_limits_the_sources)
 {
 	setup_llm(NULL);
-	long long work = add(me.access, "Standup", "The team meeting is every morning at 9.", "work");
+	long long work =
+	    add(me.access, "Standup", "The team meeting is every morning at 9.", "work");
 	add(me.access, "Family meeting", "The family meeting is on Sunday evening.", "home");
 	struct it_index ix;
 	index_wait_settled(&srv, me.access, EMBED_TIMEOUT_MS, &ix);
@@ -446,8 +449,9 @@ Test(ask, prompt_stays_within_context_tokens)
 		char *title = it_asprintf("Meeting minutes %d", i);
 		char *content = it_strdup("");
 		for (int k = 0; k < 20; k++) {
-			char *n = it_asprintf("%sThe team meeting on day %d discussed item %d at length. ",
-			                      content, i, k);
+			char *n = it_asprintf(
+			    "%sThe team meeting on day %d discussed item %d at length. ", content,
+			    i, k);
 			free(content);
 			content = n;
 		}
@@ -549,7 +553,8 @@ Test(ask, stream_relays_tokens_then_citations_and_done)
 	json_t *model = json_object_get(cd, "model");
 	cr_assert(json_is_string(model) && strcmp(json_string_value(model), "fake-chat") == 0,
 	          "citations event model: %.300s", r.body);
-	const char *done_answer = json_string_value(json_object_get(ev[done_at - 1].data, "answer"));
+	const char *done_answer =
+	    json_string_value(json_object_get(ev[done_at - 1].data, "answer"));
 	cr_assert(done_answer && strcmp(done_answer, text) == 0,
 	          "done carries \"%s\", the tokens \"%s\"", done_answer, text);
 	sse_free(ev, n);
@@ -572,7 +577,8 @@ Test(ask, stream_failure_ends_with_an_error)
 	seed_meeting();
 	fake_openai_set_endpoint_mode(fake, FAKE_EP_CHAT, FAKE_500, FAKE_ALWAYS);
 	struct http_resp r;
-	ask(me.access, "{\"question\":\"When and where is the team meeting?\",\"stream\":true}", &r);
+	ask(me.access, "{\"question\":\"When and where is the team meeting?\",\"stream\":true}",
+	    &r);
 	cr_assert_lt(r.elapsed_ms, 5000, "took %.0f ms", r.elapsed_ms);
 	if (r.status == 503) {
 		assert_error_body(&r, "stream 503");
@@ -581,8 +587,8 @@ Test(ask, stream_failure_ends_with_an_error)
 		struct sse_event ev[64];
 		size_t n = sse_parse(r.body, ev, 64);
 		cr_assert_gt(n, 0, "an empty stream");
-		cr_assert_str_eq(ev[n - 1].event, "error", "the stream does not end in an error:\n%s",
-		                 r.body);
+		cr_assert_str_eq(ev[n - 1].event, "error",
+		                 "the stream does not end in an error:\n%s", r.body);
 		const char *d = json_string_value(json_object_get(ev[n - 1].data, "detail"));
 		cr_assert(d && strncmp(d, "AI service unavailable", 22) == 0, "error detail: %s",
 		          r.body);
@@ -656,13 +662,14 @@ Test(ask, slow_provider_is_503_in_bounded_time)
 		cr_assert_eq(r.status, 503, "mode %d: %d %.300s", m, r.status, r.body);
 		assert_error_body(&r, "slow");
 		cr_assert(strncmp(resp_str(&r, "detail"), "AI service unavailable", 22) == 0);
-		cr_assert_lt(r.elapsed_ms, 5000, "mode %d: 503 after %.0f ms with AI_TIMEOUT_SECONDS=1",
-		             m, r.elapsed_ms);
+		cr_assert_lt(r.elapsed_ms, 5000,
+		             "mode %d: 503 after %.0f ms with AI_TIMEOUT_SECONDS=1", m,
+		             r.elapsed_ms);
 		http_resp_free(&r);
 
 		/* Streamed: the stream ends in bounded time too. */
-		ask(me.access, "{\"question\":\"When and where is the team meeting?\",\"stream\":true}",
-		    &r);
+		ask(me.access,
+		    "{\"question\":\"When and where is the team meeting?\",\"stream\":true}", &r);
 		cr_assert(r.status == 503 || r.status == 200, "%d", r.status);
 		cr_assert_lt(r.elapsed_ms, 5000, "mode %d: the stream took %.0f ms", m,
 		             r.elapsed_ms);
@@ -724,7 +731,8 @@ Test(ask, provider_errors_are_503_after_retries)
 	cr_assert_eq(r.status, 503, "429 Retry-After 120: %d %.300s", r.status, r.body);
 	cr_assert_lt(r.elapsed_ms, 5000, "waited %.0f ms on Retry-After: 120", r.elapsed_ms);
 	http_resp_free(&r);
-	cr_assert_eq(fake_openai_requests(fake, FAKE_EP_CHAT), 1, "Retry-After: 120 was waited for");
+	cr_assert_eq(fake_openai_requests(fake, FAKE_EP_CHAT), 1,
+	             "Retry-After: 120 was waited for");
 	server_stop_ok(&srv);
 }
 
@@ -790,7 +798,8 @@ Test(ask, validation_422)
 			assert_error_body(&r, bad[i]);
 		http_resp_free(&r);
 	}
-	cr_assert_eq(fake_openai_requests(fake, FAKE_EP_ANY), 0, "an invalid request reached the model");
+	cr_assert_eq(fake_openai_requests(fake, FAKE_EP_ANY), 0,
+	             "an invalid request reached the model");
 	struct http_resp r;
 	ask(NULL, "{\"question\":\"x\"}", &r);
 	cr_assert_eq(r.status, 401);
@@ -804,10 +813,17 @@ Test(ask, never_another_users_notes)
 {
 	setup_llm(NULL);
 	user_new(&srv, &other);
-	long long secret = add(other.access, "Project Falcon launch",
-	                       "Project Falcon launches on March 3; the codename is Bluebird.", NULL);
+	long long secret =
+	    add(other.access, "Project Falcon launch",
+	        "Project Falcon launches on March 3; the codename is Bluebird.", NULL);
 	add(me.access, "Garden", "Project list for the garden: a falcon-proof fence for the hens.",
 	    NULL);
+	/* Theirs match the question far better than mine. */
+	long long theirs[7] = {secret};
+	for (int i = 1; i < 7; i++)
+		theirs[i] = add(
+		    other.access, "When does Project Falcon launch",
+		    "Project Falcon launch: Project Falcon launches on March 3 (Bluebird).", NULL);
 	struct it_index ix;
 	index_wait_settled(&srv, me.access, EMBED_TIMEOUT_MS, &ix);
 	index_wait_settled(&srv, other.access, EMBED_TIMEOUT_MS, &ix);
@@ -820,16 +836,19 @@ Test(ask, never_another_users_notes)
 	          "another user's note in my answer: %.500s", r.body);
 	json_t *cits = citations(&r);
 	for (size_t i = 0; i < json_array_size(cits); i++)
-		cr_assert_neq((long long)json_integer_value(
-		                  json_object_get(json_array_get(cits, i), "note_id")),
-		              secret, "cited another user's note");
+		for (int k = 0; k < 7; k++)
+			cr_assert_neq((long long)json_integer_value(
+			                  json_object_get(json_array_get(cits, i), "note_id")),
+			              theirs[k], "cited another user's note");
 	http_resp_free(&r);
-	if (fake_openai_requests(fake, FAKE_EP_CHAT) > 0) {
-		char *prompt = last_prompt();
-		cr_assert(!strstr(prompt, "Bluebird") && !strstr(prompt, "March 3"),
-		          "another user's note went into my prompt:\n%s", prompt);
-		free(prompt);
-	}
+	/* My own note is found, and is the only source. */
+	cr_assert_eq(fake_openai_requests(fake, FAKE_EP_CHAT), 1,
+	             "my matching note did not reach the model");
+	char *prompt = last_prompt();
+	cr_assert(!strstr(prompt, "Bluebird") && !strstr(prompt, "March 3"),
+	          "another user's note went into my prompt:\n%s", prompt);
+	cr_assert(strstr(prompt, "[1] Garden"), "my note is not source 1:\n%s", prompt);
+	free(prompt);
 
 	/* The owner does get it: the setup can find it at all. */
 	char *body = it_jpack("{s:s}", "question", "When does Project Falcon launch?");
@@ -838,8 +857,11 @@ Test(ask, never_another_users_notes)
 	check_answer(&r, "theirs");
 	cits = citations(&r);
 	cr_assert_geq(json_array_size(cits), 1, "%.300s", r.body);
-	cr_assert_eq((long long)json_integer_value(json_object_get(json_array_get(cits, 0), "note_id")),
-	             secret);
+	bool ours = false;
+	for (int k = 0; k < 7; k++)
+		ours |= (long long)json_integer_value(
+		            json_object_get(json_array_get(cits, 0), "note_id")) == theirs[k];
+	cr_assert(ours, "the owner's citation is not one of the owner's notes: %.300s", r.body);
 	http_resp_free(&r);
 	server_stop_ok(&srv);
 }

@@ -51,15 +51,10 @@ static void fake_start(void)
  */
 static void setup_openai(const char *const *more)
 {
-	const char *env[24] = {"EMBEDDING_PROVIDER=openai",
-	                       "EMBEDDING_MODEL=fake-embed-a",
-	                       "EMBEDDING_DIM=32",
-	                       "OPENAI_API_KEY=sk-test-key-1234",
-	                       "AI_TIMEOUT_SECONDS=2",
-	                       "AI_MAX_RETRIES=0",
-	                       "VAULT_TEST_AI_BACKOFF_MS=5",
-	                       "VAULT_TEST_AI_COOLDOWN_MS=100",
-	                       base_kv};
+	const char *env[24] = {
+	    "EMBEDDING_PROVIDER=openai",       "EMBEDDING_MODEL=fake-embed-a",  "EMBEDDING_DIM=32",
+	    "OPENAI_API_KEY=sk-test-key-1234", "AI_TIMEOUT_SECONDS=2",          "AI_MAX_RETRIES=0",
+	    "VAULT_TEST_AI_BACKOFF_MS=5",      "VAULT_TEST_AI_COOLDOWN_MS=100", base_kv};
 	size_t n = 9;
 	for (size_t i = 0; more && more[i] && n < 23; i++)
 		env[n++] = more[i];
@@ -308,7 +303,8 @@ Test(index, openai_batches_respect_embed_batch_size)
 	char *body = fake_openai_last_body(fake, FAKE_EP_EMBEDDINGS);
 	cr_assert(body && strstr(body, "Batch note ") && strstr(body, "about batching"),
 	          "embedding input without title or text: %.300s", body);
-	cr_assert(strstr(body, "\"model\":\"fake-embed-a\"") || strstr(body, "\"model\": \"fake-embed-a\""),
+	cr_assert(strstr(body, "\"model\":\"fake-embed-a\"") ||
+	              strstr(body, "\"model\": \"fake-embed-a\""),
 	          "EMBEDDING_MODEL not sent: %.300s", body);
 	free(body);
 	char *auth = fake_openai_last_auth(fake);
@@ -461,7 +457,8 @@ Test(index, wrong_dimensions_are_refused)
 	             r.status, r.body);
 	assert_error_body(&r, "wrong dim");
 	const char *d = resp_str(&r, "detail");
-	cr_assert(strncmp(d, "AI service unavailable", 22) == 0 && it_contains(d, "dimension", true),
+	cr_assert(strncmp(d, "AI service unavailable", 22) == 0 &&
+	              it_contains(d, "dimension", true),
 	          "detail does not explain: %s", d);
 	http_resp_free(&r);
 	/* Words still find it. */
@@ -523,7 +520,8 @@ Test(index, model_change_is_stale_until_reindex)
 	struct cli_result c;
 	cli_run(&c, srv.dir, (const char *const *)srv.extra_env, NULL, "reindex", NULL);
 	cr_assert_eq(c.status, 0, "vault reindex: exit %d\n%s%s", c.status, c.out, c.err);
-	cr_assert(it_contains(c.out, "reindexed", false) && it_contains(c.out, "fake-embed-b", false),
+	cr_assert(it_contains(c.out, "reindexed", false) &&
+	              it_contains(c.out, "fake-embed-b", false),
 	          "vault reindex printed: %s", c.out);
 	cli_result_free(&c);
 	index_wait_settled(&srv, me.access, EMBED_TIMEOUT_MS, &ix);

@@ -52,8 +52,8 @@ static long long add(const char *token, const char *title, const char *content, 
 static int search(const char *token, const char *q, const char *extra, struct http_resp *r)
 {
 	char *enc = it_urlencode(q);
-	char *path = it_asprintf("/api/v1/search?query=%s%s%s", enc, extra ? "&" : "",
-	                         extra ? extra : "");
+	char *path =
+	    it_asprintf("/api/v1/search?query=%s%s%s", enc, extra ? "&" : "", extra ? extra : "");
 	int st = api(&srv, "GET", path, token, NULL, r);
 	free(path);
 	free(enc);
@@ -135,11 +135,14 @@ static void check_shape(const struct http_resp *r, const char *mode, const char 
 		cr_assert(json_is_integer(json_object_get(h, "id")), "%s: result %zu id", what, i);
 		cr_assert(json_is_string(json_object_get(h, "title")), "%s: result %zu title", what,
 		          i);
-		cr_assert(json_is_array(json_object_get(h, "tags")), "%s: result %zu tags", what, i);
+		cr_assert(json_is_array(json_object_get(h, "tags")), "%s: result %zu tags", what,
+		          i);
 		cr_assert(json_is_string(json_object_get(h, "embedding_status")),
 		          "%s: result %zu embedding_status", what, i);
-		json_t *sim = json_object_get(h, "similarity"), *score = json_object_get(h, "score");
-		cr_assert(json_is_number(sim), "%s: result %zu similarity is not a number", what, i);
+		json_t *sim = json_object_get(h, "similarity"),
+		       *score = json_object_get(h, "score");
+		cr_assert(json_is_number(sim), "%s: result %zu similarity is not a number", what,
+		          i);
 		cr_assert(json_number_value(sim) >= 0 && json_number_value(sim) <= 1,
 		          "%s: result %zu similarity %g outside [0, 1]", what, i,
 		          json_number_value(sim));
@@ -187,9 +190,9 @@ static void seed(const char *token)
 	                "Use kubectl apply to roll out the deployment. Check pods with kubectl get "
 	                "pods and read the logs.",
 	                "work,devops");
-	corpus[2] = add(token, "Trip to Lisbon",
-	                "We visited the castle, rode tram 28 and ate pastel de nata near the river.",
-	                "travel");
+	corpus[2] = add(
+	    token, "Trip to Lisbon",
+	    "We visited the castle, rode tram 28 and ate pastel de nata near the river.", "travel");
 	corpus[3] = add(token, "Tax return 2024",
 	                "The deadline is April 15. Gather receipts, bank statements and the W-2 "
 	                "forms.",
@@ -275,14 +278,15 @@ Test(search, three_modes)
 		search(me.access, "marathon intervals long run", extra, &r);
 		check_shape(&r, modes[m], modes[m]);
 		cr_assert_geq(nresults(&r), 1, "%s: nothing found: %.300s", modes[m], r.body);
-		cr_assert_eq(result_id(&r, 0), corpus[4], "%s: the marathon note is not first: %.500s",
-		             modes[m], r.body);
+		cr_assert_eq(result_id(&r, 0), corpus[4],
+		             "%s: the marathon note is not first: %.500s", modes[m], r.body);
 		if (strcmp(modes[m], "semantic") == 0) {
 			cr_assert_gt(result_num(&r, 0, "similarity"), 0.1,
-			             "semantic hit with similarity %g", result_num(&r, 0, "similarity"));
+			             "semantic hit with similarity %g",
+			             result_num(&r, 0, "similarity"));
 			/* In semantic mode the score is the similarity. */
-			cr_assert_float_eq(result_num(&r, 0, "score"), result_num(&r, 0, "similarity"),
-			                   1e-3, "%.300s", r.body);
+			cr_assert_float_eq(result_num(&r, 0, "score"),
+			                   result_num(&r, 0, "similarity"), 1e-3, "%.300s", r.body);
 		}
 		http_resp_free(&r);
 		free(extra);
@@ -369,8 +373,9 @@ Test(search, validation_422)
 
 	/* The limits themselves are fine; they count characters, not bytes. */
 	struct http_resp r;
-	const char *ok_get[] = {"top_k=1", "top_k=20", "min_similarity=0", "min_similarity=1",
-	                        "mode=semantic", "mode=keyword", "mode=hybrid"};
+	const char *ok_get[] = {"top_k=1",          "top_k=20",      "min_similarity=0",
+	                        "min_similarity=1", "mode=semantic", "mode=keyword",
+	                        "mode=hybrid"};
 	for (size_t i = 0; i < sizeof(ok_get) / sizeof(ok_get[0]); i++) {
 		search(me.access, "words", ok_get[i], &r);
 		cr_expect_eq(r.status, 200, "%s: status %d (%.300s)", ok_get[i], r.status, r.body);
@@ -463,19 +468,22 @@ static void check_word_cut(const char *content, const char *ex, const char *what
 Test(search, excerpts_are_short_relevant_and_cut_at_words)
 {
 	setup(NULL);
-	char *content = long_text("A zebra crossing near the school was repainted in white.", 14, 14);
+	char *content =
+	    long_text("A zebra crossing near the school was repainted in white.", 14, 14);
 	cr_assert_gt(strlen(content), 1500);
 	long long id = add(me.access, "Street log", content, NULL);
 	/* The same with two-byte letters, so a cut in bytes would show. */
 	char *accented = it_strdup("");
 	for (int i = 0; i < 60; i++) {
-		char *n = it_asprintf("%s%sCaf\xc3\xa9 cr\xc3\xa8me num\xc3\xa9ro %d, d\xc3\xa9j\xc3\xa0 "
-		                      "servi.",
-		                      accented, i ? " " : "", i);
+		char *n =
+		    it_asprintf("%s%sCaf\xc3\xa9 cr\xc3\xa8me num\xc3\xa9ro %d, d\xc3\xa9j\xc3\xa0 "
+		                "servi.",
+		                accented, i ? " " : "", i);
 		free(accented);
 		accented = n;
 	}
-	char *acc_content = it_asprintf("%s Une cr\xc3\xa8me br\xc3\xbbl\xc3\xa9" "e parfaite ici. %s",
+	char *acc_content = it_asprintf("%s Une cr\xc3\xa8me br\xc3\xbbl\xc3\xa9"
+	                                "e parfaite ici. %s",
 	                                accented, accented);
 	long long acc = add(me.access, "Menu", acc_content, NULL);
 	long long short_id = add(me.access, "Tiny", "A zebra is striped.", NULL);
@@ -506,18 +514,26 @@ Test(search, excerpts_are_short_relevant_and_cut_at_words)
 		/* The short note comes whole, with no ellipsis. */
 		for (size_t i = 0; i < nresults(&r); i++)
 			if (result_id(&r, i) == short_id)
-				cr_assert_str_eq(result_str(&r, i, "excerpt"), "A zebra is striped.",
-				                 "%s: short note's excerpt", modes[m]);
+				cr_assert_str_eq(result_str(&r, i, "excerpt"),
+				                 "A zebra is striped.", "%s: short note's excerpt",
+				                 modes[m]);
 		http_resp_free(&r);
 		free(extra);
 	}
 
 	struct http_resp r;
-	search(me.access, "br\xc3\xbbl\xc3\xa9" "e", "mode=keyword", &r);
+	search(me.access,
+	       "br\xc3\xbbl\xc3\xa9"
+	       "e",
+	       "mode=keyword", &r);
 	check_shape(&r, "keyword", "accented");
 	cr_assert(has_result(&r, acc), "accented word not found: %.300s", r.body);
 	const char *ex = result_str(&r, 0, "excerpt");
-	cr_assert(it_contains(ex, "br\xc3\xbbl\xc3\xa9" "e", false), "accented excerpt: %s", ex);
+	cr_assert(it_contains(ex,
+	                      "br\xc3\xbbl\xc3\xa9"
+	                      "e",
+	                      false),
+	          "accented excerpt: %s", ex);
 	check_word_cut(acc_content, ex, "accented");
 	http_resp_free(&r);
 
@@ -537,7 +553,8 @@ Test(search, exact_title_or_tag_comes_first)
 	for (int i = 0; i < 8; i++) {
 		char *title = it_asprintf("Spring garden planning %d", i);
 		add(me.access, title,
-		    "Garden plan ideas: plan the garden beds, plan the garden paths, garden plan for "
+		    "Garden plan ideas: plan the garden beds, plan the garden paths, garden plan "
+		    "for "
 		    "the garden shed. The garden plan needs a plan for every garden corner.",
 		    "ideas");
 		free(title);
@@ -570,8 +587,8 @@ Test(search, exact_title_or_tag_comes_first)
 	search(me.access, "hardware store", "top_k=10", &r);
 	check_shape(&r, "hybrid", "tag");
 	cr_assert_geq(nresults(&r), 1, "%.300s", r.body);
-	cr_assert_eq(result_id(&r, 0), tagged, "the note tagged \"hardware store\" is not first: %.600s",
-	             r.body);
+	cr_assert_eq(result_id(&r, 0), tagged,
+	             "the note tagged \"hardware store\" is not first: %.600s", r.body);
 	http_resp_free(&r);
 	server_stop_ok(&srv);
 }
@@ -596,9 +613,10 @@ Test(search, tag_filter_applies_before_top_k)
 	/* 6 weaker matches with the tag; 3 of them carry a second tag. */
 	for (int i = 0; i < 6; i++) {
 		char *title = it_asprintf("Household note %d", i);
-		tagged[i] = add(me.access, title,
-		                "The monthly budget for groceries and rent, noted for the household.",
-		                i < 3 ? "finance,2025" : "finance");
+		tagged[i] =
+		    add(me.access, title,
+		        "The monthly budget for groceries and rent, noted for the household.",
+		        i < 3 ? "finance,2025" : "finance");
 		if (i < 3)
 			both[nboth++] = tagged[i];
 		free(title);
@@ -647,8 +665,8 @@ Test(search, tag_filter_applies_before_top_k)
 
 	/* POST: "tags" (all of them) and "tag" (one). */
 	struct http_resp r;
-	search_post(me.access, "{\"query\":\"budget\",\"tags\":[\"finance\",\"2025\"],\"top_k\":20}",
-	            &r);
+	search_post(me.access,
+	            "{\"query\":\"budget\",\"tags\":[\"finance\",\"2025\"],\"top_k\":20}", &r);
 	check_shape(&r, "hybrid", "POST tags");
 	cr_assert_eq(nresults(&r), 3, "POST tags: %.500s", r.body);
 	http_resp_free(&r);
@@ -733,9 +751,9 @@ Test(search, similarity_floor_and_unrelated_queries)
 	check_shape(&r, "semantic", "floor 1");
 	cr_assert_eq(nresults(&r), 0, "min_similarity=1: %.300s", r.body);
 	http_resp_free(&r);
-	search_post(me.access,
-	            "{\"query\":\"dough flour oven\",\"mode\":\"semantic\",\"min_similarity\":0.99}",
-	            &r);
+	search_post(
+	    me.access,
+	    "{\"query\":\"dough flour oven\",\"mode\":\"semantic\",\"min_similarity\":0.99}", &r);
 	check_shape(&r, "semantic", "POST floor");
 	cr_assert_eq(nresults(&r), 0, "POST min_similarity=0.99: %.300s", r.body);
 	http_resp_free(&r);
@@ -809,7 +827,8 @@ static const char *const no_worker_env[] = {"EMBED_WORKER=false", NULL};
 Test(search, unembedded_notes_are_found_by_words)
 {
 	setup(no_worker_env);
-	long long id = add(me.access, "Plumbing", "The kitchen faucet drips; call the plumber.", NULL);
+	long long id =
+	    add(me.access, "Plumbing", "The kitchen faucet drips; call the plumber.", NULL);
 	char *st = note_embedding_status(&srv, me.access, id);
 	cr_assert_str_eq(st, "pending");
 	free(st);
@@ -844,13 +863,35 @@ Test(search, never_another_users_notes)
 	    add(other.access, "Sourdough starter",
 	        "Feed the sourdough starter with rye flour every evening. Secret: xylophone.",
 	        "bread,private");
+	static const char *const modes[] = {"hybrid", "semantic", "keyword"};
 	struct it_index ix;
 	index_wait_settled(&srv, me.access, EMBED_TIMEOUT_MS, &ix);
 	cr_assert_eq(ix.ready, 1, "my index counts another user's chunks: ready %lld", ix.ready);
 	index_wait_settled(&srv, other.access, EMBED_TIMEOUT_MS, &ix);
 	cr_assert_eq(ix.ready, 1);
+	/* Several of theirs match the queries better than mine. */
+	for (int i = 0; i < 5; i++)
+		add(other.access, "Sourdough starter rye flour",
+		    "Sourdough starter: rye flour, sourdough starter, rye flour, starter.",
+		    "bread");
+	index_wait_settled(&srv, other.access, EMBED_TIMEOUT_MS, &ix);
 
-	static const char *const modes[] = {"hybrid", "semantic", "keyword"};
+	/* They must not even take places in my top_k: my one note is the one result. */
+	for (size_t m = 0; m < 3; m++) {
+		char *extra = it_asprintf("mode=%s&top_k=1", modes[m]);
+		struct http_resp r;
+		search(me.access, "sourdough starter rye flour", extra, &r);
+		check_shape(&r, modes[m], "top_k 1");
+		cr_assert_eq(
+		    nresults(&r), 1,
+		    "%s top_k=1: %zu results; another user's notes took the place of mine: "
+		    "%.300s",
+		    modes[m], nresults(&r), r.body);
+		cr_assert_eq(result_id(&r, 0), mine);
+		http_resp_free(&r);
+		free(extra);
+	}
+
 	static const char *const queries[] = {"sourdough starter rye flour", "Sourdough starter",
 	                                      "xylophone", "private"};
 	for (size_t m = 0; m < 3; m++)
@@ -917,8 +958,8 @@ Test(search, keyword_search_survives_embedding_outage)
 	for (int round = 0; round < 8; round++) { /* past the breaker's threshold too */
 		search(me.access, "kubectl pods", NULL, &r);
 		check_shape(&r, "hybrid", "hybrid while down");
-		cr_assert_eq(nresults(&r), 1, "round %d: hybrid lost its keyword hit: %.300s", round,
-		             r.body);
+		cr_assert_eq(nresults(&r), 1, "round %d: hybrid lost its keyword hit: %.300s",
+		             round, r.body);
 		cr_assert_eq(result_id(&r, 0), corpus[1]);
 		cr_assert_lt(r.elapsed_ms, 5000, "hybrid took %.0f ms while the provider is down",
 		             r.elapsed_ms);
@@ -933,8 +974,8 @@ Test(search, keyword_search_survives_embedding_outage)
 	cr_assert_eq(r.status, 503, "semantic search with the provider down: %d %.300s", r.status,
 	             r.body);
 	assert_error_body(&r, "semantic while down");
-	cr_assert(strncmp(resp_str(&r, "detail"), "AI service unavailable", 22) == 0,
-	          "detail: %s", resp_str(&r, "detail"));
+	cr_assert(strncmp(resp_str(&r, "detail"), "AI service unavailable", 22) == 0, "detail: %s",
+	          resp_str(&r, "detail"));
 	cr_assert(!it_contains(r.body, "sk-test", false), "the API key leaked: %s", r.body);
 	cr_assert_lt(r.elapsed_ms, 5000, "semantic 503 took %.0f ms", r.elapsed_ms);
 	http_resp_free(&r);
@@ -949,7 +990,8 @@ Test(search, keyword_search_survives_embedding_outage)
 	struct it_index ix;
 	index_status(&srv, me.access, &ix);
 	cr_assert_eq(ix.ready, 0, "chunks ready although every embedding failed");
-	cr_assert_eq(ix.pending + ix.failed, 7, "pending %lld + failed %lld", ix.pending, ix.failed);
+	cr_assert_eq(ix.pending + ix.failed, 7, "pending %lld + failed %lld", ix.pending,
+	             ix.failed);
 
 	char *log = server_log(&srv);
 	cr_assert(!strstr(log, "sk-test"), "the API key reached the log");
@@ -971,8 +1013,8 @@ Test(search, cli_search_reads_the_same_database)
 	          "vault search output:\n%s", c.out);
 	cli_result_free(&c);
 
-	cli_run(&c, srv.dir, NULL, NULL, "search", "--user", me.email, "--mode", "keyword",
-	        "--tag", "travel", "castle", NULL);
+	cli_run(&c, srv.dir, NULL, NULL, "search", "--user", me.email, "--mode", "keyword", "--tag",
+	        "travel", "castle", NULL);
 	cr_assert_eq(c.status, 0, "exit %d: %s", c.status, c.err);
 	cr_assert(it_contains(c.out, "Trip to Lisbon", false), "%s", c.out);
 	cr_assert(!it_contains(c.out, "Kubernetes", false), "%s", c.out);
