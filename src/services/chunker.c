@@ -677,7 +677,12 @@ static void best_cut(const char *s, size_t n, size_t room, size_t *end, size_t *
 {
 	struct cuts it;
 	struct cut c, sent = {0}, word = {0};
-	cuts_init(&it, s, n);
+	/* Only the first room code points (and the gap after them) can hold the
+	 * cut: scanning further made a long unbroken text quadratic. */
+	size_t scan = cp_offset(s, n, room + 1);
+	while (scan < n && is_space(s[scan]))
+		scan++;
+	cuts_init(&it, s, scan);
 	while (cuts_next(&it, &c) && c.cps_end <= room) {
 		if (c.end == 0 || c.next >= n)
 			continue;
