@@ -34,7 +34,8 @@ struct cached {
 };
 
 struct vector_cache {
-	pthread_mutex_t mu;
+	pthread_mutex_t mu;      /* guards the slots */
+	pthread_mutex_t load_mu; /* one load from the store at a time */
 	struct cached *slots[CACHE_SLOTS];
 	int64_t clock;
 };
@@ -43,6 +44,7 @@ struct vector_cache *vector_cache_new(void)
 {
 	struct vector_cache *c = xcalloc(1, sizeof(*c));
 	pthread_mutex_init(&c->mu, NULL);
+	pthread_mutex_init(&c->load_mu, NULL);
 	return c;
 }
 
@@ -65,13 +67,55 @@ void vector_cache_free(struct vector_cache *c)
 		if (c->slots[i])
 			cached_release(c, c->slots[i]);
 	pthread_mutex_destroy(&c->mu);
+	pthread_mutex_destroy(&c->load_mu);
 	free(c);
+}
+
+/* The user's entry at version, referenced for the caller, or NULL. */
+static struct cached *lookup(struct vector_cache *c, int64_t user_id, int64_t version)
+{
+	struct cached *found = NULL;
+	pthread_mutex_lock(&c->mu);
+	for (int i = 0; i < CACHE_SLOTS && !found; i++) {
+		struct cached *e = c->slots[i];
+		if (e && e->user_id == user_id && e->version == version) {
+			e->refs++;
+			e->last_used = ++c->clock;
+			found = e;
+		}
+	}
+	pthread_mutex_unlock(&c->mu);
+	return found;
+}
+
+/* Puts e in the user's slot, else an empty or the least recently used one. */
+static void install(struct vector_cache *c, struct cached *e)
+{
+	pthread_mutex_lock(&c->mu);
+	int slot = 0;
+	for (int i = 0; i < CACHE_SLOTS; i++) {
+		struct cached *x = c->slots[i];
+		if (x && x->user_id == e->user_id) {
+			slot = i;
+			break;
+		}
+		if (!x || (c->slots[slot] && x->last_used < c->slots[slot]->last_used))
+			slot = i;
+	}
+	struct cached *old = c->slots[slot];
+	c->slots[slot] = e;
+	e->last_used = ++c->clock;
+	pthread_mutex_unlock(&c->mu);
+	if (old)
+		cached_release(c, old);
 }
 
 /*
  * The user's vectors at the store's current index version: from the cache
- * when nothing changed (in this process or another), else loaded afresh.
- * Release with cached_release().
+ * when nothing changed (in this process or another), else loaded afresh,
+ * by one search at a time, so searches arriving together after a change
+ * share one load instead of each reading every vector. Release with
+ * cached_release().
  */
 static enum verr vectors_get(struct svc *svc, int64_t user_id, struct cached **out,
                              struct verror *err)
@@ -79,50 +123,27 @@ static enum verr vectors_get(struct svc *svc, int64_t user_id, struct cached **o
 	struct vector_cache *c = svc->vectors;
 	int64_t version;
 	enum verr rc = store_index_version(svc->store, user_id, &version, err);
-	if (rc)
+	if (rc || (*out = lookup(c, user_id, version)))
 		return rc;
 
-	pthread_mutex_lock(&c->mu);
-	int slot = -1, oldest = 0;
-	for (int i = 0; i < CACHE_SLOTS; i++) {
-		struct cached *e = c->slots[i];
-		if (e && e->user_id == user_id) {
-			slot = i;
-			break;
-		}
-		if (!e || (c->slots[oldest] && e->last_used < c->slots[oldest]->last_used))
-			oldest = i;
-	}
-	if (slot >= 0 && c->slots[slot]->version == version) {
-		struct cached *e = c->slots[slot];
-		e->refs++;
-		e->last_used = ++c->clock;
-		pthread_mutex_unlock(&c->mu);
-		*out = e;
+	pthread_mutex_lock(&c->load_mu);
+	if ((*out = lookup(c, user_id, version))) {
+		pthread_mutex_unlock(&c->load_mu);
 		return VERR_OK;
 	}
-	pthread_mutex_unlock(&c->mu);
-
 	struct cached *e = xcalloc(1, sizeof(*e));
 	e->user_id = user_id;
 	e->version = version;
 	rc = store_vectors_load(svc->store, user_id, svc->embedder->model, svc->embedder->dim,
 	                        &e->vs, err);
 	if (rc) {
+		pthread_mutex_unlock(&c->load_mu);
 		free(e);
 		return rc;
 	}
 	e->refs = 2; /* the cache's and the caller's */
-
-	pthread_mutex_lock(&c->mu);
-	if (slot < 0 || !c->slots[slot] || c->slots[slot]->user_id != user_id)
-		slot = oldest;
-	struct cached *old = c->slots[slot];
-	c->slots[slot] = e;
-	e->last_used = ++c->clock;
-	pthread_mutex_unlock(&c->mu);
-	if (old)
-		cached_release(c, old);
+	install(c, e);
+	pthread_mutex_unlock(&c->load_mu);
 	*out = e;
 	return VERR_OK;
 }
@@ -423,6 +444,42 @@ static int by_note(const void *key, const void *elem)
 	return (id > other) - (id < other);
 }
 
+/*
+ * The best chunk and its similarity for each of n candidates, from the
+ * cached vectors: the rows of a note are found by binary search (the set is
+ * ordered by note), so keyword mode scores a handful of rows, not all.
+ */
+static enum verr similarity_of(struct svc *svc, int64_t user_id, const float *qv, struct cand *c,
+                               size_t n, struct verror *err)
+{
+	struct cached *e;
+	enum verr rc = vectors_get(svc, user_id, &e, err);
+	if (rc)
+		return rc;
+	const struct vector_set *vs = &e->vs;
+	for (size_t i = 0; i < n; i++) {
+		size_t lo = 0, hi = vs->n;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (vs->note_ids[mid] < c[i].note_id)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		for (size_t r = lo; r < vs->n && vs->note_ids[r] == c[i].note_id; r++) {
+			float sim;
+			vec_dot_many(qv, vs->vecs + r * (size_t)vs->dim, 1, vs->dim, &sim);
+			double clamped = fmin(1.0, fmax(0.0, sim));
+			if (clamped > c[i].similarity) {
+				c[i].similarity = clamped;
+				c[i].chunk_id = vs->chunk_ids[r];
+			}
+		}
+	}
+	cached_release(svc->vectors, e);
+	return VERR_OK;
+}
+
 /* Notes whose title or one of whose tags is exactly the query. */
 static enum verr mark_exact(struct svc *svc, int64_t user_id, const char *query,
                             const char *const *tags, size_t ntags, char **all_words, size_t nall,
@@ -578,8 +635,9 @@ enum verr search_run(struct svc *svc, int64_t user_id, const struct search_query
 		rc = verr_set(err, erc, "%s", verr_detail(&eerr));
 		goto out;
 	}
-	if (erc == VERR_OK) {
+	if (erc == VERR_OK)
 		vec_normalize(qv, svc->embedder->dim);
+	if (erc == VERR_OK && q->mode != SEARCH_KEYWORD) {
 		rc = semantic(svc, user_id, qv, allowed, nallowed, ntags > 0, floor,
 		              q->mode == SEARCH_SEMANTIC, &sem, &all_sem, err);
 		if (rc)
@@ -653,8 +711,11 @@ enum verr search_run(struct svc *svc, int64_t user_id, const struct search_query
 	if (fused.n)
 		qsort(fused.c, fused.n, sizeof(struct cand), by_score);
 
-	/* The top_k, loaded. */
+	/* The top_k, with their similarity (keyword mode scores only these), loaded. */
 	size_t k = fused.n < q->top_k ? fused.n : q->top_k;
+	if (erc == VERR_OK && q->mode == SEARCH_KEYWORD &&
+	    (rc = similarity_of(svc, user_id, qv, fused.c, k, err)))
+		goto out;
 	out->hits = xcalloc(k ? k : 1, sizeof(struct search_hit));
 	int64_t *ids = xcalloc(k ? k : 1, sizeof(int64_t));
 	struct note *notes = xcalloc(k ? k : 1, sizeof(struct note));
