@@ -496,11 +496,12 @@ static enum verr conn_open(struct sqlite_store *s, struct conn **out, struct ver
 	/* journal_mode touches the file first, so a bad path or a non-database fails here. */
 	src = sqlite3_exec(c->db, "PRAGMA journal_mode = WAL", journal_mode_row, mode, NULL);
 	if (src == SQLITE_OK)
-		src = sqlite3_exec(c->db,
-		                   s->synchronous_normal
-		                       ? "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; " MMAP
-		                       : "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; " MMAP,
-		                   NULL, NULL, NULL);
+		src = sqlite3_exec(
+		    c->db,
+		    s->synchronous_normal
+		        ? "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; " MMAP
+		        : "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; " MMAP,
+		    NULL, NULL, NULL);
 	if (src != SQLITE_OK) {
 		rc = verr_set(err, VERR_UNAVAILABLE, "cannot open database %s: %s", s->path,
 		              sqlite3_errmsg(c->db));
