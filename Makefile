@@ -3,7 +3,7 @@
 # `make test` builds and runs the unit and integration tests of that build.
 
 CC       ?= cc
-PKGS     := libmicrohttpd jansson libjwt sqlite3 libcrypt libcrypto libcurl md4c
+PKGS     := libmicrohttpd jansson libjwt sqlite3 libcrypt libcrypto libcurl md4c md4c-html
 TESTPKGS := criterion libcurl
 VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
@@ -24,8 +24,11 @@ endif
 
 SRC      := $(shell find src -name '*.c' | sort)
 LIBSRC   := $(filter-out src/cli/%,$(SRC))
-OBJ      := $(SRC:%.c=$(BUILD)/obj/%.o)
-LIBOBJ   := $(LIBSRC:%.c=$(BUILD)/obj/%.o)
+# web/: the page's files, built into the binary as a C table (src/http/web.h).
+WEBFILES := $(shell find web -type f | LC_ALL=C sort)
+WEBOBJ   := $(BUILD)/obj/gen/web_assets.o
+OBJ      := $(SRC:%.c=$(BUILD)/obj/%.o) $(WEBOBJ)
+LIBOBJ   := $(LIBSRC:%.c=$(BUILD)/obj/%.o) $(WEBOBJ)
 # tests/common: helpers both suites link, e.g. the fake OpenAI-compatible server.
 COMMONSRC := $(sort $(wildcard tests/common/*.c))
 UNITSRC  := $(sort $(wildcard tests/unit/*.c)) $(COMMONSRC)
@@ -33,7 +36,7 @@ ITSRC    := $(sort $(wildcard tests/integration/*.c)) $(COMMONSRC)
 UNITOBJ  := $(UNITSRC:%.c=$(BUILD)/obj/%.o)
 ITOBJ    := $(ITSRC:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all test unit integration clean format format-check
+.PHONY: all test unit integration e2e-tools clean format format-check
 
 all: $(BUILD)/vault
 
@@ -45,6 +48,25 @@ $(BUILD)/obj/%.o: %.c
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/obj/tests/%.o: CFLAGS += $(shell pkg-config --cflags $(TESTPKGS)) -Itests
+
+$(BUILD)/webembed: tools/webembed.c
+	@mkdir -p $(dir $@)
+	$(CC) -O1 -std=c17 -Wall -Wextra -Werror -o $@ $<
+
+# Depends on web/ itself too, so adding or removing a file rebuilds the table.
+$(BUILD)/gen/web_assets.c: $(BUILD)/webembed $(WEBFILES) web $(shell find web -type d)
+	@mkdir -p $(dir $@)
+	$(BUILD)/webembed $@ web $(WEBFILES)
+
+$(WEBOBJ): $(BUILD)/gen/web_assets.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# The end-to-end tests' helper: the fake OpenAI-compatible server on its own.
+$(BUILD)/fake_ai: $(BUILD)/obj/tests/e2e/fake_ai.o $(BUILD)/obj/tests/common/fake_openai.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs $(TESTPKGS))
+
+e2e-tools: $(BUILD)/vault $(BUILD)/fake_ai
 
 $(BUILD)/unit_tests: $(UNITOBJ) $(LIBOBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs $(TESTPKGS))
@@ -60,11 +82,13 @@ integration: $(BUILD)/vault $(BUILD)/integration_tests
 
 test: unit integration
 
+FMTSRC   := $(sort $(SRC) $(UNITSRC) $(ITSRC) tools/webembed.c tests/e2e/fake_ai.c)
+
 format:
-	clang-format -i $(sort $(SRC) $(UNITSRC) $(ITSRC)) $(shell find src tests -name '*.h')
+	clang-format -i $(FMTSRC) $(shell find src tests -name '*.h')
 
 format-check:
-	clang-format --dry-run --Werror $(sort $(SRC) $(UNITSRC) $(ITSRC)) $(shell find src tests -name '*.h')
+	clang-format --dry-run --Werror $(FMTSRC) $(shell find src tests -name '*.h')
 
 clean:
 	rm -rf build build-asan

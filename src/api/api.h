@@ -29,10 +29,14 @@ struct api_req {
 	const char *params[API_MAX_PARAMS]; /* {name} captures of the route's pattern */
 	const struct api_kv *query;         /* in the order sent; keys may repeat */
 	size_t nquery;
-	json_t *body;    /* the JSON object sent, or NULL */
-	int64_t user_id; /* the caller, for routes with API_AUTH */
+	json_t *body;               /* the JSON object sent, or NULL */
+	int64_t user_id;            /* the caller, for routes with API_AUTH */
+	const char *refresh_cookie; /* the API_REFRESH_COOKIE cookie sent, or NULL */
 	struct verror *err;
 };
+
+/* The cookie holding a browser's refresh token (HttpOnly, Path=/api/v1/auth). */
+#define API_REFRESH_COOKIE "vault_refresh"
 
 /*
  * A streamed answer (text/event-stream). The http layer sends the headers,
@@ -48,6 +52,7 @@ int api_sse_send(struct api_sse *sse, const char *event, json_t *data);
 struct api_resp {
 	json_t *body;         /* handler sets; http frees */
 	char *location;       /* optional Location header; http frees */
+	char *set_cookie;     /* optional Set-Cookie header; http frees */
 	api_stream_fn stream; /* set instead of body to stream */
 	void *stream_ctx;
 	void (*stream_free)(void *ctx);

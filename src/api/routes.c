@@ -28,7 +28,7 @@ const struct api_route api_routes[] = {
 
     {"POST", "/api/v1/auth/register", v1_register, 201, API_BODY},
     {"POST", "/api/v1/auth/login", v1_login, 200, API_BODY},
-    {"POST", "/api/v1/auth/refresh", v1_refresh, 200, API_BODY},
+    {"POST", "/api/v1/auth/refresh", v1_refresh, 200, API_OPTIONAL_BODY},
     {"POST", "/api/v1/auth/logout", v1_logout, 204, API_AUTH | API_OPTIONAL_BODY},
     {"GET", "/api/v1/auth/me", v1_me, 200, API_AUTH},
     {"DELETE", "/api/v1/auth/me", v1_me_delete, 204, API_AUTH},
@@ -43,5 +43,6 @@ const struct api_route api_routes[] = {
     {"POST", "/api/v1/search", v1_search_post, 200, API_AUTH | API_BODY},
     {"POST", "/api/v1/ask", v1_ask, 200, API_AUTH | API_BODY},
     {"GET", "/api/v1/index/status", v1_index_status, 200, API_AUTH},
+    {"POST", "/api/v1/render", v1_render, 200, API_AUTH | API_BODY},
     {0},
 };

@@ -40,6 +40,7 @@
 #include "core/text.h"
 #include "core/timeutil.h"
 #include "http/router.h"
+#include "http/web.h"
 
 #define REQUEST_ID_MAX         128
 #define MAX_CONNECTIONS        512
@@ -80,8 +81,9 @@ static void add_headers(struct http_server *srv, struct MHD_Connection *c,
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
 	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
-	MHD_add_response_header(resp, "Content-Security-Policy",
-	                        "default-src 'none'; frame-ancestors 'none'");
+	if (!MHD_get_response_header(resp, "Content-Security-Policy")) /* the page sets its own */
+		MHD_add_response_header(resp, "Content-Security-Policy",
+		                        "default-src 'none'; frame-ancestors 'none'");
 	MHD_add_response_header(resp, "Cross-Origin-Resource-Policy", "same-origin");
 	if (strncmp(url, "/api/", 5) == 0)
 		MHD_add_response_header(resp, "Cache-Control", "no-store");
@@ -364,6 +366,30 @@ static enum MHD_Result reply_stream(struct http_server *srv, struct MHD_Connecti
 	return ok;
 }
 
+/* GET or HEAD of one of the web page's files; 304 when the client has these bytes. */
+static enum MHD_Result reply_asset(struct http_server *srv, struct MHD_Connection *c,
+                                   struct request *r, const char *method, const char *url,
+                                   const struct web_asset *a)
+{
+	const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match");
+	int status = inm && strcmp(inm, a->etag) == 0 ? 304 : 200;
+	struct MHD_Response *resp = not_null(MHD_create_response_from_buffer(
+	    status == 304 ? 0 : a->len, (void *)a->data, MHD_RESPMEM_PERSISTENT));
+	if (status == 200)
+		MHD_add_response_header(resp, "Content-Type", a->content_type);
+	MHD_add_response_header(resp, "ETag", a->etag);
+	/* Not fingerprinted: revalidate every time, a 304 when unchanged. */
+	MHD_add_response_header(resp, "Cache-Control", "no-cache");
+	if (web_is_page(a))
+		MHD_add_response_header(resp, "Content-Security-Policy", WEB_PAGE_CSP);
+	add_headers(srv, c, resp, r, url);
+	enum MHD_Result ok = MHD_queue_response(c, (unsigned)status, resp);
+	MHD_destroy_response(resp);
+	r->answered = true;
+	log_request(r, method, url, status, 0, NULL);
+	return ok;
+}
+
 /* Everything after the body is in: route, authenticate, parse, handle, answer. */
 static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *c,
                                 struct request *r, const char *url, const char *method)
@@ -381,6 +407,15 @@ static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *
 	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Access-Control-Request-Method"))
 		return preflight(srv, c, r, url, origin);
 
+	const struct web_asset *asset = strncmp(url, "/api/", 5) ? web_find(url) : NULL;
+	if (asset && (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0))
+		return reply_asset(srv, c, r, method, url, asset);
+	if (asset) {
+		const char *allow[] = {"Allow", "GET, HEAD", NULL};
+		verr_set(&err, VERR_METHOD, NULL);
+		return reply_error(srv, c, r, method, url, &err, 0, allow);
+	}
+
 	router_match(api_routes, method, url, &m);
 	if (!m.route) {
 		const char *allow[] = {"Allow", m.allow, NULL};
@@ -390,6 +425,7 @@ static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *
 	const struct api_route *route = m.route;
 	for (int i = 0; i < API_MAX_PARAMS; i++)
 		req.params[i] = m.captures[i];
+	req.refresh_cookie = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, API_REFRESH_COOKIE);
 
 	if (route->flags & API_AUTH) {
 		const char *authz =
@@ -435,10 +471,19 @@ static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *
 			ok = reply_stream(srv, c, r, method, url, &resp, req.user_id);
 			goto out;
 		}
-		const char *loc[] = {"Location", resp.location, NULL};
+		const char *extra[5] = {NULL};
+		size_t ne = 0;
+		if (resp.location) {
+			extra[ne++] = "Location";
+			extra[ne++] = resp.location;
+		}
+		if (resp.set_cookie) {
+			extra[ne++] = "Set-Cookie";
+			extra[ne++] = resp.set_cookie;
+		}
 		ok = reply(srv, c, r, method, url, route->ok_status,
 		           route->ok_status == 204 ? NULL : json_incref(resp.body), req.user_id,
-		           NULL, resp.location ? loc : NULL);
+		           NULL, extra);
 		goto out;
 	}
 fail:
@@ -448,6 +493,7 @@ fail:
 out:
 	json_decref(resp.body);
 	free(resp.location);
+	free(resp.set_cookie);
 	json_decref(req.body);
 	free(q.items);
 	return ok;

@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "api/v1/v1.h"
+#include "core/config.h"
+#include "core/mem.h"
 #include "services/auth.h"
 
 static json_t *user_json(const struct user *u)
@@ -17,6 +19,21 @@ static json_t *tokens_json(const struct auth_tokens *t)
 	return json_pack("{s:s,s:s,s:s,s:I}", "access_token", t->access_token, "refresh_token",
 	                 t->refresh_token, "token_type", "bearer", "expires_in",
 	                 (json_int_t)t->expires_in);
+}
+
+/*
+ * The refresh token as a cookie for the web page on the same origin: out of
+ * reach of scripts (HttpOnly), never sent by another site (SameSite=Strict),
+ * only to the auth routes (Path). Secure in production, where TLS is expected
+ * in front; a development server on plain http://127.0.0.1 could not keep it
+ * otherwise. token NULL clears the cookie. Caller frees.
+ */
+static char *refresh_cookie(const struct svc *svc, const char *token)
+{
+	return xasprintf("%s=%s; Path=/api/v1/auth; Max-Age=%lld; HttpOnly; SameSite=Strict%s",
+	                 API_REFRESH_COOKIE, token ? token : "",
+	                 token ? (long long)svc->cfg->refresh_token_expire_days * 86400 : 0LL,
+	                 svc->cfg->environment == ENV_PRODUCTION ? "; Secure" : "");
 }
 
 /* POST /api/v1/auth/register {email, password} */
@@ -44,33 +61,47 @@ enum verr v1_login(struct api_req *req, struct api_resp *resp)
 	    (rc = auth_login(req->svc, email, password, &t, req->err)))
 		return rc;
 	resp->body = tokens_json(&t);
+	resp->set_cookie = refresh_cookie(req->svc, t.refresh_token);
 	auth_tokens_free(&t);
 	return VERR_OK;
 }
 
-/* POST /api/v1/auth/refresh {refresh_token} */
+/* POST /api/v1/auth/refresh [{refresh_token}], else the refresh cookie */
 enum verr v1_refresh(struct api_req *req, struct api_resp *resp)
 {
 	const char *token;
 	struct auth_tokens t;
 	enum verr rc;
-	if ((rc = api_body_string(req, "refresh_token", true, &token)) ||
-	    (rc = auth_refresh(req->svc, token, &t, req->err)))
+	bool cookie = !(req->body && json_object_get(req->body, "refresh_token")) &&
+	              req->refresh_cookie && *req->refresh_cookie;
+	if (cookie)
+		token = req->refresh_cookie;
+	else if ((rc = api_body_string(req, "refresh_token", true, &token)))
+		return rc;
+	if ((rc = auth_refresh(req->svc, token, &t, req->err)))
 		return rc;
 	resp->body = tokens_json(&t);
+	resp->set_cookie = refresh_cookie(req->svc, t.refresh_token);
 	auth_tokens_free(&t);
 	return VERR_OK;
 }
 
-/* POST /api/v1/auth/logout [{refresh_token}] */
+/*
+ * POST /api/v1/auth/logout [{refresh_token}]: that login, else the one of
+ * the refresh cookie, else every login of the user. Clears the cookie.
+ */
 enum verr v1_logout(struct api_req *req, struct api_resp *resp)
 {
 	const char *token;
 	enum verr rc;
-	(void)resp;
 	if ((rc = api_body_string(req, "refresh_token", false, &token)))
 		return rc;
-	return auth_logout(req->svc, req->user_id, token, req->err);
+	if (!token && req->refresh_cookie && *req->refresh_cookie)
+		token = req->refresh_cookie;
+	if ((rc = auth_logout(req->svc, req->user_id, token, req->err)))
+		return rc;
+	resp->set_cookie = refresh_cookie(req->svc, NULL);
+	return VERR_OK;
 }
 
 /* GET /api/v1/auth/me */

@@ -7,6 +7,7 @@
 #include "api/v1/v1.h"
 #include "core/mem.h"
 #include "services/notes.h"
+#include "services/render.h"
 
 static const char not_found[] = "Note not found";
 
@@ -65,17 +66,47 @@ enum verr v1_notes_list(struct api_req *req, struct api_resp *resp)
 	return VERR_OK;
 }
 
-/* GET /api/v1/notes/{id} */
+/* GET /api/v1/notes/{id}[?format=html]: html adds "content_html", the content rendered. */
 enum verr v1_notes_get(struct api_req *req, struct api_resp *resp)
 {
 	int64_t id;
 	struct note n;
+	char *html = NULL;
 	enum verr rc;
+	const char *format = api_query(req, "format");
+	if (format && strcmp(format, "json") != 0 && strcmp(format, "html") != 0)
+		return verr_set(req->err, VERR_INVALID, "format: must be json or html");
 	if ((rc = api_param_id(req, 0, not_found, &id)) ||
 	    (rc = notes_get(req->svc, req->user_id, id, &n, req->err)))
 		return rc;
+	if (format && strcmp(format, "html") == 0 &&
+	    (rc = render_markdown_html(n.content, &html, req->err))) {
+		note_free(&n);
+		return rc;
+	}
 	resp->body = api_note_json(&n, true);
+	if (html)
+		json_object_set_new(resp->body, "content_html", json_string(html));
+	free(html);
 	note_free(&n);
+	return VERR_OK;
+}
+
+/* POST /api/v1/render {content}: {"html"} of Markdown, as a note would show (editor preview). */
+enum verr v1_render(struct api_req *req, struct api_resp *resp)
+{
+	const char *content;
+	char *html;
+	enum verr rc;
+	if ((rc = api_body_string(req, "content", true, &content)))
+		return rc;
+	if (strlen(content) > NOTE_CONTENT_MAX)
+		return verr_set(req->err, VERR_TOO_LARGE, "content: at most %d bytes",
+		                NOTE_CONTENT_MAX);
+	if ((rc = render_markdown_html(content, &html, req->err)))
+		return rc;
+	resp->body = json_pack("{s:s}", "html", html);
+	free(html);
 	return VERR_OK;
 }
 

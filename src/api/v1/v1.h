@@ -18,6 +18,7 @@ enum verr v1_notes_list(struct api_req *req, struct api_resp *resp);
 enum verr v1_notes_get(struct api_req *req, struct api_resp *resp);
 enum verr v1_notes_update(struct api_req *req, struct api_resp *resp);
 enum verr v1_notes_delete(struct api_req *req, struct api_resp *resp);
+enum verr v1_render(struct api_req *req, struct api_resp *resp);
 
 enum verr v1_search(struct api_req *req, struct api_resp *resp);
 enum verr v1_search_post(struct api_req *req, struct api_resp *resp);

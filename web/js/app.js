@@ -1,0 +1,568 @@
+// app.js - the vault page: sign in, notes, search, ask.
+//
+// Routes live in the URL fragment so a reload keeps the place:
+//   #/            the list and a welcome
+//   #/note/ID     a note, rendered     #/note/ID/edit  editing it
+//   #/new         a new note           #/ask           ask a question
+// Search results replace the main pane while the search box has text.
+
+import * as api from './api.js';
+import { h, clear, highlight, queryWords, markdownNodes, debounce } from './dom.js';
+
+const PAGE = 20;
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  skip: 0,
+  total: 0,
+  tag: '',
+  email: '',
+  signup: false,
+  searchSeq: 0,
+  view: 0, // bumped on every render of the main pane, so late answers are dropped
+};
+
+/* ------------------------------------------------------------ helpers */
+
+function errorBox(message) {
+  return h('p', { class: 'error', role: 'alert' }, message);
+}
+
+function statusBadge(status) {
+  const text = { ready: 'Indexed', pending: 'Indexing…', failed: 'Index failed' }[status] || status;
+  return h('span', { class: `badge ${status}`, title: 'Search index' }, text);
+}
+
+function tagChips(tags) {
+  return h(
+    'ul',
+    { class: 'tags', 'aria-label': 'Tags' },
+    tags.map((t) =>
+      h('li', null, h('button', { type: 'button', class: 'tag', onclick: () => filterTag(t) }, `#${t}`)),
+    ),
+  );
+}
+
+function when(iso) {
+  const d = new Date(iso);
+  return h('time', { datetime: iso }, d.toLocaleString());
+}
+
+function mainPane(...children) {
+  state.view++;
+  clear($('main'), ...children);
+  return state.view;
+}
+
+function parseTags(s) {
+  return [...new Set(s.split(',').map((t) => t.trim()).filter(Boolean))];
+}
+
+/* ------------------------------------------------------------ sign in */
+
+function showAuth(message) {
+  $('loading').hidden = true;
+  $('app').hidden = true;
+  $('auth').hidden = false;
+  const err = $('auth-error');
+  err.hidden = !message;
+  err.textContent = message || '';
+  $('auth-email').focus();
+}
+
+function setSignup(on) {
+  state.signup = on;
+  $('tab-signin').setAttribute('aria-pressed', String(!on));
+  $('tab-signup').setAttribute('aria-pressed', String(on));
+  $('auth-submit').textContent = on ? 'Create account' : 'Sign in';
+  $('auth-password').autocomplete = on ? 'new-password' : 'current-password';
+  $('auth-error').hidden = true;
+}
+
+async function submitAuth(ev) {
+  ev.preventDefault();
+  const email = $('auth-email').value.trim();
+  const password = $('auth-password').value;
+  const button = $('auth-submit');
+  button.disabled = true;
+  try {
+    if (state.signup) await api.signUp(email, password);
+    else await api.signIn(email, password);
+    $('auth-password').value = '';
+    await enterApp();
+  } catch (e) {
+    showAuth(e.message);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function enterApp() {
+  const me = await api.call('GET', '/api/v1/auth/me');
+  state.email = me.email;
+  $('who').textContent = me.email;
+  $('auth').hidden = true;
+  $('loading').hidden = true;
+  $('app').hidden = false;
+  state.skip = 0;
+  await loadList();
+  route();
+}
+
+async function signOut() {
+  try {
+    await api.signOut();
+  } catch {
+    // the server may be gone; the page forgets the session anyway
+  }
+  location.hash = '';
+  clear($('note-list'));
+  clear($('main'));
+  setSignup(false);
+  showAuth('You are signed out.');
+}
+
+/* ------------------------------------------------------------ list */
+
+async function loadList() {
+  const status = $('list-status');
+  try {
+    const page = await api.call(
+      'GET',
+      `/api/v1/notes${api.query({ skip: state.skip, limit: PAGE, tag: state.tag })}`,
+    );
+    state.total = page.total;
+    const list = clear($('note-list'));
+    for (const n of page.items) {
+      list.append(
+        h(
+          'li',
+          null,
+          h(
+            'a',
+            { href: `#/note/${n.id}`, class: 'note-link', 'data-id': n.id },
+            h('span', { class: 'title' }, n.title),
+            h('span', { class: 'meta' }, statusBadge(n.embedding_status), ' ', n.tags.map((t) => `#${t}`).join(' ')),
+          ),
+        ),
+      );
+    }
+    const from = page.total ? state.skip + 1 : 0;
+    const to = state.skip + page.items.length;
+    status.textContent = page.total
+      ? state.tag
+        ? `${page.total} with #${state.tag}`
+        : `${page.total} notes`
+      : state.tag
+        ? `No notes tagged #${state.tag}.`
+        : 'No notes yet. Press n to write one.';
+    $('page-info').textContent = page.total ? `${from}–${to} of ${page.total}` : '';
+    $('page-prev').disabled = state.skip === 0;
+    $('page-next').disabled = to >= page.total;
+    markCurrent();
+  } catch (e) {
+    status.textContent = e.message;
+  }
+}
+
+function markCurrent() {
+  const m = location.hash.match(/^#\/note\/(\d+)/);
+  for (const a of document.querySelectorAll('#note-list a')) {
+    if (m && a.dataset.id === m[1]) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+}
+
+function filterTag(tag) {
+  state.tag = tag.trim().replace(/^#/, '');
+  state.skip = 0;
+  $('tag-filter').value = state.tag;
+  $('tag-clear').hidden = !state.tag;
+  loadList();
+}
+
+/* ------------------------------------------------------------ notes */
+
+function showHome() {
+  mainPane(
+    h('h1', null, 'Your vault'),
+    h('p', null, 'Pick a note on the left, search at the top, or ask a question of your notes.'),
+    h(
+      'ul',
+      { class: 'keys' },
+      h('li', null, h('kbd', null, 'n'), ' new note'),
+      h('li', null, h('kbd', null, '/'), ' search'),
+    ),
+  );
+}
+
+async function showNote(id) {
+  const view = mainPane(h('p', { class: 'muted', role: 'status' }, 'Loading…'));
+  let note;
+  try {
+    note = await api.call('GET', `/api/v1/notes/${id}?format=html`);
+  } catch (e) {
+    if (view === state.view) mainPane(errorBox(e.message));
+    return;
+  }
+  if (view !== state.view) return;
+  const badge = statusBadge(note.embedding_status);
+  const v = mainPane(
+    h(
+      'article',
+      { class: 'note', 'aria-labelledby': 'note-title' },
+      h('h1', { id: 'note-title' }, note.title),
+      h(
+        'p',
+        { class: 'meta' },
+        badge,
+        ' Updated ',
+        when(note.updated_at),
+      ),
+      note.tags.length ? tagChips(note.tags) : null,
+      h('div', { class: 'markdown', id: 'note-body' }, markdownNodes(note.content_html)),
+      h(
+        'p',
+        { class: 'buttons' },
+        h('a', { href: `#/note/${id}/edit`, class: 'button' }, 'Edit'),
+        h('button', { type: 'button', class: 'danger', onclick: () => deleteNote(note) }, 'Delete'),
+      ),
+    ),
+  );
+  markCurrent();
+  // Follow the background indexing for a while, so "Indexing…" turns "Indexed".
+  for (let i = 0; i < 30 && note.embedding_status === 'pending'; i++) {
+    await new Promise((r) => setTimeout(r, 1000));
+    if (v !== state.view) return;
+    try {
+      note = await api.call('GET', `/api/v1/notes/${id}`);
+    } catch {
+      return;
+    }
+    if (v !== state.view) return;
+    badge.replaceWith(statusBadge(note.embedding_status));
+    if (note.embedding_status !== 'pending') loadList();
+  }
+}
+
+async function deleteNote(note) {
+  if (!confirm(`Delete "${note.title}"? This cannot be undone.`)) return;
+  try {
+    await api.call('DELETE', `/api/v1/notes/${note.id}`);
+    location.hash = '#/';
+    await loadList();
+  } catch (e) {
+    $('main').prepend(errorBox(e.message));
+  }
+}
+
+async function showEditor(id) {
+  let note = { title: '', content: '', tags: [] };
+  if (id) {
+    const view = mainPane(h('p', { class: 'muted' }, 'Loading…'));
+    try {
+      note = await api.call('GET', `/api/v1/notes/${id}`);
+    } catch (e) {
+      if (view === state.view) mainPane(errorBox(e.message));
+      return;
+    }
+    if (view !== state.view) return;
+  }
+  const title = h('input', { id: 'edit-title', type: 'text', required: true, maxlength: 200, value: note.title });
+  const tags = h('input', {
+    id: 'edit-tags',
+    type: 'text',
+    value: note.tags.join(', '),
+    placeholder: 'kitchen, recipes',
+    'aria-describedby': 'tags-help',
+  });
+  const content = h('textarea', { id: 'edit-content', rows: 18, spellcheck: 'true' });
+  content.value = note.content;
+  const preview = h('div', { id: 'edit-preview', class: 'markdown preview', hidden: true, 'aria-live': 'polite' });
+  const err = h('p', { class: 'error', role: 'alert', hidden: true });
+  const previewBtn = h('button', { type: 'button', 'aria-pressed': 'false', id: 'preview-toggle' }, 'Preview');
+
+  previewBtn.addEventListener('click', async () => {
+    const on = previewBtn.getAttribute('aria-pressed') !== 'true';
+    previewBtn.setAttribute('aria-pressed', String(on));
+    previewBtn.textContent = on ? 'Write' : 'Preview';
+    content.hidden = on;
+    preview.hidden = !on;
+    if (!on) return content.focus();
+    clear(preview, h('p', { class: 'muted' }, 'Rendering…'));
+    try {
+      const r = await api.call('POST', '/api/v1/render', { content: content.value });
+      clear(preview, markdownNodes(r.html));
+    } catch (e) {
+      clear(preview, errorBox(e.message));
+    }
+  });
+
+  const form = h(
+    'form',
+    { class: 'editor', 'aria-labelledby': 'editor-title' },
+    h('h1', { id: 'editor-title' }, id ? 'Edit note' : 'New note'),
+    h('label', { for: 'edit-title' }, 'Title'),
+    title,
+    h('label', { for: 'edit-tags' }, 'Tags'),
+    tags,
+    h('p', { id: 'tags-help', class: 'hint' }, 'Separate tags with commas.'),
+    h('div', { class: 'editor-head' }, h('label', { for: 'edit-content' }, 'Content (Markdown)'), previewBtn),
+    content,
+    preview,
+    err,
+    h(
+      'p',
+      { class: 'buttons' },
+      h('button', { type: 'submit', class: 'primary', id: 'edit-save' }, 'Save'),
+      h('a', { href: id ? `#/note/${id}` : '#/', class: 'button' }, 'Cancel'),
+    ),
+  );
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const body = { title: title.value.trim(), content: content.value, tags: parseTags(tags.value) };
+    form.querySelector('[type=submit]').disabled = true;
+    try {
+      const saved = id
+        ? await api.call('PUT', `/api/v1/notes/${id}`, body)
+        : await api.call('POST', '/api/v1/notes', body);
+      if (!id) state.skip = 0;
+      await loadList();
+      location.hash = `#/note/${saved.id}`;
+    } catch (e) {
+      err.hidden = false;
+      err.textContent = e.message;
+      form.querySelector('[type=submit]').disabled = false;
+    }
+  });
+  mainPane(form);
+  title.focus();
+}
+
+/* ------------------------------------------------------------ search */
+
+const runSearch = debounce(async () => {
+  const q = $('search').value.trim();
+  const seq = ++state.searchSeq;
+  if (!q) {
+    route();
+    return;
+  }
+  const mode = $('search-mode').value;
+  let r;
+  try {
+    r = await api.call('GET', `/api/v1/search${api.query({ query: q, mode, top_k: 10 })}`);
+  } catch (e) {
+    if (seq === state.searchSeq) mainPane(h('h1', null, 'Search'), errorBox(e.message));
+    return;
+  }
+  if (seq !== state.searchSeq) return;
+  const words = queryWords(q);
+  mainPane(
+    h('h1', { id: 'results-title' }, 'Search'),
+    h('p', { class: 'muted', role: 'status' }, r.results.length ? `${r.results.length} found (${mode})` : 'Nothing matches.'),
+    h(
+      'ol',
+      { class: 'results', 'aria-labelledby': 'results-title' },
+      r.results.map((res) =>
+        h(
+          'li',
+          null,
+          h(
+            'a',
+            {
+              href: `#/note/${res.id}`,
+              class: 'result',
+              onclick: () => {
+                leaveSearch();
+                if (location.hash === `#/note/${res.id}`) route();
+              },
+            },
+            h('span', { class: 'title' }, highlight(res.title, words)),
+            h('span', { class: 'match' }, `Match: ${Math.round((res.similarity || 0) * 100)}%`),
+          ),
+          res.tags && res.tags.length ? h('span', { class: 'meta' }, res.tags.map((t) => `#${t}`).join(' ')) : null,
+          h('p', { class: 'excerpt' }, highlight(res.excerpt || '', words)),
+        ),
+      ),
+    ),
+  );
+}, 250);
+
+function leaveSearch() {
+  state.searchSeq++;
+  $('search').value = '';
+}
+
+/* ------------------------------------------------------------ ask */
+
+function answerNodes(text, cited) {
+  const out = [];
+  let last = 0;
+  for (const m of text.matchAll(/\[(\d+)\]/g)) {
+    const c = cited.get(Number(m[1]));
+    if (!c) continue;
+    out.push(text.slice(last, m.index));
+    out.push(h('a', { href: `#/note/${c.note_id}`, class: 'cite', title: c.title, 'aria-label': `Source ${m[1]}: ${c.title}` }, m[0]));
+    last = m.index + m[0].length;
+  }
+  out.push(text.slice(last));
+  return out;
+}
+
+function showAsk() {
+  const input = h('textarea', { id: 'ask-input', rows: 3, required: true, placeholder: 'What did I decide about…?' });
+  const answer = h('div', { id: 'answer', class: 'answer', 'aria-live': 'polite', 'aria-busy': 'false' });
+  const sources = h('div', { id: 'sources' });
+  const button = h('button', { type: 'submit', class: 'primary', id: 'ask-submit' }, 'Ask');
+  let abort = null;
+  const form = h(
+    'form',
+    { class: 'ask', 'aria-labelledby': 'ask-title' },
+    h('h1', { id: 'ask-title' }, 'Ask your notes'),
+    h('label', { for: 'ask-input' }, 'Question'),
+    input,
+    h('p', { class: 'buttons' }, button),
+  );
+  input.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter' && !ev.shiftKey) {
+      ev.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const question = input.value.trim();
+    if (!question) return;
+    if (abort) abort.abort();
+    abort = new AbortController();
+    const mine = abort;
+    let text = '';
+    clear(answer);
+    clear(sources);
+    answer.setAttribute('aria-busy', 'true');
+    button.disabled = true;
+    try {
+      await api.ask(
+        question,
+        {
+          token: (d) => {
+            text += d.text || '';
+            clear(answer, text);
+          },
+          citations: (d) => {
+            const cited = new Map(d.citations.map((c) => [c.index, c]));
+            clear(answer, answerNodes(text, cited));
+            if (d.citations.length) {
+              clear(
+                sources,
+                h('h2', null, 'Sources'),
+                h(
+                  'ol',
+                  { class: 'sources' },
+                  d.citations.map((c) =>
+                    h(
+                      'li',
+                      { value: c.index },
+                      h('a', { href: `#/note/${c.note_id}` }, c.title),
+                      h('p', { class: 'excerpt' }, c.excerpt || ''),
+                    ),
+                  ),
+                ),
+              );
+            }
+          },
+          error: (d) => {
+            answer.append(errorBox(d.detail || 'The answer stopped.'));
+          },
+        },
+        mine.signal,
+      );
+    } catch (e) {
+      const detail = e.status === 503 ? e.message : `Could not ask: ${e.message}`;
+      clear(answer, h('p', { class: 'error unavailable', role: 'alert' }, detail));
+    } finally {
+      answer.setAttribute('aria-busy', 'false');
+      button.disabled = false;
+    }
+  });
+  mainPane(form, answer, sources);
+  input.focus();
+}
+
+/* ------------------------------------------------------------ routing */
+
+function route() {
+  if (!api.signedIn()) return;
+  const hash = location.hash || '#/';
+  let m;
+  if ((m = hash.match(/^#\/note\/(\d+)\/edit$/))) showEditor(m[1]);
+  else if ((m = hash.match(/^#\/note\/(\d+)$/))) showNote(m[1]);
+  else if (hash === '#/new') showEditor(null);
+  else if (hash === '#/ask') showAsk();
+  else showHome();
+  markCurrent();
+}
+
+function typing(el) {
+  return el && (el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName));
+}
+
+function onKey(ev) {
+  if ($('app').hidden || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+  if (ev.key === 'Escape' && document.activeElement === $('search')) {
+    leaveSearch();
+    route();
+    return;
+  }
+  if (typing(document.activeElement)) return;
+  if (ev.key === '/') {
+    ev.preventDefault();
+    $('search').focus();
+  } else if (ev.key === 'n') {
+    ev.preventDefault();
+    location.hash = '#/new';
+  }
+}
+
+async function start() {
+  $('tab-signin').addEventListener('click', () => setSignup(false));
+  $('tab-signup').addEventListener('click', () => setSignup(true));
+  $('auth-form').addEventListener('submit', submitAuth);
+  $('signout').addEventListener('click', signOut);
+  $('search').addEventListener('input', runSearch);
+  $('search-mode').addEventListener('change', runSearch);
+  $('search-form').addEventListener('submit', (ev) => ev.preventDefault());
+  $('tag-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    filterTag($('tag-filter').value);
+  });
+  $('tag-clear').addEventListener('click', () => filterTag(''));
+  $('page-prev').addEventListener('click', () => {
+    state.skip = Math.max(0, state.skip - PAGE);
+    loadList();
+  });
+  $('page-next').addEventListener('click', () => {
+    state.skip += PAGE;
+    loadList();
+  });
+  window.addEventListener('hashchange', () => {
+    if ($('search').value) leaveSearch();
+    route();
+  });
+  document.addEventListener('keydown', onKey);
+  api.setSessionEndHandler(() => showAuth('Your session has ended. Please sign in again.'));
+
+  // A reload: the refresh cookie, if any, brings the session back.
+  if (await api.renew()) {
+    try {
+      await enterApp();
+      return;
+    } catch {
+      // fall through to the sign-in form
+    }
+  }
+  showAuth('');
+}
+
+start();
