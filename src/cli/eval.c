@@ -126,7 +126,8 @@ static void resolve(struct svc *svc, int64_t uid, json_t *q, struct query *out)
 	const char *kind = json_string_value(json_object_get(q, "kind"));
 	out->text = xstrdup(json_string_value(json_object_get(q, "query")));
 	out->kind = xstrdup(kind ? kind : "all");
-	out->relevant = xcalloc(json_array_size(rel) + 1, sizeof(int64_t));
+	size_t cap = json_array_size(rel) + 1;
+	out->relevant = xcalloc(cap, sizeof(int64_t));
 	struct note_page page = {0};
 	struct verror err;
 	for (int64_t skip = 0;; skip += 100) {
@@ -141,8 +142,12 @@ static void resolve(struct svc *svc, int64_t uid, json_t *q, struct query *out)
 				        ? json_integer_value(r) == page.items[j].id
 				        : json_is_string(r) && strcmp(json_string_value(r),
 				                                      page.items[j].title) == 0;
-				if (hit)
-					out->relevant[out->nrelevant++] = page.items[j].id;
+				if (!hit)
+					continue;
+				if (out->nrelevant == cap) /* several notes may share a title */
+					out->relevant =
+					    xrealloc(out->relevant, (cap *= 2) * sizeof(int64_t));
+				out->relevant[out->nrelevant++] = page.items[j].id;
 			}
 		}
 	}

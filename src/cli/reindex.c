@@ -59,7 +59,7 @@ int cmd_reindex(int argc, char **argv)
 	int rc = 0;
 	cli_svc_open(&cfg, &svc);
 	int64_t uid = email ? cli_user_id(&svc, email) : 0;
-	if (store_reindex(svc.store, uid, &total, &err)) {
+	if (embed_reindex(&svc, uid, &total, &err)) {
 		fprintf(stderr, "vault: %s\n", verr_detail(&err));
 		rc = 1;
 		goto out;

@@ -53,6 +53,7 @@ struct http_server {
 	int port;
 	atomic_int in_flight; /* requests with their body in, not yet completed */
 	atomic_int streams;   /* event-stream producers still running */
+	atomic_bool closing;  /* the grace period is over: end open streams */
 	atomic_bool stopping;
 };
 
@@ -308,8 +309,20 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
 	struct api_sse *s = cls;
 	(void)pos;
 	pthread_mutex_lock(&s->mu);
-	while (s->off == s->len && !s->done)
-		pthread_cond_wait(&s->cv, &s->mu);
+	/* Wakes now and then to see whether the server is closing: then the
+	 * stream ends here, so stopping never waits on a silent producer. */
+	while (s->off == s->len && !s->done && !atomic_load(&s->srv->closing)) {
+		struct timespec t;
+		clock_gettime(CLOCK_REALTIME, &t);
+		t.tv_nsec += 200 * 1000000L;
+		t.tv_sec += t.tv_nsec / 1000000000L;
+		t.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&s->cv, &s->mu, &t);
+	}
+	if (s->off == s->len && !s->done) { /* closing */
+		pthread_mutex_unlock(&s->mu);
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	}
 	size_t n = s->len - s->off;
 	if (n > max)
 		n = max;
@@ -669,6 +682,7 @@ void http_server_stop(struct http_server *s, int grace_ms)
 	while ((atomic_load(&s->in_flight) > 0 || atomic_load(&s->streams) > 0) &&
 	       time_mono_ms() < deadline)
 		usleep(10000);
+	atomic_store(&s->closing, true);
 	int left = atomic_load(&s->in_flight);
 	if (left > 0)
 		log_emit(LOG_WARNING, "shutdown_grace_expired",

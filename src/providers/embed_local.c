@@ -631,6 +631,7 @@ enum verr embed_local_new(const struct config *cfg, struct embedder **out, struc
 	l->base.model = cfg->embedding_model ? cfg->embedding_model : "local-hash-v1";
 	l->base.dim = cfg->embedding_dim;
 	l->base.max_batch = LOCAL_MAX_BATCH;
+	l->base.local = true;
 	pthread_mutex_init(&l->lock, NULL);
 	stemmer_put(l, s);
 	*out = &l->base;

@@ -12,6 +12,7 @@
 #ifndef VAULT_PROVIDERS_EMBEDDER_H
 #define VAULT_PROVIDERS_EMBEDDER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/config.h"
@@ -37,6 +38,7 @@ struct embedder {
 	const char *model; /* recorded with every vector */
 	int dim;
 	size_t max_batch; /* texts per embed() call the caller should not exceed */
+	bool local;       /* runs in process: cannot fail for want of a network */
 };
 
 /* The provider cfg names; borrows cfg, which must outlive it. */

@@ -9,12 +9,12 @@
 
 #include "core/mem.h"
 #include "core/text.h"
+#include "services/notes.h"
 #include "services/search.h"
 
-/* Tokens are estimated at 3 bytes each: English runs nearer 4, so this errs long. */
-#define BYTES_PER_TOKEN   3
+#define BYTES_PER_TOKEN   3 /* of ASCII text; see tokens() */
 #define ANSWER_TOKENS_MAX 1024
-#define SOURCE_MIN_BYTES  200
+#define SOURCE_MIN_TOKENS 60 /* a source shorter than this is not worth its header */
 
 static const char system_prompt[] =
     "You answer questions using only the user's own notes, given below as numbered sources. "
@@ -38,6 +38,13 @@ static int out(struct cite_filter *f, const char *s, size_t n)
 	return f->stopped;
 }
 
+static int flush_held(struct cite_filter *f)
+{
+	size_t n = f->nheld;
+	f->nheld = 0;
+	return out(f, f->held, n);
+}
+
 /* A complete "[...]" is held: keep the valid numbers, drop the rest. */
 static int close_marker(struct cite_filter *f)
 {
@@ -45,13 +52,18 @@ static int close_marker(struct cite_filter *f)
 	size_t n = 0;
 	bool any = false;
 	const char *p = f->held + 1;
+	if (!strpbrk(p, "0123456789")) /* "[ ]": a checkbox, not a citation */
+		return flush_held(f);
 	while (*p && *p != ']') {
 		while (*p == ' ' || *p == ',')
 			p++;
 		int v = 0;
 		bool digits = false;
 		while (*p >= '0' && *p <= '9') {
-			v = v * 10 + (*p++ - '0');
+			if (v <=
+			    f->nsources) /* past it, the number is invalid anyway: no overflow */
+				v = v * 10 + (*p - '0');
+			p++;
 			digits = true;
 		}
 		if (digits && v >= 1 && v <= f->nsources) {
@@ -76,7 +88,12 @@ int cite_filter_feed(struct cite_filter *f, const char *text, size_t len)
 	for (size_t i = 0; i < len; i++) {
 		char c = text[i];
 		if (f->nheld == 0) {
-			if (c != '[')
+			/* "[" opens a citation only after a non-word character: not in arr[0]. */
+			bool word_before = (f->prev >= 'a' && f->prev <= 'z') ||
+			                   (f->prev >= 'A' && f->prev <= 'Z') ||
+			                   (f->prev >= '0' && f->prev <= '9') || f->prev == '_';
+			f->prev = c;
+			if (c != '[' || word_before)
 				continue;
 			if (out(f, text + plain, i - plain))
 				return f->stopped;
@@ -94,9 +111,7 @@ int cite_filter_feed(struct cite_filter *f, const char *text, size_t len)
 			f->held[f->nheld++] = c;
 		} else {
 			/* Not a citation after all: let it through as written. */
-			size_t n = f->nheld;
-			f->nheld = 0;
-			if (out(f, f->held, n))
+			if (flush_held(f))
 				return f->stopped;
 			if (c == '[') {
 				f->held[f->nheld++] = c;
@@ -113,29 +128,51 @@ int cite_filter_feed(struct cite_filter *f, const char *text, size_t len)
 
 int cite_filter_flush(struct cite_filter *f)
 {
-	size_t n = f->nheld;
-	f->nheld = 0;
-	return out(f, f->held, n);
+	return flush_held(f);
 }
 
 /* ------------------------------------------------------------ prompt */
 
-static size_t tokens(size_t bytes)
+/*
+ * Tokens are estimated at 3 ASCII bytes each (English runs nearer 4, so
+ * this errs long) and one per other character (CJK text, emoji: often more
+ * than one token per character's bytes / 3).
+ */
+static size_t tokens(const char *s, size_t n)
 {
-	return (bytes + BYTES_PER_TOKEN - 1) / BYTES_PER_TOKEN;
+	size_t ascii = 0, other = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x80)
+			ascii++;
+		else if ((c & 0xC0) != 0x80)
+			other++;
+	}
+	return (ascii + BYTES_PER_TOKEN - 1) / BYTES_PER_TOKEN + other;
 }
 
-/* At most max bytes of s, cut back to a word boundary and a whole UTF-8 character. */
-static size_t cut(const char *s, size_t max)
+/*
+ * The longest prefix of s within max_tokens, cut back to a word boundary
+ * (or a whole character when there is none): its length in bytes.
+ */
+static size_t fit(const char *s, size_t max_tokens)
 {
 	size_t n = strlen(s);
-	if (n <= max)
+	if (tokens(s, n) <= max_tokens)
 		return n;
-	size_t i = max;
+	size_t lo = 0, hi = n; /* the longest prefix that fits lies in [lo, hi) */
+	while (lo + 1 < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (tokens(s, mid) <= max_tokens)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	size_t i = lo;
 	while (i > 0 && s[i] != ' ' && s[i] != '\n')
 		i--;
 	if (i == 0)
-		for (i = max; i > 0 && ((unsigned char)s[i] & 0xC0) == 0x80; i--)
+		for (i = lo; i > 0 && ((unsigned char)s[i] & 0xC0) == 0x80; i--)
 			;
 	return i;
 }
@@ -151,35 +188,35 @@ static char *build_prompt(const struct config *cfg, const struct search_result *
 	size_t reserve = (size_t)cfg->context_tokens / 4;
 	if (reserve > ANSWER_TOKENS_MAX)
 		reserve = ANSWER_TOKENS_MAX;
-	size_t used = tokens(sizeof(system_prompt)) + tokens(strlen(question)) + 32 + reserve;
-	size_t budget = (size_t)cfg->context_tokens > used ? (size_t)cfg->context_tokens - used : 0;
-	size_t room = budget * BYTES_PER_TOKEN;
+	size_t used = tokens(system_prompt, strlen(system_prompt)) +
+	              tokens(question, strlen(question)) + 32 + reserve;
+	size_t room = (size_t)cfg->context_tokens > used ? (size_t)cfg->context_tokens - used : 0;
 
-	size_t cap = room + strlen(question) + 256, len = 0;
+	size_t cap = strlen(question) + 64, len = 0;
+	for (size_t i = 0; i < r->n; i++)
+		cap += strlen(r->hits[i].note.title) + strlen(r->hits[i].passage) + 32;
 	char *p = xmalloc(cap);
 	len += (size_t)snprintf(p, cap, "Sources:\n\n");
 	*nsources = 0;
 	for (size_t i = 0; i < r->n; i++) {
 		const struct search_hit *h = &r->hits[i];
-		char head[300];
-		int hn = snprintf(head, sizeof(head), "[%zu] %.200s\n", i + 1, h->note.title);
-		size_t need = (size_t)hn + strlen(h->passage) + 2;
-		if (need > room) {
-			if (room<(size_t)hn + SOURCE_MIN_BYTES && * nsources> 0)
-				break;
-			need = room;
-		}
-		size_t body = need > (size_t)hn + 2 ? cut(h->passage, need - (size_t)hn - 2) : 0;
-		if (len + (size_t)hn + body + 3 >= cap)
+		char *head = xasprintf("[%zu] %s\n", i + 1, h->note.title);
+		size_t hn = strlen(head), head_tokens = tokens(head, hn) + 1;
+		if (head_tokens + SOURCE_MIN_TOKENS > room && *nsources > 0) {
+			free(head);
 			break;
-		memcpy(p + len, head, (size_t)hn);
-		len += (size_t)hn;
+		}
+		size_t body = fit(h->passage, room > head_tokens ? room - head_tokens : 0);
+		memcpy(p + len, head, hn);
+		len += hn;
 		memcpy(p + len, h->passage, body);
 		len += body;
 		p[len++] = '\n';
 		p[len++] = '\n';
-		room -= need < room ? need : room;
+		size_t spent = head_tokens + tokens(h->passage, body);
+		room = room > spent ? room - spent : 0;
 		(*nsources)++;
+		free(head);
 		if (room == 0)
 			break;
 	}
@@ -229,12 +266,23 @@ enum verr rag_check(struct svc *svc, const struct ask_request *req, struct verro
 	size_t qlen = strlen(req->question);
 	size_t chars =
 	    text_utf8_valid(req->question, qlen) ? text_utf8_len(req->question, qlen) : 0;
-	if (chars < 1 || chars > ASK_QUESTION_MAX || text_has_control(req->question, true) ||
-	    strspn(req->question, " \t\r\n") == qlen)
+	if (chars < 1 || chars > ASK_QUESTION_MAX || text_has_control(req->question, true))
 		return verr_set(err, VERR_INVALID, "question: must be 1-%d characters of text",
 		                ASK_QUESTION_MAX);
+	bool word = false;
+	for (const unsigned char *c = (const unsigned char *)req->question; *c && !word; c++)
+		word = (*c >= '0' && *c <= '9') || ((*c | 0x20) >= 'a' && (*c | 0x20) <= 'z') ||
+		       *c >= 0x80;
+	if (!word)
+		return verr_set(err, VERR_INVALID, "question: must contain a word");
 	if (req->top_k < 1 || req->top_k > 20)
 		return verr_set(err, VERR_INVALID, "top_k: must be 1-20");
+	char **tags;
+	size_t ntags;
+	enum verr rc = notes_clean_tags(req->tags, req->ntags, "tag", &tags, &ntags, err);
+	notes_tags_free(tags, ntags);
+	if (rc)
+		return rc;
 	if (svc->cfg->llm_provider == LLM_NONE)
 		return verr_set(err, VERR_AI_UNAVAILABLE,
 		                "AI service unavailable: no LLM provider configured (set "

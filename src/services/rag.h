@@ -61,11 +61,12 @@ void ask_result_free(struct ask_result *r);
 struct cite_filter {
 	int nsources;
 	bool *cited;
-	char held[16];
+	char held[32];
 	size_t nheld;
 	llm_delta_fn emit;
 	void *ctx;
 	int stopped; /* emit asked to stop */
+	char prev;   /* the character before the current one */
 };
 
 void cite_filter_init(struct cite_filter *f, int nsources, bool *cited, llm_delta_fn emit,

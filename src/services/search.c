@@ -217,14 +217,24 @@ static char *join(char **w, size_t n, const char *sep, bool quote)
 	return m;
 }
 
-/* Lower-cased, words separated by single spaces: how titles and queries compare. */
+/*
+ * How titles, tags and queries compare for the exact-match lift: the whole
+ * string, lower-cased (ASCII), white space trimmed and collapsed, all
+ * punctuation kept ("C#" is not "C++").
+ */
 static char *normalized(const char *s)
 {
-	char *w[QUERY_TERMS_MAX];
-	size_t n = words(s, w, QUERY_TERMS_MAX, true);
-	char *m = join(w, n, " ", false);
-	words_free(w, n);
-	return m;
+	char *out = xmalloc(strlen(s) + 1), *p = out;
+	for (; *s; s++) {
+		bool space = strchr(" \t\r\n", *s) != NULL;
+		if (space && (p == out || p[-1] == ' '))
+			continue;
+		*p++ = space ? ' ' : (*s >= 'A' && *s <= 'Z') ? (char)(*s - 'A' + 'a') : *s;
+	}
+	if (p > out && p[-1] == ' ')
+		p--;
+	*p = '\0';
+	return out;
 }
 
 /* Whether a word of text starts with term (a cheap stand-in for stemming). */
@@ -316,7 +326,6 @@ struct cand {
 	int64_t chunk_id;      /* best chunk by vector, 0 if none */
 	double similarity;     /* -1: no vector */
 	int sem_rank, kw_rank; /* 1-based; 0: absent from that ranking */
-	double kw_score;
 	double score;
 	bool exact;
 };
@@ -630,7 +639,11 @@ enum verr search_run(struct svc *svc, int64_t user_id, const struct search_query
 	qv = xmalloc((size_t)svc->embedder->dim * sizeof(float));
 	struct verror eerr;
 	const char *qtext = q->text;
-	enum verr erc = embedder_embed(svc->embedder, &qtext, 1, qv, &eerr);
+	/* Keyword search never waits on a remote provider: its similarity needs
+	 * the query's vector, which only a local embedder gives for free. */
+	enum verr erc = q->mode == SEARCH_KEYWORD && !svc->embedder->local
+	                    ? verr_set(&eerr, VERR_AI_UNAVAILABLE, NULL)
+	                    : embedder_embed(svc->embedder, &qtext, 1, qv, &eerr);
 	if (erc && q->mode == SEARCH_SEMANTIC) {
 		rc = verr_set(err, erc, "%s", verr_detail(&eerr));
 		goto out;
@@ -656,7 +669,6 @@ enum verr search_run(struct svc *svc, int64_t user_id, const struct search_query
 		for (size_t i = 0; i < nhits; i++) {
 			struct cand *c = pool_add(&kw, hits[i].note_id);
 			c->kw_rank = (int)i + 1;
-			c->kw_score = hits[i].score;
 		}
 	}
 
@@ -675,7 +687,6 @@ enum verr search_run(struct svc *svc, int64_t user_id, const struct search_query
 				c->similarity = src->similarity;
 			} else {
 				c->kw_rank = src->kw_rank;
-				c->kw_score = src->kw_score;
 			}
 		}
 	if (q->mode != SEARCH_SEMANTIC &&
@@ -698,7 +709,9 @@ enum verr search_run(struct svc *svc, int64_t user_id, const struct search_query
 			c->score = c->similarity;
 			break;
 		case SEARCH_KEYWORD:
-			c->score = c->kw_score;
+			/* By rank, not raw BM25: the keyword index is shared, so its
+			 * statistics would tell one user about the others' words. */
+			c->score = c->kw_rank ? 1.0 / c->kw_rank : 0;
 			break;
 		case SEARCH_HYBRID:
 			c->score = (c->sem_rank ? 1.0 / (RRF_K + c->sem_rank) : 0) +
@@ -707,6 +720,16 @@ enum verr search_run(struct svc *svc, int64_t user_id, const struct search_query
 		}
 		if (c->exact)
 			c->score += EXACT_LIFT;
+	}
+	/* A floor the caller asked for holds for every note with vectors; the
+	 * default one only for semantic matches (see search.h). */
+	if (q->min_similarity >= 0 && q->mode == SEARCH_HYBRID) {
+		size_t kept = 0;
+		for (size_t i = 0; i < fused.n; i++)
+			if (fused.c[i].exact || fused.c[i].similarity < 0 ||
+			    fused.c[i].similarity >= floor)
+				fused.c[kept++] = fused.c[i];
+		fused.n = kept;
 	}
 	if (fused.n)
 		qsort(fused.c, fused.n, sizeof(struct cand), by_score);
@@ -764,4 +787,11 @@ void search_result_free(struct search_result *r)
 	}
 	free(r->hits);
 	memset(r, 0, sizeof(*r));
+}
+
+enum verr search_index_status(struct svc *svc, int64_t user_id, struct index_status *out,
+                              struct verror *err)
+{
+	return store_index_status(svc->store, user_id, svc->embedder->model, svc->embedder->dim,
+	                          out, err);
 }

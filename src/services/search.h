@@ -8,8 +8,9 @@
  * title or of one of its tags puts that note first. Filters apply before
  * top_k is taken. The similarity floor drops weak semantic matches, so an
  * unrelated query gets an empty list, not noise; in hybrid mode a note that
- * matched the query's words is kept whatever its similarity (the words are
- * the evidence, and a note not embedded yet has none).
+ * matched the query's words is kept under the default floor (the words are
+ * the evidence), while a min_similarity the caller gives applies to every
+ * note that has vectors. A note not embedded yet is found by its words.
  */
 #ifndef VAULT_SERVICES_SEARCH_H
 #define VAULT_SERVICES_SEARCH_H
@@ -63,6 +64,10 @@ enum verr search_run(struct svc *svc, int64_t user_id, const struct search_query
                      struct search_result *out, struct verror *err);
 
 void search_result_free(struct search_result *r);
+
+/* The user's chunk counts for the configured model (GET /api/v1/index/status). */
+enum verr search_index_status(struct svc *svc, int64_t user_id, struct index_status *out,
+                              struct verror *err);
 
 /* The passage of text (at most max characters, cut at words) that best matches query. */
 char *search_excerpt(const char *text, const char *query, size_t max);

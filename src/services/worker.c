@@ -186,3 +186,8 @@ void embed_worker_stop(struct embed_worker *w)
 	pthread_mutex_destroy(&w->mu);
 	free(w);
 }
+
+enum verr embed_reindex(struct svc *svc, int64_t user_id, int64_t *count, struct verror *err)
+{
+	return store_reindex(svc->store, user_id, count, err);
+}

@@ -890,3 +890,36 @@ Test(ask, cli_ask_streams_and_lists_citations)
 	cli_result_free(&c);
 	server_stop_ok(&srv);
 }
+
+/* ------------------------------------------------------------------ */
+/* Review fixes */
+
+Test(ask, long_multibyte_titles_are_cut_nowhere)
+{
+	setup_llm(NULL);
+	/* 70 characters of three bytes each: 210 bytes. */
+	char title[256] = "";
+	for (int i = 0; i < 70; i++)
+		strcat(title, "\xe6\x97\xa5");
+	add(me.access, title, "The sakura festival starts on the first of April.", NULL);
+	struct http_resp r;
+	cr_assert_eq(ask_q("When does the sakura festival start?", &r), 200, "%d %.300s", r.status,
+	             r.body);
+	http_resp_free(&r);
+	server_stop_ok(&srv);
+}
+
+Test(ask, streamed_questions_are_checked_before_streaming)
+{
+	setup_llm(NULL);
+	struct http_resp r;
+	const char *bad[] = {"{\"question\":\"???\",\"stream\":true}",
+	                     "{\"question\":\"when\",\"stream\":true,\"tag\":[\"  \"]}"};
+	for (size_t i = 0; i < 2; i++) {
+		ask(me.access, bad[i], &r);
+		cr_assert_eq(r.status, 422, "%s: %d %.200s", bad[i], r.status, r.body);
+		assert_error_body(&r, bad[i]);
+		http_resp_free(&r);
+	}
+	server_stop_ok(&srv);
+}

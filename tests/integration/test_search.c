@@ -965,10 +965,19 @@ Test(search, keyword_search_survives_embedding_outage)
 		             r.elapsed_ms);
 		http_resp_free(&r);
 	}
+	int calls = fake_openai_requests(fake, FAKE_EP_EMBEDDINGS);
 	search(me.access, "kubectl pods", "mode=keyword", &r);
 	check_shape(&r, "keyword", "keyword while down");
 	cr_assert(has_result(&r, corpus[1]), "%.300s", r.body);
+	cr_assert_lt(r.elapsed_ms, 1000, "keyword search waited %.0f ms", r.elapsed_ms);
 	http_resp_free(&r);
+	/* The worker may retry meanwhile, but a keyword search itself asks nothing. */
+	for (int i = 0; i < 5; i++) {
+		search(me.access, "kubernetes", "mode=keyword", &r);
+		http_resp_free(&r);
+	}
+	cr_assert_leq(fake_openai_requests(fake, FAKE_EP_EMBEDDINGS), calls + 1,
+	              "keyword searches called the embedding provider");
 
 	search(me.access, "kubectl pods", "mode=semantic", &r);
 	cr_assert_eq(r.status, 503, "semantic search with the provider down: %d %.300s", r.status,
@@ -1036,5 +1045,65 @@ Test(search, cli_search_reads_the_same_database)
 	        "zeppelins", NULL);
 	cr_assert(it_contains(c.out, "Fresh note", false), "%s", c.out);
 	cli_result_free(&c);
+	server_stop_ok(&srv);
+}
+
+/* ------------------------------------------------------------------ */
+/* Review fixes */
+
+Test(search, keyword_scores_do_not_reveal_other_users_words)
+{
+	setup(NULL);
+	user_new(&srv, &other);
+	add(me.access, "Zebra crossing", "The stripes on the zebra crossing were repainted.", NULL);
+	add(me.access, "Shirt", "A shirt with thin stripes and a collar.", NULL);
+	struct http_resp r;
+	search(me.access, "stripes", "mode=keyword", &r);
+	cr_assert_eq(nresults(&r), 2, "%.300s", r.body);
+	double before0 = result_num(&r, 0, "score"), before1 = result_num(&r, 1, "score");
+	http_resp_free(&r);
+	for (int i = 0; i < 20; i++) {
+		char title[32];
+		snprintf(title, sizeof(title), "Stripes %d", i);
+		add(other.access, title, "stripes stripes stripes everywhere", NULL);
+	}
+	search(me.access, "stripes", "mode=keyword", &r);
+	cr_assert_eq(nresults(&r), 2, "%.300s", r.body);
+	cr_assert_float_eq(result_num(&r, 0, "score"), before0, 1e-9,
+	                   "another user's notes changed my scores: %.300s", r.body);
+	cr_assert_float_eq(result_num(&r, 1, "score"), before1, 1e-9, "%.300s", r.body);
+	http_resp_free(&r);
+	server_stop_ok(&srv);
+}
+
+Test(search, a_floor_the_caller_gives_holds_for_keyword_hits)
+{
+	setup_corpus();
+	struct http_resp r;
+	search(me.access, "kubectl pods", "min_similarity=0", &r);
+	cr_assert_gt(nresults(&r), 0, "%.300s", r.body);
+	http_resp_free(&r);
+	search(me.access, "kubectl pods", "min_similarity=0.99", &r);
+	for (size_t i = 0; i < nresults(&r); i++)
+		cr_assert_geq(result_num(&r, i, "similarity"), 0.99,
+		              "a hit under the floor the caller set: %.300s", r.body);
+	http_resp_free(&r);
+	server_stop_ok(&srv);
+}
+
+Test(search, exact_title_lift_keeps_punctuation)
+{
+	setup(NULL);
+	long long cpp = add(me.access, "C++", "Templates, RAII and the standard library.", NULL);
+	long long cs = add(me.access, "C#", "LINQ, async and the .NET runtime.", NULL);
+	struct http_resp r;
+	search(me.access, "C#", NULL, &r); /* hybrid: fused scores are far below the lift's 1 */
+	cr_assert_gt(nresults(&r), 0, "%.300s", r.body);
+	cr_assert_eq(result_id(&r, 0), cs, "C# is not first: %.300s", r.body);
+	for (size_t i = 0; i < nresults(&r); i++)
+		if (result_id(&r, i) == cpp)
+			cr_assert_lt(result_num(&r, i, "score"), 1.0,
+			             "C++ got the exact-title lift");
+	http_resp_free(&r);
 	server_stop_ok(&srv);
 }

@@ -232,8 +232,7 @@ enum verr v1_index_status(struct api_req *req, struct api_resp *resp)
 {
 	struct index_status st;
 	struct embedder *e = req->svc->embedder;
-	enum verr rc =
-	    store_index_status(req->svc->store, req->user_id, e->model, e->dim, &st, req->err);
+	enum verr rc = search_index_status(req->svc, req->user_id, &st, req->err);
 	if (rc)
 		return rc;
 	resp->body = json_pack("{s:I,s:I,s:I,s:I,s:s,s:i}", "pending", (json_int_t)st.pending,
