@@ -17,10 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 
 #include "core/mem.h"
+#include "core/security.h"
 
 #define DOTENV_MAX_BYTES (1024 * 1024) /* a .env file larger than this is a mistake */
 #define ECHO_MAX         64            /* bytes of a bad value quoted back in an error */
@@ -527,36 +527,6 @@ static enum verr get_database_url(const struct source *src, char **out, struct v
 	                expected);
 }
 
-/* Fills out with 2 * SECRET_RANDOM hex characters and a NUL from getrandom(2). */
-static enum verr random_hex(char out[2 * SECRET_RANDOM + 1], struct verror *err)
-{
-	static const char hex[] = "0123456789abcdef";
-	unsigned char raw[SECRET_RANDOM];
-	size_t got = 0;
-
-	while (got < sizeof(raw)) {
-		ssize_t r = getrandom(raw + got, sizeof(raw) - got, 0);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			explicit_bzero(raw, sizeof(raw));
-			return verr_set(
-			    err, VERR_INTERNAL,
-			    "SECRET_KEY: cannot generate a development key "
-			    "(getrandom: %s); expected SECRET_KEY to be set " SECRET_HINT,
-			    strerror(errno));
-		}
-		got += (size_t)r;
-	}
-	for (size_t i = 0; i < sizeof(raw); i++) {
-		out[2 * i] = hex[raw[i] >> 4];
-		out[2 * i + 1] = hex[raw[i] & 0xf];
-	}
-	out[2 * sizeof(raw)] = '\0';
-	explicit_bzero(raw, sizeof(raw));
-	return VERR_OK;
-}
-
 /* Never quotes the key: errors say only how long it is and what is expected. */
 static enum verr get_secret(const struct source *src, struct config *c, struct verror *err)
 {
@@ -570,9 +540,7 @@ static enum verr get_secret(const struct source *src, struct config *c, struct v
 			    "production " SECRET_HINT,
 			    SECRET_MIN);
 		char key[2 * SECRET_RANDOM + 1];
-		enum verr rc = random_hex(key, err);
-		if (rc)
-			return rc;
+		random_hex(key, SECRET_RANDOM);
 		c->secret_key = xstrdup(key);
 		c->secret_key_generated = true;
 		explicit_bzero(key, sizeof(key));

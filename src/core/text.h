@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Whether s[0..n) is well-formed UTF-8 (no overlongs, surrogates or NULs). */
 bool text_utf8_valid(const char *s, size_t n);
@@ -25,6 +26,9 @@ bool text_has_control(const char *s, bool allow_whitespace);
  * refuses invalid UTF-8). Caller frees.
  */
 char *text_utf8_sanitize(const char *s);
+
+/* Writes code point cp (at most U+10FFFF) as UTF-8 into out; returns its length, 1-4. */
+size_t text_utf8_encode(uint32_t cp, char out[4]);
 
 /*
  * A copy of s without leading and trailing white space: ASCII, Unicode's

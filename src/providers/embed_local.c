@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "core/text.h"
 
 #define LOCAL_MAX_BATCH 256
 
@@ -236,28 +237,6 @@ static uint32_t decode(const unsigned char *s, size_t *i)
 	return cp;
 }
 
-static size_t encode(uint32_t cp, char *out)
-{
-	if (cp < 0x80) {
-		out[0] = (char)cp;
-		return 1;
-	} else if (cp < 0x800) {
-		out[0] = (char)(0xC0 | (cp >> 6));
-		out[1] = (char)(0x80 | (cp & 0x3F));
-		return 2;
-	} else if (cp < 0x10000) {
-		out[0] = (char)(0xE0 | (cp >> 12));
-		out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-		out[2] = (char)(0x80 | (cp & 0x3F));
-		return 3;
-	}
-	out[0] = (char)(0xF0 | (cp >> 18));
-	out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-	out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-	out[3] = (char)(0x80 | (cp & 0x3F));
-	return 4;
-}
-
 enum cls {
 	C_SEP,    /* ends a word */
 	C_BREAK,  /* ends a word and a run of bigrams: . ! ? ; : newline */
@@ -377,7 +356,7 @@ static size_t fold(uint32_t cp, char *w)
 		cp += 0x20; /* Cyrillic capitals */
 	else if (cp >= 0x0400 && cp <= 0x040F)
 		cp += 0x50;
-	return encode(cp, w);
+	return text_utf8_encode(cp, w);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -503,7 +482,7 @@ static void featurize(struct featurizer *f, const char *text)
 		ascii = true;
 		digit = false;
 		if (c == C_CJK) {
-			size_t k = encode(cp, w);
+			size_t k = text_utf8_encode(cp, w);
 			add_word(f, w, k, false, false, true);
 		} else if (c == C_BREAK) {
 			f->prev_len = 0;

@@ -102,50 +102,6 @@ static size_t cp_offset(const char *s, size_t n, size_t k)
 	return n;
 }
 
-static size_t encode_utf8(uint32_t cp, char *out)
-{
-	if (cp < 0x80) {
-		out[0] = (char)cp;
-		return 1;
-	} else if (cp < 0x800) {
-		out[0] = (char)(0xC0 | (cp >> 6));
-		out[1] = (char)(0x80 | (cp & 0x3F));
-		return 2;
-	} else if (cp < 0x10000) {
-		out[0] = (char)(0xE0 | (cp >> 12));
-		out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-		out[2] = (char)(0x80 | (cp & 0x3F));
-		return 3;
-	}
-	out[0] = (char)(0xF0 | (cp >> 18));
-	out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-	out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-	out[3] = (char)(0x80 | (cp & 0x3F));
-	return 4;
-}
-
-/* A copy of s with every malformed UTF-8 sequence replaced by U+FFFD. */
-static char *utf8_repair(const char *s)
-{
-	struct buf b = {0};
-	size_t n = strlen(s), i = 0;
-	buf_add(&b, "", 0);
-	while (i < n) {
-		size_t len = 1;
-		unsigned char c = (unsigned char)s[i];
-		if (c >= 0xC0 && c < 0xF8)
-			len = c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
-		if (i + len <= n && text_utf8_valid(s + i, len)) {
-			buf_add(&b, s + i, len);
-			i += len;
-		} else {
-			buf_adds(&b, replacement);
-			i++;
-		}
-	}
-	return b.p;
-}
-
 /* ---------------------------------------------------------------------- */
 /* Pass 1: Markdown to units                                                */
 /* ---------------------------------------------------------------------- */
@@ -484,7 +440,7 @@ static void add_entity(struct buf *out, const char *s, size_t n)
 			return;
 		}
 		char u[4];
-		buf_add(out, u, encode_utf8(cp, u));
+		buf_add(out, u, text_utf8_encode(cp, u));
 		return;
 	}
 	for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
@@ -858,7 +814,7 @@ size_t chunker_split(const char *title, const char *content, struct chunk **out)
 	if (!content)
 		content = "";
 	if (!text_utf8_valid(content, strlen(content)))
-		content = fixed = utf8_repair(content);
+		content = fixed = text_utf8_sanitize(content);
 	if (!parse_markdown(content, &p))
 		parse_plain(content, &p);
 
