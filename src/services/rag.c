@@ -275,8 +275,8 @@ enum verr rag_check(struct svc *svc, const struct ask_request *req, struct verro
 		       *c >= 0x80;
 	if (!word)
 		return verr_set(err, VERR_INVALID, "question: must contain a word");
-	if (req->top_k < 1 || req->top_k > 20)
-		return verr_set(err, VERR_INVALID, "top_k: must be 1-20");
+	if (req->top_k < 1 || req->top_k > SEARCH_TOP_K_MAX)
+		return verr_set(err, VERR_INVALID, "top_k: must be 1-%d", SEARCH_TOP_K_MAX);
 	char **tags;
 	size_t ntags;
 	enum verr rc = notes_clean_tags(req->tags, req->ntags, "tag", &tags, &ntags, err);

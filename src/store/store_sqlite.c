@@ -23,6 +23,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -1315,31 +1316,17 @@ static void sb_add(struct sbuf *b, const char *s, size_t n)
 	b->p[b->len] = '\0';
 }
 
-/* ["a","b"]: strings escaped as JSON requires. Caller frees. */
+/* ["a","b"], for json_each(?) in a cached statement. Caller frees. */
 static char *json_string_array(const char *const *v, size_t n)
 {
-	struct sbuf b = {0};
-	char esc[8];
-
-	sb_add(&b, "[", 1);
-	for (size_t i = 0; i < n; i++) {
-		sb_add(&b, i ? ",\"" : "\"", i ? 2 : 1);
-		for (const unsigned char *p = (const unsigned char *)v[i]; *p; p++) {
-			if (*p == '"' || *p == '\\') {
-				esc[0] = '\\';
-				esc[1] = (char)*p;
-				sb_add(&b, esc, 2);
-			} else if (*p < 0x20) {
-				snprintf(esc, sizeof(esc), "\\u%04x", *p);
-				sb_add(&b, esc, 6);
-			} else {
-				sb_add(&b, (const char *)p, 1);
-			}
-		}
-		sb_add(&b, "\"", 1);
-	}
-	sb_add(&b, "]", 1);
-	return b.p;
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_string_nocheck(v[i]));
+	char *out = json_dumps(a, JSON_COMPACT);
+	json_decref(a);
+	if (!out)
+		abort(); /* only allocation can fail */
+	return out;
 }
 
 /* [3,2,1]: ids[i] for i < n, each ids + i * stride bytes on. Caller frees. */

@@ -60,6 +60,20 @@ static enum verr parse_min_similarity(struct api_req *req, const char *s, double
 	return VERR_OK;
 }
 
+/* The body's optional top_k, 1-SEARCH_TOP_K_MAX; *out keeps its default when absent. */
+static enum verr body_top_k(struct api_req *req, size_t *out)
+{
+	json_t *v = json_object_get(req->body, "top_k");
+	if (!v)
+		return VERR_OK;
+	if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+	    json_integer_value(v) > SEARCH_TOP_K_MAX)
+		return verr_set(req->err, VERR_INVALID,
+		                "top_k: must be a whole number from 1 to %d", SEARCH_TOP_K_MAX);
+	*out = (size_t)json_integer_value(v);
+	return VERR_OK;
+}
+
 /* GET /api/v1/search?query=&top_k=&mode=&tag=&min_similarity= */
 enum verr v1_search(struct api_req *req, struct api_resp *resp)
 {
@@ -88,17 +102,11 @@ enum verr v1_search_post(struct api_req *req, struct api_resp *resp)
 	const char *mode;
 	const char **tags = NULL;
 	enum verr rc;
-	json_t *top_k = json_object_get(req->body, "top_k");
 	json_t *min_sim = json_object_get(req->body, "min_similarity");
 	if ((rc = api_body_string(req, "query", true, &q.text)) ||
-	    (rc = api_body_string(req, "mode", false, &mode)) || (rc = parse_mode(req, mode, &q)))
+	    (rc = api_body_string(req, "mode", false, &mode)) || (rc = parse_mode(req, mode, &q)) ||
+	    (rc = body_top_k(req, &q.top_k)))
 		return rc;
-	if (top_k && (!json_is_integer(top_k) || json_integer_value(top_k) < 1 ||
-	              json_integer_value(top_k) > SEARCH_TOP_K_MAX))
-		return verr_set(req->err, VERR_INVALID,
-		                "top_k: must be a whole number from 1 to %d", SEARCH_TOP_K_MAX);
-	if (top_k)
-		q.top_k = (size_t)json_integer_value(top_k);
 	if (min_sim && (!json_is_number(min_sim) ||
 	                !(json_number_value(min_sim) >= 0 && json_number_value(min_sim) <= 1)))
 		return verr_set(req->err, VERR_INVALID,
@@ -177,17 +185,11 @@ enum verr v1_ask(struct api_req *req, struct api_resp *resp)
 {
 	struct ask_request ar = {.top_k = ASK_TOP_K_DEFAULT};
 	const char **tags = NULL;
-	json_t *top_k = json_object_get(req->body, "top_k");
 	json_t *stream = json_object_get(req->body, "stream");
 	enum verr rc;
-	if ((rc = api_body_string(req, "question", true, &ar.question)))
+	if ((rc = api_body_string(req, "question", true, &ar.question)) ||
+	    (rc = body_top_k(req, &ar.top_k)))
 		return rc;
-	if (top_k && (!json_is_integer(top_k) || json_integer_value(top_k) < 1 ||
-	              json_integer_value(top_k) > SEARCH_TOP_K_MAX))
-		return verr_set(req->err, VERR_INVALID,
-		                "top_k: must be a whole number from 1 to %d", SEARCH_TOP_K_MAX);
-	if (top_k)
-		ar.top_k = (size_t)json_integer_value(top_k);
 	if (stream && !json_is_boolean(stream))
 		return verr_set(req->err, VERR_INVALID, "stream: must be true or false");
 	if ((rc = api_body_tags(req, &tags, &ar.ntags)))
