@@ -3,7 +3,7 @@
 # `make test` builds and runs the unit and integration tests of that build.
 
 CC       ?= cc
-PKGS     := libmicrohttpd jansson libjwt sqlite3 libcrypt libcrypto libcurl md4c md4c-html
+PKGS     := libmicrohttpd jansson libjwt sqlite3 libpq libcrypt libcrypto libcurl md4c md4c-html
 TESTPKGS := criterion libcurl
 VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 

@@ -36,6 +36,7 @@ void cli_svc_close(struct config *cfg, struct svc *svc);
 int64_t cli_user_id(struct svc *svc, const char *email);
 
 int cmd_serve(int argc, char **argv);
+int cmd_worker(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_ask(int argc, char **argv);
 int cmd_reindex(int argc, char **argv);

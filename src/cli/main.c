@@ -17,6 +17,7 @@ static const char usage[] = "Usage: vault COMMAND [OPTIONS]\n"
                             "\n"
                             "Commands:\n"
                             "  serve      run the HTTP API (migrates the database first)\n"
+                            "  worker     run only the embedding worker\n"
                             "  migrate    apply, revert or list database migrations\n"
                             "  user       create, list or delete accounts\n"
                             "  search     search a user's notes\n"
@@ -47,7 +48,15 @@ struct store *cli_open_store(const struct config *cfg)
 {
 	struct verror err;
 	struct store *st = NULL;
-	struct store_opts opts = {.echo = cfg->database_echo, .busy_timeout_ms = 5000};
+	struct store_opts opts = {
+	    .echo = cfg->database_echo,
+	    .busy_timeout_ms = 5000,
+	    .embedding_dim = cfg->embedding_dim,
+	    .pool_size = cfg->db_pool_size,
+	    .max_overflow = cfg->db_max_overflow,
+	    .pool_timeout_ms = cfg->db_pool_timeout_seconds * 1000,
+	    .statement_timeout_ms = cfg->db_statement_timeout_seconds * 1000,
+	};
 	if (store_open(cfg->database_url, &opts, &st, &err)) {
 		fprintf(stderr, "vault: cannot open the database: %s\n", verr_detail(&err));
 		exit(1);
@@ -105,6 +114,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "serve") == 0)
 		return cmd_serve(argc - 1, argv + 1);
+	if (strcmp(cmd, "worker") == 0)
+		return cmd_worker(argc - 1, argv + 1);
 	if (strcmp(cmd, "migrate") == 0)
 		return cmd_migrate(argc - 1, argv + 1);
 	if (strcmp(cmd, "user") == 0)

@@ -1,5 +1,7 @@
 /*
- * serve.c - `vault serve`: migrate, then serve HTTP until SIGTERM or SIGINT.
+ * serve.c - `vault serve`: migrate, then serve HTTP until SIGTERM or SIGINT;
+ * `vault worker`: the embedding worker alone, for running apart from the
+ * servers on a shared PostgreSQL.
  */
 #include <getopt.h>
 #include <pthread.h>
@@ -18,15 +20,24 @@
 #define SHUTDOWN_GRACE_MS 30000
 
 static const char usage[] =
-    "Usage: vault serve [--host HOST] [--port PORT]\n"
+    "Usage: vault serve [--host HOST] [--port PORT] [--no-worker]\n"
     "\n"
     "Applies pending migrations and serves the API until SIGTERM or SIGINT,\n"
-    "then finishes the requests in flight and exits 0.\n"
+    "then finishes the requests in flight and exits 0. Unless told not to, it\n"
+    "also runs the embedding worker.\n"
     "\n"
     "Options:\n"
     "  --host HOST   address to listen on (default: HOST, else 127.0.0.1)\n"
     "  --port PORT   port to listen on; 0 picks a free one (default: PORT, else 8000)\n"
+    "  --no-worker   leave embedding to `vault worker` processes (as EMBED_WORKER=false)\n"
     "  -h, --help    show this help\n";
+
+static const char worker_usage[] =
+    "Usage: vault worker\n"
+    "\n"
+    "Applies pending migrations and runs only the embedding worker until SIGTERM\n"
+    "or SIGINT, then finishes its batch and exits 0. Any number of workers and\n"
+    "servers may share one database: each chunk is embedded once.\n";
 
 /* The URL's scheme only: a database URL may hold a password. */
 static json_t *scheme_of(const char *url)
@@ -35,12 +46,54 @@ static json_t *scheme_of(const char *url)
 	return p ? json_stringn(url, (size_t)(p - url)) : json_string("unknown");
 }
 
+/* Opens the store at the latest schema and the services; false if either fails (logged). */
+static bool open_services(struct config *cfg, struct svc *svc, struct store **st)
+{
+	struct verror err;
+	int applied = 0;
+	*st = cli_open_store(cfg);
+	if (store_migrate_up(*st, -1, &applied, &err) || store_schema_check(*st, &err)) {
+		log_emit(LOG_ERROR, "migration_failed",
+		         json_pack("{s:s}", "error", verr_detail(&err)));
+		return false;
+	}
+	if (applied)
+		log_emit(LOG_INFO, "migrations_applied", json_pack("{s:i}", "count", applied));
+	if (svc_init(svc, *st, cfg, &err)) {
+		log_emit(LOG_ERROR, "startup_failed",
+		         json_pack("{s:s}", "error", verr_detail(&err)));
+		return false;
+	}
+	return true;
+}
+
+/* Blocks SIGTERM and SIGINT in this thread and those it starts: only sigwait sees them. */
+static void block_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* Waits for the first signal; a second one then ends the process at once. */
+static void wait_signal(sigset_t *set)
+{
+	int sig = 0;
+	sigwait(set, &sig);
+	pthread_sigmask(SIG_UNBLOCK, set, NULL);
+	log_emit(LOG_INFO, "shutdown_started", json_pack("{s:s}", "signal", strsignal(sig)));
+}
+
 int cmd_serve(int argc, char **argv)
 {
 	static const struct option opts[] = {{"host", required_argument, NULL, 'H'},
 	                                     {"port", required_argument, NULL, 'p'},
+	                                     {"no-worker", no_argument, NULL, 'W'},
 	                                     {"help", no_argument, NULL, 'h'},
 	                                     {0}};
+	bool no_worker = false;
 	const char *host = NULL, *port = NULL;
 	int c;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -50,6 +103,9 @@ int cmd_serve(int argc, char **argv)
 			break;
 		case 'p':
 			port = optarg;
+			break;
+		case 'W':
+			no_worker = true;
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -67,9 +123,12 @@ int cmd_serve(int argc, char **argv)
 	struct config cfg;
 	struct verror err;
 	struct svc svc = {0};
+	struct store *st = NULL;
 	struct http_server *srv = NULL;
-	int status = 1, applied = 0;
+	int status = 1;
 	cli_load_config(&cfg);
+	if (no_worker)
+		cfg.embed_worker = false;
 	log_init(cfg.log_level, cfg.log_format, stdout);
 	if (cfg.secret_key_generated)
 		log_emit(LOG_WARNING, "secret_key_generated",
@@ -77,27 +136,10 @@ int cmd_serve(int argc, char **argv)
 		                   "SECRET_KEY is not set: using a random key for this run, so "
 		                   "tokens end with the process. Set SECRET_KEY to keep them."));
 
-	struct store *st = cli_open_store(&cfg);
-	if (store_migrate_up(st, -1, &applied, &err) || store_schema_check(st, &err)) {
-		log_emit(LOG_ERROR, "migration_failed",
-		         json_pack("{s:s}", "error", verr_detail(&err)));
+	if (!open_services(&cfg, &svc, &st))
 		goto out;
-	}
-	if (applied)
-		log_emit(LOG_INFO, "migrations_applied", json_pack("{s:i}", "count", applied));
-	if (svc_init(&svc, st, &cfg, &err)) {
-		log_emit(LOG_ERROR, "startup_failed",
-		         json_pack("{s:s}", "error", verr_detail(&err)));
-		goto out;
-	}
-
-	/* Threads started from here on inherit the mask: only sigwait sees these. */
 	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	block_signals(&set);
 
 	if ((cfg.embed_worker && embed_worker_start(&svc, &err)) ||
 	    http_server_start(&cfg, &svc, &srv, &err)) {
@@ -111,11 +153,7 @@ int cmd_serve(int argc, char **argv)
 	                   "environment",
 	                   cfg.environment == ENV_PRODUCTION ? "production" : "development"));
 
-	int sig = 0;
-	sigwait(&set, &sig);
-	/* A second SIGTERM or Ctrl-C now ends the process at once. */
-	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-	log_emit(LOG_INFO, "shutdown_started", json_pack("{s:s}", "signal", strsignal(sig)));
+	wait_signal(&set);
 	http_server_stop(srv, SHUTDOWN_GRACE_MS);
 	status = 0;
 out:
@@ -123,6 +161,44 @@ out:
 	store_close(st);
 	if (status == 0)
 		log_emit(LOG_INFO, "server_stopped", NULL);
+	config_free(&cfg);
+	return status;
+}
+
+int cmd_worker(int argc, char **argv)
+{
+	if (argc > 1) {
+		bool help = strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0;
+		fputs(worker_usage, help ? stdout : stderr);
+		return help ? 0 : EXIT_USAGE;
+	}
+	struct config cfg;
+	struct verror err;
+	struct svc svc = {0};
+	struct store *st = NULL;
+	int status = 1;
+	cli_load_config(&cfg);
+	log_init(cfg.log_level, cfg.log_format, stdout);
+	if (!open_services(&cfg, &svc, &st))
+		goto out;
+	sigset_t set;
+	block_signals(&set);
+	if (embed_worker_start(&svc, &err)) {
+		log_emit(LOG_ERROR, "startup_failed",
+		         json_pack("{s:s}", "error", verr_detail(&err)));
+		goto out;
+	}
+	log_emit(LOG_INFO, "worker_started",
+	         json_pack("{s:s,s:o,s:s,s:i}", "version", VAULT_VERSION, "database",
+	                   scheme_of(cfg.database_url), "model", cfg.embedding_model, "dim",
+	                   cfg.embedding_dim));
+	wait_signal(&set);
+	status = 0;
+out:
+	svc_cleanup(&svc); /* stops the worker after its batch */
+	store_close(st);
+	if (status == 0)
+		log_emit(LOG_INFO, "worker_stopped", NULL);
 	config_free(&cfg);
 	return status;
 }

@@ -492,12 +492,15 @@ static enum verr get_host(const struct source *src, char **out, struct verror *e
 }
 
 /*
- * sqlite:/// and a non-empty path. The value is never quoted back, since
- * other schemes carry passwords; at most a short, plain scheme name is.
+ * sqlite:/// and a non-empty path, or postgresql:// (postgres://) and the
+ * rest, which libpq checks when the store opens. The value is never quoted
+ * back, since it may carry a password; at most a short, plain scheme name is.
  */
 static enum verr get_database_url(const struct source *src, char **out, struct verror *err)
 {
-	static const char expected[] = "sqlite:///path/to/vault.db, e.g. " DEFAULT_DATABASE_URL;
+	static const char expected[] = "sqlite:///path/to/vault.db (e.g. " DEFAULT_DATABASE_URL
+	                               ") or postgresql://user:password@host:port/database";
+	static const char *const pg[] = {"postgresql://", "postgres://"};
 	const char *v = lookup(src, "DATABASE_URL");
 
 	if (!v)
@@ -509,6 +512,11 @@ static enum verr get_database_url(const struct source *src, char **out, struct v
 		*out = xstrdup(v);
 		return VERR_OK;
 	}
+	for (size_t i = 0; i < 2; i++)
+		if (strncmp(v, pg[i], strlen(pg[i])) == 0) {
+			*out = xstrdup(v);
+			return VERR_OK;
+		}
 	if (*v == '\0')
 		return verr_set(err, VERR_INVALID, "DATABASE_URL: is empty; expected %s", expected);
 	const char *sep = strstr(v, "://");
@@ -777,6 +785,18 @@ enum verr config_load(struct config *cfg, char *const *envp, const char *dotenv_
 		goto out;
 	if ((rc = get_bool(&src, "DATABASE_ECHO", false, &c.database_echo, err)))
 		goto out;
+	if ((rc = get_int(&src, "DB_POOL_SIZE", 1, 1000, 5, &n, err)))
+		goto out;
+	c.db_pool_size = (int)n;
+	if ((rc = get_int(&src, "DB_MAX_OVERFLOW", 0, 1000, 10, &n, err)))
+		goto out;
+	c.db_max_overflow = (int)n;
+	if ((rc = get_int(&src, "DB_POOL_TIMEOUT_SECONDS", 1, 600, 10, &n, err)))
+		goto out;
+	c.db_pool_timeout_seconds = (int)n;
+	if ((rc = get_int(&src, "DB_STATEMENT_TIMEOUT_SECONDS", 0, 86400, 30, &n, err)))
+		goto out;
+	c.db_statement_timeout_seconds = (int)n;
 	if ((rc = get_secret(&src, &c, err)))
 		goto out;
 	if ((rc = get_int(&src, "ACCESS_TOKEN_EXPIRE_MINUTES", 1, 1440, 30, &n, err)))

@@ -19,18 +19,24 @@ enum embedding_provider { EMBED_LOCAL, EMBED_OPENAI };
 enum llm_provider { LLM_NONE, LLM_OPENAI };
 
 struct config {
-	enum environment environment;    /* ENVIRONMENT: development|production */
-	bool debug;                      /* DEBUG: true|false|1|0|yes|no|on|off */
-	char *host;                      /* HOST: default 127.0.0.1 */
-	int port;                        /* PORT: 0-65535 (0 = any free port), default 8000 */
-	char *database_url;              /* DATABASE_URL: default sqlite:///./data/vault.db */
-	bool database_echo;              /* DATABASE_ECHO: log every SQL statement */
-	char *secret_key;                /* SECRET_KEY: >= 32 characters */
-	bool secret_key_generated;       /* true when development made one up for this run */
-	int access_token_expire_minutes; /* ACCESS_TOKEN_EXPIRE_MINUTES: 1-1440, default 30 */
-	int refresh_token_expire_days;   /* REFRESH_TOKEN_EXPIRE_DAYS: 1-365, default 14 */
-	int bcrypt_rounds;               /* BCRYPT_ROUNDS: 4-31, default 12 */
-	char **allowed_origins;          /* ALLOWED_ORIGINS: comma-separated, NULL-terminated */
+	enum environment environment; /* ENVIRONMENT: development|production */
+	bool debug;                   /* DEBUG: true|false|1|0|yes|no|on|off */
+	char *host;                   /* HOST: default 127.0.0.1 */
+	int port;                     /* PORT: 0-65535 (0 = any free port), default 8000 */
+	char *database_url;           /* DATABASE_URL: sqlite:///path or postgresql://..., default
+	                                 sqlite:///./data/vault.db */
+	bool database_echo;           /* DATABASE_ECHO: log every SQL statement */
+	/* PostgreSQL's connection pool (SQLite keeps its own fixed one). */
+	int db_pool_size;                 /* DB_POOL_SIZE: 1-1000, default 5 kept open */
+	int db_max_overflow;              /* DB_MAX_OVERFLOW: 0-1000, default 10 more under load */
+	int db_pool_timeout_seconds;      /* DB_POOL_TIMEOUT_SECONDS: 1-600, default 10, then 503 */
+	int db_statement_timeout_seconds; /* DB_STATEMENT_TIMEOUT_SECONDS: 0-86400, default 30 */
+	char *secret_key;                 /* SECRET_KEY: >= 32 characters */
+	bool secret_key_generated;        /* true when development made one up for this run */
+	int access_token_expire_minutes;  /* ACCESS_TOKEN_EXPIRE_MINUTES: 1-1440, default 30 */
+	int refresh_token_expire_days;    /* REFRESH_TOKEN_EXPIRE_DAYS: 1-365, default 14 */
+	int bcrypt_rounds;                /* BCRYPT_ROUNDS: 4-31, default 12 */
+	char **allowed_origins;           /* ALLOWED_ORIGINS: comma-separated, NULL-terminated */
 	size_t n_allowed_origins;
 	enum log_level log_level;   /* LOG_LEVEL: debug|info|warning|error, default info */
 	enum log_format log_format; /* LOG_FORMAT: json|console, default json */

@@ -204,19 +204,6 @@ static void words_free(char **w, size_t n)
 		free(w[i]);
 }
 
-/* The words joined by sep, each in double quotes when quote is set. */
-static char *join(char **w, size_t n, const char *sep, bool quote)
-{
-	size_t len = 1;
-	for (size_t i = 0; i < n; i++)
-		len += strlen(w[i]) + 2 + strlen(sep);
-	char *m = xmalloc(len), *p = m;
-	*p = '\0';
-	for (size_t i = 0; i < n; i++)
-		p += sprintf(p, quote ? "%s\"%s\"" : "%s%s", i ? sep : "", w[i]);
-	return m;
-}
-
 /*
  * How titles, tags and queries compare for the exact-match lift: the whole
  * string, lower-cased (ASCII), white space trimmed and collapsed, all
@@ -367,12 +354,6 @@ static int cmp_i64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static int by_similarity(const void *a, const void *b)
-{
-	const struct cand *x = a, *y = b;
-	return (x->similarity < y->similarity) - (x->similarity > y->similarity);
-}
-
 static int by_score(const void *a, const void *b)
 {
 	const struct cand *x = a, *y = b;
@@ -383,110 +364,156 @@ static int by_score(const void *a, const void *b)
 	return (x->note_id < y->note_id) - (x->note_id > y->note_id);
 }
 
+static int hit_by_similarity(const void *a, const void *b)
+{
+	const struct vector_hit *x = a, *y = b;
+	if (x->similarity != y->similarity)
+		return (x->similarity < y->similarity) - (x->similarity > y->similarity);
+	return (x->note_id > y->note_id) - (x->note_id < y->note_id);
+}
+
 /*
- * Scores every chunk vector of the user against the query and keeps each
- * note's best chunk; notes outside allowed (when given) are skipped.
- * *all_sem gets every scored note in note id order (to look up the
- * similarity of keyword hits); sem the notes at or above floor, best first,
- * at most CANDIDATES_MAX. strict (semantic mode): finding only vectors of
- * another model is VERR_CONFLICT rather than an empty result.
+ * The in-process twin of store_vector_search, for a backend without one:
+ * every cached vector of the user scored against q, each note at its best
+ * chunk, best first; with filter, only the notes in only (sorted).
  */
-static enum verr semantic(struct svc *svc, int64_t user_id, const float *qv, const int64_t *allowed,
-                          size_t nallowed, bool filter, double floor, bool strict, struct pool *sem,
-                          struct pool *all_sem, struct verror *err)
+static enum verr scan_cached(struct svc *svc, int64_t user_id, const float *qv, const int64_t *only,
+                             size_t nonly, bool filter, size_t limit, struct vector_hit **out,
+                             size_t *nout, struct verror *err)
 {
 	struct cached *e;
 	enum verr rc = vectors_get(svc, user_id, &e, err);
 	if (rc)
 		return rc;
 	const struct vector_set *vs = &e->vs;
-	if (vs->n == 0 && strict) {
+	float *scores = xmalloc((vs->n ? vs->n : 1) * sizeof(float));
+	struct vector_hit *hits = xmalloc((vs->n ? vs->n : 1) * sizeof(*hits));
+	size_t n = 0;
+	if (filter && nonly < vs->n / 64) {
+		/* A few notes (keyword hits): find their rows by binary search, the
+		 * set being ordered by note, rather than scoring every row. */
+		for (size_t k = 0; k < nonly; k++) {
+			size_t lo = 0, hi = vs->n;
+			while (lo < hi) {
+				size_t mid = lo + (hi - lo) / 2;
+				if (vs->note_ids[mid] < only[k])
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			size_t r = lo;
+			for (; r < vs->n && vs->note_ids[r] == only[k]; r++)
+				vec_dot_many(qv, vs->vecs + r * (size_t)vs->dim, 1, vs->dim,
+				             &scores[r]);
+			for (size_t i = lo, best = lo; i < r; i++) {
+				if (scores[i] > scores[best])
+					best = i;
+				if (i + 1 == r)
+					hits[n++] = (struct vector_hit){
+					    only[k], vs->chunk_ids[best], scores[best]};
+			}
+		}
+	} else {
+		vec_dot_many(qv, vs->vecs, vs->n, vs->dim, scores);
+		for (size_t i = 0; i < vs->n;) {
+			int64_t note = vs->note_ids[i];
+			size_t best = i;
+			for (; i < vs->n && vs->note_ids[i] == note; i++)
+				if (scores[i] > scores[best])
+					best = i;
+			if (!filter ||
+			    (nonly && bsearch(&note, only, nonly, sizeof(int64_t), cmp_i64)))
+				hits[n++] =
+				    (struct vector_hit){note, vs->chunk_ids[best], scores[best]};
+		}
+	}
+	free(scores);
+	cached_release(svc->vectors, e);
+	if (n)
+		qsort(hits, n, sizeof(*hits), hit_by_similarity);
+	*out = hits;
+	*nout = n < limit ? n : limit;
+	return VERR_OK;
+}
+
+/* The user's notes nearest to qv, from the backend or the in-process scan. */
+static enum verr nearest(struct svc *svc, int64_t user_id, const float *qv, const int64_t *only,
+                         size_t nonly, bool filter, size_t limit, struct vector_hit **out,
+                         size_t *n, struct verror *err)
+{
+	if (store_has_vector_search(svc->store))
+		return store_vector_search(svc->store, user_id, svc->embedder->model,
+		                           svc->embedder->dim, qv, only, nonly, filter, limit, out,
+		                           n, err);
+	return scan_cached(svc, user_id, qv, only, nonly, filter, limit, out, n, err);
+}
+
+static double clamp01(double x)
+{
+	return fmin(1.0, fmax(0.0, x));
+}
+
+/*
+ * The notes at or above floor by vector, best first, at most
+ * CANDIDATES_MAX, into sem; notes outside allowed (when filter is set) are
+ * skipped. strict (semantic mode): finding only vectors of another model is
+ * VERR_CONFLICT rather than an empty result.
+ */
+static enum verr semantic(struct svc *svc, int64_t user_id, const float *qv, const int64_t *allowed,
+                          size_t nallowed, bool filter, double floor, bool strict, struct pool *sem,
+                          struct verror *err)
+{
+	struct vector_hit *hits = NULL;
+	size_t n = 0;
+	enum verr rc =
+	    nearest(svc, user_id, qv, allowed, nallowed, filter, CANDIDATES_MAX, &hits, &n, err);
+	if (rc == VERR_OK && n == 0 && strict && !filter) {
 		/* No vectors of this model: say so if they exist for another one. */
 		struct index_status st;
 		rc = store_index_status(svc->store, user_id, svc->embedder->model,
 		                        svc->embedder->dim, &st, err);
-		cached_release(svc->vectors, e);
 		if (rc == VERR_OK && st.stale > 0)
 			rc = verr_set(
 			    err, VERR_CONFLICT,
 			    "%lld chunks were embedded with another model or dimension than "
 			    "%s (%d): run `vault reindex`",
 			    (long long)st.stale, svc->embedder->model, svc->embedder->dim);
-		return rc;
 	}
-	float *scores = xmalloc((vs->n ? vs->n : 1) * sizeof(float));
-	vec_dot_many(qv, vs->vecs, vs->n, vs->dim, scores);
-
-	struct pool above = {0};
-	for (size_t i = 0; i < vs->n;) {
-		int64_t note = vs->note_ids[i];
-		size_t best = i;
-		for (; i < vs->n && vs->note_ids[i] == note; i++)
-			if (scores[i] > scores[best])
-				best = i;
-		if (filter &&
-		    (nallowed == 0 || !bsearch(&note, allowed, nallowed, sizeof(int64_t), cmp_i64)))
-			continue;
-		struct cand *c = pool_push(all_sem, note);
-		c->chunk_id = vs->chunk_ids[best];
-		c->similarity = fmin(1.0, fmax(0.0, scores[best]));
-		if (c->similarity >= floor)
-			*pool_push(&above, note) = *c;
-	}
-	free(scores);
-	cached_release(svc->vectors, e);
-
-	if (above.n) /* qsort and bsearch want a non-NULL array, even an empty one */
-		qsort(above.c, above.n, sizeof(struct cand), by_similarity);
-	for (size_t i = 0; i < above.n && sem->n < CANDIDATES_MAX; i++) {
-		struct cand *c = pool_push(sem, above.c[i].note_id);
-		*c = above.c[i];
+	for (size_t i = 0; rc == VERR_OK && i < n && clamp01(hits[i].similarity) >= floor; i++) {
+		struct cand *c = pool_push(sem, hits[i].note_id);
+		c->chunk_id = hits[i].chunk_id;
+		c->similarity = clamp01(hits[i].similarity);
 		c->sem_rank = (int)sem->n;
 	}
-	free(above.c);
-	return VERR_OK;
+	free(hits);
+	return rc;
 }
 
-static int by_note(const void *key, const void *elem)
-{
-	int64_t id = *(const int64_t *)key, other = ((const struct cand *)elem)->note_id;
-	return (id > other) - (id < other);
-}
-
-/*
- * The best chunk and its similarity for each of n candidates, from the
- * cached vectors: the rows of a note are found by binary search (the set is
- * ordered by note), so keyword mode scores a handful of rows, not all.
- */
+/* The best chunk and its similarity for each candidate that has none yet. */
 static enum verr similarity_of(struct svc *svc, int64_t user_id, const float *qv, struct cand *c,
                                size_t n, struct verror *err)
 {
-	struct cached *e;
-	enum verr rc = vectors_get(svc, user_id, &e, err);
-	if (rc)
-		return rc;
-	const struct vector_set *vs = &e->vs;
-	for (size_t i = 0; i < n; i++) {
-		size_t lo = 0, hi = vs->n;
-		while (lo < hi) {
-			size_t mid = lo + (hi - lo) / 2;
-			if (vs->note_ids[mid] < c[i].note_id)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		for (size_t r = lo; r < vs->n && vs->note_ids[r] == c[i].note_id; r++) {
-			float sim;
-			vec_dot_many(qv, vs->vecs + r * (size_t)vs->dim, 1, vs->dim, &sim);
-			double clamped = fmin(1.0, fmax(0.0, sim));
-			if (clamped > c[i].similarity) {
-				c[i].similarity = clamped;
-				c[i].chunk_id = vs->chunk_ids[r];
-			}
-		}
+	int64_t *ids = xmalloc((n ? n : 1) * sizeof(int64_t));
+	size_t nids = 0;
+	for (size_t i = 0; i < n; i++)
+		if (c[i].similarity < 0)
+			ids[nids++] = c[i].note_id;
+	struct vector_hit *hits = NULL;
+	size_t nhits = 0;
+	enum verr rc = VERR_OK;
+	if (nids) {
+		qsort(ids, nids, sizeof(int64_t), cmp_i64);
+		rc = nearest(svc, user_id, qv, ids, nids, true, nids, &hits, &nhits, err);
 	}
-	cached_release(svc->vectors, e);
-	return VERR_OK;
+	for (size_t h = 0; rc == VERR_OK && h < nhits; h++)
+		for (size_t i = 0; i < n; i++)
+			if (c[i].note_id == hits[h].note_id) {
+				c[i].similarity = clamp01(hits[h].similarity);
+				c[i].chunk_id = hits[h].chunk_id;
+			}
+	free(hits);
+	free(ids);
+	return rc;
 }
 
 /* Notes whose title or one of whose tags is exactly the query. */
@@ -496,18 +523,13 @@ static enum verr mark_exact(struct svc *svc, int64_t user_id, const char *query,
 {
 	if (nall == 0)
 		return VERR_OK;
-	/* Words hold no quotes (they are letters and digits), so the phrase is safe. */
-	char *phrase = join(all_words, nall, " ", false);
-	char *m = xasprintf("{title tags} : \"%s\"", phrase);
-	free(phrase);
 	struct keyword_hit *hits = NULL;
 	size_t n = 0;
-	enum verr rc =
-	    store_keyword_search(svc->store, user_id, m, tags, ntags, 10, &hits, &n, err);
-	free(m);
+	enum verr rc = store_keyword_search(svc->store, user_id, (const char *const *)all_words,
+	                                    nall, true, tags, ntags, 10, &hits, &n, err);
 	if (rc || n == 0) {
 		free(hits);
-		return rc == VERR_INVALID ? VERR_OK : rc;
+		return rc;
 	}
 	int64_t *ids = xcalloc(n, sizeof(int64_t));
 	struct note *notes = xcalloc(n, sizeof(struct note));
@@ -592,13 +614,12 @@ static enum verr fill_text(struct svc *svc, int64_t user_id, const char *query,
 enum verr search_run(struct svc *svc, int64_t user_id, const struct search_query *q,
                      struct search_result *out, struct verror *err)
 {
-	struct pool sem = {0}, all_sem = {0}, kw = {0}, fused = {0};
+	struct pool sem = {0}, kw = {0}, fused = {0};
 	int64_t *allowed = NULL;
 	size_t nallowed = 0;
 	float *qv = NULL;
 	char *terms[QUERY_TERMS_MAX], *all_words[QUERY_TERMS_MAX];
 	size_t nterms = 0, nall = 0;
-	char *match = NULL;
 	struct keyword_hit *hits = NULL;
 	size_t nhits = 0;
 	char **tags = NULL;
@@ -652,7 +673,7 @@ enum verr search_run(struct svc *svc, int64_t user_id, const struct search_query
 		vec_normalize(qv, svc->embedder->dim);
 	if (erc == VERR_OK && q->mode != SEARCH_KEYWORD) {
 		rc = semantic(svc, user_id, qv, allowed, nallowed, ntags > 0, floor,
-		              q->mode == SEARCH_SEMANTIC, &sem, &all_sem, err);
+		              q->mode == SEARCH_SEMANTIC, &sem, err);
 		if (rc)
 			goto out;
 	}
@@ -660,9 +681,10 @@ enum verr search_run(struct svc *svc, int64_t user_id, const struct search_query
 	/* Keyword side. */
 	if (q->mode != SEARCH_SEMANTIC) {
 		nterms = words(q->text, terms, QUERY_TERMS_MAX, false);
-		match = nterms ? join(terms, nterms, " OR ", true)
-		               : join(all_words, nall, " OR ", true);
-		rc = store_keyword_search(svc->store, user_id, match, (const char *const *)tags,
+		/* A query of stop words only still finds what it says. */
+		rc = store_keyword_search(svc->store, user_id,
+		                          (const char *const *)(nterms ? terms : all_words),
+		                          nterms ? nterms : nall, false, (const char *const *)tags,
 		                          ntags, CANDIDATES_MAX, &hits, &nhits, err);
 		if (rc)
 			goto out;
@@ -693,17 +715,12 @@ enum verr search_run(struct svc *svc, int64_t user_id, const struct search_query
 	    (rc = mark_exact(svc, user_id, q->text, (const char *const *)tags, ntags, all_words,
 	                     nall, &fused, err)))
 		goto out;
+	/* Keyword hits get their similarity, if they have vectors. */
+	if (erc == VERR_OK && q->mode == SEARCH_HYBRID &&
+	    (rc = similarity_of(svc, user_id, qv, fused.c, fused.n, err)))
+		goto out;
 	for (size_t i = 0; i < fused.n; i++) {
 		struct cand *c = &fused.c[i];
-		if (c->similarity < 0) { /* a keyword hit: its similarity, if it has vectors */
-			struct cand *s = all_sem.n == 0 ? NULL
-			                                : bsearch(&c->note_id, all_sem.c, all_sem.n,
-			                                          sizeof(struct cand), by_note);
-			if (s) {
-				c->similarity = s->similarity;
-				c->chunk_id = s->chunk_id;
-			}
-		}
 		switch (q->mode) {
 		case SEARCH_SEMANTIC:
 			c->score = c->similarity;
@@ -763,13 +780,11 @@ enum verr search_run(struct svc *svc, int64_t user_id, const struct search_query
 		search_result_free(out);
 out:
 	free(sem.c);
-	free(all_sem.c);
 	free(kw.c);
 	free(fused.c);
 	free(allowed);
 	notes_tags_free(tags, ntags);
 	free(qv);
-	free(match);
 	free(hits);
 	words_free(terms, nterms);
 	words_free(all_words, nall);

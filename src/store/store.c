@@ -11,6 +11,8 @@ static const struct {
 	const struct store_ops *ops;
 } backends[] = {
     {"sqlite://", &store_sqlite_ops},
+    {"postgresql://", &store_pg_ops},
+    {"postgres://", &store_pg_ops},
 };
 
 enum verr store_open(const char *url, const struct store_opts *opts, struct store **out,
@@ -20,8 +22,9 @@ enum verr store_open(const char *url, const struct store_opts *opts, struct stor
 	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
 		if (strncmp(url, backends[i].scheme, strlen(backends[i].scheme)) == 0)
 			return backends[i].ops->open(url, opts, out, err);
-	return verr_set(err, VERR_INVALID,
-	                "unsupported database URL scheme; expected sqlite:///path");
+	return verr_set(
+	    err, VERR_INVALID,
+	    "unsupported database URL scheme; expected sqlite:///path or postgresql://...");
 }
 
 void store_close(struct store *s)
@@ -240,9 +243,24 @@ enum verr store_vectors_load(struct store *s, int64_t user_id, const char *model
 	return s->ops->vectors_load(s, user_id, model, dim, out, err);
 }
 
-enum verr store_keyword_search(struct store *s, int64_t user_id, const char *match,
-                               const char *const *tags, size_t ntags, size_t limit,
-                               struct keyword_hit **out, size_t *n, struct verror *err)
+enum verr store_keyword_search(struct store *s, int64_t user_id, const char *const *terms,
+                               size_t nterms, bool phrase, const char *const *tags, size_t ntags,
+                               size_t limit, struct keyword_hit **out, size_t *n,
+                               struct verror *err)
 {
-	return s->ops->keyword_search(s, user_id, match, tags, ntags, limit, out, n, err);
+	return s->ops->keyword_search(s, user_id, terms, nterms, phrase, tags, ntags, limit, out, n,
+	                              err);
+}
+
+bool store_has_vector_search(const struct store *s)
+{
+	return s->ops->vector_search != NULL;
+}
+
+enum verr store_vector_search(struct store *s, int64_t user_id, const char *model, int dim,
+                              const float *q, const int64_t *only, size_t nonly, bool filter,
+                              size_t limit, struct vector_hit **out, size_t *n, struct verror *err)
+{
+	return s->ops->vector_search(s, user_id, model, dim, q, only, nonly, filter, limit, out, n,
+	                             err);
 }

@@ -1,7 +1,7 @@
 /*
  * store.h - the repository interface: everything vault keeps, behind one API.
  *
- * A backend (store_sqlite.c; later store_pg.c) fills a struct store_ops and
+ * A backend (store_sqlite.c, store_pg.c) fills a struct store_ops and
  * embeds struct store as the first member of its own handle. Callers use the
  * store_* wrappers below and never see SQL, connections or backend errors:
  * each operation takes a connection from the backend's pool for its own
@@ -112,7 +112,14 @@ void vector_set_free(struct vector_set *v); /* accepts NULL */
 
 struct keyword_hit {
 	int64_t note_id;
-	double score; /* BM25 made positive: higher is better */
+	double score; /* the backend's relevance (BM25, ts_rank): higher is better */
+};
+
+/* A note near a query vector, at its best chunk. */
+struct vector_hit {
+	int64_t note_id;
+	int64_t chunk_id;
+	double similarity; /* cosine, -1..1 */
 };
 
 /* A page of a user's notes, newest first (created_at DESC, id DESC). */
@@ -142,6 +149,13 @@ struct store_opts {
 	bool echo;               /* log every SQL statement (info level, event "sql") */
 	int busy_timeout_ms;     /* how long a write waits for a lock */
 	bool synchronous_normal; /* SQLite: trade durability for speed (default FULL) */
+	/* PostgreSQL: the chunks' vector(embedding_dim) column made by migrations. */
+	int embedding_dim;
+	/* PostgreSQL pool: pool_size connections kept open, up to max_overflow
+	 * more under load; a caller waits at most pool_timeout_ms for one, then
+	 * VERR_UNAVAILABLE. Every statement is cancelled after
+	 * statement_timeout_ms (0: never). */
+	int pool_size, max_overflow, pool_timeout_ms, statement_timeout_ms;
 };
 
 struct store;
@@ -210,9 +224,15 @@ struct store_ops {
 	                           struct verror *err);
 	enum verr (*vectors_load)(struct store *s, int64_t user_id, const char *model, int dim,
 	                          struct vector_set *out, struct verror *err);
-	enum verr (*keyword_search)(struct store *s, int64_t user_id, const char *match,
-	                            const char *const *tags, size_t ntags, size_t limit,
-	                            struct keyword_hit **out, size_t *n, struct verror *err);
+	enum verr (*keyword_search)(struct store *s, int64_t user_id, const char *const *terms,
+	                            size_t nterms, bool phrase, const char *const *tags,
+	                            size_t ntags, size_t limit, struct keyword_hit **out, size_t *n,
+	                            struct verror *err);
+	/* NULL when the backend has no vector search: callers scan vectors_load's sets. */
+	enum verr (*vector_search)(struct store *s, int64_t user_id, const char *model, int dim,
+	                           const float *q, const int64_t *only, size_t nonly, bool filter,
+	                           size_t limit, struct vector_hit **out, size_t *n,
+	                           struct verror *err);
 };
 
 struct store {
@@ -352,14 +372,34 @@ enum verr store_vectors_load(struct store *s, int64_t user_id, const char *model
 
 /*
  * Keyword search over title, content and tags of the user's notes carrying
- * every tag given: match is an FTS5 query expression (the caller quotes the
- * terms); best first, at most limit. Caller frees *out.
+ * every tag given, best first, at most limit. terms are lower-cased words
+ * (letters and digits, any UTF-8 beyond ASCII), stemmed by the backend:
+ * a note matches any of them, or with phrase set, all of them as one
+ * phrase in its title or one of its tags. Caller frees *out.
  */
-enum verr store_keyword_search(struct store *s, int64_t user_id, const char *match,
-                               const char *const *tags, size_t ntags, size_t limit,
-                               struct keyword_hit **out, size_t *n, struct verror *err);
+enum verr store_keyword_search(struct store *s, int64_t user_id, const char *const *terms,
+                               size_t nterms, bool phrase, const char *const *tags, size_t ntags,
+                               size_t limit, struct keyword_hit **out, size_t *n,
+                               struct verror *err);
 
-/* The SQLite backend's ops (store_sqlite.c). */
+/*
+ * Whether the backend searches vectors itself (store_vector_search); if not,
+ * callers load the user's vectors with store_vectors_load and scan them.
+ */
+bool store_has_vector_search(const struct store *s);
+
+/*
+ * The user's notes nearest to q (dim floats, L2-normalised) by the vectors
+ * model made: each note once, at its best chunk, best first, at most limit.
+ * With filter set, only the notes in only[0..nonly) (none when nonly is 0).
+ * Caller frees *out.
+ */
+enum verr store_vector_search(struct store *s, int64_t user_id, const char *model, int dim,
+                              const float *q, const int64_t *only, size_t nonly, bool filter,
+                              size_t limit, struct vector_hit **out, size_t *n, struct verror *err);
+
+/* The backends' ops (store_sqlite.c, store_pg.c). */
 extern const struct store_ops store_sqlite_ops;
+extern const struct store_ops store_pg_ops;
 
 #endif

@@ -2343,14 +2343,36 @@ out:
 }
 
 /*
- * FTS5 over the user's notes, filtered in SQL by user_id (the expression
- * cannot reach another user's rows whatever it holds). FTS5 reports a
- * malformed expression when the statement runs, as SQLITE_ERROR: that is
- * the caller's input, VERR_INVALID.
+ * The FTS5 expression for terms: each in double quotes (any quote inside
+ * dropped), so no term is ever read as FTS5 syntax; joined by OR, or as one
+ * phrase in the title and tags columns. Caller frees.
  */
-static enum verr sq_keyword_search(struct store *base, int64_t user_id, const char *match,
-                                   const char *const *tags, size_t ntags, size_t limit,
-                                   struct keyword_hit **out, size_t *n, struct verror *err)
+static char *fts_expression(const char *const *terms, size_t nterms, bool phrase)
+{
+	struct sbuf b = {0};
+	const char *open = phrase ? "{title tags} : \"" : "", *sep = phrase ? " " : "\" OR \"";
+	sb_add(&b, open, strlen(open));
+	if (!phrase)
+		sb_add(&b, "\"", 1);
+	for (size_t i = 0; i < nterms; i++) {
+		if (i)
+			sb_add(&b, sep, strlen(sep));
+		for (const char *t = terms[i]; *t; t++)
+			if (*t != '"')
+				sb_add(&b, t, 1);
+	}
+	sb_add(&b, "\"", 1);
+	return b.p;
+}
+
+/*
+ * FTS5 over the user's notes, filtered in SQL by user_id (the expression
+ * cannot reach another user's rows whatever it holds).
+ */
+static enum verr sq_keyword_search(struct store *base, int64_t user_id, const char *const *terms,
+                                   size_t nterms, bool phrase, const char *const *tags,
+                                   size_t ntags, size_t limit, struct keyword_hit **out, size_t *n,
+                                   struct verror *err)
 {
 	struct sqlite_store *s = handle(base);
 	struct conn *c = NULL;
@@ -2363,10 +2385,9 @@ static enum verr sq_keyword_search(struct store *base, int64_t user_id, const ch
 
 	*out = NULL;
 	*n = 0;
-	if (!match)
-		return verr_set(err, VERR_INVALID, "no search expression");
-	if (limit == 0)
+	if (limit == 0 || nterms == 0)
 		return VERR_OK;
+	char *match = fts_expression(terms, nterms, phrase);
 	if (ntags)
 		json = json_string_array(tags, ntags);
 	if ((rc = conn_get(s, &c, err)) ||
@@ -2385,9 +2406,6 @@ static enum verr sq_keyword_search(struct store *base, int64_t user_id, const ch
 		hits[len].note_id = sqlite3_column_int64(st, 0);
 		hits[len++].score = -sqlite3_column_double(st, 1);
 	}
-	if (rc && sqlite3_extended_errcode(c->db) == SQLITE_ERROR)
-		rc = verr_set(err, VERR_INVALID, "invalid search expression: %s",
-		              sqlite3_errmsg(c->db));
 	sqlite3_reset(st);
 	if (rc)
 		goto out;
@@ -2396,6 +2414,7 @@ static enum verr sq_keyword_search(struct store *base, int64_t user_id, const ch
 	hits = NULL;
 out:
 	conn_put(s, c);
+	free(match);
 	free(json);
 	free(hits);
 	return rc;

@@ -11,12 +11,14 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <jwt.h>
+#include <libpq-fe.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <poll.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -259,6 +261,85 @@ static void env_apply(char **env, size_t cap, const char *kv)
 	}
 }
 
+bool it_pg(void)
+{
+	const char *url = getenv("VAULT_TEST_PG_URL");
+	return url && *url;
+}
+
+/* PostgreSQL: dir's own schema, "it_" and a hash of the path (FNV-1a). */
+static void pg_schema(const char *dir, char out[32])
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (const char *p = dir; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	snprintf(out, 32, "it_%016llx", (unsigned long long)h);
+}
+
+/* Runs one statement on the test server's database (not a test's schema); asserts. */
+static void pg_exec(const char *sql)
+{
+	PGconn *c = PQconnectdb(getenv("VAULT_TEST_PG_URL"));
+	PGresult *r = PQexec(c, sql);
+	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+	char *msg = ok ? NULL : it_strdup(PQerrorMessage(c));
+	PQclear(r);
+	PQfinish(c);
+	if (!ok)
+		cr_fatal("%s: %s", sql, msg);
+}
+
+char *it_database_url(const char *dir)
+{
+	if (!it_pg())
+		return it_asprintf("sqlite:///%s/vault.db", dir);
+	char schema[32];
+	pg_schema(dir, schema);
+	char *sql = it_asprintf("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public; "
+	                        "CREATE SCHEMA IF NOT EXISTS %s",
+	                        schema);
+	pg_exec(sql);
+	free(sql);
+	const char *base = getenv("VAULT_TEST_PG_URL");
+	return it_asprintf("%s%coptions=-csearch_path%%3D%s%%2Cpublic", base,
+	                   strchr(base, '?') ? '&' : '?', schema);
+}
+
+struct it_db_lock {
+	sqlite3 *sq;
+	PGconn *pg;
+};
+
+struct it_db_lock *it_db_lock(const struct server *s)
+{
+	struct it_db_lock *l = calloc(1, sizeof(*l));
+	if (!l)
+		abort();
+	if (it_pg()) {
+		l->pg = PQconnectdb(s->db_url);
+		PGresult *r = PQexec(l->pg, "BEGIN; LOCK TABLE notes IN ACCESS EXCLUSIVE MODE");
+		cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s", PQerrorMessage(l->pg));
+		PQclear(r);
+	} else {
+		char *path = it_asprintf("%s/vault.db", s->dir);
+		cr_assert_eq(sqlite3_open(path, &l->sq), SQLITE_OK);
+		free(path);
+		cr_assert_eq(sqlite3_exec(l->sq, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+	}
+	return l;
+}
+
+void it_db_unlock(struct it_db_lock *l)
+{
+	if (l->pg)
+		PQfinish(l->pg); /* ends the transaction, and the lock with it */
+	if (l->sq) {
+		sqlite3_exec(l->sq, "ROLLBACK", NULL, NULL, NULL);
+		sqlite3_close(l->sq);
+	}
+	free(l);
+}
+
 char **env_build(const char *dir, const char *const *extra)
 {
 	size_t cap = 32 + env_len((char *const *)extra);
@@ -271,9 +352,11 @@ char **env_build(const char *dir, const char *const *extra)
 	free(kv);
 	env_apply(env, cap, "HOST=127.0.0.1");
 	env_apply(env, cap, "PORT=0");
-	kv = it_asprintf("DATABASE_URL=sqlite:///%s/vault.db", dir);
+	char *url = it_database_url(dir);
+	kv = it_asprintf("DATABASE_URL=%s", url);
 	env_apply(env, cap, kv);
 	free(kv);
+	free(url);
 	env_apply(env, cap, "SECRET_KEY=" TEST_SECRET_KEY);
 	env_apply(env, cap, "BCRYPT_ROUNDS=4");
 	env_apply(env, cap, "LOG_FORMAT=json");
@@ -327,6 +410,13 @@ void it_rmtree(const char *dir)
 	if (!dir || !*dir || getenv("VAULT_IT_KEEP"))
 		return;
 	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	if (it_pg()) {
+		char schema[32];
+		pg_schema(dir, schema);
+		char *sql = it_asprintf("DROP SCHEMA IF EXISTS %s CASCADE", schema);
+		pg_exec(sql);
+		free(sql);
+	}
 }
 
 /* ================================================================== */
@@ -507,7 +597,9 @@ void server_start(struct server *s, const char *const *extra_env)
 	memset(s, 0, sizeof(*s));
 	it_mkdtemp(s->dir, sizeof(s->dir));
 	snprintf(s->log_path, sizeof(s->log_path), "%s/server.log", s->dir);
-	snprintf(s->db_url, sizeof(s->db_url), "sqlite:///%s/vault.db", s->dir);
+	char *url = it_database_url(s->dir);
+	snprintf(s->db_url, sizeof(s->db_url), "%s", url);
+	free(url);
 	size_t n = env_len((char *const *)extra_env);
 	s->extra_env = calloc(n + 1, sizeof(char *));
 	if (!s->extra_env)
@@ -1348,4 +1440,106 @@ bool notes_equal(json_t *a, json_t *b)
 	json_decref(x);
 	json_decref(y);
 	return same;
+}
+
+/* ================================================================== */
+/* Other commands as long-running processes */
+
+/* Like spawn(), for `$VAULT_BIN args...`, ready at the first line with event ready. */
+static void spawn_cmd(struct server *s, const char *const *args, const char *ready)
+{
+	const char *argv[16];
+	size_t n = 0;
+	argv[n++] = vault_bin();
+	for (size_t i = 0; args[i] && n < 15; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	char **env = env_build(s->dir, (const char *const *)s->extra_env);
+	for (size_t i = 0; env[i]; i++)
+		if (strncmp(env[i], "DATABASE_URL=", 13) == 0)
+			snprintf(s->db_url, sizeof(s->db_url), "%s", env[i] + 13);
+	s->log_offset = file_size(s->log_path);
+	s->exited = false;
+	s->exit_status = -1;
+	s->port = 0;
+	pid_t parent = getpid();
+	s->started_ms = it_now_ms();
+	pid_t pid = fork();
+	if (pid < 0)
+		cr_fatal("fork: %s", strerror(errno));
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent || chdir(s->dir) != 0)
+			_exit(127);
+		int logfd = open(s->log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		int nullfd = open("/dev/null", O_RDONLY);
+		if (logfd < 0 || nullfd < 0)
+			_exit(127);
+		dup2(nullfd, 0);
+		dup2(logfd, 1);
+		dup2(logfd, 2);
+		execve(argv[0], (char *const *)argv, env);
+		_exit(127);
+	}
+	env_free(env);
+	s->pid = pid;
+
+	bool serve = strcmp(ready, "server_started") == 0;
+	double deadline = it_now_ms() + START_TIMEOUT_MS;
+	for (;;) {
+		int port = serve ? find_started_port(s) : 0;
+		if (port > 0) {
+			s->port = port;
+			snprintf(s->base_url, sizeof(s->base_url), "http://127.0.0.1:%d", port);
+			return;
+		}
+		if (!serve && run_has_event(s, ready))
+			return;
+		if (reap(s)) {
+			char *tail = server_log_tail(s);
+			cr_fatal("%s exited with status %d before reporting %s\n%s", args[0],
+			         s->exit_status, ready, tail);
+		}
+		if (it_now_ms() > deadline) {
+			kill(s->pid, SIGKILL);
+			waitpid(s->pid, NULL, 0);
+			s->pid = 0;
+			char *tail = server_log_tail(s);
+			cr_fatal("no %s line from %s within %d ms\n%s", ready, args[0],
+			         START_TIMEOUT_MS, tail);
+		}
+		it_sleep_ms(5);
+	}
+}
+
+void process_start(struct server *s, const char *const *extra_env, const char *const *args,
+                   const char *ready)
+{
+	memset(s, 0, sizeof(*s));
+	it_mkdtemp(s->dir, sizeof(s->dir));
+	snprintf(s->log_path, sizeof(s->log_path), "%s/server.log", s->dir);
+	size_t n = env_len((char *const *)extra_env);
+	s->extra_env = calloc(n + 1, sizeof(char *));
+	if (!s->extra_env)
+		abort();
+	for (size_t i = 0; i < n; i++)
+		s->extra_env[i] = it_strdup(extra_env[i]);
+	spawn_cmd(s, args, ready);
+}
+
+void worker_start(struct server *s, const char *const *extra_env)
+{
+	static const char *const args[] = {"worker", NULL};
+	process_start(s, extra_env, args, "worker_started");
+}
+
+void worker_stop_ok(struct server *s)
+{
+	int st = server_stop(s);
+	char *tail = server_log_tail(s);
+	cr_assert_eq(st, 0, "worker exit status %d after SIGTERM, expected 0\n%s", st, tail);
+	cr_assert(!run_has_sanitizer_report(s), "sanitizer report in the worker log\n%s", tail);
+	cr_assert(run_has_event(s, "worker_stopped"),
+	          "no \"worker_stopped\" event after SIGTERM\n%s", tail);
+	free(tail);
 }

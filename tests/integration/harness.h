@@ -75,7 +75,7 @@ struct server {
 	int port;
 	char dir[256];      /* temporary directory: cwd and database */
 	char log_path[320]; /* stdout + stderr of every run, appended */
-	char db_url[352];   /* sqlite:////<dir>/vault.db */
+	char db_url[512];   /* it_database_url(dir) */
 	char base_url[64];  /* http://127.0.0.1:<port> */
 	char **extra_env;   /* copy of the overrides, reused by server_restart */
 	long log_offset;    /* where the current run's output starts */
@@ -86,6 +86,23 @@ struct server {
 
 /* Absolute path of $VAULT_BIN (default build/vault); asserts it exists. */
 const char *vault_bin(void);
+
+/*
+ * The backend under test: PostgreSQL when VAULT_TEST_PG_URL is set (each
+ * test directory then gets its own schema on that server, dropped by
+ * it_rmtree), else SQLite in a file of the directory.
+ */
+bool it_pg(void);
+/* DATABASE_URL for a run in dir (the schema is made if missing); caller frees. */
+char *it_database_url(const char *dir);
+
+/*
+ * Blocks every note write of s's database until it_db_unlock: an exclusive
+ * transaction on SQLite, a lock on the notes table on PostgreSQL (a write
+ * then waits out DB_STATEMENT_TIMEOUT_SECONDS).
+ */
+struct it_db_lock *it_db_lock(const struct server *s);
+void it_db_unlock(struct it_db_lock *l);
 
 /*
  * The environment a server or CLI run gets for directory dir: PATH, HOST,
@@ -330,3 +347,21 @@ void cli_result_free(struct cli_result *r);
 /* Whether two notes' JSON are equal apart from embedding_status, which the
  * background worker may change at any moment. */
 bool notes_equal(json_t *a, json_t *b);
+
+/*
+ * Starts `$VAULT_BIN args...` (args NULL-terminated, e.g. {"worker", NULL}
+ * or {"serve", "--no-worker", NULL}) in a fresh temporary directory with
+ * env_build() plus extra_env, like server_start(), and waits for its log
+ * line with event ready ("server_started" also reads the port). s->db_url
+ * is the DATABASE_URL the process got, so "DATABASE_URL=<another's db_url>"
+ * in extra_env shares that database. server_stop(), server_log() and
+ * server_cleanup() work on it; server_restart() would run `serve`.
+ */
+void process_start(struct server *s, const char *const *extra_env, const char *const *args,
+                   const char *ready);
+
+/* process_start() of `vault worker`, ready at "worker_started". */
+void worker_start(struct server *s, const char *const *extra_env);
+
+/* server_stop() of a worker; asserts exit 0, "worker_stopped" and no sanitizer report. */
+void worker_stop_ok(struct server *s);

@@ -6,7 +6,6 @@
  */
 #include "integration/harness.h"
 
-#include <sqlite3.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -510,14 +509,12 @@ static json_t *find_request_line(const char *rid)
 
 Test(http, database_error_detail_stays_in_the_log)
 {
-	server_start(&srv, NULL);
+	server_start(&srv, (const char *const[]){"DB_STATEMENT_TIMEOUT_SECONDS=1", NULL});
 	struct it_user u;
 	user_new(&srv, &u);
-	/* Another process holds the write lock: the write waits out its busy timeout (5 s). */
-	char *path = it_asprintf("%s/vault.db", srv.dir);
-	sqlite3 *db = NULL;
-	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
-	cr_assert_eq(sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+	/* Another process holds the write lock: the write waits out its busy
+	 * timeout (SQLite, 5 s) or statement timeout (PostgreSQL, 1 s). */
+	struct it_db_lock *lock = it_db_lock(&srv);
 	const char *const headers[] = {"X-Request-ID: rid-db-busy", NULL};
 	struct http_req q = {.method = "POST",
 	                     .path = "/api/v1/notes",
@@ -527,8 +524,7 @@ Test(http, database_error_detail_stays_in_the_log)
 	                     .body_len = 13};
 	struct http_resp r;
 	http_req(&srv, &q, &r);
-	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-	sqlite3_close(db);
+	it_db_unlock(lock);
 	cr_assert_eq(r.status, 503, "write against a locked database: %d %s", r.status, r.body);
 	assert_error_body(&r, "503");
 	cr_assert_str_eq(resp_str(&r, "detail"), "Service unavailable",
@@ -541,6 +537,5 @@ Test(http, database_error_detail_stays_in_the_log)
 	cr_assert(logged && strcmp(logged, "Service unavailable") != 0,
 	          "the log line lacks the internal detail: %s", logged);
 	json_decref(line);
-	free(path);
 	user_free(&u);
 }

@@ -256,10 +256,19 @@ Test(config, database_url)
 	fails("DATABASE_URL=./v.db", "DATABASE_URL", "sqlite:///path");
 	fails("DATABASE_URL=mysql://db/vault", "DATABASE_URL", "sqlite:///path");
 
-	/* Other schemes carry passwords: the scheme may be named, the rest never. */
+	/* PostgreSQL URLs pass as they are; libpq checks them when the store opens. */
+	char *pg[] = {"DATABASE_URL=postgresql://vault:hunter2@db:5432/vault",
+	              "DATABASE_URL=postgres://db/vault?sslmode=require"};
+	for (size_t i = 0; i < 2; i++) {
+		load_ok(&c, ENVP(pg[i]), NULL);
+		cr_assert_str_eq(c.database_url, pg[i] + strlen("DATABASE_URL="));
+		config_free(&c);
+	}
+
+	/* Other schemes may carry passwords: the scheme may be named, the rest never. */
 	struct verror err;
-	load_fails(ENVP("DATABASE_URL=postgresql://vault:hunter2@db:5432/vault"), NULL,
-	           "\"postgresql\" is not supported", "sqlite:///path", &err);
+	load_fails(ENVP("DATABASE_URL=mysql://vault:hunter2@db:5432/vault"), NULL,
+	           "\"mysql\" is not supported", "postgresql://", &err);
 	cr_assert_null(strstr(err.detail, "hunter2"), "%s", err.detail);
 	cr_assert_null(strstr(err.detail, "db:5432"), "%s", err.detail);
 }
@@ -337,6 +346,31 @@ Test(config, max_body_bytes)
 Test(config, idle_timeout_seconds)
 {
 	int_var("IDLE_TIMEOUT_SECONDS", 1, 3600, 30, idle_timeout);
+}
+
+static int pool_size(const struct config *c)
+{
+	return c->db_pool_size;
+}
+static int max_overflow(const struct config *c)
+{
+	return c->db_max_overflow;
+}
+static int pool_timeout(const struct config *c)
+{
+	return c->db_pool_timeout_seconds;
+}
+static int statement_timeout(const struct config *c)
+{
+	return c->db_statement_timeout_seconds;
+}
+
+Test(config, database_pool)
+{
+	int_var("DB_POOL_SIZE", 1, 1000, 5, pool_size);
+	int_var("DB_MAX_OVERFLOW", 0, 1000, 10, max_overflow);
+	int_var("DB_POOL_TIMEOUT_SECONDS", 1, 600, 10, pool_timeout);
+	int_var("DB_STATEMENT_TIMEOUT_SECONDS", 0, 86400, 30, statement_timeout);
 }
 
 Test(config, log_level_and_format)

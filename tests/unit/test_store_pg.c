@@ -1,0 +1,1174 @@
+/*
+ * test_store_pg.c - the PostgreSQL backend of store.h against a real server.
+ *
+ * The server comes from VAULT_TEST_PG_URL (scripts/pg start prints one);
+ * without it every test is skipped. Each test gets a schema of its own,
+ * t_vault_<pid>_<n>, through the URL's options=-csearch_path=..., and drops
+ * it at the end, so tests run in parallel on one database. Where the
+ * interface cannot show an effect, the tests look with a libpq connection
+ * of their own (raw), on the same schema.
+ */
+#include <criterion/criterion.h>
+
+#include <libpq-fe.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "store/store.h"
+
+#define DIM 8 /* the tests' EMBEDDING_DIM */
+
+static struct store *db;
+static PGconn *raw;
+static char schema[64];
+static char url[1024];
+
+/* Runs sql on the raw connection; fails the test on error. */
+static void exec_raw(const char *fmt, ...)
+{
+	char sql[4096];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(sql, sizeof(sql), fmt, ap);
+	va_end(ap);
+	PGresult *r = PQexec(raw, sql);
+	ExecStatusType st = PQresultStatus(r);
+	cr_assert(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK, "%s: %s", sql,
+	          PQresultErrorMessage(r));
+	PQclear(r);
+}
+
+/* One integer from a query on the raw connection. */
+static int64_t query_int(const char *fmt, ...)
+{
+	char sql[4096];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(sql, sizeof(sql), fmt, ap);
+	va_end(ap);
+	PGresult *r = PQexec(raw, sql);
+	cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s: %s", sql, PQresultErrorMessage(r));
+	cr_assert_eq(PQntuples(r), 1, "%s", sql);
+	int64_t v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return v;
+}
+
+/*
+ * Skips the test without a server; else makes the test's schema and the
+ * URL that selects it, and opens the raw connection on it.
+ */
+static void need_pg(void)
+{
+	static int counter;
+	const char *base = getenv("VAULT_TEST_PG_URL");
+	if (!base || !*base)
+		cr_skip_test("VAULT_TEST_PG_URL not set");
+	snprintf(schema, sizeof(schema), "t_vault_%d_%d_%ld", (int)getpid(), ++counter,
+	         (long)time(NULL) % 100000);
+	/* Its own application_name, so a test can find its pool's backends. */
+	snprintf(url, sizeof(url), "%s%coptions=-csearch_path%%3D%s,public&application_name=%s",
+	         base, strchr(base, '?') ? '&' : '?', schema, schema);
+	raw = PQconnectdb(base);
+	cr_assert_eq(PQstatus(raw), CONNECTION_OK, "%s", PQerrorMessage(raw));
+	PQclear(PQexec(raw, "SET client_min_messages = warning"));
+	/* In public, so no test schema owns it and each can be dropped alone. */
+	PGresult *r = PQexec(raw, "CREATE EXTENSION IF NOT EXISTS vector SCHEMA public");
+	PQclear(r); /* a concurrent create may lose the race; the extension is there either way */
+	exec_raw("CREATE SCHEMA %s", schema);
+	exec_raw("SET search_path = %s, public", schema);
+}
+
+static void setup(void)
+{
+	db = NULL;
+	raw = NULL;
+	schema[0] = '\0';
+	log_init(LOG_ERROR, LOG_JSON, NULL); /* quiet: migrations log at info */
+}
+
+static void teardown(void)
+{
+	store_close(db);
+	db = NULL;
+	if (raw && schema[0]) {
+		PGresult *r = PQexec(raw, "RESET search_path");
+		PQclear(r);
+		char sql[128];
+		snprintf(sql, sizeof(sql), "DROP SCHEMA %s CASCADE", schema);
+		PQclear(PQexec(raw, sql));
+	}
+	PQfinish(raw);
+	raw = NULL;
+}
+
+TestSuite(store_pg, .init = setup, .fini = teardown, .timeout = 60);
+
+/* ---------------------------------------------------------------- helpers */
+
+static struct store_opts test_opts(void)
+{
+	return (struct store_opts){.embedding_dim = DIM};
+}
+
+static void open_migrated(const struct store_opts *opts)
+{
+	struct verror err = {0};
+	struct store_opts def = test_opts();
+	int applied = -1;
+	cr_assert_eq(store_open(url, opts ? opts : &def, &db, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(store_migrate_up(db, -1, &applied, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(applied, 2);
+}
+
+static int64_t make_user(const char *email)
+{
+	struct verror err = {0};
+	struct user u;
+	cr_assert_eq(store_user_create(db, email, "$2b$12$hash", 1000, &u, &err), VERR_OK, "%s",
+	             err.detail);
+	return u.id;
+}
+
+static int64_t make_note(int64_t user_id, const char *title, const char *content,
+                         const char *const *tags, size_t ntags, int64_t now)
+{
+	struct verror err = {0};
+	struct note_input in = {title, content, tags, ntags};
+	struct note n;
+	cr_assert_eq(store_note_create(db, user_id, &in, now, &n, &err), VERR_OK, "%s", err.detail);
+	int64_t id = n.id;
+	note_free(&n);
+	return id;
+}
+
+static void make_token(int64_t user_id, const char *family, const char *hash, int64_t expires)
+{
+	struct verror err = {0};
+	cr_assert_eq(store_token_insert(db, user_id, family, hash, expires, 1000, &err), VERR_OK,
+	             "%s", err.detail);
+}
+
+static void assert_tags(const struct note *n, const char *const *want, size_t nwant)
+{
+	cr_assert_eq(n->ntags, nwant, "note %lld has %zu tags, want %zu", (long long)n->id,
+	             n->ntags, nwant);
+	for (size_t i = 0; i < nwant; i++)
+		cr_assert_str_eq(n->tags[i], want[i]);
+}
+
+/* Chunks whose hash is their text: short, unique and readable in these tests. */
+static int64_t make_chunked(int64_t uid, const char *title, const char *const *texts, size_t n,
+                            int64_t now)
+{
+	struct verror err = {0};
+	struct chunk_input ch[16];
+	struct note got;
+	cr_assert_leq(n, 16);
+	for (size_t i = 0; i < n; i++)
+		ch[i] = (struct chunk_input){"", texts[i], texts[i]};
+	struct note_input in = {title, "body", NULL, 0, ch, n};
+	cr_assert_eq(store_note_create(db, uid, &in, now, &got, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(got.embedding_status, n ? EMBED_PENDING : EMBED_READY);
+	int64_t id = got.id;
+	note_free(&got);
+	return id;
+}
+
+static int64_t chunk_id(const char *text)
+{
+	return query_int("SELECT id FROM chunks WHERE text = '%s'", text);
+}
+
+/* Claims and frees; returns how many, their ids in ids (if given). */
+static size_t claim(size_t limit, int64_t now, int64_t lease, int64_t *ids)
+{
+	struct verror err = {0};
+	struct embed_job *jobs = NULL;
+	size_t n = 99;
+	cr_assert_eq(store_embed_claim(db, limit, now, lease, &jobs, &n, &err), VERR_OK, "%s",
+	             err.detail);
+	for (size_t i = 0; ids && i < n; i++)
+		ids[i] = jobs[i].chunk_id;
+	embed_jobs_free(jobs, n);
+	return n;
+}
+
+static void embed_vec(int64_t cid, const char *hash, const char *model, const float *v)
+{
+	struct verror err = {0};
+	cr_assert_eq(store_embed_done(db, &cid, &hash, 1, model, DIM, v, 9000, &err), VERR_OK, "%s",
+	             err.detail);
+}
+
+/* ---------------------------------------------------------------- migrations */
+
+Test(store_pg, migrate_up_down_up_and_status)
+{
+	struct verror err = {0};
+	struct store_opts opts = test_opts();
+	struct migration_info *mi = NULL;
+	size_t n = 0;
+	int steps = -1;
+	struct user u;
+
+	need_pg();
+	cr_assert_eq(store_open(url, &opts, &db, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(store_migrate_status(db, &mi, &n, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(mi[0].version, 1);
+	cr_assert_str_eq(mi[0].name, "init");
+	cr_assert_eq(mi[0].applied_at, 0);
+	cr_assert_str_eq(mi[1].name, "search");
+	cr_assert_eq(mi[1].applied_at, 0);
+	free(mi);
+
+	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(steps, 2);
+	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(steps, 0, "up at the latest version must do nothing");
+	cr_assert_eq(query_int("SELECT count(*) FROM pg_tables WHERE schemaname = '%s' AND "
+	                       "tablename IN ('users','notes','refresh_tokens','chunks')",
+	                       schema),
+	             4);
+	cr_assert_eq(query_int("SELECT atttypmod FROM pg_attribute WHERE attrelid = "
+	                       "'%s.chunks'::regclass AND attname = 'embedding'",
+	                       schema),
+	             DIM);
+	cr_assert_eq(store_migrate_status(db, &mi, &n, &err), VERR_OK, "%s", err.detail);
+	cr_assert_gt(mi[0].applied_at, 0);
+	cr_assert_gt(mi[1].applied_at, 0);
+	free(mi);
+	cr_assert_eq(store_user_create(db, "a@x.org", "h", 1, &u, &err), VERR_OK, "%s", err.detail);
+
+	/* One step down reverts search only; the users stay. */
+	cr_assert_eq(store_migrate_down(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(steps, 1);
+	cr_assert_eq(query_int("SELECT count(*) FROM users"), 1);
+	cr_assert_eq(query_int("SELECT count(*) FROM pg_tables WHERE schemaname = '%s' AND "
+	                       "tablename = 'chunks'",
+	                       schema),
+	             0);
+	cr_assert_eq(query_int("SELECT count(*) FROM information_schema.columns WHERE "
+	                       "table_schema = '%s' AND column_name IN ('index_version','search')",
+	                       schema),
+	             0);
+
+	cr_assert_eq(store_migrate_down(db, 0, &steps, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(steps, 1);
+	cr_assert_eq(query_int("SELECT count(*) FROM pg_tables WHERE schemaname = '%s' AND "
+	                       "tablename <> 'schema_migrations'",
+	                       schema),
+	             0);
+	cr_assert_eq(query_int("SELECT count(*) FROM pg_extension WHERE extname = 'vector'"), 1,
+	             "down must leave the database-wide extension alone");
+	cr_assert_eq(store_migrate_down(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(steps, 0);
+
+	/* Up again: the prepared statements must find the new tables; ids start over. */
+	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(steps, 2);
+	cr_assert_eq(store_user_create(db, "a@x.org", "h", 1, &u, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(u.id, 1);
+	verr_clear(&err);
+	cr_assert_eq(store_schema_check(db, &err), VERR_OK, "%s", err.detail);
+
+	cr_assert_eq(store_migrate_up(db, 3, &steps, &err), VERR_INVALID);
+	cr_assert_eq(store_migrate_down(db, -2, &steps, &err), VERR_INVALID);
+}
+
+Test(store_pg, schema_check_version_and_dimension)
+{
+	struct verror err = {0};
+	struct store_opts opts = test_opts();
+	struct store *other = NULL;
+	int steps;
+
+	need_pg();
+	cr_assert_eq(store_open(url, &opts, &db, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(store_schema_check(db, &err), VERR_UNAVAILABLE);
+	cr_assert(strstr(err.detail, "version 0, expected 2") != NULL, "%s", err.detail);
+	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
+	verr_clear(&err);
+	cr_assert_eq(store_schema_check(db, &err), VERR_OK, "%s", err.detail);
+
+	/* The same schema read by a build configured for another model's dimension. */
+	opts.embedding_dim = 1536;
+	cr_assert_eq(store_open(url, &opts, &other, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(store_schema_check(other, &err), VERR_UNAVAILABLE);
+	cr_assert(strstr(err.detail, "vector(8) but EMBEDDING_DIM is 1536") != NULL, "%s",
+	          err.detail);
+	store_close(other);
+
+	exec_raw("INSERT INTO schema_migrations VALUES (99, 'future', 1)");
+	cr_assert_eq(store_schema_check(db, &err), VERR_UNAVAILABLE);
+	cr_assert(strstr(err.detail, "version 99") != NULL, "%s", err.detail);
+	cr_assert_eq(store_migrate_down(db, 0, &steps, &err), VERR_INVALID);
+}
+
+/* Two handles migrating one schema at once: the advisory lock lets one do each step. */
+static void *migrate_racer(void *arg)
+{
+	struct verror err = {0};
+	struct store_opts opts = test_opts();
+	struct store *s = NULL;
+	int *applied = arg;
+	if (store_open(url, &opts, &s, &err) || store_migrate_up(s, -1, applied, &err))
+		*applied = -100;
+	store_close(s);
+	return NULL;
+}
+
+Test(store_pg, concurrent_migrations_apply_each_step_once)
+{
+	pthread_t t[4];
+	int applied[4];
+	need_pg();
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(pthread_create(&t[i], NULL, migrate_racer, &applied[i]), 0);
+	int total = 0;
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		cr_assert_geq(applied[i], 0, "racer %d failed", i);
+		total += applied[i];
+	}
+	cr_assert_eq(total, 2);
+	cr_assert_eq(query_int("SELECT count(*) FROM schema_migrations"), 2);
+}
+
+/* ---------------------------------------------------------------- users, notes */
+
+Test(store_pg, users_crud)
+{
+	struct verror err = {0};
+	struct user u, got, *all = NULL;
+	size_t n;
+	need_pg();
+	open_migrated(NULL);
+
+	cr_assert_eq(store_user_create(db, "ann@x.org", "$2b$hash", 1234, &u, &err), VERR_OK, "%s",
+	             err.detail);
+	cr_assert_gt(u.id, 0);
+	cr_assert_eq(store_user_create(db, "ann@x.org", "other", 1, &got, &err), VERR_CONFLICT);
+	cr_assert_eq(store_user_get(db, u.id, &got, &err), VERR_OK, "%s", err.detail);
+	cr_assert_str_eq(got.email, "ann@x.org");
+	cr_assert_str_eq(got.password_hash, "$2b$hash");
+	cr_assert_eq(got.created_at, 1234);
+	cr_assert_eq(store_user_get_by_email(db, "ann@x.org", &got, &err), VERR_OK, "%s",
+	             err.detail);
+	cr_assert_eq(got.id, u.id);
+	cr_assert_eq(store_user_get_by_email(db, "nobody@x.org", &got, &err), VERR_NOT_FOUND);
+	int64_t bob = make_user("bob@x.org");
+	cr_assert_eq(store_user_list(db, &all, &n, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(all[0].id, u.id);
+	cr_assert_eq(all[1].id, bob);
+	free(all);
+
+	/* Deleting cascades to notes, chunks and tokens; the id is never reused. */
+	const char *texts[] = {"one", "two"};
+	make_chunked(u.id, "n", texts, 2, 10);
+	make_token(u.id, "fam", "tok", 99999);
+	cr_assert_eq(store_user_delete(db, u.id, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(store_user_delete(db, u.id, &err), VERR_NOT_FOUND);
+	cr_assert_eq(query_int("SELECT count(*) FROM notes"), 0);
+	cr_assert_eq(query_int("SELECT count(*) FROM chunks"), 0);
+	cr_assert_eq(query_int("SELECT count(*) FROM refresh_tokens"), 0);
+	cr_assert_eq(store_user_create(db, "ann@x.org", "h", 1, &got, &err), VERR_OK, "%s",
+	             err.detail);
+	cr_assert_gt(got.id, bob);
+}
+
+Test(store_pg, note_crud_scoping_and_conflicts)
+{
+	struct verror err = {0};
+	struct note got, upd;
+	need_pg();
+	open_migrated(NULL);
+	int64_t ann = make_user("ann@x.org");
+	int64_t bob = make_user("bob@x.org");
+	const char *tags[] = {"zeta", "alpha", "with \"quote\", comma {brace} \\ NULL"};
+	int64_t id = make_note(ann, "Ann's", "body", tags, 3, 100);
+
+	cr_assert_eq(store_note_get(db, ann, id, &got, &err), VERR_OK, "%s", err.detail);
+	cr_assert_str_eq(got.title, "Ann's");
+	cr_assert_str_eq(got.content, "body");
+	cr_assert_eq(got.created_at, 100);
+	cr_assert_eq(got.updated_at, 100);
+	cr_assert_eq(got.embedding_status, EMBED_READY);
+	assert_tags(&got, tags, 3);
+	note_free(&got);
+
+	/* Another user's note is exactly a missing one. */
+	struct note_input in = {"Bob was here", "", NULL, 0};
+	cr_assert_eq(store_note_get(db, bob, id, &got, &err), VERR_NOT_FOUND);
+	cr_assert_eq(store_note_update(db, bob, id, &in, 200, &upd, &err), VERR_NOT_FOUND);
+	cr_assert_eq(store_note_delete(db, bob, id, &err), VERR_NOT_FOUND);
+	cr_assert_eq(store_note_get(db, ann, id + 1000, &got, &err), VERR_NOT_FOUND);
+	struct note_input dup = {"t", "c", (const char *[]){"a", "a"}, 2};
+	cr_assert_eq(store_note_create(db, ann, &dup, 1, &got, &err), VERR_CONFLICT);
+	struct note_input nouser = {"t", "c", NULL, 0};
+	cr_assert_eq(store_note_create(db, 999999, &nouser, 1, &got, &err), VERR_NOT_FOUND);
+
+	/* Optimistic concurrency: only at the updated_at the caller read. */
+	const char *tags2[] = {"beta"};
+	struct note_input in2 = {"New", "text", tags2, 1, NULL, 0, 100};
+	cr_assert_eq(store_note_update(db, ann, id, &in2, 100, &upd, &err), VERR_OK, "%s",
+	             err.detail);
+	cr_assert_eq(upd.updated_at, 101, "an update moves updated_at by at least 1 ms");
+	cr_assert_eq(upd.created_at, 100);
+	assert_tags(&upd, tags2, 1);
+	note_free(&upd);
+	cr_assert_eq(store_note_update(db, ann, id, &in2, 300, &upd, &err), VERR_CONFLICT);
+	cr_assert_eq(store_note_get(db, ann, id, &got, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(got.updated_at, 101, "a refused update changes nothing");
+	note_free(&got);
+	in2.if_updated_at = 0;
+	cr_assert_eq(store_note_update(db, ann, id, &in2, 300, &upd, &err), VERR_OK, "%s",
+	             err.detail);
+	cr_assert_eq(upd.updated_at, 300);
+	note_free(&upd);
+
+	cr_assert_eq(store_note_delete(db, ann, id, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(store_note_delete(db, ann, id, &err), VERR_NOT_FOUND);
+	int64_t again = make_note(ann, "x", "y", NULL, 0, 1);
+	cr_assert_gt(again, id, "ids are never reused");
+}
+
+Test(store_pg, note_list_pages_tags_and_get_many)
+{
+	struct verror err = {0};
+	struct note_page page;
+	struct note many[4];
+	need_pg();
+	open_migrated(NULL);
+	int64_t ann = make_user("ann@x.org");
+	int64_t bob = make_user("bob@x.org");
+	const char *ab[] = {"a", "b"}, *a[] = {"a"};
+	int64_t n1 = make_note(ann, "1", "", ab, 2, 10);
+	int64_t n2 = make_note(ann, "2", "", a, 1, 20);
+	int64_t n3 = make_note(ann, "3", "", NULL, 0, 20); /* same time: higher id first */
+	int64_t foreign = make_note(bob, "b", "", ab, 2, 5);
+
+	struct note_query q = {ann, 1, 10, NULL, 0};
+	cr_assert_eq(store_note_list(db, &q, &page, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(page.total, 3);
+	cr_assert_eq(page.n, 2);
+	cr_assert_eq(page.items[0].id, n2);
+	cr_assert_eq(page.items[1].id, n1);
+	assert_tags(&page.items[1], ab, 2);
+	note_page_free(&page);
+
+	struct note_query qt = {ann, 0, 10, (const char *[]){"b", "a", "a"}, 3};
+	cr_assert_eq(store_note_list(db, &qt, &page, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(page.total, 1);
+	cr_assert_eq(page.n, 1);
+	cr_assert_eq(page.items[0].id, n1);
+	note_page_free(&page);
+
+	int64_t *ids = NULL;
+	size_t n = 0;
+	cr_assert_eq(store_note_ids_with_tags(db, ann, a, 1, &ids, &n, &err), VERR_OK, "%s",
+	             err.detail);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(ids[0], n1);
+	cr_assert_eq(ids[1], n2);
+	free(ids);
+	cr_assert_eq(store_note_ids_with_tags(db, ann, NULL, 0, &ids, &n, &err), VERR_OK);
+	cr_assert_eq(n, 3);
+	cr_assert_eq(ids[2], n3);
+	free(ids);
+
+	int64_t want[4] = {n3, foreign, n1, n3};
+	cr_assert_eq(store_notes_get_many(db, ann, want, 4, many, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(many[0].id, n3);
+	cr_assert_eq(many[1].id, 0, "another user's note is left empty");
+	cr_assert_eq(many[2].id, n1);
+	assert_tags(&many[2], ab, 2);
+	cr_assert_eq(many[3].id, n3);
+	cr_assert_str_eq(many[3].title, "3");
+	for (int i = 0; i < 4; i++)
+		note_free(&many[i]);
+}
+
+/* ---------------------------------------------------------------- tokens */
+
+Test(store_pg, token_rotate_reuse_and_revoke)
+{
+	struct verror err = {0};
+	int64_t uid = 0;
+	need_pg();
+	open_migrated(NULL);
+	int64_t ann = make_user("ann@x.org");
+	make_token(ann, "fam", "t1", 5000);
+
+	cr_assert_eq(store_token_rotate(db, "t1", "t2", 9000, 2000, &uid, &err), VERR_OK, "%s",
+	             err.detail);
+	cr_assert_eq(uid, ann);
+	cr_assert_eq(store_token_rotate(db, "nope", "x", 9000, 2000, &uid, &err),
+	             VERR_UNAUTHORIZED);
+	/* t1 again: a reuse, the whole family (t2 too) is revoked. */
+	cr_assert_eq(store_token_rotate(db, "t1", "t3", 9000, 2100, &uid, &err), VERR_UNAUTHORIZED);
+	cr_assert(strstr(err.detail, "reused") != NULL, "%s", err.detail);
+	cr_assert_eq(store_token_rotate(db, "t2", "t4", 9000, 2200, &uid, &err), VERR_UNAUTHORIZED);
+
+	make_token(ann, "f2", "e1", 1500); /* expired at 2000 */
+	cr_assert_eq(store_token_rotate(db, "e1", "e2", 9000, 2000, &uid, &err), VERR_UNAUTHORIZED);
+	make_token(ann, "f3", "r1", 99999);
+	cr_assert_eq(store_token_revoke_family(db, ann + 1, "r1", 2000, &err), VERR_NOT_FOUND);
+	cr_assert_eq(store_token_revoke_family(db, ann, "r1", 2000, &err), VERR_OK, "%s",
+	             err.detail);
+	cr_assert_eq(store_token_rotate(db, "r1", "r2", 9000, 2000, &uid, &err), VERR_UNAUTHORIZED);
+	make_token(ann, "f4", "s1", 99999);
+	cr_assert_eq(store_token_revoke_all(db, ann, 2000, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(store_token_rotate(db, "s1", "s2", 9000, 2000, &uid, &err), VERR_UNAUTHORIZED);
+}
+
+#define RACERS 8
+
+struct racer {
+	pthread_barrier_t *start;
+	int index;
+	enum verr rc;
+	int64_t uid;
+};
+
+static void *race_rotate(void *arg)
+{
+	struct racer *r = arg;
+	struct verror err = {0};
+	char new_hash[32];
+	snprintf(new_hash, sizeof(new_hash), "next-%d", r->index);
+	pthread_barrier_wait(r->start);
+	r->rc = store_token_rotate(db, "contested", new_hash, 99999, 2000, &r->uid, &err);
+	return NULL;
+}
+
+Test(store_pg, token_concurrent_rotation_has_one_winner)
+{
+	pthread_t threads[RACERS];
+	struct racer racers[RACERS];
+	pthread_barrier_t start;
+	struct store_opts opts = test_opts();
+	need_pg();
+	opts.pool_size = RACERS; /* every racer on a connection of its own, truly at once */
+	open_migrated(&opts);
+	int64_t ann = make_user("ann@x.org");
+	make_token(ann, "fam", "contested", 99999);
+
+	pthread_barrier_init(&start, NULL, RACERS);
+	for (int i = 0; i < RACERS; i++) {
+		racers[i] = (struct racer){&start, i, VERR_INTERNAL, 0};
+		cr_assert_eq(pthread_create(&threads[i], NULL, race_rotate, &racers[i]), 0);
+	}
+	int ok = 0, unauthorized = 0;
+	for (int i = 0; i < RACERS; i++) {
+		pthread_join(threads[i], NULL);
+		if (racers[i].rc == VERR_OK) {
+			ok++;
+			cr_assert_eq(racers[i].uid, ann);
+		} else if (racers[i].rc == VERR_UNAUTHORIZED) {
+			unauthorized++;
+		}
+	}
+	pthread_barrier_destroy(&start);
+	cr_assert_eq(ok, 1, "%d rotations of one token succeeded", ok);
+	cr_assert_eq(unauthorized, RACERS - 1);
+	cr_assert_eq(query_int("SELECT count(*) FROM refresh_tokens WHERE token_hash LIKE "
+	                       "'next-%%'"),
+	             1);
+}
+
+/* ---------------------------------------------------------------- embedding queue */
+
+Test(store_pg, claim_lease_expiry_and_done)
+{
+	struct verror err = {0};
+	struct embed_job *jobs = NULL;
+	size_t n = 0;
+	int64_t ids[8];
+	float v[DIM] = {1};
+	need_pg();
+	open_migrated(NULL);
+	int64_t uid = make_user("ann@x.org");
+	const char *texts[] = {"a1", "a2", "a3"};
+	int64_t note = make_chunked(uid, "Title", texts, 3, 10);
+
+	cr_assert_eq(store_embed_claim(db, 2, 1000, 500, &jobs, &n, &err), VERR_OK, "%s",
+	             err.detail);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(jobs[0].chunk_id, chunk_id("a1"));
+	cr_assert_eq(jobs[1].chunk_id, chunk_id("a2"));
+	cr_assert_str_eq(jobs[0].title, "Title");
+	cr_assert_str_eq(jobs[0].text, "a1");
+	cr_assert_str_eq(jobs[0].hash, "a1");
+	cr_assert_eq(jobs[0].user_id, uid);
+	cr_assert_eq(jobs[0].attempts, 0);
+	embed_jobs_free(jobs, n);
+
+	/* Leased until 1500: only a3 is offered meanwhile; after, the two come back. */
+	cr_assert_eq(claim(10, 1200, 500, ids), 1);
+	cr_assert_eq(ids[0], chunk_id("a3"));
+	cr_assert_eq(claim(10, 1400, 500, NULL), 0);
+	cr_assert_eq(claim(10, 1500, 500, ids), 2, "an expired lease is offered again");
+	cr_assert_eq(ids[0], chunk_id("a1"));
+
+	/* A stale hash is ignored; the right one lands and bumps the version. */
+	int64_t before =
+	    query_int("SELECT index_version FROM users WHERE id = %lld", (long long)uid);
+	int64_t a1 = chunk_id("a1");
+	const char *stale = "old";
+	cr_assert_eq(store_embed_done(db, &a1, &stale, 1, "m", DIM, v, 2000, &err), VERR_OK, "%s",
+	             err.detail);
+	cr_assert_eq(query_int("SELECT status FROM chunks WHERE id = %lld", (long long)a1), 0);
+	cr_assert_eq(query_int("SELECT index_version FROM users WHERE id = %lld", (long long)uid),
+	             before, "nothing written, nothing bumped");
+	embed_vec(a1, "a1", "m", v);
+	cr_assert_eq(query_int("SELECT status FROM chunks WHERE id = %lld", (long long)a1), 1);
+	cr_assert_eq(
+	    query_int("SELECT vector_dims(embedding) FROM chunks WHERE id = %lld", (long long)a1),
+	    DIM);
+	cr_assert_gt(query_int("SELECT index_version FROM users WHERE id = %lld", (long long)uid),
+	             before);
+	cr_assert_eq(store_embed_done(db, &a1, (const char *[]){"a1"}, 1, "m", DIM + 1, v, 1, &err),
+	             VERR_INVALID);
+
+	/* Failures: retried, then given up. */
+	int64_t a2 = chunk_id("a2");
+	cr_assert_eq(store_embed_failed(db, a2, "a2", "boom", 5000, false, &err), VERR_OK);
+	cr_assert_eq(query_int("SELECT attempts FROM chunks WHERE id = %lld", (long long)a2), 1);
+	cr_assert_eq(store_embed_failed(db, a2, "a2", "boom", 0, true, &err), VERR_OK);
+	struct index_status st;
+	cr_assert_eq(store_index_status(db, uid, "m", DIM, &st, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(st.pending, 1);
+	cr_assert_eq(st.ready, 1);
+	cr_assert_eq(st.failed, 1);
+	cr_assert_eq(st.stale, 0);
+	cr_assert_eq(store_index_status(db, uid, "other", DIM, &st, &err), VERR_OK);
+	cr_assert_eq(st.stale, 1);
+
+	/* An update keeps unchanged chunks' vectors; reindex makes all pending, vectors kept. */
+	struct chunk_input ch[] = {{"", "a1", "a1"}, {"", "b9", "b9"}};
+	struct note_input in = {"Title", "body", NULL, 0, ch, 2};
+	struct note upd;
+	cr_assert_eq(store_note_update(db, uid, note, &in, 3000, &upd, &err), VERR_OK, "%s",
+	             err.detail);
+	cr_assert_eq(upd.embedding_status, EMBED_PENDING);
+	note_free(&upd);
+	cr_assert_eq(chunk_id("a1"), a1, "an unchanged chunk keeps its row");
+	cr_assert_eq(query_int("SELECT count(*) FROM chunks"), 2);
+	int64_t count = 0;
+	cr_assert_eq(store_reindex(db, uid, &count, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(count, 2);
+	cr_assert_eq(query_int("SELECT count(*) FROM chunks WHERE status = 0 AND embedding IS NOT "
+	                       "NULL"),
+	             1);
+
+	int64_t *cids = NULL;
+	char **ctexts = NULL;
+	size_t nc = 0;
+	cr_assert_eq(store_note_chunks(db, uid, note, &cids, &ctexts, &nc, &err), VERR_OK);
+	cr_assert_eq(nc, 2);
+	cr_assert_eq(cids[0], a1);
+	cr_assert_str_eq(ctexts[1], "b9");
+	for (size_t i = 0; i < nc; i++)
+		free(ctexts[i]);
+	free(ctexts);
+	free(cids);
+	cr_assert_eq(store_note_chunks(db, uid + 1, note, &cids, &ctexts, &nc, &err),
+	             VERR_NOT_FOUND);
+}
+
+#define CLAIMERS    8
+#define CLAIM_TOTAL 300
+
+struct claimer {
+	struct store *s;
+	pthread_barrier_t *start;
+	int64_t got[CLAIM_TOTAL];
+	size_t n;
+	enum verr rc;
+};
+
+static void *claim_all(void *arg)
+{
+	struct claimer *cl = arg;
+	pthread_barrier_wait(cl->start);
+	for (;;) {
+		struct verror err = {0};
+		struct embed_job *jobs = NULL;
+		size_t n = 0;
+		cl->rc = store_embed_claim(cl->s, 3, 1000, 1000000, &jobs, &n, &err);
+		if (cl->rc != VERR_OK || n == 0)
+			break;
+		bool over = cl->n + n > CLAIM_TOTAL;
+		for (size_t i = 0; i < n && cl->n < CLAIM_TOTAL; i++)
+			cl->got[cl->n++] = jobs[i].chunk_id;
+		embed_jobs_free(jobs, n);
+		if (over) {
+			cl->rc = VERR_CONFLICT;
+			break;
+		}
+	}
+	return NULL;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* Threads on two handles (two pools, as two processes): SKIP LOCKED keeps them disjoint. */
+Test(store_pg, concurrent_claims_never_share_a_chunk)
+{
+	struct verror err = {0};
+	struct store_opts opts = test_opts();
+	struct store *other = NULL;
+	pthread_t threads[CLAIMERS];
+	static struct claimer cl[CLAIMERS];
+	static int64_t all[CLAIM_TOTAL + CLAIMERS * 3];
+	pthread_barrier_t start;
+	need_pg();
+	opts.pool_size = CLAIMERS / 2;
+	open_migrated(&opts);
+	int64_t uid = make_user("ann@x.org");
+	cr_assert_eq(store_open(url, &opts, &other, &err), VERR_OK, "%s", err.detail);
+
+	char texts[CLAIM_TOTAL / 10][10][32];
+	for (int i = 0; i < CLAIM_TOTAL / 10; i++) {
+		const char *t[10];
+		for (int k = 0; k < 10; k++) {
+			snprintf(texts[i][k], sizeof(texts[i][k]), "c%d-%d", i, k);
+			t[k] = texts[i][k];
+		}
+		make_chunked(uid, "n", t, 10, i);
+	}
+	pthread_barrier_init(&start, NULL, CLAIMERS);
+	for (int i = 0; i < CLAIMERS; i++) {
+		cl[i] = (struct claimer){.s = i % 2 ? other : db, .start = &start};
+		cr_assert_eq(pthread_create(&threads[i], NULL, claim_all, &cl[i]), 0);
+	}
+	size_t total = 0;
+	for (int i = 0; i < CLAIMERS; i++) {
+		pthread_join(threads[i], NULL);
+		cr_assert_eq(cl[i].rc, VERR_OK, "claimer %d: %d", i, cl[i].rc);
+		for (size_t k = 0; k < cl[i].n; k++)
+			all[total++] = cl[i].got[k];
+	}
+	pthread_barrier_destroy(&start);
+	store_close(other);
+	cr_assert_eq(total, CLAIM_TOTAL, "every chunk claimed exactly once overall");
+	qsort(all, total, sizeof(all[0]), cmp_i64);
+	for (size_t i = 1; i < total; i++)
+		cr_assert_neq(all[i], all[i - 1], "chunk %lld handed out twice", (long long)all[i]);
+}
+
+/* ---------------------------------------------------------------- keyword search */
+
+static size_t kw(int64_t uid, const char *const *terms, size_t nterms, bool phrase,
+                 const char *const *tags, size_t ntags, struct keyword_hit *out, size_t max)
+{
+	struct verror err = {0};
+	struct keyword_hit *hits = NULL;
+	size_t n = 0;
+	cr_assert_eq(
+	    store_keyword_search(db, uid, terms, nterms, phrase, tags, ntags, 10, &hits, &n, &err),
+	    VERR_OK, "%s", err.detail);
+	for (size_t i = 0; i < n && i < max; i++)
+		out[i] = hits[i];
+	free(hits);
+	return n;
+}
+
+Test(store_pg, keyword_search_ranks_scopes_filters_and_phrases)
+{
+	struct keyword_hit h[10];
+	need_pg();
+	open_migrated(NULL);
+	int64_t ann = make_user("ann@x.org");
+	int64_t bob = make_user("bob@x.org");
+	const char *work[] = {"work"}, *garden[] = {"gardening tips"};
+	int64_t in_title = make_note(ann, "Running shoes", "about feet", NULL, 0, 1);
+	int64_t in_body = make_note(ann, "Misc", "I went running in new shoes today", work, 1, 2);
+	int64_t in_tag = make_note(ann, "Plants", "roses", garden, 1, 3);
+	int64_t other = make_note(ann, "Cooking", "pasta", NULL, 0, 4);
+	make_note(bob, "Running shoes", "bob's", NULL, 0, 5);
+	(void)other;
+
+	/* Any term, stemmed ("runs" finds "running"); the title outranks the body. */
+	const char *q1[] = {"runs", "shoe"};
+	cr_assert_eq(kw(ann, q1, 2, false, NULL, 0, h, 10), 2);
+	cr_assert_eq(h[0].note_id, in_title);
+	cr_assert_eq(h[1].note_id, in_body);
+	cr_assert_gt(h[0].score, h[1].score);
+	cr_assert_gt(h[1].score, 0);
+
+	/* The tag filter, and the tags themselves are searched. */
+	cr_assert_eq(kw(ann, q1, 2, false, work, 1, h, 10), 1);
+	cr_assert_eq(h[0].note_id, in_body);
+	const char *q2[] = {"gardening"};
+	cr_assert_eq(kw(ann, q2, 1, false, NULL, 0, h, 10), 1);
+	cr_assert_eq(h[0].note_id, in_tag);
+
+	/* A phrase must stand in the title or a tag, not just anywhere. */
+	const char *q3[] = {"running", "shoes"};
+	cr_assert_eq(kw(ann, q3, 2, true, NULL, 0, h, 10), 1);
+	cr_assert_eq(h[0].note_id, in_title);
+	const char *q4[] = {"gardening", "tip"};
+	cr_assert_eq(kw(ann, q4, 2, true, NULL, 0, h, 10), 1);
+	cr_assert_eq(h[0].note_id, in_tag);
+	const char *q5[] = {"shoes", "running"};
+	cr_assert_eq(kw(ann, q5, 2, true, NULL, 0, h, 10), 0, "a phrase keeps its order");
+
+	/* Odd input never raises; no words match nothing. */
+	const char *q6[] = {"or", "and", "not", "\xc3\xa9t\xc3\xa9"};
+	kw(ann, q6, 4, false, NULL, 0, h, 10);
+	kw(ann, q6, 4, true, NULL, 0, h, 10);
+	cr_assert_eq(kw(ann, NULL, 0, false, NULL, 0, h, 10), 0);
+
+	/* Updates and deletes follow at once. */
+	struct verror err = {0};
+	struct note upd;
+	struct note_input in = {"Cooking", "running late", NULL, 0};
+	cr_assert_eq(store_note_update(db, ann, other, &in, 10, &upd, &err), VERR_OK, "%s",
+	             err.detail);
+	note_free(&upd);
+	const char *q7[] = {"late"};
+	cr_assert_eq(kw(ann, q7, 1, false, NULL, 0, h, 10), 1);
+	cr_assert_eq(store_note_delete(db, ann, other, &err), VERR_OK);
+	cr_assert_eq(kw(ann, q7, 1, false, NULL, 0, h, 10), 0);
+}
+
+/* ---------------------------------------------------------------- vector search */
+
+#define VNOTES  30
+#define VCHUNKS 3
+
+/* A deterministic pseudo-random unit vector. */
+static void unit_vec(float *v, unsigned *seed)
+{
+	double norm = 0;
+	for (int i = 0; i < DIM; i++) {
+		v[i] = (float)(rand_r(seed) % 2001 - 1000) / 1000.0f;
+		norm += (double)v[i] * v[i];
+	}
+	for (int i = 0; i < DIM; i++)
+		v[i] = (float)(v[i] / sqrt(norm));
+}
+
+static double cosine(const float *a, const float *b)
+{
+	double d = 0;
+	for (int i = 0; i < DIM; i++)
+		d += (double)a[i] * b[i];
+	return d;
+}
+
+struct brute {
+	int64_t note_id, chunk_id;
+	double sim;
+};
+
+static int brute_cmp(const void *a, const void *b)
+{
+	const struct brute *x = a, *y = b;
+	if (x->sim != y->sim)
+		return x->sim < y->sim ? 1 : -1;
+	return (x->note_id > y->note_id) - (x->note_id < y->note_id);
+}
+
+static int64_t vnote[VNOTES], vchunk[VNOTES][VCHUNKS];
+static float vvec[VNOTES][VCHUNKS][DIM];
+
+/* VNOTES notes of uid with VCHUNKS embedded chunks each (model "m"), plus noise elsewhere. */
+static void make_vectors(int64_t uid, int64_t other_uid)
+{
+	unsigned seed = 42;
+	char texts[VNOTES][VCHUNKS][32];
+	for (int i = 0; i < VNOTES; i++) {
+		const char *t[VCHUNKS];
+		for (int k = 0; k < VCHUNKS; k++) {
+			snprintf(texts[i][k], sizeof(texts[i][k]), "v%lld-%d-%d", (long long)uid, i,
+			         k);
+			t[k] = texts[i][k];
+		}
+		vnote[i] = make_chunked(uid, "v", t, VCHUNKS, i);
+		for (int k = 0; k < VCHUNKS; k++) {
+			vchunk[i][k] = chunk_id(texts[i][k]);
+			unit_vec(vvec[i][k], &seed);
+			embed_vec(vchunk[i][k], texts[i][k], "m", vvec[i][k]);
+		}
+	}
+	/* Another user's vectors and another model's must never be found. */
+	for (int i = 0; i < 20; i++) {
+		char t[32];
+		float v[DIM];
+		snprintf(t, sizeof(t), "other-%d", i);
+		const char *tp = t;
+		make_chunked(other_uid, "o", &tp, 1, i);
+		unit_vec(v, &seed);
+		embed_vec(chunk_id(t), t, "m", v);
+	}
+}
+
+/* The brute-force answer for q over the notes in mask (NULL: all). */
+static size_t brute_force(const float *q, const bool *mask, struct brute *out)
+{
+	size_t n = 0;
+	for (int i = 0; i < VNOTES; i++) {
+		if (mask && !mask[i])
+			continue;
+		struct brute best = {vnote[i], 0, -2};
+		for (int k = 0; k < VCHUNKS; k++) {
+			double s = cosine(q, vvec[i][k]);
+			if (s > best.sim)
+				best = (struct brute){vnote[i], vchunk[i][k], s};
+		}
+		out[n++] = best;
+	}
+	qsort(out, n, sizeof(*out), brute_cmp);
+	return n;
+}
+
+static void assert_exact(const struct vector_hit *hits, size_t n, const struct brute *want,
+                         size_t nwant, size_t limit)
+{
+	cr_assert_eq(n, nwant < limit ? nwant : limit);
+	for (size_t i = 0; i < n; i++) {
+		cr_assert_eq(hits[i].note_id, want[i].note_id, "rank %zu", i);
+		cr_assert_eq(hits[i].chunk_id, want[i].chunk_id, "rank %zu", i);
+		cr_assert_float_eq(hits[i].similarity, want[i].sim, 1e-5, "rank %zu", i);
+	}
+}
+
+Test(store_pg, vector_search_exact_equals_brute_force)
+{
+	struct verror err = {0};
+	struct vector_hit *hits = NULL;
+	struct brute want[VNOTES];
+	size_t n = 0;
+	float q[DIM];
+	unsigned seed = 7;
+	need_pg();
+	open_migrated(NULL);
+	int64_t ann = make_user("ann@x.org");
+	int64_t bob = make_user("bob@x.org");
+	make_vectors(ann, bob);
+	cr_assert(store_has_vector_search(db));
+
+	for (int round = 0; round < 5; round++) {
+		unit_vec(q, &seed);
+		size_t nwant = brute_force(q, NULL, want);
+		cr_assert_eq(
+		    store_vector_search(db, ann, "m", DIM, q, NULL, 0, false, 10, &hits, &n, &err),
+		    VERR_OK, "%s", err.detail);
+		assert_exact(hits, n, want, nwant, 10);
+		free(hits);
+	}
+
+	/* filter: only the listed notes (a foreign id is simply not found); none: nothing. */
+	bool mask[VNOTES] = {0};
+	int64_t only[6];
+	size_t nonly = 0;
+	for (int i = 0; i < VNOTES; i += 6) {
+		mask[i] = true;
+		only[nonly++] = vnote[i];
+	}
+	only[nonly++] = 999999;
+	size_t nwant = brute_force(q, mask, want);
+	cr_assert_eq(
+	    store_vector_search(db, ann, "m", DIM, q, only, nonly, true, 3, &hits, &n, &err),
+	    VERR_OK, "%s", err.detail);
+	assert_exact(hits, n, want, nwant, 3);
+	free(hits);
+	cr_assert_eq(store_vector_search(db, ann, "m", DIM, q, NULL, 0, true, 3, &hits, &n, &err),
+	             VERR_OK);
+	cr_assert_eq(n, 0);
+	free(hits);
+	cr_assert_eq(
+	    store_vector_search(db, ann, "other", DIM, q, NULL, 0, false, 3, &hits, &n, &err),
+	    VERR_OK);
+	cr_assert_eq(n, 0, "another model's vectors are not searched");
+	free(hits);
+
+	/* A reindexed (pending) chunk keeps answering with its old vector, as in SQLite. */
+	int64_t count;
+	cr_assert_eq(store_reindex(db, ann, &count, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(store_vector_search(db, ann, "m", DIM, q, NULL, 0, false, 10, &hits, &n, &err),
+	             VERR_OK, "%s", err.detail);
+	nwant = brute_force(q, NULL, want);
+	assert_exact(hits, n, want, nwant, 10);
+	free(hits);
+}
+
+Test(store_pg, vector_search_hnsw_past_the_threshold)
+{
+	struct verror err = {0};
+	struct vector_hit *hits = NULL;
+	struct brute want[VNOTES];
+	size_t n = 0;
+	float q[DIM];
+	unsigned seed = 11;
+	need_pg();
+	/* Read at open: this handle takes the HNSW path for any user with over 10 vectors. */
+	setenv("VAULT_TEST_PG_EXACT_MAX", "10", 1);
+	open_migrated(NULL);
+	unsetenv("VAULT_TEST_PG_EXACT_MAX");
+	int64_t ann = make_user("ann@x.org");
+	int64_t bob = make_user("bob@x.org");
+	make_vectors(ann, bob);
+
+	/* 90 rows: HNSW (ef_search 40, iterative) is near exact; recall@10 >= 0.9 each time. */
+	for (int round = 0; round < 5; round++) {
+		unit_vec(q, &seed);
+		size_t nwant = brute_force(q, NULL, want);
+		cr_assert_eq(
+		    store_vector_search(db, ann, "m", DIM, q, NULL, 0, false, 10, &hits, &n, &err),
+		    VERR_OK, "%s", err.detail);
+		cr_assert_eq(n, 10);
+		int found = 0;
+		for (size_t i = 0; i < n; i++) {
+			for (size_t j = 0; j < 10 && j < nwant; j++)
+				found += hits[i].note_id == want[j].note_id;
+			for (size_t j = 0; j < i; j++)
+				cr_assert_neq(hits[i].note_id, hits[j].note_id, "a note twice");
+			if (i)
+				cr_assert_geq(hits[i - 1].similarity, hits[i].similarity);
+		}
+		cr_assert_geq(found, 9, "recall@10 %d/10", found);
+		cr_assert_eq(hits[0].note_id, want[0].note_id);
+		cr_assert_float_eq(hits[0].similarity, want[0].sim, 1e-5);
+		free(hits);
+	}
+	/* Bob's 20 vectors are past the threshold too: only his notes come back. */
+	cr_assert_eq(store_vector_search(db, bob, "m", DIM, q, NULL, 0, false, 50, &hits, &n, &err),
+	             VERR_OK, "%s", err.detail);
+	cr_assert_eq(n, 20);
+	for (size_t i = 0; i < n; i++)
+		for (int k = 0; k < VNOTES; k++)
+			cr_assert_neq(hits[i].note_id, vnote[k]);
+	free(hits);
+}
+
+/* ---------------------------------------------------------------- pool */
+
+struct slow_rotation {
+	enum verr rc;
+	double ms;
+};
+
+static void *rotate_blocked(void *arg)
+{
+	struct slow_rotation *sr = arg;
+	struct verror err = {0};
+	int64_t uid;
+	sr->rc = store_token_rotate(db, "locked", "after", 99999, 2000, &uid, &err);
+	return NULL;
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1000 + (double)ts.tv_nsec / 1e6;
+}
+
+/*
+ * The only connection is held by a rotation waiting on a row lock the test
+ * holds: another operation gets VERR_UNAVAILABLE after the pool timeout,
+ * not a hang; once the lock goes, both work again.
+ */
+Test(store_pg, pool_exhausted_is_unavailable_not_a_hang)
+{
+	struct verror err = {0};
+	struct store_opts opts = test_opts();
+	struct slow_rotation sr = {VERR_INTERNAL, 0};
+	pthread_t t;
+	need_pg();
+	opts.pool_size = 1;
+	opts.max_overflow = 0;
+	opts.pool_timeout_ms = 200;
+	open_migrated(&opts);
+	int64_t ann = make_user("ann@x.org");
+	make_token(ann, "fam", "locked", 99999);
+
+	exec_raw("BEGIN");
+	exec_raw("SELECT 1 FROM refresh_tokens WHERE token_hash = 'locked' FOR UPDATE");
+	cr_assert_eq(pthread_create(&t, NULL, rotate_blocked, &sr), 0);
+	/* Wait until the rotation really waits on the lock. */
+	for (int i = 0; i < 100 && query_int("SELECT count(*) FROM pg_stat_activity WHERE "
+	                                     "application_name = '%s' AND wait_event_type = "
+	                                     "'Lock'",
+	                                     schema) == 0;
+	     i++)
+		usleep(20000);
+	double t0 = now_ms();
+	cr_assert_eq(store_ping(db, &err), VERR_UNAVAILABLE);
+	double waited = now_ms() - t0;
+	cr_assert(strstr(err.detail, "pool exhausted") != NULL, "%s", err.detail);
+	cr_assert(waited >= 150 && waited < 1000, "waited %.0f ms", waited);
+	exec_raw("COMMIT");
+	pthread_join(t, NULL);
+	cr_assert_eq(sr.rc, VERR_OK);
+	cr_assert_eq(store_ping(db, &err), VERR_OK, "%s", err.detail);
+}
+
+Test(store_pg, statement_timeout_is_unavailable)
+{
+	struct verror err = {0};
+	struct store_opts opts = test_opts();
+	int64_t uid;
+	need_pg();
+	opts.statement_timeout_ms = 200;
+	open_migrated(&opts);
+	int64_t ann = make_user("ann@x.org");
+	make_token(ann, "fam", "locked", 99999);
+	exec_raw("BEGIN");
+	exec_raw("SELECT 1 FROM refresh_tokens WHERE token_hash = 'locked' FOR UPDATE");
+	double t0 = now_ms();
+	cr_assert_eq(store_token_rotate(db, "locked", "x", 99999, 2000, &uid, &err),
+	             VERR_UNAVAILABLE);
+	cr_assert_lt(now_ms() - t0, 2000);
+	exec_raw("COMMIT");
+	cr_assert_eq(store_token_rotate(db, "locked", "x", 99999, 2000, &uid, &err), VERR_OK, "%s",
+	             err.detail);
+}
+
+/* The server drops the pool's idle connections (as in a restart): the next call reconnects. */
+Test(store_pg, dead_idle_connections_are_replaced)
+{
+	struct verror err = {0};
+	struct user u;
+	struct store_opts opts = test_opts();
+	need_pg();
+	opts.pool_size = 2;
+	open_migrated(&opts);
+	int64_t ann = make_user("ann@x.org");
+	cr_assert_eq(query_int("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+	                       "WHERE application_name = '%s' AND pid <> pg_backend_pid()",
+	                       schema),
+	             1);
+	usleep(100000);
+	cr_assert_eq(store_user_get(db, ann, &u, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(store_ping(db, &err), VERR_OK, "%s", err.detail);
+}
+
+Test(store_pg, open_fails_cleanly_without_a_server)
+{
+	struct verror err = {0};
+	struct store *s = (struct store *)&err;
+	need_pg();
+	cr_assert_eq(
+	    store_open("postgresql://vault@127.0.0.1:1/vault?connect_timeout=2", NULL, &s, &err),
+	    VERR_UNAVAILABLE);
+	cr_assert_null(s);
+}
