@@ -7,7 +7,10 @@
 # times the embedding worker until GET /api/v1/index/status reports nothing
 # pending, then sends a few hundred varied queries per mode (hybrid, semantic,
 # keyword) one after another over one connection with curl, and reads the
-# server's resident memory from /proc. Prints a Markdown report on stdout
+# server's resident memory from /proc. BENCH_DATABASE=postgres runs the same
+# on PostgreSQL (a schema per size, dropped after) and also times the SQL of
+# the store's vector search directly with psql for the same query vectors.
+# Prints a Markdown report on stdout
 # (progress goes to stderr) and keeps a copy under bench/results/.
 # See bench/README.md.
 #
@@ -24,6 +27,7 @@ BUILD=${BENCH_BUILD:-1}             # 0: use the existing binaries as they are
 INDEX_TIMEOUT=${BENCH_INDEX_TIMEOUT:-1800} # seconds to wait for the index
 START_TIMEOUT=${BENCH_START_TIMEOUT:-30}   # seconds to wait for server_started
 POLL=${BENCH_POLL:-0.2}             # seconds between index status polls
+DATABASE=${BENCH_DATABASE:-sqlite}  # sqlite or postgres
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH="$ROOT/bench"
@@ -39,7 +43,15 @@ die() {
 	exit 1
 }
 
+# shellcheck source=bench/pg_lib.sh
+. "$BENCH/pg_lib.sh"
+
 command -v curl >/dev/null || die "curl is not installed"
+case $DATABASE in
+sqlite) ;;
+postgres) command -v psql >/dev/null || die "psql is not installed (needed for BENCH_DATABASE=postgres)" ;;
+*) die "BENCH_DATABASE must be sqlite or postgres" ;;
+esac
 [[ $QUERIES =~ ^[1-9][0-9]*$ ]] || die "BENCH_QUERIES must be a positive whole number"
 [[ $WARMUP =~ ^[0-9]+$ ]] || die "BENCH_WARMUP must be a whole number"
 if ! [[ $TOP_K =~ ^[1-9][0-9]*$ ]] || ((TOP_K > 20)); then
@@ -53,6 +65,8 @@ done
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/vault-search-bench.XXXXXX")
 SERVER_PID=
 SERVER_LOG=
+PG_BASE=    # PostgreSQL: the server's URL, and the schemas made so far
+PG_SCHEMAS=()
 
 # Stops the server (SIGTERM, then SIGKILL after 10 s); quiet if none runs.
 stop_server() {
@@ -72,12 +86,15 @@ stop_server() {
 }
 
 cleanup() {
-	local rc=$?
+	local rc=$? schema
 	stop_server
 	if ((rc == 1)) && [[ -n $SERVER_LOG && -s $SERVER_LOG ]]; then
 		log "last server log lines:"
 		tail -n 20 "$SERVER_LOG" >&2 || true
 	fi
+	for schema in "${PG_SCHEMAS[@]}"; do
+		pg_drop_schema "$PG_BASE" "$schema"
+	done
 	rm -rf "$TMP"
 	exit "$rc"
 }
@@ -89,7 +106,7 @@ trap 'exit 143' TERM
 
 # The helper links the same objects as the server, minus the CLI (which holds main).
 build_corpus_tool() {
-	local objs=() pkgs=(libmicrohttpd jansson libjwt sqlite3 libcrypt libcrypto libcurl md4c md4c-html)
+	local objs=() pkgs=(libmicrohttpd jansson libjwt sqlite3 libpq libcrypt libcrypto libcurl md4c md4c-html)
 	mapfile -t objs < <(find "$OUT/obj/src" "$OUT/obj/gen" -name '*.o' ! -path '*/cli/*' | sort)
 	((${#objs[@]} > 0)) || die "no objects under $OUT/obj/src; build with make first"
 	mkdir -p "$OUT/bench"
@@ -105,8 +122,16 @@ if [[ $BUILD == 1 ]]; then
 	make -C "$SRC" BUILD="$BUILD_DIR" >&2
 	build_corpus_tool
 fi
+[[ ${BENCH_ONLY_BUILD:-0} == 1 ]] && exit 0 # bench/pg_plans.sh: the tool only
 [[ -x $VAULT_BIN ]] || die "$VAULT_BIN not found; build it with make"
 [[ -x $CORPUS_BIN ]] || die "$CORPUS_BIN not found; run with BENCH_BUILD=1"
+if [[ $DATABASE == postgres ]]; then
+	PG_BASE=$(pg_server_url) || die "no PostgreSQL server (scripts/pg start failed)"
+	# The server's plan: exact scan up to this many vectors of the user, HNSW past it.
+	PG_EXACT_MAX=${VAULT_TEST_PG_EXACT_MAX:-$(sed -n 's/^#define EXACT_SCAN_MAX[[:space:]]*\([0-9]*\).*/\1/p' \
+		"$SRC/src/store/store_pg.c")}
+	[[ -n $PG_EXACT_MAX ]] || die "no EXACT_SCAN_MAX in src/store/store_pg.c"
+fi
 
 SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 ((${#SECRET} == 64)) || die "could not make a 64-character SECRET_KEY"
@@ -182,15 +207,28 @@ curl_config() {
 : >"$TMP/summary.tsv"
 : >"$TMP/latency.tsv"
 
-# seed N: a database with N chunks and the queries, made once per N.
+# seed N [DIM]: a database with N chunks and the queries, made once per N
+# (SQLite); on PostgreSQL, whose vector column has the dimension fixed at
+# migration, a schema per N x DIM, its URL in PG_URL.
 seed() {
-	local n=$1 dir="$TMP/corpus-$1"
-	[[ -f $dir/vault.db ]] && return 0
+	local n=$1 dim=${2:-384} dir="$TMP/corpus-$1" url
+	if [[ $DATABASE == postgres ]]; then
+		local schema="bench_search_$$_${n}x${dim}"
+		pg_create_schema "$PG_BASE" "$schema"
+		PG_SCHEMAS+=("$schema")
+		PG_SCHEMA=$schema
+		PG_URL=$(pg_schema_url "$PG_BASE" "$schema")
+		url=$PG_URL
+		dir="$TMP/corpus-${n}x$dim"
+	else
+		[[ -f $dir/vault.db ]] && return 0
+		url="sqlite:///$dir/vault.db"
+	fi
 	mkdir -p "$dir"
 	log "seeding $n chunks"
 	(
 		cd "$dir"
-		exec env "${VAULT_ENV[@]}" DATABASE_URL="sqlite:///$dir/vault.db" EMBEDDING_DIM=384 \
+		exec env "${VAULT_ENV[@]}" DATABASE_URL="$url" EMBEDDING_DIM="$dim" \
 			"$CORPUS_BIN" "$n" "$EMAIL" "$PASSWORD" "$dir/all-queries.txt" \
 			$((WARMUP + QUERIES))
 	) >"$dir/seed.txt" || die "seeding $n chunks failed"
@@ -201,10 +239,17 @@ seed() {
 
 # run_size N DIM
 run_size() {
-	local n=$1 dim=$2 corpus="$TMP/corpus-$1" run="$TMP/run-$1x$2" line port base token
-	seed "$n"
+	local n=$1 dim=$2 corpus="$TMP/corpus-$1" run="$TMP/run-$1x$2" line port base token dburl
 	mkdir -p "$run/out"
-	cp "$corpus/vault.db" "$run/vault.db"
+	if [[ $DATABASE == postgres ]]; then
+		seed "$n" "$dim"
+		corpus="$TMP/corpus-${n}x$dim"
+		dburl=$PG_URL
+	else
+		seed "$n"
+		cp "$corpus/vault.db" "$run/vault.db"
+		dburl="sqlite:///$run/vault.db"
+	fi
 	SERVER_LOG="$run/server.log"
 
 	log "$n x $dim: starting $VAULT_BIN serve (EMBEDDING_DIM=$dim)"
@@ -212,7 +257,7 @@ run_size() {
 	t0=$(now)
 	(
 		cd "$run"
-		exec env "${VAULT_ENV[@]}" DATABASE_URL="sqlite:///$run/vault.db" EMBEDDING_DIM="$dim" \
+		exec env "${VAULT_ENV[@]}" DATABASE_URL="$dburl" EMBEDDING_DIM="$dim" \
 			"$VAULT_BIN" serve
 	) >"$SERVER_LOG" 2>&1 </dev/null &
 	SERVER_PID=$!
@@ -295,6 +340,12 @@ run_size() {
 	rss_after=$(proc_kib VmRSS)
 	hwm=$(proc_kib VmHWM)
 
+	# PostgreSQL: the store's own SQL for the same query vectors, straight
+	# from psql, while the server idles.
+	if [[ $DATABASE == postgres ]]; then
+		raw_sql "$n" "$dim" "$corpus" "$run"
+	fi
+
 	# One new note: once it is embedded, the next search reloads the vectors.
 	local created after_write hwm_write
 	created=$(curl -sS -o "$run/created.json" -w '%{http_code}' -X POST \
@@ -319,13 +370,51 @@ run_size() {
 	stop_server
 
 	local notes db_mib
-	db_mib=$(du -cm "$run"/vault.db* | awk 'END { print $1 }')
+	if [[ $DATABASE == postgres ]]; then
+		db_mib=$(pg_schema_mib "$PG_BASE" "$PG_SCHEMA")
+		pg_drop_schema "$PG_BASE" "$PG_SCHEMA"
+	else
+		db_mib=$(du -cm "$run"/vault.db* | awk 'END { print $1 }')
+	fi
 	notes=$(sed -n 's/^notes=//p' "$corpus/seed.txt")
 	printf '%s\t' "$n" "$dim" "$notes" "$build_s" "$cpu_build" "$db_mib" "$first" \
 		"$after_write" "$(mib "$rss_built")" "$(mib "$rss_first")" "$(mib "$rss_after")" \
 		"$(mib "$hwm")" >>"$TMP/summary.tsv"
 	printf '%s\n' "$(mib "$hwm_write")" >>"$TMP/summary.tsv"
 	rm -rf "$run"
+}
+
+# raw_sql N DIM CORPUS RUN: times Q_VECTOR_EXACT and Q_VECTOR_HNSW (as
+# search_hnsw sets it up) with psql for the vectors of the measured queries,
+# the server's semantic p50 beside them.
+: >"$TMP/raw.tsv"
+raw_sql() {
+	local n=$1 dim=$2 corpus=$3 run=$4 user model ef fetch server plan
+	(cd "$run" && env "${VAULT_ENV[@]}" DATABASE_URL="$PG_URL" EMBEDDING_DIM="$dim" \
+		"$CORPUS_BIN" --embed "$corpus/queries.txt") >"$run/vecs.txt" || die "embedding the queries failed"
+	user=$(pg_sql "$PG_URL" "SELECT id FROM users LIMIT 1")
+	model=$(pg_sql "$PG_URL" "SELECT model FROM chunks WHERE model IS NOT NULL LIMIT 1")
+	ef=$(pg_hnsw_ef "$PG_CANDIDATES")
+	fetch=$((PG_CANDIDATES * PG_HNSW_FETCH_FACTOR))
+	log "$n x $dim: raw SQL, exact"
+	pg_raw "$PG_URL" exact "$user" "$model" "$dim" "$PG_CANDIDATES" 0 "$run/vecs.txt" "$run/raw-exact"
+	log "$n x $dim: raw SQL, hnsw (ef_search $ef, limit $fetch)"
+	pg_raw "$PG_URL" hnsw "$user" "$model" "$dim" "$fetch" "$ef" "$run/vecs.txt" "$run/raw-hnsw"
+	server=$(awk -v n="$n" -v d="$dim" '$1 == n && $2 == d && $3 == "semantic" { split($5, s, " "); print s[1] }' \
+		"$TMP/latency.tsv")
+	plan=hnsw
+	((n <= PG_EXACT_MAX)) && plan=exact
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$dim" "$server" "$plan" \
+		"$(pg_stats_ms "$run/raw-exact.ms")" "$(pg_stats_ms "$run/raw-hnsw.ms")" \
+		"$(pg_recall "$run/raw-exact.rows" "$run/raw-hnsw.rows" 10)" >>"$TMP/raw.tsv"
+	mkdir -p "$BENCH/results"
+	{
+		printf '\n### %s x %s, exact\n\n```\n' "$n" "$dim"
+		cat "$run/raw-exact.plan"
+		printf '```\n\n### %s x %s, hnsw\n\n```\n' "$n" "$dim"
+		cat "$run/raw-hnsw.plan"
+		printf '```\n'
+	} >>"$TMP/plans.md"
 }
 
 for size in $SIZES; do
@@ -374,15 +463,36 @@ fs=$(df -T "$TMP" | awk 'NR == 2 { print $2 }')
 		printf '| %s × %s | %s | %s | %s | %s | %s | %s | %s |\n' "$n" "$dim" "$mode" "$q" \
 			"$p50" "$p99" "$max" "$mean" "$hits"
 	done <"$TMP/latency.tsv"
+	if [[ -s $TMP/raw.tsv ]]; then
+		printf '\n## Raw SQL vs server (PostgreSQL)\n\n'
+		printf 'The measured queries'"'"' vectors, the SQL of `store_pg.c` as a prepared statement over one psql connection (psql'"'"'s `\\timing`, the client'"'"'s round trip; HNSW: the query alone, without its BEGIN, SET LOCALs and COMMIT), ef_search and LIMIT as `search_hnsw` sets them for search.c'"'"'s %s candidates. The server uses the plan in the *server plan* column (exact up to EXACT_SCAN_MAX = %s vectors). recall@10: HNSW'"'"'s best 10 notes against the exact ones.\n\n' \
+			"$PG_CANDIDATES" "$PG_EXACT_MAX"
+		printf '| Chunks × dim | Server semantic p50 (ms) | Server plan | Exact SQL p50/p99 (ms) | HNSW SQL p50/p99 (ms) | HNSW recall@10 | Server p50 − its plan'"'"'s SQL p50 (ms) |\n'
+		printf '|---|---:|---|---:|---:|---:|---:|\n'
+		while IFS=$'\t' read -r n dim server plan ex hn rc; do
+			read -r e50 e99 _ <<<"$ex"
+			read -r h50 h99 _ <<<"$hn"
+			raw=$e50
+			[[ $plan == hnsw ]] && raw=$h50
+			printf '| %s × %s | %s | %s | %s / %s | %s / %s | %s | %s |\n' "$n" "$dim" "$server" "$plan" \
+				"$e50" "$e99" "$h50" "$h99" "${rc%% *}" \
+				"$(awk -v a="$server" -v b="$raw" 'BEGIN { printf "%.2f", a - b }')"
+		done <"$TMP/raw.tsv"
+	fi
 	printf '\n| Machine | |\n|---|---|\n'
 	printf '| CPU | %s (%s) |\n' "$cpu" "${flags% }"
 	printf '| Cores | %s (%s online for this process) |\n' "$cores" "$online"
 	printf '| RAM | %s |\n' "$ram"
 	printf '| Kernel | %s |\n' "$kernel"
-	printf '| Database file system | %s |\n' "$fs"
+	if [[ $DATABASE == postgres ]]; then
+		pg_settings "$PG_BASE" | while read -r k v; do printf '| %s | %s |\n' "$k" "$v"; done
+	else
+		printf '| Database file system | %s |\n' "$fs"
+	fi
 	printf '\n| Run | |\n|---|---|\n'
-	printf '| vault | %s (%s%s), `%s`, SQLite, JSON request log to a file |\n' \
-		"$version" "$commit" "$dirty" "${VAULT_BIN#"$SRC"/}"
+	printf '| vault | %s (%s%s), `%s`, %s, JSON request log to a file |\n' \
+		"$version" "$commit" "$dirty" "${VAULT_BIN#"$SRC"/}" \
+		"$([[ $DATABASE == postgres ]] && echo "PostgreSQL (a fresh schema per size; RSS is the vault process only)" || echo SQLite)"
 	printf '| Embedder | local (`EMBEDDING_PROVIDER=local`), EMBEDDING_DIM as in the table, EMBED_BATCH_SIZE default |\n'
 	printf '| Corpus | one user; synthetic notes from 24 topics (see `bench/search_corpus.c`) |\n'
 	printf '| Queries | %s per mode after %s unrecorded ones, the same sets for each mode: keywords, questions, misspelt/inflected words, exact titles |\n' "$QUERIES" "$WARMUP"
@@ -390,7 +500,11 @@ fs=$(df -T "$TMP" | awk 'NR == 2 { print $2 }')
 } >"$TMP/report.md"
 
 mkdir -p "$BENCH/results"
-RESULT="$BENCH/results/search-$(date -u +%Y%m%dT%H%M%SZ).md"
+RESULT="$BENCH/results/search-$([[ $DATABASE == postgres ]] && echo postgres-)$(date -u +%Y%m%dT%H%M%SZ).md"
 cp "$TMP/report.md" "$RESULT"
+if [[ -s $TMP/plans.md ]]; then
+	printf '\n## Plans of the raw SQL (EXPLAIN ANALYZE of the first query)\n' >>"$RESULT"
+	cat "$TMP/plans.md" >>"$RESULT"
+fi
 cat "$TMP/report.md"
 log "results in ${RESULT#"$ROOT"/}"

@@ -2,6 +2,8 @@
  * search_corpus.c - seeds a synthetic corpus for bench/search.sh.
  *
  *   search_corpus CHUNKS EMAIL PASSWORD QUERIES_FILE NQUERIES
+ *   search_corpus --embed QUERIES_FILE
+ *   search_corpus --vectors CHUNKS SEED USER_ID [QUERIES_FILE NQUERIES]
  *
  * Opens the database named by DATABASE_URL (settings from the environment,
  * as `vault serve` reads them), applies the migrations, registers EMAIL and
@@ -21,6 +23,17 @@
  *
  * The store is opened with synchronous=NORMAL: seeding is not measured, and
  * it spares one fsync per note. Prints key=value lines on stdout.
+ *
+ * The other two forms touch no database; they embed with the embedder of
+ * the settings (EMBEDDING_PROVIDER=local, EMBEDDING_DIM), L2-normalised as
+ * the server does, and print pgvector text literals ("[0.1,...]") for psql:
+ *   --embed: one line per line of QUERIES_FILE: the vector the server
+ *     searches with for that query (bench/search.sh's raw SQL timings);
+ *   --vectors: CHUNKS chunks of the same generator, seeded with SEED, each
+ *     embedded as the worker embeds a chunk (title, heading trail, text),
+ *     as "USER_ID<TAB>NOTE<TAB>VECTOR" lines for COPY (NOTE counts the
+ *     notes of this run from 1); then NQUERIES query texts to QUERIES_FILE
+ *     (bench/pg_plans.sh).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -31,10 +44,12 @@
 #include "core/config.h"
 #include "core/mem.h"
 #include "core/timeutil.h"
+#include "providers/embedder.h"
 #include "services/auth.h"
 #include "services/chunker.h"
 #include "services/notes.h"
 #include "services/services.h"
+#include "services/vecmath.h"
 #include "store/store.h"
 
 extern char **environ;
@@ -369,10 +384,175 @@ static void fail(const char *what, const struct verror *err)
 	exit(1);
 }
 
+/* NQUERIES queries to path, a quarter of each kind; 0 or 1 (error printed). */
+static int write_queries(const char *path, long long nqueries, char *const *titles, size_t ntitles)
+{
+	FILE *qf = fopen(path, "w");
+	if (!qf) {
+		perror(path);
+		return 1;
+	}
+	for (long long i = 0; i < nqueries; i++) {
+		struct text q = {0};
+		switch (i % 4) {
+		case 0:
+			query_keywords(&q);
+			break;
+		case 1:
+			query_question(&q);
+			break;
+		case 2:
+			query_variant(&q);
+			break;
+		default:
+			if (ntitles)
+				put(&q, titles[below(ntitles)]);
+			else
+				query_keywords(&q);
+		}
+		fprintf(qf, "%s\n", q.p);
+		free(q.p);
+	}
+	if (fclose(qf) != 0) {
+		perror(path);
+		return 1;
+	}
+	return 0;
+}
+
+/* Prints v as a pgvector text literal. */
+static void print_vector(FILE *f, const float *v, int dim)
+{
+	putc('[', f);
+	for (int i = 0; i < dim; i++)
+		fprintf(f, i ? ",%.7g" : "%.7g", (double)v[i]);
+	putc(']', f);
+}
+
+/* The embedder of the settings, for --embed and --vectors. */
+static struct embedder *open_embedder(struct config *cfg)
+{
+	struct verror err;
+	struct embedder *e;
+	if (config_load(cfg, environ, NULL, &err))
+		fail("config", &err);
+	log_init(LOG_WARNING, LOG_JSON, stderr);
+	if (embedder_new(cfg, &e, &err))
+		fail("embedder", &err);
+	return e;
+}
+
+static void embed_or_die(struct embedder *e, const char *const *texts, size_t n, float *out)
+{
+	struct verror err;
+	if (embedder_embed(e, texts, n, out, &err))
+		fail("embed", &err);
+	for (size_t i = 0; i < n; i++)
+		vec_normalize(out + i * (size_t)e->dim, e->dim);
+}
+
+/* --embed QUERIES_FILE */
+static int embed_queries(const char *path)
+{
+	struct config cfg;
+	struct embedder *e = open_embedder(&cfg);
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		perror(path);
+		return 1;
+	}
+	float *v = xmalloc((size_t)e->dim * sizeof(float));
+	char line[4096];
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = 0;
+		const char *t = line;
+		embed_or_die(e, &t, 1, v);
+		print_vector(stdout, v, e->dim);
+		putchar('\n');
+	}
+	fclose(f);
+	free(v);
+	embedder_free(e);
+	config_free(&cfg);
+	return fflush(stdout) != 0;
+}
+
+/* --vectors CHUNKS SEED USER_ID [QUERIES_FILE NQUERIES] */
+static int embed_chunks(long long want, uint64_t seed, long long user, const char *qpath,
+                        long long nqueries)
+{
+	struct config cfg;
+	struct embedder *e = open_embedder(&cfg);
+	size_t batch = e->max_batch ? e->max_batch : 64;
+	const char **inputs = xmalloc(batch * sizeof(*inputs));
+	long long *owner = xmalloc(batch * sizeof(*owner));
+	float *v = xmalloc(batch * (size_t)e->dim * sizeof(float));
+	size_t nin = 0;
+	long long chunks = 0, notes = 0;
+	char *titles[256] = {0};
+	size_t ntitles = 0;
+
+	rng_state ^= seed * 0xd1b54a32d192ed03ULL;
+	while (chunks < want) {
+		struct text title = {0}, content = {0};
+		size_t topic = below(NTOPICS), other = below(NTOPICS);
+		title_of(&title, topic);
+		content_of(&content, topic, other, want - chunks < 8);
+		struct chunk *cs;
+		size_t n = chunker_split(title.p, content.p, &cs);
+		if (chunks + (long long)n <= want) {
+			notes++;
+			if (ntitles < 256 && below(16) == 0)
+				titles[ntitles++] = xstrdup(title.p);
+			for (size_t i = 0; i < n; i++) {
+				inputs[nin] = chunker_embed_input(title.p, cs[i].heading, cs[i].text);
+				owner[nin++] = notes;
+				if (nin == batch || (i + 1 == n && chunks + (long long)n == want)) {
+					embed_or_die(e, inputs, nin, v);
+					for (size_t k = 0; k < nin; k++) {
+						printf("%lld\t%lld\t", user, owner[k]);
+						print_vector(stdout, v + k * (size_t)e->dim, e->dim);
+						putchar('\n');
+						free((void *)inputs[k]);
+					}
+					nin = 0;
+				}
+			}
+			chunks += (long long)n;
+		}
+		chunks_free(cs, n);
+		free(title.p);
+		free(content.p);
+	}
+	int rc = qpath ? write_queries(qpath, nqueries, titles, ntitles) : 0;
+	for (size_t i = 0; i < ntitles; i++)
+		free(titles[i]);
+	free(inputs);
+	free(owner);
+	free(v);
+	embedder_free(e);
+	config_free(&cfg);
+	return rc || fflush(stdout) != 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 3 && strcmp(argv[1], "--embed") == 0)
+		return embed_queries(argv[2]);
+	if ((argc == 5 || argc == 7) && strcmp(argv[1], "--vectors") == 0) {
+		long long want = atoll(argv[2]);
+		if (want < 1) {
+			fputs("search_corpus: CHUNKS must be positive\n", stderr);
+			return 2;
+		}
+		return embed_chunks(want, strtoull(argv[3], NULL, 10), atoll(argv[4]),
+		                    argc == 7 ? argv[5] : NULL, argc == 7 ? atoll(argv[6]) : 0);
+	}
 	if (argc != 6) {
-		fputs("usage: search_corpus CHUNKS EMAIL PASSWORD QUERIES_FILE NQUERIES\n", stderr);
+		fputs("usage: search_corpus CHUNKS EMAIL PASSWORD QUERIES_FILE NQUERIES\n"
+		      "       search_corpus --embed QUERIES_FILE\n"
+		      "       search_corpus --vectors CHUNKS SEED USER_ID [QUERIES_FILE NQUERIES]\n",
+		      stderr);
 		return 2;
 	}
 	long long want = atoll(argv[1]), nqueries = atoll(argv[5]);
@@ -440,37 +620,8 @@ int main(int argc, char **argv)
 	}
 	double seed_ms = time_mono_ms() - t0;
 
-	/* Queries: a quarter of each kind. */
-	FILE *qf = fopen(argv[4], "w");
-	if (!qf) {
-		perror(argv[4]);
+	if (write_queries(argv[4], nqueries, titles, ntitles))
 		return 1;
-	}
-	for (long long i = 0; i < nqueries; i++) {
-		struct text q = {0};
-		switch (i % 4) {
-		case 0:
-			query_keywords(&q);
-			break;
-		case 1:
-			query_question(&q);
-			break;
-		case 2:
-			query_variant(&q);
-			break;
-		default:
-			if (ntitles)
-				put(&q, titles[below(ntitles)]);
-			else
-				query_keywords(&q);
-		}
-		fprintf(qf, "%s\n", q.p);
-		free(q.p);
-	}
-	if (fclose(qf) != 0) {
-		perror(argv[4]);
-		return 1;
-	}
 
 	printf("notes=%lld\nchunks=%lld\nmulti_chunk_notes=%lld\ncontent_bytes=%lld\n"
 	       "seed_seconds=%.1f\n",

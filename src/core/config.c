@@ -805,6 +805,9 @@ enum verr config_load(struct config *cfg, char *const *envp, const char *dotenv_
 	if ((rc = get_int(&src, "REFRESH_TOKEN_EXPIRE_DAYS", 1, 365, 14, &n, err)))
 		goto out;
 	c.refresh_token_expire_days = (int)n;
+	if ((rc = get_int(&src, "REFRESH_REUSE_GRACE_SECONDS", 0, 60, 5, &n, err)))
+		goto out;
+	c.refresh_reuse_grace_seconds = (int)n;
 	if ((rc = get_int(&src, "BCRYPT_ROUNDS", 4, 31, 12, &n, err)))
 		goto out;
 	c.bcrypt_rounds = (int)n;

@@ -35,6 +35,7 @@ struct config {
 	bool secret_key_generated;        /* true when development made one up for this run */
 	int access_token_expire_minutes;  /* ACCESS_TOKEN_EXPIRE_MINUTES: 1-1440, default 30 */
 	int refresh_token_expire_days;    /* REFRESH_TOKEN_EXPIRE_DAYS: 1-365, default 14 */
+	int refresh_reuse_grace_seconds;  /* REFRESH_REUSE_GRACE_SECONDS: 0-60, default 5 */
 	int bcrypt_rounds;                /* BCRYPT_ROUNDS: 4-31, default 12 */
 	char **allowed_origins;           /* ALLOWED_ORIGINS: comma-separated, NULL-terminated */
 	size_t n_allowed_origins;

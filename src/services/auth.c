@@ -172,8 +172,9 @@ enum verr auth_refresh(struct svc *svc, const char *refresh_token, struct auth_t
 	sha256_hex(refresh_token, old_hash);
 	char *fresh = random_token(REFRESH_TOKEN_BYTES);
 	sha256_hex(fresh, new_hash);
-	enum verr rc = store_token_rotate(svc->store, old_hash, new_hash, refresh_expiry(svc, now),
-	                                  now, &user_id, err);
+	enum verr rc =
+	    store_token_rotate(svc->store, old_hash, new_hash, refresh_expiry(svc, now), now,
+	                       svc->cfg->refresh_reuse_grace_seconds * 1000LL, &user_id, err);
 	if (rc) {
 		explicit_bzero(fresh, strlen(fresh));
 		free(fresh);

@@ -156,6 +156,19 @@ static const char search_down[] = "DROP TABLE chunks;\n"
                                   "DROP FUNCTION vault_tags_text(text[]);\n"
                                   "ALTER TABLE users DROP COLUMN index_version;\n";
 
+/*
+ * A new EMBEDDING_DIM: the vector column takes the new dimension and every
+ * vector goes (they cannot be cast), with the model that made it, so no
+ * row claims a vector it lacks; reindex then queues every chunk again. The
+ * HNSW index is built for one dimension, so it is made anew (empty, cheap).
+ * One implicit transaction: a failure changes nothing.
+ */
+const char pg_redim_sql[] =
+    "DROP INDEX chunks_embedding;\n"
+    "ALTER TABLE chunks ALTER COLUMN embedding TYPE vector(" PG_MIGRATION_DIM ") USING NULL;\n"
+    "UPDATE chunks SET model = NULL, dim = NULL;\n"
+    "CREATE INDEX chunks_embedding ON chunks USING hnsw (embedding vector_cosine_ops);\n";
+
 const struct pg_migration pg_migrations[] = {
     {1, "init", init_up, init_down},
     {2, "search", search_up, search_down},

@@ -29,4 +29,7 @@ struct pg_migration {
 extern const struct pg_migration pg_migrations[];
 extern const size_t pg_nmigrations;
 
+/* Changes the vector column to PG_MIGRATION_DIM, dropping every vector (a reindex of all). */
+extern const char pg_redim_sql[];
+
 #endif

@@ -116,10 +116,11 @@ enum verr store_token_insert(struct store *s, int64_t user_id, const char *famil
 }
 
 enum verr store_token_rotate(struct store *s, const char *old_hash, const char *new_hash,
-                             int64_t new_expires_at, int64_t now, int64_t *user_id,
-                             struct verror *err)
+                             int64_t new_expires_at, int64_t now, int64_t grace_ms,
+                             int64_t *user_id, struct verror *err)
 {
-	return s->ops->token_rotate(s, old_hash, new_hash, new_expires_at, now, user_id, err);
+	return s->ops->token_rotate(s, old_hash, new_hash, new_expires_at, now, grace_ms, user_id,
+	                            err);
 }
 
 enum verr store_token_revoke_family(struct store *s, int64_t user_id, const char *token_hash,

@@ -185,8 +185,8 @@ struct store_ops {
 	                          const char *token_hash, int64_t expires_at, int64_t now,
 	                          struct verror *err);
 	enum verr (*token_rotate)(struct store *s, const char *old_hash, const char *new_hash,
-	                          int64_t new_expires_at, int64_t now, int64_t *user_id,
-	                          struct verror *err);
+	                          int64_t new_expires_at, int64_t now, int64_t grace_ms,
+	                          int64_t *user_id, struct verror *err);
 	enum verr (*token_revoke_family)(struct store *s, int64_t user_id, const char *token_hash,
 	                                 int64_t now, struct verror *err);
 	enum verr (*token_revoke_all)(struct store *s, int64_t user_id, int64_t now,
@@ -281,11 +281,13 @@ enum verr store_user_delete(struct store *s, int64_t id, struct verror *err);
  * one family per login, each rotation adds the next member.
  *
  * token_rotate, atomically: the token with old_hash must exist, be unexpired,
- * unrevoked and unused, else VERR_UNAUTHORIZED. If it was already used (a
- * rotated token presented again), the whole family is revoked and the answer
- * is VERR_UNAUTHORIZED. Otherwise it is marked used, new_hash joins the same
- * family, and *user_id is set. When two callers rotate the same token at
- * once, exactly one succeeds.
+ * unrevoked and unused, else VERR_UNAUTHORIZED. If it was used more than
+ * grace_ms before now (a rotated token presented again: a replay), the whole
+ * family is revoked and the answer is VERR_UNAUTHORIZED. Used within
+ * grace_ms, it is only VERR_UNAUTHORIZED: two clients or servers refreshing
+ * the same token at once, one of which won. Otherwise it is marked used,
+ * new_hash joins the same family, and *user_id is set. When two callers
+ * rotate the same token at once, exactly one succeeds.
  *
  * token_revoke_family revokes the family holding token_hash if it is the
  * user's (unknown: VERR_NOT_FOUND); token_revoke_all revokes all the user's.
@@ -294,8 +296,8 @@ enum verr store_token_insert(struct store *s, int64_t user_id, const char *famil
                              const char *token_hash, int64_t expires_at, int64_t now,
                              struct verror *err);
 enum verr store_token_rotate(struct store *s, const char *old_hash, const char *new_hash,
-                             int64_t new_expires_at, int64_t now, int64_t *user_id,
-                             struct verror *err);
+                             int64_t new_expires_at, int64_t now, int64_t grace_ms,
+                             int64_t *user_id, struct verror *err);
 enum verr store_token_revoke_family(struct store *s, int64_t user_id, const char *token_hash,
                                     int64_t now, struct verror *err);
 enum verr store_token_revoke_all(struct store *s, int64_t user_id, int64_t now, struct verror *err);

@@ -224,7 +224,7 @@ static const char *const query_sql[Q__COUNT] = {
     [Q_TOKEN_USE] = "UPDATE refresh_tokens SET used_at = $1::bigint WHERE token_hash = $2::text "
                     "AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $1::bigint "
                     "RETURNING user_id, family",
-    [Q_TOKEN_LOOKUP] = "SELECT user_id, family, (used_at IS NOT NULL)::int FROM refresh_tokens "
+    [Q_TOKEN_LOOKUP] = "SELECT user_id, family, used_at FROM refresh_tokens "
                        "WHERE token_hash = $1::text",
     [Q_TOKEN_FAMILY_OF] = "SELECT family FROM refresh_tokens "
                           "WHERE token_hash = $1::text AND user_id = $2::bigint",
@@ -1151,9 +1151,9 @@ static enum verr pg_schema_check(struct store *base, struct verror *err)
 	if (have != s->embedding_dim)
 		rc = verr_set(err, VERR_UNAVAILABLE,
 		              "the database stores vector(%d) but EMBEDDING_DIM is %d: set "
-		              "EMBEDDING_DIM=%d, or re-create the schema (`vault migrate down 1` "
-		              "and `vault migrate up`, which drops every vector) with the new one",
-		              have, s->embedding_dim, have);
+		              "EMBEDDING_DIM=%d, or run `vault reindex` to embed every note "
+		              "again at %d dimensions (stop the servers and workers first)",
+		              have, s->embedding_dim, have, s->embedding_dim);
 out:
 	PQclear(r);
 	conn_put(s, c);
@@ -1342,8 +1342,8 @@ static enum verr pg_token_insert(struct store *base, int64_t user_id, const char
  * and is treated as a reuse, exactly as in SQLite.
  */
 static enum verr pg_token_rotate(struct store *base, const char *old_hash, const char *new_hash,
-                                 int64_t new_expires_at, int64_t now, int64_t *user_id,
-                                 struct verror *err)
+                                 int64_t new_expires_at, int64_t now, int64_t grace_ms,
+                                 int64_t *user_id, struct verror *err)
 {
 	struct pg_store *s = handle(base);
 	struct conn *c = NULL;
@@ -1381,8 +1381,13 @@ retry:;
 		goto out;
 	}
 	int64_t uid = get_i64(r, 0, 0);
-	if (get_i64(r, 0, 2) == 0) {
+	if (PQgetisnull(r, 0, 2)) {
 		rc = verr_set(err, VERR_UNAUTHORIZED, "refresh token expired or revoked");
+		goto out;
+	}
+	if (get_i64(r, 0, 2) > now - grace_ms) {
+		rc = verr_set(err, VERR_UNAUTHORIZED,
+		              "refresh token rotated just now by another request");
 		goto out;
 	}
 	if ((rc = revoke_family(s, c, PQgetvalue(r, 0, 1), now, err)) ||
@@ -2192,7 +2197,20 @@ static enum verr pg_reindex(struct store *base, int64_t user_id, int64_t *count,
 
 	if (count)
 		*count = 0;
-	if ((rc = conn_get(s, &c, err)))
+	if ((rc = conn_get(s, &c, err)) || (rc = run(s, c, Q_VECTOR_DIM, NULL, &r, err)))
+		goto out;
+	/* A new dimension is a new column type: every user's vectors go at once. */
+	int have = PQntuples(r) ? (int)get_i64(r, 0, 0) : s->embedding_dim;
+	PQclear(r);
+	r = NULL;
+	if (have != s->embedding_dim && user_id) {
+		rc = verr_set(err, VERR_CONFLICT,
+		              "EMBEDDING_DIM changed from %d to %d: every user's notes must be "
+		              "embedded again; run `vault reindex` without --user",
+		              have, s->embedding_dim);
+		goto out;
+	}
+	if (have != s->embedding_dim && (rc = exec_ddl(s, c, pg_redim_sql, err)))
 		goto out;
 	do {
 		struct args a = {0};

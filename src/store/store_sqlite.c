@@ -157,7 +157,7 @@ static const char *const query_sql[Q__COUNT] = {
     [Q_TOKEN_USE] = "UPDATE refresh_tokens SET used_at = ?1 WHERE token_hash = ?2 "
                     "AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?1 "
                     "RETURNING user_id, family",
-    [Q_TOKEN_LOOKUP] = "SELECT user_id, family, used_at IS NOT NULL FROM refresh_tokens "
+    [Q_TOKEN_LOOKUP] = "SELECT user_id, family, used_at FROM refresh_tokens "
                        "WHERE token_hash = ?1",
     [Q_TOKEN_FAMILY_OF] = "SELECT family FROM refresh_tokens "
                           "WHERE token_hash = ?1 AND user_id = ?2",
@@ -1191,8 +1191,8 @@ static enum verr sq_token_insert(struct store *base, int64_t user_id, const char
  * callers the second finds used_at set and is treated as a reuse.
  */
 static enum verr sq_token_rotate(struct store *base, const char *old_hash, const char *new_hash,
-                                 int64_t new_expires_at, int64_t now, int64_t *user_id,
-                                 struct verror *err)
+                                 int64_t new_expires_at, int64_t now, int64_t grace_ms,
+                                 int64_t *user_id, struct verror *err)
 {
 	struct sqlite_store *s = handle(base);
 	struct conn *c = NULL;
@@ -1231,11 +1231,17 @@ static enum verr sq_token_rotate(struct store *base, const char *old_hash, const
 		goto out;
 	}
 	int64_t uid = sqlite3_column_int64(st, 0);
-	bool used = sqlite3_column_int(st, 2);
+	bool used = sqlite3_column_type(st, 2) != SQLITE_NULL;
+	int64_t used_at = sqlite3_column_int64(st, 2);
 	family = column_dup(st, 1);
 	sqlite3_reset(st);
 	if (!used) {
 		rc = verr_set(err, VERR_UNAUTHORIZED, "refresh token expired or revoked");
+		goto out;
+	}
+	if (used_at > now - grace_ms) {
+		rc = verr_set(err, VERR_UNAUTHORIZED,
+		              "refresh token rotated just now by another request");
 		goto out;
 	}
 	if ((rc = revoke_family(c, family, now, err)) || (rc = run_query(c, Q_COMMIT, err)))

@@ -276,10 +276,17 @@ static void pg_schema(const char *dir, char out[32])
 	snprintf(out, 32, "it_%016llx", (unsigned long long)h);
 }
 
+static void pg_quiet(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message; /* "already exists, skipping", "drop cascades to": expected */
+}
+
 /* Runs one statement on the test server's database (not a test's schema); asserts. */
 static void pg_exec(const char *sql)
 {
 	PGconn *c = PQconnectdb(getenv("VAULT_TEST_PG_URL"));
+	PQsetNoticeProcessor(c, pg_quiet, NULL);
 	PGresult *r = PQexec(c, sql);
 	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
 	char *msg = ok ? NULL : it_strdup(PQerrorMessage(c));

@@ -518,7 +518,8 @@ Test(auth, refresh_token_is_not_an_access_token)
 
 Test(auth, refresh_rotates_and_detects_reuse)
 {
-	server_start(&srv, NULL);
+	/* No grace: the replay below comes milliseconds after the rotation. */
+	server_start(&srv, (const char *const[]){"REFRESH_REUSE_GRACE_SECONDS=0", NULL});
 	struct it_user u;
 	user_new(&srv, &u);
 	char *r0 = it_strdup(u.refresh);
@@ -553,6 +554,43 @@ Test(auth, refresh_rotates_and_detects_reuse)
 	free(a1);
 	user_free(&u);
 	user_free(&u2);
+	server_stop_ok(&srv);
+}
+
+/*
+ * Within REFRESH_REUSE_GRACE_SECONDS of its rotation, a spent token is the
+ * loser of two refreshes at once (two tabs, two servers): refused, and the
+ * winner's login lives on. After it, the same token is a replay.
+ */
+Test(auth, refresh_race_loser_is_refused_without_revoking)
+{
+	server_start(&srv, (const char *const[]){"REFRESH_REUSE_GRACE_SECONDS=1", NULL});
+	struct it_user u;
+	user_new(&srv, &u);
+	struct http_resp r;
+	cr_assert_eq(do_refresh(u.refresh, &r), 200, "refresh: %d %s", r.status, r.body);
+	char *r1 = it_strdup(resp_str(&r, "refresh_token"));
+	http_resp_free(&r);
+
+	do_refresh(u.refresh, &r);
+	cr_assert_eq(r.status, 401, "the loser of a race: %d, expected 401", r.status);
+	assert_error_body(&r, "race loser");
+	http_resp_free(&r);
+	char *log = server_log(&srv);
+	cr_assert_null(strstr(log, "refresh_token_reuse"), "a race was logged as a reuse");
+	free(log);
+	cr_assert_eq(do_refresh(r1, &r), 200, "the winner's login was revoked by the loser");
+	char *r2 = it_strdup(resp_str(&r, "refresh_token"));
+	http_resp_free(&r);
+
+	it_sleep_ms(1100);
+	do_refresh(r1, &r);
+	cr_assert_eq(r.status, 401, "a replay after the grace: %d", r.status);
+	http_resp_free(&r);
+	cr_assert_eq(refresh_status(r2), 401, "the family survived a replay after the grace");
+	free(r1);
+	free(r2);
+	user_free(&u);
 	server_stop_ok(&srv);
 }
 

@@ -568,6 +568,9 @@ Test(index, mixed_models_are_never_compared)
 
 Test(index, dimension_change_and_reindex_of_one_user)
 {
+	if (it_pg())
+		cr_skip_test("PostgreSQL keeps one vector(N) column: see "
+		             "dimension_change_retypes_the_vector_column");
 	server_start(&srv, NULL);
 	user_new(&srv, &me);
 	user_new(&srv, &other);
@@ -611,5 +614,61 @@ Test(index, dimension_change_and_reindex_of_one_user)
 	        "nobody@example.com", NULL);
 	cr_assert_neq(c.status, 0, "reindex of an unknown user succeeded: %s", c.out);
 	cli_result_free(&c);
+	server_stop_ok(&srv);
+}
+
+/*
+ * PostgreSQL's vectors are one vector(EMBEDDING_DIM) column (the HNSW index
+ * needs one dimension): a server with another EMBEDDING_DIM refuses to
+ * start and says what to do; `vault reindex` of everyone retypes the column
+ * and embeds every note again; one user alone cannot.
+ */
+Test(index, dimension_change_retypes_the_vector_column)
+{
+	if (!it_pg())
+		cr_skip_test("SQLite keeps vectors of any dimension side by side");
+	server_start(&srv, NULL);
+	user_new(&srv, &me);
+	user_new(&srv, &other);
+	add(me.access, "Mine", "Bicycles, gears and chains.");
+	add(other.access, "Theirs", "Bicycles for the whole family.");
+	struct it_index ix;
+	index_wait_settled(&srv, me.access, EMBED_TIMEOUT_MS, &ix);
+	index_wait_settled(&srv, other.access, EMBED_TIMEOUT_MS, &ix);
+	server_stop_ok(&srv);
+
+	server_setenv(&srv, "EMBEDDING_DIM=128");
+	const char *const *env = (const char *const *)srv.extra_env;
+	struct cli_result c;
+	cli_run(&c, srv.dir, env, NULL, "serve", NULL);
+	cr_assert_neq(c.status, 0, "serve started with vectors of another dimension");
+	cr_assert(it_contains(c.out, "vector(384)", false) &&
+	              it_contains(c.out, "vault reindex", false),
+	          "the refusal does not say why or what to do: %s%s", c.out, c.err);
+	cli_result_free(&c);
+
+	cli_run(&c, srv.dir, env, NULL, "reindex", "--user", me.email, NULL);
+	cr_assert_neq(c.status, 0, "reindex of one user retyped everyone's vectors: %s", c.out);
+	cr_assert(it_contains(c.err, "without --user", false), "%s", c.err);
+	cli_result_free(&c);
+
+	cli_run(&c, srv.dir, env, NULL, "reindex", NULL);
+	cr_assert_eq(c.status, 0, "vault reindex: exit %d\n%s%s", c.status, c.out, c.err);
+	cr_assert(it_contains(c.out, "reindexed 2 chunks", false), "%s", c.out);
+	cli_result_free(&c);
+
+	server_restart(&srv);
+	index_status(&srv, me.access, &ix);
+	cr_assert_eq(ix.dim, 128);
+	cr_assert(ix.ready == 1 && ix.stale == 0 && ix.pending == 0, "me: %lld ready, %lld stale",
+	          ix.ready, ix.stale);
+	index_status(&srv, other.access, &ix);
+	cr_assert(ix.ready == 1 && ix.stale == 0, "other: %lld ready, %lld stale", ix.ready,
+	          ix.stale);
+	struct http_resp r;
+	search(me.access, "bicycle gears", "semantic", &r);
+	cr_assert_eq(r.status, 200, "%d %.300s", r.status, r.body);
+	cr_assert_eq(nresults(&r), 1, "%.300s", r.body);
+	http_resp_free(&r);
 	server_stop_ok(&srv);
 }

@@ -348,6 +348,16 @@ Test(config, idle_timeout_seconds)
 	int_var("IDLE_TIMEOUT_SECONDS", 1, 3600, 30, idle_timeout);
 }
 
+static int reuse_grace(const struct config *c)
+{
+	return c->refresh_reuse_grace_seconds;
+}
+
+Test(config, refresh_reuse_grace_seconds)
+{
+	int_var("REFRESH_REUSE_GRACE_SECONDS", 0, 60, 5, reuse_grace);
+}
+
 static int pool_size(const struct config *c)
 {
 	return c->db_pool_size;

@@ -510,26 +510,56 @@ Test(store_pg, token_rotate_reuse_and_revoke)
 	int64_t ann = make_user("ann@x.org");
 	make_token(ann, "fam", "t1", 5000);
 
-	cr_assert_eq(store_token_rotate(db, "t1", "t2", 9000, 2000, &uid, &err), VERR_OK, "%s",
+	cr_assert_eq(store_token_rotate(db, "t1", "t2", 9000, 2000, 0, &uid, &err), VERR_OK, "%s",
 	             err.detail);
 	cr_assert_eq(uid, ann);
-	cr_assert_eq(store_token_rotate(db, "nope", "x", 9000, 2000, &uid, &err),
+	cr_assert_eq(store_token_rotate(db, "nope", "x", 9000, 2000, 0, &uid, &err),
 	             VERR_UNAUTHORIZED);
 	/* t1 again: a reuse, the whole family (t2 too) is revoked. */
-	cr_assert_eq(store_token_rotate(db, "t1", "t3", 9000, 2100, &uid, &err), VERR_UNAUTHORIZED);
+	cr_assert_eq(store_token_rotate(db, "t1", "t3", 9000, 2100, 0, &uid, &err),
+	             VERR_UNAUTHORIZED);
 	cr_assert(strstr(err.detail, "reused") != NULL, "%s", err.detail);
-	cr_assert_eq(store_token_rotate(db, "t2", "t4", 9000, 2200, &uid, &err), VERR_UNAUTHORIZED);
+	cr_assert_eq(store_token_rotate(db, "t2", "t4", 9000, 2200, 0, &uid, &err),
+	             VERR_UNAUTHORIZED);
 
 	make_token(ann, "f2", "e1", 1500); /* expired at 2000 */
-	cr_assert_eq(store_token_rotate(db, "e1", "e2", 9000, 2000, &uid, &err), VERR_UNAUTHORIZED);
+	cr_assert_eq(store_token_rotate(db, "e1", "e2", 9000, 2000, 0, &uid, &err),
+	             VERR_UNAUTHORIZED);
 	make_token(ann, "f3", "r1", 99999);
 	cr_assert_eq(store_token_revoke_family(db, ann + 1, "r1", 2000, &err), VERR_NOT_FOUND);
 	cr_assert_eq(store_token_revoke_family(db, ann, "r1", 2000, &err), VERR_OK, "%s",
 	             err.detail);
-	cr_assert_eq(store_token_rotate(db, "r1", "r2", 9000, 2000, &uid, &err), VERR_UNAUTHORIZED);
+	cr_assert_eq(store_token_rotate(db, "r1", "r2", 9000, 2000, 0, &uid, &err),
+	             VERR_UNAUTHORIZED);
 	make_token(ann, "f4", "s1", 99999);
 	cr_assert_eq(store_token_revoke_all(db, ann, 2000, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(store_token_rotate(db, "s1", "s2", 9000, 2000, &uid, &err), VERR_UNAUTHORIZED);
+	cr_assert_eq(store_token_rotate(db, "s1", "s2", 9000, 2000, 0, &uid, &err),
+	             VERR_UNAUTHORIZED);
+}
+
+Test(store_pg, token_rotate_grace_tells_a_race_from_a_replay)
+{
+	struct verror err = {0};
+	int64_t uid = 0;
+	need_pg();
+	open_migrated(NULL);
+	int64_t ann = make_user("ann@x.org");
+	make_token(ann, "fam", "t1", 99999);
+
+	cr_assert_eq(store_token_rotate(db, "t1", "t2", 99999, 2000, 1000, &uid, &err), VERR_OK,
+	             "%s", err.detail);
+	/* Within the grace: a concurrent refresh that lost, not a replay. */
+	cr_assert_eq(store_token_rotate(db, "t1", "x1", 99999, 2900, 1000, &uid, &err),
+	             VERR_UNAUTHORIZED);
+	cr_assert(strstr(err.detail, "just now") != NULL, "%s", err.detail);
+	cr_assert_eq(store_token_rotate(db, "t2", "t3", 99999, 2950, 1000, &uid, &err), VERR_OK,
+	             "the winner's token was revoked by the loser: %s", err.detail);
+	/* Past the grace, the same presentation is a replay: the family goes. */
+	cr_assert_eq(store_token_rotate(db, "t1", "x2", 99999, 3001, 1000, &uid, &err),
+	             VERR_UNAUTHORIZED);
+	cr_assert(strstr(err.detail, "reused") != NULL, "%s", err.detail);
+	cr_assert_eq(store_token_rotate(db, "t3", "t4", 99999, 3100, 1000, &uid, &err),
+	             VERR_UNAUTHORIZED, "the family survived a replay");
 }
 
 #define RACERS 8
@@ -548,7 +578,7 @@ static void *race_rotate(void *arg)
 	char new_hash[32];
 	snprintf(new_hash, sizeof(new_hash), "next-%d", r->index);
 	pthread_barrier_wait(r->start);
-	r->rc = store_token_rotate(db, "contested", new_hash, 99999, 2000, &r->uid, &err);
+	r->rc = store_token_rotate(db, "contested", new_hash, 99999, 2000, 0, &r->uid, &err);
 	return NULL;
 }
 
@@ -1071,7 +1101,7 @@ static void *rotate_blocked(void *arg)
 	struct slow_rotation *sr = arg;
 	struct verror err = {0};
 	int64_t uid;
-	sr->rc = store_token_rotate(db, "locked", "after", 99999, 2000, &uid, &err);
+	sr->rc = store_token_rotate(db, "locked", "after", 99999, 2000, 0, &uid, &err);
 	return NULL;
 }
 
@@ -1135,12 +1165,12 @@ Test(store_pg, statement_timeout_is_unavailable)
 	exec_raw("BEGIN");
 	exec_raw("SELECT 1 FROM refresh_tokens WHERE token_hash = 'locked' FOR UPDATE");
 	double t0 = now_ms();
-	cr_assert_eq(store_token_rotate(db, "locked", "x", 99999, 2000, &uid, &err),
+	cr_assert_eq(store_token_rotate(db, "locked", "x", 99999, 2000, 0, &uid, &err),
 	             VERR_UNAVAILABLE);
 	cr_assert_lt(now_ms() - t0, 2000);
 	exec_raw("COMMIT");
-	cr_assert_eq(store_token_rotate(db, "locked", "x", 99999, 2000, &uid, &err), VERR_OK, "%s",
-	             err.detail);
+	cr_assert_eq(store_token_rotate(db, "locked", "x", 99999, 2000, 0, &uid, &err), VERR_OK,
+	             "%s", err.detail);
 }
 
 /* The server drops the pool's idle connections (as in a restart): the next call reconnects. */

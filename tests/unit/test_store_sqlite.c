@@ -660,7 +660,7 @@ Test(store_sqlite, token_rotate_and_reuse_revokes_family)
 	make_token(ann, "fam-1", "t1", 10000);
 	make_token(ann, "fam-2", "other", 10000);
 
-	cr_assert_eq(store_token_rotate(db, "t1", "t2", 20000, 2000, &uid, &err), VERR_OK, "%s",
+	cr_assert_eq(store_token_rotate(db, "t1", "t2", 20000, 2000, 0, &uid, &err), VERR_OK, "%s",
 	             err.detail);
 	cr_assert_eq(uid, ann);
 	cr_assert_eq(query_int("SELECT used_at FROM refresh_tokens WHERE token_hash = 't1'"), 2000);
@@ -668,22 +668,46 @@ Test(store_sqlite, token_rotate_and_reuse_revokes_family)
 	                       "AND family = 'fam-1' AND expires_at = 20000 AND user_id = 1"),
 	             1);
 
-	cr_assert_eq(store_token_rotate(db, "t2", "t3", 30000, 3000, &uid, &err), VERR_OK, "%s",
+	cr_assert_eq(store_token_rotate(db, "t2", "t3", 30000, 3000, 0, &uid, &err), VERR_OK, "%s",
 	             err.detail);
 
 	/* t1 again: a stolen, already rotated token. */
-	cr_assert_eq(store_token_rotate(db, "t1", "evil", 30000, 4000, &uid, &err),
+	cr_assert_eq(store_token_rotate(db, "t1", "evil", 30000, 4000, 0, &uid, &err),
 	             VERR_UNAUTHORIZED);
 	cr_assert_eq(query_int("SELECT COUNT(*) FROM refresh_tokens WHERE token_hash = 'evil'"), 0);
 	cr_assert_eq(query_int("SELECT COUNT(*) FROM refresh_tokens WHERE family = 'fam-1' "
 	                       "AND revoked_at = 4000"),
 	             3, "the revocation must be committed");
-	cr_assert_eq(store_token_rotate(db, "t3", "t4", 30000, 4100, &uid, &err), VERR_UNAUTHORIZED,
-	             "the newest member is revoked with its family");
+	cr_assert_eq(store_token_rotate(db, "t3", "t4", 30000, 4100, 0, &uid, &err),
+	             VERR_UNAUTHORIZED, "the newest member is revoked with its family");
 
 	/* Other families live on. */
-	cr_assert_eq(store_token_rotate(db, "other", "other2", 30000, 4200, &uid, &err), VERR_OK,
+	cr_assert_eq(store_token_rotate(db, "other", "other2", 30000, 4200, 0, &uid, &err), VERR_OK,
 	             "%s", err.detail);
+}
+
+Test(store_sqlite, token_rotate_grace_tells_a_race_from_a_replay)
+{
+	struct verror err = {0};
+	int64_t uid = 0;
+	open_migrated(NULL);
+	int64_t ann = make_user("ann@x.org");
+	make_token(ann, "fam", "t1", 99999);
+
+	cr_assert_eq(store_token_rotate(db, "t1", "t2", 99999, 2000, 1000, &uid, &err), VERR_OK,
+	             "%s", err.detail);
+	/* Within the grace: a concurrent refresh that lost, not a replay. */
+	cr_assert_eq(store_token_rotate(db, "t1", "x1", 99999, 2900, 1000, &uid, &err),
+	             VERR_UNAUTHORIZED);
+	cr_assert(strstr(err.detail, "just now") != NULL, "%s", err.detail);
+	cr_assert_eq(store_token_rotate(db, "t2", "t3", 99999, 2950, 1000, &uid, &err), VERR_OK,
+	             "the winner's token was revoked by the loser: %s", err.detail);
+	/* Past the grace, the same presentation is a replay: the family goes. */
+	cr_assert_eq(store_token_rotate(db, "t1", "x2", 99999, 3001, 1000, &uid, &err),
+	             VERR_UNAUTHORIZED);
+	cr_assert(strstr(err.detail, "reused") != NULL, "%s", err.detail);
+	cr_assert_eq(store_token_rotate(db, "t3", "t4", 99999, 3100, 1000, &uid, &err),
+	             VERR_UNAUTHORIZED, "the family survived a replay");
 }
 
 Test(store_sqlite, login_clears_only_expired_tokens)
@@ -710,13 +734,13 @@ Test(store_sqlite, token_rotate_rejects_expired_unknown_and_duplicates)
 	int64_t ann = make_user("ann@x.org");
 	make_token(ann, "fam", "old", 5000);
 
-	cr_assert_eq(store_token_rotate(db, "old", "new", 9000, 5000, &uid, &err),
+	cr_assert_eq(store_token_rotate(db, "old", "new", 9000, 5000, 0, &uid, &err),
 	             VERR_UNAUTHORIZED, "expires_at is exclusive");
 	cr_assert_eq(uid, -1);
 	cr_assert_eq(query_int("SELECT COUNT(*) FROM refresh_tokens WHERE used_at IS NOT NULL "
 	                       "OR revoked_at IS NOT NULL OR token_hash = 'new'"),
 	             0, "a rejected rotation writes nothing");
-	cr_assert_eq(store_token_rotate(db, "nope", "new", 9000, 10, &uid, &err),
+	cr_assert_eq(store_token_rotate(db, "nope", "new", 9000, 10, 0, &uid, &err),
 	             VERR_UNAUTHORIZED);
 
 	cr_assert_eq(store_token_insert(db, ann, "fam2", "old", 9000, 10, &err), VERR_CONFLICT);
@@ -734,7 +758,7 @@ Test(store_sqlite, token_revoke_family_and_all)
 	make_token(ann, "a2", "a2-t1", 10000);
 	make_token(ann, "a3", "a3-t1", 10000);
 	make_token(bob, "b1", "b1-t1", 10000);
-	cr_assert_eq(store_token_rotate(db, "a1-t1", "a1-t2", 10000, 100, &uid, &err), VERR_OK,
+	cr_assert_eq(store_token_rotate(db, "a1-t1", "a1-t2", 10000, 100, 0, &uid, &err), VERR_OK,
 	             "%s", err.detail);
 
 	cr_assert_eq(store_token_revoke_family(db, bob, "a1-t2", 200, &err), VERR_NOT_FOUND,
@@ -744,22 +768,22 @@ Test(store_sqlite, token_revoke_family_and_all)
 	/* Revoking by the older member takes the whole family. */
 	cr_assert_eq(store_token_revoke_family(db, ann, "a1-t1", 200, &err), VERR_OK, "%s",
 	             err.detail);
-	cr_assert_eq(store_token_rotate(db, "a1-t2", "x", 10000, 300, &uid, &err),
+	cr_assert_eq(store_token_rotate(db, "a1-t2", "x", 10000, 300, 0, &uid, &err),
 	             VERR_UNAUTHORIZED);
 	cr_assert_eq(store_token_revoke_family(db, ann, "a1-t2", 250, &err), VERR_OK,
 	             "revoking twice is fine");
-	cr_assert_eq(store_token_rotate(db, "a2-t1", "a2-t2", 10000, 300, &uid, &err), VERR_OK,
+	cr_assert_eq(store_token_rotate(db, "a2-t1", "a2-t2", 10000, 300, 0, &uid, &err), VERR_OK,
 	             "%s", err.detail);
 
 	cr_assert_eq(store_token_revoke_all(db, ann, 400, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(store_token_rotate(db, "a2-t2", "y", 10000, 500, &uid, &err),
+	cr_assert_eq(store_token_rotate(db, "a2-t2", "y", 10000, 500, 0, &uid, &err),
 	             VERR_UNAUTHORIZED);
-	cr_assert_eq(store_token_rotate(db, "a3-t1", "z", 10000, 500, &uid, &err),
+	cr_assert_eq(store_token_rotate(db, "a3-t1", "z", 10000, 500, 0, &uid, &err),
 	             VERR_UNAUTHORIZED);
 	cr_assert_eq(query_int("SELECT COUNT(*) FROM refresh_tokens WHERE user_id = 1 AND "
 	                       "revoked_at IS NULL"),
 	             0);
-	cr_assert_eq(store_token_rotate(db, "b1-t1", "b1-t2", 10000, 500, &uid, &err), VERR_OK,
+	cr_assert_eq(store_token_rotate(db, "b1-t1", "b1-t2", 10000, 500, 0, &uid, &err), VERR_OK,
 	             "bob is untouched: %s", err.detail);
 	cr_assert_eq(uid, bob);
 }
@@ -780,7 +804,7 @@ static void *race_rotate(void *arg)
 	char new_hash[32];
 	snprintf(new_hash, sizeof(new_hash), "next-%d", r->index);
 	pthread_barrier_wait(r->start);
-	r->rc = store_token_rotate(db, "contested", new_hash, 99999, 2000, &r->uid, &err);
+	r->rc = store_token_rotate(db, "contested", new_hash, 99999, 2000, 0, &r->uid, &err);
 	return NULL;
 }
 
