@@ -2,7 +2,8 @@
 # http.sh - HTTP benchmark of `vault serve` on loopback with wrk.
 #
 # Builds vault, starts it on a free 127.0.0.1 port with a fresh SQLite
-# database, registers and logs in one user, seeds notes, then measures three
+# database (BENCH_DATABASE=postgres: a fresh schema on PostgreSQL, dropped
+# after), registers and logs in one user, seeds notes, then measures three
 # scenarios with wrk: GET one note, list notes, create a note. Prints a
 # Markdown report on stdout (progress goes to stderr) and keeps a copy under
 # bench/results/. See bench/README.md.
@@ -22,16 +23,26 @@ ROUNDS=${BCRYPT_ROUNDS:-12}
 BUILD=${BENCH_BUILD:-1}                 # 0: use the existing binary as is
 TIMEOUT=${BENCH_TIMEOUT:-2s}            # wrk --timeout: slower answers count as failed
 START_TIMEOUT=${BENCH_START_TIMEOUT:-30} # seconds to wait for server_started
+DATABASE=${BENCH_DATABASE:-sqlite}      # sqlite or postgres (BENCH_PG_URL or scripts/pg)
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH="$ROOT/bench"
-VAULT_BIN=${VAULT_BIN:-$ROOT/build/vault}
+BUILD_DIR=${BENCH_BUILD_DIR:-build}     # make's BUILD directory
+VAULT_BIN=${VAULT_BIN:-$ROOT/$BUILD_DIR/vault}
 
 log() { printf 'bench: %s\n' "$*" >&2; }
 die() {
 	printf 'bench: error: %s\n' "$*" >&2
 	exit 1
 }
+
+# shellcheck source=bench/pg_lib.sh
+. "$BENCH/pg_lib.sh"
+case $DATABASE in
+sqlite) ;;
+postgres) command -v psql >/dev/null || die "psql is not installed (needed for BENCH_DATABASE=postgres)" ;;
+*) die "BENCH_DATABASE must be sqlite or postgres" ;;
+esac
 
 for tool in wrk curl; do
 	command -v "$tool" >/dev/null || die "$tool is not installed"
@@ -41,6 +52,8 @@ done
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/vault-bench.XXXXXX")
 SERVER_PID=
 SERVER_LOG="$TMP/server.log"
+PG_BASE=
+PG_SCHEMA="bench_http_$$"
 
 # Stops the server (SIGTERM, then SIGKILL after 10 s) and removes the
 # temporary directory; runs on every exit.
@@ -62,6 +75,7 @@ cleanup() {
 		log "last server log lines:"
 		tail -n 20 "$SERVER_LOG" >&2 || true
 	fi
+	[[ -n $PG_BASE ]] && pg_drop_schema "$PG_BASE" "$PG_SCHEMA"
 	rm -rf "$TMP"
 	exit "$rc"
 }
@@ -72,13 +86,23 @@ trap 'exit 143' TERM
 # --- build and start ----------------------------------------------------------
 
 if [[ $BUILD == 1 ]]; then
-	log "building (make)"
-	make -C "$ROOT" >&2
+	log "building (make BUILD=$BUILD_DIR)"
+	make -C "$ROOT" BUILD="$BUILD_DIR" >&2
 fi
 [[ -x $VAULT_BIN ]] || die "$VAULT_BIN not found; build it with make"
 
 SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 ((${#SECRET} == 64)) || die "could not make a 64-character SECRET_KEY"
+
+if [[ $DATABASE == postgres ]]; then
+	PG_BASE=$(pg_server_url) || die "no PostgreSQL server (scripts/pg start failed)"
+	pg_create_schema "$PG_BASE" "$PG_SCHEMA"
+	DB_URL=$(pg_schema_url "$PG_BASE" "$PG_SCHEMA")
+	DB_NAME="PostgreSQL (schema $PG_SCHEMA, dropped after)"
+else
+	DB_URL="sqlite:///$TMP/vault.db"
+	DB_NAME=SQLite
+fi
 
 # The server runs in the temporary directory so a developer's ./.env cannot
 # change what is measured; every setting that matters is given here.
@@ -86,7 +110,7 @@ log "starting $VAULT_BIN serve (BCRYPT_ROUNDS=$ROUNDS)"
 (
 	cd "$TMP"
 	exec env ENVIRONMENT=production DEBUG=false HOST=127.0.0.1 PORT=0 \
-		DATABASE_URL="sqlite:///$TMP/vault.db" DATABASE_ECHO=false \
+		DATABASE_URL="$DB_URL" DATABASE_ECHO=false \
 		SECRET_KEY="$SECRET" BCRYPT_ROUNDS="$ROUNDS" LOG_LEVEL=info LOG_FORMAT=json \
 		"$VAULT_BIN" serve
 ) >"$SERVER_LOG" 2>&1 &
@@ -226,17 +250,20 @@ stamp=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 	printf '| RAM | %s |\n' "$ram"
 	printf '| Kernel | %s |\n' "$kernel"
 	printf '\n| Run | |\n|---|---|\n'
-	printf '| vault | %s (%s), `build/vault`, SQLite, JSON request log to a file |\n' \
-		"$version" "$commit"
+	printf '| vault | %s (%s), `%s`, %s, JSON request log to a file |\n' \
+		"$version" "$commit" "${VAULT_BIN#"$ROOT"/}" "$DB_NAME"
 	printf '| wrk | %s, -t%s -c%s -d%s --timeout %s, warm-up %s |\n' "$wrkver" "$THREADS" \
 		"$CONNECTIONS" "$DURATION" "$TIMEOUT" "$WARMUP"
 	printf '| Data | %s seeded notes (seeded in %ss), one user, BCRYPT_ROUNDS=%s |\n' \
 		"$NOTES" "$seed_secs" "$ROUNDS"
 	printf '| Server | loopback 127.0.0.1, same machine as wrk |\n'
+	if [[ $DATABASE == postgres ]]; then
+		pg_settings "$PG_BASE" | while read -r k v; do printf '| %s | %s |\n' "$k" "$v"; done
+	fi
 } >"$TMP/report.md"
 
 mkdir -p "$BENCH/results"
-RESULT="$BENCH/results/http-$(date -u +%Y%m%dT%H%M%SZ).md"
+RESULT="$BENCH/results/http-$([[ $DATABASE == postgres ]] && echo postgres-)$(date -u +%Y%m%dT%H%M%SZ).md"
 {
 	cat "$TMP/report.md"
 	printf '\n## wrk output\n\n'
