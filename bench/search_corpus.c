@@ -570,7 +570,9 @@ int main(int argc, char **argv)
 	if (config_load(&cfg, environ, NULL, &err))
 		fail("config", &err);
 	log_init(LOG_WARNING, LOG_JSON, stderr);
-	struct store_opts opts = {.busy_timeout_ms = 5000, .synchronous_normal = true};
+	struct store_opts opts = {.busy_timeout_ms = 5000,
+	                          .synchronous_normal = true,
+	                          .embedding_dim = cfg.embedding_dim}; /* PostgreSQL: vector(dim) */
 	if (store_open(cfg.database_url, &opts, &st, &err) ||
 	    store_migrate_up(st, -1, &applied, &err) || svc_init(&svc, st, &cfg, &err))
 		fail("open", &err);

@@ -34,7 +34,7 @@
  *     expired tokens and the cascade.
  */
 static const char init_up[] =
-    "CREATE EXTENSION IF NOT EXISTS vector;\n"
+    "CREATE EXTENSION IF NOT EXISTS vector SCHEMA public;\n"
     "CREATE TABLE users (\n"
     "  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n"
     "  email text NOT NULL UNIQUE,\n"
@@ -161,13 +161,17 @@ static const char search_down[] = "DROP TABLE chunks;\n"
  * vector goes (they cannot be cast), with the model that made it, so no
  * row claims a vector it lacks; reindex then queues every chunk again. The
  * HNSW index is built for one dimension, so it is made anew (empty, cheap).
- * One implicit transaction: a failure changes nothing.
+ * One transaction, with no statement timeout (it rewrites the table): a
+ * failure changes nothing.
  */
 const char pg_redim_sql[] =
+    "BEGIN;\n"
+    "SET LOCAL statement_timeout = 0;\n"
     "DROP INDEX chunks_embedding;\n"
     "ALTER TABLE chunks ALTER COLUMN embedding TYPE vector(" PG_MIGRATION_DIM ") USING NULL;\n"
     "UPDATE chunks SET model = NULL, dim = NULL;\n"
-    "CREATE INDEX chunks_embedding ON chunks USING hnsw (embedding vector_cosine_ops);\n";
+    "CREATE INDEX chunks_embedding ON chunks USING hnsw (embedding vector_cosine_ops);\n"
+    "COMMIT;\n";
 
 const struct pg_migration pg_migrations[] = {
     {1, "init", init_up, init_down},

@@ -64,6 +64,8 @@
 #define HNSW_FETCH_FACTOR 4
 #define HNSW_EF_MIN       40
 #define HNSW_EF_MAX       1000 /* pgvector's upper bound for hnsw.ef_search */
+/* Ten times pgvector's default: a user with few of a large table's rows still gets limit. */
+#define HNSW_MAX_SCAN_TUPLES 200000
 
 /* Every migration step holds this advisory lock (any number; "vault" in ASCII). */
 #define MIGRATION_LOCK "7627574257"
@@ -79,6 +81,7 @@ enum query {
 	Q_STATEMENT_TIMEOUT,
 	Q_HAS_PGVECTOR,
 	Q_MIG_LOCK,
+	Q_NO_TIMEOUT,
 	Q_MIG_TABLE_EXISTS,
 	Q_MIG_LIST,
 	Q_MIG_APPLIED,
@@ -129,8 +132,7 @@ enum query {
 	Q_VECTORS_COUNT,
 	Q_VECTOR_EXACT,
 	Q_VECTOR_EXACT_ONLY,
-	Q_HNSW_ITERATIVE,
-	Q_HNSW_EF_SEARCH,
+	Q_HNSW_SETTINGS,
 	Q_VECTOR_HNSW,
 	Q__COUNT
 };
@@ -186,9 +188,13 @@ static const char *const query_sql[Q__COUNT] = {
     [Q_ROLLBACK] = "ROLLBACK",
     [Q_PING] = "SELECT 1",
     [Q_STATEMENT_TIMEOUT] = "SELECT set_config('statement_timeout', $1::text, false)",
-    [Q_HAS_PGVECTOR] = "SELECT 1 FROM pg_available_extensions WHERE name = 'vector'",
+    /* The version in use: the installed one, else the one CREATE EXTENSION would install. */
+    [Q_HAS_PGVECTOR] = "SELECT COALESCE((SELECT extversion FROM pg_extension WHERE extname = "
+                       "'vector'), default_version) FROM pg_available_extensions "
+                       "WHERE name = 'vector'",
 
     [Q_MIG_LOCK] = "SELECT pg_advisory_xact_lock(" MIGRATION_LOCK ")",
+    [Q_NO_TIMEOUT] = "SELECT set_config('statement_timeout', '0', true)",
     /* current_schema(), not the search_path: public's tables must not count for ours. */
     [Q_MIG_TABLE_EXISTS] = "SELECT 1 FROM pg_tables WHERE schemaname = current_schema() "
                            "AND tablename = 'schema_migrations'",
@@ -199,7 +205,8 @@ static const char *const query_sql[Q__COUNT] = {
     [Q_MIG_DELETE] = "DELETE FROM schema_migrations WHERE version = $1::integer",
     /* A vector column's typmod is its dimension. */
     [Q_VECTOR_DIM] = "SELECT a.atttypmod FROM pg_attribute a JOIN pg_class c ON c.oid = "
-                     "a.attrelid WHERE c.relnamespace = current_schema()::regnamespace AND "
+                     "a.attrelid WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE "
+                     "nspname = current_schema()) AND "
                      "c.relname = 'chunks' AND a.attname = 'embedding' AND NOT a.attisdropped",
 
     [Q_USER_INSERT] = "INSERT INTO users (email, password_hash, created_at) "
@@ -296,12 +303,19 @@ static const char *const query_sql[Q__COUNT] = {
                      "WHERE id = $1::bigint AND hash = $2::text RETURNING user_id",
     [Q_EMBED_FAILED] = "UPDATE chunks SET attempts = attempts + 1, error = $3::text, "
                        "status = $4::smallint, next_attempt_at = $5::bigint "
-                       "WHERE id = $1::bigint AND hash = $2::text RETURNING user_id",
+                       "WHERE id = $1::bigint AND hash = $2::text AND status = 0 "
+                       "RETURNING user_id",
     /* The next $3 chunks of user $1 (0: of everyone) after id $2, in id order. */
-    [Q_REINDEX_BATCH] = "UPDATE chunks SET status = 0, attempts = 0, next_attempt_at = 0, "
-                        "error = NULL WHERE id = ANY (ARRAY(SELECT id FROM chunks WHERE id > "
-                        "$2::bigint AND ($1::bigint = 0 OR user_id = $1::bigint) ORDER BY id "
-                        "LIMIT $3::bigint)) RETURNING id",
+    /*
+     * Counted by the rows picked, not the rows updated: a chunk deleted
+     * meanwhile is not updated, and must not end the walk early.
+     */
+    [Q_REINDEX_BATCH] = "WITH picked AS (SELECT id FROM chunks WHERE id > $2::bigint AND "
+                        "($1::bigint = 0 OR user_id = $1::bigint) ORDER BY id LIMIT $3::bigint), "
+                        "done AS (UPDATE chunks SET status = 0, attempts = 0, next_attempt_at = "
+                        "0, error = NULL WHERE id IN (SELECT id FROM picked) RETURNING id) "
+                        "SELECT (SELECT count(*) FROM picked), (SELECT max(id) FROM picked), "
+                        "(SELECT count(*) FROM done)",
     /* Index only, on chunks_user. */
     [Q_INDEX_STATUS] = "SELECT count(*) FILTER (WHERE status = 0), "
                        "count(*) FILTER (WHERE status = 1), count(*) FILTER (WHERE status = 2), "
@@ -330,8 +344,16 @@ static const char *const query_sql[Q__COUNT] = {
      * scanning past rows of other users until it has enough of this one's,
      * in roughly nearest-first order (re-sorted in C).
      */
-    [Q_HNSW_ITERATIVE] = "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)",
-    [Q_HNSW_EF_SEARCH] = "SELECT set_config('hnsw.ef_search', $1::text, true)",
+    /*
+     * enable_sort off: with the owner filter's default estimate the planner
+     * would rather read every user's rows and sort than walk the index.
+     * max_scan_tuples: how far the iterative scan may walk past other
+     * users' rows before it gives up short of limit.
+     */
+    [Q_HNSW_SETTINGS] = "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), "
+                        "set_config('hnsw.ef_search', $1::text, true), "
+                        "set_config('hnsw.max_scan_tuples', $2::text, true), "
+                        "set_config('enable_sort', 'off', true)",
     /*
      * user_id + 0 keeps the planner off chunks_user (a scan of the user's
      * rows and a sort, what the exact path does on purpose), so ORDER BY
@@ -409,9 +431,11 @@ static enum verr db_error(struct conn *c, const PGresult *r, struct verror *err)
 		c->retryable = true;
 		return verr_set(err, VERR_UNAVAILABLE, "database conflict, try again: %s", msg);
 	}
+	/* 25006: read-only, as on a standby after a failover. */
 	if (strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
 	    strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0 ||
-	    strcmp(state, "53300") == 0)
+	    strcmp(state, "53300") == 0 || strcmp(state, "25006") == 0 ||
+	    strcmp(state, "55P03") == 0)
 		return verr_set(err, VERR_UNAVAILABLE, "database unavailable: %s", msg);
 	if (strcmp(state, "57014") == 0)
 		return verr_set(err, VERR_UNAVAILABLE, "database statement timed out: %s", msg);
@@ -829,12 +853,21 @@ static enum verr check_pgvector(struct pg_store *s, struct conn *c, struct verro
 {
 	PGresult *r = NULL;
 	enum verr rc = run(s, c, Q_HAS_PGVECTOR, NULL, &r, err);
+	int major = 0, minor = 0;
 	if (rc == VERR_OK && PQntuples(r) == 0)
 		rc = verr_set(err, VERR_UNAVAILABLE,
 		              "PostgreSQL has no pgvector extension: install it on the database "
 		              "server (Debian: postgresql-%d-pgvector; see "
 		              "https://github.com/pgvector/pgvector)",
 		              PQserverVersion(c->pg) / 10000);
+	else if (rc == VERR_OK && (sscanf(PQgetvalue(r, 0, 0), "%d.%d", &major, &minor) != 2 ||
+	                           major * 100 + minor < 8))
+		/* 0.8 brought iterative index scans, which per-user HNSW search relies on. */
+		rc =
+		    verr_set(err, VERR_UNAVAILABLE,
+		             "pgvector %s is too old: vault needs 0.8 or newer; install it and run "
+		             "ALTER EXTENSION vector UPDATE",
+		             PQgetvalue(r, 0, 0));
 	PQclear(r);
 	return rc;
 }
@@ -848,6 +881,15 @@ static enum verr pg_open(const char *url, const struct store_opts *opts, struct 
 	enum verr rc;
 
 	*out = NULL;
+	/* libpq's own messages about a malformed URL quote it, password and all. */
+	char *msg = NULL;
+	PQconninfoOption *parsed = PQconninfoParse(url, &msg);
+	PQconninfoFree(parsed);
+	PQfreemem(msg);
+	if (!parsed)
+		return verr_set(err, VERR_INVALID,
+		                "DATABASE_URL is not a valid PostgreSQL URL "
+		                "(postgresql://user:password@host:port/database)");
 	s = xcalloc(1, sizeof(*s));
 	s->base.ops = &store_pg_ops;
 	s->url = xstrdup(url);
@@ -987,7 +1029,9 @@ static enum verr migration_step(struct pg_store *s, struct conn *c, const struct
 	enum verr rc;
 
 	*done = false;
+	/* No statement timeout: waiting for another migrator, or a long step, is fine here. */
 	if ((rc = run(s, c, Q_BEGIN, NULL, NULL, err)) ||
+	    (rc = run(s, c, Q_NO_TIMEOUT, NULL, NULL, err)) ||
 	    (rc = run(s, c, Q_MIG_LOCK, NULL, NULL, err)) ||
 	    (rc = exec_ddl(s, c, migrations_table_sql, err)))
 		return rc;
@@ -2061,6 +2105,12 @@ out:
 	return rc;
 }
 
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
 /* Adds owner to owners[0..*n) unless it is 0 or there already. */
 static void add_owner(int64_t *owners, size_t *n, int64_t owner)
 {
@@ -2124,6 +2174,9 @@ retry:
 		PQclear(r);
 		r = NULL;
 	}
+	/* In id order, as every other writer, so two batches never deadlock. */
+	if (nowners)
+		qsort(owners, nowners, sizeof(int64_t), cmp_i64);
 	for (size_t k = 0; k < nowners; k++)
 		if ((rc = bump_version(s, c, owners[k], err)))
 			goto out;
@@ -2219,15 +2272,12 @@ static enum verr pg_reindex(struct store *base, int64_t user_id, int64_t *count,
 		arg_i64(&a, REINDEX_BATCH);
 		if ((rc = run(s, c, Q_REINDEX_BATCH, &a, &r, err)))
 			goto out;
-		got = (size_t)PQntuples(r);
-		for (size_t i = 0; i < got; i++) {
-			int64_t id = get_i64(r, (int)i, 0);
-			if (id > after)
-				after = id;
-		}
+		got = (size_t)get_i64(r, 0, 0);
+		if (got)
+			after = get_i64(r, 0, 1);
+		total += get_i64(r, 0, 2);
 		PQclear(r);
 		r = NULL;
-		total += (int64_t)got;
 	} while (got == REINDEX_BATCH);
 
 	if ((rc = bump_version(s, c, user_id, err)))
@@ -2406,10 +2456,10 @@ static enum verr search_hnsw(struct pg_store *s, struct conn *c, struct args *a,
 	if (ef > HNSW_EF_MAX)
 		ef = HNSW_EF_MAX;
 	arg_i64(&e, ef);
+	arg_i64(&e, HNSW_MAX_SCAN_TUPLES);
 	arg_size(a, fetch);
 	if ((rc = run(s, c, Q_BEGIN, NULL, NULL, err)) ||
-	    (rc = run(s, c, Q_HNSW_ITERATIVE, NULL, NULL, err)) ||
-	    (rc = run(s, c, Q_HNSW_EF_SEARCH, &e, NULL, err)) ||
+	    (rc = run(s, c, Q_HNSW_SETTINGS, &e, NULL, err)) ||
 	    (rc = run(s, c, Q_VECTOR_HNSW, a, &r, err)) ||
 	    (rc = run(s, c, Q_COMMIT, NULL, NULL, err)))
 		goto out;

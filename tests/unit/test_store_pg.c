@@ -211,6 +211,21 @@ static void embed_vec(int64_t cid, const char *hash, const char *model, const fl
 
 /* ---------------------------------------------------------------- migrations */
 
+/* libpq quotes a malformed URL in its messages; vault's must not, it may hold a password. */
+Test(store_pg, malformed_url_is_refused_without_quoting_it)
+{
+	struct verror err = {0};
+	const char *bad[] = {"postgresql://vault:hunter2%zz@127.0.0.1:1/vault",
+	                     "postgresql://vault:hunter2@[::1:1/vault",
+	                     "postgresql://vault:hunter2@127.0.0.1:1/vault?nosuchoption=1"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct store *s = (struct store *)&err;
+		cr_assert_eq(store_open(bad[i], NULL, &s, &err), VERR_INVALID, "%s", bad[i]);
+		cr_assert_null(s);
+		cr_assert_null(strstr(err.detail, "hunter2"), "%s", err.detail);
+	}
+}
+
 Test(store_pg, migrate_up_down_up_and_status)
 {
 	struct verror err = {0};
