@@ -231,7 +231,8 @@ static const char *const query_sql[Q__COUNT] = {
                      "error = NULL, updated_at = ?6 WHERE id = ?1 AND hash = ?2 "
                      "RETURNING user_id",
     [Q_EMBED_FAILED] = "UPDATE chunks SET attempts = attempts + 1, error = ?3, status = ?4, "
-                       "next_attempt_at = ?5 WHERE id = ?1 AND hash = ?2 RETURNING user_id",
+                       "next_attempt_at = ?5 WHERE id = ?1 AND hash = ?2 AND status = 0 "
+                       "RETURNING user_id",
     /*
      * The next ?3 chunks of user ?1 (0: of everyone) after id ?2, walking
      * the table in rowid order: one pass over it in all, whatever the

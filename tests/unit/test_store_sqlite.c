@@ -1401,6 +1401,24 @@ Test(store_sqlite, embed_done_with_stale_hash_is_ignored)
 	cr_assert_eq(query_int("SELECT status + attempts FROM chunks"), 0);
 }
 
+/* A worker whose lease ran out reports failure after another embedded the chunk. */
+Test(store_sqlite, embed_failed_leaves_a_ready_chunk_ready)
+{
+	struct verror err = {0};
+	open_migrated(NULL);
+	int64_t uid = make_user("ann@x.org");
+	const char *texts[] = {"late"};
+	int64_t id = make_chunked(uid, "t", texts, 1, 1);
+	int64_t c = chunk_id("late");
+	embed(c, "late", "m", DIM, 1);
+	int64_t ver = version_of(uid);
+	cr_assert_eq(store_embed_failed(db, c, "late", "timed out", 0, true, &err), VERR_OK, "%s",
+	             err.detail);
+	cr_assert_eq(note_status(uid, id), EMBED_READY, "a late failure undid a success");
+	cr_assert_eq(version_of(uid), ver);
+	cr_assert_eq(query_intf("SELECT attempts FROM chunks WHERE id = %lld", (long long)c), 0);
+}
+
 Test(store_sqlite, embed_failed_retries_then_gives_up)
 {
 	struct verror err = {0};
