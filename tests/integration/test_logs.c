@@ -335,3 +335,50 @@ Test(logs, console_format_escapes_control_characters)
 	cr_assert(strstr(log, " server_stopped"), "no server_stopped line:\n%s", log);
 	free(log);
 }
+
+static void count_sql(const char *line, json_t *j, void *ud)
+{
+	(void)line;
+	int *n = ud;
+	const char *ev = json_string_value(json_object_get(j, "event"));
+	const char *sql = json_string_value(json_object_get(j, "sql"));
+	if (ev && strcmp(ev, "sql") == 0) {
+		n[0]++;
+		n[1] += sql && it_contains(sql, "INSERT INTO notes", true);
+	}
+}
+
+/* DATABASE_ECHO logs each statement's text, never the values bound to it. */
+Test(logs, database_echo_logs_statements_not_values)
+{
+	server_start(&srv, (const char *const[]){"DATABASE_ECHO=true", NULL});
+	struct it_user u;
+	user_new(&srv, &u);
+	const char *content = "echo-canary-7d1f: the safe code is 4417";
+	char *body = it_jpack("{s:s, s:s}", "title", "echo", "content", content);
+	note_create(&srv, u.access, body);
+	free(body);
+	server_stop_ok(&srv);
+	char *log = server_log(&srv);
+	int n[2] = {0};
+	each_line(log, count_sql, n);
+	cr_assert_gt(n[0], 0, "DATABASE_ECHO=true logged no statement");
+	cr_assert_gt(n[1], 0, "the note's INSERT was not logged");
+	expect_absent(log, content, "a note's content");
+	expect_absent(log, u.password, "the password");
+	expect_absent(log, "$2b$", "a bcrypt hash");
+	expect_absent(log, u.refresh, "a refresh token");
+	free(log);
+	user_free(&u);
+	server_cleanup(&srv);
+
+	server_start(&srv, NULL);
+	user_new(&srv, &u);
+	server_stop_ok(&srv);
+	log = server_log(&srv);
+	memset(n, 0, sizeof(n));
+	each_line(log, count_sql, n);
+	cr_assert_eq(n[0], 0, "statements logged without DATABASE_ECHO");
+	free(log);
+	user_free(&u);
+}
