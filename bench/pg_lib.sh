@@ -85,7 +85,10 @@ pg_hnsw_ef() {
 # transaction with iterative_scan relaxed_order and ef_search EF, LIMIT
 # chunks). Writes OUT.ms (psql's \timing of the query alone: the client's
 # round trip, no BEGIN/SET/COMMIT), OUT.rows (note_id|chunk_id|value rows,
-# "---" after each query) and OUT.plan (EXPLAIN ANALYZE of the first query).
+# "---" after each query) and OUT.plan (EXPLAIN ANALYZE of the first query,
+# after all of them: the plan the statement has settled on, generic or not).
+# PLAN hnsw-forced: hnsw with enable_sort off, which leaves the planner only
+# the HNSW index (the one path that returns rows in distance order).
 pg_raw() {
 	local url=$1 plan=$2 user=$3 model=$4 dim=$5 limit=$6 ef=$7 vecs=$8 out=$9 sql pre post
 	if [[ $plan == exact ]]; then
@@ -93,6 +96,7 @@ pg_raw() {
 	else
 		sql=$PG_VECTOR_HNSW_SQL
 		pre="BEGIN; SET LOCAL hnsw.iterative_scan = relaxed_order; SET LOCAL hnsw.ef_search = $ef;"
+		[[ $plan == hnsw-forced ]] && pre+=" SET LOCAL enable_sort = off;"
 		post='COMMIT;'
 	fi
 	{
@@ -109,6 +113,12 @@ pg_raw() {
 	} | psql -X -q "$url" 2>"$out.err" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' >"$out.ms"
 	[[ -s $out.err ]] && die "psql ($plan): $(head -n 3 "$out.err")"
 	(($(wc -l <"$out.ms") == $(wc -l <"$vecs"))) || die "psql ($plan): $(wc -l <"$out.ms") timings for $(wc -l <"$vecs") queries"
+}
+
+# pg_scan PLANFILE: the scan node of an EXPLAIN: the HNSW index or what instead.
+pg_scan() {
+	grep -o -m1 -E 'Index Scan using [a-z_]+|Index Only Scan using [a-z_]+|Parallel Seq Scan|Seq Scan|Bitmap Heap Scan' "$1" ||
+		echo '?'
 }
 
 # pg_stats_ms FILE: "p50 p99 mean" of the milliseconds (one a line) in FILE,

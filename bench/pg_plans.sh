@@ -13,7 +13,10 @@
 #   hnsw       Q_VECTOR_HNSW, iterative scan relaxed_order, with the
 #              ef_search and LIMIT search_hnsw uses for search.c's 200
 #              candidates (800 and 800);
-#   hnsw-k10   the same with what a search of 10 notes would set (40, 40).
+#   forced     the same with enable_sort off, so that the planner has to
+#              take the HNSW index (it prefers a scan and a sort);
+#   forced-k10 forced, with what a search of 10 notes would set (40, 40).
+# Each row names the scan the plan settled on (EXPLAIN after the run).
 # recall@10: the approximate plan's best 10 notes against the exact plan's.
 # Prints a Markdown report on stdout and keeps a copy under bench/results/.
 # See bench/README.md.
@@ -24,7 +27,7 @@ set -euo pipefail
 SIZES=${BENCH_PLAN_SIZES:-1000 5000 10000 20000 50000}
 OTHERS=${BENCH_PLAN_OTHERS:-100}
 OTHER_ROWS=${BENCH_PLAN_OTHER_ROWS:-1000}
-QUERIES=${BENCH_PLAN_QUERIES:-200}
+QUERIES=${BENCH_PLAN_QUERIES:-100}
 DIM=${BENCH_PLAN_DIM:-384}
 BUILD=${BENCH_BUILD:-1}
 K=10
@@ -136,17 +139,24 @@ for n in $SIZES; do
 	pg_raw "$URL" exact "$u" "$MODEL" "$DIM" "$PG_CANDIDATES" 0 "$TMP/vecs-$u.txt" "$TMP/exact-$u"
 	log "user $u: hnsw ef_search $EF_SERVER limit $FETCH_SERVER"
 	pg_raw "$URL" hnsw "$u" "$MODEL" "$DIM" "$FETCH_SERVER" "$EF_SERVER" "$TMP/vecs-$u.txt" "$TMP/hnsw-$u"
-	log "user $u: hnsw ef_search $EF_K limit $FETCH_K"
-	pg_raw "$URL" hnsw "$u" "$MODEL" "$DIM" "$FETCH_K" "$EF_K" "$TMP/vecs-$u.txt" "$TMP/hnswk-$u"
-	printf '%s\t%s\texact\t%s\t1.000 %s\n' "$u" "$rows" "$(pg_stats_ms "$TMP/exact-$u.ms")" \
+	log "user $u: hnsw forced, ef_search $EF_SERVER limit $FETCH_SERVER"
+	pg_raw "$URL" hnsw-forced "$u" "$MODEL" "$DIM" "$FETCH_SERVER" "$EF_SERVER" "$TMP/vecs-$u.txt" "$TMP/forced-$u"
+	log "user $u: hnsw forced, ef_search $EF_K limit $FETCH_K"
+	pg_raw "$URL" hnsw-forced "$u" "$MODEL" "$DIM" "$FETCH_K" "$EF_K" "$TMP/vecs-$u.txt" "$TMP/forcedk-$u"
+	printf '%s\t%s\texact\t%s\t%s\t1.000 %s\n' "$u" "$rows" "$(pg_scan "$TMP/exact-$u.plan")" \
+		"$(pg_stats_ms "$TMP/exact-$u.ms")" \
 		"$(pg_recall "$TMP/exact-$u.rows" "$TMP/exact-$u.rows" "$K" | cut -d' ' -f2)" >>"$TMP/rows.tsv"
-	printf '%s\t%s\thnsw ef %s, limit %s (as the server)\t%s\t%s\n' "$u" "$rows" "$EF_SERVER" "$FETCH_SERVER" \
-		"$(pg_stats_ms "$TMP/hnsw-$u.ms")" \
-		"$(pg_recall "$TMP/exact-$u.rows" "$TMP/hnsw-$u.rows" "$K")" >>"$TMP/rows.tsv"
-	printf '%s\t%s\thnsw ef %s, limit %s\t%s\t%s\n' "$u" "$rows" "$EF_K" "$FETCH_K" \
-		"$(pg_stats_ms "$TMP/hnswk-$u.ms")" \
-		"$(pg_recall "$TMP/exact-$u.rows" "$TMP/hnswk-$u.rows" "$K")" >>"$TMP/rows.tsv"
-	for p in exact hnsw hnswk; do
+	for p in hnsw forced forcedk; do
+		case $p in
+		hnsw) label="hnsw query as the server runs it (ef $EF_SERVER, limit $FETCH_SERVER)" ;;
+		forced) label="hnsw, index forced (ef $EF_SERVER, limit $FETCH_SERVER)" ;;
+		forcedk) label="hnsw, index forced (ef $EF_K, limit $FETCH_K)" ;;
+		esac
+		printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$u" "$rows" "$label" "$(pg_scan "$TMP/$p-$u.plan")" \
+			"$(pg_stats_ms "$TMP/$p-$u.ms")" \
+			"$(pg_recall "$TMP/exact-$u.rows" "$TMP/$p-$u.rows" "$K")" >>"$TMP/rows.tsv"
+	done
+	for p in exact hnsw forced forcedk; do
 		{ printf '\n### user %s (%s chunks), %s\n\n```\n' "$u" "$rows" "$p"; cat "$TMP/$p-$u.plan"; printf '```\n'; } >>"$TMP/plans.md"
 	done
 done
@@ -157,11 +167,11 @@ stamp=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 	printf '# vault PostgreSQL vector plans, %s\n\n' "$stamp"
 	printf 'One table: %s users x %s chunks and one user per size below, %s-d, local embedder, %s MiB with indexes; HNSW (m 16, ef_construction 64) built in %s s. %s queries per user, one psql connection, prepared statements; times are psql'"'"'s `\\timing` (client round trip). recall@%s against the exact plan; *notes* = mean notes found of %s.\n\n' \
 		"$OTHERS" "$OTHER_ROWS" "$DIM" "$table_mib" "$hnsw_s" "$QUERIES" "$K" "$K"
-	printf '| User chunks | Plan | p50 (ms) | p99 (ms) | Mean (ms) | recall@%s | notes |\n|---:|---|---:|---:|---:|---:|---:|\n' "$K"
-	while IFS=$'\t' read -r _ rows plan st rc; do
+	printf '| User chunks | Plan | Scan (EXPLAIN) | p50 (ms) | p99 (ms) | Mean (ms) | recall@%s | notes |\n|---:|---|---|---:|---:|---:|---:|---:|\n' "$K"
+	while IFS=$'\t' read -r _ rows plan scan st rc; do
 		read -r p50 p99 mean <<<"$st"
 		read -r rec found <<<"$rc"
-		printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$rows" "$plan" "$p50" "$p99" "$mean" "$rec" "$found"
+		printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$rows" "$plan" "$scan" "$p50" "$p99" "$mean" "$rec" "$found"
 	done <"$TMP/rows.tsv"
 	printf '\nQ_VECTORS_COUNT (LIMIT EXACT_SCAN_MAX + 1 = %s), which precedes every search: execution time (EXPLAIN ANALYZE, best of 5)\n\n| User chunks | count (ms) |\n|---:|---:|\n' "$((EXACT_MAX + 1))"
 	while IFS=$'\t' read -r rows ms; do printf '| %s | %s |\n' "$rows" "$ms"; done <"$TMP/count.tsv"

@@ -282,11 +282,16 @@ static void pg_quiet(void *arg, const char *message)
 	(void)message; /* "already exists, skipping", "drop cascades to": expected */
 }
 
-/* Runs one statement on the test server's database (not a test's schema); asserts. */
+/*
+ * Runs sql on the test server's database (not a test's schema); asserts.
+ * pgvector is made first if missing: on a fresh server, tests starting at
+ * once race to create it, and the losers' unique violation is harmless.
+ */
 static void pg_exec(const char *sql)
 {
 	PGconn *c = PQconnectdb(getenv("VAULT_TEST_PG_URL"));
 	PQsetNoticeProcessor(c, pg_quiet, NULL);
+	PQclear(PQexec(c, "CREATE EXTENSION IF NOT EXISTS vector SCHEMA public"));
 	PGresult *r = PQexec(c, sql);
 	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
 	char *msg = ok ? NULL : it_strdup(PQerrorMessage(c));
@@ -302,9 +307,7 @@ char *it_database_url(const char *dir)
 		return it_asprintf("sqlite:///%s/vault.db", dir);
 	char schema[32];
 	pg_schema(dir, schema);
-	char *sql = it_asprintf("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public; "
-	                        "CREATE SCHEMA IF NOT EXISTS %s",
-	                        schema);
+	char *sql = it_asprintf("CREATE SCHEMA IF NOT EXISTS %s", schema);
 	pg_exec(sql);
 	free(sql);
 	const char *base = getenv("VAULT_TEST_PG_URL");
