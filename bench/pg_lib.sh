@@ -5,6 +5,7 @@
 # here and dropped by the caller's clean-up, so a shared server (scripts/pg,
 # also used by the tests) keeps nothing of it. See bench/README.md.
 # shellcheck shell=bash
+# shellcheck disable=SC2016,SC2034 # SQL with $n parameters; constants used by the callers
 
 # The SQL of store_pg.c's vector search, copied from its query table
 # (Q_VECTOR_EXACT, Q_VECTOR_HNSW); keep them in step with it. $1 user_id,
@@ -18,6 +19,10 @@ PG_CANDIDATES=200
 PG_HNSW_FETCH_FACTOR=4
 PG_HNSW_EF_MIN=40
 PG_HNSW_EF_MAX=1000
+# Q_HNSW_SETTINGS: how far the iterative scan may walk (HNSW_MAX_SCAN_TUPLES).
+PG_HNSW_MAX_SCAN_TUPLES=$(sed -n 's/^#define HNSW_MAX_SCAN_TUPLES[[:space:]]*\([0-9]*\).*/\1/p' \
+	"$ROOT/src/store/store_pg.c" 2>/dev/null)
+PG_HNSW_MAX_SCAN_TUPLES=${PG_HNSW_MAX_SCAN_TUPLES:-20000}
 
 # pg_server_url: BENCH_PG_URL, or the throwaway server of scripts/pg (started if needed).
 pg_server_url() {
@@ -83,12 +88,13 @@ pg_hnsw_ef() {
 # prepared statement over one psql connection, as the server's pool does:
 # PLAN exact (Q_VECTOR_EXACT, LIMIT notes) or hnsw (Q_VECTOR_HNSW in a
 # transaction with iterative_scan relaxed_order and ef_search EF, LIMIT
-# chunks). Writes OUT.ms (psql's \timing of the query alone: the client's
+# chunks; Q_HNSW_SETTINGS as store_pg.c sets them: enable_sort off, so the
+# planner takes the HNSW index, and hnsw.max_scan_tuples). Writes OUT.ms (psql's \timing of the query alone: the client's
 # round trip, no BEGIN/SET/COMMIT), OUT.rows (note_id|chunk_id|value rows,
 # "---" after each query) and OUT.plan (EXPLAIN ANALYZE of the first query,
 # after all of them: the plan the statement has settled on, generic or not).
-# PLAN hnsw-forced: hnsw with enable_sort off, which leaves the planner only
-# the HNSW index (the one path that returns rows in distance order).
+# PLAN hnsw-planner: hnsw without enable_sort off and max_scan_tuples,
+# the planner's own choice (what store_pg.c did before it forced the index).
 pg_raw() {
 	local url=$1 plan=$2 user=$3 model=$4 dim=$5 limit=$6 ef=$7 vecs=$8 out=$9 sql pre post
 	if [[ $plan == exact ]]; then
@@ -96,7 +102,8 @@ pg_raw() {
 	else
 		sql=$PG_VECTOR_HNSW_SQL
 		pre="BEGIN; SET LOCAL hnsw.iterative_scan = relaxed_order; SET LOCAL hnsw.ef_search = $ef;"
-		[[ $plan == hnsw-forced ]] && pre+=" SET LOCAL enable_sort = off;"
+		[[ $plan == hnsw ]] &&
+			pre+=" SET LOCAL hnsw.max_scan_tuples = $PG_HNSW_MAX_SCAN_TUPLES; SET LOCAL enable_sort = off;"
 		post='COMMIT;'
 	fi
 	{

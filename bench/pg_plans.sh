@@ -10,12 +10,13 @@
 # measured user runs BENCH_PLAN_QUERIES queries with each plan as prepared
 # statements over one psql connection, timed with \timing:
 #   exact      Q_VECTOR_EXACT, the user's rows through chunks_user;
-#   hnsw       Q_VECTOR_HNSW, iterative scan relaxed_order, with the
-#              ef_search and LIMIT search_hnsw uses for search.c's 200
-#              candidates (800 and 800);
-#   forced     the same with enable_sort off, so that the planner has to
-#              take the HNSW index (it prefers a scan and a sort);
-#   forced-k10 forced, with what a search of 10 notes would set (40, 40).
+#   hnsw       Q_VECTOR_HNSW after Q_HNSW_SETTINGS as search_hnsw sets
+#              them: iterative scan relaxed_order, hnsw.max_scan_tuples,
+#              enable_sort off (the HNSW index, not a scan and a sort),
+#              ef_search and LIMIT for search.c's 200 candidates (800, 800);
+#   hnsw-k10   the same with what a search of 10 notes would set (40, 40);
+#   planner    hnsw's query and ef/LIMIT without enable_sort off and
+#              max_scan_tuples: the planner's own choice.
 # Each row names the scan the plan settled on (EXPLAIN after the run).
 # recall@10: the approximate plan's best 10 notes against the exact plan's.
 # Prints a Markdown report on stdout and keeps a copy under bench/results/.
@@ -139,24 +140,24 @@ for n in $SIZES; do
 	pg_raw "$URL" exact "$u" "$MODEL" "$DIM" "$PG_CANDIDATES" 0 "$TMP/vecs-$u.txt" "$TMP/exact-$u"
 	log "user $u: hnsw ef_search $EF_SERVER limit $FETCH_SERVER"
 	pg_raw "$URL" hnsw "$u" "$MODEL" "$DIM" "$FETCH_SERVER" "$EF_SERVER" "$TMP/vecs-$u.txt" "$TMP/hnsw-$u"
-	log "user $u: hnsw forced, ef_search $EF_SERVER limit $FETCH_SERVER"
-	pg_raw "$URL" hnsw-forced "$u" "$MODEL" "$DIM" "$FETCH_SERVER" "$EF_SERVER" "$TMP/vecs-$u.txt" "$TMP/forced-$u"
-	log "user $u: hnsw forced, ef_search $EF_K limit $FETCH_K"
-	pg_raw "$URL" hnsw-forced "$u" "$MODEL" "$DIM" "$FETCH_K" "$EF_K" "$TMP/vecs-$u.txt" "$TMP/forcedk-$u"
+	log "user $u: hnsw ef_search $EF_K limit $FETCH_K"
+	pg_raw "$URL" hnsw "$u" "$MODEL" "$DIM" "$FETCH_K" "$EF_K" "$TMP/vecs-$u.txt" "$TMP/hnswk-$u"
+	log "user $u: planner's choice, ef_search $EF_SERVER limit $FETCH_SERVER"
+	pg_raw "$URL" hnsw-planner "$u" "$MODEL" "$DIM" "$FETCH_SERVER" "$EF_SERVER" "$TMP/vecs-$u.txt" "$TMP/planner-$u"
 	printf '%s\t%s\texact\t%s\t%s\t1.000 %s\n' "$u" "$rows" "$(pg_scan "$TMP/exact-$u.plan")" \
 		"$(pg_stats_ms "$TMP/exact-$u.ms")" \
 		"$(pg_recall "$TMP/exact-$u.rows" "$TMP/exact-$u.rows" "$K" | cut -d' ' -f2)" >>"$TMP/rows.tsv"
-	for p in hnsw forced forcedk; do
+	for p in hnsw hnswk planner; do
 		case $p in
-		hnsw) label="hnsw query as the server runs it (ef $EF_SERVER, limit $FETCH_SERVER)" ;;
-		forced) label="hnsw, index forced (ef $EF_SERVER, limit $FETCH_SERVER)" ;;
-		forcedk) label="hnsw, index forced (ef $EF_K, limit $FETCH_K)" ;;
+		hnsw) label="hnsw as search_hnsw runs it (ef $EF_SERVER, limit $FETCH_SERVER, max_scan_tuples $PG_HNSW_MAX_SCAN_TUPLES)" ;;
+		hnswk) label="hnsw, ef $EF_K, limit $FETCH_K (max_scan_tuples $PG_HNSW_MAX_SCAN_TUPLES)" ;;
+		planner) label="hnsw query, planner's choice (ef $EF_SERVER, limit $FETCH_SERVER, max_scan_tuples default)" ;;
 		esac
 		printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$u" "$rows" "$label" "$(pg_scan "$TMP/$p-$u.plan")" \
 			"$(pg_stats_ms "$TMP/$p-$u.ms")" \
 			"$(pg_recall "$TMP/exact-$u.rows" "$TMP/$p-$u.rows" "$K")" >>"$TMP/rows.tsv"
 	done
-	for p in exact hnsw forced forcedk; do
+	for p in exact hnsw hnswk planner; do
 		{ printf '\n### user %s (%s chunks), %s\n\n```\n' "$u" "$rows" "$p"; cat "$TMP/$p-$u.plan"; printf '```\n'; } >>"$TMP/plans.md"
 	done
 done
