@@ -48,6 +48,8 @@
 #include "store/pg_migrations.h"
 
 #define POOL_SIZE_DEFAULT       5
+#define OVERFLOW_IDLE_MS        10000 /* an overflow connection unused this long is closed */
+#define COUNT_SLOTS             64    /* users whose vector count is remembered */
 #define POOL_TIMEOUT_DEFAULT_MS 5000
 #define EMBEDDING_DIM_DEFAULT   384
 #define CONNECT_TIMEOUT_S       "5"
@@ -58,7 +60,7 @@
  * 384 floats), the exact scan of one user's rows was recall 1.0 in 0.7 ms,
  * the filtered HNSW scan recall 0.87 in 18 ms. To be tuned by bench/.
  */
-#define EXACT_SCAN_MAX 20000
+#define EXACT_SCAN_MAX 30000
 
 /* The HNSW path fetches this many chunks per note wanted, then keeps each note's best. */
 #define HNSW_FETCH_FACTOR 4
@@ -334,8 +336,15 @@ static const char *const query_sql[Q__COUNT] = {
      * embed_done sets model, always with a vector, whatever the status
      * after: the same rows as SQLite's vectors_load.
      */
-    [Q_VECTORS_COUNT] = "SELECT count(*) FROM (SELECT 1 FROM chunks WHERE user_id = $1::bigint "
-                        "AND model = $2::text AND dim = $3::integer LIMIT $4::bigint) t",
+    /*
+     * The user's index version, and their vectors counted up to $4 only if
+     * it is not $5, the version of the count in hand: CASE evaluates the
+     * subquery only on that branch.
+     */
+    [Q_VECTORS_COUNT] = "SELECT index_version, CASE WHEN index_version = $5::bigint THEN NULL "
+                        "ELSE (SELECT count(*) FROM (SELECT 1 FROM chunks WHERE user_id = "
+                        "$1::bigint AND model = $2::text AND dim = $3::integer LIMIT $4::bigint) "
+                        "t) END FROM users WHERE id = $1::bigint",
     [Q_VECTOR_EXACT] = VECTOR_EXACT_SQL(""),
     [Q_VECTOR_EXACT_ONLY] = VECTOR_EXACT_SQL(" AND note_id = ANY ($6::bigint[])"),
     /*
@@ -368,8 +377,9 @@ static const char *const query_sql[Q__COUNT] = {
 
 struct conn {
 	PGconn *pg;
-	uint64_t prepared; /* bit q set: query q is prepared on this connection as "q<q>" */
-	bool retryable;    /* the last error was a serialization failure or a deadlock */
+	int64_t idle_since; /* monotonic ms, while in the idle stack */
+	uint64_t prepared;  /* bit q set: query q is prepared on this connection as "q<q>" */
+	bool retryable;     /* the last error was a serialization failure or a deadlock */
 };
 
 struct pg_store {
@@ -378,6 +388,14 @@ struct pg_store {
 	bool echo;
 	int pool_size, max_open, pool_timeout_ms, statement_timeout_ms, embedding_dim;
 	int64_t exact_max; /* vector_search: exact scan up to this many vectors */
+
+	/* Each user's vector count, valid while their index version stays (vector_search). */
+	pthread_mutex_t count_mu;
+	struct vector_count {
+		int64_t user_id, version, count;
+		int dim;
+		uint64_t model; /* FNV-1a of the model name */
+	} counts[COUNT_SLOTS];
 
 	pthread_mutex_t mu; /* guards the pool below */
 	pthread_cond_t cv;  /* signalled when a connection is returned or a slot frees */
@@ -806,17 +824,31 @@ static void conn_put(struct pg_store *s, struct conn *c)
 	if (PQstatus(c->pg) == CONNECTION_OK && PQtransactionStatus(c->pg) != PQTRANS_IDLE)
 		run(s, c, Q_ROLLBACK, NULL, NULL, NULL);
 	bool keep = PQstatus(c->pg) == CONNECTION_OK && PQtransactionStatus(c->pg) == PQTRANS_IDLE;
+	int64_t now = (int64_t)time_mono_ms();
+	struct conn *cold = NULL;
 
 	pthread_mutex_lock(&s->mu);
-	if (keep && s->nidle < s->pool_size) {
+	if (keep) {
+		c->idle_since = now;
 		s->idle[s->nidle++] = c;
 		c = NULL;
 	} else {
 		s->nopen--;
 	}
+	/*
+	 * Past pool_size, the coldest idle connection (the stack's bottom)
+	 * goes once unused for OVERFLOW_IDLE_MS: under steady load the
+	 * overflow stays open instead of being reconnected for every burst.
+	 */
+	if (s->nidle > s->pool_size && s->idle[0]->idle_since < now - OVERFLOW_IDLE_MS) {
+		cold = s->idle[0];
+		memmove(s->idle, s->idle + 1, (size_t)--s->nidle * sizeof(*s->idle));
+		s->nopen--;
+	}
 	pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->mu);
 	conn_close(c);
+	conn_close(cold);
 }
 
 /* ---------------------------------------------------------------- open/close */
@@ -831,6 +863,7 @@ static void pg_close(struct store *base)
 		conn_close(s->idle[i]);
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
+	pthread_mutex_destroy(&s->count_mu);
 	free(s->idle);
 	free(s->url);
 	free(s);
@@ -911,6 +944,7 @@ static enum verr pg_open(const char *url, const struct store_opts *opts, struct 
 	pthread_cond_init(&s->cv, &ca);
 	pthread_condattr_destroy(&ca);
 	pthread_mutex_init(&s->mu, NULL);
+	pthread_mutex_init(&s->count_mu, NULL);
 
 	/* One connection now, so a bad URL or a server without pgvector fails at start-up. */
 	s->nopen = 1;
@@ -2483,6 +2517,54 @@ out:
 	return rc;
 }
 
+static uint64_t fnv1a(const char *str)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (; *str; str++)
+		h = (h ^ (unsigned char)*str) * 1099511628211ULL;
+	return h;
+}
+
+/*
+ * How many vectors of model and dim the user has, up to exact_max + 1 (all
+ * the plan choice needs). The count costs a scan of the user's index
+ * entries, milliseconds for a large vault, so it is kept per user and
+ * counted again only when their index version moved; the version comes in
+ * the same round trip.
+ */
+static enum verr vector_count(struct pg_store *s, struct conn *c, int64_t user_id,
+                              const char *model, int dim, int64_t *count, struct verror *err)
+{
+	uint64_t mh = fnv1a(model);
+	struct vector_count *slot = &s->counts[(uint64_t)user_id % COUNT_SLOTS];
+	int64_t known = -1;
+	pthread_mutex_lock(&s->count_mu);
+	if (slot->user_id == user_id && slot->dim == dim && slot->model == mh) {
+		known = slot->version;
+		*count = slot->count;
+	}
+	pthread_mutex_unlock(&s->count_mu);
+
+	struct args a = {0};
+	PGresult *r = NULL;
+	arg_i64(&a, user_id);
+	arg_text(&a, model);
+	arg_i64(&a, dim);
+	arg_i64(&a, s->exact_max + 1);
+	arg_i64(&a, known);
+	enum verr rc = run(s, c, Q_VECTORS_COUNT, &a, &r, err);
+	if (rc == VERR_OK && PQntuples(r) == 0) {
+		*count = 0; /* no such user */
+	} else if (rc == VERR_OK && !PQgetisnull(r, 0, 1)) {
+		*count = get_i64(r, 0, 1);
+		pthread_mutex_lock(&s->count_mu);
+		*slot = (struct vector_count){user_id, get_i64(r, 0, 0), *count, dim, mh};
+		pthread_mutex_unlock(&s->count_mu);
+	}
+	PQclear(r);
+	return rc;
+}
+
 /*
  * The user's notes nearest to q, each at its best chunk. The plan is
  * chosen here, not by the planner: filtered by user, the global HNSW index
@@ -2527,16 +2609,9 @@ static enum verr pg_vector_search(struct store *base, int64_t user_id, const cha
 		goto out;
 	bool exact = filter;
 	if (!exact) {
-		struct args cnt = {0};
-		arg_i64(&cnt, user_id);
-		arg_text(&cnt, model);
-		arg_i64(&cnt, dim);
-		arg_i64(&cnt, s->exact_max + 1);
-		if ((rc = run(s, c, Q_VECTORS_COUNT, &cnt, &r, err)))
+		int64_t count = 0;
+		if ((rc = vector_count(s, c, user_id, model, dim, &count, err)))
 			goto out;
-		int64_t count = PQntuples(r) ? get_i64(r, 0, 0) : 0;
-		PQclear(r);
-		r = NULL;
 		if (count == 0)
 			goto out;
 		exact = count <= s->exact_max;

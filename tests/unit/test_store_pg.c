@@ -1104,6 +1104,39 @@ Test(store_pg, vector_search_hnsw_past_the_threshold)
 	free(hits);
 }
 
+/*
+ * The plan choice remembers a user's vector count by index version: each
+ * change must be seen, from none to some (a stale 0 would hide them all)
+ * and across the threshold (exact, then HNSW).
+ */
+Test(store_pg, vector_search_sees_every_change_of_the_count)
+{
+	struct verror err = {0};
+	struct vector_hit *hits = NULL;
+	size_t n = 99;
+	float v[DIM] = {1};
+	need_pg();
+	setenv("VAULT_TEST_PG_EXACT_MAX", "2", 1);
+	open_migrated(NULL);
+	unsetenv("VAULT_TEST_PG_EXACT_MAX");
+	int64_t ann = make_user("ann@x.org");
+	cr_assert_eq(store_vector_search(db, ann, "m", DIM, v, NULL, 0, false, 10, &hits, &n, &err),
+	             VERR_OK, "%s", err.detail);
+	cr_assert_eq(n, 0);
+	free(hits);
+
+	const char *texts[] = {"a1", "a2", "a3", "a4"};
+	for (size_t k = 1; k <= 4; k++) {
+		make_chunked(ann, texts[k - 1], &texts[k - 1], 1, 100);
+		embed_vec(chunk_id(texts[k - 1]), texts[k - 1], "m", v);
+		cr_assert_eq(
+		    store_vector_search(db, ann, "m", DIM, v, NULL, 0, false, 10, &hits, &n, &err),
+		    VERR_OK, "%s", err.detail);
+		cr_assert_eq(n, k, "%zu notes found of %zu embedded", n, k);
+		free(hits);
+	}
+}
+
 /* ---------------------------------------------------------------- pool */
 
 struct slow_rotation {
