@@ -397,9 +397,9 @@ struct pg_store {
 		uint64_t model; /* FNV-1a of the model name */
 	} counts[COUNT_SLOTS];
 
-	pthread_mutex_t mu; /* guards the pool below */
-	pthread_cond_t cv;  /* signalled when a connection is returned or a slot frees */
-	int nopen;          /* connections open or being opened, <= max_open */
+	pthread_mutex_t mu;     /* guards the pool below */
+	struct waiter *waiters; /* callers waiting for a connection, oldest first */
+	int nopen;              /* connections open or being opened, <= max_open */
 	int nidle;
 	struct conn **idle; /* max_open slots, a stack: the warmest connection goes out first */
 };
@@ -746,67 +746,115 @@ static bool conn_alive(struct conn *c)
 	return false;
 }
 
+/*
+ * A caller waiting for a connection. Waiters are served first come, first
+ * served: a connection coming back goes straight to the oldest one (or, if
+ * it is closed, its slot does), so under load no request waits behind ever
+ * newer ones, and nobody arriving later takes it first.
+ */
+struct waiter {
+	pthread_cond_t cv;
+	struct conn *conn; /* handed over by conn_put */
+	bool slot;         /* a free slot handed over: open a connection in it */
+	struct waiter *next;
+};
+
+/* With s->mu held: gives c, or with c NULL a free slot, to the oldest waiter. */
+static bool hand_over(struct pg_store *s, struct conn *c)
+{
+	struct waiter *w = s->waiters;
+	if (!w)
+		return false;
+	s->waiters = w->next;
+	w->conn = c;
+	w->slot = !c;
+	pthread_cond_signal(&w->cv);
+	return true;
+}
+
+/* A slot whose connection is gone (closed, or never opened): to a waiter, else free. */
 static void slot_free(struct pg_store *s)
 {
 	pthread_mutex_lock(&s->mu);
-	s->nopen--;
-	pthread_cond_signal(&s->cv);
+	if (!hand_over(s, NULL))
+		s->nopen--;
 	pthread_mutex_unlock(&s->mu);
+}
+
+/* Waits in line for a connection or a slot, at most the pool timeout; with s->mu held. */
+static enum verr wait_turn(struct pg_store *s, struct conn **c, struct verror *err)
+{
+	struct timespec deadline;
+	struct waiter w = {.conn = NULL};
+	pthread_condattr_t ca;
+
+	/* A monotonic deadline, immune to clock steps. */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w.cv, &ca);
+	pthread_condattr_destroy(&ca);
+	struct waiter **end = &s->waiters;
+	while (*end)
+		end = &(*end)->next;
+	*end = &w;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += s->pool_timeout_ms / 1000;
+	deadline.tv_nsec += (long)(s->pool_timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	while (!w.conn && !w.slot)
+		if (pthread_cond_timedwait(&w.cv, &s->mu, &deadline) == ETIMEDOUT)
+			break;
+	pthread_cond_destroy(&w.cv);
+	*c = w.conn;
+	if (w.conn || w.slot)
+		return VERR_OK;
+	for (struct waiter **p = &s->waiters; *p; p = &(*p)->next)
+		if (*p == &w) {
+			*p = w.next;
+			break;
+		}
+	return verr_set(err, VERR_UNAVAILABLE,
+	                "database pool exhausted: all %d connections stayed busy for %d ms",
+	                s->max_open, s->pool_timeout_ms);
 }
 
 /*
  * Borrows a connection: a live idle one, else a new one while fewer than
- * pool_size + max_overflow are open, else waits for one to come back. An
- * idle connection that died is replaced. Waiting longer than the pool
+ * pool_size + max_overflow are open, else the next one returned, in turn.
+ * An idle connection that died is replaced. Waiting longer than the pool
  * timeout is VERR_UNAVAILABLE. Return it with conn_put().
  */
 static enum verr conn_get(struct pg_store *s, struct conn **out, struct verror *err)
 {
-	struct timespec deadline;
-	bool have_deadline = false;
+	struct conn *c = NULL;
+	enum verr rc = VERR_OK;
 
 	*out = NULL;
 	pthread_mutex_lock(&s->mu);
-	for (;;) {
-		while (s->nidle > 0) {
-			struct conn *c = s->idle[--s->nidle];
-			pthread_mutex_unlock(&s->mu);
-			if (conn_alive(c)) {
-				*out = c;
-				return VERR_OK;
-			}
-			log_emit(LOG_WARNING, "db_connection_lost",
-			         json_pack("{s:s}", "detail", PQerrorMessage(c->pg)));
-			conn_close(c);
-			pthread_mutex_lock(&s->mu);
-			s->nopen--;
-		}
-		if (s->nopen < s->max_open)
-			break;
-		if (!have_deadline) {
-			clock_gettime(CLOCK_MONOTONIC, &deadline);
-			deadline.tv_sec += s->pool_timeout_ms / 1000;
-			deadline.tv_nsec += (long)(s->pool_timeout_ms % 1000) * 1000000L;
-			if (deadline.tv_nsec >= 1000000000L) {
-				deadline.tv_sec++;
-				deadline.tv_nsec -= 1000000000L;
-			}
-			have_deadline = true;
-		}
-		if (pthread_cond_timedwait(&s->cv, &s->mu, &deadline) == ETIMEDOUT &&
-		    s->nidle == 0 && s->nopen >= s->max_open) {
-			pthread_mutex_unlock(&s->mu);
-			return verr_set(err, VERR_UNAVAILABLE,
-			                "database pool exhausted: all %d connections stayed busy "
-			                "for %d ms",
-			                s->max_open, s->pool_timeout_ms);
-		}
-	}
-	s->nopen++; /* reserve the slot, then connect without holding the lock */
+	if (s->waiters == NULL && s->nidle > 0)
+		c = s->idle[--s->nidle];
+	else if (s->waiters == NULL && s->nopen < s->max_open)
+		s->nopen++; /* reserve the slot, then connect without holding the lock */
+	else
+		rc = wait_turn(s, &c, err);
 	pthread_mutex_unlock(&s->mu);
-
-	enum verr rc = conn_open(s, out, err);
 	if (rc)
+		return rc;
+	if (c && !conn_alive(c)) {
+		log_emit(LOG_WARNING, "db_connection_lost",
+		         json_pack("{s:s}", "detail", PQerrorMessage(c->pg)));
+		conn_close(c); /* its slot is ours: reconnect in it */
+		c = NULL;
+	}
+	if (c) {
+		*out = c;
+		return VERR_OK;
+	}
+	if ((rc = conn_open(s, out, err)))
 		slot_free(s);
 	return rc;
 }
@@ -814,8 +862,8 @@ static enum verr conn_get(struct pg_store *s, struct conn **out, struct verror *
 /*
  * Returns a borrowed connection (NULL is fine): rolls back a transaction
  * a failed operation left open (so error paths just `goto out`), closes
- * it if it is broken or if pool_size are idle already (an overflow
- * connection), else keeps it for the next caller.
+ * it if it is broken, hands it to the oldest waiter if any, else keeps it
+ * for the next caller.
  */
 static void conn_put(struct pg_store *s, struct conn *c)
 {
@@ -828,11 +876,13 @@ static void conn_put(struct pg_store *s, struct conn *c)
 	struct conn *cold = NULL;
 
 	pthread_mutex_lock(&s->mu);
-	if (keep) {
+	if (keep && hand_over(s, c)) {
+		c = NULL;
+	} else if (keep) {
 		c->idle_since = now;
 		s->idle[s->nidle++] = c;
 		c = NULL;
-	} else {
+	} else if (!hand_over(s, NULL)) {
 		s->nopen--;
 	}
 	/*
@@ -845,7 +895,6 @@ static void conn_put(struct pg_store *s, struct conn *c)
 		memmove(s->idle, s->idle + 1, (size_t)--s->nidle * sizeof(*s->idle));
 		s->nopen--;
 	}
-	pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->mu);
 	conn_close(c);
 	conn_close(cold);
@@ -861,7 +910,6 @@ static void pg_close(struct store *base)
 	assert(s->nidle == s->nopen); /* no operation may outlive the handle */
 	for (int i = 0; i < s->nidle; i++)
 		conn_close(s->idle[i]);
-	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
 	pthread_mutex_destroy(&s->count_mu);
 	free(s->idle);
@@ -910,7 +958,6 @@ static enum verr pg_open(const char *url, const struct store_opts *opts, struct 
 {
 	struct pg_store *s = NULL;
 	struct conn *c = NULL;
-	pthread_condattr_t ca;
 	enum verr rc;
 
 	*out = NULL;
@@ -938,11 +985,6 @@ static enum verr pg_open(const char *url, const struct store_opts *opts, struct 
 	s->exact_max = env_count("VAULT_TEST_PG_EXACT_MAX", EXACT_SCAN_MAX);
 	s->idle = xcalloc((size_t)s->max_open, sizeof(*s->idle));
 
-	/* The pool waits with a monotonic deadline, immune to clock steps. */
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&s->cv, &ca);
-	pthread_condattr_destroy(&ca);
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_mutex_init(&s->count_mu, NULL);
 

@@ -1200,6 +1200,67 @@ Test(store_pg, pool_exhausted_is_unavailable_not_a_hang)
 	cr_assert_eq(store_ping(db, &err), VERR_OK, "%s", err.detail);
 }
 
+struct queued {
+	int index;
+	enum verr rc;
+	int *order, *done;
+	pthread_mutex_t *mu;
+};
+
+static void *ping_in_line(void *arg)
+{
+	struct queued *q = arg;
+	struct verror err = {0};
+	q->rc = store_ping(db, &err);
+	pthread_mutex_lock(q->mu);
+	q->order[(*q->done)++] = q->index;
+	pthread_mutex_unlock(q->mu);
+	return NULL;
+}
+
+/* Callers waiting for a busy pool are served in the order they came, none starved. */
+Test(store_pg, pool_serves_waiters_in_order)
+{
+	enum { WAITERS = 6 };
+	struct store_opts opts = test_opts();
+	struct slow_rotation sr = {VERR_INTERNAL, 0};
+	struct queued q[WAITERS];
+	pthread_t t, w[WAITERS];
+	pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	int order[WAITERS], done = 0;
+	need_pg();
+	opts.pool_size = 1;
+	opts.max_overflow = 0;
+	opts.pool_timeout_ms = 10000;
+	open_migrated(&opts);
+	int64_t ann = make_user("ann@x.org");
+	make_token(ann, "fam", "locked", 99999);
+
+	exec_raw("BEGIN");
+	exec_raw("SELECT 1 FROM refresh_tokens WHERE token_hash = 'locked' FOR UPDATE");
+	cr_assert_eq(pthread_create(&t, NULL, rotate_blocked, &sr), 0);
+	for (int i = 0; i < 100 && query_int("SELECT count(*) FROM pg_stat_activity WHERE "
+	                                     "application_name = '%s' AND wait_event_type = "
+	                                     "'Lock'",
+	                                     schema) == 0;
+	     i++)
+		usleep(20000);
+	for (int i = 0; i < WAITERS; i++) {
+		q[i] = (struct queued){i, VERR_INTERNAL, order, &done, &mu};
+		cr_assert_eq(pthread_create(&w[i], NULL, ping_in_line, &q[i]), 0);
+		usleep(30000); /* each one in line before the next comes */
+	}
+	exec_raw("COMMIT");
+	pthread_join(t, NULL);
+	for (int i = 0; i < WAITERS; i++)
+		pthread_join(w[i], NULL);
+	cr_assert_eq(sr.rc, VERR_OK);
+	for (int i = 0; i < WAITERS; i++) {
+		cr_assert_eq(q[i].rc, VERR_OK);
+		cr_assert_eq(order[i], i, "served #%d was waiter %d", i, order[i]);
+	}
+}
+
 Test(store_pg, statement_timeout_is_unavailable)
 {
 	struct verror err = {0};
