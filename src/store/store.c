@@ -1,10 +1,14 @@
 /*
- * store.c - picks a backend by URL scheme and forwards each call to it.
+ * store.c - picks a backend by URL scheme and forwards each call to it;
+ * and the helpers the backends share (backend.h).
  */
 #include "store/store.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#include "core/mem.h"
+#include "store/backend.h"
 
 static const struct {
 	const char *scheme;
@@ -264,4 +268,93 @@ enum verr store_vector_search(struct store *s, int64_t user_id, const char *mode
 {
 	return s->ops->vector_search(s, user_id, model, dim, q, only, nonly, filter, limit, out, n,
 	                             err);
+}
+
+void sbuf_add(struct sbuf *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		b->cap = b->len + n + 1 > 2 * b->cap ? b->len + n + 1 : 2 * b->cap;
+		b->p = xrealloc(b->p, b->cap);
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+void sbuf_str(struct sbuf *b, const char *s)
+{
+	sbuf_add(b, s, strlen(s));
+}
+
+void store_note_fill(struct note *out, int64_t id, int64_t user_id, const struct note_input *in,
+                     int64_t created_at, int64_t updated_at, enum embed_status status)
+{
+	out->id = id;
+	out->user_id = user_id;
+	out->title = xstrdup(in->title ? in->title : "");
+	out->content = xstrdup(in->content ? in->content : "");
+	out->tags = in->ntags ? xcalloc(in->ntags, sizeof(*out->tags)) : NULL;
+	for (size_t i = 0; i < in->ntags; i++)
+		out->tags[i] = xstrdup(in->tags[i]);
+	out->ntags = in->ntags;
+	out->created_at = created_at;
+	out->updated_at = updated_at;
+	out->embedding_status = status;
+}
+
+void store_note_copy(struct note *dst, const struct note *src)
+{
+	*dst = *src;
+	dst->title = xstrdup(src->title);
+	dst->content = xstrdup(src->content);
+	dst->tags = src->ntags ? xcalloc(src->ntags, sizeof(*dst->tags)) : NULL;
+	for (size_t i = 0; i < src->ntags; i++)
+		dst->tags[i] = xstrdup(src->tags[i]);
+}
+
+enum verr store_chunks_check(const struct note_input *in, struct verror *err)
+{
+	size_t max = sizeof(((struct embed_job *)NULL)->hash) - 1;
+	if (in->nchunks > 0 && !in->chunks)
+		return verr_set(err, VERR_INVALID, "%zu chunks given without an array",
+		                in->nchunks);
+	for (size_t i = 0; i < in->nchunks; i++) {
+		size_t len = in->chunks[i].hash ? strlen(in->chunks[i].hash) : 0;
+		if (len == 0 || len > max)
+			return verr_set(err, VERR_INVALID,
+			                "chunk %zu: the hash must have 1 to %zu characters", i,
+			                max);
+	}
+	return VERR_OK;
+}
+
+static int old_chunk_cmp(const void *a, const void *b)
+{
+	const struct old_chunk *x = a, *y = b;
+	int d = strcmp(x->hash, y->hash);
+	return d ? d : (x->id > y->id) - (x->id < y->id);
+}
+
+void store_old_chunks_sort(struct old_chunk *old, size_t n)
+{
+	if (n) /* qsort wants a non-NULL array, even an empty one */
+		qsort(old, n, sizeof(*old), old_chunk_cmp);
+}
+
+struct old_chunk *store_old_chunk_take(struct old_chunk *old, size_t n, const char *hash)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(old[mid].hash, hash) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < n && strcmp(old[lo].hash, hash) == 0; lo++)
+		if (!old[lo].taken) {
+			old[lo].taken = true;
+			return &old[lo];
+		}
+	return NULL;
 }

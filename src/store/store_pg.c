@@ -45,6 +45,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/timeutil.h"
+#include "store/backend.h"
 #include "store/pg_migrations.h"
 
 #define POOL_SIZE_DEFAULT       5
@@ -509,28 +510,6 @@ static void arg_binary(struct args *a, const void *p, size_t len)
 	a->fmt[a->n++] = 1;
 }
 
-/* A growing string for array literals and search text. */
-struct sbuf {
-	char *p;
-	size_t len, cap;
-};
-
-static void sb_add(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		b->cap = b->len + n + 1 > 2 * b->cap ? b->len + n + 1 : 2 * b->cap;
-		b->p = xrealloc(b->p, b->cap);
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void sb_str(struct sbuf *b, const char *s)
-{
-	sb_add(b, s, strlen(s));
-}
-
 /*
  * A text[] literal, {"a","b\"c"}: every element quoted, with " and \
  * escaped, so any string (commas, braces, "NULL") is an element as given.
@@ -539,17 +518,17 @@ static void sb_str(struct sbuf *b, const char *s)
 static char *text_array(const char *const *v, size_t n)
 {
 	struct sbuf b = {0};
-	sb_str(&b, "{");
+	sbuf_str(&b, "{");
 	for (size_t i = 0; i < n; i++) {
-		sb_str(&b, i ? ",\"" : "\"");
+		sbuf_str(&b, i ? ",\"" : "\"");
 		for (const char *p = v[i]; *p; p++) {
 			if (*p == '"' || *p == '\\')
-				sb_add(&b, "\\", 1);
-			sb_add(&b, p, 1);
+				sbuf_add(&b, "\\", 1);
+			sbuf_add(&b, p, 1);
 		}
-		sb_str(&b, "\"");
+		sbuf_str(&b, "\"");
 	}
-	sb_str(&b, "}");
+	sbuf_str(&b, "}");
 	return b.p;
 }
 
@@ -1071,14 +1050,14 @@ static enum verr exec_ddl(struct pg_store *s, struct conn *c, const char *sql, s
 	enum verr rc = VERR_OK;
 
 	snprintf(dim, sizeof(dim), "%d", s->embedding_dim);
-	sb_add(&b, "", 0);
+	sbuf_add(&b, "", 0);
 	for (const char *p = sql, *hit; *p; p = hit + tok) {
 		if (!(hit = strstr(p, PG_MIGRATION_DIM))) {
-			sb_str(&b, p);
+			sbuf_str(&b, p);
 			break;
 		}
-		sb_add(&b, p, (size_t)(hit - p));
-		sb_str(&b, dim);
+		sbuf_add(&b, p, (size_t)(hit - p));
+		sbuf_str(&b, dim);
 	}
 	if (s->echo && log_enabled(LOG_INFO))
 		log_emit(LOG_INFO, "sql", json_pack("{s:s}", "sql", b.p));
@@ -1568,34 +1547,6 @@ static enum verr pg_token_revoke_all(struct store *base, int64_t user_id, int64_
 
 /* ---------------------------------------------------------------- notes */
 
-/* Fills out with copies of what was just stored. */
-static void note_fill(struct note *out, int64_t id, int64_t user_id, const struct note_input *in,
-                      int64_t created_at, int64_t updated_at, enum embed_status status)
-{
-	out->id = id;
-	out->user_id = user_id;
-	out->title = xstrdup(in->title ? in->title : "");
-	out->content = xstrdup(in->content ? in->content : "");
-	out->tags = in->ntags ? xcalloc(in->ntags, sizeof(*out->tags)) : NULL;
-	for (size_t i = 0; i < in->ntags; i++)
-		out->tags[i] = xstrdup(in->tags[i]);
-	out->ntags = in->ntags;
-	out->created_at = created_at;
-	out->updated_at = updated_at;
-	out->embedding_status = status;
-}
-
-/* A deep copy of src into dst. */
-static void note_copy(struct note *dst, const struct note *src)
-{
-	*dst = *src;
-	dst->title = xstrdup(src->title);
-	dst->content = xstrdup(src->content);
-	dst->tags = src->ntags ? xcalloc(src->ntags, sizeof(*dst->tags)) : NULL;
-	for (size_t i = 0; i < src->ntags; i++)
-		dst->tags[i] = xstrdup(src->tags[i]);
-}
-
 /* Reads the NOTE_COLUMNS of row into n (user_id is the caller's). */
 static enum verr note_read(const PGresult *r, int row, int64_t user_id, struct note *n,
                            struct verror *err)
@@ -1641,17 +1592,8 @@ static enum verr check_tags(const struct note_input *in, struct verror *err)
 /* The chunks must carry hashes an embed_job can hold (hex SHA-256: 64 characters). */
 static enum verr check_chunks(const struct note_input *in, struct verror *err)
 {
-	if (in->nchunks > 0 && !in->chunks)
-		return verr_set(err, VERR_INVALID, "%zu chunks given without an array",
-		                in->nchunks);
-	for (size_t i = 0; i < in->nchunks; i++) {
-		size_t len = in->chunks[i].hash ? strlen(in->chunks[i].hash) : 0;
-		if (len == 0 || len >= sizeof(((struct embed_job *)NULL)->hash))
-			return verr_set(err, VERR_INVALID,
-			                "chunk %zu: the hash must have 1 to %zu characters", i,
-			                sizeof(((struct embed_job *)NULL)->hash) - 1);
-	}
-	return check_tags(in, err);
+	enum verr rc = store_chunks_check(in, err);
+	return rc ? rc : check_tags(in, err);
 }
 
 /* Bumps the index version of user_id (0: of every user), inside the caller's transaction. */
@@ -1662,39 +1604,6 @@ static enum verr bump_version(struct pg_store *s, struct conn *c, int64_t user_i
 	if (user_id)
 		arg_i64(&a, user_id);
 	return run(s, c, user_id ? Q_VERSION_BUMP : Q_VERSION_BUMP_ALL, &a, NULL, err);
-}
-
-/* A chunk of the note before an update, and whether a new chunk took its row. */
-struct old_chunk {
-	int64_t id;
-	const char *hash; /* in the detach result */
-	bool taken;
-};
-
-static int old_chunk_cmp(const void *a, const void *b)
-{
-	const struct old_chunk *x = a, *y = b;
-	int d = strcmp(x->hash, y->hash);
-	return d ? d : (x->id > y->id) - (x->id < y->id);
-}
-
-/* The oldest chunk with hash that no new chunk took yet, or NULL; old is sorted by hash, id. */
-static struct old_chunk *take_old(struct old_chunk *old, size_t n, const char *hash)
-{
-	size_t lo = 0, hi = n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (strcmp(old[mid].hash, hash) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	for (; lo < n && strcmp(old[lo].hash, hash) == 0; lo++)
-		if (!old[lo].taken) {
-			old[lo].taken = true;
-			return &old[lo];
-		}
-	return NULL;
 }
 
 /*
@@ -1724,12 +1633,11 @@ static enum verr put_chunks(struct pg_store *s, struct conn *c, int64_t note_id,
 		for (size_t i = 0; i < nold; i++)
 			old[i] = (struct old_chunk){get_i64(detached, (int)i, 0),
 			                            PQgetvalue(detached, (int)i, 1), false};
-		if (nold > 1)
-			qsort(old, nold, sizeof(*old), old_chunk_cmp);
+		store_old_chunks_sort(old, nold);
 	}
 	for (size_t i = 0; i < in->nchunks; i++) {
 		const struct chunk_input *ch = &in->chunks[i];
-		struct old_chunk *o = take_old(old, nold, ch->hash);
+		struct old_chunk *o = store_old_chunk_take(old, nold, ch->hash);
 		struct args a = {0};
 		if (o) {
 			arg_i64(&a, o->id);
@@ -1808,7 +1716,7 @@ retry:;
 	if ((rc = put_chunks(s, c, id, user_id, in, now, true, err)) ||
 	    (rc = bump_version(s, c, user_id, err)) || (rc = run(s, c, Q_COMMIT, NULL, NULL, err)))
 		goto out;
-	note_fill(out, id, user_id, in, now, now, in->nchunks ? EMBED_PENDING : EMBED_READY);
+	store_note_fill(out, id, user_id, in, now, now, in->nchunks ? EMBED_PENDING : EMBED_READY);
 out:
 	PQclear(r);
 	r = NULL;
@@ -1896,7 +1804,7 @@ retry:;
 	    (rc = note_embed_status(s, c, id, &status, err)) ||
 	    (rc = run(s, c, Q_COMMIT, NULL, NULL, err)))
 		goto out;
-	note_fill(out, id, user_id, in, created_at, updated_at, status);
+	store_note_fill(out, id, user_id, in, created_at, updated_at, status);
 out:
 	PQclear(r);
 	r = NULL;
@@ -2035,7 +1943,7 @@ static enum verr pg_notes_get_many(struct store *base, int64_t user_id, const in
 			continue;
 		for (size_t j = 0; j < i; j++)
 			if (ids[j] == ids[i] && out[j].id) {
-				note_copy(&out[i], &out[j]);
+				store_note_copy(&out[i], &out[j]);
 				break;
 			}
 	}
@@ -2454,8 +2362,8 @@ static enum verr pg_keyword_search(struct store *base, int64_t user_id, const ch
 		if (!*terms[i])
 			continue;
 		if (text.len)
-			sb_str(&text, phrase ? " " : " or ");
-		sb_str(&text, terms[i]);
+			sbuf_str(&text, phrase ? " " : " or ");
+		sbuf_str(&text, terms[i]);
 	}
 	if (text.len == 0 || limit == 0)
 		goto out; /* no words: nothing matches */

@@ -35,6 +35,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/timeutil.h"
+#include "store/backend.h"
 #include "store/sqlite_migrations.h"
 
 #define POOL_MAX                16
@@ -1306,23 +1307,6 @@ out:
 
 /* ---------------------------------------------------------------- notes */
 
-/* A growing string for the JSON arrays bound to json_each() and the tags of the keyword index. */
-struct sbuf {
-	char *p;
-	size_t len, cap;
-};
-
-static void sb_add(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		b->cap = b->len + n + 1 > 2 * b->cap ? b->len + n + 1 : 2 * b->cap;
-		b->p = xrealloc(b->p, b->cap);
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
 /* ["a","b"], for json_each(?) in a cached statement. Caller frees. */
 static char *json_string_array(const char *const *v, size_t n)
 {
@@ -1359,34 +1343,6 @@ static void note_push_tag(struct note *n, char *tag)
 	if ((n->ntags & (n->ntags - 1)) == 0)
 		n->tags = xrealloc(n->tags, (n->ntags ? n->ntags * 2 : 1) * sizeof(*n->tags));
 	n->tags[n->ntags++] = tag;
-}
-
-/* Fills out with copies of what was just stored. */
-static void note_fill(struct note *out, int64_t id, int64_t user_id, const struct note_input *in,
-                      int64_t created_at, int64_t updated_at, enum embed_status status)
-{
-	out->id = id;
-	out->user_id = user_id;
-	out->title = xstrdup(in->title ? in->title : "");
-	out->content = xstrdup(in->content ? in->content : "");
-	out->tags = in->ntags ? xcalloc(in->ntags, sizeof(*out->tags)) : NULL;
-	for (size_t i = 0; i < in->ntags; i++)
-		out->tags[i] = xstrdup(in->tags[i]);
-	out->ntags = in->ntags;
-	out->created_at = created_at;
-	out->updated_at = updated_at;
-	out->embedding_status = status;
-}
-
-/* A deep copy of src into dst. */
-static void note_copy(struct note *dst, const struct note *src)
-{
-	*dst = *src;
-	dst->title = xstrdup(src->title);
-	dst->content = xstrdup(src->content);
-	dst->tags = src->ntags ? xcalloc(src->ntags, sizeof(*dst->tags)) : NULL;
-	for (size_t i = 0; i < src->ntags; i++)
-		dst->tags[i] = xstrdup(src->tags[i]);
 }
 
 /* Reads the NOTE_COLUMNS of the current row into n (user_id is the caller's). */
@@ -1443,11 +1399,11 @@ static enum verr put_fts(struct conn *c, int64_t note_id, int64_t user_id,
 	sqlite3_stmt *st = NULL;
 	enum verr rc;
 
-	sb_add(&tags, "", 0);
+	sbuf_add(&tags, "", 0);
 	for (size_t i = 0; i < in->ntags; i++) {
 		if (i)
-			sb_add(&tags, " ", 1);
-		sb_add(&tags, in->tags[i], strlen(in->tags[i]));
+			sbuf_add(&tags, " ", 1);
+		sbuf_add(&tags, in->tags[i], strlen(in->tags[i]));
 	}
 	if ((rc = prepare(c, Q_FTS_PUT, &st, err)))
 		goto out;
@@ -1460,55 +1416,6 @@ static enum verr put_fts(struct conn *c, int64_t note_id, int64_t user_id,
 out:
 	free(tags.p);
 	return rc;
-}
-
-/* The chunks must carry hashes an embed_job can hold (hex SHA-256: 64 characters). */
-static enum verr check_chunks(const struct note_input *in, struct verror *err)
-{
-	if (in->nchunks > 0 && !in->chunks)
-		return verr_set(err, VERR_INVALID, "%zu chunks given without an array",
-		                in->nchunks);
-	for (size_t i = 0; i < in->nchunks; i++) {
-		size_t len = in->chunks[i].hash ? strlen(in->chunks[i].hash) : 0;
-		if (len == 0 || len >= sizeof(((struct embed_job *)NULL)->hash))
-			return verr_set(err, VERR_INVALID,
-			                "chunk %zu: the hash must have 1 to %zu characters", i,
-			                sizeof(((struct embed_job *)NULL)->hash) - 1);
-	}
-	return VERR_OK;
-}
-
-/* A chunk of the note before an update, and whether a new chunk took its row. */
-struct old_chunk {
-	int64_t id;
-	char *hash;
-	bool taken;
-};
-
-static int old_chunk_cmp(const void *a, const void *b)
-{
-	const struct old_chunk *x = a, *y = b;
-	int d = strcmp(x->hash, y->hash);
-	return d ? d : (x->id > y->id) - (x->id < y->id);
-}
-
-/* The oldest chunk with hash that no new chunk took yet, or NULL; old is sorted by hash, id. */
-static struct old_chunk *take_old(struct old_chunk *old, size_t n, const char *hash)
-{
-	size_t lo = 0, hi = n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (strcmp(old[mid].hash, hash) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	for (; lo < n && strcmp(old[lo].hash, hash) == 0; lo++)
-		if (!old[lo].taken) {
-			old[lo].taken = true;
-			return &old[lo];
-		}
-	return NULL;
 }
 
 /*
@@ -1544,12 +1451,11 @@ static enum verr put_chunks(struct conn *c, int64_t note_id, int64_t user_id,
 		sqlite3_reset(st);
 		if (rc)
 			goto out;
-		if (nold > 1)
-			qsort(old, nold, sizeof(*old), old_chunk_cmp);
+		store_old_chunks_sort(old, nold);
 	}
 	for (size_t i = 0; i < in->nchunks; i++) {
 		const struct chunk_input *ch = &in->chunks[i];
-		struct old_chunk *o = take_old(old, nold, ch->hash);
+		struct old_chunk *o = store_old_chunk_take(old, nold, ch->hash);
 		if (o) {
 			if ((rc = prepare(c, Q_CHUNK_REUSE, &st, err)))
 				goto out;
@@ -1613,7 +1519,7 @@ static enum verr sq_note_create(struct store *base, int64_t user_id, const struc
 	enum verr rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = check_chunks(in, err)))
+	if ((rc = store_chunks_check(in, err)))
 		return rc;
 	if ((rc = conn_get_writer(s, &c, err)) || (rc = run_query(c, Q_BEGIN_IMMEDIATE, err)) ||
 	    (rc = prepare(c, Q_NOTE_INSERT, &st, err)))
@@ -1630,7 +1536,7 @@ static enum verr sq_note_create(struct store *base, int64_t user_id, const struc
 	    (rc = put_fts(c, id, user_id, in, err)) || (rc = bump_version(c, user_id, err)) ||
 	    (rc = run_query(c, Q_COMMIT, err)))
 		goto out;
-	note_fill(out, id, user_id, in, now, now, in->nchunks ? EMBED_PENDING : EMBED_READY);
+	store_note_fill(out, id, user_id, in, now, now, in->nchunks ? EMBED_PENDING : EMBED_READY);
 out:
 	conn_put(s, c);
 	return rc;
@@ -1689,7 +1595,7 @@ static enum verr sq_note_update(struct store *base, int64_t user_id, int64_t id,
 	enum verr rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = check_chunks(in, err)))
+	if ((rc = store_chunks_check(in, err)))
 		return rc;
 	if ((rc = conn_get_writer(s, &c, err)) || (rc = run_query(c, Q_BEGIN_IMMEDIATE, err)) ||
 	    (rc = prepare(c, Q_NOTE_UPDATE, &st, err)))
@@ -1724,7 +1630,7 @@ static enum verr sq_note_update(struct store *base, int64_t user_id, int64_t id,
 	    (rc = put_fts(c, id, user_id, in, err)) || (rc = bump_version(c, user_id, err)) ||
 	    (rc = note_embed_status(c, id, &status, err)) || (rc = run_query(c, Q_COMMIT, err)))
 		goto out;
-	note_fill(out, id, user_id, in, created_at, updated_at, status);
+	store_note_fill(out, id, user_id, in, created_at, updated_at, status);
 out:
 	conn_put(s, c);
 	return rc;
@@ -1882,7 +1788,7 @@ static enum verr sq_notes_get_many(struct store *base, int64_t user_id, const in
 			continue;
 		for (size_t j = 0; j < i; j++)
 			if (ids[j] == ids[i] && out[j].id) {
-				note_copy(&out[i], &out[j]);
+				store_note_copy(&out[i], &out[j]);
 				break;
 			}
 	}
@@ -2358,17 +2264,17 @@ static char *fts_expression(const char *const *terms, size_t nterms, bool phrase
 {
 	struct sbuf b = {0};
 	const char *open = phrase ? "{title tags} : \"" : "", *sep = phrase ? " " : "\" OR \"";
-	sb_add(&b, open, strlen(open));
+	sbuf_add(&b, open, strlen(open));
 	if (!phrase)
-		sb_add(&b, "\"", 1);
+		sbuf_add(&b, "\"", 1);
 	for (size_t i = 0; i < nterms; i++) {
 		if (i)
-			sb_add(&b, sep, strlen(sep));
+			sbuf_add(&b, sep, strlen(sep));
 		for (const char *t = terms[i]; *t; t++)
 			if (*t != '"')
-				sb_add(&b, t, 1);
+				sbuf_add(&b, t, 1);
 	}
-	sb_add(&b, "\"", 1);
+	sbuf_add(&b, "\"", 1);
 	return b.p;
 }
 
