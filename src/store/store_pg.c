@@ -1437,8 +1437,8 @@ static enum verr pg_token_insert(struct store *base, int64_t user_id, const char
 /*
  * One transaction. Q_TOKEN_USE marks the token used only if it is still
  * valid; its row lock serialises concurrent rotations of one token, and
- * the second, re-checking the row its rival committed, finds used_at set
- * and is treated as a reuse, exactly as in SQLite.
+ * the second, re-checking the row its rival committed, finds used_at set:
+ * a lost race within grace_ms, else a reuse, exactly as in SQLite.
  */
 static enum verr pg_token_rotate(struct store *base, const char *old_hash, const char *new_hash,
                                  int64_t new_expires_at, int64_t now, int64_t grace_ms,
