@@ -389,7 +389,7 @@ static enum verr scan_cached(struct svc *svc, int64_t user_id, const float *qv, 
 	float *scores = xmalloc((vs->n ? vs->n : 1) * sizeof(float));
 	struct vector_hit *hits = xmalloc((vs->n ? vs->n : 1) * sizeof(*hits));
 	size_t n = 0;
-	if (filter && nonly < vs->n / 64) {
+	if (filter && nonly * 8 < vs->n) {
 		/* A few notes (keyword hits): find their rows by binary search, the
 		 * set being ordered by note, rather than scoring every row. */
 		for (size_t k = 0; k < nonly; k++) {
@@ -401,17 +401,16 @@ static enum verr scan_cached(struct svc *svc, int64_t user_id, const float *qv, 
 				else
 					hi = mid;
 			}
-			size_t r = lo;
-			for (; r < vs->n && vs->note_ids[r] == only[k]; r++)
+			size_t best = lo;
+			for (size_t r = lo; r < vs->n && vs->note_ids[r] == only[k]; r++) {
 				vec_dot_many(qv, vs->vecs + r * (size_t)vs->dim, 1, vs->dim,
 				             &scores[r]);
-			for (size_t i = lo, best = lo; i < r; i++) {
-				if (scores[i] > scores[best])
-					best = i;
-				if (i + 1 == r)
-					hits[n++] = (struct vector_hit){
-					    only[k], vs->chunk_ids[best], scores[best]};
+				if (scores[r] > scores[best])
+					best = r;
 			}
+			if (best < vs->n && vs->note_ids[best] == only[k])
+				hits[n++] =
+				    (struct vector_hit){only[k], vs->chunk_ids[best], scores[best]};
 		}
 	} else {
 		vec_dot_many(qv, vs->vecs, vs->n, vs->dim, scores);

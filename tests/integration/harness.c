@@ -32,6 +32,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/pg_test.h"
+
 _Static_assert(sizeof(TEST_SECRET_KEY) - 1 == 64, "TEST_SECRET_KEY must be 64 characters");
 
 /* libcurl wants one global init before any thread uses it. */
@@ -263,8 +265,7 @@ static void env_apply(char **env, size_t cap, const char *kv)
 
 bool it_pg(void)
 {
-	const char *url = getenv("VAULT_TEST_PG_URL");
-	return url && *url;
+	return pg_test_url() != NULL;
 }
 
 /* PostgreSQL: dir's own schema, "it_" and a hash of the path (FNV-1a). */
@@ -276,28 +277,11 @@ static void pg_schema(const char *dir, char out[32])
 	snprintf(out, 32, "it_%016llx", (unsigned long long)h);
 }
 
-static void pg_quiet(void *arg, const char *message)
-{
-	(void)arg;
-	(void)message; /* "already exists, skipping", "drop cascades to": expected */
-}
-
-/*
- * Runs sql on the test server's database (not a test's schema); asserts.
- * pgvector is made first if missing: on a fresh server, tests starting at
- * once race to create it, and the losers' unique violation is harmless.
- */
+/* Runs sql on the test server's database (not a test's schema); asserts. */
 static void pg_exec(const char *sql)
 {
-	PGconn *c = PQconnectdb(getenv("VAULT_TEST_PG_URL"));
-	PQsetNoticeProcessor(c, pg_quiet, NULL);
-	PQclear(PQexec(c, "CREATE EXTENSION IF NOT EXISTS vector SCHEMA public"));
-	PGresult *r = PQexec(c, sql);
-	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
-	char *msg = ok ? NULL : it_strdup(PQerrorMessage(c));
-	PQclear(r);
-	PQfinish(c);
-	if (!ok)
+	char *msg = pg_test_exec(sql);
+	if (msg)
 		cr_fatal("%s: %s", sql, msg);
 }
 
@@ -310,9 +294,7 @@ char *it_database_url(const char *dir)
 	char *sql = it_asprintf("CREATE SCHEMA IF NOT EXISTS %s", schema);
 	pg_exec(sql);
 	free(sql);
-	const char *base = getenv("VAULT_TEST_PG_URL");
-	return it_asprintf("%s%coptions=-csearch_path%%3D%s%%2Cpublic", base,
-	                   strchr(base, '?') ? '&' : '?', schema);
+	return pg_test_schema_url(schema, NULL);
 }
 
 struct it_db_lock {

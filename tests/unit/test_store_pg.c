@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/pg_test.h"
 #include "core/log.h"
 #include "store/store.h"
 
@@ -69,21 +70,22 @@ static int64_t query_int(const char *fmt, ...)
 static void need_pg(void)
 {
 	static int counter;
-	const char *base = getenv("VAULT_TEST_PG_URL");
-	if (!base || !*base)
+	if (!pg_test_url())
 		cr_skip_test("VAULT_TEST_PG_URL not set");
 	snprintf(schema, sizeof(schema), "t_vault_%d_%d_%ld", (int)getpid(), ++counter,
 	         (long)time(NULL) % 100000);
 	/* Its own application_name, so a test can find its pool's backends. */
-	snprintf(url, sizeof(url), "%s%coptions=-csearch_path%%3D%s,public&application_name=%s",
-	         base, strchr(base, '?') ? '&' : '?', schema, schema);
-	raw = PQconnectdb(base);
+	char extra[96];
+	snprintf(extra, sizeof(extra), "application_name=%s", schema);
+	char *u = pg_test_schema_url(schema, extra);
+	snprintf(url, sizeof(url), "%s", u);
+	free(u);
+	snprintf(extra, sizeof(extra), "CREATE SCHEMA %s", schema);
+	char *msg = pg_test_exec(extra);
+	cr_assert_null(msg, "%s: %s", extra, msg);
+	raw = PQconnectdb(pg_test_url());
 	cr_assert_eq(PQstatus(raw), CONNECTION_OK, "%s", PQerrorMessage(raw));
 	PQclear(PQexec(raw, "SET client_min_messages = warning"));
-	/* In public, so no test schema owns it and each can be dropped alone. */
-	PGresult *r = PQexec(raw, "CREATE EXTENSION IF NOT EXISTS vector SCHEMA public");
-	PQclear(r); /* a concurrent create may lose the race; the extension is there either way */
-	exec_raw("CREATE SCHEMA %s", schema);
 	exec_raw("SET search_path = %s, public", schema);
 }
 
