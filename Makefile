@@ -3,7 +3,8 @@
 # `make test` builds and runs the unit and integration tests of that build.
 
 CC       ?= cc
-PKGS     := libmicrohttpd jansson libjwt sqlite3 libpq libcrypt libcrypto libcurl md4c md4c-html
+PKGS     := libmicrohttpd jansson libjwt sqlite3 libpq libcrypt libcrypto libcurl md4c md4c-html \
+            openblas libutf8proc
 TESTPKGS := criterion libcurl
 VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 

@@ -41,6 +41,7 @@ int cmd_search(int argc, char **argv);
 int cmd_ask(int argc, char **argv);
 int cmd_reindex(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_embed(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
 int cmd_user(int argc, char **argv);
 

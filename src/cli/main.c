@@ -24,6 +24,7 @@ static const char usage[] = "Usage: vault COMMAND [OPTIONS]\n"
                             "  ask        answer a question from a user's notes\n"
                             "  reindex    embed every note again (e.g. after a model change)\n"
                             "  eval       measure search quality on a labelled set\n"
+                            "  embed      print the vectors the embedder gives texts\n"
                             "\n"
                             "Options:\n"
                             "  -h, --help     show this help\n"
@@ -128,6 +129,8 @@ int main(int argc, char **argv)
 		return cmd_reindex(argc - 1, argv + 1);
 	if (strcmp(cmd, "eval") == 0)
 		return cmd_eval(argc - 1, argv + 1);
+	if (strcmp(cmd, "embed") == 0)
+		return cmd_embed(argc - 1, argv + 1);
 	fprintf(stderr, "vault: unknown command '%s'\n\n%s", cmd, usage);
 	return EXIT_USAGE;
 }

@@ -33,6 +33,7 @@
 #define DEFAULT_HOST         "127.0.0.1"
 #define DEFAULT_DATABASE_URL "sqlite:///./data/vault.db"
 #define SQLITE_PREFIX        "sqlite:///"
+#define DEFAULT_MODEL_DIR    "./data/models/use-lite-v1"
 #define ORIGIN_EXPECTED      "* or http(s)://host[:port], e.g. https://notes.example.com"
 
 /* ------------------------------------------------------------------------
@@ -671,35 +672,47 @@ static enum verr get_origins(const struct source *src, struct config *c, struct 
 }
 
 /*
- * The AI settings. Defaults follow the provider: the local embedder's model
- * and 384 dimensions, or OpenAI's text-embedding-3-small and 1536. The API
+ * The AI settings. Defaults follow the provider: the built-in model's name
+ * and its 512 dimensions (no other size is possible), the hashing
+ * embedder's and 384, or OpenAI's text-embedding-3-small and 1536. The API
  * key is a secret like SECRET_KEY: never quoted back.
  */
 static enum verr get_ai(const struct source *src, struct config *c, struct verror *err)
 {
 	static const struct choice embedders[] = {
 	    {"local", EMBED_LOCAL},
+	    {"hash", EMBED_HASH},
 	    {"openai", EMBED_OPENAI},
 	};
 	static const struct choice llms[] = {
 	    {"none", LLM_NONE},
 	    {"openai", LLM_OPENAI},
 	};
+	static const char *const models[] = {"use-lite-v1", "local-hash-v1",
+	                                     "text-embedding-3-small"};
+	static const int dims[] = {512, 384, 1536};
+	static const double similarity[] = {0.25, 0.1, 0.25};
 	enum verr rc;
 	long long n;
 	int choice;
 
-	if ((rc = get_choice(src, "EMBEDDING_PROVIDER", embedders, 2, EMBED_LOCAL,
-	                     "local or openai", &choice, err)))
+	if ((rc = get_choice(src, "EMBEDDING_PROVIDER", embedders, 3, EMBED_LOCAL,
+	                     "local, hash or openai", &choice, err)))
 		return rc;
 	c->embedding_provider = (enum embedding_provider)choice;
-	bool local = c->embedding_provider == EMBED_LOCAL;
-	if ((rc = get_string(src, "EMBEDDING_MODEL",
-	                     local ? "local-hash-v1" : "text-embedding-3-small", "a model name",
+	if ((rc = get_string(src, "EMBEDDING_MODEL", models[choice], "a model name",
 	                     &c->embedding_model, err)))
 		return rc;
-	if ((rc = get_int(src, "EMBEDDING_DIM", 8, 4096, local ? 384 : 1536, &n, err)))
+	if ((rc = get_string(src, "EMBEDDING_MODEL_DIR", DEFAULT_MODEL_DIR,
+	                     "the folder of the local model's files (scripts/fetch-model fills it)",
+	                     &c->embedding_model_dir, err)))
 		return rc;
+	if ((rc = get_int(src, "EMBEDDING_DIM", 8, 4096, dims[choice], &n, err)))
+		return rc;
+	if (c->embedding_provider == EMBED_LOCAL && n != 512)
+		return bad_value(err, "EMBEDDING_DIM", lookup(src, "EMBEDDING_DIM"),
+		                 "does not fit the local model, which gives 512 dimensions",
+		                 "512 or no value (EMBEDDING_PROVIDER=hash takes any size)");
 	c->embedding_dim = (int)n;
 	if ((rc = get_int(src, "EMBED_BATCH_SIZE", 1, 2048, 64, &n, err)))
 		return rc;
@@ -741,7 +754,7 @@ static enum verr get_ai(const struct source *src, struct config *c, struct verro
 	c->ai_max_retries = (int)n;
 	/* Cosine scales differ by model: the hashed local vectors of related texts
 	 * score about 0.1-0.6, OpenAI's 0.3-0.7 with unrelated ones near 0.1-0.2. */
-	return get_real(src, "SEARCH_MIN_SIMILARITY", 0.0, 1.0, local ? 0.1 : 0.25,
+	return get_real(src, "SEARCH_MIN_SIMILARITY", 0.0, 1.0, similarity[choice],
 	                &c->search_min_similarity, err);
 }
 
@@ -853,6 +866,7 @@ void config_free(struct config *cfg)
 	free_wiped(cfg->secret_key);
 	free_origins(cfg->allowed_origins);
 	free(cfg->embedding_model);
+	free(cfg->embedding_model_dir);
 	free_wiped(cfg->openai_api_key);
 	free(cfg->openai_base_url);
 	free(cfg->llm_model);

@@ -15,7 +15,7 @@
 #include "core/log.h"
 
 enum environment { ENV_DEVELOPMENT, ENV_PRODUCTION };
-enum embedding_provider { EMBED_LOCAL, EMBED_OPENAI };
+enum embedding_provider { EMBED_LOCAL, EMBED_HASH, EMBED_OPENAI };
 enum llm_provider { LLM_NONE, LLM_OPENAI };
 
 struct config {
@@ -45,13 +45,16 @@ struct config {
 	int idle_timeout_seconds;   /* IDLE_TIMEOUT_SECONDS: 1-3600, default 30 */
 
 	/* AI providers and search. */
-	enum embedding_provider embedding_provider; /* EMBEDDING_PROVIDER: local|openai */
-	char *embedding_model; /* EMBEDDING_MODEL: default local-hash-v1 / text-embedding-3-small */
-	int embedding_dim;     /* EMBEDDING_DIM: 8-4096, default 384 local / 1536 openai */
-	int embed_batch_size;  /* EMBED_BATCH_SIZE: 1-2048, default 64 texts per request */
-	bool embed_worker;     /* EMBED_WORKER: serve runs the embedding worker, default true */
-	char *openai_api_key;  /* OPENAI_API_KEY: secret, optional for local servers */
-	char *openai_base_url; /* OPENAI_BASE_URL: default https://api.openai.com/v1 */
+	enum embedding_provider embedding_provider; /* EMBEDDING_PROVIDER: local|hash|openai */
+	char *embedding_model;     /* EMBEDDING_MODEL: default use-lite-v1 / local-hash-v1 /
+	                              text-embedding-3-small */
+	char *embedding_model_dir; /* EMBEDDING_MODEL_DIR: the local model's files, default
+	                              ./data/models/use-lite-v1 */
+	int embedding_dim;    /* EMBEDDING_DIM: 512 local; 8-4096, default 384 hash / 1536 openai */
+	int embed_batch_size; /* EMBED_BATCH_SIZE: 1-2048, default 64 texts per request */
+	bool embed_worker;    /* EMBED_WORKER: serve runs the embedding worker, default true */
+	char *openai_api_key; /* OPENAI_API_KEY: secret, optional for local servers */
+	char *openai_base_url;          /* OPENAI_BASE_URL: default https://api.openai.com/v1 */
 	enum llm_provider llm_provider; /* LLM_PROVIDER: none|openai, default none */
 	char *llm_model;                /* LLM_MODEL: default gpt-4o-mini */
 	int context_tokens;             /* CONTEXT_TOKENS: 256-1000000, default 3000 */

@@ -8,11 +8,13 @@ enum verr embedder_new(const struct config *cfg, struct embedder **out, struct v
 	*out = NULL;
 	switch (cfg->embedding_provider) {
 	case EMBED_LOCAL:
+		return embed_use_new(cfg, out, err);
+	case EMBED_HASH:
 		return embed_local_new(cfg, out, err);
 	case EMBED_OPENAI:
 		return embed_openai_new(cfg, out, err);
 	}
-	return verr_set(err, VERR_INVALID, "EMBEDDING_PROVIDER: expected local or openai");
+	return verr_set(err, VERR_INVALID, "EMBEDDING_PROVIDER: expected local, hash or openai");
 }
 
 void embedder_free(struct embedder *e)

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/config.h"
 #include "core/err.h"
@@ -52,7 +53,15 @@ static inline enum verr embedder_embed(struct embedder *e, const char *const *te
 
 void embedder_free(struct embedder *e); /* accepts NULL */
 
+/*
+ * The local model's sentence piece ids for text (*ids caller-freed, NULL
+ * when *n is 0), as its embed() cuts it; VERR_INVALID for another provider.
+ */
+enum verr embed_use_tokens(struct embedder *e, const char *text, int32_t **ids, size_t *n,
+                           struct verror *err);
+
 /* Constructors of the providers, used by embedder_new(). */
+enum verr embed_use_new(const struct config *cfg, struct embedder **out, struct verror *err);
 enum verr embed_local_new(const struct config *cfg, struct embedder **out, struct verror *err);
 enum verr embed_openai_new(const struct config *cfg, struct embedder **out, struct verror *err);
 
