@@ -754,7 +754,7 @@ static enum verr get_ai(const struct source *src, struct config *c, struct verro
 	c->ai_max_retries = (int)n;
 	/* Cosine scales differ by model: the hashed local vectors of related texts
 	 * score about 0.1-0.6, OpenAI's 0.3-0.7 with unrelated ones near 0.1-0.2. */
-	return get_real(src, "SEARCH_MIN_SIMILARITY", 0.0, 1.0, similarity[choice],
+	return get_real(src, "SEARCH_MIN_SIMILARITY", 0.0, 1.0, similarity[c->embedding_provider],
 	                &c->search_min_similarity, err);
 }
 

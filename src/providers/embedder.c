@@ -10,7 +10,7 @@ enum verr embedder_new(const struct config *cfg, struct embedder **out, struct v
 	case EMBED_LOCAL:
 		return embed_use_new(cfg, out, err);
 	case EMBED_HASH:
-		return embed_local_new(cfg, out, err);
+		return embed_hash_new(cfg, out, err);
 	case EMBED_OPENAI:
 		return embed_openai_new(cfg, out, err);
 	}

@@ -2,9 +2,10 @@
  * embedder.h - turns texts into vectors, behind one small interface.
  *
  * A provider fills struct embedder_ops and embeds struct embedder first in
- * its own handle: embed_local.c (built in, deterministic, no network) and
- * embed_openai.c (any OpenAI-compatible /v1/embeddings). A new provider is
- * one new file plus a line in embedder_new().
+ * its own handle: embed_use.c (the built-in neural model, no network),
+ * embed_hash.c (built in, hashed words, no model file) and embed_openai.c
+ * (any OpenAI-compatible /v1/embeddings). A new provider is one new file
+ * plus a line in embedder_new().
  *
  * Vectors come back L2-normalised, dim floats per text, so cosine
  * similarity is a dot product. Safe to call from several threads at once.
@@ -62,7 +63,7 @@ enum verr embed_use_tokens(struct embedder *e, const char *text, int32_t **ids, 
 
 /* Constructors of the providers, used by embedder_new(). */
 enum verr embed_use_new(const struct config *cfg, struct embedder **out, struct verror *err);
-enum verr embed_local_new(const struct config *cfg, struct embedder **out, struct verror *err);
+enum verr embed_hash_new(const struct config *cfg, struct embedder **out, struct verror *err);
 enum verr embed_openai_new(const struct config *cfg, struct embedder **out, struct verror *err);
 
 #endif

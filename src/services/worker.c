@@ -156,9 +156,10 @@ enum verr embed_worker_start(struct svc *svc, struct verror *err)
 		                strerror(errno));
 	}
 	svc->worker = w;
+	static const char *const providers[] = {
+	    [EMBED_LOCAL] = "local", [EMBED_HASH] = "hash", [EMBED_OPENAI] = "openai"};
 	log_emit(LOG_INFO, "embed_worker_started",
-	         json_pack("{s:s,s:s,s:i}", "provider",
-	                   svc->cfg->embedding_provider == EMBED_LOCAL ? "local" : "openai",
+	         json_pack("{s:s,s:s,s:i}", "provider", providers[svc->cfg->embedding_provider],
 	                   "model", svc->embedder->model, "dim", svc->embedder->dim));
 	return VERR_OK;
 }

@@ -14,6 +14,8 @@ const build = resolve(root, process.env.BUILD || 'build');
 export const VAULT_BIN = resolve(root, process.env.VAULT_BIN || join(build, 'vault'));
 export const FAKE_AI_BIN = resolve(root, process.env.FAKE_AI_BIN || join(build, 'fake_ai'));
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+// The local embedder's model (scripts/fetch-model), absolute: servers run in their own directory.
+const MODEL_DIR = resolve(root, process.env.EMBEDDING_MODEL_DIR || 'data/models/use-lite-v1');
 export const SHOTS = join(here, 'screenshots');
 mkdirSync(SHOTS, { recursive: true });
 
@@ -75,6 +77,7 @@ export async function startVault(extraEnv = {}) {
     BCRYPT_ROUNDS: '4',
     LOG_FORMAT: 'json',
     ENVIRONMENT: 'development',
+    EMBEDDING_MODEL_DIR: MODEL_DIR,
     ...extraEnv,
   };
   const errFd = openSync(log, 'a');

@@ -332,6 +332,27 @@ void it_db_unlock(struct it_db_lock *l)
 	free(l);
 }
 
+/*
+ * The local model's folder as an absolute path, since servers run in their
+ * own directory: EMBEDDING_MODEL_DIR, else vault's default taken from the
+ * directory the tests run in (the repository's root).
+ */
+static const char *model_dir(void)
+{
+	static char *path;
+	if (!path) {
+		const char *dir = getenv("EMBEDDING_MODEL_DIR");
+		char cwd[PATH_MAX];
+		if (!dir || !*dir)
+			dir = "data/models/use-lite-v1";
+		if (dir[0] == '/' || !getcwd(cwd, sizeof(cwd)))
+			path = it_strdup(dir);
+		else
+			path = it_asprintf("%s/%s", cwd, dir);
+	}
+	return path;
+}
+
 char **env_build(const char *dir, const char *const *extra)
 {
 	size_t cap = 32 + env_len((char *const *)extra);
@@ -354,6 +375,9 @@ char **env_build(const char *dir, const char *const *extra)
 	env_apply(env, cap, "LOG_FORMAT=json");
 	env_apply(env, cap, "LOG_LEVEL=info");
 	env_apply(env, cap, "ENVIRONMENT=development");
+	kv = it_asprintf("EMBEDDING_MODEL_DIR=%s", model_dir());
+	env_apply(env, cap, kv);
+	free(kv);
 	static const char *const pass[] = {"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"};
 	for (size_t i = 0; i < sizeof(pass) / sizeof(pass[0]); i++) {
 		const char *v = getenv(pass[i]);

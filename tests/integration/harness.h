@@ -107,7 +107,9 @@ void it_db_unlock(struct it_db_lock *l);
 /*
  * The environment a server or CLI run gets for directory dir: PATH, HOST,
  * PORT=0, DATABASE_URL, SECRET_KEY, BCRYPT_ROUNDS=4, LOG_FORMAT=json,
- * LOG_LEVEL=info, ENVIRONMENT=development, ASAN/UBSAN options if set, then
+ * LOG_LEVEL=info, ENVIRONMENT=development, EMBEDDING_MODEL_DIR (absolute:
+ * the tests' own, else the default under the current directory), ASAN/UBSAN
+ * options if set, then
  * extra ("KEY=VALUE" replaces or adds; a bare "KEY" removes). NULL-terminated;
  * caller frees with env_free().
  */

@@ -721,3 +721,48 @@ Test(config, origin_allowed)
 	struct config zero = {0};
 	cr_assert_not(config_origin_allowed(&zero, "https://a.example"));
 }
+
+Test(config, embedding_defaults_follow_the_provider)
+{
+	struct config c;
+	load_ok(&c, NO_ENV, NULL);
+	cr_assert_eq(c.embedding_provider, EMBED_LOCAL);
+	cr_assert_str_eq(c.embedding_model, "use-lite-v1");
+	cr_assert_str_eq(c.embedding_model_dir, "./data/models/use-lite-v1");
+	cr_assert_eq(c.embedding_dim, 512);
+	cr_assert_float_eq(c.search_min_similarity, 0.25, 1e-9);
+	config_free(&c);
+
+	load_ok(&c, ENVP("EMBEDDING_PROVIDER=hash"), NULL);
+	cr_assert_eq(c.embedding_provider, EMBED_HASH);
+	cr_assert_str_eq(c.embedding_model, "local-hash-v1");
+	cr_assert_eq(c.embedding_dim, 384);
+	cr_assert_float_eq(c.search_min_similarity, 0.1, 1e-9);
+	config_free(&c);
+
+	load_ok(&c, ENVP("EMBEDDING_PROVIDER=openai", "OPENAI_BASE_URL=http://127.0.0.1:1/v1"),
+	        NULL);
+	cr_assert_eq(c.embedding_provider, EMBED_OPENAI);
+	cr_assert_str_eq(c.embedding_model, "text-embedding-3-small");
+	cr_assert_eq(c.embedding_dim, 1536);
+	config_free(&c);
+
+	load_ok(&c, ENVP("EMBEDDING_PROVIDER=hash", "EMBEDDING_DIM=64", "LLM_PROVIDER=none"), NULL);
+	cr_assert_eq(c.embedding_dim, 64);
+	config_free(&c);
+}
+
+Test(config, embedding_provider_and_local_model)
+{
+	struct config c;
+	fails("EMBEDDING_PROVIDER=neural", "EMBEDDING_PROVIDER", "local, hash or openai");
+	/* The local model has one size: another one is a mistake, not a request. */
+	fails("EMBEDDING_DIM=384", "EMBEDDING_DIM", "512 or no value");
+	load_ok(&c, ENVP("EMBEDDING_DIM=512"), NULL);
+	cr_assert_eq(c.embedding_dim, 512);
+	config_free(&c);
+	fails("EMBEDDING_MODEL_DIR=", "EMBEDDING_MODEL_DIR", "scripts/fetch-model");
+	load_ok(&c, ENVP("EMBEDDING_MODEL_DIR=/opt/vault/model"), NULL);
+	cr_assert_str_eq(c.embedding_model_dir, "/opt/vault/model");
+	config_free(&c);
+}

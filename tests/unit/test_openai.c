@@ -418,14 +418,28 @@ Test(openai, unreachable_server)
 Test(openai, factory_picks_the_provider)
 {
 	struct config c = test_cfg();
-	c.embedding_provider = EMBED_LOCAL;
+	const char *dir = getenv("EMBEDDING_MODEL_DIR");
+	c.embedding_provider = EMBED_HASH;
 	c.embedding_model = (char *)"local-hash-v1";
 	struct embedder *e = new_embedder(&c);
-	float v[DIM];
+	float v[512];
 	struct verror err;
 	cr_assert_eq(embed1(e, "hello", v, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(fake_openai_requests(fake, FAKE_EP_ANY), 0, "local never calls out");
+	cr_assert_eq(e->dim, DIM);
 	embedder_free(e);
+
+	c.embedding_provider = EMBED_LOCAL;
+	c.embedding_model = (char *)"use-lite-v1";
+	c.embedding_model_dir = (char *)(dir && *dir ? dir : "data/models/use-lite-v1");
+	c.embedding_dim = 512;
+	e = new_embedder(&c);
+	cr_assert_eq(embed1(e, "hello", v, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(e->dim, 512);
+	cr_assert_str_eq(e->model, "use-lite-v1");
+	embedder_free(e);
+	cr_assert_eq(fake_openai_requests(fake, FAKE_EP_ANY), 0,
+	             "built-in embedders never call out");
+	c.embedding_dim = DIM;
 
 	c.embedding_provider = EMBED_OPENAI;
 	e = new_embedder(&c);

@@ -1,5 +1,5 @@
 /*
- * test_embed_local.c - the built-in embedder: same text, same bits; unit
+ * test_embed_hash.c - the hashing embedder: same text, same bits; unit
  * vectors of the configured size; related texts closer than unrelated ones
  * (by topic, word form and typo); stop words alone never alike; many
  * threads at once; empty and odd input.
@@ -19,12 +19,12 @@ static struct embedder *make(int dim)
 	static int next;
 	struct config *c = &cfg[next++ % 8];
 	memset(c, 0, sizeof(*c));
-	c->embedding_provider = EMBED_LOCAL;
+	c->embedding_provider = EMBED_HASH;
 	c->embedding_model = "local-hash-v1";
 	c->embedding_dim = dim;
 	struct embedder *e = NULL;
 	struct verror err = {0};
-	cr_assert_eq(embed_local_new(c, &e, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(embed_hash_new(c, &e, &err), VERR_OK, "%s", err.detail);
 	cr_assert_not_null(e);
 	return e;
 }
@@ -68,7 +68,7 @@ static const char trip_note[] =
     "Trip to Lisbon\n\nWe stayed in Alfama, rode tram 28 up the hill to the castle and ate "
     "custard tarts in Belem. Next time: a day trip to Sintra.";
 
-Test(embed_local, fields_follow_config)
+Test(embed_hash, fields_follow_config)
 {
 	struct embedder *e = make(384);
 	cr_assert_str_eq(e->model, "local-hash-v1");
@@ -77,17 +77,17 @@ Test(embed_local, fields_follow_config)
 	embedder_free(e);
 }
 
-Test(embed_local, bad_dimension_is_refused)
+Test(embed_hash, bad_dimension_is_refused)
 {
 	struct config c = {.embedding_model = "m", .embedding_dim = 0};
 	struct embedder *e = (struct embedder *)&c; /* must be reset to NULL */
 	struct verror err = {0};
-	cr_assert_eq(embed_local_new(&c, &e, &err), VERR_INVALID);
+	cr_assert_eq(embed_hash_new(&c, &e, &err), VERR_INVALID);
 	cr_assert_null(e);
 	cr_assert(strstr(err.detail, "EMBEDDING_DIM"));
 }
 
-Test(embed_local, same_text_same_bits_across_instances)
+Test(embed_hash, same_text_same_bits_across_instances)
 {
 	struct embedder *a = make(384), *b = make(384);
 	float *va = embed1(a, bread_note), *vb = embed1(b, bread_note);
@@ -101,7 +101,7 @@ Test(embed_local, same_text_same_bits_across_instances)
 	embedder_free(b);
 }
 
-Test(embed_local, batch_equals_one_by_one)
+Test(embed_hash, batch_equals_one_by_one)
 {
 	struct embedder *e = make(384);
 	const char *texts[] = {bread_note, tax_note, "", k8s_note, trip_note};
@@ -117,7 +117,7 @@ Test(embed_local, batch_equals_one_by_one)
 	embedder_free(e);
 }
 
-Test(embed_local, unit_norm_and_dimension_honoured)
+Test(embed_hash, unit_norm_and_dimension_honoured)
 {
 	static const int dims[] = {64, 384, 1536};
 	const char *texts[] = {bread_note, tax_note, "x", "Ünïcödé ΑΘΗΝΑ Москва 東京タワー"};
@@ -167,14 +167,14 @@ static void related_above_unrelated(int dim, double margin)
 	embedder_free(e);
 }
 
-Test(embed_local, related_texts_score_above_unrelated)
+Test(embed_hash, related_texts_score_above_unrelated)
 {
 	related_above_unrelated(384, 0.15);
 	related_above_unrelated(1536, 0.15);
 	related_above_unrelated(64, 0.05);
 }
 
-Test(embed_local, unrelated_notes_are_near_orthogonal)
+Test(embed_hash, unrelated_notes_are_near_orthogonal)
 {
 	/* Signed hashing keeps collisions from adding up to a false likeness. */
 	struct embedder *e = make(384);
@@ -187,7 +187,7 @@ Test(embed_local, unrelated_notes_are_near_orthogonal)
 	embedder_free(e);
 }
 
-Test(embed_local, every_note_nearest_to_itself_with_title_only)
+Test(embed_hash, every_note_nearest_to_itself_with_title_only)
 {
 	/* A title alone finds its own note among the others. */
 	struct embedder *e = make(384);
@@ -207,7 +207,7 @@ Test(embed_local, every_note_nearest_to_itself_with_title_only)
 	embedder_free(e);
 }
 
-Test(embed_local, word_forms_match_through_the_stemmer)
+Test(embed_hash, word_forms_match_through_the_stemmer)
 {
 	struct embedder *e = make(384);
 	cr_assert_gt(sim(e, "running", "runs"), sim(e, "running", "taxes") + 0.3);
@@ -218,7 +218,7 @@ Test(embed_local, word_forms_match_through_the_stemmer)
 	embedder_free(e);
 }
 
-Test(embed_local, typos_still_match_through_char_ngrams)
+Test(embed_hash, typos_still_match_through_char_ngrams)
 {
 	struct embedder *e = make(384);
 	const char *pairs[][3] = {
@@ -236,7 +236,7 @@ Test(embed_local, typos_still_match_through_char_ngrams)
 	embedder_free(e);
 }
 
-Test(embed_local, repeated_words_weigh_sub_linearly)
+Test(embed_hash, repeated_words_weigh_sub_linearly)
 {
 	/* 1 + ln(tf): thirty "bread"s do not drown one "mortgage". */
 	struct embedder *e = make(384);
@@ -250,7 +250,7 @@ Test(embed_local, repeated_words_weigh_sub_linearly)
 	embedder_free(e);
 }
 
-Test(embed_local, stop_words_alone_create_no_similarity)
+Test(embed_hash, stop_words_alone_create_no_similarity)
 {
 	struct embedder *e = make(384);
 	float *v = embed1(e, "the of and to is was it what how");
@@ -267,7 +267,7 @@ Test(embed_local, stop_words_alone_create_no_similarity)
 	embedder_free(e);
 }
 
-Test(embed_local, empty_input_is_a_zero_vector)
+Test(embed_hash, empty_input_is_a_zero_vector)
 {
 	struct embedder *e = make(64);
 	const char *texts[] = {"", "   \n\t ", "!!! ... --- ???", "🙂🙂"};
@@ -284,7 +284,7 @@ Test(embed_local, empty_input_is_a_zero_vector)
 	embedder_free(e);
 }
 
-Test(embed_local, unicode_is_folded_sensibly)
+Test(embed_hash, unicode_is_folded_sensibly)
 {
 	struct embedder *e = make(384);
 	cr_assert_gt(sim(e, "Café naïve résumé", "cafe naive resume"), 0.9999);
@@ -303,7 +303,7 @@ Test(embed_local, unicode_is_folded_sensibly)
 	embedder_free(e);
 }
 
-Test(embed_local, null_text_is_invalid)
+Test(embed_hash, null_text_is_invalid)
 {
 	struct embedder *e = make(64);
 	const char *texts[] = {"ok", NULL};
@@ -313,7 +313,7 @@ Test(embed_local, null_text_is_invalid)
 	embedder_free(e);
 }
 
-Test(embed_local, long_words_and_long_texts)
+Test(embed_hash, long_words_and_long_texts)
 {
 	struct embedder *e = make(384);
 	size_t n = 200000;
@@ -357,7 +357,7 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-Test(embed_local, threads_get_identical_vectors)
+Test(embed_hash, threads_get_identical_vectors)
 {
 	struct embedder *e = make(384);
 	const char *texts[] = {bread_note, tax_note,           k8s_note,

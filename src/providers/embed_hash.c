@@ -1,5 +1,7 @@
 /*
- * embed_local.c - the built-in embedder: deterministic, no network, no key.
+ * embed_hash.c - the hashing embedder (EMBEDDING_PROVIDER=hash): deterministic,
+ * no network, no key, no model file; for machines too small for the neural
+ * one (embed_use.c), at the cost of matching words, not meanings.
  *
  * A text becomes a bag of hashed features: Snowball-stemmed words (stop
  * words dropped), pairs of adjacent words, and character 3-5 grams of each
@@ -7,7 +9,7 @@
  * of dim slots with a sign taken from the hash (the "hashing trick"), weighted
  * by 1 + ln(count) and its family's weight, and the sum is L2-normalised.
  * The exact algorithm, so another implementation can reproduce the vectors,
- * is in docs/local-embedder.md; change it and the model name must change too.
+ * is in docs/hash-embedder.md; change it and the model name must change too.
  *
  * Snowball stemmers are not thread-safe, so embed() borrows one from a small
  * mutex-guarded pool for the duration of a call; everything else is per call.
@@ -589,12 +591,12 @@ static const struct embedder_ops local_ops = {
 };
 
 /*
- * The local embedder for cfg (model cfg->embedding_model, cfg->embedding_dim
+ * The hashing embedder for cfg (model cfg->embedding_model, cfg->embedding_dim
  * dimensions); borrows cfg. VERR_INVALID for a dimension below 1,
  * VERR_INTERNAL when libstemmer has no English stemmer. Free with
  * embedder_free().
  */
-enum verr embed_local_new(const struct config *cfg, struct embedder **out, struct verror *err)
+enum verr embed_hash_new(const struct config *cfg, struct embedder **out, struct verror *err)
 {
 	*out = NULL;
 	if (cfg->embedding_dim < 1)
