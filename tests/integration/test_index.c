@@ -158,8 +158,8 @@ Test(index, create_is_pending_then_ready)
 	index_status(&srv, me.access, &ix);
 	cr_assert(ix.pending == 0 && ix.ready == 0 && ix.failed == 0 && ix.stale == 0,
 	          "a new user's index is not empty");
-	cr_assert_str_eq(ix.model, "local-hash-v1", "default model");
-	cr_assert_eq(ix.dim, 384, "default dimension");
+	cr_assert_str_eq(ix.model, "use-lite-v1", "default model");
+	cr_assert_eq(ix.dim, 512, "default dimension");
 
 	struct http_resp r;
 	api(&srv, "POST", "/api/v1/notes", me.access,
@@ -208,7 +208,7 @@ Test(index, create_is_pending_then_ready)
 	server_stop_ok(&srv);
 }
 
-static const char *const dim64_env[] = {"EMBEDDING_DIM=64", NULL};
+static const char *const dim64_env[] = {"EMBEDDING_PROVIDER=hash", "EMBEDDING_DIM=64", NULL};
 
 Test(index, status_is_per_user_and_follows_config)
 {
@@ -232,6 +232,8 @@ Test(index, status_is_per_user_and_follows_config)
 }
 
 static const char *const worker_off_env[] = {"EMBED_WORKER=false", NULL};
+/* The hashing embedder (384 dimensions by default), for moves to the local model. */
+static const char *const hash_env[] = {"EMBEDDING_PROVIDER=hash", NULL};
 
 Test(index, pending_work_survives_a_restart)
 {
@@ -571,7 +573,7 @@ Test(index, dimension_change_and_reindex_of_one_user)
 	if (it_pg())
 		cr_skip_test("PostgreSQL keeps one vector(N) column: see "
 		             "dimension_change_retypes_the_vector_column");
-	server_start(&srv, NULL);
+	server_start(&srv, hash_env);
 	user_new(&srv, &me);
 	user_new(&srv, &other);
 	add(me.access, "Mine", "Bicycles, gears and chains.");
@@ -582,11 +584,13 @@ Test(index, dimension_change_and_reindex_of_one_user)
 	index_wait_settled(&srv, other.access, EMBED_TIMEOUT_MS, &ix);
 	server_stop_ok(&srv);
 
-	server_setenv(&srv, "EMBEDDING_DIM=128");
+	/* An install that used the hashing embedder moves to the local model. */
+	server_setenv(&srv, "EMBEDDING_PROVIDER=local");
 	server_restart(&srv);
 	index_status(&srv, me.access, &ix);
-	cr_assert_eq(ix.dim, 128);
-	cr_assert_eq(ix.stale, 2, "stale %lld after a dimension change", ix.stale);
+	cr_assert_eq(ix.dim, 512);
+	cr_assert_str_eq(ix.model, "use-lite-v1");
+	cr_assert_eq(ix.stale, 2, "stale %lld after a model and dimension change", ix.stale);
 	struct http_resp r;
 	search(me.access, "bicycle gears", "semantic", &r);
 	cr_assert_eq(r.status, 409, "semantic over vectors of another dimension: %d %.300s",
@@ -627,7 +631,7 @@ Test(index, dimension_change_retypes_the_vector_column)
 {
 	if (!it_pg())
 		cr_skip_test("SQLite keeps vectors of any dimension side by side");
-	server_start(&srv, NULL);
+	server_start(&srv, hash_env);
 	user_new(&srv, &me);
 	user_new(&srv, &other);
 	add(me.access, "Mine", "Bicycles, gears and chains.");
@@ -637,7 +641,7 @@ Test(index, dimension_change_retypes_the_vector_column)
 	index_wait_settled(&srv, other.access, EMBED_TIMEOUT_MS, &ix);
 	server_stop_ok(&srv);
 
-	server_setenv(&srv, "EMBEDDING_DIM=128");
+	server_setenv(&srv, "EMBEDDING_PROVIDER=local");
 	const char *const *env = (const char *const *)srv.extra_env;
 	struct cli_result c;
 	cli_run(&c, srv.dir, env, NULL, "serve", NULL);
@@ -659,7 +663,7 @@ Test(index, dimension_change_retypes_the_vector_column)
 
 	server_restart(&srv);
 	index_status(&srv, me.access, &ix);
-	cr_assert_eq(ix.dim, 128);
+	cr_assert_eq(ix.dim, 512);
 	cr_assert(ix.ready == 1 && ix.stale == 0 && ix.pending == 0, "me: %lld ready, %lld stale",
 	          ix.ready, ix.stale);
 	index_status(&srv, other.access, &ix);

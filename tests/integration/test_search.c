@@ -225,6 +225,43 @@ static void setup_corpus(void)
 /* ------------------------------------------------------------------ */
 /* Forms and modes */
 
+/*
+ * Issue 9's complaint, on a default install: queries that share no word with
+ * the note they mean find it first in semantic mode, through the real
+ * worker and the built-in model.
+ */
+Test(search, finds_notes_by_meaning)
+{
+	setup(NULL);
+	long long car = add(me.access, "Car maintenance",
+	                    "Change the engine oil every 10,000 km and check the tyre pressure "
+	                    "monthly.",
+	                    NULL);
+	long long nn =
+	    add(me.access, "Training a neural network",
+	        "Split the data, pick a loss function, watch the validation curve.", NULL);
+	add(me.access, "Sourdough bread recipe",
+	    "Mix flour, water and salt. Let the dough rise overnight and bake at 250 degrees.",
+	    NULL);
+	add(me.access, "Trip to Lisbon", "We rode tram 28 and ate pastel de nata.", NULL);
+	struct it_index ix;
+	index_wait_settled(&srv, me.access, EMBED_TIMEOUT_MS, &ix);
+	cr_assert_eq(ix.ready, 4);
+	const struct {
+		const char *query;
+		long long want;
+	} cases[] = {{"vehicle upkeep", car}, {"machine learning models", nn}};
+	for (size_t i = 0; i < 2; i++) {
+		struct http_resp r;
+		search(me.access, cases[i].query, "mode=semantic", &r);
+		check_shape(&r, "semantic", cases[i].query);
+		cr_assert_geq(nresults(&r), 1, "%s found nothing: %.300s", cases[i].query, r.body);
+		cr_assert_eq(result_id(&r, 0), cases[i].want, "%s: %.600s", cases[i].query, r.body);
+		http_resp_free(&r);
+	}
+	server_stop_ok(&srv);
+}
+
 Test(search, get_and_post_forms_agree)
 {
 	setup_corpus();

@@ -730,7 +730,7 @@ Test(config, embedding_defaults_follow_the_provider)
 	cr_assert_str_eq(c.embedding_model, "use-lite-v1");
 	cr_assert_str_eq(c.embedding_model_dir, "./data/models/use-lite-v1");
 	cr_assert_eq(c.embedding_dim, 512);
-	cr_assert_float_eq(c.search_min_similarity, 0.25, 1e-9);
+	cr_assert_float_eq(c.search_min_similarity, 0.28, 1e-9);
 	config_free(&c);
 
 	load_ok(&c, ENVP("EMBEDDING_PROVIDER=hash"), NULL);
