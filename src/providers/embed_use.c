@@ -54,6 +54,8 @@ struct windows {
 static void windows_add(struct windows *w, size_t text, const int32_t *ids, size_t count)
 {
 	size_t nwin = (count + USE_MAX_TOKENS - 1) / USE_MAX_TOKENS;
+	if (count == 0)
+		return; /* no window: the text pools to zero */
 	if (w->n + nwin > w->cap) {
 		w->cap = (w->n + nwin) * 2;
 		w->lens = xrealloc(w->lens, w->cap * sizeof(*w->lens));

@@ -2,12 +2,12 @@
  * use_encode.c - the transformer of Universal Sentence Encoder Lite (the
  * computation is spelled out in use.h), in float32 like the graph.
  *
- * Every matrix product goes through OpenBLAS's cblas_sgemm: the pieces of
- * all windows given to one call are stacked into one matrix, so the
- * products with the weights are large (hundreds of rows) and run near the
- * core's peak; attention, the only part that mixes pieces, runs per window
- * and per head. Each call runs on its caller's thread: embed_use.c sets
- * OpenBLAS to one thread and spreads windows over threads itself.
+ * The pieces of all windows given to one call are stacked into one matrix,
+ * so the products with the weights (use_gemm) are large, hundreds of rows,
+ * and run near the core's peak; attention, the only part that mixes
+ * pieces, runs per window and per head through OpenBLAS's cblas_sgemm.
+ * Each call runs on its caller's thread: embed_use.c sets OpenBLAS to one
+ * thread and spreads windows over threads itself.
  */
 #include "providers/use.h"
 
@@ -74,8 +74,7 @@ static void linear(const float *x, size_t rows, int k, const float *w, const flo
 		else
 			memcpy(row, b, (size_t)n * sizeof(float));
 	}
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, n, k, 1.0f, x, k, w, n,
-	            1.0f, y, n);
+	use_gemm((int)rows, n, k, x, w, y);
 }
 
 /* y = g * (x - mean) / sqrt(variance + epsilon) + b, row by row, as the graph orders it. */
