@@ -78,7 +78,7 @@ pg_sql "$URL" "CREATE TABLE chunks (id bigint GENERATED ALWAYS AS IDENTITY PRIMA
 	dim integer DEFAULT $DIM, model text DEFAULT '$MODEL', embedding vector($DIM))" >/dev/null
 
 CORPUS_ENV=(ENVIRONMENT=development SECRET_KEY="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-	EMBEDDING_PROVIDER=local EMBEDDING_DIM="$DIM" LLM_PROVIDER=none LOG_LEVEL=warning
+	EMBEDDING_PROVIDER=hash EMBEDDING_DIM="$DIM" LLM_PROVIDER=none LOG_LEVEL=warning
 	DATABASE_URL="sqlite:///$TMP/unused.db")
 
 # Users: 1..OTHERS the others; OTHERS+i the i-th measured size. Interleaved

@@ -106,7 +106,8 @@ trap 'exit 143' TERM
 
 # The helper links the same objects as the server, minus the CLI (which holds main).
 build_corpus_tool() {
-	local objs=() pkgs=(libmicrohttpd jansson libjwt sqlite3 libpq libcrypt libcrypto libcurl md4c md4c-html)
+	local objs=() pkgs=(libmicrohttpd jansson libjwt sqlite3 libpq libcrypt libcrypto libcurl md4c md4c-html
+	                     openblas libutf8proc)
 	mapfile -t objs < <(find "$OUT/obj/src" "$OUT/obj/gen" -name '*.o' ! -path '*/cli/*' | sort)
 	((${#objs[@]} > 0)) || die "no objects under $OUT/obj/src; build with make first"
 	mkdir -p "$OUT/bench"
@@ -144,7 +145,7 @@ CREDS=$(printf '{"email":"%s","password":"%s"}' "$EMAIL" "$PASSWORD")
 # ./.env cannot change what is measured.
 VAULT_ENV=(ENVIRONMENT=production DEBUG=false HOST=127.0.0.1 PORT=0 DATABASE_ECHO=false
 	SECRET_KEY="$SECRET" BCRYPT_ROUNDS=4 ACCESS_TOKEN_EXPIRE_MINUTES=240 LOG_LEVEL=info
-	LOG_FORMAT=json EMBEDDING_PROVIDER=local LLM_PROVIDER=none)
+	LOG_FORMAT=json EMBEDDING_PROVIDER=hash LLM_PROVIDER=none)
 
 # --- helpers ------------------------------------------------------------------
 
@@ -493,7 +494,7 @@ fs=$(df -T "$TMP" | awk 'NR == 2 { print $2 }')
 	printf '| vault | %s (%s%s), `%s`, %s, JSON request log to a file |\n' \
 		"$version" "$commit" "$dirty" "${VAULT_BIN#"$SRC"/}" \
 		"$([[ $DATABASE == postgres ]] && echo "PostgreSQL (a fresh schema per size; RSS is the vault process only)" || echo SQLite)"
-	printf '| Embedder | local (`EMBEDDING_PROVIDER=local`), EMBEDDING_DIM as in the table, EMBED_BATCH_SIZE default |\n'
+	printf '| Embedder | hashing (`EMBEDDING_PROVIDER=hash`), EMBEDDING_DIM as in the table, EMBED_BATCH_SIZE default |\n'
 	printf '| Corpus | one user; synthetic notes from 24 topics (see `bench/search_corpus.c`) |\n'
 	printf '| Queries | %s per mode after %s unrecorded ones, the same sets for each mode: keywords, questions, misspelt/inflected words, exact titles |\n' "$QUERIES" "$WARMUP"
 	printf '| Client | curl, sequential over one keep-alive connection, loopback |\n'

@@ -25,7 +25,7 @@
  * it spares one fsync per note. Prints key=value lines on stdout.
  *
  * The other two forms touch no database; they embed with the embedder of
- * the settings (EMBEDDING_PROVIDER=local, EMBEDDING_DIM), L2-normalised as
+ * the settings (EMBEDDING_PROVIDER=hash, EMBEDDING_DIM), L2-normalised as
  * the server does, and print pgvector text literals ("[0.1,...]") for psql:
  *   --embed: one line per line of QUERIES_FILE: the vector the server
  *     searches with for that query (bench/search.sh's raw SQL timings);
