@@ -1,6 +1,7 @@
 /*
- * use_gemm.c - y += x w for the encoder's products with its weights: an
- * AVX-512 kernel where the CPU has it, OpenBLAS's cblas_sgemm elsewhere.
+ * use_gemm.c - the encoder's products with its weights, y = x W + b (added
+ * to y, or through relu, as the layer needs): an AVX-512 kernel where the
+ * CPU has it, OpenBLAS's cblas_sgemm elsewhere.
  *
  * Why a kernel of our own: Debian 12's OpenBLAS (0.3.21) predates AMD Zen 5
  * and runs its AVX2 ("Haswell") code there, half the core's width. This
@@ -9,9 +10,10 @@
  *
  * It computes a block of 12 rows by 32 columns of y in 24 registers: for
  * each k, two loads of w's row k and 12 broadcasts of x feed 24 fused
- * multiply-adds. The weights stay unpacked (the model is mapped read-only,
- * shared by every process); a 32-column strip of them, at most 192 KiB,
- * stays in the core's L2 cache while every row block of x passes it.
+ * multiply-adds; the bias, the residual sum or relu are applied as the block
+ * is stored, so no extra pass over y is needed. The weights stay unpacked (the model is mapped
+ * read-only, shared by every process); a 32-column strip of them, at most 192 KiB, stays in the
+ * core's L2 cache while every row block of x passes it.
  */
 #include "providers/use.h"
 
@@ -26,12 +28,14 @@
 #define NR 32 /* columns of a block: two registers of 16 floats */
 
 /*
- * y[0..MR)[0..NR) += x[0..MR)[0..k) w[0..k)[0..NR), storing only the first
- * rows rows of y (x has MR readable rows). Fully unrolled over the block,
- * so the 24 sums live in registers.
+ * y[0..MR)[0..NR) = (op == USE_ADD ? y : 0) + x[0..MR)[0..k) w[0..k)[0..NR)
+ * + b[0..NR), through relu for USE_RELU, storing only the first rows rows
+ * of y (x has MR readable rows). Fully unrolled over the block, so the 24
+ * sums live in registers.
  */
 __attribute__((target("avx512f"))) static void block(const float *x, int ldx, const float *w,
-                                                     int ldw, int k, float *y, int ldy, int rows)
+                                                     int ldw, int k, const float *b, enum use_op op,
+                                                     float *y, int ldy, int rows)
 {
 	__m512 c[MR][2];
 	for (int r = 0; r < MR; r++)
@@ -46,18 +50,29 @@ __attribute__((target("avx512f"))) static void block(const float *x, int ldx, co
 			c[r][1] = _mm512_fmadd_ps(a, b1, c[r][1]);
 		}
 	}
+	__m512 bias0 = _mm512_loadu_ps(b), bias1 = _mm512_loadu_ps(b + 16);
+	__m512 zero = _mm512_setzero_ps();
 #pragma GCC unroll 12
 	for (int r = 0; r < MR; r++)
 		if (r < rows) {
 			float *out = y + (size_t)r * ldy;
-			_mm512_storeu_ps(out, _mm512_add_ps(_mm512_loadu_ps(out), c[r][0]));
-			_mm512_storeu_ps(out + 16,
-			                 _mm512_add_ps(_mm512_loadu_ps(out + 16), c[r][1]));
+			__m512 v0 = _mm512_add_ps(c[r][0], bias0),
+			       v1 = _mm512_add_ps(c[r][1], bias1);
+			if (op == USE_ADD) {
+				v0 = _mm512_add_ps(v0, _mm512_loadu_ps(out));
+				v1 = _mm512_add_ps(v1, _mm512_loadu_ps(out + 16));
+			} else if (op == USE_RELU) {
+				v0 = _mm512_max_ps(v0, zero);
+				v1 = _mm512_max_ps(v1, zero);
+			}
+			_mm512_storeu_ps(out, v0);
+			_mm512_storeu_ps(out + 16, v1);
 		}
 }
 
-__attribute__((target("avx512f"))) static void gemm_avx512(int m, int n, int k, const float *x,
-                                                           const float *w, float *y)
+__attribute__((target("avx512f"))) static void linear_avx512(int m, int n, int k, const float *x,
+                                                             const float *w, const float *b,
+                                                             enum use_op op, float *y)
 {
 	float *tail = NULL; /* the last m % MR rows of x, padded to MR with zeros */
 	int full = m - m % MR;
@@ -67,18 +82,30 @@ __attribute__((target("avx512f"))) static void gemm_avx512(int m, int n, int k, 
 	}
 	for (int j = 0; j < n; j += NR) {
 		for (int i = 0; i < full; i += MR)
-			block(x + (size_t)i * k, k, w + j, n, k, y + (size_t)i * n + j, n, MR);
+			block(x + (size_t)i * k, k, w + j, n, k, b + j, op, y + (size_t)i * n + j,
+			      n, MR);
 		if (tail)
-			block(tail, k, w + j, n, k, y + (size_t)full * n + j, n, m - full);
+			block(tail, k, w + j, n, k, b + j, op, y + (size_t)full * n + j, n,
+			      m - full);
 	}
 	free(tail);
 }
 
-void use_gemm(int m, int n, int k, const float *x, const float *w, float *y)
+void use_linear(int m, int n, int k, const float *x, const float *w, const float *b, enum use_op op,
+                float *y)
 {
-	if (__builtin_cpu_supports("avx512f") && n % NR == 0)
-		gemm_avx512(m, n, k, x, w, y);
-	else
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, x, k, w, n,
-		            1.0f, y, n);
+	if (__builtin_cpu_supports("avx512f") && n % NR == 0) {
+		linear_avx512(m, n, k, x, w, b, op, y);
+		return;
+	}
+	for (int r = 0; r < m; r++) {
+		float *row = y + (size_t)r * n;
+		for (int j = 0; j < n; j++)
+			row[j] = (op == USE_ADD ? row[j] : 0) + b[j];
+	}
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, x, k, w, n, 1.0f, y,
+	            n);
+	if (op == USE_RELU)
+		for (size_t i = 0; i < (size_t)m * n; i++)
+			y[i] = y[i] > 0 ? y[i] : 0;
 }

@@ -1,6 +1,6 @@
 /*
  * fuzz_use.c - libFuzzer target: untrusted text through the local model's
- * tokenizer (NFKC, the Viterbi segmentation) and, for inputs up to 4 KiB,
+ * tokenizer (NFKC, the Viterbi segmentation) and, for inputs up to 512 bytes,
  * the whole embedder (windows, encoder, output layer). Every input must
  * give piece ids in the vocabulary and a finite unit vector; ASan and UBSan
  * watch the memory. Loads the model from EMBEDDING_MODEL_DIR (default
@@ -55,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (ids[i] < 0 || ids[i] >= USE_VOCAB)
 			abort();
 	free(ids);
-	if (size <= 4096) {
+	if (size <= 512) {
 		float v[USE_DIM], norm = 0;
 		const char *texts[] = {text};
 		if (embedder_embed(e, texts, 1, v, &err))
