@@ -2,8 +2,7 @@
  * use.h - Universal Sentence Encoder Lite in C: the private header of the
  * local neural embedder, split by phase (as pgvector splits hnsw):
  * use_model.c maps and checks the weights, use_tokenize.c turns text into
- * sentence pieces, use_encode.c runs the transformer (its dense layers in
- * use_gemm.c), and embed_use.c is
+ * sentence pieces, use_encode.c runs the transformer, and embed_use.c is
  * the provider that cuts long texts into windows and spreads them over
  * threads.
  *
@@ -119,21 +118,6 @@ size_t use_scratch_tokens(const struct use_scratch *s);
  */
 void use_encode(const struct use_model *m, const int32_t *ids, const int *lens, size_t nwin,
                 struct use_scratch *s, float *sums);
-
-/* What use_linear() does with x w + b. */
-enum use_op {
-	USE_SET,  /* y = x w + b */
-	USE_ADD,  /* y += x w + b: a residual connection */
-	USE_RELU, /* y = relu(x w + b) */
-};
-
-/*
- * A dense layer on m rows: y[m][n] from x[m][k], w[k][n] and b[n] as op
- * says, all row-major: an AVX-512 kernel when the CPU has it (and n is a
- * multiple of 32), else cblas_sgemm.
- */
-void use_linear(int m, int n, int k, const float *x, const float *w, const float *b, enum use_op op,
-                float *y);
 
 /*
  * The output layer: the unit vector of tanh(pooled W_t + b_t) for each of

@@ -2,12 +2,12 @@
  * use_encode.c - the transformer of Universal Sentence Encoder Lite (the
  * computation is spelled out in use.h), in float32 like the graph.
  *
- * The pieces of all windows given to one call are stacked into one matrix,
- * so the products with the weights (use_linear) are large, hundreds of rows,
- * and run near the core's peak; attention, the only part that mixes
- * pieces, runs per window and per head through OpenBLAS's cblas_sgemm.
- * Each call runs on its caller's thread: embed_use.c sets OpenBLAS to one
- * thread and spreads windows over threads itself.
+ * Every matrix product goes through OpenBLAS's cblas_sgemm. The pieces of
+ * all windows given to one call are stacked into one matrix, so the
+ * products with the weights are large (hundreds of rows) and run near the
+ * core's peak; attention, the only part that mixes pieces, runs per window
+ * and per head. Each call runs on its caller's thread: embed_use.c sets
+ * OpenBLAS to one thread and spreads windows over threads itself.
  */
 #include "providers/use.h"
 
@@ -59,6 +59,32 @@ void use_scratch_free(struct use_scratch *s)
 size_t use_scratch_tokens(const struct use_scratch *s)
 {
 	return s->tokens;
+}
+
+/* What linear() does with x w + b. */
+enum op {
+	SET,  /* y = x w + b */
+	ADD,  /* y += x w + b: a residual connection */
+	RELU, /* y = relu(x w + b) */
+};
+
+/* A dense layer on rows rows: y[rows][n] from x[rows][k], w[k][n] and b[n] as op says. */
+static void linear(const float *x, size_t rows, int k, const float *w, const float *b, int n,
+                   enum op op, float *y)
+{
+	for (size_t r = 0; r < rows; r++) {
+		float *row = y + r * (size_t)n;
+		if (op == ADD)
+			for (int j = 0; j < n; j++)
+				row[j] += b[j];
+		else
+			memcpy(row, b, (size_t)n * sizeof(float));
+	}
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, n, k, 1.0f, x, k, w, n,
+	            1.0f, y, n);
+	if (op == RELU)
+		for (size_t i = 0; i < rows * (size_t)n; i++)
+			y[i] = y[i] > 0 ? y[i] : 0;
 }
 
 /*
@@ -127,15 +153,15 @@ static void attention(const float *qkv, int len, int width, float q_scale, float
 static void layer(const struct use_layer *y, const int *lens, size_t nwin, size_t rows,
                   struct use_scratch *s)
 {
-	int w = y->width, m = (int)rows;
-	use_linear(m, 3 * w, w, s->h, y->qkv_w, y->qkv_b, USE_SET, s->qkv);
+	int w = y->width;
+	linear(s->h, rows, w, y->qkv_w, y->qkv_b, 3 * w, SET, s->qkv);
 	for (size_t i = 0, at = 0; i < nwin; at += (size_t)lens[i++])
 		attention(s->qkv + at * 3 * (size_t)w, lens[i], w, y->q_scale, s->scores,
 		          s->att + at * (size_t)w);
-	use_linear(m, USE_DIM, w, s->att, y->out_w, y->out_b, USE_ADD, s->x);
+	linear(s->att, rows, w, y->out_w, y->out_b, USE_DIM, ADD, s->x);
 	layer_norm(s->x, rows, USE_DIM, y->ln2_g, y->ln2_b, s->h);
-	use_linear(m, USE_FFN_DIM, USE_DIM, s->h, y->ffn1_w, y->ffn1_b, USE_RELU, s->ffn);
-	use_linear(m, USE_DIM, USE_FFN_DIM, s->ffn, y->ffn2_w, y->ffn2_b, USE_ADD, s->x);
+	linear(s->h, rows, USE_DIM, y->ffn1_w, y->ffn1_b, USE_FFN_DIM, RELU, s->ffn);
+	linear(s->ffn, rows, USE_FFN_DIM, y->ffn2_w, y->ffn2_b, USE_DIM, ADD, s->x);
 }
 
 void use_encode(const struct use_model *m, const int32_t *ids, const int *lens, size_t nwin,
@@ -152,7 +178,7 @@ void use_encode(const struct use_model *m, const int32_t *ids, const int *lens, 
 				row[j] = e[j] + (e[j] + t[j]);
 		}
 
-	use_linear((int)rows, USE_DIM, USE_EMBED_DIM, in, m->res_w, m->res_b, USE_SET, s->x);
+	linear(in, rows, USE_EMBED_DIM, m->res_w, m->res_b, USE_DIM, SET, s->x);
 	layer_norm(in, rows, USE_EMBED_DIM, m->layer[0].ln1_g, m->layer[0].ln1_b, s->h);
 	layer(&m->layer[0], lens, nwin, rows, s);
 	layer_norm(s->x, rows, USE_DIM, m->layer[1].ln1_g, m->layer[1].ln1_b, s->h);
@@ -171,7 +197,7 @@ void use_encode(const struct use_model *m, const int32_t *ids, const int *lens, 
 void use_head(const struct use_model *m, float *pooled, size_t n)
 {
 	float *y = xmalloc(n * USE_DIM * sizeof(float));
-	use_linear((int)n, USE_DIM, USE_DIM, pooled, m->tanh_w, m->tanh_b, USE_SET, y);
+	linear(pooled, n, USE_DIM, m->tanh_w, m->tanh_b, USE_DIM, SET, y);
 	for (size_t i = 0; i < n; i++) {
 		float *v = y + i * USE_DIM, norm = 0;
 		for (int j = 0; j < USE_DIM; j++) {

@@ -3,7 +3,7 @@
  * model and says how to fetch it otherwise; its vectors are unit length,
  * repeatable, and put related texts closer than unrelated ones; a text
  * longer than the model's window is cut into windows, none of it dropped;
- * many threads at once; odd and hostile input; the dense layer kernel.
+ * many threads at once; odd and hostile input.
  * (That the vectors are the reference implementation's is tests/reference.)
  */
 #include <criterion/criterion.h>
@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #include "providers/embedder.h"
-#include "providers/use.h"
 
 #define DIM 512
 
@@ -437,49 +436,4 @@ Test(embed_use, tokens_only_for_the_local_model)
 	cr_assert_eq(embed_use_tokens(e, "x", &ids, &n, &err), VERR_INVALID);
 	cr_assert_null(ids);
 	embedder_free(e);
-}
-
-/* ------------------------------------------------------------------ */
-/* The matrix product against the schoolbook one, edges included.       */
-
-Test(embed_use, dense_layer_matches_the_definition)
-{
-	static const int shapes[][3] = {{1, 32, 1},  {12, 32, 7},   {13, 64, 256}, {25, 96, 33},
-	                                {5, 48, 10}, {37, 512, 65}, {12, 16, 3},   {3, 20, 5}};
-	unsigned seed = 1;
-	for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++)
-		for (int op = USE_SET; op <= USE_RELU; op++) {
-			int m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
-			float *x = malloc(sizeof(float) * (size_t)(m * k));
-			float *w = malloc(sizeof(float) * (size_t)(k * n));
-			float *b = malloc(sizeof(float) * (size_t)n);
-			float *y = malloc(sizeof(float) * (size_t)(m * n));
-			cr_assert(x && w && b && y);
-			for (int i = 0; i < m * k; i++)
-				x[i] = (float)(rand_r(&seed) % 2001 - 1000) / 1000;
-			for (int i = 0; i < k * n; i++)
-				w[i] = (float)(rand_r(&seed) % 2001 - 1000) / 1000;
-			for (int i = 0; i < n; i++)
-				b[i] = (float)(rand_r(&seed) % 2001 - 1000) / 100;
-			for (int i = 0; i < m * n; i++)
-				y[i] = (float)i / 10; /* USE_ADD adds to what is there */
-			use_linear(m, n, k, x, w, b, (enum use_op)op, y);
-			for (int i = 0; i < m; i++)
-				for (int j = 0; j < n; j++) {
-					double want =
-					    b[j] + (op == USE_ADD ? (i * n + j) / 10.0 : 0);
-					for (int p = 0; p < k; p++)
-						want += (double)x[i * k + p] * w[p * n + j];
-					if (op == USE_RELU && want < 0)
-						want = 0;
-					cr_assert_float_eq(
-					    y[i * n + j], want, 1e-3 * (1 + fabs(want)),
-					    "%dx%dx%d op %d at (%d, %d): %f, expected %f", m, n, k,
-					    op, i, j, y[i * n + j], want);
-				}
-			free(x);
-			free(w);
-			free(b);
-			free(y);
-		}
 }
