@@ -10,8 +10,8 @@
  * The two JSON files must have their published SHA-256 (so the manifest,
  * and so where each tensor lies, is the published one), the shards their
  * published sizes. Hashing the shards too would add about 30 ms to every
- * start of every vault process; scripts/fetch-model checked the whole
- * package's sha512 when it unpacked them.
+ * start of every vault process; scripts/fetch-model checks them (the
+ * package's sha512 when it unpacks them, their SHA-256 every run after).
  */
 #include "providers/use.h"
 
@@ -20,6 +20,7 @@
 #include <jansson.h>
 #include <math.h>
 #include <openssl/evp.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,8 +31,6 @@
 #include <utf8proc.h>
 
 #include "core/mem.h"
-
-#define FETCH_HINT "; fetch the model with scripts/fetch-model (see EMBEDDING_MODEL_DIR)"
 
 /* The published files: name, size and SHA-256 (checked for the JSON files). */
 static const struct {
@@ -60,6 +59,24 @@ static const struct {
 #define N_FILES  (sizeof(files) / sizeof(files[0]))
 #define N_SHARDS (N_FILES - 2)
 
+/*
+ * Sets err to VERR_INVALID with one line: the problem (a printf format),
+ * then how to put the model in dir. Returns VERR_INVALID.
+ */
+__attribute__((format(printf, 3, 4))) static enum verr refuse(struct verror *err, const char *dir,
+                                                              const char *fmt, ...)
+{
+	char problem[VERR_DETAIL_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(problem, sizeof(problem), fmt, ap);
+	va_end(ap);
+	return verr_set(err, VERR_INVALID,
+	                "local embedder: %s; fetch the model with `scripts/fetch-model %s` "
+	                "(EMBEDDING_MODEL_DIR)",
+	                problem, dir);
+}
+
 /* Whether the SHA-256 of p[0..n) is hex. */
 static bool digest_is(const void *p, size_t n, const char *hex)
 {
@@ -84,16 +101,17 @@ static int open_checked(const char *dir, size_t i, struct verror *err)
 	snprintf(path, sizeof(path), "%s/%s", dir, files[i].name);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		verr_set(err, VERR_INVALID, "local embedder: %s: %s" FETCH_HINT, path,
-		         strerror(errno));
+		refuse(err, dir, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size != files[i].size) {
-		verr_set(err, VERR_INVALID,
-		         "local embedder: %s is not the published file (%lld bytes, expected "
-		         "%lld)" FETCH_HINT,
-		         path, S_ISREG(st.st_mode) ? (long long)st.st_size : -1LL,
-		         (long long)files[i].size);
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		refuse(err, dir, "%s is not a regular file", path);
+		close(fd);
+		return -1;
+	}
+	if (st.st_size != files[i].size) {
+		refuse(err, dir, "%s is not the published file (%lld bytes, expected %lld)", path,
+		       (long long)st.st_size, (long long)files[i].size);
 		close(fd);
 		return -1;
 	}
@@ -102,10 +120,8 @@ static int open_checked(const char *dir, size_t i, struct verror *err)
 
 static enum verr corrupt(struct verror *err, const char *dir, size_t i)
 {
-	return verr_set(err, VERR_INVALID,
-	                "local embedder: %s/%s is corrupt (its SHA-256 is not the published "
-	                "one)" FETCH_HINT,
-	                dir, files[i].name);
+	return refuse(err, dir, "%s/%s is corrupt (its SHA-256 is not the published one)", dir,
+	              files[i].name);
 }
 
 /*
@@ -239,8 +255,7 @@ static enum verr tensor(const struct use_model *m, json_t *weights, const char *
 		off += n * 4;
 	}
 	return verr_set(err, VERR_INVALID,
-	                "local embedder: model.json has no float32 tensor %s of the expected "
-	                "shape" FETCH_HINT,
+	                "local embedder: model.json has no float32 tensor %s of the expected shape",
 	                name);
 }
 
