@@ -269,8 +269,18 @@ static void sse_unref(struct api_sse *s)
 
 int api_sse_send(struct api_sse *s, const char *event, json_t *data)
 {
-	char *text = not_null(json_dumps(data, JSON_COMPACT | JSON_REAL_PRECISION(8)));
+	/* NULL data: json_pack refused a value (text that is not UTF-8). That
+	 * ends this stream with an error event, never the process. */
+	char *text =
+	    data ? not_null(json_dumps(data, JSON_COMPACT | JSON_REAL_PRECISION(8))) : NULL;
 	json_decref(data);
+	bool bad = !text;
+	if (bad) {
+		log_emit(LOG_ERROR, "sse_bad_event",
+		         not_null(json_pack("{s:o}", "event", safe_str(event))));
+		event = "error";
+		text = xstrdup("{\"detail\":\"Internal server error\"}");
+	}
 	char *frame = xasprintf("event: %s\ndata: %s\n\n", event, text);
 	free(text);
 	size_t n = strlen(frame);
@@ -287,7 +297,7 @@ int api_sse_send(struct api_sse *s, const char *event, json_t *data)
 	}
 	pthread_mutex_unlock(&s->mu);
 	free(frame);
-	return gone;
+	return gone || bad;
 }
 
 static void *sse_produce(void *arg)

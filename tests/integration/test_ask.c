@@ -571,6 +571,42 @@ Test(ask, stream_relays_tokens_then_citations_and_done)
 	server_stop_ok(&srv);
 }
 
+Test(ask, stream_passes_any_text_and_any_marker_whole)
+{
+	setup_llm(NULL);
+	seed_meeting();
+	/* Once "[ü" went out a byte at a time and aborted the server; a long
+	 * "[1,1,...]" overflowed the filter's buffer. */
+	fake_openai_set_answer(fake,
+	                       "Das ist [über] alles, [é [日本] 😀 [1,1,1,1,1,1,1,1,1,1,1,1,1] "
+	                       "und [2,1,2,1,2,1,2,1,2,1,2,1,2,1].");
+	const char *want = "Das ist [über] alles, [é [日本] 😀 [1] und [2, 1].";
+	struct http_resp r;
+	struct sse_event ev[256];
+	size_t n = ask_stream(meeting_q, &r, ev, 256);
+	char *text = it_strdup("");
+	for (size_t i = 0; i < n; i++) {
+		cr_assert(strcmp(ev[i].event, "error") != 0, "an error event:\n%.1000s", r.body);
+		if (strcmp(ev[i].event, "token") != 0)
+			continue;
+		char *nt = it_asprintf("%s%s", text,
+		                       json_string_value(json_object_get(ev[i].data, "text")));
+		free(text);
+		text = nt;
+	}
+	cr_assert_str_eq(text, want, "the tokens concatenate to \"%s\"", text);
+	cr_assert_str_eq(ev[n - 1].event, "done", "the stream ends with %s", ev[n - 1].event);
+	sse_free(ev, n);
+	http_resp_free(&r);
+	free(text);
+
+	/* The server lives on, and the unstreamed answer is the same. */
+	ask_q(meeting_q, &r);
+	cr_assert_str_eq(check_answer(&r, "unstreamed"), want);
+	http_resp_free(&r);
+	server_stop_ok(&srv);
+}
+
 Test(ask, stream_failure_ends_with_an_error)
 {
 	setup_llm(NULL);
