@@ -17,7 +17,8 @@
 #include "core/err.h"
 #include "services/services.h"
 
-#define API_MAX_PARAMS 2
+#define API_MAX_PARAMS      2
+#define API_PUBLIC_BODY_MAX 4096 /* a login is under 1 KB */
 
 struct api_kv {
 	const char *key;
@@ -64,6 +65,8 @@ enum api_flags {
 	API_AUTH = 1,          /* needs a valid bearer token */
 	API_BODY = 2,          /* needs a JSON object body */
 	API_OPTIONAL_BODY = 4, /* takes a JSON object body if one is sent */
+	API_PUBLIC = 8,        /* takes a password or token unauthenticated: rate limited per
+	                          client address, a small body (API_PUBLIC_BODY_MAX) */
 };
 
 struct api_route {
