@@ -831,6 +831,9 @@ static enum verr get_ai(const struct source *src, struct config *c, struct verro
 	if ((rc = get_int(src, "AI_TIMEOUT_SECONDS", 1, 600, 30, &n, err)))
 		return rc;
 	c->ai_timeout_seconds = (int)n;
+	if ((rc = get_int(src, "AI_QUERY_TIMEOUT_SECONDS", 1, 600, 5, &n, err)))
+		return rc;
+	c->ai_query_timeout_seconds = (int)n;
 	if ((rc = get_int(src, "AI_MAX_RETRIES", 0, 10, 3, &n, err)))
 		return rc;
 	c->ai_max_retries = (int)n;
@@ -926,6 +929,9 @@ enum verr config_load(struct config *cfg, char *const *envp, const char *dotenv_
 	if ((rc = get_int(&src, "IDLE_TIMEOUT_SECONDS", 1, 3600, 30, &n, err)))
 		goto out;
 	c.idle_timeout_seconds = (int)n;
+	if ((rc = get_int(&src, "SHUTDOWN_GRACE_SECONDS", 0, 3600, 30, &n, err)))
+		goto out;
+	c.shutdown_grace_seconds = (int)n;
 	if ((rc = get_admission(&src, &c, err)))
 		goto out;
 	if ((rc = get_ai(&src, &c, err)))

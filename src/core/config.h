@@ -50,6 +50,7 @@ struct config {
 	enum log_format log_format; /* LOG_FORMAT: json|console, default json */
 	size_t max_body_bytes;      /* MAX_BODY_BYTES: 1024-67108864, default 2097152 */
 	int idle_timeout_seconds;   /* IDLE_TIMEOUT_SECONDS: 1-3600, default 30 */
+	int shutdown_grace_seconds; /* SHUTDOWN_GRACE_SECONDS: 0-3600, default 30 */
 
 	/* Admission control. */
 	struct cidr *trusted_proxies; /* TRUSTED_PROXIES: addresses or CIDRs, comma-separated */
@@ -71,6 +72,7 @@ struct config {
 	char *llm_model;                /* LLM_MODEL: default gpt-4o-mini */
 	int context_tokens;             /* CONTEXT_TOKENS: 256-1000000, default 3000 */
 	int ai_timeout_seconds;         /* AI_TIMEOUT_SECONDS: 1-600, default 30 */
+	int ai_query_timeout_seconds;   /* AI_QUERY_TIMEOUT_SECONDS: 1-600, default 5 */
 	int ai_max_retries;             /* AI_MAX_RETRIES: 0-10, default 3 */
 	double
 	    search_min_similarity; /* SEARCH_MIN_SIMILARITY: 0-1, default 0.1 local / 0.25 openai */

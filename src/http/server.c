@@ -205,12 +205,7 @@ static enum MHD_Result reply_error(struct http_server *srv, struct MHD_Connectio
                                    const char *const *extra)
 {
 	int status = verr_status(err->code);
-	/* Internals of a 5xx (database, timeouts) go to the log line, not to
-	 * clients, unless a developer asked for them with DEBUG on a development
-	 * server. AI-unavailable details are written for users. */
-	bool show = status < 500 || err->code == VERR_AI_UNAVAILABLE ||
-	            (srv->cfg->debug && srv->cfg->environment == ENV_DEVELOPMENT);
-	const char *detail = show ? verr_detail(err) : verr_message(err->code);
+	const char *detail = api_public_detail(srv->cfg, err);
 	const char *auth[] = {"WWW-Authenticate", "Bearer", NULL};
 	char seconds[16];
 	const char *retry[] = {"Retry-After", seconds, NULL};
@@ -332,6 +327,14 @@ int api_sse_send(struct api_sse *s, const char *event, json_t *data)
 	pthread_mutex_unlock(&s->mu);
 	free(frame);
 	return gone || bad;
+}
+
+int api_sse_gone(struct api_sse *s)
+{
+	pthread_mutex_lock(&s->mu);
+	bool gone = s->gone;
+	pthread_mutex_unlock(&s->mu);
+	return gone || atomic_load(&s->srv->closing);
 }
 
 static void *sse_produce(void *arg)

@@ -1009,6 +1009,56 @@ Test(search, keyword_search_survives_embedding_outage)
 	server_stop_ok(&srv);
 }
 
+Test(search, a_slow_provider_costs_one_short_wait_and_says_so)
+{
+	/* The worker may wait 30 s four times; a person searching waits one
+	 * AI_QUERY_TIMEOUT_SECONDS and gets keyword matches, marked as such. */
+	const char *url = fake_openai_start(&fake);
+	cr_assert(url, "fake OpenAI server did not start");
+	fake_openai_set_dim(fake, 32);
+	char *base = it_asprintf("OPENAI_BASE_URL=%s", url);
+	const char *env[] = {"EMBEDDING_PROVIDER=openai",
+	                     "EMBEDDING_MODEL=fake-embed",
+	                     "EMBEDDING_DIM=32",
+	                     base,
+	                     "OPENAI_API_KEY=sk-test",
+	                     "AI_TIMEOUT_SECONDS=30",
+	                     "AI_MAX_RETRIES=3",
+	                     "AI_QUERY_TIMEOUT_SECONDS=1",
+	                     NULL};
+	setup(env);
+	seed(me.access);
+	struct it_index ix;
+	index_wait_settled(&srv, me.access, EMBED_TIMEOUT_MS, &ix);
+	fake_openai_set_delay_ms(fake, 20000);
+	fake_openai_set_endpoint_mode(fake, FAKE_EP_EMBEDDINGS, FAKE_SLOW, FAKE_ALWAYS);
+
+	struct http_resp r;
+	search(me.access, "kubectl pods", NULL, &r);
+	check_shape(&r, "hybrid", "hybrid with a slow provider");
+	cr_assert_lt(r.elapsed_ms, 5000, "hybrid waited %.0f ms", r.elapsed_ms);
+	cr_assert(has_result(&r, corpus[1]), "the keyword hit is missing: %.300s", r.body);
+	json_t *fb = json_object_get(r.json, "fallback");
+	cr_assert(json_is_object(fb), "no fallback notice: %.300s", r.body);
+	cr_assert_str_eq(json_string_value(json_object_get(fb, "mode")), "keyword");
+	const char *why = json_string_value(json_object_get(fb, "reason"));
+	cr_assert(why && it_contains(why, "timed out", false), "reason: %s", why ? why : "(none)");
+	http_resp_free(&r);
+
+	search(me.access, "kubectl pods", "mode=semantic", &r);
+	cr_assert_eq(r.status, 503, "semantic with a slow provider: %d %.300s", r.status, r.body);
+	cr_assert_lt(r.elapsed_ms, 5000, "semantic waited %.0f ms", r.elapsed_ms);
+	http_resp_free(&r);
+
+	/* When the provider answers, no notice. */
+	fake_openai_set_endpoint_mode(fake, FAKE_EP_EMBEDDINGS, FAKE_OK, FAKE_ALWAYS);
+	search(me.access, "kubectl pods", NULL, &r);
+	cr_assert_null(json_object_get(r.json, "fallback"), "%.300s", r.body);
+	http_resp_free(&r);
+	free(base);
+	server_stop_ok(&srv);
+}
+
 /* ------------------------------------------------------------------ */
 /* CLI */
 
