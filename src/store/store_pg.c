@@ -441,11 +441,13 @@ static enum verr db_error(struct conn *c, const PGresult *r, struct verror *err)
 		return verr_set(err, VERR_UNAVAILABLE, "database connection lost: %s", msg);
 	if (!state)
 		return verr_set(err, VERR_INTERNAL, "postgres: %s", msg);
+	/* Both can reach a client as 409 or 404: PostgreSQL's DETAIL names keys and
+	 * values of rows (another user's id), so only a fixed text goes with them. */
 	if (strcmp(state, "23505") == 0)
-		return verr_set(err, VERR_CONFLICT, "%s", msg);
+		return verr_set(err, VERR_CONFLICT, "already exists");
 	/* Only ever a parent row (a user, a note) that is not there, as in SQLite. */
 	if (strcmp(state, "23503") == 0)
-		return verr_set(err, VERR_NOT_FOUND, "referenced row does not exist (%s)", msg);
+		return verr_set(err, VERR_NOT_FOUND, "Not found");
 	if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0) {
 		c->retryable = true;
 		return verr_set(err, VERR_UNAVAILABLE, "database conflict, try again: %s", msg);
@@ -664,8 +666,15 @@ static void conn_close(struct conn *c)
  */
 static enum verr conn_open(struct pg_store *s, struct conn **out, struct verror *err)
 {
-	static const char *const keys[] = {"connect_timeout", "application_name", "dbname", NULL};
-	const char *vals[] = {CONNECT_TIMEOUT_S, "vault", s->url, NULL};
+	/* Keepalives and a user timeout: a peer gone without a word (a half-open
+	 * connection after a network fault) fails a request within about 30 s
+	 * instead of the kernel's retransmission timeout (about 15 min). */
+	static const char *const keys[] = {
+	    "connect_timeout",     "keepalives",       "keepalives_idle",
+	    "keepalives_interval", "keepalives_count", "tcp_user_timeout",
+	    "application_name",    "dbname",           NULL};
+	const char *vals[] = {CONNECT_TIMEOUT_S, "1",     "10",   "5", "3",
+	                      "30000",           "vault", s->url, NULL};
 	struct conn *c = xcalloc(1, sizeof(*c));
 	char msg[VERR_DETAIL_MAX];
 	enum verr rc = VERR_OK;

@@ -315,12 +315,12 @@ static enum verr db_error(struct conn *c, int rc, struct verror *err)
 	case SQLITE_LOCKED:
 		return verr_set(err, VERR_UNAVAILABLE, "database is busy: %s", msg);
 	case SQLITE_CONSTRAINT:
+		/* As on PostgreSQL: a fixed text, since it can reach a client. */
 		if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
-			return verr_set(err, VERR_CONFLICT, "%s", msg);
+			return verr_set(err, VERR_CONFLICT, "already exists");
 		/* Only ever a parent row (a user, a note) that is not there. */
 		if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
-			return verr_set(err, VERR_NOT_FOUND, "referenced row does not exist (%s)",
-			                msg);
+			return verr_set(err, VERR_NOT_FOUND, "Not found");
 		break;
 	default:
 		break;

@@ -404,6 +404,23 @@ Test(store_pg, users_crud)
 	cr_assert_gt(got.id, bob);
 }
 
+Test(store_pg, constraint_errors_name_no_rows)
+{
+	/* PostgreSQL's DETAIL ("Key (user_id)=(987654) is not present...") went
+	 * into the 404 a client read. */
+	struct verror err = {0};
+	struct user u, dup;
+	need_pg();
+	open_migrated(NULL);
+	cr_assert_eq(store_token_insert(db, 987654, "fam", "hash", 99999, 1, &err), VERR_NOT_FOUND);
+	cr_assert(!strstr(err.detail, "987654") && !strstr(err.detail, "user_id"), "%s",
+	          err.detail);
+	cr_assert_eq(store_user_create(db, "ann@x.org", "h", 1, &u, &err), VERR_OK, "%s",
+	             err.detail);
+	cr_assert_eq(store_user_create(db, "ann@x.org", "h", 1, &dup, &err), VERR_CONFLICT);
+	cr_assert(!strstr(err.detail, "ann@") && !strstr(err.detail, "email"), "%s", err.detail);
+}
+
 Test(store_pg, note_crud_scoping_and_conflicts)
 {
 	struct verror err = {0};
