@@ -9,6 +9,9 @@
 # mix every time). Then B gets notes from the same generator (so B's notes
 # share A's vocabulary: the worst case for a shared index), the server
 # embeds them, and A is measured again, for each step of BENCH_B_STEPS.
+# Each round also measures a control that B cannot slow down (A reading one
+# of A's notes by id), so that the machine's own ups and downs (it is
+# shared) can be told from B's effect.
 # BENCH_DATABASE=postgres runs the same on PostgreSQL in a fresh schema,
 # dropped after. Prints a Markdown report on stdout (progress goes to
 # stderr) and keeps a copy under bench/results/. See bench/README.md.
@@ -21,7 +24,8 @@ set -euo pipefail
 A_NOTES=${BENCH_A_NOTES:-2000}
 B_STEPS=${BENCH_B_STEPS:-0 10000 50000}  # B's notes at each measurement, rising
 MODES=${BENCH_MODES:-keyword hybrid}
-ROUNDS=${BENCH_ROUNDS:-2}                # measurements per mode and step, interleaved
+ROUNDS=${BENCH_ROUNDS:-3}                # measurements per mode and step, interleaved
+CONTROL=${BENCH_CONTROL:-1}              # 0: no control runs (GET /api/v1/notes/{id})
 THREADS=${BENCH_THREADS:-2}
 CONNECTIONS=${BENCH_CONNECTIONS:-8}
 DURATION=${BENCH_DURATION:-10s}
@@ -181,23 +185,37 @@ t0=$(date +%s)
 embedded "$TOKEN_A"
 log "A's notes embedded in $(($(date +%s) - t0))s"
 
+# A's note ids, for the control.
+: >"$TMP/ids"
+for ((skip = 0; skip < A_NOTES; skip += 100)); do
+	curl -sS --fail-with-body -H "Authorization: Bearer $TOKEN_A" \
+		"$BASE/api/v1/notes?limit=100&skip=$skip" |
+		grep -o '"id"[[:space:]]*:[[:space:]]*[0-9]*' | grep -o '[0-9]*$' >>"$TMP/ids"
+done
+(($(wc -l <"$TMP/ids") == A_NOTES)) || die "listed $(wc -l <"$TMP/ids") of A's note ids"
+RUNS=$MODES
+[[ $CONTROL == 1 ]] && RUNS="$MODES note"
+
 # --- measure ------------------------------------------------------------------
 
 : >"$TMP/results.tsv"
 : >"$TMP/steps.tsv"
 : >"$TMP/wrk.md"
 
-# measure STEP MODE ROUND: one wrk run of A's searches in MODE.
+# measure STEP MODE ROUND: one wrk run of A's searches in MODE, or of the
+# control (MODE note).
 measure() {
-	local out
-	export BENCH_TOKEN=$TOKEN_A BENCH_QUERIES_FILE="$TMP/queries.txt" BENCH_MODE=$2 BENCH_TOP_K=$TOP_K
+	local out script=search.lua
+	[[ $2 == note ]] && script=get_note.lua
+	export BENCH_TOKEN=$TOKEN_A BENCH_QUERIES_FILE="$TMP/queries.txt" BENCH_MODE=$2 \
+		BENCH_TOP_K=$TOP_K BENCH_IDS_FILE="$TMP/ids"
 	if [[ $WARMUP != 0 ]]; then
 		wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" --timeout "$TIMEOUT" \
-			-s "$BENCH/search.lua" "$BASE" >/dev/null || die "wrk warm-up failed"
+			-s "$BENCH/$script" "$BASE" >/dev/null || die "wrk warm-up failed"
 	fi
 	log "B at $1 notes: $2, round $3 (load $(cut -d' ' -f1-3 /proc/loadavg))"
 	out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --timeout "$TIMEOUT" --latency \
-		-s "$BENCH/search.lua" "$BASE") || die "wrk failed"
+		-s "$BENCH/$script" "$BASE") || die "wrk failed"
 	printf '### B at %s notes, %s, round %s\n\n```\n%s\n```\n\n' "$1" "$2" "$3" "$out" >>"$TMP/wrk.md"
 	grep '^BENCH_RESULT ' <<<"$out" | sed "s|^BENCH_RESULT |$1\t$2\t$3\t|" >>"$TMP/results.tsv" ||
 		die "no BENCH_RESULT line"
@@ -226,7 +244,7 @@ for step in $B_STEPS; do
 	embedded "$TOKEN_A"
 	printf '%s\t%s\t%s\n' "$step" "$(db_mib)" "$(cut -d' ' -f1-3 /proc/loadavg)" >>"$TMP/steps.tsv"
 	for round in $(seq "$ROUNDS"); do
-		for mode in $MODES; do
+		for mode in $RUNS; do
 			measure "$step" "$mode" "$round"
 		done
 	done
@@ -252,24 +270,37 @@ failures=0
 	printf '# vault isolation benchmark, %s\n\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 	printf 'User A: %s notes (%s chunks); user B grows through %s notes. A'"'"'s searches only.\n\n' \
 		"$A_NOTES" "$a_chunks" "${B_STEPS// /, }"
-	printf '| B'"'"'s notes | Mode | Requests/s per round | Mean req/s | vs B at %s | p50 per round (ms) | p99 per round (ms) | Failed |\n' \
-		"${B_STEPS%% *}"
-	printf '|---:|---|---:|---:|---:|---:|---:|---:|\n'
-	for mode in $MODES; do
-		base_rps=
+	first=${B_STEPS%% *}
+	printf '| B'"'"'s notes | Run | Requests/s per round | Median req/s | vs B at %s | vs B at %s, by the control | p50 per round (ms) | p99 per round (ms) | Failed |\n' \
+		"$first" "$first"
+	printf '|---:|---|---:|---:|---:|---:|---:|---:|---:|\n'
+	declare -A mean # the median of the rounds
+	for mode in $RUNS; do
+		for step in $B_STEPS; do
+			mean[$step $mode]=$(awk -F'\t' -v s="$step" -v m="$mode" '$1 == s && $2 == m' "$TMP/results.tsv" |
+				while IFS=$'\t' read -r _ _ _ rest; do field rps "$rest"; done | sort -g |
+				awk '{ v[NR] = $1 } END { printf "%.1f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+		done
+	done
+	for mode in $RUNS; do
 		for step in $B_STEPS; do
 			rounds=$(awk -F'\t' -v s="$step" -v m="$mode" '$1 == s && $2 == m' "$TMP/results.tsv")
 			rps=$(while IFS=$'\t' read -r _ _ _ rest; do field rps "$rest"; done <<<"$rounds" | paste -sd' ')
-			mean=$(tr ' ' '\n' <<<"$rps" | awk '{ s += $1 } END { printf "%.0f", s / NR }')
-			[[ -n $base_rps ]] || base_rps=$mean
 			p50=$(while IFS=$'\t' read -r _ _ _ rest; do echo "$(ms "$(field p50_us "$rest")")"; done <<<"$rounds" | paste -sd'/')
 			p99=$(while IFS=$'\t' read -r _ _ _ rest; do echo "$(ms "$(field p99_us "$rest")")"; done <<<"$rounds" | paste -sd'/')
 			bad=$(while IFS=$'\t' read -r _ _ _ rest; do
 				echo $(($(field non2xx "$rest") + $(field socket "$rest") + $(field timeout "$rest")))
 			done <<<"$rounds" | awk '{ s += $1 } END { print s + 0 }')
 			failures=$((failures + bad))
-			printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$step" "$mode" "${rps// /, }" "$mean" \
-				"$(awk -v a="$mean" -v b="$base_rps" 'BEGIN { printf "%.2f", a / b }')" "$p50" "$p99" "$bad"
+			ratio=$(awk -v a="${mean[$step $mode]}" -v b="${mean[$first $mode]}" 'BEGIN { printf "%.2f", a / b }')
+			normal=-
+			if [[ $CONTROL == 1 && $mode != note ]]; then
+				normal=$(awk -v r="$ratio" -v a="${mean[$step note]}" -v b="${mean[$first note]}" \
+					'BEGIN { printf "%.2f", r / (a / b) }')
+			fi
+			printf '| %s | %s | %s | %.0f | %s | %s | %s | %s | %s |\n' "$step" \
+				"$([[ $mode == note ]] && echo "control: GET one note" || echo "$mode search")" \
+				"${rps// /, }" "${mean[$step $mode]}" "$ratio" "$normal" "$p50" "$p99" "$bad"
 		done
 	done
 	printf '\n| B'"'"'s notes | Database (MiB) | Load average before measuring (1, 5, 15 min) |\n|---:|---:|---|\n'

@@ -1903,6 +1903,14 @@ Test(store_sqlite, keyword_index_owner_cannot_be_forged)
 	cr_assert_eq(search(ann, "planted", NULL, 0, 10, &hits), 1);
 	cr_assert_eq(hits[0].note_id, id);
 	free(hits);
+	/* Nor can a query term name another owner. */
+	make_text_note(bob, "Bob's seeds", "seeds planted in spring", NULL, 0);
+	char term[64];
+	snprintf(term, sizeof(term), "\x1f%lld\x1fseeds", (long long)bob);
+	cr_assert_eq(search(ann, term, NULL, 0, 10, &hits), 0);
+	free(hits);
+	cr_assert_eq(search_for(ann, term, true, NULL, 0, 10, &hits), 0);
+	free(hits);
 
 	sqlite3 *raw = open_raw();
 	cr_assert_neq(sqlite3_exec(raw,
@@ -1914,7 +1922,7 @@ Test(store_sqlite, keyword_index_owner_cannot_be_forged)
 	                           NULL, NULL, NULL),
 	              SQLITE_OK);
 	sqlite3_close(raw);
-	cr_assert_eq(query_int("SELECT COUNT(*) FROM notes_fts"), 1);
+	cr_assert_eq(query_int("SELECT COUNT(*) FROM notes_fts"), 2);
 }
 
 /*
