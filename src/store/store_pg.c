@@ -158,14 +158,18 @@ _Static_assert(Q__COUNT <= 64, "too many prepared statements for conn.prepared")
 
 /*
  * Keyword search. $2 is the query text, $3 the limit, $4 the tags; the
- * tsquery is computed once (a CTE of one row). A phrase must also stand in
- * the title or in one tag: the GIN index finds the candidates by the whole
- * document, this expression then checks them.
+ * tsquery and the user's query lexemes are computed once (a row of one
+ * subquery). The && on vault_owned_lexemes reads the user's own postings in
+ * notes_search_owned (pg_migrations.c): the notes with any of the query's
+ * lexemes; @@ then checks the query itself. A phrase must also stand in the
+ * title or in one tag, which this expression checks last.
  */
 #define KEYWORD_SQL(TSQUERY, PHRASE, TAGGED)                                                       \
 	"SELECT n.id, ts_rank(n.search, q.q) AS r FROM notes n, (SELECT " TSQUERY                  \
-	"('english', $2::text) AS q) q WHERE n.search @@ q.q AND n.user_id = $1::bigint" TAGGED    \
-	    PHRASE " ORDER BY r DESC, n.id LIMIT $3::bigint"
+	"('english', $2::text) AS q, vault_owned_lexemes($1::bigint, to_tsvector('english', "      \
+	"$2::text)) AS k) q WHERE vault_owned_lexemes(n.user_id, n.search) && q.k AND "            \
+	"n.search @@ q.q AND n.user_id = $1::bigint" TAGGED PHRASE                                 \
+	" ORDER BY r DESC, n.id LIMIT $3::bigint"
 #define KEYWORD_TAGS " AND n.tags @> $4::text[]"
 #define PHRASE_FILTER                                                                              \
 	" AND (to_tsvector('english', n.title) @@ q.q OR EXISTS (SELECT 1 FROM unnest(n.tags) t "  \
