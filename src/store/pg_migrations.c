@@ -235,10 +235,46 @@ const char pg_redim_sql[] =
     "CREATE INDEX chunks_embedding ON chunks USING hnsw (embedding vector_cosine_ops);\n"
     "COMMIT;\n";
 
+/*
+ * 4 usage: each user's number of notes and their bytes (title and content),
+ * kept by a trigger on every write, for the per-user quotas that the store
+ * checks in the writing transaction (the users row, locked FOR UPDATE
+ * there, also makes one user's writes take turns for the check).
+ */
+static const char usage_up[] =
+    "ALTER TABLE users ADD COLUMN notes_count bigint NOT NULL DEFAULT 0,\n"
+    "  ADD COLUMN notes_bytes bigint NOT NULL DEFAULT 0;\n"
+    "UPDATE users u SET notes_count = s.n, notes_bytes = s.b FROM (\n"
+    "  SELECT user_id, count(*) AS n, sum(octet_length(title) + octet_length(content)) AS b\n"
+    "  FROM notes GROUP BY user_id) s WHERE s.user_id = u.id;\n"
+    "CREATE FUNCTION vault_notes_usage() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+    "BEGIN\n"
+    "  IF TG_OP = 'INSERT' THEN\n"
+    "    UPDATE users SET notes_count = notes_count + 1, notes_bytes = notes_bytes +\n"
+    "      octet_length(NEW.title) + octet_length(NEW.content) WHERE id = NEW.user_id;\n"
+    "  ELSIF TG_OP = 'UPDATE' THEN\n"
+    "    UPDATE users SET notes_bytes = notes_bytes - octet_length(OLD.title) -\n"
+    "      octet_length(OLD.content) + octet_length(NEW.title) + octet_length(NEW.content)\n"
+    "      WHERE id = NEW.user_id;\n"
+    "  ELSE\n"
+    "    UPDATE users SET notes_count = notes_count - 1, notes_bytes = notes_bytes -\n"
+    "      octet_length(OLD.title) - octet_length(OLD.content) WHERE id = OLD.user_id;\n"
+    "  END IF;\n"
+    "  RETURN NULL;\n"
+    "END $$;\n"
+    "CREATE TRIGGER notes_usage AFTER INSERT OR DELETE OR UPDATE OF title, content ON notes\n"
+    "  FOR EACH ROW EXECUTE FUNCTION vault_notes_usage();\n";
+
+static const char usage_down[] =
+    "DROP TRIGGER notes_usage ON notes;\n"
+    "DROP FUNCTION vault_notes_usage();\n"
+    "ALTER TABLE users DROP COLUMN notes_count, DROP COLUMN notes_bytes;\n";
+
 const struct pg_migration pg_migrations[] = {
     {1, "init", init_up, init_down},
     {2, "search", search_up, search_down},
     {3, "keyword_per_user", keyword_per_user_up, keyword_per_user_down},
+    {4, "usage", usage_up, usage_down},
 };
 
 const size_t pg_nmigrations = sizeof(pg_migrations) / sizeof(pg_migrations[0]);

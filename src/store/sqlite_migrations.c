@@ -203,10 +203,54 @@ static const char keyword_per_user_down[] =
     "INSERT INTO notes_fts (rowid, title, content, tags, user_id)\n"
     "  SELECT n.id, n.title, n.content, " NOTE_TAGS_TEXT ", n.user_id FROM notes n;\n";
 
+/*
+ * 4 usage: each user's number of notes and their bytes (title and content,
+ * as stored), kept by triggers on every write however it comes, for the
+ * per-user quotas (USER_MAX_NOTES, USER_MAX_BYTES) that the store checks in
+ * the writing transaction.
+ */
+#define NOTE_BYTES(row)                                                                            \
+	"length(CAST(" row ".title AS BLOB)) + length(CAST(" row ".content AS BLOB))"
+
+static const char usage_up[] =
+    "ALTER TABLE users ADD COLUMN notes_count INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE users ADD COLUMN notes_bytes INTEGER NOT NULL DEFAULT 0;\n"
+    "UPDATE users SET\n"
+    "  notes_count = (SELECT COUNT(*) FROM notes n WHERE n.user_id = users.id),\n"
+    "  notes_bytes = (SELECT COALESCE(SUM(" NOTE_BYTES(
+        "n") "), 0) FROM notes n\n"
+             "                 WHERE n.user_id = users.id);\n"
+             "CREATE TRIGGER notes_usage_insert AFTER INSERT ON notes BEGIN\n"
+             "  UPDATE users SET notes_count = notes_count + 1,\n"
+             "    notes_bytes = notes_bytes + " NOTE_BYTES(
+                 "new") " WHERE id = new.user_id;\n"
+                        "END;\n"
+                        "CREATE TRIGGER notes_usage_update AFTER UPDATE OF title, content ON notes "
+                        "BEGIN\n"
+                        "  UPDATE users SET notes_bytes = notes_bytes - (" NOTE_BYTES(
+                            "old") ") + " NOTE_BYTES("new") "\n"
+                                                            "    WHERE id = new.user_id;\n"
+                                                            "END;\n"
+                                                            "CREATE TRIGGER notes_usage_delete "
+                                                            "AFTER DELETE ON notes BEGIN\n"
+                                                            "  UPDATE users SET notes_count = "
+                                                            "notes_count - 1,\n"
+                                                            "    notes_bytes = notes_bytes - "
+                                                            "(" NOTE_BYTES(
+                                                                "old") ") WHERE id = old.user_id;\n"
+                                                                       "END;\n";
+
+static const char usage_down[] = "DROP TRIGGER notes_usage_insert;\n"
+                                 "DROP TRIGGER notes_usage_update;\n"
+                                 "DROP TRIGGER notes_usage_delete;\n"
+                                 "ALTER TABLE users DROP COLUMN notes_count;\n"
+                                 "ALTER TABLE users DROP COLUMN notes_bytes;\n";
+
 const struct sqlite_migration sqlite_migrations[] = {
     {1, "init", init_up, init_down},
     {2, "search", search_up, search_down},
     {3, "keyword_per_user", keyword_per_user_up, keyword_per_user_down},
+    {4, "usage", usage_up, usage_down},
 };
 
 const size_t sqlite_nmigrations = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

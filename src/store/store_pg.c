@@ -118,6 +118,8 @@ enum query {
 	Q_NOTE_CHUNKS,
 	Q_VERSION_BUMP,
 	Q_VERSION_BUMP_ALL,
+	Q_USAGE,
+	Q_USAGE_LOCK,
 	Q_VERSION_GET,
 	Q_CHUNK_INSERT,
 	Q_CHUNKS_DETACH,
@@ -281,6 +283,10 @@ static const char *const query_sql[Q__COUNT] = {
     [Q_VERSION_BUMP] = "UPDATE users SET index_version = index_version + 1 "
                        "WHERE id = $1::bigint",
     [Q_VERSION_BUMP_ALL] = "UPDATE users SET index_version = index_version + 1",
+    [Q_USAGE] = "SELECT notes_count, notes_bytes FROM users WHERE id = $1::bigint",
+    /* Before a write: the user's writes take turns from here to the commit. */
+    [Q_USAGE_LOCK] = "SELECT notes_count, notes_bytes FROM users WHERE id = $1::bigint "
+                     "FOR UPDATE",
     [Q_VERSION_GET] = "SELECT index_version FROM users WHERE id = $1::bigint",
 
     [Q_CHUNK_INSERT] = "INSERT INTO chunks (note_id, user_id, seq, hash, updated_at, heading, "
@@ -1610,6 +1616,32 @@ static enum verr check_chunks(const struct note_input *in, struct verror *err)
 }
 
 /* Bumps the index version of user_id (0: of every user), inside the caller's transaction. */
+/* The user's number of notes and their bytes (migration 4's trigger keeps them). */
+static enum verr usage(struct pg_store *s, struct conn *c, enum query q, int64_t user_id,
+                       int64_t use[2], struct verror *err)
+{
+	struct args a = {0};
+	PGresult *r = NULL;
+	arg_i64(&a, user_id);
+	enum verr rc = run(s, c, q, &a, &r, err);
+	if (rc == VERR_OK) {
+		bool row = PQntuples(r) > 0;
+		use[0] = row ? get_i64(r, 0, 0) : 0;
+		use[1] = row ? get_i64(r, 0, 1) : 0;
+	}
+	PQclear(r);
+	return rc;
+}
+
+/* After a write in c's transaction: VERR_FORBIDDEN if it took the user past in's quota. */
+static enum verr quota(struct pg_store *s, struct conn *c, int64_t user_id,
+                       const struct note_input *in, const int64_t before[2], struct verror *err)
+{
+	int64_t after[2];
+	enum verr rc = usage(s, c, Q_USAGE, user_id, after, err);
+	return rc ? rc : store_quota_check(in, before[0], before[1], after[0], after[1], err);
+}
+
 static enum verr bump_version(struct pg_store *s, struct conn *c, int64_t user_id,
                               struct verror *err)
 {
@@ -1722,11 +1754,14 @@ retry:;
 	arg_text(&a, in->content);
 	arg_text(&a, tags);
 	arg_i64(&a, now);
+	int64_t before[2];
 	if ((rc = run(s, c, Q_BEGIN, NULL, NULL, err)) ||
+	    (rc = usage(s, c, Q_USAGE_LOCK, user_id, before, err)) ||
 	    (rc = run(s, c, Q_NOTE_INSERT, &a, &r, err)))
 		goto out;
 	int64_t id = get_i64(r, 0, 0);
-	if ((rc = put_chunks(s, c, id, user_id, in, now, true, err)) ||
+	if ((rc = quota(s, c, user_id, in, before, err)) ||
+	    (rc = put_chunks(s, c, id, user_id, in, now, true, err)) ||
 	    (rc = bump_version(s, c, user_id, err)) || (rc = run(s, c, Q_COMMIT, NULL, NULL, err)))
 		goto out;
 	store_note_fill(out, id, user_id, in, now, now, in->nchunks ? EMBED_PENDING : EMBED_READY);
@@ -1795,7 +1830,9 @@ retry:;
 	arg_text(&a, tags);
 	arg_i64(&a, now);
 	arg_i64(&a, in->if_updated_at);
+	int64_t before[2];
 	if ((rc = run(s, c, Q_BEGIN, NULL, NULL, err)) ||
+	    (rc = usage(s, c, Q_USAGE_LOCK, user_id, before, err)) ||
 	    (rc = run(s, c, Q_NOTE_UPDATE, &a, &r, err)))
 		goto out;
 	if (PQntuples(r) == 0) {
@@ -1812,7 +1849,8 @@ retry:;
 	}
 	int64_t created_at = get_i64(r, 0, 0);
 	int64_t updated_at = get_i64(r, 0, 1);
-	if ((rc = put_chunks(s, c, id, user_id, in, now, false, err)) ||
+	if ((rc = quota(s, c, user_id, in, before, err)) ||
+	    (rc = put_chunks(s, c, id, user_id, in, now, false, err)) ||
 	    (rc = bump_version(s, c, user_id, err)) ||
 	    (rc = note_embed_status(s, c, id, &status, err)) ||
 	    (rc = run(s, c, Q_COMMIT, NULL, NULL, err)))

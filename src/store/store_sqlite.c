@@ -91,6 +91,7 @@ enum query {
 	Q_FTS_STATS,
 	Q_VERSION_BUMP,
 	Q_VERSION_BUMP_ALL,
+	Q_USAGE,
 	Q_VERSION_GET,
 	Q_CHUNK_INSERT,
 	Q_CHUNKS_DETACH,
@@ -230,6 +231,7 @@ static const char *const query_sql[Q__COUNT] = {
                     "ON CONFLICT (user_id) DO UPDATE SET docs = docs + excluded.docs, "
                     "tokens = tokens + excluded.tokens",
     [Q_VERSION_BUMP] = "UPDATE users SET index_version = index_version + 1 WHERE id = ?1",
+    [Q_USAGE] = "SELECT notes_count, notes_bytes FROM users WHERE id = ?1",
     [Q_VERSION_BUMP_ALL] = "UPDATE users SET index_version = index_version + 1",
     [Q_VERSION_GET] = "SELECT index_version FROM users WHERE id = ?1",
 
@@ -1408,6 +1410,32 @@ static enum verr insert_tags(struct conn *c, int64_t note_id, int64_t user_id,
 }
 
 /* Bumps the index version of user_id (0: of every user), inside the caller's transaction. */
+/* The user's number of notes and their bytes (migration 4's triggers keep them). */
+static enum verr usage(struct conn *c, int64_t user_id, int64_t use[2], struct verror *err)
+{
+	sqlite3_stmt *st = NULL;
+	bool row;
+	enum verr rc = prepare(c, Q_USAGE, &st, err);
+	if (rc)
+		return rc;
+	bind_i64(c, st, 1, user_id);
+	if ((rc = step(c, st, &row, err)))
+		return rc;
+	use[0] = row ? sqlite3_column_int64(st, 0) : 0;
+	use[1] = row ? sqlite3_column_int64(st, 1) : 0;
+	sqlite3_reset(st);
+	return VERR_OK;
+}
+
+/* After a write in c's transaction: VERR_FORBIDDEN if it took the user past in's quota. */
+static enum verr quota(struct conn *c, int64_t user_id, const struct note_input *in,
+                       const int64_t before[2], struct verror *err)
+{
+	int64_t after[2];
+	enum verr rc = usage(c, user_id, after, err);
+	return rc ? rc : store_quota_check(in, before[0], before[1], after[0], after[1], err);
+}
+
 static enum verr bump_version(struct conn *c, int64_t user_id, struct verror *err)
 {
 	sqlite3_stmt *st = NULL;
@@ -1570,8 +1598,9 @@ static enum verr sq_note_create(struct store *base, int64_t user_id, const struc
 	memset(out, 0, sizeof(*out));
 	if ((rc = store_chunks_check(in, err)))
 		return rc;
+	int64_t before[2];
 	if ((rc = conn_get_writer(s, &c, err)) || (rc = run_query(c, Q_BEGIN_IMMEDIATE, err)) ||
-	    (rc = prepare(c, Q_NOTE_INSERT, &st, err)))
+	    (rc = usage(c, user_id, before, err)) || (rc = prepare(c, Q_NOTE_INSERT, &st, err)))
 		goto out;
 	bind_i64(c, st, 1, user_id);
 	bind_text(c, st, 2, in->title);
@@ -1580,7 +1609,8 @@ static enum verr sq_note_create(struct store *base, int64_t user_id, const struc
 	if ((rc = finish(c, st, err)))
 		goto out;
 	int64_t id = sqlite3_last_insert_rowid(c->db);
-	if ((rc = insert_tags(c, id, user_id, in, err)) ||
+	if ((rc = quota(c, user_id, in, before, err)) ||
+	    (rc = insert_tags(c, id, user_id, in, err)) ||
 	    (rc = put_chunks(c, id, user_id, in, now, true, err)) ||
 	    (rc = put_fts(c, id, user_id, in, true, err)) || (rc = bump_version(c, user_id, err)) ||
 	    (rc = run_query(c, Q_COMMIT, err)))
@@ -1646,8 +1676,9 @@ static enum verr sq_note_update(struct store *base, int64_t user_id, int64_t id,
 	memset(out, 0, sizeof(*out));
 	if ((rc = store_chunks_check(in, err)))
 		return rc;
+	int64_t before[2];
 	if ((rc = conn_get_writer(s, &c, err)) || (rc = run_query(c, Q_BEGIN_IMMEDIATE, err)) ||
-	    (rc = prepare(c, Q_NOTE_UPDATE, &st, err)))
+	    (rc = usage(c, user_id, before, err)) || (rc = prepare(c, Q_NOTE_UPDATE, &st, err)))
 		goto out;
 	bind_i64(c, st, 1, id);
 	bind_i64(c, st, 2, user_id);
@@ -1671,7 +1702,8 @@ static enum verr sq_note_update(struct store *base, int64_t user_id, int64_t id,
 	}
 	int64_t created_at = sqlite3_column_int64(st, 0);
 	int64_t updated_at = sqlite3_column_int64(st, 1);
-	if ((rc = finish(c, st, err)) || (rc = prepare(c, Q_TAGS_DELETE, &st, err)))
+	if ((rc = finish(c, st, err)) || (rc = quota(c, user_id, in, before, err)) ||
+	    (rc = prepare(c, Q_TAGS_DELETE, &st, err)))
 		goto out;
 	bind_i64(c, st, 1, id);
 	if ((rc = finish(c, st, err)) || (rc = insert_tags(c, id, user_id, in, err)) ||

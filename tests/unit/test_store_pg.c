@@ -128,7 +128,7 @@ static void open_migrated(const struct store_opts *opts)
 	int applied = -1;
 	cr_assert_eq(store_open(url, opts ? opts : &def, &db, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(store_migrate_up(db, -1, &applied, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(applied, 3);
+	cr_assert_eq(applied, 4);
 }
 
 static int64_t make_user(const char *email)
@@ -240,7 +240,7 @@ Test(store_pg, migrate_up_down_up_and_status)
 	need_pg();
 	cr_assert_eq(store_open(url, &opts, &db, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(store_migrate_status(db, &mi, &n, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(n, 3);
+	cr_assert_eq(n, 4);
 	cr_assert_eq(mi[0].version, 1);
 	cr_assert_str_eq(mi[0].name, "init");
 	cr_assert_eq(mi[0].applied_at, 0);
@@ -249,10 +249,12 @@ Test(store_pg, migrate_up_down_up_and_status)
 	cr_assert_eq(mi[2].version, 3);
 	cr_assert_str_eq(mi[2].name, "keyword_per_user");
 	cr_assert_eq(mi[2].applied_at, 0);
+	cr_assert_eq(mi[3].version, 4);
+	cr_assert_str_eq(mi[3].name, "usage");
 	free(mi);
 
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(steps, 3);
+	cr_assert_eq(steps, 4);
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(steps, 0, "up at the latest version must do nothing");
 	cr_assert_eq(query_int("SELECT count(*) FROM pg_tables WHERE schemaname = '%s' AND "
@@ -270,7 +272,20 @@ Test(store_pg, migrate_up_down_up_and_status)
 	free(mi);
 	cr_assert_eq(store_user_create(db, "a@x.org", "h", 1, &u, &err), VERR_OK, "%s", err.detail);
 
-	/* One step down reverts keyword_per_user only: the shared index is back. */
+	/* One step down reverts usage only. */
+	cr_assert_eq(store_migrate_down(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(steps, 1);
+	cr_assert_eq(
+	    query_int("SELECT count(*) FROM information_schema.columns WHERE "
+	              "table_schema = '%s' AND column_name IN ('notes_count','notes_bytes')",
+	              schema),
+	    0);
+	cr_assert_eq(query_int("SELECT count(*) FROM pg_proc WHERE proname = 'vault_notes_usage' "
+	                       "AND pronamespace = '%s'::regnamespace",
+	                       schema),
+	             0);
+
+	/* The next reverts keyword_per_user only: the shared index is back. */
 	cr_assert_eq(store_migrate_down(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(steps, 1);
 	cr_assert_eq(query_int("SELECT count(*) FROM pg_indexes WHERE schemaname = '%s' AND "
@@ -308,13 +323,13 @@ Test(store_pg, migrate_up_down_up_and_status)
 
 	/* Up again: the prepared statements must find the new tables; ids start over. */
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(steps, 3);
+	cr_assert_eq(steps, 4);
 	cr_assert_eq(store_user_create(db, "a@x.org", "h", 1, &u, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(u.id, 1);
 	verr_clear(&err);
 	cr_assert_eq(store_schema_check(db, &err), VERR_OK, "%s", err.detail);
 
-	cr_assert_eq(store_migrate_up(db, 4, &steps, &err), VERR_INVALID);
+	cr_assert_eq(store_migrate_up(db, 5, &steps, &err), VERR_INVALID);
 	cr_assert_eq(store_migrate_down(db, -2, &steps, &err), VERR_INVALID);
 }
 
@@ -328,7 +343,7 @@ Test(store_pg, schema_check_version_and_dimension)
 	need_pg();
 	cr_assert_eq(store_open(url, &opts, &db, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(store_schema_check(db, &err), VERR_UNAVAILABLE);
-	cr_assert(strstr(err.detail, "version 0, expected 3") != NULL, "%s", err.detail);
+	cr_assert(strstr(err.detail, "version 0, expected 4") != NULL, "%s", err.detail);
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
 	verr_clear(&err);
 	cr_assert_eq(store_schema_check(db, &err), VERR_OK, "%s", err.detail);
@@ -373,8 +388,8 @@ Test(store_pg, concurrent_migrations_apply_each_step_once)
 		cr_assert_geq(applied[i], 0, "racer %d failed", i);
 		total += applied[i];
 	}
-	cr_assert_eq(total, 3);
-	cr_assert_eq(query_int("SELECT count(*) FROM schema_migrations"), 3);
+	cr_assert_eq(total, 4);
+	cr_assert_eq(query_int("SELECT count(*) FROM schema_migrations"), 4);
 }
 
 /* ---------------------------------------------------------------- users, notes */
@@ -418,6 +433,53 @@ Test(store_pg, users_crud)
 	cr_assert_eq(store_user_create(db, "ann@x.org", "h", 1, &got, &err), VERR_OK, "%s",
 	             err.detail);
 	cr_assert_gt(got.id, bob);
+}
+
+Test(store_pg, quotas_hold_in_the_writing_transaction)
+{
+	struct verror err = {0};
+	struct note n;
+	need_pg();
+	open_migrated(NULL);
+	int64_t ann = make_user("ann@x.org");
+	/* Two notes of 10 bytes each (title + content) at most 25 bytes. */
+	struct note_input in = {
+	    .title = "t", .content = "123456789", .max_notes = 2, .max_bytes = 25};
+	cr_assert_eq(store_note_create(db, ann, &in, 1, &n, &err), VERR_OK, "%s", err.detail);
+	int64_t first = n.id;
+	note_free(&n);
+	cr_assert_eq(store_note_create(db, ann, &in, 2, &n, &err), VERR_OK, "%s", err.detail);
+	note_free(&n);
+	cr_assert_eq(store_note_create(db, ann, &in, 3, &n, &err), VERR_FORBIDDEN);
+	cr_assert(strstr(err.detail, "at most 2 notes"), "%s", err.detail);
+	cr_assert_eq(query_int("SELECT notes_count FROM users WHERE id = %lld", (long long)ann), 2);
+	cr_assert_eq(query_int("SELECT notes_bytes FROM users WHERE id = %lld", (long long)ann),
+	             20);
+
+	/* Growing past the bytes is refused and changes nothing; shrinking is fine. */
+	struct note_input big = in;
+	big.content = "123456789012345";
+	cr_assert_eq(store_note_update(db, ann, first, &big, 4, &n, &err), VERR_FORBIDDEN);
+	cr_assert(strstr(err.detail, "at most 25 bytes"), "%s", err.detail);
+	cr_assert_eq(store_note_get(db, ann, first, &n, &err), VERR_OK, "%s", err.detail);
+	cr_assert_str_eq(n.content, "123456789");
+	note_free(&n);
+	big.max_bytes = 5; /* lowered below what is stored: a smaller note still saves */
+	big.content = "1";
+	cr_assert_eq(store_note_update(db, ann, first, &big, 5, &n, &err), VERR_OK, "%s",
+	             err.detail);
+	note_free(&n);
+	cr_assert_eq(query_int("SELECT notes_bytes FROM users WHERE id = %lld", (long long)ann),
+	             12);
+
+	/* Deleting gives room back; another user's usage is their own. */
+	cr_assert_eq(store_note_delete(db, ann, first, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(query_int("SELECT notes_count FROM users WHERE id = %lld", (long long)ann), 1);
+	cr_assert_eq(store_note_create(db, ann, &in, 6, &n, &err), VERR_OK, "%s", err.detail);
+	note_free(&n);
+	int64_t bob = make_user("bob@x.org");
+	cr_assert_eq(store_note_create(db, bob, &in, 7, &n, &err), VERR_OK, "%s", err.detail);
+	note_free(&n);
 }
 
 Test(store_pg, constraint_errors_name_no_rows)
@@ -980,10 +1042,17 @@ Test(store_pg, migrate_keyword_per_user_indexes_existing_notes)
 	cr_assert_eq(store_migrate_up(db, 2, &steps, &err), VERR_OK, "%s", err.detail);
 	int64_t ann = make_user("ann@x.org");
 	int64_t bob = make_user("bob@x.org");
-	int64_t mine = make_note(ann, "Harbour day", "we took the ferry", NULL, 0, 1);
-	make_note(bob, "Ferry", "the ferry port", NULL, 0, 2);
+	/* Rows as version 2 holds them: the store's code is the latest version's. */
+	int64_t mine =
+	    query_int("INSERT INTO notes (user_id, title, content, created_at, "
+	              "updated_at) VALUES (%lld, 'Harbour day', 'we took the ferry', 1, 1) "
+	              "RETURNING id",
+	              (long long)ann);
+	query_int("INSERT INTO notes (user_id, title, content, created_at, updated_at) VALUES "
+	          "(%lld, 'Ferry', 'the ferry port', 2, 2) RETURNING id",
+	          (long long)bob);
 
-	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(store_migrate_up(db, 3, &steps, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(steps, 1);
 	cr_assert_eq(query_int("SELECT count(*) FROM notes WHERE vault_owned_lexemes(user_id, "
 	                       "search) @> ARRAY['%lld ferri']",
@@ -992,11 +1061,12 @@ Test(store_pg, migrate_keyword_per_user_indexes_existing_notes)
 	const char *q[] = {"ferries"};
 	cr_assert_eq(kw(ann, q, 1, false, NULL, 0, h, 10), 1);
 	cr_assert_eq(h[0].note_id, mine);
+	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
 	int64_t later = make_note(ann, "Ferry again", "", NULL, 0, 3);
 	cr_assert_eq(kw(ann, q, 1, false, NULL, 0, h, 10), 2);
 	cr_assert_eq(h[0].note_id, later, "the title outranks the body");
 
-	cr_assert_eq(store_migrate_down(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(store_migrate_down(db, 2, &steps, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(query_int("SELECT count(*) FROM pg_indexes WHERE indexname = 'notes_search' "
 	                       "AND schemaname = '%s'",
 	                       schema),

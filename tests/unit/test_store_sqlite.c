@@ -77,7 +77,7 @@ static void open_migrated(const struct store_opts *opts)
 	int applied = -1;
 	cr_assert_eq(open_at("vault.db", opts, &db, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(store_migrate_up(db, -1, &applied, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(applied, 3);
+	cr_assert_eq(applied, 4);
 }
 
 static int64_t make_user(const char *email)
@@ -242,7 +242,7 @@ Test(store_sqlite, migrate_up_down_up_and_status)
 	cr_assert_eq(open_at("vault.db", NULL, &db, &err), VERR_OK, "%s", err.detail);
 
 	cr_assert_eq(store_migrate_status(db, &mi, &n, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(n, 3);
+	cr_assert_eq(n, 4);
 	cr_assert_eq(mi[0].version, 1);
 	cr_assert_str_eq(mi[0].name, "init");
 	cr_assert_eq(mi[0].applied_at, 0);
@@ -252,22 +252,31 @@ Test(store_sqlite, migrate_up_down_up_and_status)
 	cr_assert_eq(mi[2].version, 3);
 	cr_assert_str_eq(mi[2].name, "keyword_per_user");
 	cr_assert_eq(mi[2].applied_at, 0);
+	cr_assert_eq(mi[3].version, 4);
+	cr_assert_str_eq(mi[3].name, "usage");
 	free(mi);
 
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(steps, 3);
+	cr_assert_eq(steps, 4);
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(steps, 0, "up at the latest version must do nothing");
 
 	cr_assert_eq(store_migrate_status(db, &mi, &n, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(n, 3);
+	cr_assert_eq(n, 4);
 	cr_assert_gt(mi[0].applied_at, 0);
 	cr_assert_gt(mi[1].applied_at, 0);
 	cr_assert_gt(mi[2].applied_at, 0);
 	free(mi);
 	cr_assert_eq(store_user_create(db, "a@x.org", "h", 1, &u, &err), VERR_OK, "%s", err.detail);
 
-	/* One step down reverts keyword_per_user only, the next one search. */
+	/* One step down reverts usage only, the next keyword_per_user, then search. */
+	cr_assert_eq(store_migrate_down(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(steps, 1);
+	cr_assert_eq(query_int("SELECT COUNT(*) FROM pragma_table_info('users') "
+	                       "WHERE name IN ('notes_count', 'notes_bytes')"),
+	             0);
+	cr_assert_eq(query_int("SELECT COUNT(*) FROM sqlite_master WHERE name LIKE 'notes_usage%'"),
+	             0);
 	cr_assert_eq(store_migrate_down(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(steps, 1);
 	cr_assert_eq(query_int("SELECT COUNT(*) FROM sqlite_master WHERE name = 'keyword_stats'"),
@@ -310,7 +319,7 @@ Test(store_sqlite, migrate_up_down_up_and_status)
 	cr_assert_eq(store_migrate_up(db, 0, &steps, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(steps, 0);
 
-	cr_assert_eq(store_migrate_up(db, 4, &steps, &err), VERR_INVALID);
+	cr_assert_eq(store_migrate_up(db, 5, &steps, &err), VERR_INVALID);
 	cr_assert_eq(store_migrate_up(db, -2, &steps, &err), VERR_INVALID);
 	cr_assert_eq(store_migrate_down(db, -2, &steps, &err), VERR_INVALID);
 }
@@ -322,7 +331,7 @@ Test(store_sqlite, schema_check_behind_current_ahead)
 
 	cr_assert_eq(open_at("vault.db", NULL, &db, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(store_schema_check(db, &err), VERR_UNAVAILABLE);
-	cr_assert(strstr(err.detail, "version 0, expected 3") != NULL, "%s", err.detail);
+	cr_assert(strstr(err.detail, "version 0, expected 4") != NULL, "%s", err.detail);
 	cr_assert(strstr(err.detail, "vault migrate up") != NULL, "%s", err.detail);
 
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
@@ -1255,7 +1264,7 @@ Test(store_sqlite, migrate_search_backfills_and_reverts)
 	cr_assert_eq(query_int("SELECT rowid FROM notes_fts WHERE notes_fts MATCH 'tomato'"), 1);
 
 	/* 3: the same notes in their owner's index. */
-	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(store_migrate_up(db, 3, &steps, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(steps, 1);
 	cr_assert_eq(query_int("SELECT COUNT(*) FROM notes_fts"), 2);
 	cr_assert_eq(query_int("SELECT tags = char(31) || '1' || char(31) || 'kitchen herbs' "
@@ -1299,7 +1308,7 @@ Test(store_sqlite, migrate_search_backfills_and_reverts)
 	             0);
 	exec_raw("DELETE FROM notes WHERE id = 1"); /* no trigger left to fire */
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(steps, 2);
+	cr_assert_eq(steps, 3);
 	cr_assert_eq(query_int("SELECT COUNT(*) FROM notes_fts"), 1);
 	cr_assert_eq(query_int("SELECT docs FROM keyword_stats WHERE user_id = 1"), 1);
 	const char *texts[] = {"one"};
@@ -2057,7 +2066,7 @@ Test(store_sqlite, migrate_keyword_per_user_ranks_each_users_own_notes)
 	                       "rowid LIMIT 1"),
 	             2);
 
-	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(store_migrate_up(db, 3, &steps, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(steps, 1);
 	cr_assert_eq(query_int("SELECT docs FROM keyword_stats WHERE user_id = 1"), 4);
 	cr_assert_eq(query_int("SELECT docs FROM keyword_stats WHERE user_id = 2"), 36);
@@ -2067,6 +2076,7 @@ Test(store_sqlite, migrate_keyword_per_user_ranks_each_users_own_notes)
 	free(hits);
 
 	/* Writing a note back unchanged leaves the figures as the migration made them. */
+	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
 	const char *travel[] = {"travel"};
 	struct note_input in = {"Passport day", "visa stamps again", travel, 1};
 	cr_assert_eq(store_note_update(db, 1, 3, &in, 5, &upd, &err), VERR_OK, "%s", err.detail);
@@ -2304,4 +2314,52 @@ Test(store_sqlite, concurrent_claims_never_share_a_chunk)
 		}
 	}
 	cr_assert_eq(total, CLAIM_TOTAL);
+}
+
+Test(store_sqlite, quotas_hold_in_the_writing_transaction)
+{
+	struct verror err = {0};
+	struct note n;
+	open_migrated(NULL);
+	int64_t ann = make_user("ann@x.org");
+	/* Two notes of 10 bytes each (title + content) at most 25 bytes. */
+	struct note_input in = {
+	    .title = "t", .content = "123456789", .max_notes = 2, .max_bytes = 25};
+	cr_assert_eq(store_note_create(db, ann, &in, 1, &n, &err), VERR_OK, "%s", err.detail);
+	int64_t first = n.id;
+	note_free(&n);
+	cr_assert_eq(store_note_create(db, ann, &in, 2, &n, &err), VERR_OK, "%s", err.detail);
+	note_free(&n);
+	cr_assert_eq(store_note_create(db, ann, &in, 3, &n, &err), VERR_FORBIDDEN);
+	cr_assert(strstr(err.detail, "at most 2 notes"), "%s", err.detail);
+	cr_assert_eq(query_intf("SELECT notes_count FROM users WHERE id = %lld", (long long)ann),
+	             2);
+	cr_assert_eq(query_intf("SELECT notes_bytes FROM users WHERE id = %lld", (long long)ann),
+	             20);
+
+	/* Growing past the bytes is refused and changes nothing; shrinking is fine. */
+	struct note_input big = in;
+	big.content = "123456789012345";
+	cr_assert_eq(store_note_update(db, ann, first, &big, 4, &n, &err), VERR_FORBIDDEN);
+	cr_assert(strstr(err.detail, "at most 25 bytes"), "%s", err.detail);
+	cr_assert_eq(store_note_get(db, ann, first, &n, &err), VERR_OK, "%s", err.detail);
+	cr_assert_str_eq(n.content, "123456789");
+	note_free(&n);
+	big.max_bytes = 5; /* lowered below what is stored: a smaller note still saves */
+	big.content = "1";
+	cr_assert_eq(store_note_update(db, ann, first, &big, 5, &n, &err), VERR_OK, "%s",
+	             err.detail);
+	note_free(&n);
+	cr_assert_eq(query_intf("SELECT notes_bytes FROM users WHERE id = %lld", (long long)ann),
+	             12);
+
+	/* Deleting gives room back; another user's usage is their own. */
+	cr_assert_eq(store_note_delete(db, ann, first, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(query_intf("SELECT notes_count FROM users WHERE id = %lld", (long long)ann),
+	             1);
+	cr_assert_eq(store_note_create(db, ann, &in, 6, &n, &err), VERR_OK, "%s", err.detail);
+	note_free(&n);
+	int64_t bob = make_user("bob@x.org");
+	cr_assert_eq(store_note_create(db, bob, &in, 7, &n, &err), VERR_OK, "%s", err.detail);
+	note_free(&n);
 }
