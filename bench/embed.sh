@@ -23,7 +23,7 @@ log() { printf 'bench: %s\n' "$*" >&2; }
 log "building (make BUILD=$BUILD_DIR)"
 make -C "$ROOT" BUILD="$BUILD_DIR" -j"$(nproc)" >/dev/null
 "$ROOT/scripts/fetch-model" "$MODEL_DIR"
-pkgs=(libmicrohttpd jansson libjwt sqlite3 libpq libcrypt libcrypto libcurl md4c md4c-html
+pkgs=(libmicrohttpd jansson libjwt sqlite3 libpq libcrypt libcrypto libcurl md4c
       openblas libutf8proc)
 mapfile -t objs < <(find "$OUT/obj/src" "$OUT/obj/gen" -name '*.o' ! -path '*/cli/*' | sort)
 mkdir -p "$OUT/bench"

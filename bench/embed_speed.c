@@ -11,8 +11,8 @@
  *      multiply-adds with AVX-512 and with AVX2, per second of CPU time (so
  *      that other jobs on the machine do not lower it), the best of 3;
  *   2. the model's load time and resident memory;
- *   3. chunks of about 200 pieces embedded a second, 64 a call as the
- *      worker sends them, on one core and on all: by the wall clock, and per
+ *   3. chunks of about 200 pieces embedded a second, as many a call as the
+ *      worker sends (the embedder's max_batch), on one core and on all: by the wall clock, and per
  *      second of CPU time the process got, with the achieved GFLOP (counted
  *      exactly from the pieces and windows) against a core's limit;
  *   4. the latency of embedding a 10-word query, alone;
@@ -44,7 +44,6 @@
 extern char **environ;
 
 #define DIM          512
-#define BATCH        64  /* EMBED_BATCH_SIZE's default: what the worker sends at once */
 #define CHUNK_PIECES 200 /* a chunk of the benchmark: at least this many pieces */
 #define NCHUNKS      256
 #define SECONDS      10.0 /* of chunk embedding per setting */
@@ -279,17 +278,18 @@ static void chunk_rate(const struct config *cfg, char **chunks, const double *co
                        double core_limit, int cores)
 {
 	struct embedder *e = open_embedder(cfg);
-	float *v = xmalloc((size_t)BATCH * DIM * sizeof(float));
+	size_t batch = e->max_batch; /* what the worker sends at once */
+	float *v = xmalloc(batch * DIM * sizeof(float));
 	struct verror err;
 	size_t done = 0, at = 0;
 	double flops = 0, t0 = time_mono_ms(), c0 = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID), ms;
 	do {
-		if (embedder_embed(e, (const char *const *)chunks + at, BATCH, v, &err))
+		if (embedder_embed(e, (const char *const *)chunks + at, batch, v, &err))
 			die("embed", &err);
-		for (size_t i = 0; i < BATCH; i++)
+		for (size_t i = 0; i < batch; i++)
 			flops += cost[at + i];
-		done += BATCH;
-		at = (at + BATCH) % NCHUNKS;
+		done += batch;
+		at = (at + batch) % NCHUNKS;
 	} while ((ms = time_mono_ms() - t0) < SECONDS * 1000);
 	double cpu = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID) - c0, wall = ms / 1000;
 	printf("| %d | %.1f | %.0f | %.2f | %.1f | %.1f | %.0f %% |\n", cores, done / wall,
@@ -361,8 +361,9 @@ int main(int argc, char **argv)
 	double cost[NCHUNKS];
 	for (size_t i = 0; i < NCHUNKS; i++)
 		cost[i] = flops_of(pieces_of(e, chunks[i]));
-	printf("### Chunks of about %d pieces (%.0f on average), %d a call\n\n", CHUNK_PIECES,
-	       (double)pieces / NCHUNKS, BATCH);
+	printf("### Chunks of about %d pieces (%.0f on average), %zu a call as the worker sends "
+	       "them\n\n",
+	       CHUNK_PIECES, (double)pieces / NCHUNKS, e->max_batch);
 	printf("| Cores | chunks/s | pieces/s | CPUs busy | chunks per CPU-second | GFLOP per "
 	       "CPU-second | of a core's limit |\n|---|---:|---:|---:|---:|---:|---:|\n");
 	sched_setaffinity(0, sizeof(one), &one);

@@ -106,7 +106,7 @@ trap 'exit 143' TERM
 
 # The helper links the same objects as the server, minus the CLI (which holds main).
 build_corpus_tool() {
-	local objs=() pkgs=(libmicrohttpd jansson libjwt sqlite3 libpq libcrypt libcrypto libcurl md4c md4c-html
+	local objs=() pkgs=(libmicrohttpd jansson libjwt sqlite3 libpq libcrypt libcrypto libcurl md4c
 	                     openblas libutf8proc)
 	mapfile -t objs < <(find "$OUT/obj/src" "$OUT/obj/gen" -name '*.o' ! -path '*/cli/*' | sort)
 	((${#objs[@]} > 0)) || die "no objects under $OUT/obj/src; build with make first"

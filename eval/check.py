@@ -3,7 +3,7 @@
 
 Standard library only. Usage:
 
-    python3 eval/check.py [--notes eval/notes.jsonl] [--queries eval/queries.jsonl] [-v]
+    python3 eval/check.py [--notes eval/notes.jsonl] [--queries eval/queries.jsonl] [-v] [--neighbours N]
 
 Checks
   notes.jsonl    every line a JSON object {"title", "content", "tags"}; titles non-empty,
@@ -15,8 +15,14 @@ Checks
   overlap        a "no_overlap" query shares no content word with any of its relevant notes
                  (title, content and tags); a "keyword" or "paraphrase" query shares at least
                  one (otherwise it is mislabelled).
-  totals         at least 60 notes and 40 queries, and at least a third of the queries
+  domains        every note's first tag names its domain (see DOMAINS); a query's domain is
+                 that of its first relevant note. Counts per domain are printed.
+  totals         at least 200 notes and 120 queries, and at least a third of the queries
                  (and at least 15) are "no_overlap".
+
+With --neighbours N it also prints, for every query, the N notes outside its relevant list
+that share the most words with it (a crude BM25 over the same stems), so a reviewer can read
+them and decide whether the label is missing one. It is an aid for reading, not a check.
 
 Content words: the text is lower-cased and split into alphabetic runs ([a-z]+, so
 "pg_dump" gives "pg" and "dump", and "Rex's" gives "rex" and "s"); single letters and the
@@ -32,6 +38,7 @@ Prints a summary; exits 1 on any problem, 0 otherwise.
 
 import argparse
 import json
+import math
 import os
 import re
 import sys
@@ -39,8 +46,27 @@ from collections import Counter
 
 KINDS = ("keyword", "paraphrase", "no_overlap")
 SUFFIXES = ("ing", "es", "ed", "ly", "s")
-MIN_NOTES, MIN_QUERIES, MIN_NO_OVERLAP = 60, 40, 15
+MIN_NOTES, MIN_QUERIES, MIN_NO_OVERLAP = 200, 120, 15
 MIN_WORDS, MAX_WORDS = 40, 400
+
+# A note's domain is given by its first tag.
+DOMAINS = {
+    "software": ["git", "postgres", "sysadmin", "linux", "python", "docker", "sql", "bash", "c", "javascript",
+                 "regex", "tmux", "jq", "dotfiles", "vim", "backup", "nas", "sqlite", "redis", "home network"],
+    "household": ["cooking", "baking", "home repair", "household", "finance", "tax", "gardening", "garden",
+                  "plants", "parenting", "pets", "car", "gifts"],
+    "reading": ["books", "articles", "ideas", "quotes"],
+    "work": ["work"],
+    "travel": ["travel", "hiking"],
+    "health": ["health", "running", "fitness"],
+    "hobbies": ["photography", "music", "films", "spanish", "german", "language learning", "climbing",
+                "swimming", "chess", "woodworking", "birds", "games"],
+}
+DOMAIN_OF = {tag: d for d, tags in DOMAINS.items() for tag in tags}
+
+
+def domain(note):
+    return DOMAIN_OF.get(note["tags"][0]) if note["tags"] else None
 
 # A classic English stop-word list (function words only: articles, pronouns, auxiliaries,
 # prepositions, conjunctions, question words), plus the fragments left by splitting
@@ -90,6 +116,32 @@ def shared_words(query, notes):
         for w in set(words(note_text(note))):
             vocab |= stems(w)
     return sorted({w for w in words(query) if stems(w) & vocab})
+
+
+def neighbour_finder(notes):
+    """A function (query, relevant, n) -> the n notes outside `relevant` that score highest for
+    the query: BM25 (k1 1.2, b 0.75) where a query word counts by its best-scoring crude stem."""
+    tfs = {t: Counter(s for w in words(note_text(note)) for s in stems(w)) for t, note in notes.items()}
+    lengths = {t: sum(tf.values()) for t, tf in tfs.items()}
+    avg = sum(lengths.values()) / max(len(lengths), 1)
+    df = Counter(s for tf in tfs.values() for s in tf)
+
+    def term(tf, length, s):
+        idf = math.log(1 + (len(tfs) - df[s] + 0.5) / (df[s] + 0.5))
+        return idf * tf[s] * 2.2 / (tf[s] + 1.2 * (0.25 + 0.75 * length / avg))
+
+    def find(query, relevant, n):
+        scored = []
+        for title, tf in tfs.items():
+            if title in relevant:
+                continue
+            score = sum(max((term(tf, lengths[title], s) for s in stems(w) if tf[s]), default=0.0)
+                        for w in set(words(query)))
+            if score > 0:
+                scored.append((score, title))
+        return sorted(scored, reverse=True)[:n]
+
+    return find
 
 
 def read_jsonl(path, problems):
@@ -147,14 +199,18 @@ def check_notes(path, problems):
         if len(set(tags)) != len(tags):
             problems.append(f"{where}: {title!r} repeats a tag")
         notes[title] = {"title": title, "content": content, "tags": [t for t in tags if isinstance(t, str)]}
+        if notes[title]["tags"] and domain(notes[title]) is None:
+            problems.append(f"{where}: {title!r}: first tag {tags[0]!r} names no domain (add it to DOMAINS)")
     return notes, word_counts
 
 
-def check_queries(path, notes, problems, verbose):
+def check_queries(path, notes, problems, verbose, n_neighbours):
     per_kind = Counter()
+    per_domain = Counter()
     seen = set()
     n_relevant = Counter()
     targets = Counter()
+    find_neighbours = neighbour_finder(notes) if n_neighbours else None
     rows = read_jsonl(path, problems)
     for lineno, obj in rows:
         where = f"{path}:{lineno}"
@@ -184,6 +240,7 @@ def check_queries(path, notes, problems, verbose):
             continue
         n_relevant[len(relevant)] += 1
         targets.update(relevant)
+        per_domain[domain(notes[relevant[0]])] += 1
         if not words(query):
             problems.append(f"{where}: query has no content words: {query!r}")
             continue
@@ -195,7 +252,11 @@ def check_queries(path, notes, problems, verbose):
                             "(label it no_overlap?)")
         if verbose:
             print(f"  [{kind:10}] {query!r}: shared {shared}")
-    return len(rows), per_kind, n_relevant, targets
+        if n_neighbours:
+            print(f"  [{kind:10}] {query!r} -> {relevant}")
+            for score, title in find_neighbours(query, relevant, n_neighbours):
+                print(f"        {score:5.1f}  {title}")
+    return len(rows), per_kind, n_relevant, targets, per_domain
 
 
 def main():
@@ -204,11 +265,14 @@ def main():
     ap.add_argument("--notes", default=os.path.join(here, "notes.jsonl"))
     ap.add_argument("--queries", default=os.path.join(here, "queries.jsonl"))
     ap.add_argument("-v", "--verbose", action="store_true", help="print the shared words of every query")
+    ap.add_argument("--neighbours", type=int, default=0, metavar="N",
+                    help="print the N best-matching notes outside each query's relevant list")
     args = ap.parse_args()
 
     problems = []
     notes, word_counts = check_notes(args.notes, problems)
-    n_queries, per_kind, n_relevant, targets = check_queries(args.queries, notes, problems, args.verbose)
+    n_queries, per_kind, n_relevant, targets, per_domain = check_queries(args.queries, notes, problems,
+                                                                         args.verbose, args.neighbours)
 
     if len(notes) < MIN_NOTES:
         problems.append(f"only {len(notes)} notes (want at least {MIN_NOTES})")
@@ -225,6 +289,8 @@ def main():
     print(f"queries: {n_queries} — " + ", ".join(f"{k} {per_kind[k]}" for k in KINDS))
     print("relevant per query: " + ", ".join(f"{k} title(s): {v}" for k, v in sorted(n_relevant.items())))
     print(f"notes that are relevant to some query: {len(targets)} of {len(notes)}")
+    note_domains = Counter(domain(n) for n in notes.values())
+    print("per domain (notes/queries): " + ", ".join(f"{d} {note_domains[d]}/{per_domain[d]}" for d in DOMAINS))
     if problems:
         print(f"\nFAILED — {len(problems)} problem(s):")
         for p in problems:

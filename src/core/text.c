@@ -47,7 +47,12 @@ bool text_utf8_valid(const char *s, size_t n)
 
 char *text_utf8_sanitize(const char *s)
 {
-	size_t n = strlen(s), o = 0;
+	return text_utf8_sanitize_n(s, strlen(s), NULL);
+}
+
+char *text_utf8_sanitize_n(const char *s, size_t n, size_t *outlen)
+{
+	size_t o = 0;
 	char *out = xmalloc(3 * n + 1); /* at worst every byte becomes EF BF BD */
 	for (size_t i = 0; i < n;) {
 		size_t len = seq_len((const unsigned char *)s + i, n - i);
@@ -60,7 +65,22 @@ char *text_utf8_sanitize(const char *s)
 		}
 	}
 	out[o] = '\0';
+	if (outlen)
+		*outlen = o;
 	return out;
+}
+
+size_t text_utf8_whole(const char *s, size_t n)
+{
+	/* The last lead byte among the last four: does its sequence reach the end? */
+	for (size_t back = 1; back <= 4 && back <= n; back++) {
+		unsigned char c = (unsigned char)s[n - back];
+		if ((c & 0xC0) == 0x80)
+			continue;
+		size_t want = c < 0xC0 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : c < 0xF8 ? 4 : 1;
+		return want > back ? n - back : n;
+	}
+	return n;
 }
 
 size_t text_utf8_encode(uint32_t cp, char out[4])

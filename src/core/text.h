@@ -27,6 +27,17 @@ bool text_has_control(const char *s, bool allow_whitespace);
  */
 char *text_utf8_sanitize(const char *s);
 
+/* The same for s[0..n), which may hold NULs (they become U+FFFD too); *outlen gets the copy's
+ * length. */
+char *text_utf8_sanitize_n(const char *s, size_t n, size_t *outlen);
+
+/*
+ * The length of s[0..n) less a last character that has begun but not ended
+ * (at most 3 bytes), so text that arrives in pieces can be passed on in
+ * whole characters.
+ */
+size_t text_utf8_whole(const char *s, size_t n);
+
 /* Writes code point cp (at most U+10FFFF) as UTF-8 into out; returns its length, 1-4. */
 size_t text_utf8_encode(uint32_t cp, char out[4]);
 

@@ -28,7 +28,13 @@
 #include "core/mem.h"
 #include "providers/use.h"
 
-#define USE_MAX_BATCH   256
+/*
+ * Texts the worker sends at once: a chunk is up to ~1,200 pieces (10
+ * windows; ~21,600 for text NFKC expands), and a stopping server waits for
+ * the batch in hand, so 8 keep a batch to a fraction of a second (a few
+ * seconds at worst) while still giving both cores windows to share.
+ */
+#define USE_MAX_BATCH   8
 #define MAX_THREADS     8
 #define SCRATCH_TOKENS  512 /* pieces one use_encode() call stacks: about 9 MiB of scratch */
 #define TOKENS_A_THREAD 64  /* fewer than this per thread and a thread is not worth starting */

@@ -17,6 +17,15 @@
  * Sizes are code points, never bytes, and every cut falls between code
  * points, so chunks of valid UTF-8 are valid UTF-8; invalid input bytes
  * become U+FFFD first.
+ *
+ * Work and memory stay linear in the note, whatever its Markdown: md4c runs
+ * behind markdown.h's bounds; a trail holds at most TRAIL_LEVEL_CHARS of
+ * each heading (a longer heading is also its section's first unit, so no
+ * word is lost); empty table cells (md4c pads every row to the header's
+ * width) add nothing; a parse that calls back more than WORK_PER_BYTE
+ * times a byte, or writes more than its byte budget, is dropped for the
+ * plain-text reading of the note; and so are chunks too many or too big
+ * for the note (within_bounds()).
  */
 #include "services/chunker.h"
 
@@ -27,55 +36,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "core/mem.h"
 #include "core/text.h"
+#include "services/markdown.h"
 
 #define LIST_DEPTH_MAX   32 /* deeper lists are tracked as this deep */
 #define INDENT_DEPTH_MAX 4  /* nested items indent at most 2 * 3 spaces */
 #define QUOTE_DEPTH_MAX  3  /* at most "> > > " */
 
+#define TRAIL_LEVEL_CHARS   120 /* of one heading in a trail */
+#define WORK_PER_BYTE       4   /* md4c callbacks a byte of Markdown may cost */
+#define BYTES_PER_BYTE      8   /* bytes of units a byte of Markdown may become */
+#define WORK_SLACK          4096
+#define CHUNK_MIN_BYTES     32 /* of note per chunk, on average at most */
+#define CHUNKS_BYTES_FACTOR 3  /* all chunks' bytes: at most this many times the note's */
+
 static const char replacement[] = "\xEF\xBF\xBD"; /* U+FFFD */
-
-/* ---------------------------------------------------------------------- */
-/* Growable strings                                                        */
-/* ---------------------------------------------------------------------- */
-
-/* A string that grows; its input is the note, itself bounded (1 MiB). */
-struct buf {
-	char *p;
-	size_t len, cap;
-};
-
-static void buf_add(struct buf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 64;
-		while (b->len + n + 1 > cap)
-			cap *= 2;
-		b->p = xrealloc(b->p, cap);
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void buf_adds(struct buf *b, const char *s)
-{
-	buf_add(b, s, strlen(s));
-}
-
-static void buf_reset(struct buf *b)
-{
-	b->len = 0;
-	if (b->p)
-		b->p[0] = '\0';
-}
-
-static char *buf_dup(const struct buf *b)
-{
-	return xstrndup(b->p ? b->p : "", b->len);
-}
 
 static bool is_space(char c)
 {
@@ -134,14 +111,34 @@ struct parse {
 	char *levels[6];      /* heading text per level above here, NULL if none */
 	int section_level;    /* level of the heading opening this section, 0 before any */
 	size_t section_units; /* units so far in this section */
-	size_t cells;         /* cells so far in the table row */
+	bool cell_empty;      /* no text yet in the table cell being read */
+	size_t cells;         /* cells with text so far in the table row */
 	unsigned group;       /* counts top-level lists and tables */
 
 	struct unit *units;
 	size_t nunits, capunits;
 	char **trails; /* per section: " > "-joined heading trail */
 	size_t nsections, capsections;
+
+	size_t work, work_max;   /* md4c callbacks so far, and the most allowed */
+	size_t bytes, bytes_max; /* bytes written into units and trails */
+	bool over;               /* a bound was passed: the parse is dropped */
 };
+
+/* Appends to a buffer of p's, within p's byte budget. */
+static void put(struct parse *p, struct buf *b, const char *s, size_t n)
+{
+	if (n > p->bytes_max - p->bytes || buf_add(b, s, n) != VERR_OK) {
+		p->over = true;
+		return;
+	}
+	p->bytes += n;
+}
+
+static void puts_(struct parse *p, struct buf *b, const char *s)
+{
+	put(p, b, s, strlen(s));
+}
 
 static void push_unit(struct parse *p, char *text, enum unit_kind kind)
 {
@@ -167,26 +164,34 @@ static void push_section(struct parse *p, char *trail)
  * Prose: runs of white space become one space, or one newline where the
  * run held a hard line break; nothing leading or trailing.
  */
-static void collapse(const char *s, size_t n, struct buf *out)
+static void collapse(struct parse *p, const char *s, size_t n, struct buf *out)
 {
 	int pending = 0; /* 0 none, 1 space, 2 newline */
+	size_t from = 0; /* start of the run of text not yet written */
 	for (size_t i = 0; i < n; i++) {
-		if (is_space(s[i])) {
-			if (s[i] == '\n')
-				pending = 2;
-			else if (!pending)
-				pending = 1;
+		if (!is_space(s[i]))
 			continue;
+		if (i > from) {
+			if (pending && out->len)
+				puts_(p, out, pending == 2 ? "\n" : " ");
+			put(p, out, s + from, i - from);
+			pending = 0;
 		}
+		if (s[i] == '\n')
+			pending = 2;
+		else if (!pending)
+			pending = 1;
+		from = i + 1;
+	}
+	if (n > from) {
 		if (pending && out->len)
-			buf_adds(out, pending == 2 ? "\n" : " ");
-		pending = 0;
-		buf_add(out, s + i, 1);
+			puts_(p, out, pending == 2 ? "\n" : " ");
+		put(p, out, s + from, n - from);
 	}
 }
 
 /* Code: as written, less blank lines before and white space after. */
-static void keep_verbatim(const char *s, size_t n, struct buf *out)
+static void keep_verbatim(struct parse *p, const char *s, size_t n, struct buf *out)
 {
 	size_t start = 0, i = 0;
 	while (i < n) { /* skip whole blank lines */
@@ -200,50 +205,57 @@ static void keep_verbatim(const char *s, size_t n, struct buf *out)
 		return;
 	while (n > start && is_space(s[n - 1]))
 		n--;
-	buf_add(out, s + start, n - start);
+	put(p, out, s + start, n - start);
 }
 
 /* Ends the block being read: its text, if any, becomes a unit. */
 static void flush(struct parse *p)
 {
-	struct buf body = {0}, text = {0};
+	struct buf body, text;
+	buf_init(&body, BUF_NOCAP); /* put() keeps both within p's budget */
+	buf_init(&text, BUF_NOCAP);
 	if (p->verbatim)
-		keep_verbatim(p->cur.p ? p->cur.p : "", p->cur.len, &body);
+		keep_verbatim(p, p->cur.p ? p->cur.p : "", p->cur.len, &body);
 	else
-		collapse(p->cur.p ? p->cur.p : "", p->cur.len, &body);
+		collapse(p, p->cur.p ? p->cur.p : "", p->cur.len, &body);
 	buf_reset(&p->cur);
 	enum unit_kind kind = p->kind;
 	p->kind = U_PARA;
 	if (!body.len) {
-		free(body.p);
+		buf_free(&body);
 		return;
 	}
 	int q = p->quote_depth < QUOTE_DEPTH_MAX ? p->quote_depth : QUOTE_DEPTH_MAX;
 	for (int i = 0; i < q; i++)
-		buf_adds(&text, "> ");
+		puts_(p, &text, "> ");
 	if (p->marker_pending) {
-		buf_add(&text, p->marker.p, p->marker.len);
+		put(p, &text, p->marker.p, p->marker.len);
 		p->marker_pending = false;
 		if (kind != U_CODE)
 			kind = U_ITEM;
 	}
-	buf_add(&text, body.p, body.len);
-	free(body.p);
-	push_unit(p, text.p, kind);
+	put(p, &text, body.p, body.len);
+	buf_free(&body);
+	push_unit(p, buf_steal(&text), kind);
 }
 
+/* The trail of the headings above here: at most TRAIL_LEVEL_CHARS of each. */
 static char *make_trail(struct parse *p)
 {
-	struct buf t = {0};
-	buf_add(&t, "", 0);
+	struct buf t;
+	buf_init(&t, BUF_NOCAP);
 	for (int i = 0; i < 6; i++) {
-		if (!p->levels[i] || !*p->levels[i])
+		const char *h = p->levels[i];
+		if (!h || !*h)
 			continue;
 		if (t.len)
-			buf_adds(&t, " > ");
-		buf_adds(&t, p->levels[i]);
+			puts_(p, &t, " > ");
+		size_t n = strlen(h), cut = cp_offset(h, n, TRAIL_LEVEL_CHARS);
+		put(p, &t, h, cut);
+		if (cut < n)
+			puts_(p, &t, "\xE2\x80\xA6"); /* … */
 	}
-	return t.p;
+	return buf_steal(&t);
 }
 
 /*
@@ -265,21 +277,26 @@ static void close_section(struct parse *p, int next_level)
 static void item_marker(struct parse *p, const MD_BLOCK_LI_DETAIL *d)
 {
 	buf_reset(&p->marker);
-	buf_add(&p->marker, "", 0);
 	int depth = p->list_depth < INDENT_DEPTH_MAX ? p->list_depth : INDENT_DEPTH_MAX;
 	for (int i = 1; i < depth; i++)
-		buf_adds(&p->marker, "  ");
+		puts_(p, &p->marker, "  ");
 	int top = (p->list_depth < LIST_DEPTH_MAX ? p->list_depth : LIST_DEPTH_MAX) - 1;
 	if (top >= 0 && p->lists[top].ordered) {
 		char num[24];
 		snprintf(num, sizeof(num), "%u. ", p->lists[top].next++);
-		buf_adds(&p->marker, num);
+		puts_(p, &p->marker, num);
 	} else {
-		buf_adds(&p->marker, "- ");
+		puts_(p, &p->marker, "- ");
 	}
 	if (d && d->is_task)
-		buf_adds(&p->marker, d->task_mark == ' ' ? "[ ] " : "[x] ");
+		puts_(p, &p->marker, d->task_mark == ' ' ? "[ ] " : "[x] ");
 	p->marker_pending = true;
+}
+
+/* Every callback counts against the work budget; past it, or past the byte budget, md4c stops. */
+static int spent(struct parse *p)
+{
+	return p->over || ++p->work > p->work_max ? -1 : 0;
 }
 
 static int enter_block(MD_BLOCKTYPE type, void *detail, void *userdata)
@@ -337,14 +354,13 @@ static int enter_block(MD_BLOCKTYPE type, void *detail, void *userdata)
 		break;
 	case MD_BLOCK_TH:
 	case MD_BLOCK_TD:
-		if (p->cells++)
-			buf_adds(&p->cur, " | ");
+		p->cell_empty = true; /* " | " comes with the cell's first text */
 		break;
-	default: /* P, HR, TABLE */
+	default: /* P, HR */
 		flush(p);
 		break;
 	}
-	return 0;
+	return spent(p);
 }
 
 static int leave_block(MD_BLOCKTYPE type, void *detail, void *userdata)
@@ -353,16 +369,23 @@ static int leave_block(MD_BLOCKTYPE type, void *detail, void *userdata)
 	(void)detail;
 	switch (type) {
 	case MD_BLOCK_H: {
-		struct buf t = {0};
-		collapse(p->heading.p ? p->heading.p : "", p->heading.len, &t);
+		struct buf t;
+		buf_init(&t, BUF_NOCAP);
+		collapse(p, p->heading.p ? p->heading.p : "", p->heading.len, &t);
 		for (int i = p->level - 1; i < 6; i++) {
 			free(p->levels[i]);
 			p->levels[i] = NULL;
 		}
-		p->levels[p->level - 1] = t.p ? t.p : xstrdup("");
+		char *h = buf_steal(&t);
+		p->levels[p->level - 1] = h;
 		p->in_heading = false;
 		push_section(p, make_trail(p));
 		p->section_level = p->level;
+		/* A heading too long for the trail is its section's first text too. */
+		if (text_utf8_len(h, strlen(h)) > TRAIL_LEVEL_CHARS) {
+			put(p, &p->cur, h, strlen(h));
+			flush(p);
+		}
 		break;
 	}
 	case MD_BLOCK_QUOTE:
@@ -385,22 +408,23 @@ static int leave_block(MD_BLOCKTYPE type, void *detail, void *userdata)
 		break;
 	case MD_BLOCK_TH:
 	case MD_BLOCK_TD:
+		p->cell_empty = false;
 		break;
 	default: /* P, TR, TABLE, ... */
 		flush(p);
 		break;
 	}
-	return 0;
+	return spent(p);
 }
 
 static int enter_span(MD_SPANTYPE type, void *detail, void *userdata)
 {
-	(void)type, (void)detail, (void)userdata;
-	return 0;
+	(void)type, (void)detail;
+	return spent(userdata);
 }
 
 /* &amp; &#233; &#x1F600;: decoded into out; unknown names stay as written. */
-static void add_entity(struct buf *out, const char *s, size_t n)
+static void add_entity(struct parse *p, struct buf *out, const char *s, size_t n)
 {
 	static const struct {
 		const char *name, *text;
@@ -436,55 +460,60 @@ static void add_entity(struct buf *out, const char *s, size_t n)
 				ok = false;
 		}
 		if (!ok || cp == 0 || (cp >= 0xD800 && cp <= 0xDFFF) || cp < 0x20) {
-			buf_adds(out, replacement);
+			puts_(p, out, replacement);
 			return;
 		}
 		char u[4];
-		buf_add(out, u, text_utf8_encode(cp, u));
+		put(p, out, u, text_utf8_encode(cp, u));
 		return;
 	}
 	for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
 		if (strlen(named[i].name) == n && memcmp(named[i].name, s, n) == 0) {
-			buf_adds(out, named[i].text);
+			puts_(p, out, named[i].text);
 			return;
 		}
 	}
-	buf_add(out, s, n);
+	put(p, out, s, n);
 }
 
 static int on_text(MD_TEXTTYPE type, const MD_CHAR *text, MD_SIZE size, void *userdata)
 {
 	struct parse *p = userdata;
 	struct buf *b = p->in_heading ? &p->heading : &p->cur;
+	if (p->cell_empty) {
+		if (p->cells++)
+			puts_(p, b, " | ");
+		p->cell_empty = false;
+	}
 	switch (type) {
 	case MD_TEXT_NULLCHAR:
-		buf_adds(b, replacement);
+		puts_(p, b, replacement);
 		break;
 	case MD_TEXT_BR:
-		buf_adds(b, "\n");
+		puts_(p, b, "\n");
 		break;
 	case MD_TEXT_SOFTBR:
-		buf_adds(b, " ");
+		puts_(p, b, " ");
 		break;
 	case MD_TEXT_ENTITY:
-		add_entity(b, text, size);
+		add_entity(p, b, text, size);
 		break;
 	case MD_TEXT_HTML:
 		if (p->verbatim) /* an HTML block; inline tags are dropped */
-			buf_add(b, text, size);
+			put(p, b, text, size);
 		break;
 	default: /* NORMAL, CODE, LATEXMATH */
-		buf_add(b, text, size);
+		put(p, b, text, size);
 		break;
 	}
-	return 0;
+	return spent(p);
 }
 
 static void parse_free(struct parse *p)
 {
-	free(p->cur.p);
-	free(p->marker.p);
-	free(p->heading.p);
+	buf_free(&p->cur);
+	buf_free(&p->marker);
+	buf_free(&p->heading);
 	for (int i = 0; i < 6; i++)
 		free(p->levels[i]);
 	for (size_t i = 0; i < p->nunits; i++)
@@ -495,12 +524,25 @@ static void parse_free(struct parse *p)
 	free(p->trails);
 }
 
-/* Fills p with the units of content; false if md4c failed (p is then empty). */
+/* An empty parse of an n-byte note, with its budgets and the section before any heading. */
+static void parse_init(struct parse *p, size_t n)
+{
+	memset(p, 0, sizeof(*p));
+	buf_init(&p->cur, BUF_NOCAP); /* put() keeps every buffer within bytes_max */
+	buf_init(&p->marker, BUF_NOCAP);
+	buf_init(&p->heading, BUF_NOCAP);
+	p->work_max = WORK_PER_BYTE * n + WORK_SLACK;
+	p->bytes_max = BYTES_PER_BYTE * n + WORK_SLACK;
+	push_section(p, xstrdup(""));
+}
+
+/* Fills p with the units of content; false if md4c failed or a bound was passed (p is then
+ * empty). */
 static bool parse_markdown(const char *content, struct parse *p)
 {
 	MD_PARSER parser = {
 	    .abi_version = 0,
-	    .flags = MD_DIALECT_GITHUB,
+	    .flags = MARKDOWN_DIALECT,
 	    .enter_block = enter_block,
 	    .leave_block = leave_block,
 	    .enter_span = enter_span,
@@ -508,11 +550,9 @@ static bool parse_markdown(const char *content, struct parse *p)
 	    .text = on_text,
 	};
 	size_t n = strlen(content);
-	memset(p, 0, sizeof(*p));
-	push_section(p, xstrdup(""));
-	if (n > UINT32_MAX / 2 || md_parse(content, (MD_SIZE)n, &parser, p) != 0) {
+	parse_init(p, n);
+	if (markdown_parse(content, n, &parser, p, NULL) != 0 || p->over) {
 		parse_free(p);
-		memset(p, 0, sizeof(*p));
 		return false;
 	}
 	flush(p);
@@ -694,7 +734,7 @@ struct packer {
 	struct chunk *v;
 	size_t n, cap;
 	const char *trail;
-	struct buf text; /* the chunk being filled */
+	struct buf text; /* the chunk being filled: at most CHUNK_MAX_CHARS, so no cap of its own */
 	size_t text_cps;
 	bool has_content;        /* text holds more than overlap */
 	const struct unit *last; /* the unit text ends with, NULL if none */
@@ -719,7 +759,7 @@ static void close_chunk(struct packer *k, size_t overlap)
 			k->cap = k->cap ? k->cap * 2 : 8;
 			k->v = xrealloc(k->v, k->cap * sizeof(*k->v));
 		}
-		k->v[k->n++] = (struct chunk){xstrdup(k->trail), buf_dup(&k->text)};
+		k->v[k->n++] = (struct chunk){xstrdup(k->trail), xstrndup(k->text.p, k->text.len)};
 	}
 	k->has_content = false;
 	if (!k->text.len)
@@ -790,23 +830,55 @@ static void pack_unit(struct packer *k, const struct unit *u)
 	k->last = u;
 }
 
-/* Plain text, when md4c cannot parse: one verbatim unit in one section. */
+/* Plain text, when md4c cannot parse within bounds: one verbatim unit in one section. */
 static void parse_plain(const char *content, struct parse *p)
 {
-	memset(p, 0, sizeof(*p));
-	push_section(p, xstrdup(""));
-	struct buf t = {0};
-	keep_verbatim(content, strlen(content), &t);
+	size_t n = strlen(content);
+	parse_init(p, n);
+	struct buf t;
+	buf_init(&t, BUF_NOCAP);
+	keep_verbatim(p, content, n, &t);
 	if (t.len)
-		push_unit(p, t.p, U_PARA);
+		push_unit(p, buf_steal(&t), U_PARA);
 	else
-		free(t.p);
+		buf_free(&t);
+}
+
+/* Packs the units of p into chunks; a chunk never spans two sections. */
+static void pack(const struct parse *p, struct packer *k)
+{
+	*k = (struct packer){0};
+	buf_init(&k->text, BUF_NOCAP);
+	for (size_t i = 0; i < p->nunits; i++) {
+		if (i == 0 || p->units[i].section != p->units[i - 1].section) {
+			close_chunk(k, 0);
+			k->trail = p->trails[p->units[i].section];
+			k->last = NULL;
+		}
+		pack_unit(k, &p->units[i]);
+	}
+	close_chunk(k, 0);
+	buf_free(&k->text);
+}
+
+/*
+ * Whether the chunks of an n-byte note are few and small enough: at most
+ * one per CHUNK_MIN_BYTES of note, all of them together at most
+ * CHUNKS_BYTES_FACTOR times it. Thousands of tiny sections, each chunk
+ * repeating its trail, fail this and the note is cut as plain text.
+ */
+static bool within_bounds(const struct packer *k, size_t n)
+{
+	size_t bytes = 0;
+	for (size_t i = 0; i < k->n; i++)
+		bytes += strlen(k->v[i].heading) + strlen(k->v[i].text);
+	return k->n <= n / CHUNK_MIN_BYTES + 64 && bytes <= CHUNKS_BYTES_FACTOR * n + WORK_SLACK;
 }
 
 size_t chunker_split(const char *title, const char *content, struct chunk **out)
 {
 	struct parse p;
-	struct packer k = {0};
+	struct packer k;
 	char *fixed = NULL;
 
 	if (!title)
@@ -815,25 +887,22 @@ size_t chunker_split(const char *title, const char *content, struct chunk **out)
 		content = "";
 	if (!text_utf8_valid(content, strlen(content)))
 		content = fixed = text_utf8_sanitize(content);
-	if (!parse_markdown(content, &p))
+	size_t n = strlen(content);
+	bool markdown = parse_markdown(content, &p);
+	if (!markdown)
 		parse_plain(content, &p);
-
-	/* Units come in section order; a chunk never spans two sections. */
-	for (size_t i = 0; i < p.nunits; i++) {
-		if (i == 0 || p.units[i].section != p.units[i - 1].section) {
-			close_chunk(&k, 0);
-			k.trail = p.trails[p.units[i].section];
-			k.last = NULL;
-		}
-		pack_unit(&k, &p.units[i]);
+	pack(&p, &k);
+	if (markdown && !within_bounds(&k, n)) {
+		chunks_free(k.v, k.n);
+		parse_free(&p);
+		parse_plain(content, &p);
+		pack(&p, &k);
 	}
-	close_chunk(&k, 0);
 	if (k.n == 0) {
 		k.v = xmalloc(sizeof(*k.v));
 		k.v[k.n++] = (struct chunk){xstrdup(""), xstrdup(title)};
 	}
 
-	free(k.text.p);
 	parse_free(&p);
 	free(fixed);
 	*out = k.v;

@@ -30,11 +30,41 @@ void cite_filter_init(struct cite_filter *f, int nsources, bool *cited, llm_delt
 	*f = (struct cite_filter){.nsources = nsources, .cited = cited, .emit = emit, .ctx = ctx};
 }
 
+/* Emits s[0..n), whole characters of valid UTF-8. */
+static int emit_valid(struct cite_filter *f, const char *s, size_t n)
+{
+	if (n == 0 || f->stopped)
+		return f->stopped;
+	if (text_utf8_valid(s, n)) {
+		f->stopped = f->emit(f->ctx, s, n);
+		return f->stopped;
+	}
+	size_t len;
+	char *clean = text_utf8_sanitize_n(s, n, &len);
+	f->stopped = f->emit(f->ctx, clean, len);
+	free(clean);
+	return f->stopped;
+}
+
+/* Emits s[0..n); a character cut at its end waits in part[] for the rest. */
 static int out(struct cite_filter *f, const char *s, size_t n)
 {
 	if (n == 0 || f->stopped)
 		return f->stopped;
-	f->stopped = f->emit(f->ctx, s, n);
+	char *joined = NULL;
+	if (f->npart) { /* rare: only a piece that split a character */
+		joined = xmalloc(f->npart + n);
+		memcpy(joined, f->part, f->npart);
+		memcpy(joined + f->npart, s, n);
+		s = joined;
+		n += f->npart;
+		f->npart = 0;
+	}
+	size_t whole = text_utf8_whole(s, n);
+	memcpy(f->part, s + whole, n - whole);
+	f->npart = n - whole;
+	emit_valid(f, s, whole);
+	free(joined);
 	return f->stopped;
 }
 
@@ -45,12 +75,16 @@ static int flush_held(struct cite_filter *f)
 	return out(f, f->held, n);
 }
 
-/* A complete "[...]" is held: keep the valid numbers, drop the rest. */
+/*
+ * A complete "[...]" is held: keep the valid numbers, each once, and drop
+ * the rest. Each number kept takes at most its digits and ", ", so the
+ * rewrite is at most three times the held text.
+ */
 static int close_marker(struct cite_filter *f)
 {
-	char kept[sizeof(f->held) + 8];
+	char kept[3 * sizeof(f->held)];
 	size_t n = 0;
-	bool any = false;
+	int seen[sizeof(f->held)], nseen = 0;
 	const char *p = f->held + 1;
 	if (!strpbrk(p, "0123456789")) /* "[ ]": a checkbox, not a citation */
 		return flush_held(f);
@@ -66,26 +100,32 @@ static int close_marker(struct cite_filter *f)
 			p++;
 			digits = true;
 		}
-		if (digits && v >= 1 && v <= f->nsources) {
+		bool again = false;
+		for (int i = 0; i < nseen && !again; i++)
+			again = seen[i] == v;
+		if (digits && v >= 1 && v <= f->nsources && !again) {
 			f->cited[v] = true;
-			n += (size_t)snprintf(kept + n, sizeof(kept) - n, "%s%d", any ? ", " : "[",
-			                      v);
-			any = true;
+			seen[nseen++] = v;
+			n += (size_t)snprintf(kept + n, sizeof(kept) - n, "%s%d",
+			                      nseen > 1 ? ", " : "[", v);
 		}
 		if (!digits && *p != ']')
 			p++;
 	}
 	f->nheld = 0;
-	if (!any)
+	if (!nseen)
 		return f->stopped;
-	n += (size_t)snprintf(kept + n, sizeof(kept) - n, "]");
+	kept[n++] = ']';
 	return out(f, kept, n);
 }
 
 int cite_filter_feed(struct cite_filter *f, const char *text, size_t len)
 {
-	size_t plain = 0; /* start of text not yet emitted */
-	for (size_t i = 0; i < len; i++) {
+	size_t plain = 0;            /* start of text not yet emitted */
+	if (len == 0 && !f->stopped) /* asks whether anyone still waits (see llm_delta_fn) */
+		f->stopped = f->emit(f->ctx, "", 0);
+	size_t i = 0;
+	while (i < len) {
 		char c = text[i];
 		if (f->nheld == 0) {
 			/* "[" opens a citation only after a non-word character: not in arr[0]. */
@@ -93,12 +133,13 @@ int cite_filter_feed(struct cite_filter *f, const char *text, size_t len)
 			                   (f->prev >= 'A' && f->prev <= 'Z') ||
 			                   (f->prev >= '0' && f->prev <= '9') || f->prev == '_';
 			f->prev = c;
+			i++;
 			if (c != '[' || word_before)
 				continue;
-			if (out(f, text + plain, i - plain))
+			if (out(f, text + plain, i - 1 - plain))
 				return f->stopped;
 			f->held[f->nheld++] = c;
-			plain = i + 1;
+			plain = i;
 			continue;
 		}
 		bool marker_char = (c >= '0' && c <= '9') || c == ',' || c == ' ';
@@ -107,19 +148,14 @@ int cite_filter_feed(struct cite_filter *f, const char *text, size_t len)
 			f->held[f->nheld] = '\0';
 			if (close_marker(f))
 				return f->stopped;
+			i++;
 		} else if (marker_char && f->nheld < sizeof(f->held) - 2) {
 			f->held[f->nheld++] = c;
-		} else {
-			/* Not a citation after all: let it through as written. */
-			if (flush_held(f))
-				return f->stopped;
-			if (c == '[') {
-				f->held[f->nheld++] = c;
-			} else if (out(f, &c, 1)) {
-				return f->stopped;
-			}
-		}
-		plain = i + 1;
+			i++;
+		} else if (flush_held(f)) { /* not a citation after all: let it through */
+			return f->stopped;
+		} /* and read c again as plain text, whatever its length */
+		plain = i;
 	}
 	if (f->nheld == 0)
 		return out(f, text + plain, len - plain);
@@ -128,7 +164,11 @@ int cite_filter_feed(struct cite_filter *f, const char *text, size_t len)
 
 int cite_filter_flush(struct cite_filter *f)
 {
-	return flush_held(f);
+	if (flush_held(f))
+		return f->stopped;
+	size_t n = f->npart; /* a character that never ended */
+	f->npart = 0;
+	return emit_valid(f, f->part, n);
 }
 
 /* ------------------------------------------------------------ prompt */
@@ -246,6 +286,8 @@ struct collect {
 static int collect(void *ctx, const char *text, size_t len)
 {
 	struct collect *c = ctx;
+	if (len == 0) /* a probe: nothing to keep, pass the question on */
+		return c->next ? c->next(c->next_ctx, text, 0) : 0;
 	if (c->len + len + 1 > c->cap) {
 		c->cap = (c->len + len + 1) * 2;
 		c->buf = xrealloc(c->buf, c->cap);

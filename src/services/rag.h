@@ -54,15 +54,20 @@ void ask_result_free(struct ask_result *r);
 
 /*
  * The citation check as a stream filter: feed text in pieces, get it back
- * with every [n] whose n is not in 1..nsources removed and the valid ones
- * recorded in cited (nsources + 1 flags). A marker split across pieces is
- * held back until it is complete.
+ * with every [n] whose n is not in 1..nsources removed, a number repeated
+ * in one marker kept once, and the valid ones recorded in cited (nsources +
+ * 1 flags). A marker split across pieces is held back until it is complete.
+ * Text may be split anywhere, even inside a character: emit only ever gets
+ * whole UTF-8 characters (bytes that are not UTF-8 come out as U+FFFD), so
+ * each piece can go out as a JSON string.
  */
 struct cite_filter {
 	int nsources;
 	bool *cited;
-	char held[32];
+	char held[32]; /* "[" and what may still become a marker */
 	size_t nheld;
+	char part[4]; /* a character whose last bytes are still to come */
+	size_t npart;
 	llm_delta_fn emit;
 	void *ctx;
 	int stopped; /* emit asked to stop */

@@ -244,6 +244,16 @@ Test(web, content_html_escapes_raw_html)
 	http_resp_free(&r);
 	free(path);
 
+	/* A javascript: URL is no link in content_html, whatever reads it. */
+	body =
+	    it_jpack("{s:s}", "content", "[a](JavaScript:alert(1)) [b](jav&#97;script:x) [c](/ok)");
+	cr_assert_eq(api(&srv, "POST", "/api/v1/render", me.access, body, &r), 200);
+	html = resp_str(&r, "html");
+	cr_assert(html && !it_contains(html, "script:", true), "render: %s", r.body);
+	cr_assert(it_contains(html, "<a href=\"/ok\">c</a>", false), "render: %s", r.body);
+	http_resp_free(&r);
+	free(body);
+
 	/* Without format=html the note is as before. */
 	cr_assert_eq(note_get(&srv, me.access, id, &r), 200);
 	cr_assert_null(json_object_get(r.json, "content_html"));
@@ -263,5 +273,44 @@ Test(web, content_html_escapes_raw_html)
 	cr_assert_eq(api(&srv, "POST", "/api/v1/render", NULL, body, &r), 401);
 	http_resp_free(&r);
 	free(body);
+	server_stop_ok(&srv);
+}
+
+Test(web, the_worst_markdown_saves_and_renders)
+{
+	/* 1 MiB of "]([" lines took md4c 18 s on every save and render; rows
+	 * padded to a wide header made hundreds of MB of HTML. */
+	server_start(&srv, NULL);
+	user_new(&srv, &me);
+	const char *shapes[] = {"]([\n", "[x]\n", NULL};
+	for (int i = 0; i < 3; i++) {
+		size_t cap = 1024 * 1024 - 64, len = 0;
+		char *md = malloc(cap + 1);
+		if (shapes[i]) {
+			while (len + strlen(shapes[i]) <= cap)
+				len += (size_t)sprintf(md + len, "%s", shapes[i]);
+		} else {
+			for (int k = 0; k < 127; k++)
+				len += (size_t)sprintf(md + len, "|h%d", k);
+			len += (size_t)sprintf(md + len, "|\n");
+			for (int k = 0; k < 127; k++)
+				len += (size_t)sprintf(md + len, "|---");
+			len += (size_t)sprintf(md + len, "|\n");
+			while (len + 2 <= cap)
+				len += (size_t)sprintf(md + len, "|\n");
+		}
+		char *body = it_jpack("{s:s, s:s}", "title", "worst", "content", md);
+		long long id = note_create(&srv, me.access, body);
+		free(body);
+		struct http_resp r;
+		char *path = it_asprintf("/api/v1/notes/%lld?format=html", id);
+		cr_assert_eq(api(&srv, "GET", path, me.access, NULL, &r), 200, "shape %d", i);
+		const char *html = resp_str(&r, "content_html");
+		cr_assert(html && strlen(html) <= 8 * len + 65536, "shape %d: %zu bytes of HTML", i,
+		          html ? strlen(html) : 0);
+		http_resp_free(&r);
+		free(path);
+		free(md);
+	}
 	server_stop_ok(&srv);
 }

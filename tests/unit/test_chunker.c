@@ -332,3 +332,104 @@ Test(chunker, embed_input_has_title_heading_and_text)
 	cr_assert_str_eq(s, "Title\n\nBody text.");
 	free(s);
 }
+
+/* Bytes of every chunk's heading and text. */
+static size_t chunk_bytes(const struct chunk *c, size_t n)
+{
+	size_t total = 0;
+	for (size_t i = 0; i < n; i++)
+		total += strlen(c[i].heading) + strlen(c[i].text);
+	return total;
+}
+
+Test(chunker, a_long_heading_is_not_copied_into_every_chunk)
+{
+	/* A 100 KB heading over 5,000 small sections took about 1 GB. */
+	size_t big = 100 * 1024, sections = 5000;
+	char *md = malloc(big + sections * 16 + 64);
+	size_t len = 0;
+	md[len++] = '#';
+	md[len++] = ' ';
+	for (size_t i = 0; i < big; i++)
+		md[len++] = i % 7 == 6 ? ' ' : 'h';
+	len += (size_t)sprintf(md + len, " lastword\n\n");
+	for (size_t i = 0; i < sections; i++)
+		len += (size_t)sprintf(md + len, "## s%zu\n\nx\n\n", i);
+	struct chunk *c;
+	size_t n = chunker_split("t", md, &c);
+	check_chunks(c, n);
+	cr_assert_lt(chunk_bytes(c, n), 4 * len, "%zu bytes of chunks from %zu of Markdown",
+	             chunk_bytes(c, n), len);
+	/* Nothing is lost: the heading's last word is in some chunk's text. */
+	bool found = false;
+	for (size_t i = 0; i < n && !found; i++)
+		found = strstr(c[i].text, "lastword") != NULL;
+	cr_assert(found, "the long heading's end is in no chunk");
+	chunks_free(c, n);
+	free(md);
+}
+
+Test(chunker, a_long_heading_is_cut_in_trails_and_kept_as_text)
+{
+	char head[3000];
+	for (size_t i = 0; i < sizeof(head) - 1; i++)
+		head[i] = i % 7 == 6 ? ' ' : 'h';
+	head[sizeof(head) - 1] = '\0';
+	char *md = malloc(sizeof(head) + 128);
+	sprintf(md, "# %s lastword\n\n## A\n\nText a.\n\n## B\n\nText b.\n", head);
+	struct chunk *c;
+	size_t n = chunker_split("t", md, &c);
+	check_chunks(c, n);
+	cr_assert_geq(n, 3);
+	for (size_t i = 0; i < n; i++)
+		cr_assert_leq(cps(c[i].heading), 2 * 130, "chunk %zu: a trail of %zu code points",
+		              i, cps(c[i].heading));
+	bool found = false;
+	for (size_t i = 0; i < n && !found; i++)
+		found = strstr(c[i].text, "lastword") != NULL;
+	cr_assert(found, "the long heading's end is in no chunk");
+	cr_assert(strstr(c[n - 1].heading, "> B") != NULL, "last trail: %s", c[n - 1].heading);
+	cr_assert_str_eq(c[n - 1].text, "Text b.");
+	chunks_free(c, n);
+	free(md);
+}
+
+Test(chunker, many_tiny_sections_are_bounded)
+{
+	/* "# a" alone is a chunk with its trail: 1 MiB of them was 250,000 chunks. */
+	size_t len = 0, cap = 1 << 20;
+	char *md = malloc(cap + 16);
+	for (int i = 0; len + 12 < cap; i++)
+		len += (size_t)sprintf(md + len, "###### h%d\n", i % 1000);
+	struct chunk *c;
+	size_t n = chunker_split("t", md, &c);
+	check_chunks(c, n);
+	cr_assert_leq(n, len / 32 + 64, "%zu chunks from %zu bytes", n, len);
+	cr_assert_lt(chunk_bytes(c, n), 3 * len, "%zu bytes of chunks from %zu of Markdown",
+	             chunk_bytes(c, n), len);
+	chunks_free(c, n);
+	free(md);
+}
+
+Test(chunker, table_rows_padded_to_the_header_stay_small)
+{
+	/* Rows of one "|" under a 127-column header: md4c pads each row to the
+	 * header's width, which the chunker turned into " | " per empty cell. */
+	size_t rows = 100000, len = 0;
+	char *md = malloc(127 * 12 + rows * 2 + 16);
+	for (int k = 0; k < 127; k++)
+		len += (size_t)sprintf(md + len, "|h%d", k);
+	len += (size_t)sprintf(md + len, "|\n");
+	for (int k = 0; k < 127; k++)
+		len += (size_t)sprintf(md + len, "|---");
+	len += (size_t)sprintf(md + len, "|\n");
+	for (size_t i = 0; i < rows; i++)
+		len += (size_t)sprintf(md + len, "|\n");
+	struct chunk *c;
+	size_t n = chunker_split("t", md, &c);
+	check_chunks(c, n);
+	cr_assert_lt(chunk_bytes(c, n), 4 * len, "%zu bytes of chunks from %zu of Markdown",
+	             chunk_bytes(c, n), len);
+	chunks_free(c, n);
+	free(md);
+}

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "core/text.h"
 #include "services/rag.h"
 
 struct sink {
@@ -40,7 +41,7 @@ static void expect(const char *in, int nsources, const char *want)
 {
 	for (size_t step = 1; step <= strlen(in) + 1; step++) {
 		struct sink s;
-		bool cited[8] = {0};
+		bool cited[32] = {0};
 		filter(in, nsources, step, &s, cited);
 		cr_assert_str_eq(s.buf, want, "input \"%s\" in pieces of %zu", in, step);
 	}
@@ -76,4 +77,44 @@ Test(cite_filter, records_what_is_cited)
 	cr_assert_not(cited[1]);
 	cr_assert(cited[2]);
 	cr_assert(cited[3]);
+}
+
+/* A sink that checks every piece it is given is whole UTF-8, as an SSE event must be. */
+static int collect_whole(void *ctx, const char *text, size_t len)
+{
+	cr_assert(text_utf8_valid(text, len), "piece \"%.*s\" is not whole UTF-8", (int)len, text);
+	return collect(ctx, text, len);
+}
+
+static void expect_whole(const char *in, int nsources, const char *want)
+{
+	for (size_t step = 1; step <= strlen(in) + 1; step++) {
+		struct sink s = {0};
+		bool cited[32] = {0};
+		struct cite_filter f;
+		cite_filter_init(&f, nsources, cited, collect_whole, &s);
+		for (size_t i = 0; i < strlen(in); i += step) {
+			size_t n = strlen(in) - i < step ? strlen(in) - i : step;
+			cite_filter_feed(&f, in + i, n);
+		}
+		cite_filter_flush(&f);
+		cr_assert_str_eq(s.buf, want, "input \"%s\" in pieces of %zu", in, step);
+	}
+}
+
+Test(cite_filter, never_emits_part_of_a_character)
+{
+	/* After a held "[", the next character went out one byte at a time. */
+	expect_whole("Das ist [über] alles [1].", 2, "Das ist [über] alles [1].");
+	expect_whole("[é [日本] [😀 [2]", 2, "[é [日本] [😀 [2]");
+	/* Pieces that split a character themselves are joined before they go out. */
+	expect_whole("Grüße 日本語 😀 done", 2, "Grüße 日本語 😀 done");
+}
+
+Test(cite_filter, a_long_marker_cannot_overflow)
+{
+	/* Rewriting "1," as "1, " grew the marker past its buffer. */
+	expect("See [1,1,1,1,1,1,1,1,1,1,1,1,1,1,1].", 2, "See [1].");
+	expect("See [1,2,1,2,1,2,1,2,1,2,1,2,1,2,1].", 3, "See [1, 2].");
+	expect("See [1 2 3 4 5 6 7 8 9 1 2 3 4].", 9, "See [1, 2, 3, 4, 5, 6, 7, 8, 9].");
 }

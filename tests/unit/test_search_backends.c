@@ -237,8 +237,10 @@ Test(search_backends, same_results_on_sqlite_and_postgresql, .init = setup, .fin
 	            n, right[0][0], right[0][1], right[1][0], right[1][1], right[2][0],
 	            right[2][1]);
 	cr_assert_eq(right[SEARCH_SEMANTIC][0], right[SEARCH_SEMANTIC][1]);
+	/* Keyword ranking differs by design (BM25 on SQLite, ts_rank on PostgreSQL):
+	 * within 5 % of the queries. */
 	for (enum search_mode m = SEARCH_HYBRID; m <= SEARCH_KEYWORD; m += 2)
-		cr_assert(abs(right[m][0] - right[m][1]) <= 3,
+		cr_assert(abs(right[m][0] - right[m][1]) <= (int)n / 20,
 		          "%s: the relevant note first for %d queries on SQLite, %d on PostgreSQL",
 		          search_mode_name(m), right[m][0], right[m][1]);
 	json_decref(queries);

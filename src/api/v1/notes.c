@@ -79,11 +79,8 @@ enum verr v1_notes_get(struct api_req *req, struct api_resp *resp)
 	if ((rc = api_param_id(req, 0, not_found, &id)) ||
 	    (rc = notes_get(req->svc, req->user_id, id, &n, req->err)))
 		return rc;
-	if (format && strcmp(format, "html") == 0 &&
-	    (rc = render_markdown_html(n.content, &html, req->err))) {
-		note_free(&n);
-		return rc;
-	}
+	if (format && strcmp(format, "html") == 0)
+		html = render_markdown_html(n.content);
 	resp->body = api_note_json(&n, true);
 	if (html)
 		json_object_set_new(resp->body, "content_html", json_string(html));
@@ -103,8 +100,7 @@ enum verr v1_render(struct api_req *req, struct api_resp *resp)
 	if (strlen(content) > NOTE_CONTENT_MAX)
 		return verr_set(req->err, VERR_TOO_LARGE, "content: at most %d bytes",
 		                NOTE_CONTENT_MAX);
-	if ((rc = render_markdown_html(content, &html, req->err)))
-		return rc;
+	html = render_markdown_html(content);
 	resp->body = json_pack("{s:s}", "html", html);
 	free(html);
 	return VERR_OK;
