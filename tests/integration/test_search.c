@@ -1179,6 +1179,9 @@ Test(search, keyword_order_uses_only_my_own_notes)
 	long long ferry = add(me.access, "Harbour day", "We took the ferry.", NULL);
 	add(me.access, "Embassy day", "The visa arrived.", NULL);
 	add(me.access, "Passport day", "Visa stamps again.", NULL);
+	/* Hybrid's semantic side must see all of them before and after alike. */
+	struct it_index ix;
+	index_wait_settled(&srv, me.access, EMBED_TIMEOUT_MS, &ix);
 
 	struct http_resp r;
 	search(me.access, "ferry visa", "mode=keyword", &r);
