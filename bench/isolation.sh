@@ -142,6 +142,8 @@ corpus "$EMAIL_A" "$A_NOTES" 1 "$TMP/queries.txt" "$QUERIES" >"$TMP/seed-a.txt"
 # --- server -------------------------------------------------------------------
 
 json_int() { sed -n "s/.*\"$1\"[[:space:]]*:[[:space:]]*\([0-9][0-9]*\).*/\1/p" <<<"$2"; }
+# field KEY LINE: the value of KEY=... in a BENCH_RESULT line.
+field() { sed -n "s/.*[[:space:]]$1=\([^[:space:]]*\).*/\1/p" <<<" $2"; }
 
 log "starting $VAULT_BIN serve"
 (cd "$TMP" && exec env "${VAULT_ENV[@]}" "$VAULT_BIN" serve) >"$SERVER_LOG" 2>&1 </dev/null &
@@ -204,10 +206,24 @@ RUNS=$MODES
 : >"$TMP/steps.tsv"
 : >"$TMP/wrk.md"
 
+# cpu_ticks: user + system CPU time of the server so far, in clock ticks.
+cpu_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$SERVER_PID/stat"; }
+
+# pg_blocks: buffer accesses (hits and reads, heap, index and TOAST) of the
+# schema's tables so far, as PostgreSQL's statistics count them. The schema
+# is this run's alone, so other work on a shared server does not count.
+pg_blocks() {
+	pg_sql "$DB_URL" "SELECT sum(coalesce(heap_blks_read, 0) + coalesce(heap_blks_hit, 0) +
+		coalesce(idx_blks_read, 0) + coalesce(idx_blks_hit, 0) + coalesce(toast_blks_read, 0) +
+		coalesce(toast_blks_hit, 0) + coalesce(tidx_blks_read, 0) + coalesce(tidx_blks_hit, 0))
+		FROM pg_statio_user_tables WHERE schemaname = '$PG_SCHEMA'"
+}
+
 # measure STEP MODE ROUND: one wrk run of A's searches in MODE, or of the
-# control (MODE note).
+# control (MODE note), with the server's CPU time (and on PostgreSQL the
+# buffer accesses) it took.
 measure() {
-	local out script=search.lua
+	local out script=search.lua ticks0 ticks1 blocks0=0 blocks1=0 n
 	[[ $2 == note ]] && script=get_note.lua
 	export BENCH_TOKEN=$TOKEN_A BENCH_QUERIES_FILE="$TMP/queries.txt" BENCH_MODE=$2 \
 		BENCH_TOP_K=$TOP_K BENCH_IDS_FILE="$TMP/ids"
@@ -216,11 +232,21 @@ measure() {
 			-s "$BENCH/$script" "$BASE" >/dev/null || die "wrk warm-up failed"
 	fi
 	log "B at $1 notes: $2, round $3 (load $(cut -d' ' -f1-3 /proc/loadavg))"
+	# PostgreSQL sends a backend's counts at most once a second, when idle.
+	[[ $DATABASE == postgres ]] && sleep 1.5 && blocks0=$(pg_blocks)
+	ticks0=$(cpu_ticks)
 	out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --timeout "$TIMEOUT" --latency \
 		-s "$BENCH/$script" "$BASE") || die "wrk failed"
+	ticks1=$(cpu_ticks)
+	[[ $DATABASE == postgres ]] && sleep 1.5 && blocks1=$(pg_blocks)
 	printf '### B at %s notes, %s, round %s\n\n```\n%s\n```\n\n' "$1" "$2" "$3" "$out" >>"$TMP/wrk.md"
-	grep '^BENCH_RESULT ' <<<"$out" | sed "s|^BENCH_RESULT |$1\t$2\t$3\t|" >>"$TMP/results.tsv" ||
-		die "no BENCH_RESULT line"
+	out=$(grep '^BENCH_RESULT ' <<<"$out") || die "no BENCH_RESULT line"
+	n=$(field requests "$out")
+	printf '%s\t%s\t%s\t%s cpu_us=%s blocks=%s\n' "$1" "$2" "$3" "${out#BENCH_RESULT }" \
+		"$(awk -v t=$((ticks1 - ticks0)) -v hz="$(getconf CLK_TCK)" -v n="$n" \
+			'BEGIN { printf "%.0f", t * 1e6 / hz / n }')" \
+		"$(awk -v b=$((blocks1 - blocks0)) -v n="$n" 'BEGIN { printf "%.1f", b / n }')" \
+		>>"$TMP/results.tsv"
 }
 
 db_mib() {
@@ -244,7 +270,15 @@ for step in $B_STEPS; do
 		log "B's notes added and embedded in $(($(date +%s) - t0))s"
 	fi
 	embedded "$TOKEN_A"
-	printf '%s\t%s\t%s\n' "$step" "$(db_mib)" "$(cut -d' ' -f1-3 /proc/loadavg)" >>"$TMP/steps.tsv"
+	# SQLite: A's keyword SQL alone, in this process (PostgreSQL's work is
+	# in its own processes: the blocks column tells that one).
+	kw_cpu=-
+	if [[ $DATABASE == sqlite ]]; then
+		kw_cpu=$(cd "$TMP" && env "${VAULT_ENV[@]}" "$CORPUS_BIN" --keyword-cpu "$EMAIL_A" \
+			"$TMP/queries.txt" 3 | sed -n 's/^keyword_cpu_us=//p') || die "--keyword-cpu failed"
+	fi
+	printf '%s\t%s\t%s\t%s\n' "$step" "$(db_mib)" "$kw_cpu" "$(cut -d' ' -f1-3 /proc/loadavg)" \
+		>>"$TMP/steps.tsv"
 	for round in $(seq "$ROUNDS"); do
 		for mode in $RUNS; do
 			measure "$step" "$mode" "$round"
@@ -254,7 +288,6 @@ done
 
 # --- report -------------------------------------------------------------------
 
-field() { sed -n "s/.*[[:space:]]$1=\([^[:space:]]*\).*/\1/p" <<<" $2"; }
 ms() { awk -v us="$1" 'BEGIN { printf "%.2f", us / 1000 }'; }
 
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
@@ -273,17 +306,27 @@ failures=0
 	printf 'User A: %s notes (%s chunks); user B grows through %s notes. A'"'"'s searches only.\n\n' \
 		"$A_NOTES" "$a_chunks" "${B_STEPS// /, }"
 	first=${B_STEPS%% *}
-	printf '| B'"'"'s notes | Run | Requests/s per round | Median req/s | vs B at %s | vs B at %s, by the control | p50 per round (ms) | p99 per round (ms) | Failed |\n' \
-		"$first" "$first"
-	printf '|---:|---|---:|---:|---:|---:|---:|---:|---:|\n'
-	declare -A mean # the median of the rounds
+	printf 'Medians of the rounds; the ratios are against B at %s notes. "By the control" divides the\n' "$first"
+	printf 'throughput ratio by the control'"'"'s, taking out what the machine itself did meanwhile. CPU is\n'
+	printf 'the vault server'"'"'s (user + system) per request'
+	[[ $DATABASE == postgres ]] &&
+		printf '; blocks are the buffer accesses PostgreSQL counted on the\nschema'"'"'s tables per request (its own CPU is not in the vault column)'
+	printf '.\n\n'
+	pgcols=
+	[[ $DATABASE == postgres ]] && pgcols=' DB blocks/request | vs |'
+	printf '| B'"'"'s notes | Run | Requests/s per round | Req/s | vs | by the control | CPU µs/request | vs |%s p50 per round (ms) | p99 per round (ms) | Failed |\n' "$pgcols"
+	printf '|---:|---|---:|---:|---:|---:|---:|---:|%s---:|---:|---:|\n' "${pgcols:+---:|---:|}"
+	declare -A med
 	for mode in $RUNS; do
 		for step in $B_STEPS; do
-			mean[$step $mode]=$(awk -F'\t' -v s="$step" -v m="$mode" '$1 == s && $2 == m' "$TMP/results.tsv" |
-				while IFS=$'\t' read -r _ _ _ rest; do field rps "$rest"; done | sort -g |
-				awk '{ v[NR] = $1 } END { printf "%.1f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+			for key in rps cpu_us blocks; do
+				med[$step $mode $key]=$(awk -F'\t' -v s="$step" -v m="$mode" '$1 == s && $2 == m' "$TMP/results.tsv" |
+					while IFS=$'\t' read -r _ _ _ rest; do field $key "$rest"; done | sort -g |
+					awk '{ v[NR] = $1 } END { printf "%.1f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+			done
 		done
 	done
+	ratio() { awk -v a="${med[$1 $2 $3]}" -v b="${med[$first $2 $3]}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 	for mode in $RUNS; do
 		for step in $B_STEPS; do
 			rounds=$(awk -F'\t' -v s="$step" -v m="$mode" '$1 == s && $2 == m' "$TMP/results.tsv")
@@ -294,21 +337,28 @@ failures=0
 				echo $(($(field non2xx "$rest") + $(field socket "$rest") + $(field timeout "$rest")))
 			done <<<"$rounds" | awk '{ s += $1 } END { print s + 0 }')
 			failures=$((failures + bad))
-			ratio=$(awk -v a="${mean[$step $mode]}" -v b="${mean[$first $mode]}" 'BEGIN { printf "%.2f", a / b }')
 			normal=-
 			if [[ $CONTROL == 1 && $mode != note ]]; then
-				normal=$(awk -v r="$ratio" -v a="${mean[$step note]}" -v b="${mean[$first note]}" \
-					'BEGIN { printf "%.2f", r / (a / b) }')
+				normal=$(awk -v r="$(ratio "$step" "$mode" rps)" -v c="$(ratio "$step" note rps)" \
+					'BEGIN { printf "%.2f", r / c }')
 			fi
-			printf '| %s | %s | %s | %.0f | %s | %s | %s | %s | %s |\n' "$step" \
+			pg=
+			[[ $DATABASE == postgres ]] &&
+				pg=" ${med[$step $mode blocks]} | $(ratio "$step" "$mode" blocks) |"
+			printf '| %s | %s | %s | %.0f | %s | %s | %.0f | %s |%s %s | %s | %s |\n' "$step" \
 				"$([[ $mode == note ]] && echo "control: GET one note" || echo "$mode search")" \
-				"${rps// /, }" "${mean[$step $mode]}" "$ratio" "$normal" "$p50" "$p99" "$bad"
+				"${rps// /, }" "${med[$step $mode rps]}" "$(ratio "$step" "$mode" rps)" "$normal" \
+				"${med[$step $mode cpu_us]}" "$(ratio "$step" "$mode" cpu_us)" "$pg" "$p50" "$p99" "$bad"
 		done
 	done
-	printf '\n| B'"'"'s notes | Database (MiB) | Load average before measuring (1, 5, 15 min) |\n|---:|---:|---|\n'
-	while IFS=$'\t' read -r step mib load; do
-		printf '| %s | %s | %s |\n' "$step" "$mib" "$load"
+	printf '\n| B'"'"'s notes | Database (MiB) | A'"'"'s keyword SQL in process: CPU µs/query | Load average before measuring (1, 5, 15 min) |\n|---:|---:|---:|---|\n'
+	while IFS=$'\t' read -r step mib kw load; do
+		printf '| %s | %s | %s | %s |\n' "$step" "$mib" "$kw" "$load"
 	done <"$TMP/steps.tsv"
+	if [[ $DATABASE == sqlite ]]; then
+		printf '\nIn process: `search_corpus --keyword-cpu`, each query of the list three times through\n'
+		printf 'store_keyword_search with all its words (stop words too), limit 200.\n'
+	fi
 	printf '\n| Machine | |\n|---|---|\n'
 	printf '| CPU | %s, %s logical CPUs, %s RAM |\n' "$cpu" "$cores" "$ram"
 	printf '| Kernel | %s |\n' "$kernel"

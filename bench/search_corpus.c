@@ -3,6 +3,7 @@
  *
  *   search_corpus CHUNKS EMAIL PASSWORD QUERIES_FILE NQUERIES
  *   search_corpus --notes NOTES EMAIL PASSWORD SEED [QUERIES_FILE NQUERIES]
+ *   search_corpus --keyword-cpu EMAIL QUERIES_FILE REPEAT
  *   search_corpus --embed QUERIES_FILE
  *   search_corpus --vectors CHUNKS SEED USER_ID [QUERIES_FILE NQUERIES]
  *
@@ -27,6 +28,12 @@
  * generator seeded with SEED (a user can grow in steps, each with its own
  * seed), then writes NQUERIES queries as above if QUERIES_FILE is given.
  *
+ * --keyword-cpu (bench/isolation.sh) runs store_keyword_search for EMAIL
+ * with every word of each line of QUERIES_FILE (lower-cased; stop words
+ * kept), REPEAT times over, and prints the CPU time of this process per
+ * search: on SQLite that is the whole of the keyword query, HTTP left out,
+ * and unlike wall time it hardly moves with the machine's other load.
+ *
  * The store is opened with synchronous=NORMAL: seeding is not measured, and
  * it spares one fsync per note. Prints key=value lines on stdout.
  *
@@ -41,11 +48,13 @@
  *     notes of this run from 1); then NQUERIES query texts to QUERIES_FILE
  *     (bench/pg_plans.sh).
  */
+#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "core/config.h"
 #include "core/mem.h"
@@ -541,6 +550,72 @@ static int embed_chunks(long long want, uint64_t seed, long long user, const cha
 	return rc || fflush(stdout) != 0;
 }
 
+static double cpu_us(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+	return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
+}
+
+/* --keyword-cpu EMAIL QUERIES_FILE REPEAT */
+static int keyword_cpu(const char *email, const char *path, long repeat)
+{
+	struct config cfg;
+	struct verror err;
+	struct store *st = NULL;
+	struct user u;
+	if (config_load(&cfg, environ, NULL, &err))
+		fail("config", &err);
+	log_init(LOG_WARNING, LOG_JSON, stderr);
+	struct store_opts opts = {.busy_timeout_ms = 5000, .embedding_dim = cfg.embedding_dim};
+	if (store_open(cfg.database_url, &opts, &st, &err) ||
+	    store_user_get_by_email(st, email, &u, &err))
+		fail("open", &err);
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		perror(path);
+		return 1;
+	}
+	char line[4096];
+	long searches = 0, hits = 0;
+	double cpu = 0;
+	while (fgets(line, sizeof(line), f)) {
+		const char *terms[64];
+		size_t nterms = 0;
+		for (char *p = line; *p && nterms < 64;) {
+			while (*p && !isalnum((unsigned char)*p) && (unsigned char)*p < 0x80)
+				p++;
+			if (!*p)
+				break;
+			terms[nterms++] = p;
+			while (*p && (isalnum((unsigned char)*p) || (unsigned char)*p >= 0x80)) {
+				*p = (char)tolower((unsigned char)*p);
+				p++;
+			}
+			if (*p)
+				*p++ = '\0';
+		}
+		double t0 = cpu_us();
+		for (long r = 0; r < repeat; r++) {
+			struct keyword_hit *h = NULL;
+			size_t n = 0;
+			if (store_keyword_search(st, u.id, terms, nterms, false, NULL, 0, 200, &h, &n,
+			                         &err))
+				fail("keyword search", &err);
+			free(h);
+			hits += (long)n;
+			searches++;
+		}
+		cpu += cpu_us() - t0;
+	}
+	fclose(f);
+	printf("keyword_cpu_us=%.0f\nkeyword_hits=%.1f\n", searches ? cpu / searches : 0,
+	       searches ? (double)hits / searches : 0);
+	store_close(st);
+	config_free(&cfg);
+	return 0;
+}
+
 /*
  * Adds notes to uid until they hold want_chunks chunks (want_notes 0) or
  * there are want_notes of them; keeps the titles of some for queries.
@@ -605,11 +680,14 @@ int main(int argc, char **argv)
 		return embed_chunks(want, strtoull(argv[3], NULL, 10), atoll(argv[4]),
 		                    argc == 7 ? argv[5] : NULL, argc == 7 ? atoll(argv[6]) : 0);
 	}
+	if (argc == 5 && strcmp(argv[1], "--keyword-cpu") == 0)
+		return keyword_cpu(argv[2], argv[3], atol(argv[4]));
 	bool by_notes = (argc == 6 || argc == 8) && strcmp(argv[1], "--notes") == 0;
 	if (argc != 6 && !by_notes) {
 		fputs("usage: search_corpus CHUNKS EMAIL PASSWORD QUERIES_FILE NQUERIES\n"
 		      "       search_corpus --notes NOTES EMAIL PASSWORD SEED [QUERIES_FILE "
 		      "NQUERIES]\n"
+		      "       search_corpus --keyword-cpu EMAIL QUERIES_FILE REPEAT\n"
 		      "       search_corpus --embed QUERIES_FILE\n"
 		      "       search_corpus --vectors CHUNKS SEED USER_ID [QUERIES_FILE NQUERIES]\n",
 		      stderr);

@@ -123,17 +123,16 @@ static int tok_tokenize(Fts5Tokenizer *p, void *ctx, int flags, const char *text
 	struct owner_tokenizer *t = (struct owner_tokenizer *)p;
 	if (n == 0)
 		return SQLITE_OK;
-	int digits = 0;
-	while (1 + digits < n && digits <= ID_MAX && text[1 + digits] >= '0' &&
-	       text[1 + digits] <= '9')
-		digits++;
-	if (text[0] != US || digits == 0 || digits > ID_MAX || 1 + digits >= n ||
-	    text[1 + digits] != US)
+	int close = 1; /* where the marker's closing US is */
+	while (close < n && close <= ID_MAX && text[close] >= '0' && text[close] <= '9')
+		close++;
+	if (text[0] != US || close == 1 || close == n || text[close] != US)
 		return SQLITE_ERROR;
 
-	struct prefixing x = {ctx, emit, NULL, (size_t)digits + 1, 64, digits + 2};
+	/* The prefix is the digits and the closing US. */
+	struct prefixing x = {ctx, emit, NULL, (size_t)close, 64, close + 1};
 	x.buf = xmalloc(x.cap);
-	memcpy(x.buf, text + 1, x.prefix); /* the digits and the closing US */
+	memcpy(x.buf, text + 1, x.prefix);
 	int rc = t->inner.xTokenize(t->tok, &x, flags, text + x.shift, n - x.shift, prefixed);
 	free(x.buf);
 	return rc;
