@@ -1,6 +1,8 @@
 # vault build: `make` builds build/vault; `make SANITIZE=1` builds the same
 # with AddressSanitizer + UndefinedBehaviorSanitizer into build-asan/.
 # `make test` builds and runs the unit and integration tests of that build.
+# `make fuzz` builds the libFuzzer targets of fuzz/ with clang, AddressSanitizer
+# and UndefinedBehaviorSanitizer into build-fuzz/fuzz/ (scripts/fuzz runs them).
 
 CC       ?= cc
 PKGS     := libmicrohttpd jansson libjwt sqlite3 libpq libcrypt libcrypto libcurl md4c
@@ -14,7 +16,14 @@ CFLAGS   += -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-proto
             $(shell pkg-config --cflags $(PKGS))
 LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lstemmer -pthread -lm
 
-ifeq ($(SANITIZE),1)
+ifeq ($(FUZZ),1)
+# Everything instrumented for coverage; only the targets link libFuzzer's main.
+CC       := clang
+BUILD    ?= build-fuzz
+CFLAGS   += -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
+            -fno-omit-frame-pointer
+LDFLAGS  += -fsanitize=fuzzer,address,undefined
+else ifeq ($(SANITIZE),1)
 BUILD    ?= build-asan
 CFLAGS   += -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 LDFLAGS  += -fsanitize=address,undefined
@@ -37,7 +46,7 @@ ITSRC    := $(sort $(wildcard tests/integration/*.c)) $(COMMONSRC)
 UNITOBJ  := $(UNITSRC:%.c=$(BUILD)/obj/%.o)
 ITOBJ    := $(ITSRC:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all test unit integration e2e-tools clean format format-check
+.PHONY: all test unit integration e2e-tools fuzz fuzz-targets clean format format-check
 
 all: $(BUILD)/vault
 
@@ -83,15 +92,37 @@ integration: $(BUILD)/vault $(BUILD)/integration_tests
 
 test: unit integration
 
-FMTSRC   := $(sort $(SRC) $(UNITSRC) $(ITSRC) tools/webembed.c tests/e2e/fake_ai.c)
+# fuzz/: one libFuzzer target per parser of untrusted bytes; harness.c is the
+# in-process server the HTTP-level targets share. The library goes in as an
+# archive so a target takes only the modules it reaches.
+FUZZSRC  := $(sort $(wildcard fuzz/*.c))
+FUZZOBJ  := $(FUZZSRC:%.c=$(BUILD)/obj/%.o)
+FUZZBIN  := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(filter-out fuzz/harness.c,$(FUZZSRC)))
+
+fuzz:
+	$(MAKE) FUZZ=1 fuzz-targets
+
+fuzz-targets: $(FUZZBIN)
+
+$(BUILD)/libvault.a: $(LIBOBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(FUZZBIN): $(BUILD)/fuzz/%: $(BUILD)/obj/fuzz/%.o $(BUILD)/libvault.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(LDLIBS)
+
+$(BUILD)/fuzz/body $(BUILD)/fuzz/query: $(BUILD)/obj/fuzz/harness.o
+
+FMTSRC   := $(sort $(SRC) $(UNITSRC) $(ITSRC) $(FUZZSRC) tools/webembed.c tests/e2e/fake_ai.c)
 
 format:
-	clang-format -i $(FMTSRC) $(shell find src tests -name '*.h')
+	clang-format -i $(FMTSRC) $(shell find src tests fuzz -name '*.h')
 
 format-check:
-	clang-format --dry-run --Werror $(FMTSRC) $(shell find src tests -name '*.h')
+	clang-format --dry-run --Werror $(FMTSRC) $(shell find src tests fuzz -name '*.h')
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
--include $(sort $(OBJ:.o=.d) $(UNITOBJ:.o=.d) $(ITOBJ:.o=.d))
+-include $(sort $(OBJ:.o=.d) $(UNITOBJ:.o=.d) $(ITOBJ:.o=.d) $(FUZZOBJ:.o=.d))
