@@ -187,6 +187,10 @@ long harness_request(const char *method, const char *target, const char *authori
 	if (status >= 400)
 		CHECK(json_is_string(json_object_get(*json, "detail")),
 		      "%s %s: %ld without a detail", method, target, status);
+	if (status == 503)
+		CHECK(strncmp(json_string_value(json_object_get(*json, "detail")),
+		              "AI service unavailable", 22) == 0,
+		      "%s %s: 503 for another reason", method, target);
 	curl_slist_free_all(headers);
 	free(auth);
 	free(url);

@@ -31,9 +31,9 @@ void harness_account_end(struct account *a);
  * Sends method target (path and query, as they go on the request line) with
  * body[0..len) as application/json when body is not NULL, and authorization
  * when not NULL. Returns the status; *json gets the answer's JSON (NULL for
- * none; caller decrefs). Fails the run if the answer is a 5xx other than
- * 503 from /ask (no LLM here), or if its body is not JSON, or if an error
- * has no "detail".
+ * none; caller decrefs). Fails the run on a 5xx other than /ask's 503 "AI
+ * service unavailable" (no LLM here), an API answer that is not a JSON
+ * object, or an error without "detail".
  */
 long harness_request(const char *method, const char *target, const char *authorization,
                      const char *body, size_t len, json_t **json);

@@ -12,7 +12,9 @@
  * fed whole, and fed in pieces of those lengths (over and over, 0 an empty
  * piece); each event goes to the chunk reader as openai.c passes it ("[DONE]"
  * and a stop flag end the stream). Properties: both feeds give the same
- * events, the same result and the same answer; no event's data passes the
+ * events, the same result and the same answer; the events are those a plain
+ * reading of the format gives (reference() below), up to a stop or the
+ * limit, and all of them when nothing stopped; no event's data passes the
  * limit, holds a CR, or lacks its NUL; a result of -1 only when a line or an
  * event would pass the limit; the reader flags only what openai.h defines,
  * gives a reason with OPENAI_EV_BAD, relays only non-empty valid UTF-8
