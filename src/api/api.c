@@ -26,6 +26,13 @@ enum verr api_authenticate(struct api_req *req, const char *authorization)
 	return auth_authenticate(req->svc, token, &req->user_id, req->err);
 }
 
+const char *api_public_detail(const struct config *cfg, const struct verror *err)
+{
+	bool show = verr_status(err->code) < 500 || err->code == VERR_AI_UNAVAILABLE ||
+	            (cfg->debug && cfg->environment == ENV_DEVELOPMENT);
+	return show ? verr_detail(err) : verr_message(err->code);
+}
+
 const char *api_query(const struct api_req *req, const char *key)
 {
 	const char *v = NULL;

@@ -17,7 +17,8 @@
 #include "core/err.h"
 #include "services/services.h"
 
-#define API_MAX_PARAMS 2
+#define API_MAX_PARAMS      2
+#define API_PUBLIC_BODY_MAX 4096 /* a login is under 1 KB */
 
 struct api_kv {
 	const char *key;
@@ -46,8 +47,18 @@ struct api_req {
 struct api_sse;
 typedef void (*api_stream_fn)(void *ctx, struct api_sse *sse);
 
+/*
+ * What a client may read of err: its detail for a 4xx and for AI-unavailable
+ * (written for users), else the code's default message, unless DEBUG is on
+ * in development. Internals of a 5xx (database, timeouts) go to the log only.
+ */
+const char *api_public_detail(const struct config *cfg, const struct verror *err);
+
 /* Sends one event; takes data. Nonzero once the client has gone: stop. */
 int api_sse_send(struct api_sse *sse, const char *event, json_t *data);
+
+/* Nonzero once the client has gone (or the server is closing): stop. */
+int api_sse_gone(struct api_sse *sse);
 
 struct api_resp {
 	json_t *body;         /* handler sets; http frees */
@@ -64,6 +75,8 @@ enum api_flags {
 	API_AUTH = 1,          /* needs a valid bearer token */
 	API_BODY = 2,          /* needs a JSON object body */
 	API_OPTIONAL_BODY = 4, /* takes a JSON object body if one is sent */
+	API_PUBLIC = 8,        /* takes a password or token unauthenticated: rate limited per
+	                          client address, a small body (API_PUBLIC_BODY_MAX) */
 };
 
 struct api_route {

@@ -26,9 +26,9 @@ const struct api_route api_routes[] = {
     {"GET", "/health", health, 200, 0},
     {"GET", "/ready", ready, 200, 0},
 
-    {"POST", "/api/v1/auth/register", v1_register, 201, API_BODY},
-    {"POST", "/api/v1/auth/login", v1_login, 200, API_BODY},
-    {"POST", "/api/v1/auth/refresh", v1_refresh, 200, API_OPTIONAL_BODY},
+    {"POST", "/api/v1/auth/register", v1_register, 201, API_PUBLIC | API_BODY},
+    {"POST", "/api/v1/auth/login", v1_login, 200, API_PUBLIC | API_BODY},
+    {"POST", "/api/v1/auth/refresh", v1_refresh, 200, API_PUBLIC | API_OPTIONAL_BODY},
     {"POST", "/api/v1/auth/logout", v1_logout, 204, API_AUTH | API_OPTIONAL_BODY},
     {"GET", "/api/v1/auth/me", v1_me, 200, API_AUTH},
     {"DELETE", "/api/v1/auth/me", v1_me_delete, 204, API_AUTH},

@@ -119,6 +119,8 @@ int cmd_search(int argc, char **argv)
 		fprintf(stderr, "vault: %s\n", verr_detail(&err));
 		rc = 1;
 	} else {
+		if (r.fallback)
+			fprintf(stderr, "vault: keyword matches only (%s)\n", r.fallback);
 		if (r.n == 0)
 			puts("No matching notes.");
 		for (size_t i = 0; i < r.n; i++)

@@ -17,8 +17,6 @@
 #include "services/services.h"
 #include "services/worker.h"
 
-#define SHUTDOWN_GRACE_MS 30000
-
 static const char usage[] =
     "Usage: vault serve [--host HOST] [--port PORT] [--no-worker]\n"
     "\n"
@@ -154,7 +152,7 @@ int cmd_serve(int argc, char **argv)
 	                   cfg.environment == ENV_PRODUCTION ? "production" : "development"));
 
 	wait_signal(&set);
-	http_server_stop(srv, SHUTDOWN_GRACE_MS);
+	http_server_stop(srv, cfg.shutdown_grace_seconds * 1000);
 	status = 0;
 out:
 	svc_cleanup(&svc);

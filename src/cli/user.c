@@ -131,15 +131,17 @@ int cmd_user(int argc, char **argv)
 		fprintf(stderr, "vault: %s\n", verr_detail(&err));
 		goto out;
 	}
-	/* No login happens here, so the timing dummy hash that svc_init spends
-	 * a bcrypt on is not needed. */
-	svc = (struct svc){.store = st, .cfg = &cfg};
+	if (svc_init(&svc, st, &cfg, &err)) {
+		fprintf(stderr, "vault: %s\n", verr_detail(&err));
+		goto out;
+	}
 	if (strcmp(action, "create") == 0)
 		rc = create(&svc, email);
 	else if (strcmp(action, "list") == 0)
 		rc = list(&svc);
 	else
 		rc = remove_user(&svc, email);
+	svc_cleanup(&svc);
 out:
 	store_close(st);
 	config_free(&cfg);

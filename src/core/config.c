@@ -11,6 +11,7 @@
  */
 #include "core/config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/mem.h"
 #include "core/security.h"
@@ -679,6 +681,105 @@ static enum verr get_origins(const struct source *src, struct config *c, struct 
 	return VERR_OK;
 }
 
+/* "a.b.c.d", "a.b.c.d/n", "v6", "v6/n" into *out; false if it is none of them. */
+static bool parse_cidr(const char *s, struct cidr *out)
+{
+	char addr[64];
+	const char *slash = strchr(s, '/');
+	size_t n = slash ? (size_t)(slash - s) : strlen(s);
+	if (n == 0 || n >= sizeof(addr))
+		return false;
+	memcpy(addr, s, n);
+	addr[n] = '\0';
+	out->family = strchr(addr, ':') ? AF_INET6 : AF_INET;
+	int max = out->family == AF_INET ? 32 : 128;
+	if (inet_pton(out->family, addr, out->addr) != 1)
+		return false;
+	out->bits = max;
+	if (slash) {
+		const char *b = slash + 1;
+		size_t len = strlen(b);
+		if (len == 0 || len > 3 || strspn(b, "0123456789") != len)
+			return false;
+		out->bits = atoi(b);
+	}
+	return out->bits <= max;
+}
+
+/* TRUSTED_PROXIES: comma-separated addresses or CIDRs, blanks around entries ignored. */
+static enum verr get_proxies(const struct source *src, struct config *c, struct verror *err)
+{
+	const char *v = lookup(src, "TRUSTED_PROXIES");
+	size_t cap = 1;
+	for (const char *p = v ? v : ""; *p; p++)
+		cap += *p == ',';
+	c->trusted_proxies = xcalloc(cap, sizeof(*c->trusted_proxies));
+	for (const char *p = v ? v : ""; *p;) {
+		const char *comma = strchr(p, ',');
+		const char *end = comma ? comma : p + strlen(p);
+		while (p < end && (is_blank(*p) || *p == '\n' || *p == '\r'))
+			p++;
+		while (end > p && (is_blank(end[-1]) || end[-1] == '\n' || end[-1] == '\r'))
+			end--;
+		if (end > p) {
+			char *entry = xstrndup(p, (size_t)(end - p));
+			char given[QUOTE_BUF];
+			quote(entry, given);
+			bool ok = parse_cidr(entry, &c->trusted_proxies[c->n_trusted_proxies]);
+			free(entry);
+			if (!ok)
+				return verr_set(err, VERR_INVALID,
+				                "TRUSTED_PROXIES: %s is not an IP address or CIDR; "
+				                "expected e.g. 127.0.0.1, 10.0.0.0/8, ::1",
+				                given);
+			c->n_trusted_proxies++;
+		}
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	return VERR_OK;
+}
+
+/*
+ * Admission control: the client address behind trusted proxies, rate
+ * limits on the routes that take a password or a refresh token, the bcrypt
+ * threads, and the memory all request bodies may hold at once.
+ */
+static enum verr get_admission(const struct source *src, struct config *c, struct verror *err)
+{
+	long long n;
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	enum verr rc;
+	if ((rc = get_proxies(src, c, err)))
+		return rc;
+	if ((rc = get_int(src, "AUTH_RATE_PER_MINUTE", 1, 1000000, 60, &n, err)))
+		return rc;
+	c->auth_rate_per_minute = (int)n;
+	if ((rc = get_int(src, "LOGIN_RATE_PER_MINUTE", 1, 1000000, 10, &n, err)))
+		return rc;
+	c->login_rate_per_minute = (int)n;
+	if ((rc = get_int(src, "BCRYPT_THREADS", 1, 256, cores > 0 ? cores : 1, &n, err)))
+		return rc;
+	c->bcrypt_threads = (int)n;
+	if ((rc = get_int(src, "BODY_BUFFER_BYTES", 1024, 1LL << 40, 64LL << 20, &n, err)))
+		return rc;
+	c->body_buffer_bytes = (size_t)n;
+	if ((rc = get_int(src, "USER_MAX_NOTES", 0, 1000000000, 100000, &n, err)))
+		return rc;
+	c->user_max_notes = n;
+	if ((rc = get_int(src, "USER_MAX_BYTES", 0, 1LL << 50, 1LL << 30, &n, err)))
+		return rc;
+	c->user_max_bytes = n;
+	if (c->body_buffer_bytes < c->max_body_bytes)
+		return verr_set(
+		    err, VERR_INVALID,
+		    "BODY_BUFFER_BYTES: is %zu, less than MAX_BODY_BYTES (%zu); expected at "
+		    "least MAX_BODY_BYTES",
+		    c->body_buffer_bytes, c->max_body_bytes);
+	return VERR_OK;
+}
+
 /*
  * The AI settings. Defaults follow the provider: the local embedder's model
  * and 384 dimensions, or OpenAI's text-embedding-3-small and 1536. The API
@@ -745,6 +846,9 @@ static enum verr get_ai(const struct source *src, struct config *c, struct verro
 	if ((rc = get_int(src, "AI_TIMEOUT_SECONDS", 1, 600, 30, &n, err)))
 		return rc;
 	c->ai_timeout_seconds = (int)n;
+	if ((rc = get_int(src, "AI_QUERY_TIMEOUT_SECONDS", 1, 600, 5, &n, err)))
+		return rc;
+	c->ai_query_timeout_seconds = (int)n;
 	if ((rc = get_int(src, "AI_MAX_RETRIES", 0, 10, 3, &n, err)))
 		return rc;
 	c->ai_max_retries = (int)n;
@@ -840,6 +944,11 @@ enum verr config_load(struct config *cfg, char *const *envp, const char *dotenv_
 	if ((rc = get_int(&src, "IDLE_TIMEOUT_SECONDS", 1, 3600, 30, &n, err)))
 		goto out;
 	c.idle_timeout_seconds = (int)n;
+	if ((rc = get_int(&src, "SHUTDOWN_GRACE_SECONDS", 0, 3600, 30, &n, err)))
+		goto out;
+	c.shutdown_grace_seconds = (int)n;
+	if ((rc = get_admission(&src, &c, err)))
+		goto out;
 	if ((rc = get_ai(&src, &c, err)))
 		goto out;
 out:
@@ -861,11 +970,31 @@ void config_free(struct config *cfg)
 	free(cfg->database_url);
 	free_wiped(cfg->secret_key);
 	free_origins(cfg->allowed_origins);
+	free(cfg->trusted_proxies);
 	free(cfg->embedding_model);
 	free_wiped(cfg->openai_api_key);
 	free(cfg->openai_base_url);
 	free(cfg->llm_model);
 	memset(cfg, 0, sizeof(*cfg));
+}
+
+bool config_proxy_trusted(const struct config *cfg, const char *addr)
+{
+	struct cidr a;
+	if (!cfg->n_trusted_proxies || !parse_cidr(addr, &a))
+		return false;
+	for (size_t i = 0; i < cfg->n_trusted_proxies; i++) {
+		const struct cidr *p = &cfg->trusted_proxies[i];
+		if (p->family != a.family)
+			continue;
+		int full = p->bits / 8, rest = p->bits % 8;
+		if (memcmp(p->addr, a.addr, (size_t)full) != 0)
+			continue;
+		unsigned char mask = (unsigned char)(0xFF00 >> rest);
+		if (rest == 0 || (p->addr[full] & mask) == (a.addr[full] & mask))
+			return true;
+	}
+	return false;
 }
 
 bool config_origin_allowed(const struct config *cfg, const char *origin)

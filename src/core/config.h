@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/err.h"
 #include "core/log.h"
@@ -17,6 +18,13 @@
 enum environment { ENV_DEVELOPMENT, ENV_PRODUCTION };
 enum embedding_provider { EMBED_LOCAL, EMBED_OPENAI };
 enum llm_provider { LLM_NONE, LLM_OPENAI };
+
+/* An address block: family AF_INET or AF_INET6, the address, the prefix length. */
+struct cidr {
+	int family;
+	unsigned char addr[16];
+	int bits;
+};
 
 struct config {
 	enum environment environment; /* ENVIRONMENT: development|production */
@@ -43,6 +51,17 @@ struct config {
 	enum log_format log_format; /* LOG_FORMAT: json|console, default json */
 	size_t max_body_bytes;      /* MAX_BODY_BYTES: 1024-67108864, default 2097152 */
 	int idle_timeout_seconds;   /* IDLE_TIMEOUT_SECONDS: 1-3600, default 30 */
+	int shutdown_grace_seconds; /* SHUTDOWN_GRACE_SECONDS: 0-3600, default 30 */
+
+	/* Admission control. */
+	struct cidr *trusted_proxies; /* TRUSTED_PROXIES: addresses or CIDRs, comma-separated */
+	size_t n_trusted_proxies;
+	int auth_rate_per_minute;  /* AUTH_RATE_PER_MINUTE: 1-1000000, default 60 per address */
+	int login_rate_per_minute; /* LOGIN_RATE_PER_MINUTE: 1-1000000, default 10 per account */
+	int bcrypt_threads;        /* BCRYPT_THREADS: 1-256, default the cores */
+	size_t body_buffer_bytes;  /* BODY_BUFFER_BYTES: >= MAX_BODY_BYTES, default 64 MiB */
+	int64_t user_max_notes;    /* USER_MAX_NOTES: 0 (none) or 1-1e9, default 100000 */
+	int64_t user_max_bytes;    /* USER_MAX_BYTES: 0 (none) or up to 1 PiB, default 1 GiB */
 
 	/* AI providers and search. */
 	enum embedding_provider embedding_provider; /* EMBEDDING_PROVIDER: local|openai */
@@ -56,6 +75,7 @@ struct config {
 	char *llm_model;                /* LLM_MODEL: default gpt-4o-mini */
 	int context_tokens;             /* CONTEXT_TOKENS: 256-1000000, default 3000 */
 	int ai_timeout_seconds;         /* AI_TIMEOUT_SECONDS: 1-600, default 30 */
+	int ai_query_timeout_seconds;   /* AI_QUERY_TIMEOUT_SECONDS: 1-600, default 5 */
 	int ai_max_retries;             /* AI_MAX_RETRIES: 0-10, default 3 */
 	double
 	    search_min_similarity; /* SEARCH_MIN_SIMILARITY: 0-1, default 0.1 local / 0.25 openai */
@@ -92,6 +112,9 @@ enum verr config_dotenv_parse(const char *text, size_t len, const char *name,
                               struct config_var **vars, size_t *n, struct verror *err);
 
 void config_vars_free(struct config_var *vars, size_t n); /* wipes the values */
+
+/* Whether the numeric address addr (IPv4 or IPv6 text) is in TRUSTED_PROXIES. */
+bool config_proxy_trusted(const struct config *cfg, const char *addr);
 
 /* Whether origin is in ALLOWED_ORIGINS (or it holds "*"). */
 bool config_origin_allowed(const struct config *cfg, const char *origin);

@@ -33,18 +33,33 @@ const char *verr_name(enum verr code)
 	return (unsigned)code < NCODES ? table[code].name : "VERR_UNKNOWN";
 }
 
-enum verr verr_set(struct verror *e, enum verr code, const char *fmt, ...)
+static enum verr set(struct verror *e, enum verr code, int retry_after, const char *fmt, va_list ap)
 {
 	if (!e)
 		return code;
 	e->code = code;
+	e->retry_after = retry_after;
 	e->detail[0] = '\0';
-	if (fmt) {
-		va_list ap;
-		va_start(ap, fmt);
+	if (fmt)
 		vsnprintf(e->detail, sizeof(e->detail), fmt, ap);
-		va_end(ap);
-	}
+	return code;
+}
+
+enum verr verr_set(struct verror *e, enum verr code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	set(e, code, 0, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+enum verr verr_retry(struct verror *e, enum verr code, int seconds, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	set(e, code, seconds, fmt, ap);
+	va_end(ap);
 	return code;
 }
 
@@ -52,6 +67,7 @@ void verr_clear(struct verror *e)
 {
 	if (e) {
 		e->code = VERR_OK;
+		e->retry_after = 0;
 		e->detail[0] = '\0';
 	}
 }

@@ -25,7 +25,8 @@
 	X(VERR_INTERNAL, 500, "Internal server error")                                             \
 	X(VERR_UNAVAILABLE, 503, "Service unavailable")                                            \
 	X(VERR_TIMEOUT, 504, "Timed out")                                                          \
-	X(VERR_AI_UNAVAILABLE, 503, "AI service unavailable")
+	X(VERR_AI_UNAVAILABLE, 503, "AI service unavailable")                                      \
+	X(VERR_RATE_LIMITED, 429, "Too many requests")
 
 enum verr {
 #define VERR_ENUM(code, status, msg) code,
@@ -38,6 +39,7 @@ enum verr {
 /* The error slot a caller passes down: code for control flow, detail for people. */
 struct verror {
 	enum verr code;
+	int retry_after; /* seconds worth waiting before a retry (Retry-After), 0 if none */
 	char detail[VERR_DETAIL_MAX];
 };
 
@@ -57,6 +59,10 @@ const char *verr_name(enum verr code);
  */
 enum verr verr_set(struct verror *e, enum verr code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* verr_set() that also tells how many seconds to wait before trying again. */
+enum verr verr_retry(struct verror *e, enum verr code, int seconds, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* Clears e to VERR_OK with an empty detail. */
 void verr_clear(struct verror *e);

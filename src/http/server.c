@@ -20,6 +20,17 @@
  * (32 KiB), which can be hours. What bounds such clients is
  * MAX_CONNECTIONS_PER_IP and MAX_CONNECTIONS; a proxy in front with a header
  * deadline (nginx client_header_timeout) closes the gap.
+ *
+ * Admission happens once the headers are in, before any body byte is read
+ * (admit()): the route is known, so a route that takes a password is rate
+ * limited per client address and takes at most API_PUBLIC_BODY_MAX bytes,
+ * and a route that needs a token has it checked; and the body's announced
+ * size is reserved from BODY_BUFFER_BYTES, which all bodies in memory share
+ * (a body without a Content-Length reserves as it arrives and is cut when
+ * the budget is spent). The client address is the peer's, or, when the
+ * peer is one of TRUSTED_PROXIES, the last address in X-Forwarded-For that
+ * is not a trusted proxy; connections per address are counted here rather
+ * than by MHD, so that the proxy's own are not limited as one client.
  */
 #include "http/server.h"
 
@@ -36,6 +47,7 @@
 #include "api/api.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/ratelimit.h"
 #include "core/security.h"
 #include "core/text.h"
 #include "core/timeutil.h"
@@ -45,12 +57,23 @@
 #define REQUEST_ID_MAX         128
 #define MAX_CONNECTIONS        512
 #define MAX_CONNECTIONS_PER_IP 64
+#define RATELIMIT_KEYS         65536 /* client addresses the API_PUBLIC limiter remembers */
+
+/* Open connections of one peer address (MAX_CONNECTIONS of them at most). */
+struct peer {
+	char addr[INET6_ADDRSTRLEN];
+	int n;
+};
 
 struct http_server {
 	struct MHD_Daemon *daemon;
 	const struct config *cfg;
 	struct svc *svc;
 	int port;
+	struct ratelimit *public_rl; /* API_PUBLIC routes, by client address */
+	atomic_size_t buffered;      /* body bytes reserved by requests, of BODY_BUFFER_BYTES */
+	pthread_mutex_t peers_mu;
+	struct peer peers[MAX_CONNECTIONS];
 	atomic_int in_flight; /* requests with their body in, not yet completed */
 	atomic_int streams;   /* event-stream producers still running */
 	atomic_bool closing;  /* the grace period is over: end open streams */
@@ -60,6 +83,12 @@ struct http_server {
 struct request {
 	double start_ms;
 	char id[REQUEST_ID_MAX + 1];
+	char client[INET6_ADDRSTRLEN]; /* the client's address (see the top of the file) */
+	struct route_match m;          /* the route, known once the headers are in */
+	int64_t user_id;               /* authenticated with the headers, for API_AUTH routes */
+	struct verror refused;         /* set when admit() refused the request */
+	size_t limit;                  /* most body bytes this route takes */
+	size_t reserved;               /* bytes of BODY_BUFFER_BYTES held for the body */
 	char *body;
 	size_t len, cap;
 	size_t received; /* body bytes so far, kept or not */
@@ -124,10 +153,10 @@ static json_t *safe_str(const char *s)
 static void log_request(struct request *r, const char *method, const char *url, int status,
                         int64_t user_id, const struct verror *err)
 {
-	json_t *f = not_null(json_pack("{s:s,s:o,s:o,s:i,s:f,s:o}", "request_id", r->id, "method",
-	                               safe_str(method), "path", safe_str(url), "status", status,
-	                               "latency_ms", time_mono_ms() - r->start_ms, "user_id",
-	                               user_id ? json_integer(user_id) : json_null()));
+	json_t *f = not_null(json_pack(
+	    "{s:s,s:o,s:o,s:i,s:f,s:o,s:s}", "request_id", r->id, "method", safe_str(method),
+	    "path", safe_str(url), "status", status, "latency_ms", time_mono_ms() - r->start_ms,
+	    "user_id", user_id ? json_integer(user_id) : json_null(), "client", r->client));
 	/* Client errors may echo what the client sent: only server faults say why. */
 	if (status >= 500 && err)
 		json_object_set_new(f, "error", safe_str(verr_detail(err)));
@@ -176,16 +205,16 @@ static enum MHD_Result reply_error(struct http_server *srv, struct MHD_Connectio
                                    const char *const *extra)
 {
 	int status = verr_status(err->code);
-	/* Internals of a 5xx (database, timeouts) go to the log line, not to
-	 * clients, unless a developer asked for them with DEBUG on a development
-	 * server. AI-unavailable details are written for users. */
-	bool show = status < 500 || err->code == VERR_AI_UNAVAILABLE ||
-	            (srv->cfg->debug && srv->cfg->environment == ENV_DEVELOPMENT);
-	const char *detail = show ? verr_detail(err) : verr_message(err->code);
+	const char *detail = api_public_detail(srv->cfg, err);
 	const char *auth[] = {"WWW-Authenticate", "Bearer", NULL};
+	char seconds[16];
+	const char *retry[] = {"Retry-After", seconds, NULL};
+	snprintf(seconds, sizeof(seconds), "%d", err->retry_after);
 	return reply(srv, c, r, method, url, status,
 	             not_null(json_pack("{s:o}", "detail", safe_str(detail))), user_id, err,
-	             status == 401 ? auth : extra);
+	             status == 401          ? auth
+	             : err->retry_after > 0 ? retry
+	                                    : extra);
 }
 
 struct query_vec {
@@ -298,6 +327,14 @@ int api_sse_send(struct api_sse *s, const char *event, json_t *data)
 	pthread_mutex_unlock(&s->mu);
 	free(frame);
 	return gone || bad;
+}
+
+int api_sse_gone(struct api_sse *s)
+{
+	pthread_mutex_lock(&s->mu);
+	bool gone = s->gone;
+	pthread_mutex_unlock(&s->mu);
+	return gone || atomic_load(&s->srv->closing);
 }
 
 static void *sse_produce(void *arg)
@@ -418,7 +455,6 @@ static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *
                                 struct request *r, const char *url, const char *method)
 {
 	struct verror err;
-	struct route_match m;
 	struct query_vec q = {0};
 	struct api_resp resp = {0};
 	struct api_req req = {.svc = srv->svc, .err = &err};
@@ -439,23 +475,17 @@ static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *
 		return reply_error(srv, c, r, method, url, &err, 0, allow);
 	}
 
-	router_match(api_routes, method, url, &m);
-	if (!m.route) {
-		const char *allow[] = {"Allow", m.allow, NULL};
-		verr_set(&err, m.path_known ? VERR_METHOD : VERR_NOT_FOUND, NULL);
-		return reply_error(srv, c, r, method, url, &err, 0, m.path_known ? allow : NULL);
+	const struct route_match *m = &r->m;
+	if (!m->route) {
+		const char *allow[] = {"Allow", m->allow, NULL};
+		verr_set(&err, m->path_known ? VERR_METHOD : VERR_NOT_FOUND, NULL);
+		return reply_error(srv, c, r, method, url, &err, 0, m->path_known ? allow : NULL);
 	}
-	const struct api_route *route = m.route;
+	const struct api_route *route = m->route;
 	for (int i = 0; i < API_MAX_PARAMS; i++)
-		req.params[i] = m.captures[i];
+		req.params[i] = m->captures[i];
 	req.refresh_cookie = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, API_REFRESH_COOKIE);
-
-	if (route->flags & API_AUTH) {
-		const char *authz =
-		    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-		if (api_authenticate(&req, authz))
-			goto fail;
-	}
+	req.user_id = r->user_id; /* authenticated by admit() */
 
 	if (route->flags & (API_BODY | API_OPTIONAL_BODY)) {
 		if (r->len == 0 && (route->flags & API_BODY)) {
@@ -522,6 +552,169 @@ out:
 	return ok;
 }
 
+/* ------------------------------------------------------------ admission */
+
+/* The numeric text of a socket address; an IPv4-mapped IPv6 address as IPv4. */
+static void addr_text(const struct sockaddr *sa, char out[INET6_ADDRSTRLEN])
+{
+	out[0] = '\0';
+	if (sa && sa->sa_family == AF_INET) {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out,
+		          INET6_ADDRSTRLEN);
+	} else if (sa && sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(a))
+			inet_ntop(AF_INET, &a->s6_addr[12], out, INET6_ADDRSTRLEN);
+		else
+			inet_ntop(AF_INET6, a, out, INET6_ADDRSTRLEN);
+	}
+}
+
+static bool is_ip(const char *s)
+{
+	unsigned char buf[16];
+	return inet_pton(strchr(s, ':') ? AF_INET6 : AF_INET, s, buf) == 1;
+}
+
+/*
+ * The client's address: the peer's, or behind a trusted proxy the last
+ * X-Forwarded-For entry that is not itself a trusted proxy (entries before
+ * it are the client's to write, so they are not believed).
+ */
+static void client_address(struct http_server *srv, struct MHD_Connection *c,
+                           char out[INET6_ADDRSTRLEN])
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	addr_text(ci ? ci->client_addr : NULL, out);
+	if (!config_proxy_trusted(srv->cfg, out))
+		return;
+	const char *xff = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Forwarded-For");
+	size_t end = xff ? strlen(xff) : 0;
+	while (end > 0) {
+		size_t beg = end;
+		while (beg > 0 && xff[beg - 1] != ',')
+			beg--;
+		size_t a = beg, b = end;
+		while (a < b && (xff[a] == ' ' || xff[a] == '\t'))
+			a++;
+		while (b > a && (xff[b - 1] == ' ' || xff[b - 1] == '\t'))
+			b--;
+		char entry[INET6_ADDRSTRLEN];
+		if (b - a == 0 || b - a >= sizeof(entry))
+			return;
+		memcpy(entry, xff + a, b - a);
+		entry[b - a] = '\0';
+		if (!is_ip(entry))
+			return;
+		memcpy(out, entry, sizeof(entry));
+		if (!config_proxy_trusted(srv->cfg, entry))
+			return;
+		end = beg > 0 ? beg - 1 : 0;
+	}
+}
+
+/* Holds n more bytes of BODY_BUFFER_BYTES for r; false if they are not free. */
+static bool reserve(struct http_server *srv, struct request *r, size_t n)
+{
+	size_t now = atomic_load(&srv->buffered);
+	do {
+		if (n > srv->cfg->body_buffer_bytes - now)
+			return false;
+	} while (!atomic_compare_exchange_weak(&srv->buffered, &now, now + n));
+	r->reserved += n;
+	return true;
+}
+
+/*
+ * Everything decided from the headers alone: the route, the rate limit of
+ * API_PUBLIC routes, the token of API_AUTH ones, the body's size and room
+ * for it. On refusal r->refused says why.
+ */
+static enum verr admit(struct http_server *srv, struct MHD_Connection *c, struct request *r,
+                       const char *url, const char *method)
+{
+	router_match(api_routes, method, url, &r->m);
+	const struct api_route *route = r->m.route;
+	r->limit = srv->cfg->max_body_bytes;
+	if (route && (route->flags & API_PUBLIC)) {
+		r->limit = API_PUBLIC_BODY_MAX;
+		int wait = ratelimit_take(srv->public_rl, r->client, time_mono_ms());
+		if (wait)
+			return verr_retry(&r->refused, VERR_RATE_LIMITED, wait,
+			                  "Too many requests from your address: try again in %d s",
+			                  wait);
+	}
+	if (route && (route->flags & API_AUTH)) {
+		struct api_req req = {.svc = srv->svc, .err = &r->refused};
+		if (api_authenticate(
+		        &req, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization")))
+			return r->refused.code;
+		r->user_id = req.user_id;
+	}
+	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+	unsigned long long announced = cl ? strtoull(cl, NULL, 10) : 0;
+	if (announced > r->limit)
+		return verr_set(&r->refused, VERR_TOO_LARGE,
+		                "Request body too large: the limit is %zu bytes", r->limit);
+	if (announced && !reserve(srv, r, (size_t)announced))
+		return verr_retry(&r->refused, VERR_UNAVAILABLE, 1,
+		                  "Server busy with other uploads: try again in a moment");
+	return VERR_OK;
+}
+
+/* The peer of addr in srv->peers, taking a free slot for a new one if add; NULL if none. */
+static struct peer *find_peer(struct http_server *srv, const char *addr, bool add)
+{
+	struct peer *free_slot = NULL;
+	for (size_t i = 0; i < MAX_CONNECTIONS; i++) {
+		struct peer *p = &srv->peers[i];
+		if (p->n > 0 && strcmp(p->addr, addr) == 0)
+			return p;
+		if (p->n == 0 && !free_slot)
+			free_slot = p;
+	}
+	if (add && free_slot)
+		memcpy(free_slot->addr, addr, sizeof(free_slot->addr));
+	return add ? free_slot : NULL;
+}
+
+/* MHD asks before taking a connection: at most MAX_CONNECTIONS_PER_IP a peer, proxies aside. */
+static enum MHD_Result accept_peer(void *cls, const struct sockaddr *sa, socklen_t len)
+{
+	struct http_server *srv = cls;
+	char addr[INET6_ADDRSTRLEN];
+	(void)len;
+	addr_text(sa, addr);
+	if (config_proxy_trusted(srv->cfg, addr))
+		return MHD_YES;
+	pthread_mutex_lock(&srv->peers_mu);
+	struct peer *p = find_peer(srv, addr, false);
+	bool ok = !p || p->n < MAX_CONNECTIONS_PER_IP;
+	pthread_mutex_unlock(&srv->peers_mu);
+	return ok ? MHD_YES : MHD_NO;
+}
+
+/* Counts a peer's connections as they start and close (MHD's global limit bounds the slots). */
+static void connection_event(void *cls, struct MHD_Connection *c, void **socket_context,
+                             enum MHD_ConnectionNotificationCode code)
+{
+	struct http_server *srv = cls;
+	(void)socket_context;
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	char addr[INET6_ADDRSTRLEN];
+	addr_text(ci ? ci->client_addr : NULL, addr);
+	if (config_proxy_trusted(srv->cfg, addr))
+		return;
+	pthread_mutex_lock(&srv->peers_mu);
+	bool started = code == MHD_CONNECTION_NOTIFY_STARTED;
+	struct peer *p = find_peer(srv, addr, started);
+	if (p)
+		p->n += started ? 1 : -1;
+	pthread_mutex_unlock(&srv->peers_mu);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -539,12 +732,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			strcpy(r->id, rid);
 		else
 			random_hex(r->id, 16);
-		/* Refuse an announced oversized body before reading any of it. */
-		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-		if (cl && strtoull(cl, NULL, 10) > srv->cfg->max_body_bytes)
-			r->too_large = true;
-		else
+		client_address(srv, c, r->client);
+		if (admit(srv, c, r, url, method) == VERR_OK)
 			return MHD_YES;
+		/* Refused before any of the body: answered below, now. */
 	}
 
 	if (*upload_data_size) {
@@ -556,22 +747,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		if (time_mono_ms() - r->start_ms > 2000.0 * srv->cfg->idle_timeout_seconds)
 			return cut(r, method, url, "body deadline passed");
 		/* Only a chunked body gets here too large (an announced one is refused
-		 * up front). Up to another MAX_BODY_BYTES, which costs no more than an
+		 * up front). Up to another limit's worth, which costs no more than an
 		 * accepted body, is read and dropped so the client still gets its 413;
 		 * past that the connection is cut. */
-		if (r->received > srv->cfg->max_body_bytes) {
+		if (r->received > r->limit) {
 			r->too_large = true;
 			free(r->body);
 			r->body = NULL;
 			r->len = r->cap = 0;
-			return r->received > 2 * srv->cfg->max_body_bytes
-			           ? cut(r, method, url, "body too large")
-			           : MHD_YES;
+			return r->received > 2 * r->limit ? cut(r, method, url, "body too large")
+			                                  : MHD_YES;
 		}
+		if (r->received > r->reserved && !reserve(srv, r, r->received - r->reserved))
+			return cut(r, method, url, "body buffer budget spent");
 		if (r->len + n > r->cap) {
-			r->cap = (r->len + n) * 2 < srv->cfg->max_body_bytes
-			             ? (r->len + n) * 2
-			             : srv->cfg->max_body_bytes;
+			r->cap = (r->len + n) * 2 < r->limit ? (r->len + n) * 2 : r->limit;
 			r->body = xrealloc(r->body, r->cap);
 		}
 		memcpy(r->body + r->len, upload_data, n);
@@ -584,12 +774,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	/* Shutdown waits for this one now; one still reading its body is cut. */
 	r->in_flight = true;
 	atomic_fetch_add(&srv->in_flight, 1);
-	if (r->too_large) {
-		struct verror err;
-		verr_set(&err, VERR_TOO_LARGE, "Request body too large: the limit is %zu bytes",
-		         srv->cfg->max_body_bytes);
-		return reply_error(srv, c, r, method, url, &err, 0, NULL);
-	}
+	if (r->too_large)
+		verr_set(&r->refused, VERR_TOO_LARGE,
+		         "Request body too large: the limit is %zu bytes", r->limit);
+	if (r->refused.code)
+		return reply_error(srv, c, r, method, url, &r->refused, r->user_id, NULL);
 	return dispatch(srv, c, r, url, method);
 }
 
@@ -604,6 +793,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		return;
 	if (r->in_flight)
 		atomic_fetch_sub(&srv->in_flight, 1);
+	atomic_fetch_sub(&srv->buffered, r->reserved);
 	free(r->body);
 	free(r);
 	*con_cls = NULL;
@@ -653,19 +843,23 @@ enum verr http_server_start(const struct config *cfg, struct svc *svc, struct ht
 	struct http_server *srv = xcalloc(1, sizeof(*srv));
 	srv->cfg = cfg;
 	srv->svc = svc;
+	srv->public_rl =
+	    ratelimit_new(cfg->auth_rate_per_minute, cfg->auth_rate_per_minute, RATELIMIT_KEYS);
+	pthread_mutex_init(&srv->peers_mu, NULL);
 	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
 	                 MHD_USE_ITC | MHD_USE_ERROR_LOG;
 	if (ai->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	srv->daemon = MHD_start_daemon(
-	    flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, NULL,
-	    MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+	    flags, 0, accept_peer, srv, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error,
+	    NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->idle_timeout_seconds,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS,
-	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS_PER_IP,
-	    MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS, MHD_OPTION_NOTIFY_CONNECTION,
+	    connection_event, srv, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
 	freeaddrinfo(ai);
 	if (!srv->daemon) {
+		ratelimit_free(srv->public_rl);
+		pthread_mutex_destroy(&srv->peers_mu);
 		free(srv);
 		return verr_set(err, VERR_UNAVAILABLE, "cannot listen on %s:%d (address in use?)",
 		                cfg->host, cfg->port);
@@ -703,5 +897,7 @@ void http_server_stop(struct http_server *s, int grace_ms)
 	/* Readers are gone now, so producers stop at their next event. */
 	while (atomic_load(&s->streams) > 0)
 		usleep(10000);
+	ratelimit_free(s->public_rl);
+	pthread_mutex_destroy(&s->peers_mu);
 	free(s);
 }

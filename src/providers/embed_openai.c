@@ -48,28 +48,36 @@ static enum verr take_vector(const struct embed_openai *eo, json_t *emb, float *
 		    "AI service unavailable: embedding model %s returned %zu dimensions, "
 		    "expected %d (EMBEDDING_DIM)",
 		    eo->base.model, got, dim);
-	double sum = 0;
+	/* Scaled by the largest component before squaring, so no finite value
+	 * (1e300 included) overflows into inf or NaN on its way to unit length. */
+	double max = 0;
 	for (int k = 0; k < dim; k++) {
 		json_t *v = json_array_get(emb, (size_t)k);
-		if (!json_is_number(v))
+		double x = json_is_number(v) ? json_number_value(v) : NAN;
+		if (!isfinite(x))
 			return verr_set(err, VERR_AI_UNAVAILABLE,
 			                "AI service unavailable: invalid embedding from provider");
-		double x = json_number_value(v);
+		max = fmax(max, fabs(x));
+	}
+	/* A zero vector stays zero: it matches nothing rather than everything. */
+	double sum = 0;
+	for (int k = 0; k < dim; k++) {
+		double x = max > 0 ? json_number_value(json_array_get(emb, (size_t)k)) / max : 0;
 		out[k] = (float)x;
 		sum += x * x;
 	}
-	/* A zero vector stays zero: it matches nothing rather than everything. */
 	if (sum > 0) {
-		float inv = (float)(1.0 / sqrt(sum));
+		double inv = 1.0 / sqrt(sum);
 		for (int k = 0; k < dim; k++)
-			out[k] *= inv;
+			out[k] = (float)(out[k] * inv);
 	}
 	return VERR_OK;
 }
 
 /* One request for n <= batch size texts. */
+/* once_timeout_s > 0: a query someone waits for, one attempt (see openai_post_once()). */
 static enum verr embed_batch(struct embed_openai *eo, const char *const *texts, size_t n,
-                             float *out, struct verror *err)
+                             int once_timeout_s, float *out, struct verror *err)
 {
 	enum verr rc = VERR_OK;
 	json_t *resp = NULL;
@@ -88,7 +96,11 @@ static enum verr embed_batch(struct embed_openai *eo, const char *const *texts, 
 	if (eo->send_dimensions)
 		json_object_set_new(body, "dimensions", json_integer(eo->base.dim));
 
-	rc = openai_post(eo->client, "embeddings", body, answer_max(n, eo->base.dim), &resp, err);
+	rc = once_timeout_s > 0
+	         ? openai_post_once(eo->client, "embeddings", body, answer_max(n, eo->base.dim),
+	                            once_timeout_s, &resp, err)
+	         : openai_post(eo->client, "embeddings", body, answer_max(n, eo->base.dim), &resp,
+	                       err);
 	if (rc)
 		goto out;
 	json_t *data = json_object_get(resp, "data");
@@ -139,11 +151,17 @@ static enum verr embed(struct embedder *e, const char *const *texts, size_t n, f
 	size_t batch = e->max_batch;
 	for (size_t i = 0; i < n; i += batch) {
 		size_t m = n - i < batch ? n - i : batch;
-		enum verr rc = embed_batch(eo, texts + i, m, out + i * (size_t)e->dim, err);
+		enum verr rc = embed_batch(eo, texts + i, m, 0, out + i * (size_t)e->dim, err);
 		if (rc)
 			return rc;
 	}
 	return VERR_OK;
+}
+
+static enum verr embed_query(struct embedder *e, const char *text, float *out, struct verror *err)
+{
+	struct embed_openai *eo = (struct embed_openai *)e;
+	return embed_batch(eo, &text, 1, eo->cfg->ai_query_timeout_seconds, out, err);
 }
 
 static void embed_free(struct embedder *e)
@@ -153,7 +171,8 @@ static void embed_free(struct embedder *e)
 	free(eo);
 }
 
-static const struct embedder_ops ops = {.embed = embed, .free = embed_free};
+static const struct embedder_ops ops = {
+    .embed = embed, .embed_query = embed_query, .free = embed_free};
 
 enum verr embed_openai_new(const struct config *cfg, struct embedder **out, struct verror *err)
 {

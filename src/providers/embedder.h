@@ -30,6 +30,13 @@ struct embedder_ops {
 	 */
 	enum verr (*embed)(struct embedder *e, const char *const *texts, size_t n, float *out,
 	                   struct verror *err);
+	/*
+	 * Optional: one search query, for someone waiting. A remote provider
+	 * gives it one attempt of AI_QUERY_TIMEOUT_SECONDS instead of embed()'s
+	 * retries; NULL for providers that answer at once anyway.
+	 */
+	enum verr (*embed_query)(struct embedder *e, const char *text, float *out,
+	                         struct verror *err);
 	void (*free)(struct embedder *e);
 };
 
@@ -48,6 +55,14 @@ static inline enum verr embedder_embed(struct embedder *e, const char *const *te
                                        float *out, struct verror *err)
 {
 	return e->ops->embed(e, texts, n, out, err);
+}
+
+/* A search query's vector, through embed_query when the provider has one. */
+static inline enum verr embedder_embed_query(struct embedder *e, const char *text, float *out,
+                                             struct verror *err)
+{
+	return e->ops->embed_query ? e->ops->embed_query(e, text, out, err)
+	                           : e->ops->embed(e, &text, 1, out, err);
 }
 
 void embedder_free(struct embedder *e); /* accepts NULL */

@@ -22,7 +22,9 @@ struct llm_message {
 /*
  * Receives the answer as it arrives when streaming: len bytes of text (not
  * NUL-terminated). Return nonzero to stop the request (e.g. the client went
- * away); chat() then fails with VERR_AI_UNAVAILABLE.
+ * away); chat() then fails with VERR_AI_UNAVAILABLE. While the provider is
+ * silent it is also called now and then with len 0, only to ask whether
+ * anyone still waits: nonzero stops the request at once.
  */
 typedef int (*llm_delta_fn)(void *ctx, const char *text, size_t len);
 

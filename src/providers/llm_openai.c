@@ -56,6 +56,8 @@ static int on_event(void *ud, const char *data, size_t len, struct verror *err)
 {
 	struct stream *s = ud;
 	int rc = 0;
+	if (!data) /* the provider is silent: is the answer still wanted? */
+		return s->on_delta(s->ctx, "", 0) ? OPENAI_EV_CANCEL : 0;
 	json_t *j = json_loadb(data, len, 0, NULL);
 	if (!json_is_object(j)) {
 		verr_set(err, VERR_AI_UNAVAILABLE, "invalid JSON from provider");

@@ -357,6 +357,7 @@ int sse_finish(struct sse_parser *p, sse_event_fn fn, void *ctx)
 struct attempt {
 	CURL *h;
 	bool stream;
+	int timeout_s; /* of this request: AI_TIMEOUT_SECONDS, or the caller's for one attempt */
 	size_t max_bytes;
 	openai_event_fn on_event;
 	void *ctx;
@@ -368,6 +369,7 @@ struct attempt {
 	struct sse_parser sse;
 	struct verror consumer; /* the reason an event was bad */
 	double last_data_ms;    /* when the last byte arrived (or the request started) */
+	double last_probe_ms;   /* when on_event was last asked whether the answer is wanted */
 	double idle_limit_ms;   /* streams: fail when nothing arrives for this long */
 	bool done;              /* "data: [DONE]" */
 	bool finished, delivered, cancelled, bad, too_big, idle;
@@ -463,9 +465,18 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
 {
 	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
 	struct attempt *a = ud;
-	if (a->idle_limit_ms > 0 && time_mono_ms() - a->last_data_ms >= a->idle_limit_ms) {
+	double now = time_mono_ms();
+	if (a->idle_limit_ms > 0 && now - a->last_data_ms >= a->idle_limit_ms) {
 		a->idle = true;
 		return 1;
+	}
+	/* A silent provider must not keep a stream nobody waits for (shutdown waits on it). */
+	if (a->on_event && now - a->last_probe_ms >= OPENAI_PROBE_MS) {
+		a->last_probe_ms = now;
+		if (a->on_event(a->ctx, NULL, 0, &a->consumer) & OPENAI_EV_CANCEL) {
+			a->cancelled = true;
+			return 1;
+		}
 	}
 	return 0;
 }
@@ -493,23 +504,22 @@ static void fail(struct result *r, bool retryable, enum outcome o, const char *f
 	va_end(ap);
 }
 
-static long connect_timeout(const struct openai *c)
+static long connect_timeout(int timeout_s)
 {
-	return c->timeout_s < CONNECT_TIMEOUT_MAX ? c->timeout_s : CONNECT_TIMEOUT_MAX;
+	return timeout_s < CONNECT_TIMEOUT_MAX ? timeout_s : CONNECT_TIMEOUT_MAX;
 }
 
 /* A short reason for a CURLcode, and whether trying again may help. */
-static void classify_curl(const struct openai *c, CURLcode rc, bool stream, bool connected,
-                          struct result *r)
+static void classify_curl(const struct attempt *a, CURLcode rc, bool connected, struct result *r)
 {
 	switch (rc) {
 	case CURLE_OPERATION_TIMEDOUT:
 		if (!connected)
 			fail(r, true, OUT_FAILED, "cannot connect within %ld s",
-			     connect_timeout(c));
+			     connect_timeout(a->timeout_s));
 		else
 			fail(r, true, OUT_FAILED, "timed out after %d s",
-			     stream ? c->timeout_s * STREAM_CAP_FACTOR : c->timeout_s);
+			     a->stream ? a->timeout_s * STREAM_CAP_FACTOR : a->timeout_s);
 		break;
 	case CURLE_COULDNT_RESOLVE_HOST:
 	case CURLE_COULDNT_RESOLVE_PROXY:
@@ -595,16 +605,16 @@ static void attempt_once(struct openai *c, const char *url, const char *payload,
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "vault");
 	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, connect_timeout(c));
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, connect_timeout(a->timeout_s));
 	if (a->stream) {
 		/* Idle, not total: fail when no byte came for timeout_s, within a hard cap. */
-		a->idle_limit_ms = (double)c->timeout_s * 1000;
+		a->idle_limit_ms = (double)a->timeout_s * 1000;
 		curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
 		curl_easy_setopt(h, CURLOPT_XFERINFODATA, a);
 		curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-		curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)c->timeout_s * STREAM_CAP_FACTOR);
+		curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)a->timeout_s * STREAM_CAP_FACTOR);
 	} else {
-		curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)c->timeout_s);
+		curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)a->timeout_s);
 	}
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, a);
@@ -612,7 +622,7 @@ static void attempt_once(struct openai *c, const char *url, const char *payload,
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, a);
 
 	double t0 = time_mono_ms();
-	a->last_data_ms = t0;
+	a->last_data_ms = a->last_probe_ms = t0;
 	CURLcode rc = curl_easy_perform(h);
 	if (a->status == 0)
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &a->status);
@@ -633,9 +643,9 @@ static void attempt_once(struct openai *c, const char *url, const char *payload,
 	} else if (a->too_big) {
 		fail(r, false, OUT_FAILED, "answer from provider too large");
 	} else if (a->idle) {
-		fail(r, true, OUT_FAILED, "no data for %d s", c->timeout_s);
+		fail(r, true, OUT_FAILED, "no data for %d s", a->timeout_s);
 	} else if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && a->done)) {
-		classify_curl(c, rc, a->stream, connect_us > 0, r);
+		classify_curl(a, rc, connect_us > 0, r);
 		r->status = a->status;
 	} else if (a->status < 200 || a->status >= 300) {
 		classify_status(a->status, r);
@@ -704,9 +714,10 @@ static json_t *log_fields(const char *path, const struct result *r, int attempt,
 	                 "elapsed_ms", (json_int_t)(time_mono_ms() - t0));
 }
 
+/* once_timeout_s > 0: one attempt, waiting that long at most (someone is waiting for it). */
 static enum verr request(struct openai *c, const char *path, json_t *body, bool stream,
-                         size_t max_bytes, openai_event_fn on_event, void *ctx, json_t **out,
-                         struct verror *err)
+                         int once_timeout_s, size_t max_bytes, openai_event_fn on_event, void *ctx,
+                         json_t **out, struct verror *err)
 {
 	bool trial;
 	int failures;
@@ -723,10 +734,13 @@ static enum verr request(struct openai *c, const char *path, json_t *body, bool 
 		return verr_set(err, VERR_INTERNAL, "cannot serialise the request to the provider");
 	}
 	char *url = xasprintf("%s/%s", c->base, path);
-	struct attempt a = {
-	    .stream = stream, .max_bytes = max_bytes, .on_event = on_event, .ctx = ctx};
+	struct attempt a = {.stream = stream,
+	                    .timeout_s = once_timeout_s > 0 ? once_timeout_s : c->timeout_s,
+	                    .max_bytes = max_bytes,
+	                    .on_event = on_event,
+	                    .ctx = ctx};
 	struct result r;
-	int attempts = trial ? 1 : c->max_retries + 1, attempt;
+	int attempts = trial || once_timeout_s > 0 ? 1 : c->max_retries + 1, attempt;
 	double t0 = time_mono_ms();
 	for (attempt = 1;; attempt++) {
 		attempt_once(c, url, payload, &a, out, &r);
@@ -766,12 +780,19 @@ enum verr openai_post(struct openai *c, const char *path, json_t *body, size_t m
                       json_t **out, struct verror *err)
 {
 	*out = NULL;
-	return request(c, path, body, false, max_bytes, NULL, NULL, out, err);
+	return request(c, path, body, false, 0, max_bytes, NULL, NULL, out, err);
+}
+
+enum verr openai_post_once(struct openai *c, const char *path, json_t *body, size_t max_bytes,
+                           int timeout_s, json_t **out, struct verror *err)
+{
+	*out = NULL;
+	return request(c, path, body, false, timeout_s, max_bytes, NULL, NULL, out, err);
 }
 
 enum verr openai_stream(struct openai *c, const char *path, json_t *body, openai_event_fn on_event,
                         void *ctx, struct verror *err)
 {
 	json_t *unused = NULL;
-	return request(c, path, body, true, 0, on_event, ctx, &unused, err);
+	return request(c, path, body, true, 0, 0, on_event, ctx, &unused, err);
 }

@@ -25,8 +25,9 @@
 #include "core/config.h"
 #include "core/err.h"
 
-#define OPENAI_BREAKER_THRESHOLD 5  /* consecutive failed requests that open the breaker */
-#define OPENAI_RETRY_AFTER_MAX_S 30 /* a longer Retry-After is not waited for: we give up */
+#define OPENAI_BREAKER_THRESHOLD 5   /* consecutive failed requests that open the breaker */
+#define OPENAI_RETRY_AFTER_MAX_S 30  /* a longer Retry-After is not waited for: we give up */
+#define OPENAI_PROBE_MS          200 /* how often a silent stream asks whether it is wanted */
 
 struct openai;
 
@@ -54,6 +55,13 @@ enum verr openai_post(struct openai *c, const char *path, json_t *body, size_t m
                       json_t **out, struct verror *err);
 
 /*
+ * openai_post() for someone waiting: one attempt of at most timeout_s
+ * seconds, no retry (the breaker still applies).
+ */
+enum verr openai_post_once(struct openai *c, const char *path, json_t *body, size_t max_bytes,
+                           int timeout_s, json_t **out, struct verror *err);
+
+/*
  * What a stream consumer returns after each event: 0 to go on, or an OR of
  * these flags.
  */
@@ -66,7 +74,9 @@ enum {
 
 /*
  * Receives the data of one event (len bytes, NUL-terminated; "[DONE]" is
- * handled by the client and never passed on). With OPENAI_EV_BAD it sets
+ * handled by the client and never passed on). While no event comes it is
+ * called about every OPENAI_PROBE_MS with data NULL, to ask whether the
+ * consumer still wants the answer: OPENAI_EV_CANCEL stops the request. With OPENAI_EV_BAD it sets
  * err's detail to a short reason ("invalid JSON from provider"), which the
  * client prefixes with "AI service unavailable: ".
  */

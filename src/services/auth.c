@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/lane.h"
 #include "core/mem.h"
+#include "core/ratelimit.h"
 #include "core/text.h"
 #include "core/timeutil.h"
 
@@ -102,6 +104,53 @@ enum verr auth_check_password(const char *password, struct verror *err)
 	return VERR_OK;
 }
 
+/* ------------------------------------------------------------ bcrypt on its lane */
+
+struct bcrypt_job {
+	const char *password, *hash; /* hash: to check against, or NULL to make one */
+	int rounds;
+	char *out; /* PASSWORD_HASH_MAX bytes for a new hash */
+	bool ok;
+	enum verr rc;
+	struct verror *err;
+};
+
+static void bcrypt_job(void *arg)
+{
+	struct bcrypt_job *j = arg;
+	if (j->hash)
+		j->ok = password_verify(j->password, j->hash);
+	else
+		j->rc = password_hash(j->password, j->rounds, j->out, j->err);
+}
+
+/* Runs j on svc's bcrypt lane; 503 with Retry-After when too many wait already. */
+static enum verr run_bcrypt(struct svc *svc, struct bcrypt_job *j, struct verror *err)
+{
+	if (lane_run(svc->bcrypt, bcrypt_job, j))
+		return verr_retry(err, VERR_UNAVAILABLE, 1,
+		                  "Too many sign-ins at once: try again in a moment");
+	return j->rc;
+}
+
+/* The timing dummy for unknown e-mails: hashed once, on first need. */
+static enum verr dummy_hash(struct svc *svc, const char **out, struct verror *err)
+{
+	enum verr rc = VERR_OK;
+	pthread_mutex_lock(&svc->dummy_mu);
+	if (!svc->dummy_hash[0]) {
+		struct bcrypt_job j = {.password = "vault-timing-equaliser",
+		                       .rounds = svc->cfg->bcrypt_rounds,
+		                       .out = svc->dummy_hash,
+		                       .err = err};
+		if ((rc = run_bcrypt(svc, &j, err)))
+			svc->dummy_hash[0] = '\0';
+	}
+	pthread_mutex_unlock(&svc->dummy_mu);
+	*out = svc->dummy_hash;
+	return rc;
+}
+
 enum verr auth_register(struct svc *svc, const char *email, const char *password, struct user *out,
                         struct verror *err)
 {
@@ -111,7 +160,9 @@ enum verr auth_register(struct svc *svc, const char *email, const char *password
 	if ((rc = auth_normalize_email(email, norm, err)) ||
 	    (rc = auth_check_password(password, err)))
 		return rc;
-	if ((rc = password_hash(password, svc->cfg->bcrypt_rounds, hash, err)))
+	struct bcrypt_job j = {
+	    .password = password, .rounds = svc->cfg->bcrypt_rounds, .out = hash, .err = err};
+	if ((rc = run_bcrypt(svc, &j, err)))
 		return rc;
 	rc = store_user_create(svc->store, norm, hash, time_now_ms(), out, err);
 	explicit_bzero(hash, sizeof(hash));
@@ -139,13 +190,28 @@ enum verr auth_login(struct svc *svc, const char *email, const char *password,
 	struct user u;
 	enum verr rc = VERR_NOT_FOUND;
 	memset(out, 0, sizeof(*out));
-	if (auth_normalize_email(email, norm, NULL) == VERR_OK)
+	bool valid = auth_normalize_email(email, norm, NULL) == VERR_OK;
+	/* Guesses at one account are limited wherever they come from; whether it exists
+	 * does not matter, so a 429 tells nothing about it. */
+	int wait = ratelimit_take(svc->logins, valid ? norm : "", time_mono_ms());
+	if (wait)
+		return verr_retry(err, VERR_RATE_LIMITED, wait,
+		                  "Too many sign-in attempts for this account: try again in %d s",
+		                  wait);
+	if (valid)
 		rc = store_user_get_by_email(svc->store, norm, &u, err);
 	if (rc != VERR_OK && rc != VERR_NOT_FOUND)
 		return rc;
 	/* Spend one bcrypt either way, so timing does not tell which e-mails exist. */
-	bool ok = password_verify(password, rc == VERR_OK ? u.password_hash : svc->dummy_hash);
-	if (rc != VERR_OK || !ok || strlen(password) > PASSWORD_MAX_BYTES)
+	struct bcrypt_job j = {.password = password};
+	enum verr brc = VERR_OK;
+	if (rc == VERR_OK)
+		j.hash = u.password_hash;
+	else
+		brc = dummy_hash(svc, &j.hash, err);
+	if (brc || (brc = run_bcrypt(svc, &j, err)))
+		return brc;
+	if (rc != VERR_OK || !j.ok || strlen(password) > PASSWORD_MAX_BYTES)
 		return verr_set(err, VERR_UNAUTHORIZED, invalid_credentials);
 
 	/* A login starts a new family of refresh tokens. */

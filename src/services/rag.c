@@ -121,7 +121,9 @@ static int close_marker(struct cite_filter *f)
 
 int cite_filter_feed(struct cite_filter *f, const char *text, size_t len)
 {
-	size_t plain = 0; /* start of text not yet emitted */
+	size_t plain = 0;            /* start of text not yet emitted */
+	if (len == 0 && !f->stopped) /* asks whether anyone still waits (see llm_delta_fn) */
+		f->stopped = f->emit(f->ctx, "", 0);
 	size_t i = 0;
 	while (i < len) {
 		char c = text[i];
@@ -284,6 +286,8 @@ struct collect {
 static int collect(void *ctx, const char *text, size_t len)
 {
 	struct collect *c = ctx;
+	if (len == 0) /* a probe: nothing to keep, pass the question on */
+		return c->next ? c->next(c->next_ctx, text, 0) : 0;
 	if (c->len + len + 1 > c->cap) {
 		c->cap = (c->len + len + 1) * 2;
 		c->buf = xrealloc(c->buf, c->cap);

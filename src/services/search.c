@@ -663,11 +663,13 @@ enum verr search_run(struct svc *svc, int64_t user_id, const struct search_query
 	 * the query's vector, which only a local embedder gives for free. */
 	enum verr erc = q->mode == SEARCH_KEYWORD && !svc->embedder->local
 	                    ? verr_set(&eerr, VERR_AI_UNAVAILABLE, NULL)
-	                    : embedder_embed(svc->embedder, &qtext, 1, qv, &eerr);
+	                    : embedder_embed_query(svc->embedder, qtext, qv, &eerr);
 	if (erc && q->mode == SEARCH_SEMANTIC) {
 		rc = verr_set(err, erc, "%s", verr_detail(&eerr));
 		goto out;
 	}
+	if (erc && q->mode == SEARCH_HYBRID) /* keyword matches only: the caller is told why */
+		out->fallback = xstrdup(verr_detail(&eerr));
 	if (erc == VERR_OK)
 		vec_normalize(qv, svc->embedder->dim);
 	if (erc == VERR_OK && q->mode != SEARCH_KEYWORD) {
@@ -794,6 +796,7 @@ void search_result_free(struct search_result *r)
 {
 	if (!r)
 		return;
+	free(r->fallback);
 	for (size_t i = 0; i < r->n; i++) {
 		note_free(&r->hits[i].note);
 		free(r->hits[i].excerpt);

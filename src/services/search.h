@@ -47,6 +47,8 @@ struct search_hit {
 struct search_result {
 	struct search_hit *hits;
 	size_t n;
+	char
+	    *fallback; /* hybrid without its semantic side: why (the provider's error), else NULL */
 };
 
 /* Parses "hybrid|semantic|keyword"; false if unknown. */

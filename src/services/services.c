@@ -5,8 +5,13 @@
 
 #include <string.h>
 
+#include "core/lane.h"
+#include "core/ratelimit.h"
 #include "services/search.h"
 #include "services/worker.h"
+
+#define LANE_QUEUE_PER_THREAD 32    /* logins waiting for bcrypt, per thread, before 503 */
+#define RATELIMIT_KEYS        65536 /* accounts remembered by the login limiter */
 
 enum verr svc_init(struct svc *svc, struct store *store, const struct config *cfg,
                    struct verror *err)
@@ -15,9 +20,12 @@ enum verr svc_init(struct svc *svc, struct store *store, const struct config *cf
 	memset(svc, 0, sizeof(*svc));
 	svc->store = store;
 	svc->cfg = cfg;
-	if ((rc = embedder_new(cfg, &svc->embedder, err)) || (rc = llm_new(cfg, &svc->llm, err)) ||
-	    (rc = password_hash("vault-timing-equaliser", cfg->bcrypt_rounds, svc->dummy_hash,
-	                        err))) {
+	svc->bcrypt =
+	    lane_new(cfg->bcrypt_threads, LANE_QUEUE_PER_THREAD * (size_t)cfg->bcrypt_threads);
+	svc->logins =
+	    ratelimit_new(cfg->login_rate_per_minute, cfg->login_rate_per_minute, RATELIMIT_KEYS);
+	pthread_mutex_init(&svc->dummy_mu, NULL);
+	if ((rc = embedder_new(cfg, &svc->embedder, err)) || (rc = llm_new(cfg, &svc->llm, err))) {
 		svc_cleanup(svc);
 		return rc;
 	}
@@ -31,6 +39,11 @@ void svc_cleanup(struct svc *svc)
 	vector_cache_free(svc->vectors);
 	llm_free(svc->llm);
 	embedder_free(svc->embedder);
+	ratelimit_free(svc->logins);
+	lane_free(svc->bcrypt);
+	pthread_mutex_destroy(&svc->dummy_mu);
+	svc->logins = NULL;
+	svc->bcrypt = NULL;
 	svc->worker = NULL;
 	svc->vectors = NULL;
 	svc->llm = NULL;

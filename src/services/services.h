@@ -7,6 +7,8 @@
 #ifndef VAULT_SERVICES_SERVICES_H
 #define VAULT_SERVICES_SERVICES_H
 
+#include <pthread.h>
+
 #include "core/config.h"
 #include "core/security.h"
 #include "providers/embedder.h"
@@ -15,6 +17,8 @@
 
 struct vector_cache;
 struct embed_worker;
+struct lane;
+struct ratelimit;
 
 struct svc {
 	struct store *store;
@@ -23,9 +27,13 @@ struct svc {
 	struct llm *llm;
 	struct vector_cache *vectors; /* users' vectors, kept between searches */
 	struct embed_worker *worker;  /* NULL unless this process embeds */
-	/* Hashed at start-up at the configured cost, so a login for an unknown
-	 * e-mail spends as long in bcrypt as one with a wrong password. */
+	struct lane *bcrypt;          /* BCRYPT_THREADS low-priority threads for password hashes */
+	struct ratelimit *logins;     /* LOGIN_RATE_PER_MINUTE, by account */
+	/* Hashed at the configured cost on the first login for an unknown
+	 * e-mail, so each such login spends as long in bcrypt as one with a
+	 * wrong password; dummy_mu guards it. */
 	char dummy_hash[PASSWORD_HASH_MAX];
+	pthread_mutex_t dummy_mu;
 };
 
 /*

@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <jansson.h>
+#include <math.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -43,7 +44,7 @@ struct fake_openai {
 	pthread_mutex_t mu;
 	struct ep_state ep[2]; /* FAKE_EP_EMBEDDINGS, FAKE_EP_CHAT */
 	int requests_any;
-	int delay_ms, retry_after, dim, chunk_delay_ms;
+	int delay_ms, retry_after, dim, chunk_delay_ms, scale_exp;
 	char *answer;
 	int batches[MAX_BATCHES];
 	int n_batches;
@@ -325,6 +326,7 @@ static enum MHD_Result embeddings(struct fake_openai *f, struct MHD_Connection *
 	if (f->n_batches < MAX_BATCHES)
 		f->batches[f->n_batches++] = (int)n;
 	int dim = f->dim;
+	double scale = pow(10, f->scale_exp);
 	pthread_mutex_unlock(&f->mu);
 	json_t *jd = json_object_get(req, "dimensions");
 	if (dim <= 0)
@@ -352,7 +354,7 @@ static enum MHD_Result embeddings(struct fake_openai *f, struct MHD_Connection *
 		fake_openai_vector(json_string_value(t), dim, v);
 		json_t *emb = json_array();
 		for (int k = 0; k < dim; k++)
-			json_array_append_new(emb, json_real(v[k]));
+			json_array_append_new(emb, json_real(v[k] * scale));
 		json_array_append_new(data, json_pack("{s:s, s:I, s:o}", "object", "embedding",
 		                                      "index", (json_int_t)i, "embedding", emb));
 	}
@@ -697,6 +699,7 @@ SETTER(delay_ms, delay_ms)
 SETTER(retry_after, retry_after)
 SETTER(dim, dim)
 SETTER(chunk_delay_ms, chunk_delay_ms)
+SETTER(scale_exp, scale_exp)
 #undef SETTER
 
 void fake_openai_set_answer(struct fake_openai *f, const char *answer)

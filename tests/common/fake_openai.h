@@ -77,6 +77,8 @@ void fake_openai_set_retry_after(struct fake_openai *f, int seconds);
 /* Dimensions when a request names none (default FAKE_DEFAULT_DIM); > 0 also overrides one that
  * does. */
 void fake_openai_set_dim(struct fake_openai *f, int dim);
+/* Embedding components are multiplied by 10^e (default 0): huge or tiny but finite. */
+void fake_openai_set_scale_exp(struct fake_openai *f, int e);
 /* The chat answer (copied); NULL restores FAKE_DEFAULT_ANSWER. */
 void fake_openai_set_answer(struct fake_openai *f, const char *answer);
 /* Pause between the writes of a stream (default 1 ms), so they reach the client apart. */

@@ -351,6 +351,9 @@ char **env_build(const char *dir, const char *const *extra)
 	free(url);
 	env_apply(env, cap, "SECRET_KEY=" TEST_SECRET_KEY);
 	env_apply(env, cap, "BCRYPT_ROUNDS=4");
+	/* Tests sign in far more often than people: limits only where a test sets them. */
+	env_apply(env, cap, "AUTH_RATE_PER_MINUTE=1000000");
+	env_apply(env, cap, "LOGIN_RATE_PER_MINUTE=1000000");
 	env_apply(env, cap, "LOG_FORMAT=json");
 	env_apply(env, cap, "LOG_LEVEL=info");
 	env_apply(env, cap, "ENVIRONMENT=development");

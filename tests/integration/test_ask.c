@@ -13,6 +13,8 @@
 
 #include "common/fake_openai.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <string.h>
 
 static struct server srv;
@@ -605,6 +607,51 @@ Test(ask, stream_passes_any_text_and_any_marker_whole)
 	cr_assert_str_eq(check_answer(&r, "unstreamed"), want);
 	http_resp_free(&r);
 	server_stop_ok(&srv);
+}
+
+struct bg_ask {
+	struct http_resp r;
+};
+
+static void *ask_in_background(void *arg)
+{
+	struct bg_ask *b = arg;
+	char *body = it_jpack("{s:s, s:b}", "question", meeting_q, "stream", 1);
+	struct http_req q = {.method = "POST",
+	                     .path = "/api/v1/ask",
+	                     .token = me.access,
+	                     .body = body,
+	                     .body_len = strlen(body),
+	                     .timeout_ms = 120000};
+	http_do(srv.base_url, &q, &b->r);
+	free(body);
+	return NULL;
+}
+
+Test(ask, shutdown_ends_a_stream_stuck_in_a_silent_provider)
+{
+	/* The provider sends a little, then nothing for a minute. The server
+	 * stops after its grace period, not when the provider gives up. */
+	const char *more[] = {"AI_TIMEOUT_SECONDS=60", "SHUTDOWN_GRACE_SECONDS=1", NULL};
+	setup_llm(more);
+	seed_meeting();
+	fake_openai_set_delay_ms(fake, 60000);
+	fake_openai_set_endpoint_mode(fake, FAKE_EP_CHAT, FAKE_STALL, FAKE_ALWAYS);
+	struct bg_ask b = {0};
+	pthread_t t;
+	pthread_create(&t, NULL, ask_in_background, &b);
+	double deadline = it_now_ms() + 10000;
+	while (fake_openai_requests(fake, FAKE_EP_CHAT) == 0 && it_now_ms() < deadline)
+		it_sleep_ms(20);
+	it_sleep_ms(300); /* the stalled answer has begun */
+	double t0 = it_now_ms();
+	server_signal(&srv, SIGTERM);
+	int status = server_wait(&srv, 20000);
+	double took = it_now_ms() - t0;
+	cr_assert_eq(status, 0, "exit status %d after %.0f ms", status, took);
+	cr_assert_lt(took, 5000, "stopping took %.0f ms with a silent provider", took);
+	pthread_join(t, NULL);
+	http_resp_free(&b.r);
 }
 
 Test(ask, stream_failure_ends_with_an_error)

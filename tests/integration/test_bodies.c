@@ -144,7 +144,11 @@ Test(bodies, deeply_nested_json)
 		         targets[t].anon, &r);
 		char *what = it_asprintf("%s %s with %zu nested arrays", targets[t].method,
 		                         targets[t].path, depth);
-		expect_status(&r, 422, 400, what);
+		/* The unauthenticated routes take small bodies: this one is refused unread. */
+		if (targets[t].anon)
+			expect_status(&r, 413, 413, what);
+		else
+			expect_status(&r, 422, 400, what);
 		free(what);
 		http_resp_free(&r);
 	}

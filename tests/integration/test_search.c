@@ -1009,6 +1009,56 @@ Test(search, keyword_search_survives_embedding_outage)
 	server_stop_ok(&srv);
 }
 
+Test(search, a_slow_provider_costs_one_short_wait_and_says_so)
+{
+	/* The worker may wait 30 s four times; a person searching waits one
+	 * AI_QUERY_TIMEOUT_SECONDS and gets keyword matches, marked as such. */
+	const char *url = fake_openai_start(&fake);
+	cr_assert(url, "fake OpenAI server did not start");
+	fake_openai_set_dim(fake, 32);
+	char *base = it_asprintf("OPENAI_BASE_URL=%s", url);
+	const char *env[] = {"EMBEDDING_PROVIDER=openai",
+	                     "EMBEDDING_MODEL=fake-embed",
+	                     "EMBEDDING_DIM=32",
+	                     base,
+	                     "OPENAI_API_KEY=sk-test",
+	                     "AI_TIMEOUT_SECONDS=30",
+	                     "AI_MAX_RETRIES=3",
+	                     "AI_QUERY_TIMEOUT_SECONDS=1",
+	                     NULL};
+	setup(env);
+	seed(me.access);
+	struct it_index ix;
+	index_wait_settled(&srv, me.access, EMBED_TIMEOUT_MS, &ix);
+	fake_openai_set_delay_ms(fake, 20000);
+	fake_openai_set_endpoint_mode(fake, FAKE_EP_EMBEDDINGS, FAKE_SLOW, FAKE_ALWAYS);
+
+	struct http_resp r;
+	search(me.access, "kubectl pods", NULL, &r);
+	check_shape(&r, "hybrid", "hybrid with a slow provider");
+	cr_assert_lt(r.elapsed_ms, 5000, "hybrid waited %.0f ms", r.elapsed_ms);
+	cr_assert(has_result(&r, corpus[1]), "the keyword hit is missing: %.300s", r.body);
+	json_t *fb = json_object_get(r.json, "fallback");
+	cr_assert(json_is_object(fb), "no fallback notice: %.300s", r.body);
+	cr_assert_str_eq(json_string_value(json_object_get(fb, "mode")), "keyword");
+	const char *why = json_string_value(json_object_get(fb, "reason"));
+	cr_assert(why && it_contains(why, "timed out", false), "reason: %s", why ? why : "(none)");
+	http_resp_free(&r);
+
+	search(me.access, "kubectl pods", "mode=semantic", &r);
+	cr_assert_eq(r.status, 503, "semantic with a slow provider: %d %.300s", r.status, r.body);
+	cr_assert_lt(r.elapsed_ms, 5000, "semantic waited %.0f ms", r.elapsed_ms);
+	http_resp_free(&r);
+
+	/* When the provider answers, no notice. */
+	fake_openai_set_endpoint_mode(fake, FAKE_EP_EMBEDDINGS, FAKE_OK, FAKE_ALWAYS);
+	search(me.access, "kubectl pods", NULL, &r);
+	cr_assert_null(json_object_get(r.json, "fallback"), "%.300s", r.body);
+	http_resp_free(&r);
+	free(base);
+	server_stop_ok(&srv);
+}
+
 /* ------------------------------------------------------------------ */
 /* CLI */
 
@@ -1073,6 +1123,60 @@ Test(search, keyword_scores_do_not_reveal_other_users_words)
 	                   "another user's notes changed my scores: %.300s", r.body);
 	cr_assert_float_eq(result_num(&r, 1, "score"), before1, 1e-9, "%.300s", r.body);
 	http_resp_free(&r);
+	server_stop_ok(&srv);
+}
+
+/*
+ * The order of my keyword results comes from my notes alone. Among mine,
+ * "ferry" is the rarer of the two words, so the note with it ranks first.
+ * Another user then writes "ferry" in many notes: in an index whose
+ * statistics span users it would become the common word, and the visa notes
+ * would overtake the ferry one, telling me what the other user writes.
+ */
+Test(search, keyword_order_uses_only_my_own_notes)
+{
+	setup(NULL);
+	user_new(&srv, &other);
+	for (int i = 0; i < 5; i++)
+		add(me.access, "Groceries", "Milk, eggs, bread and butter.", NULL);
+	long long ferry = add(me.access, "Harbour day", "We took the ferry.", NULL);
+	add(me.access, "Embassy day", "The visa arrived.", NULL);
+	add(me.access, "Passport day", "Visa stamps again.", NULL);
+
+	struct http_resp r;
+	search(me.access, "ferry visa", "mode=keyword", &r);
+	check_shape(&r, "keyword", "before");
+	cr_assert_eq(nresults(&r), 3, "%.500s", r.body);
+	cr_assert_eq(result_id(&r, 0), ferry, "my rarer word does not rank first: %.500s", r.body);
+	char *keyword_before = ids_of(&r);
+	http_resp_free(&r);
+	search(me.access, "ferry visa", "mode=hybrid", &r);
+	check_shape(&r, "hybrid", "hybrid before");
+	char *hybrid_before = ids_of(&r);
+	http_resp_free(&r);
+
+	for (int i = 0; i < 30; i++) {
+		char title[32];
+		snprintf(title, sizeof(title), "Ferry %d", i);
+		add(other.access, title, "The ferry timetable, ferry fares and the ferry port.",
+		    NULL);
+	}
+	search(me.access, "ferry visa", "mode=keyword", &r);
+	check_shape(&r, "keyword", "after");
+	char *keyword_after = ids_of(&r);
+	cr_assert_str_eq(keyword_after, keyword_before,
+	                 "another user's notes reordered my keyword results: %.500s", r.body);
+	http_resp_free(&r);
+	search(me.access, "ferry visa", "mode=hybrid", &r);
+	check_shape(&r, "hybrid", "hybrid after");
+	char *hybrid_after = ids_of(&r);
+	cr_assert_str_eq(hybrid_after, hybrid_before,
+	                 "another user's notes reordered my hybrid results: %.500s", r.body);
+	http_resp_free(&r);
+	free(keyword_before);
+	free(keyword_after);
+	free(hybrid_before);
+	free(hybrid_after);
 	server_stop_ok(&srv);
 }
 

@@ -185,6 +185,28 @@ Test(openai, vectors_are_normalised_and_deterministic)
 	embedder_free(e);
 }
 
+Test(openai, huge_or_tiny_components_still_give_unit_vectors)
+{
+	/* 1e300 was inf as a float and the vector NaN, stored as such. */
+	struct config c = test_cfg();
+	struct embedder *e = new_embedder(&c);
+	float want[DIM], got[DIM];
+	struct verror err;
+	cr_assert_eq(embed1(e, "scale", want, &err), VERR_OK, "%s", err.detail);
+	for (int exp = -300; exp <= 300; exp += 150) {
+		fake_openai_set_scale_exp(fake, exp);
+		cr_assert_eq(embed1(e, "scale", got, &err), VERR_OK, "10^%d: %s", exp, err.detail);
+		double norm = 0;
+		for (int k = 0; k < DIM; k++) {
+			cr_assert(isfinite(got[k]), "10^%d: component %d is %f", exp, k, got[k]);
+			cr_assert_float_eq(got[k], want[k], 1e-5, "10^%d: component %d", exp, k);
+			norm += (double)got[k] * got[k];
+		}
+		cr_assert_float_eq(norm, 1.0, 1e-4, "10^%d: norm %f", exp, norm);
+	}
+	embedder_free(e);
+}
+
 Test(openai, dimensions_sent_only_to_text_embedding_3)
 {
 	struct config c = test_cfg();
@@ -669,12 +691,15 @@ struct deltas {
 	int calls;
 	int stop_at; /* return nonzero on this call (from 1); 0: never */
 	bool lone_bracket;
+	int probes; /* calls with len 0: is the answer still wanted? */
+	bool gone;  /* what a probe answers */
 };
 
 static int on_delta(void *ctx, const char *text, size_t len)
 {
 	struct deltas *d = ctx;
-	cr_assert(len > 0);
+	if (len == 0)
+		return d->probes++, d->gone;
 	cr_assert(d->len + len < sizeof(d->text));
 	memcpy(d->text + d->len, text, len);
 	d->len += len;
@@ -719,6 +744,29 @@ Test(openai, chat_stream_cancel)
 	cr_assert_str_eq(err.detail, "AI service unavailable: cancelled");
 	cr_assert_eq(d.calls, 2);
 	cr_assert_eq(fake_openai_requests(fake, FAKE_EP_CHAT), 1);
+	llm_free(l);
+}
+
+Test(openai, a_silent_stream_ends_when_nobody_waits)
+{
+	/* Before, a stream stuck in a silent provider ran to the provider's
+	 * timeout (here 60 s) whether or not anyone still waited. */
+	struct config c = test_cfg();
+	c.ai_timeout_seconds = 60;
+	struct llm *l = new_llm(&c);
+	fake_openai_set_delay_ms(fake, 30000);
+	fake_openai_set_endpoint_mode(fake, FAKE_EP_CHAT, FAKE_STALL, FAKE_ALWAYS);
+	struct llm_message m = {"user", "q"};
+	struct deltas d = {.gone = true};
+	char *answer = NULL;
+	struct verror err = {0};
+	double t0 = time_mono_ms();
+	cr_assert_eq(llm_chat(l, &m, 1, on_delta, &d, &answer, &err), VERR_AI_UNAVAILABLE);
+	cr_assert_lt(time_mono_ms() - t0, 5000, "the stream went on for %.0f ms",
+	             time_mono_ms() - t0);
+	cr_assert_gt(d.probes, 0);
+	cr_assert_str_eq(err.detail, "AI service unavailable: cancelled");
+	cr_assert_null(answer);
 	llm_free(l);
 }
 

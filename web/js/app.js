@@ -361,6 +361,7 @@ const runSearch = debounce(async () => {
   mainPane(
     h('h1', { id: 'results-title' }, 'Search'),
     h('p', { class: 'muted', role: 'status' }, r.results.length ? `${r.results.length} found (${mode})` : 'Nothing matches.'),
+    r.fallback ? h('p', { class: 'muted', role: 'note' }, `Showing keyword matches only: ${r.fallback.reason}`) : null,
     h(
       'ol',
       { class: 'results', 'aria-labelledby': 'results-title' },

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/v1/v1.h"
+#include "core/log.h"
 #include "core/mem.h"
 #include "services/rag.h"
 #include "services/search.h"
@@ -22,8 +23,15 @@ static json_t *results_json(const struct search_query *q, const struct search_re
 		json_object_set_new(o, "excerpt", json_string(h->excerpt));
 		json_array_append_new(items, o);
 	}
-	return json_pack("{s:s,s:s,s:I,s:o}", "query", q->text, "mode", search_mode_name(q->mode),
-	                 "top_k", (json_int_t)q->top_k, "results", items);
+	json_t *body =
+	    json_pack("{s:s,s:s,s:I,s:o}", "query", q->text, "mode", search_mode_name(q->mode),
+	              "top_k", (json_int_t)q->top_k, "results", items);
+	/* Hybrid without its semantic side says so: these are keyword matches only. */
+	if (r->fallback)
+		json_object_set_new(
+		    body, "fallback",
+		    json_pack("{s:s,s:s}", "mode", "keyword", "reason", r->fallback));
+	return body;
 }
 
 static enum verr run(struct api_req *req, struct api_resp *resp, struct search_query *q)
@@ -159,6 +167,8 @@ static void ask_stream_free(void *ctx)
 
 static int send_token(void *ctx, const char *text, size_t len)
 {
+	if (len == 0) /* only asks whether the client is still there */
+		return api_sse_gone(ctx);
 	return api_sse_send(ctx, "token", json_pack("{s:s%}", "text", text, len));
 }
 
@@ -170,7 +180,13 @@ static void ask_stream(void *ctx, struct api_sse *sse)
 	struct verror err;
 	verr_clear(&err);
 	if (rag_ask(s->svc, s->user_id, &s->req, send_token, sse, &a, &err)) {
-		api_sse_send(sse, "error", json_pack("{s:s}", "detail", verr_detail(&err)));
+		/* As a non-streamed reply would say it; the internals go to the log. */
+		if (verr_status(err.code) >= 500 && err.code != VERR_AI_UNAVAILABLE)
+			log_emit(LOG_ERROR, "ask_stream_failed",
+			         json_pack("{s:s,s:s}", "code", verr_name(err.code), "error",
+			                   verr_detail(&err)));
+		api_sse_send(sse, "error",
+		             json_pack("{s:s}", "detail", api_public_detail(s->svc->cfg, &err)));
 		return;
 	}
 	api_sse_send(
