@@ -6,8 +6,10 @@
  * lengths, then the model's text. The text goes through one filter in
  * pieces of those lengths (over and over, 0 an empty piece), through a
  * second one whole, and through a third whose consumer asks to stop after a
- * few pieces. Properties: every emitted piece is non-empty valid UTF-8; the
- * pieces joined are the whole feed's output, with the same sources cited;
+ * few pieces. Properties: every emitted piece is non-empty valid UTF-8, but
+ * for one empty probe ("is anyone still waiting?", llm.h) per empty piece
+ * fed, and none otherwise; the pieces joined are the whole feed's output,
+ * with the same sources cited;
  * only sources 1..n are cited; the output is at most three times the text
  * (U+FFFD for each bad byte); valid text without "[" comes out unchanged;
  * after a stop no piece is emitted.
@@ -25,6 +27,7 @@ struct sink {
 	char *out;
 	size_t len, cap;
 	size_t pieces;
+	size_t probes;     /* empty pieces: the filter asks whether anyone waits */
 	size_t stop_after; /* ask to stop once this many pieces came; 0 never */
 	bool stopped;
 };
@@ -33,7 +36,10 @@ static int collect(void *ctx, const char *text, size_t len)
 {
 	struct sink *s = ctx;
 	CHECK(!s->stopped, "a piece came after the consumer asked to stop");
-	CHECK(len > 0, "an empty piece");
+	if (len == 0) {
+		s->probes++;
+		return 0;
+	}
 	CHECK(text_utf8_valid(text, len), "a piece of %zu bytes is not valid UTF-8", len);
 	if (s->len + len > s->cap) {
 		s->cap = 2 * (s->len + len);
@@ -55,10 +61,12 @@ static bool same(const char *a, size_t alen, const char *b, size_t blen)
 /*
  * Feeds text in pieces of the given lengths, cycled (a cycle of empty
  * pieces ends with the rest in one); returns what the last call returned.
+ * *empty counts the empty pieces.
  */
 static int feed_pieces(struct cite_filter *f, const char *text, size_t n, const uint8_t *lens,
-                       size_t nlens)
+                       size_t nlens, size_t *empty)
 {
+	*empty = 0;
 	size_t off = 0, cycle_start = 0;
 	for (size_t i = 0; off < n || i == 0; i++) {
 		size_t len = nlens ? lens[i % nlens] : n;
@@ -66,6 +74,7 @@ static int feed_pieces(struct cite_filter *f, const char *text, size_t n, const 
 			len = n - off;
 		if (len > n - off)
 			len = n - off;
+		*empty += len == 0;
 		int rc = cite_filter_feed(f, text + off, len);
 		if (rc)
 			return rc;
@@ -92,11 +101,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct sink pieces = {0}, whole = {0}, stop = {.stop_after = 1 + n % 3};
 	struct cite_filter f;
 
+	size_t empty;
 	cite_filter_init(&f, nsources, cited_pieces, collect, &pieces);
-	CHECK(feed_pieces(&f, text, n, lens, nlens) == 0, "the filter stopped on its own");
+	CHECK(feed_pieces(&f, text, n, lens, nlens, &empty) == 0, "the filter stopped on its own");
+	CHECK(pieces.probes == empty, "%zu probes for %zu empty pieces", pieces.probes, empty);
 	cite_filter_init(&f, nsources, cited_whole, collect, &whole);
 	CHECK(cite_filter_feed(&f, text, n) == 0 && cite_filter_flush(&f) == 0,
 	      "the filter stopped on its own");
+	CHECK(whole.probes == (n == 0), "%zu probes fed %zu bytes at once", whole.probes, n);
 
 	CHECK(same(pieces.out, pieces.len, whole.out, whole.len),
 	      "fed in pieces: %zu bytes out, fed whole: %zu", pieces.len, whole.len);
@@ -111,7 +123,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* A consumer that goes away: the filter says so and emits nothing more. */
 	cite_filter_init(&f, nsources, cited_stop, collect, &stop);
-	int rc = feed_pieces(&f, text, n, lens, nlens);
+	int rc = feed_pieces(&f, text, n, lens, nlens, &empty);
 	CHECK(rc != 0 || !stop.stopped, "the stop was not reported");
 	if (stop.stopped)
 		CHECK(cite_filter_feed(&f, text, n) != 0 && cite_filter_flush(&f) != 0,

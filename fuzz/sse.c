@@ -19,7 +19,10 @@
  * event would pass the limit; the reader flags only what openai.h defines,
  * gives a reason with OPENAI_EV_BAD, relays only non-empty valid UTF-8
  * without NUL, keeps exactly what it relayed, within ANSWER_MAX, and says
- * OPENAI_EV_CANCEL when the listener went away.
+ * OPENAI_EV_CANCEL when the listener went away. Between the pieces the
+ * reader is also asked, as openai.c asks it while a provider is silent,
+ * whether the answer is still wanted: it asks the listener with an empty
+ * probe and relays nothing.
  */
 #include "providers/llm_openai.c"
 
@@ -47,14 +50,21 @@ static void append(char **buf, size_t *len, const void *s, size_t n)
 	*len += n;
 }
 
+/* Whether the listener has gone: it takes deltas_max deltas (0: all). */
+static bool gone(const struct run *r)
+{
+	return r->deltas_max && r->deltas >= r->deltas_max;
+}
+
 static int on_delta(void *ctx, const char *text, size_t len)
 {
 	struct run *r = ctx;
-	CHECK(len > 0, "an empty delta");
+	if (len == 0) /* a probe */
+		return gone(r);
 	CHECK(text_utf8_valid(text, len), "a delta of %zu bytes is not valid UTF-8", len);
 	append(&r->relayed, &r->relayed_len, text, len);
 	r->deltas++;
-	return r->deltas_max && r->deltas >= r->deltas_max;
+	return gone(r);
 }
 
 /* What openai.c's on_sse_event does with an event: [DONE], or the chunk reader. */
@@ -106,6 +116,14 @@ static int parse(struct run *r, const char *s, size_t n, const uint8_t *lens, si
 			len = n - off;
 		rc = sse_feed(&p, s + off, len, on_sse, r);
 		off += len;
+		if (nlens && rc == 0) { /* a pause in the stream: is the answer still wanted? */
+			struct verror err;
+			size_t before = r->answer.len;
+			int probe = on_event(&r->answer, NULL, 0, &err);
+			CHECK(probe == (gone(r) ? OPENAI_EV_CANCEL : 0), "a probe answered %#x",
+			      probe);
+			CHECK(r->answer.len == before, "a probe changed the answer");
+		}
 		if (nlens && i % nlens == nlens - 1)
 			cycle_start = off;
 	}
