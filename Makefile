@@ -1,6 +1,8 @@
 # vault build: `make` builds build/vault; `make SANITIZE=1` builds the same
 # with AddressSanitizer + UndefinedBehaviorSanitizer into build-asan/.
 # `make test` builds and runs the unit and integration tests of that build.
+# `make fuzz` builds the libFuzzer targets of fuzz/ with clang, AddressSanitizer
+# and UndefinedBehaviorSanitizer into build-fuzz/fuzz/ (scripts/fuzz runs them).
 
 CC       ?= cc
 PKGS     := libmicrohttpd jansson libjwt sqlite3 libpq libcrypt libcrypto libcurl md4c \
@@ -22,7 +24,14 @@ CFLAGS   += -fstack-protector-strong -fstack-clash-protection -fcf-protection -f
             -Wformat -Werror=format-security
 LDFLAGS  += -pie -Wl,-z,relro -Wl,-z,now
 
-ifeq ($(SANITIZE),1)
+ifeq ($(FUZZ),1)
+# Everything instrumented for coverage; only the targets link libFuzzer's main.
+CC       := clang
+BUILD    ?= build-fuzz
+CFLAGS   += -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
+            -fno-omit-frame-pointer
+LDFLAGS  += -fsanitize=fuzzer,address,undefined
+else ifeq ($(SANITIZE),1)
 BUILD    ?= build-asan
 CFLAGS   += -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 LDFLAGS  += -fsanitize=address,undefined
@@ -46,7 +55,7 @@ ITSRC    := $(sort $(wildcard tests/integration/*.c)) $(COMMONSRC)
 UNITOBJ  := $(UNITSRC:%.c=$(BUILD)/obj/%.o)
 ITOBJ    := $(ITSRC:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all test unit integration e2e-tools fuzz clean format format-check
+.PHONY: all test unit integration e2e-tools fuzz fuzz-targets clean format format-check
 
 all: $(BUILD)/vault
 
@@ -93,31 +102,38 @@ integration: $(BUILD)/vault $(BUILD)/integration_tests
 
 test: unit integration
 
-# Fuzz targets: clang's libFuzzer with AddressSanitizer and UBSan, each built
-# from the sources it exercises. `make fuzz`, then run one, e.g.
-#   build-fuzz/fuzz_use -max_total_time=60
-FUZZFLAGS  := -O1 -g -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -Isrc \
-              -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-FUZZ_USE   := tests/fuzz/fuzz_use.c $(wildcard src/providers/use_*.c) src/providers/embed_use.c \
-              src/core/err.c src/core/mem.c src/core/text.c
+# fuzz/: one libFuzzer target per parser of untrusted bytes; harness.c is the
+# in-process server the HTTP-level targets share. The library goes in as an
+# archive so a target takes only the modules it reaches.
+FUZZSRC  := $(sort $(wildcard fuzz/*.c))
+FUZZOBJ  := $(FUZZSRC:%.c=$(BUILD)/obj/%.o)
+FUZZBIN  := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(filter-out fuzz/harness.c,$(FUZZSRC)))
 
-fuzz: build-fuzz/fuzz_use
+fuzz:
+	$(MAKE) FUZZ=1 fuzz-targets
 
-build-fuzz/fuzz_use: $(FUZZ_USE) $(wildcard src/providers/*.h src/core/*.h)
+fuzz-targets: $(FUZZBIN)
+
+$(BUILD)/libvault.a: $(LIBOBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(FUZZBIN): $(BUILD)/fuzz/%: $(BUILD)/obj/fuzz/%.o $(BUILD)/libvault.a
 	@mkdir -p $(dir $@)
-	clang $(FUZZFLAGS) $(shell pkg-config --cflags jansson openblas libutf8proc) -o $@ \
-	    $(FUZZ_USE) $(shell pkg-config --libs jansson openblas libutf8proc libcrypto) -lm
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(LDLIBS)
 
-FMTSRC   := $(sort $(SRC) $(UNITSRC) $(ITSRC) tools/webembed.c tests/e2e/fake_ai.c \
-              $(wildcard tests/fuzz/*.c) bench/embed_speed.c)
+$(BUILD)/fuzz/body $(BUILD)/fuzz/query: $(BUILD)/obj/fuzz/harness.o
+
+FMTSRC   := $(sort $(SRC) $(UNITSRC) $(ITSRC) $(FUZZSRC) tools/webembed.c tests/e2e/fake_ai.c \
+              bench/embed_speed.c)
 
 format:
-	clang-format -i $(FMTSRC) $(shell find src tests -name '*.h')
+	clang-format -i $(FMTSRC) $(shell find src tests fuzz -name '*.h')
 
 format-check:
-	clang-format --dry-run --Werror $(FMTSRC) $(shell find src tests -name '*.h')
+	clang-format --dry-run --Werror $(FMTSRC) $(shell find src tests fuzz -name '*.h')
 
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(sort $(OBJ:.o=.d) $(UNITOBJ:.o=.d) $(ITOBJ:.o=.d))
+-include $(sort $(OBJ:.o=.d) $(UNITOBJ:.o=.d) $(ITOBJ:.o=.d) $(FUZZOBJ:.o=.d))

@@ -42,13 +42,8 @@
  * Sources: envp over .env
  * ------------------------------------------------------------------------ */
 
-struct pair {
-	char *key;
-	char *value;
-};
-
 struct dotenv {
-	struct pair *pairs;
+	struct config_var *pairs;
 	size_t n, cap;
 };
 
@@ -66,13 +61,18 @@ static void free_wiped(char *s)
 	}
 }
 
+void config_vars_free(struct config_var *vars, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(vars[i].key);
+		free_wiped(vars[i].value);
+	}
+	free(vars);
+}
+
 static void dotenv_free(struct dotenv *d)
 {
-	for (size_t i = 0; i < d->n; i++) {
-		free(d->pairs[i].key);
-		free_wiped(d->pairs[i].value);
-	}
-	free(d->pairs);
+	config_vars_free(d->pairs, d->n);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -259,6 +259,35 @@ bad:
 	return false;
 }
 
+enum verr config_dotenv_parse(const char *text, size_t len, const char *name,
+                              struct config_var **vars, size_t *n, struct verror *err)
+{
+	struct dotenv d = {0};
+	size_t lineno = 0;
+	*vars = NULL;
+	*n = 0;
+	for (size_t pos = 0; pos < len;) {
+		const char *line = text + pos;
+		const char *nl = memchr(line, '\n', len - pos);
+		size_t ln = nl ? (size_t)(nl - line) : len - pos;
+		pos += ln + (nl ? 1 : 0);
+		lineno++;
+		if (ln > 0 && line[ln - 1] == '\r')
+			ln--;
+
+		char *key, *value, problem[256];
+		if (!parse_line(line, ln, &key, &value, problem, sizeof(problem))) {
+			dotenv_free(&d);
+			return verr_set(err, VERR_INVALID, "%s:%zu: %s", name, lineno, problem);
+		}
+		if (key)
+			dotenv_add(&d, key, value);
+	}
+	*vars = d.pairs;
+	*n = d.n;
+	return VERR_OK;
+}
+
 /*
  * Reads path into d. A NULL path or a missing file is no .env; anything else
  * that stops the file from being read, and every malformed line, is
@@ -300,33 +329,13 @@ static enum verr dotenv_read(const char *path, struct dotenv *d, struct verror *
 		              strerror(errno));
 		goto out;
 	}
-
-	size_t lineno = 0;
-	for (size_t pos = 0; pos < len;) {
-		const char *line = buf + pos;
-		const char *nl = memchr(line, '\n', len - pos);
-		size_t n = nl ? (size_t)(nl - line) : len - pos;
-		pos += n + (nl ? 1 : 0);
-		lineno++;
-		if (n > 0 && line[n - 1] == '\r')
-			n--;
-
-		char *key, *value, problem[256];
-		if (!parse_line(line, n, &key, &value, problem, sizeof(problem))) {
-			rc = verr_set(err, VERR_INVALID, "%s:%zu: %s", path, lineno, problem);
-			goto out;
-		}
-		if (key)
-			dotenv_add(d, key, value);
-	}
+	rc = config_dotenv_parse(buf, len, path, &d->pairs, &d->n, err);
 out:
 	if (buf) {
 		explicit_bzero(buf, len);
 		free(buf);
 	}
 	fclose(f);
-	if (rc)
-		dotenv_free(d);
 	return rc;
 }
 

@@ -96,6 +96,26 @@ enum verr config_load(struct config *cfg, char *const *envp, const char *dotenv_
 
 void config_free(struct config *cfg);
 
+/* One assignment of a .env file. */
+struct config_var {
+	char *key;
+	char *value;
+};
+
+/*
+ * The assignments of .env text[0..len), in order, as config_load() reads its
+ * dotenv_path: KEY=VALUE lines, optionally after "export"; # comments; values
+ * bare (trimmed, up to a # after a blank), in single quotes (literal) or in
+ * double quotes (with \n \r \t \" \\ escapes). *vars (*n of them) is freed
+ * with config_vars_free(). VERR_INVALID "name:line: problem" on the first
+ * malformed line, name saying which file; the problem never quotes a value,
+ * and there is nothing to free.
+ */
+enum verr config_dotenv_parse(const char *text, size_t len, const char *name,
+                              struct config_var **vars, size_t *n, struct verror *err);
+
+void config_vars_free(struct config_var *vars, size_t n); /* wipes the values */
+
 /* Whether the numeric address addr (IPv4 or IPv6 text) is in TRUSTED_PROXIES. */
 bool config_proxy_trusted(const struct config *cfg, const char *addr);
 

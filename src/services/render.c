@@ -115,6 +115,8 @@ static bool safe_url(const MD_ATTRIBUTE *a, bool image)
 			if (c == '/' || c == '?' || c == '#')
 				return true; /* a path before any scheme: relative */
 			if (c == ':') {
+				if (n >= sizeof(scheme))
+					return false; /* a scheme longer than any allowed */
 				scheme[n] = '\0';
 				return (n == 4 && strcmp(scheme, "http") == 0) ||
 				       (n == 5 && strcmp(scheme, "https") == 0) ||
@@ -123,9 +125,12 @@ static bool safe_url(const MD_ATTRIBUTE *a, bool image)
 			bool ok =
 			    (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 			    (n > 0 && ((c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.'));
-			if (!ok || n + 1 == sizeof(scheme))
+			if (!ok)
 				return true; /* cannot be a scheme: the URL is relative */
-			scheme[n++] = (char)(c | 0x20);
+			/* A browser takes a scheme of any length: only the first bytes are kept. */
+			if (n + 1 < sizeof(scheme))
+				scheme[n] = (char)(c | 0x20);
+			n++;
 		}
 	}
 	return true;

@@ -13,8 +13,15 @@
 
 typedef float v8f __attribute__((vector_size(32)));
 
-__attribute__((target_clones("avx2,fma", "default"))) void
-vec_dot_many(const float *q, const float *vecs, size_t n, int dim, float *out)
+/* clang 14 (the fuzz build) names the dispatcher "vec_dot_many.ifunc", which
+ * other files cannot link to: there the default variant only. */
+#ifdef __clang__
+#define CLONES
+#else
+#define CLONES __attribute__((target_clones("avx2,fma", "default")))
+#endif
+
+CLONES void vec_dot_many(const float *q, const float *vecs, size_t n, int dim, float *out)
 {
 	size_t d8 = (size_t)dim / 8 * 8;
 	for (size_t i = 0; i < n; i++) {

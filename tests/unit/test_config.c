@@ -476,6 +476,29 @@ Test(config, dotenv_empty_and_unquoted_values)
 	config_free(&c);
 }
 
+Test(config, dotenv_text_in_memory)
+{
+	static const char text[] = "A=1\r\nexport B = 'two words'\n# c\nA=\"x\\ty\"";
+	struct config_var *vars;
+	size_t n;
+	struct verror err;
+	cr_assert_eq(config_dotenv_parse(text, sizeof(text) - 1, "mem", &vars, &n, &err), VERR_OK);
+	cr_assert_eq(n, 3);
+	cr_assert_str_eq(vars[0].key, "A");
+	cr_assert_str_eq(vars[0].value, "1");
+	cr_assert_str_eq(vars[1].key, "B");
+	cr_assert_str_eq(vars[1].value, "two words");
+	cr_assert_str_eq(vars[2].value, "x\ty");
+	config_vars_free(vars, n);
+
+	static const char bad[] = "A=1\nB='secret value\n";
+	cr_assert_eq(config_dotenv_parse(bad, sizeof(bad) - 1, "mem", &vars, &n, &err),
+	             VERR_INVALID);
+	cr_assert_eq(n, 0);
+	cr_assert(strncmp(err.detail, "mem:2: B:", 9) == 0, "%s", err.detail);
+	cr_assert_null(strstr(err.detail, "secret"), "%s", err.detail);
+}
+
 Test(config, env_wins_over_dotenv)
 {
 	struct config c;

@@ -182,6 +182,9 @@ Test(render, only_safe_urls_are_links)
 	    "[a](file:///etc/passwd)",
 	    "<javascript:alert(1)>",
 	    "[a][r]\n\n[r]: javascript:alert(1)",
+	    /* Schemes longer than any allowed one are schemes all the same (fuzz/render.c). */
+	    "[a](ms-windows-store:home)",
+	    "<a777777777777777777777777777777:8888>",
 	};
 	for (size_t i = 0; i < sizeof(unsafe) / sizeof(unsafe[0]); i++) {
 		char *html = render_markdown_html(unsafe[i]);

@@ -1,26 +1,23 @@
 /*
- * fuzz_use.c - libFuzzer target: untrusted text through the local model's
+ * use.c - libFuzzer target: untrusted text through the local model's
  * tokenizer (NFKC, the Viterbi segmentation) and, for inputs up to 512 bytes,
  * the whole embedder (windows, encoder, output layer). Every input must
  * give piece ids in the vocabulary and a finite unit vector; ASan and UBSan
  * watch the memory. Loads the model from EMBEDDING_MODEL_DIR (default
  * data/models/use-lite-v1).
  *
- *   make fuzz && build-fuzz/fuzz_use -max_total_time=60
+ *   scripts/fuzz use
  */
 #include <math.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "providers/embedder.h"
 #include "providers/use.h"
 
 static struct embedder *e;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -49,24 +46,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(text, data, size);
 	text[size] = '\0'; /* embedders take C strings: the text ends at the first NUL */
-	if (embed_use_tokens(e, text, &ids, &n, &err))
-		abort();
+	CHECK(embed_use_tokens(e, text, &ids, &n, &err) == VERR_OK, "tokenizer: %s",
+	      verr_detail(&err));
 	for (size_t i = 0; i < n; i++)
-		if (ids[i] < 0 || ids[i] >= USE_VOCAB)
-			abort();
+		CHECK(ids[i] >= 0 && ids[i] < USE_VOCAB, "piece %zu is %d", i, (int)ids[i]);
 	free(ids);
 	if (size <= 512) {
 		float v[USE_DIM], norm = 0;
 		const char *texts[] = {text};
-		if (embedder_embed(e, texts, 1, v, &err))
-			abort();
+		CHECK(embedder_embed(e, texts, 1, v, &err) == VERR_OK, "embed: %s",
+		      verr_detail(&err));
 		for (int i = 0; i < USE_DIM; i++) {
-			if (!isfinite(v[i]))
-				abort();
+			CHECK(isfinite(v[i]), "v[%d] = %g", i, (double)v[i]);
 			norm += v[i] * v[i];
 		}
-		if (fabsf(norm - 1.0f) > 1e-3f)
-			abort();
+		CHECK(fabsf(norm - 1.0f) <= 1e-3f, "|v|^2 = %g", (double)norm);
 	}
 	free(text);
 	return 0;
