@@ -84,15 +84,29 @@ $(BUILD)/unit_tests: $(UNITOBJ) $(LIBOBJ)
 $(BUILD)/integration_tests: $(ITOBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs $(TESTPKGS))
 
+# tests/crash: helpers of the durability tests. crashfs.so is preloaded into
+# the server: built without the sanitizers (it runs in front of their
+# interceptors) and without _FORTIFY_SOURCE (whose inline open() it replaces).
+$(BUILD)/crashfs.so: tests/crash/crashfs.c Makefile
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g -std=c17 -D_GNU_SOURCE -U_FORTIFY_SOURCE -Wall -Wextra -Werror -Wshadow \
+		-Wstrict-prototypes -fPIC -shared -o $@ $< -ldl
+
+# vault itself, its SQLite stores at synchronous=NORMAL (see sync_normal.c).
+$(BUILD)/vault_sync_normal: $(OBJ) $(BUILD)/obj/tests/crash/sync_normal.o
+	$(CC) $(LDFLAGS) -Wl,--wrap=store_open -o $@ $^ $(LDLIBS)
+
 unit: $(BUILD)/unit_tests
 	$(BUILD)/unit_tests $(TESTFLAGS)
 
-integration: $(BUILD)/vault $(BUILD)/integration_tests
+integration: $(BUILD)/vault $(BUILD)/integration_tests $(BUILD)/crashfs.so \
+             $(BUILD)/vault_sync_normal
 	VAULT_BIN=$(BUILD)/vault $(BUILD)/integration_tests $(TESTFLAGS)
 
 test: unit integration
 
-FMTSRC   := $(sort $(SRC) $(UNITSRC) $(ITSRC) tools/webembed.c tests/e2e/fake_ai.c)
+FMTSRC   := $(sort $(SRC) $(UNITSRC) $(ITSRC) tools/webembed.c tests/e2e/fake_ai.c \
+                   $(wildcard tests/crash/*.c))
 
 format:
 	clang-format -i $(FMTSRC) $(shell find src tests -name '*.h')
@@ -103,4 +117,4 @@ format-check:
 clean:
 	rm -rf build build-asan
 
--include $(sort $(OBJ:.o=.d) $(UNITOBJ:.o=.d) $(ITOBJ:.o=.d))
+-include $(sort $(OBJ:.o=.d) $(UNITOBJ:.o=.d) $(ITOBJ:.o=.d) $(BUILD)/obj/tests/crash/sync_normal.d)

@@ -458,6 +458,12 @@ static enum verr db_error(struct conn *c, const PGresult *r, struct verror *err)
 	    strcmp(state, "53300") == 0 || strcmp(state, "25006") == 0 ||
 	    strcmp(state, "55P03") == 0)
 		return verr_set(err, VERR_UNAVAILABLE, "database unavailable: %s", msg);
+	/* disk_full: the server could not extend a file; io_error: it could not read or write one.
+	 */
+	if (strcmp(state, "53100") == 0)
+		return verr_set(err, VERR_STORAGE_FULL, "postgres: %s", msg);
+	if (strcmp(state, "58030") == 0)
+		return verr_set(err, VERR_UNAVAILABLE, "postgres I/O error: %s", msg);
 	if (strcmp(state, "57014") == 0)
 		return verr_set(err, VERR_UNAVAILABLE, "database statement timed out: %s", msg);
 	return verr_set(err, VERR_INTERNAL, "postgres %s: %s", state, msg);
