@@ -9,7 +9,7 @@
  * regular files under $CRASHFS_DIR, writes are held in this process's
  * memory and reach the file only when the file is synced. Reads, sizes
  * (fstat, stat) and ftruncate see the held data, so the program runs as on
- * any file system until it is killed.
+ * any file system until it is killed. Each file held is named on stderr.
  *
  * SQLite's -shm file is left alone: it is memory-mapped shared state that
  * SQLite rebuilds from the WAL after a crash. Mapping a held file is
@@ -111,7 +111,7 @@ static void absolute(const char *name, char *out)
 	}
 }
 
-static void init(void)
+static void resolve(void)
 {
 	real_open = next_symbol("open");
 	real_open64 = next_symbol("open64");
@@ -129,6 +129,14 @@ static void init(void)
 	real_lstat = next_symbol("lstat64");
 	real_mmap = next_symbol("mmap64");
 	real_unlink = next_symbol("unlink");
+}
+
+/*
+ * After libc's own start-up, so the environment is there: a sanitizer's
+ * runtime may call into this library (mmap, pread) before that.
+ */
+__attribute__((constructor)) static void configure(void)
+{
 	const char *d = getenv("CRASHFS_DIR");
 	if (d && *d && !realpath(d, dir)) {
 		fprintf(stderr, "crashfs: CRASHFS_DIR %s: %s\n", d, strerror(errno));
@@ -143,7 +151,7 @@ static void init(void)
 
 static void setup(void)
 {
-	pthread_once(&once, init);
+	pthread_once(&once, resolve);
 }
 
 static bool flag_set(const char *flag)
@@ -354,6 +362,7 @@ static int track(int fd, const char *path, int flags)
 		                   .next = files};
 		snprintf(f->path, sizeof(f->path), "%s", real);
 		files = f;
+		fprintf(stderr, "crashfs: holding writes to %s until synced\n", real);
 	} else if (flags & O_TRUNC) {
 		held_truncate(f, 0);
 	}

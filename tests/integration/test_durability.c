@@ -366,8 +366,11 @@ Test(durability, kill9_under_power_cut_loses_no_acknowledged_write)
 	write_then_kill(&srv, me.access, &load, 400);
 	cr_assert(atomic_load(&load.updates) > 0, "no update was acknowledged");
 	char *tail = server_log_tail(&srv);
+	char *wal = it_asprintf("crashfs: holding writes to %s/vault.db-wal", srv.dir);
+	cr_assert_eq(log_count(&srv, wal), 1, "the shim did not hold the WAL\n%s", tail);
 	cr_assert_eq(log_count(&srv, "crashfs: refused to map"), 0,
 	             "the server maps its database into memory\n%s", tail);
+	free(wal);
 	free(tail);
 
 	restart_plain(&srv);
