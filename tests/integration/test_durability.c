@@ -310,7 +310,7 @@ static int count_lost(struct server *s, const char *token, const struct load *l)
 		snprintf(path, sizeof(path), "/api/v1/notes?limit=100&skip=%d", skip);
 		int st = api(s, "GET", path, token, NULL, &r);
 		if (st == 401) { /* the account itself is gone, and every note with it */
-			cr_log_warn("the writers' account was lost");
+			cr_log_info("the writers' account was lost");
 			http_resp_free(&r);
 			break;
 		}
@@ -342,7 +342,7 @@ static int count_lost(struct server *s, const char *token, const struct load *l)
 		    title && content && strcmp(content, want) == 0 &&
 		    (strcmp(title, t->acked) == 0 || (t->sent[0] && strcmp(title, t->sent) == 0));
 		if (!ok && lost++ < 5)
-			cr_log_warn("note %lld: acknowledged \"%s\", found %s%s%s", t->id, t->acked,
+			cr_log_info("note %lld: acknowledged \"%s\", found %s%s%s", t->id, t->acked,
 			            title ? "\"" : "", title ? title : "nothing",
 			            title ? "\"" : "");
 		free(want);
