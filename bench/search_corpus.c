@@ -2,6 +2,7 @@
  * search_corpus.c - seeds a synthetic corpus for bench/search.sh.
  *
  *   search_corpus CHUNKS EMAIL PASSWORD QUERIES_FILE NQUERIES
+ *   search_corpus --notes NOTES EMAIL PASSWORD SEED [QUERIES_FILE NQUERIES]
  *   search_corpus --embed QUERIES_FILE
  *   search_corpus --vectors CHUNKS SEED USER_ID [QUERIES_FILE NQUERIES]
  *
@@ -20,6 +21,11 @@
  * NQUERIES varied search queries go to QUERIES_FILE, one a line: topic
  * keywords, questions in plain words, inflected or misspelt words, and exact
  * titles of seeded notes.
+ *
+ * --notes (bench/isolation.sh) counts notes instead of chunks: it adds
+ * NOTES notes to EMAIL, registering it first if it is new, from the
+ * generator seeded with SEED (a user can grow in steps, each with its own
+ * seed), then writes NQUERIES queries as above if QUERIES_FILE is given.
  *
  * The store is opened with synchronous=NORMAL: seeding is not measured, and
  * it spares one fsync per note. Prints key=value lines on stdout.
@@ -535,6 +541,57 @@ static int embed_chunks(long long want, uint64_t seed, long long user, const cha
 	return rc || fflush(stdout) != 0;
 }
 
+/*
+ * Adds notes to uid until they hold want_chunks chunks (want_notes 0) or
+ * there are want_notes of them; keeps the titles of some for queries.
+ */
+static void seed_notes(struct svc *svc, int64_t uid, long long want_chunks, long long want_notes,
+                       char **titles, size_t *ntitles)
+{
+	long long chunks = 0, notes = 0, bytes = 0, multi = 0;
+	double t0 = time_mono_ms();
+	while (want_notes ? notes < want_notes : chunks < want_chunks) {
+		struct text title = {0}, content = {0};
+		size_t topic = below(NTOPICS), other = below(NTOPICS);
+		title_of(&title, topic);
+		bool force_short = !want_notes && want_chunks - chunks < 8;
+		content_of(&content, topic, other, force_short);
+		struct chunk *cs;
+		size_t n = chunker_split(title.p, content.p, &cs);
+		chunks_free(cs, n);
+		if (!want_notes && chunks + (long long)n > want_chunks) {
+			/* near the end: a one-chunk note instead */
+			free(title.p);
+			free(content.p);
+			continue;
+		}
+		const char *tags[3] = {
+		    topics[topic].tag, topics[other].tag,
+		    extra_tags[below(sizeof(extra_tags) / sizeof(extra_tags[0]))]};
+		struct note_fields f = {.title = title.p,
+		                        .content = content.p,
+		                        .tags = tags,
+		                        .ntags = 1 + below(3),
+		                        .has_tags = true};
+		struct note out;
+		struct verror err;
+		if (notes_create(svc, uid, &f, &out, &err))
+			fail("create a note", &err);
+		note_free(&out);
+		if (*ntitles < 256 && below(16) == 0)
+			titles[(*ntitles)++] = xstrdup(title.p);
+		chunks += (long long)n;
+		multi += n > 1;
+		notes++;
+		bytes += (long long)content.len;
+		free(title.p);
+		free(content.p);
+	}
+	printf("notes=%lld\nchunks=%lld\nmulti_chunk_notes=%lld\ncontent_bytes=%lld\n"
+	       "seed_seconds=%.1f\n",
+	       notes, chunks, multi, bytes, (time_mono_ms() - t0) / 1000);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && strcmp(argv[1], "--embed") == 0)
@@ -548,18 +605,26 @@ int main(int argc, char **argv)
 		return embed_chunks(want, strtoull(argv[3], NULL, 10), atoll(argv[4]),
 		                    argc == 7 ? argv[5] : NULL, argc == 7 ? atoll(argv[6]) : 0);
 	}
-	if (argc != 6) {
+	bool by_notes = (argc == 6 || argc == 8) && strcmp(argv[1], "--notes") == 0;
+	if (argc != 6 && !by_notes) {
 		fputs("usage: search_corpus CHUNKS EMAIL PASSWORD QUERIES_FILE NQUERIES\n"
+		      "       search_corpus --notes NOTES EMAIL PASSWORD SEED [QUERIES_FILE "
+		      "NQUERIES]\n"
 		      "       search_corpus --embed QUERIES_FILE\n"
 		      "       search_corpus --vectors CHUNKS SEED USER_ID [QUERIES_FILE NQUERIES]\n",
 		      stderr);
 		return 2;
 	}
-	long long want = atoll(argv[1]), nqueries = atoll(argv[5]);
-	if (want < 1 || nqueries < 1) {
-		fputs("search_corpus: CHUNKS and NQUERIES must be positive\n", stderr);
+	char **args = argv + by_notes; /* COUNT EMAIL PASSWORD, then the rest */
+	long long want = atoll(args[1]);
+	const char *qpath = by_notes ? (argc == 8 ? argv[6] : NULL) : argv[4];
+	long long nqueries = by_notes ? (argc == 8 ? atoll(argv[7]) : 0) : atoll(argv[5]);
+	if (want < 1 || (qpath && nqueries < 1)) {
+		fputs("search_corpus: the counts must be positive\n", stderr);
 		return 2;
 	}
+	if (by_notes)
+		rng_state ^= strtoull(argv[5], NULL, 10) * 0xd1b54a32d192ed03ULL;
 
 	umask(077); /* as vault does: the database holds every note */
 	struct config cfg;
@@ -577,57 +642,19 @@ int main(int argc, char **argv)
 	    store_migrate_up(st, -1, &applied, &err) || svc_init(&svc, st, &cfg, &err))
 		fail("open", &err);
 	struct user u;
-	if (auth_register(&svc, argv[2], argv[3], &u, &err))
+	enum verr rc = auth_register(&svc, args[2], args[3], &u, &err);
+	/* --notes adds to a user that may exist (e-mails are stored lower-cased). */
+	if (rc == VERR_CONFLICT && by_notes)
+		rc = store_user_get_by_email(st, args[2], &u, &err);
+	if (rc)
 		fail("register", &err);
 
 	/* Titles of some notes, for exact-title queries. */
 	char *titles[256] = {0};
 	size_t ntitles = 0;
-	long long chunks = 0, notes = 0, bytes = 0, multi = 0;
-	double t0 = time_mono_ms();
-	while (chunks < want) {
-		struct text title = {0}, content = {0};
-		size_t topic = below(NTOPICS), other = below(NTOPICS);
-		title_of(&title, topic);
-		bool force_short = want - chunks < 8;
-		content_of(&content, topic, other, force_short);
-		struct chunk *cs;
-		size_t n = chunker_split(title.p, content.p, &cs);
-		chunks_free(cs, n);
-		if (chunks + (long long)n > want) { /* near the end: a one-chunk note instead */
-			free(title.p);
-			free(content.p);
-			continue;
-		}
-		const char *tags[3] = {
-		    topics[topic].tag, topics[other].tag,
-		    extra_tags[below(sizeof(extra_tags) / sizeof(extra_tags[0]))]};
-		struct note_fields f = {.title = title.p,
-		                        .content = content.p,
-		                        .tags = tags,
-		                        .ntags = 1 + below(3),
-		                        .has_tags = true};
-		struct note out;
-		if (notes_create(&svc, u.id, &f, &out, &err))
-			fail("create a note", &err);
-		note_free(&out);
-		if (ntitles < 256 && below(16) == 0)
-			titles[ntitles++] = xstrdup(title.p);
-		chunks += (long long)n;
-		multi += n > 1;
-		notes++;
-		bytes += (long long)content.len;
-		free(title.p);
-		free(content.p);
-	}
-	double seed_ms = time_mono_ms() - t0;
-
-	if (write_queries(argv[4], nqueries, titles, ntitles))
+	seed_notes(&svc, u.id, by_notes ? 0 : want, by_notes ? want : 0, titles, &ntitles);
+	if (qpath && write_queries(qpath, nqueries, titles, ntitles))
 		return 1;
-
-	printf("notes=%lld\nchunks=%lld\nmulti_chunk_notes=%lld\ncontent_bytes=%lld\n"
-	       "seed_seconds=%.1f\n",
-	       notes, chunks, multi, bytes, seed_ms / 1000);
 	for (size_t i = 0; i < ntitles; i++)
 		free(titles[i]);
 	svc_cleanup(&svc);

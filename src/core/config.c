@@ -756,6 +756,12 @@ static enum verr get_admission(const struct source *src, struct config *c, struc
 	if ((rc = get_int(src, "BODY_BUFFER_BYTES", 1024, 1LL << 40, 64LL << 20, &n, err)))
 		return rc;
 	c->body_buffer_bytes = (size_t)n;
+	if ((rc = get_int(src, "USER_MAX_NOTES", 0, 1000000000, 100000, &n, err)))
+		return rc;
+	c->user_max_notes = n;
+	if ((rc = get_int(src, "USER_MAX_BYTES", 0, 1LL << 50, 1LL << 30, &n, err)))
+		return rc;
+	c->user_max_bytes = n;
 	if (c->body_buffer_bytes < c->max_body_bytes)
 		return verr_set(
 		    err, VERR_INVALID,

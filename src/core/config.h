@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/err.h"
 #include "core/log.h"
@@ -59,6 +60,8 @@ struct config {
 	int login_rate_per_minute; /* LOGIN_RATE_PER_MINUTE: 1-1000000, default 10 per account */
 	int bcrypt_threads;        /* BCRYPT_THREADS: 1-256, default the cores */
 	size_t body_buffer_bytes;  /* BODY_BUFFER_BYTES: >= MAX_BODY_BYTES, default 64 MiB */
+	int64_t user_max_notes;    /* USER_MAX_NOTES: 0 (none) or 1-1e9, default 100000 */
+	int64_t user_max_bytes;    /* USER_MAX_BYTES: 0 (none) or up to 1 PiB, default 1 GiB */
 
 	/* AI providers and search. */
 	enum embedding_provider embedding_provider; /* EMBEDDING_PROVIDER: local|openai */

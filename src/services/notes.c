@@ -123,7 +123,7 @@ static enum verr clean_fields(const char *title, const char *content, const char
 	return VERR_OK;
 }
 
-static struct note_input as_input(const struct clean *c)
+static struct note_input as_input(const struct svc *svc, const struct clean *c)
 {
 	return (struct note_input){
 	    .title = c->title,
@@ -132,6 +132,8 @@ static struct note_input as_input(const struct clean *c)
 	    .ntags = c->ntags,
 	    .chunks = c->inputs,
 	    .nchunks = c->nchunks,
+	    .max_notes = svc->cfg->user_max_notes,
+	    .max_bytes = svc->cfg->user_max_bytes,
 	};
 }
 
@@ -144,7 +146,7 @@ enum verr notes_create(struct svc *svc, int64_t user_id, const struct note_field
 	enum verr rc = clean_fields(f->title, f->content ? f->content : "", f->tags,
 	                            f->has_tags ? f->ntags : 0, &c, err);
 	if (rc == VERR_OK) {
-		struct note_input in = as_input(&c);
+		struct note_input in = as_input(svc, &c);
 		rc = store_note_create(svc->store, user_id, &in, time_now_ms(), out, err);
 	}
 	clean_free(&c);
@@ -180,7 +182,7 @@ enum verr notes_update(struct svc *svc, int64_t user_id, int64_t id, const struc
 		                  f->has_tags ? f->tags : (const char *const *)old.tags,
 		                  f->has_tags ? f->ntags : old.ntags, &c, err);
 		if (rc == VERR_OK) {
-			struct note_input in = as_input(&c);
+			struct note_input in = as_input(svc, &c);
 			in.if_updated_at = old.updated_at;
 			rc = store_note_update(svc->store, user_id, id, &in, time_now_ms(), out,
 			                       err);

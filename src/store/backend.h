@@ -27,6 +27,13 @@ void store_note_fill(struct note *out, int64_t id, int64_t user_id, const struct
 /* A deep copy of src into dst. */
 void store_note_copy(struct note *dst, const struct note *src);
 
+/*
+ * A user's usage before (count0, bytes0) and after (count1, bytes1) a write
+ * in one transaction: VERR_FORBIDDEN if it rose past in's quota.
+ */
+enum verr store_quota_check(const struct note_input *in, int64_t count0, int64_t bytes0,
+                            int64_t count1, int64_t bytes1, struct verror *err);
+
 /* The chunks must carry hashes an embed_job can hold (hex SHA-256: 64 characters). */
 enum verr store_chunks_check(const struct note_input *in, struct verror *err);
 

@@ -157,6 +157,68 @@ static const char search_down[] = "DROP TABLE chunks;\n"
                                   "ALTER TABLE users DROP COLUMN index_version;\n";
 
 /*
+ * 3 keyword_per_user: a keyword index per user. ts_rank needs no
+ * collection statistics, so the ranking was already each user's own; the
+ * index was not: notes_search keyed its posting lists by lexeme alone, so a
+ * user's search read (and, in a BitmapAnd with notes_user_created, merged)
+ * the postings of every user who used the same words, plus GIN's pending
+ * list of everyone's recent writes (bench/isolation.sh: 479 req/s with the
+ * other user at 0 notes, 120 at 50,000). notes_search_owned indexes each
+ * note's lexemes prefixed with its owner's id ("42 ferri"), through
+ * vault_owned_lexemes(), IMMUTABLE: a user's terms have posting lists of
+ * their own, and store_pg.c's query reads only those (its && on the same
+ * expression), then checks the exact tsquery on the user's rows.
+ * fastupdate off: no pending list, which every search would otherwise scan
+ * whole, whoever wrote it; each write updates the index at once instead.
+ *
+ * search is made again by vault_search_vector(), the same weighted vector,
+ * except that a note with more distinct words than a tsvector holds with
+ * their positions (1 MiB of lexemes and positions, about 100,000 distinct
+ * words; a note may have 1 MiB of text) no longer fails to save: its
+ * content is indexed from the start, halving the length until it fits.
+ * plpgsql for the exception; it calls only pg_catalog functions, so no
+ * search_path can change what it computes. Down restores migration 2's
+ * column, which refuses such a note again (down then fails, changing
+ * nothing, until it is shortened).
+ */
+static const char keyword_per_user_up[] =
+    "CREATE FUNCTION vault_search_vector(title text, tags text[], content text)\n"
+    "  RETURNS tsvector LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$\n"
+    "DECLARE\n"
+    "  head tsvector := setweight(to_tsvector('english'::regconfig, title), 'A') ||\n"
+    "    setweight(to_tsvector('english'::regconfig, array_to_string(tags, ' ')), 'B');\n"
+    "  n integer := length(content);\n"
+    "BEGIN\n"
+    "  LOOP\n"
+    "    BEGIN\n"
+    "      RETURN head || setweight(to_tsvector('english'::regconfig, left(content, n)), 'C');\n"
+    "    EXCEPTION WHEN program_limit_exceeded THEN\n"
+    "      n := n / 2;\n"
+    "    END;\n"
+    "  END LOOP;\n"
+    "END $$;\n"
+    "ALTER TABLE notes DROP COLUMN search;\n"
+    "ALTER TABLE notes ADD COLUMN search tsvector\n"
+    "  GENERATED ALWAYS AS (vault_search_vector(title, tags, content)) STORED;\n"
+    "CREATE FUNCTION vault_owned_lexemes(bigint, tsvector) RETURNS text[]\n"
+    "  LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE\n"
+    "  RETURN ARRAY(SELECT $1::text || ' ' || l FROM unnest(tsvector_to_array($2)) l);\n"
+    "CREATE INDEX notes_search_owned ON notes\n"
+    "  USING gin (vault_owned_lexemes(user_id, search)) WITH (fastupdate = off);\n";
+
+/* The column and index as migration 2 made them. */
+static const char keyword_per_user_down[] =
+    "DROP INDEX notes_search_owned;\n"
+    "DROP FUNCTION vault_owned_lexemes(bigint, tsvector);\n"
+    "ALTER TABLE notes DROP COLUMN search;\n"
+    "DROP FUNCTION vault_search_vector(text, text[], text);\n"
+    "ALTER TABLE notes ADD COLUMN search tsvector GENERATED ALWAYS AS (\n"
+    "  setweight(to_tsvector('english'::regconfig, title), 'A') ||\n"
+    "  setweight(to_tsvector('english'::regconfig, vault_tags_text(tags)), 'B') ||\n"
+    "  setweight(to_tsvector('english'::regconfig, content), 'C')) STORED;\n"
+    "CREATE INDEX notes_search ON notes USING gin (search);\n";
+
+/*
  * A new EMBEDDING_DIM: the vector column takes the new dimension and every
  * vector goes (they cannot be cast), with the model that made it, so no
  * row claims a vector it lacks; reindex then queues every chunk again. The
@@ -173,9 +235,46 @@ const char pg_redim_sql[] =
     "CREATE INDEX chunks_embedding ON chunks USING hnsw (embedding vector_cosine_ops);\n"
     "COMMIT;\n";
 
+/*
+ * 4 usage: each user's number of notes and their bytes (title and content),
+ * kept by a trigger on every write, for the per-user quotas that the store
+ * checks in the writing transaction (the users row, locked FOR UPDATE
+ * there, also makes one user's writes take turns for the check).
+ */
+static const char usage_up[] =
+    "ALTER TABLE users ADD COLUMN notes_count bigint NOT NULL DEFAULT 0,\n"
+    "  ADD COLUMN notes_bytes bigint NOT NULL DEFAULT 0;\n"
+    "UPDATE users u SET notes_count = s.n, notes_bytes = s.b FROM (\n"
+    "  SELECT user_id, count(*) AS n, sum(octet_length(title) + octet_length(content)) AS b\n"
+    "  FROM notes GROUP BY user_id) s WHERE s.user_id = u.id;\n"
+    "CREATE FUNCTION vault_notes_usage() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+    "BEGIN\n"
+    "  IF TG_OP = 'INSERT' THEN\n"
+    "    UPDATE users SET notes_count = notes_count + 1, notes_bytes = notes_bytes +\n"
+    "      octet_length(NEW.title) + octet_length(NEW.content) WHERE id = NEW.user_id;\n"
+    "  ELSIF TG_OP = 'UPDATE' THEN\n"
+    "    UPDATE users SET notes_bytes = notes_bytes - octet_length(OLD.title) -\n"
+    "      octet_length(OLD.content) + octet_length(NEW.title) + octet_length(NEW.content)\n"
+    "      WHERE id = NEW.user_id;\n"
+    "  ELSE\n"
+    "    UPDATE users SET notes_count = notes_count - 1, notes_bytes = notes_bytes -\n"
+    "      octet_length(OLD.title) - octet_length(OLD.content) WHERE id = OLD.user_id;\n"
+    "  END IF;\n"
+    "  RETURN NULL;\n"
+    "END $$;\n"
+    "CREATE TRIGGER notes_usage AFTER INSERT OR DELETE OR UPDATE OF title, content ON notes\n"
+    "  FOR EACH ROW EXECUTE FUNCTION vault_notes_usage();\n";
+
+static const char usage_down[] =
+    "DROP TRIGGER notes_usage ON notes;\n"
+    "DROP FUNCTION vault_notes_usage();\n"
+    "ALTER TABLE users DROP COLUMN notes_count, DROP COLUMN notes_bytes;\n";
+
 const struct pg_migration pg_migrations[] = {
     {1, "init", init_up, init_down},
     {2, "search", search_up, search_down},
+    {3, "keyword_per_user", keyword_per_user_up, keyword_per_user_down},
+    {4, "usage", usage_up, usage_down},
 };
 
 const size_t pg_nmigrations = sizeof(pg_migrations) / sizeof(pg_migrations[0]);

@@ -7,6 +7,8 @@
  */
 #include "store/sqlite_migrations.h"
 
+#include "store/sqlite_fts.h"
+
 /*
  * 1 init: users, their notes and tags, and refresh tokens.
  *
@@ -145,9 +147,110 @@ static const char search_down[] = "DROP TRIGGER notes_fts_delete;\n"
                                   "DROP TABLE chunks;\n"
                                   "ALTER TABLE users DROP COLUMN index_version;\n";
 
+/*
+ * 3 keyword_per_user: the keyword index becomes a private one per user
+ * (sqlite_fts.c says how and why). notes_fts is made again with the
+ * tokenizer "vault" wrapping the same porter/unicode61, each value opening
+ * with its owner's marker, and filled from the notes; keyword_stats holds
+ * each user's number of indexed notes and their tokens (all columns), the
+ * collection figures of the user's BM25, and goes with the user. The delete
+ * trigger now also takes the note out of its owner's figures; store_sqlite.c
+ * keeps them on insert and replace. Down restores migration 2's table.
+ */
+#define NOTE_TAGS_TEXT                                                                             \
+	"COALESCE((SELECT group_concat(tag, ' ') FROM\n"                                           \
+	"  (SELECT tag FROM note_tags t WHERE t.note_id = n.id ORDER BY position)), '')"
+#define OWNER SQLITE_FTS_OWNER("n.user_id")
+
+static const char keyword_per_user_up[] =
+    "DROP TRIGGER notes_fts_delete;\n"
+    "DROP TABLE notes_fts;\n"
+    "CREATE VIRTUAL TABLE notes_fts USING fts5(\n"
+    "  title, content, tags, user_id UNINDEXED,\n"
+    "  tokenize = 'vault porter unicode61 remove_diacritics 2'\n"
+    ");\n"
+    "CREATE TABLE keyword_stats (\n"
+    "  user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,\n"
+    "  docs INTEGER NOT NULL,\n"
+    "  tokens INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE TRIGGER notes_fts_delete AFTER DELETE ON notes BEGIN\n"
+    "  UPDATE keyword_stats SET docs = docs - 1, tokens = tokens -\n"
+    "    (SELECT vault_doclen(sz) FROM notes_fts_docsize WHERE id = old.id)\n"
+    "    WHERE user_id = old.user_id;\n"
+    "  DELETE FROM notes_fts WHERE rowid = old.id;\n"
+    "END;\n"
+    "INSERT INTO notes_fts (rowid, title, content, tags, user_id)\n"
+    "  SELECT n.id, " OWNER " || n.title, " OWNER " || n.content,\n"
+    "    " OWNER " || " NOTE_TAGS_TEXT ",\n"
+    "    n.user_id\n"
+    "  FROM notes n;\n"
+    "INSERT INTO keyword_stats (user_id, docs, tokens)\n"
+    "  SELECT n.user_id, COUNT(*), SUM(vault_doclen(d.sz))\n"
+    "  FROM notes n JOIN notes_fts_docsize d ON d.id = n.id GROUP BY n.user_id;\n";
+
+static const char keyword_per_user_down[] =
+    "DROP TRIGGER notes_fts_delete;\n"
+    "DROP TABLE keyword_stats;\n"
+    "DROP TABLE notes_fts;\n"
+    "CREATE VIRTUAL TABLE notes_fts USING fts5(\n"
+    "  title, content, tags, user_id UNINDEXED,\n"
+    "  tokenize = 'porter unicode61 remove_diacritics 2'\n"
+    ");\n"
+    "CREATE TRIGGER notes_fts_delete AFTER DELETE ON notes BEGIN\n"
+    "  DELETE FROM notes_fts WHERE rowid = old.id;\n"
+    "END;\n"
+    "INSERT INTO notes_fts (rowid, title, content, tags, user_id)\n"
+    "  SELECT n.id, n.title, n.content, " NOTE_TAGS_TEXT ", n.user_id FROM notes n;\n";
+
+/*
+ * 4 usage: each user's number of notes and their bytes (title and content,
+ * as stored), kept by triggers on every write however it comes, for the
+ * per-user quotas (USER_MAX_NOTES, USER_MAX_BYTES) that the store checks in
+ * the writing transaction.
+ */
+#define NOTE_BYTES(row)                                                                            \
+	"length(CAST(" row ".title AS BLOB)) + length(CAST(" row ".content AS BLOB))"
+
+static const char usage_up[] =
+    "ALTER TABLE users ADD COLUMN notes_count INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE users ADD COLUMN notes_bytes INTEGER NOT NULL DEFAULT 0;\n"
+    "UPDATE users SET\n"
+    "  notes_count = (SELECT COUNT(*) FROM notes n WHERE n.user_id = users.id),\n"
+    "  notes_bytes = (SELECT COALESCE(SUM(" NOTE_BYTES(
+        "n") "), 0) FROM notes n\n"
+             "                 WHERE n.user_id = users.id);\n"
+             "CREATE TRIGGER notes_usage_insert AFTER INSERT ON notes BEGIN\n"
+             "  UPDATE users SET notes_count = notes_count + 1,\n"
+             "    notes_bytes = notes_bytes + " NOTE_BYTES(
+                 "new") " WHERE id = new.user_id;\n"
+                        "END;\n"
+                        "CREATE TRIGGER notes_usage_update AFTER UPDATE OF title, content ON notes "
+                        "BEGIN\n"
+                        "  UPDATE users SET notes_bytes = notes_bytes - (" NOTE_BYTES(
+                            "old") ") + " NOTE_BYTES("new") "\n"
+                                                            "    WHERE id = new.user_id;\n"
+                                                            "END;\n"
+                                                            "CREATE TRIGGER notes_usage_delete "
+                                                            "AFTER DELETE ON notes BEGIN\n"
+                                                            "  UPDATE users SET notes_count = "
+                                                            "notes_count - 1,\n"
+                                                            "    notes_bytes = notes_bytes - "
+                                                            "(" NOTE_BYTES(
+                                                                "old") ") WHERE id = old.user_id;\n"
+                                                                       "END;\n";
+
+static const char usage_down[] = "DROP TRIGGER notes_usage_insert;\n"
+                                 "DROP TRIGGER notes_usage_update;\n"
+                                 "DROP TRIGGER notes_usage_delete;\n"
+                                 "ALTER TABLE users DROP COLUMN notes_count;\n"
+                                 "ALTER TABLE users DROP COLUMN notes_bytes;\n";
+
 const struct sqlite_migration sqlite_migrations[] = {
     {1, "init", init_up, init_down},
     {2, "search", search_up, search_down},
+    {3, "keyword_per_user", keyword_per_user_up, keyword_per_user_down},
+    {4, "usage", usage_up, usage_down},
 };
 
 const size_t sqlite_nmigrations = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

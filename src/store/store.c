@@ -312,6 +312,19 @@ void store_note_copy(struct note *dst, const struct note *src)
 		dst->tags[i] = xstrdup(src->tags[i]);
 }
 
+enum verr store_quota_check(const struct note_input *in, int64_t count0, int64_t bytes0,
+                            int64_t count1, int64_t bytes1, struct verror *err)
+{
+	if (in->max_notes && count1 > count0 && count1 > in->max_notes)
+		return verr_set(err, VERR_FORBIDDEN, "Quota exceeded: at most %lld notes",
+		                (long long)in->max_notes);
+	if (in->max_bytes && bytes1 > bytes0 && bytes1 > in->max_bytes)
+		return verr_set(err, VERR_FORBIDDEN,
+		                "Quota exceeded: at most %lld bytes of notes (titles and contents)",
+		                (long long)in->max_bytes);
+	return VERR_OK;
+}
+
 enum verr store_chunks_check(const struct note_input *in, struct verror *err)
 {
 	size_t max = sizeof(((struct embed_job *)NULL)->hash) - 1;

@@ -82,6 +82,10 @@ struct note_input {
 	/* Update only: write only if the note is still at this updated_at,
 	 * else VERR_CONFLICT (0: unconditionally). */
 	int64_t if_updated_at;
+	/* The owner's quota, 0 for none: a write that takes the number of notes
+	 * or their bytes (titles and contents) up and past it is VERR_FORBIDDEN
+	 * and changes nothing. Shrinking is always allowed. */
+	int64_t max_notes, max_bytes;
 };
 
 /* A chunk leased to the embedding worker. */

@@ -118,6 +118,8 @@ enum query {
 	Q_NOTE_CHUNKS,
 	Q_VERSION_BUMP,
 	Q_VERSION_BUMP_ALL,
+	Q_USAGE,
+	Q_USAGE_LOCK,
 	Q_VERSION_GET,
 	Q_CHUNK_INSERT,
 	Q_CHUNKS_DETACH,
@@ -158,14 +160,18 @@ _Static_assert(Q__COUNT <= 64, "too many prepared statements for conn.prepared")
 
 /*
  * Keyword search. $2 is the query text, $3 the limit, $4 the tags; the
- * tsquery is computed once (a CTE of one row). A phrase must also stand in
- * the title or in one tag: the GIN index finds the candidates by the whole
- * document, this expression then checks them.
+ * tsquery and the user's query lexemes are computed once (a row of one
+ * subquery). The && on vault_owned_lexemes reads the user's own postings in
+ * notes_search_owned (pg_migrations.c): the notes with any of the query's
+ * lexemes; @@ then checks the query itself. A phrase must also stand in the
+ * title or in one tag, which this expression checks last.
  */
 #define KEYWORD_SQL(TSQUERY, PHRASE, TAGGED)                                                       \
 	"SELECT n.id, ts_rank(n.search, q.q) AS r FROM notes n, (SELECT " TSQUERY                  \
-	"('english', $2::text) AS q) q WHERE n.search @@ q.q AND n.user_id = $1::bigint" TAGGED    \
-	    PHRASE " ORDER BY r DESC, n.id LIMIT $3::bigint"
+	"('english', $2::text) AS q, vault_owned_lexemes($1::bigint, to_tsvector('english', "      \
+	"$2::text)) AS k) q WHERE vault_owned_lexemes(n.user_id, n.search) && q.k AND "            \
+	"n.search @@ q.q AND n.user_id = $1::bigint" TAGGED PHRASE                                 \
+	" ORDER BY r DESC, n.id LIMIT $3::bigint"
 #define KEYWORD_TAGS " AND n.tags @> $4::text[]"
 #define PHRASE_FILTER                                                                              \
 	" AND (to_tsvector('english', n.title) @@ q.q OR EXISTS (SELECT 1 FROM unnest(n.tags) t "  \
@@ -277,6 +283,10 @@ static const char *const query_sql[Q__COUNT] = {
     [Q_VERSION_BUMP] = "UPDATE users SET index_version = index_version + 1 "
                        "WHERE id = $1::bigint",
     [Q_VERSION_BUMP_ALL] = "UPDATE users SET index_version = index_version + 1",
+    [Q_USAGE] = "SELECT notes_count, notes_bytes FROM users WHERE id = $1::bigint",
+    /* Before a write: the user's writes take turns from here to the commit. */
+    [Q_USAGE_LOCK] = "SELECT notes_count, notes_bytes FROM users WHERE id = $1::bigint "
+                     "FOR UPDATE",
     [Q_VERSION_GET] = "SELECT index_version FROM users WHERE id = $1::bigint",
 
     [Q_CHUNK_INSERT] = "INSERT INTO chunks (note_id, user_id, seq, hash, updated_at, heading, "
@@ -1612,6 +1622,32 @@ static enum verr check_chunks(const struct note_input *in, struct verror *err)
 }
 
 /* Bumps the index version of user_id (0: of every user), inside the caller's transaction. */
+/* The user's number of notes and their bytes (migration 4's trigger keeps them). */
+static enum verr usage(struct pg_store *s, struct conn *c, enum query q, int64_t user_id,
+                       int64_t use[2], struct verror *err)
+{
+	struct args a = {0};
+	PGresult *r = NULL;
+	arg_i64(&a, user_id);
+	enum verr rc = run(s, c, q, &a, &r, err);
+	if (rc == VERR_OK) {
+		bool row = PQntuples(r) > 0;
+		use[0] = row ? get_i64(r, 0, 0) : 0;
+		use[1] = row ? get_i64(r, 0, 1) : 0;
+	}
+	PQclear(r);
+	return rc;
+}
+
+/* After a write in c's transaction: VERR_FORBIDDEN if it took the user past in's quota. */
+static enum verr quota(struct pg_store *s, struct conn *c, int64_t user_id,
+                       const struct note_input *in, const int64_t before[2], struct verror *err)
+{
+	int64_t after[2];
+	enum verr rc = usage(s, c, Q_USAGE, user_id, after, err);
+	return rc ? rc : store_quota_check(in, before[0], before[1], after[0], after[1], err);
+}
+
 static enum verr bump_version(struct pg_store *s, struct conn *c, int64_t user_id,
                               struct verror *err)
 {
@@ -1724,11 +1760,14 @@ retry:;
 	arg_text(&a, in->content);
 	arg_text(&a, tags);
 	arg_i64(&a, now);
+	int64_t before[2];
 	if ((rc = run(s, c, Q_BEGIN, NULL, NULL, err)) ||
+	    (rc = usage(s, c, Q_USAGE_LOCK, user_id, before, err)) ||
 	    (rc = run(s, c, Q_NOTE_INSERT, &a, &r, err)))
 		goto out;
 	int64_t id = get_i64(r, 0, 0);
-	if ((rc = put_chunks(s, c, id, user_id, in, now, true, err)) ||
+	if ((rc = quota(s, c, user_id, in, before, err)) ||
+	    (rc = put_chunks(s, c, id, user_id, in, now, true, err)) ||
 	    (rc = bump_version(s, c, user_id, err)) || (rc = run(s, c, Q_COMMIT, NULL, NULL, err)))
 		goto out;
 	store_note_fill(out, id, user_id, in, now, now, in->nchunks ? EMBED_PENDING : EMBED_READY);
@@ -1797,7 +1836,9 @@ retry:;
 	arg_text(&a, tags);
 	arg_i64(&a, now);
 	arg_i64(&a, in->if_updated_at);
+	int64_t before[2];
 	if ((rc = run(s, c, Q_BEGIN, NULL, NULL, err)) ||
+	    (rc = usage(s, c, Q_USAGE_LOCK, user_id, before, err)) ||
 	    (rc = run(s, c, Q_NOTE_UPDATE, &a, &r, err)))
 		goto out;
 	if (PQntuples(r) == 0) {
@@ -1814,7 +1855,8 @@ retry:;
 	}
 	int64_t created_at = get_i64(r, 0, 0);
 	int64_t updated_at = get_i64(r, 0, 1);
-	if ((rc = put_chunks(s, c, id, user_id, in, now, false, err)) ||
+	if ((rc = quota(s, c, user_id, in, before, err)) ||
+	    (rc = put_chunks(s, c, id, user_id, in, now, false, err)) ||
 	    (rc = bump_version(s, c, user_id, err)) ||
 	    (rc = note_embed_status(s, c, id, &status, err)) ||
 	    (rc = run(s, c, Q_COMMIT, NULL, NULL, err)))

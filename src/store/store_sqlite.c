@@ -12,9 +12,11 @@
  * which keeps those statements fixed and cached too.
  *
  * For search, a note's write also replaces its chunks (the embedding
- * queue, vectors kept for unchanged text), its keyword index row and its
- * owner's index version, all in the note's transaction; the schema and its
- * indexes are described in sqlite_migrations.c.
+ * queue, vectors kept for unchanged text), its keyword index row, its
+ * owner's keyword statistics and index version, all in the note's
+ * transaction; the schema and its indexes are described in
+ * sqlite_migrations.c, the keyword index (one per user inside one FTS5
+ * table) in sqlite_fts.c.
  *
  * SQLite result codes become enum verr here and nowhere else.
  */
@@ -36,6 +38,7 @@
 #include "core/mem.h"
 #include "core/timeutil.h"
 #include "store/backend.h"
+#include "store/sqlite_fts.h"
 #include "store/sqlite_migrations.h"
 
 #define POOL_MAX                16
@@ -84,8 +87,11 @@ enum query {
 	Q_NOTE_IDS_TAGGED,
 	Q_NOTE_CHUNKS,
 	Q_FTS_PUT,
+	Q_FTS_DOCLEN,
+	Q_FTS_STATS,
 	Q_VERSION_BUMP,
 	Q_VERSION_BUMP_ALL,
+	Q_USAGE,
 	Q_VERSION_GET,
 	Q_CHUNK_INSERT,
 	Q_CHUNKS_DETACH,
@@ -124,8 +130,15 @@ _Static_assert(Q__COUNT <= 64, "too many cached statements for conn.used");
 
 #define NOTE_COLUMNS "id, title, content, created_at, updated_at, " EMBED_STATUS
 
-/* BM25 weights of the notes_fts columns: title, content, tags, user_id. */
-#define FTS_RANK "bm25(notes_fts, 10.0, 1.0, 5.0, 0.0)"
+/*
+ * BM25 on user ?1's own statistics (sqlite_fts.c), with the weights of the
+ * notes_fts columns: title, content, tags, user_id. The subqueries are
+ * evaluated once per statement.
+ */
+#define FTS_RANK                                                                                   \
+	"vault_bm25(notes_fts, (SELECT docs FROM keyword_stats WHERE user_id = ?1), "              \
+	"(SELECT tokens FROM keyword_stats WHERE user_id = ?1), 10.0, 1.0, 5.0, 0.0)"
+#define FTS_OWNER SQLITE_FTS_OWNER("?5")
 
 static const char *const query_sql[Q__COUNT] = {
     [Q_BEGIN] = "BEGIN",
@@ -204,10 +217,21 @@ static const char *const query_sql[Q__COUNT] = {
     [Q_NOTE_CHUNKS] = "SELECT c.id, c.text FROM notes n LEFT JOIN chunks c ON c.note_id = n.id "
                       "WHERE n.id = ?2 AND n.user_id = ?1 ORDER BY c.seq",
 
-    /* The keyword index row of a note, new or replaced; the trigger deletes it. */
+    /*
+     * The keyword index row of a note, new or replaced, each value behind
+     * its owner's marker; the trigger deletes it. Then its owner's
+     * statistics: ?2 notes more, and the row's tokens less ?3 (those of
+     * the row it replaced).
+     */
     [Q_FTS_PUT] = "INSERT OR REPLACE INTO notes_fts (rowid, title, content, tags, user_id) "
-                  "VALUES (?1, ?2, ?3, ?4, ?5)",
+                  "VALUES (?1, " FTS_OWNER " || ?2, " FTS_OWNER " || ?3, " FTS_OWNER " || ?4, ?5)",
+    [Q_FTS_DOCLEN] = "SELECT vault_doclen(sz) FROM notes_fts_docsize WHERE id = ?1",
+    [Q_FTS_STATS] = "INSERT INTO keyword_stats (user_id, docs, tokens) "
+                    "SELECT ?1, ?2, vault_doclen(sz) - ?3 FROM notes_fts_docsize WHERE id = ?4 "
+                    "ON CONFLICT (user_id) DO UPDATE SET docs = docs + excluded.docs, "
+                    "tokens = tokens + excluded.tokens",
     [Q_VERSION_BUMP] = "UPDATE users SET index_version = index_version + 1 WHERE id = ?1",
+    [Q_USAGE] = "SELECT notes_count, notes_bytes FROM users WHERE id = ?1",
     [Q_VERSION_BUMP_ALL] = "UPDATE users SET index_version = index_version + 1",
     [Q_VERSION_GET] = "SELECT index_version FROM users WHERE id = ?1",
 
@@ -509,6 +533,12 @@ static enum verr conn_open(struct sqlite_store *s, struct conn **out, struct ver
 	}
 	sqlite3_extended_result_codes(c->db, 1);
 	sqlite3_busy_timeout(c->db, s->busy_timeout_ms);
+	/* Before the trace, which would log the registration's own statement. */
+	if ((src = sqlite_fts_register(c->db)) != SQLITE_OK) {
+		rc = verr_set(err, VERR_INTERNAL, "cannot register the keyword index: %s",
+		              sqlite3_errstr(src));
+		goto out;
+	}
 	if (s->echo)
 		sqlite3_trace_v2(c->db, SQLITE_TRACE_STMT, trace_stmt, c);
 
@@ -1395,6 +1425,32 @@ static enum verr insert_tags(struct conn *c, int64_t note_id, int64_t user_id,
 }
 
 /* Bumps the index version of user_id (0: of every user), inside the caller's transaction. */
+/* The user's number of notes and their bytes (migration 4's triggers keep them). */
+static enum verr usage(struct conn *c, int64_t user_id, int64_t use[2], struct verror *err)
+{
+	sqlite3_stmt *st = NULL;
+	bool row;
+	enum verr rc = prepare(c, Q_USAGE, &st, err);
+	if (rc)
+		return rc;
+	bind_i64(c, st, 1, user_id);
+	if ((rc = step(c, st, &row, err)))
+		return rc;
+	use[0] = row ? sqlite3_column_int64(st, 0) : 0;
+	use[1] = row ? sqlite3_column_int64(st, 1) : 0;
+	sqlite3_reset(st);
+	return VERR_OK;
+}
+
+/* After a write in c's transaction: VERR_FORBIDDEN if it took the user past in's quota. */
+static enum verr quota(struct conn *c, int64_t user_id, const struct note_input *in,
+                       const int64_t before[2], struct verror *err)
+{
+	int64_t after[2];
+	enum verr rc = usage(c, user_id, after, err);
+	return rc ? rc : store_quota_check(in, before[0], before[1], after[0], after[1], err);
+}
+
 static enum verr bump_version(struct conn *c, int64_t user_id, struct verror *err)
 {
 	sqlite3_stmt *st = NULL;
@@ -1406,14 +1462,29 @@ static enum verr bump_version(struct conn *c, int64_t user_id, struct verror *er
 	return finish(c, st, err);
 }
 
-/* Writes the note's keyword index row, its tags joined by spaces; in the caller's transaction. */
+/*
+ * Writes the note's keyword index row, its tags joined by spaces, and moves
+ * its owner's statistics by it; in the caller's transaction. fresh: a new
+ * note, with no row to replace.
+ */
 static enum verr put_fts(struct conn *c, int64_t note_id, int64_t user_id,
-                         const struct note_input *in, struct verror *err)
+                         const struct note_input *in, bool fresh, struct verror *err)
 {
 	struct sbuf tags = {0};
 	sqlite3_stmt *st = NULL;
+	int64_t old_len = 0;
+	bool row = false; /* the note has a row to replace */
 	enum verr rc;
 
+	if (!fresh) {
+		if ((rc = prepare(c, Q_FTS_DOCLEN, &st, err)))
+			goto out;
+		bind_i64(c, st, 1, note_id);
+		if ((rc = step(c, st, &row, err)))
+			goto out;
+		old_len = row ? sqlite3_column_int64(st, 0) : 0;
+		sqlite3_reset(st);
+	}
 	sbuf_add(&tags, "", 0);
 	for (size_t i = 0; i < in->ntags; i++) {
 		if (i)
@@ -1427,6 +1498,12 @@ static enum verr put_fts(struct conn *c, int64_t note_id, int64_t user_id,
 	bind_text(c, st, 3, in->content);
 	bind_text(c, st, 4, tags.p);
 	bind_i64(c, st, 5, user_id);
+	if ((rc = finish(c, st, err)) || (rc = prepare(c, Q_FTS_STATS, &st, err)))
+		goto out;
+	bind_i64(c, st, 1, user_id);
+	bind_i64(c, st, 2, row ? 0 : 1);
+	bind_i64(c, st, 3, old_len);
+	bind_i64(c, st, 4, note_id);
 	rc = finish(c, st, err);
 out:
 	free(tags.p);
@@ -1536,8 +1613,9 @@ static enum verr sq_note_create(struct store *base, int64_t user_id, const struc
 	memset(out, 0, sizeof(*out));
 	if ((rc = store_chunks_check(in, err)))
 		return rc;
+	int64_t before[2];
 	if ((rc = conn_get_writer(s, &c, err)) || (rc = run_query(c, Q_BEGIN_IMMEDIATE, err)) ||
-	    (rc = prepare(c, Q_NOTE_INSERT, &st, err)))
+	    (rc = usage(c, user_id, before, err)) || (rc = prepare(c, Q_NOTE_INSERT, &st, err)))
 		goto out;
 	bind_i64(c, st, 1, user_id);
 	bind_text(c, st, 2, in->title);
@@ -1546,9 +1624,10 @@ static enum verr sq_note_create(struct store *base, int64_t user_id, const struc
 	if ((rc = finish(c, st, err)))
 		goto out;
 	int64_t id = sqlite3_last_insert_rowid(c->db);
-	if ((rc = insert_tags(c, id, user_id, in, err)) ||
+	if ((rc = quota(c, user_id, in, before, err)) ||
+	    (rc = insert_tags(c, id, user_id, in, err)) ||
 	    (rc = put_chunks(c, id, user_id, in, now, true, err)) ||
-	    (rc = put_fts(c, id, user_id, in, err)) || (rc = bump_version(c, user_id, err)) ||
+	    (rc = put_fts(c, id, user_id, in, true, err)) || (rc = bump_version(c, user_id, err)) ||
 	    (rc = run_query(c, Q_COMMIT, err)))
 		goto out;
 	store_note_fill(out, id, user_id, in, now, now, in->nchunks ? EMBED_PENDING : EMBED_READY);
@@ -1612,8 +1691,9 @@ static enum verr sq_note_update(struct store *base, int64_t user_id, int64_t id,
 	memset(out, 0, sizeof(*out));
 	if ((rc = store_chunks_check(in, err)))
 		return rc;
+	int64_t before[2];
 	if ((rc = conn_get_writer(s, &c, err)) || (rc = run_query(c, Q_BEGIN_IMMEDIATE, err)) ||
-	    (rc = prepare(c, Q_NOTE_UPDATE, &st, err)))
+	    (rc = usage(c, user_id, before, err)) || (rc = prepare(c, Q_NOTE_UPDATE, &st, err)))
 		goto out;
 	bind_i64(c, st, 1, id);
 	bind_i64(c, st, 2, user_id);
@@ -1637,13 +1717,15 @@ static enum verr sq_note_update(struct store *base, int64_t user_id, int64_t id,
 	}
 	int64_t created_at = sqlite3_column_int64(st, 0);
 	int64_t updated_at = sqlite3_column_int64(st, 1);
-	if ((rc = finish(c, st, err)) || (rc = prepare(c, Q_TAGS_DELETE, &st, err)))
+	if ((rc = finish(c, st, err)) || (rc = quota(c, user_id, in, before, err)) ||
+	    (rc = prepare(c, Q_TAGS_DELETE, &st, err)))
 		goto out;
 	bind_i64(c, st, 1, id);
 	if ((rc = finish(c, st, err)) || (rc = insert_tags(c, id, user_id, in, err)) ||
 	    (rc = put_chunks(c, id, user_id, in, now, false, err)) ||
-	    (rc = put_fts(c, id, user_id, in, err)) || (rc = bump_version(c, user_id, err)) ||
-	    (rc = note_embed_status(c, id, &status, err)) || (rc = run_query(c, Q_COMMIT, err)))
+	    (rc = put_fts(c, id, user_id, in, false, err)) ||
+	    (rc = bump_version(c, user_id, err)) || (rc = note_embed_status(c, id, &status, err)) ||
+	    (rc = run_query(c, Q_COMMIT, err)))
 		goto out;
 	store_note_fill(out, id, user_id, in, created_at, updated_at, status);
 out:
@@ -2271,31 +2353,9 @@ out:
 }
 
 /*
- * The FTS5 expression for terms: each in double quotes (any quote inside
- * dropped), so no term is ever read as FTS5 syntax; joined by OR, or as one
- * phrase in the title and tags columns. Caller frees.
- */
-static char *fts_expression(const char *const *terms, size_t nterms, bool phrase)
-{
-	struct sbuf b = {0};
-	const char *open = phrase ? "{title tags} : \"" : "", *sep = phrase ? " " : "\" OR \"";
-	sbuf_add(&b, open, strlen(open));
-	if (!phrase)
-		sbuf_add(&b, "\"", 1);
-	for (size_t i = 0; i < nterms; i++) {
-		if (i)
-			sbuf_add(&b, sep, strlen(sep));
-		for (const char *t = terms[i]; *t; t++)
-			if (*t != '"')
-				sbuf_add(&b, t, 1);
-	}
-	sbuf_add(&b, "\"", 1);
-	return b.p;
-}
-
-/*
- * FTS5 over the user's notes, filtered in SQL by user_id (the expression
- * cannot reach another user's rows whatever it holds).
+ * FTS5 over the user's own postings (sqlite_fts.c), ranked by BM25 on the
+ * user's statistics; user_id is checked again in SQL, so no expression can
+ * reach another user's rows whatever it holds.
  */
 static enum verr sq_keyword_search(struct store *base, int64_t user_id, const char *const *terms,
                                    size_t nterms, bool phrase, const char *const *tags,
@@ -2315,7 +2375,7 @@ static enum verr sq_keyword_search(struct store *base, int64_t user_id, const ch
 	*n = 0;
 	if (limit == 0 || nterms == 0)
 		return VERR_OK;
-	char *match = fts_expression(terms, nterms, phrase);
+	char *match = sqlite_fts_match(user_id, terms, nterms, phrase);
 	if (ntags)
 		json = json_string_array(tags, ntags);
 	if ((rc = conn_get(s, &c, err)) ||

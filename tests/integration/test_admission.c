@@ -262,3 +262,39 @@ Test(admission, connections_per_address_are_bounded_but_for_proxies)
 		server_stop_ok(&srv);
 	}
 }
+
+Test(admission, quotas_per_user)
+{
+	const char *env[] = {"USER_MAX_NOTES=2", "USER_MAX_BYTES=100000", NULL};
+	server_start(&srv, env);
+	user_new(&srv, &me);
+	long long a = note_create(&srv, me.access, "{\"title\":\"one\"}");
+	note_create(&srv, me.access, "{\"title\":\"two\"}");
+	struct http_resp r;
+	cr_assert_eq(api(&srv, "POST", "/api/v1/notes", me.access, "{\"title\":\"three\"}", &r),
+	             403);
+	assert_error_body(&r, "third note");
+	cr_assert(it_contains(resp_str(&r, "detail"), "at most 2 notes", false), "%s", r.body);
+	http_resp_free(&r);
+	/* An edit that would pass the bytes is refused; the note is as it was. */
+	char *big = it_repeat("x", 100001);
+	char *body = it_jpack("{s:s}", "content", big);
+	char *path = it_asprintf("/api/v1/notes/%lld", a);
+	cr_assert_eq(api(&srv, "PUT", path, me.access, body, &r), 403);
+	http_resp_free(&r);
+	cr_assert_eq(note_get(&srv, me.access, a, &r), 200);
+	cr_assert_str_eq(resp_str(&r, "content"), "");
+	http_resp_free(&r);
+	/* Another user has a quota of their own; deleting gives room back. */
+	struct it_user other;
+	user_new(&srv, &other);
+	note_create(&srv, other.access, "{\"title\":\"theirs\"}");
+	cr_assert_eq(api(&srv, "DELETE", path, me.access, NULL, &r), 204);
+	http_resp_free(&r);
+	note_create(&srv, me.access, "{\"title\":\"three, now\"}");
+	user_free(&other);
+	free(path);
+	free(body);
+	free(big);
+	server_stop_ok(&srv);
+}

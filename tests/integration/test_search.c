@@ -1126,6 +1126,60 @@ Test(search, keyword_scores_do_not_reveal_other_users_words)
 	server_stop_ok(&srv);
 }
 
+/*
+ * The order of my keyword results comes from my notes alone. Among mine,
+ * "ferry" is the rarer of the two words, so the note with it ranks first.
+ * Another user then writes "ferry" in many notes: in an index whose
+ * statistics span users it would become the common word, and the visa notes
+ * would overtake the ferry one, telling me what the other user writes.
+ */
+Test(search, keyword_order_uses_only_my_own_notes)
+{
+	setup(NULL);
+	user_new(&srv, &other);
+	for (int i = 0; i < 5; i++)
+		add(me.access, "Groceries", "Milk, eggs, bread and butter.", NULL);
+	long long ferry = add(me.access, "Harbour day", "We took the ferry.", NULL);
+	add(me.access, "Embassy day", "The visa arrived.", NULL);
+	add(me.access, "Passport day", "Visa stamps again.", NULL);
+
+	struct http_resp r;
+	search(me.access, "ferry visa", "mode=keyword", &r);
+	check_shape(&r, "keyword", "before");
+	cr_assert_eq(nresults(&r), 3, "%.500s", r.body);
+	cr_assert_eq(result_id(&r, 0), ferry, "my rarer word does not rank first: %.500s", r.body);
+	char *keyword_before = ids_of(&r);
+	http_resp_free(&r);
+	search(me.access, "ferry visa", "mode=hybrid", &r);
+	check_shape(&r, "hybrid", "hybrid before");
+	char *hybrid_before = ids_of(&r);
+	http_resp_free(&r);
+
+	for (int i = 0; i < 30; i++) {
+		char title[32];
+		snprintf(title, sizeof(title), "Ferry %d", i);
+		add(other.access, title, "The ferry timetable, ferry fares and the ferry port.",
+		    NULL);
+	}
+	search(me.access, "ferry visa", "mode=keyword", &r);
+	check_shape(&r, "keyword", "after");
+	char *keyword_after = ids_of(&r);
+	cr_assert_str_eq(keyword_after, keyword_before,
+	                 "another user's notes reordered my keyword results: %.500s", r.body);
+	http_resp_free(&r);
+	search(me.access, "ferry visa", "mode=hybrid", &r);
+	check_shape(&r, "hybrid", "hybrid after");
+	char *hybrid_after = ids_of(&r);
+	cr_assert_str_eq(hybrid_after, hybrid_before,
+	                 "another user's notes reordered my hybrid results: %.500s", r.body);
+	http_resp_free(&r);
+	free(keyword_before);
+	free(keyword_after);
+	free(hybrid_before);
+	free(hybrid_after);
+	server_stop_ok(&srv);
+}
+
 Test(search, a_floor_the_caller_gives_holds_for_keyword_hits)
 {
 	setup_corpus();

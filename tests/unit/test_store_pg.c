@@ -128,7 +128,7 @@ static void open_migrated(const struct store_opts *opts)
 	int applied = -1;
 	cr_assert_eq(store_open(url, opts ? opts : &def, &db, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(store_migrate_up(db, -1, &applied, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(applied, 2);
+	cr_assert_eq(applied, 4);
 }
 
 static int64_t make_user(const char *email)
@@ -240,16 +240,21 @@ Test(store_pg, migrate_up_down_up_and_status)
 	need_pg();
 	cr_assert_eq(store_open(url, &opts, &db, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(store_migrate_status(db, &mi, &n, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(n, 2);
+	cr_assert_eq(n, 4);
 	cr_assert_eq(mi[0].version, 1);
 	cr_assert_str_eq(mi[0].name, "init");
 	cr_assert_eq(mi[0].applied_at, 0);
 	cr_assert_str_eq(mi[1].name, "search");
 	cr_assert_eq(mi[1].applied_at, 0);
+	cr_assert_eq(mi[2].version, 3);
+	cr_assert_str_eq(mi[2].name, "keyword_per_user");
+	cr_assert_eq(mi[2].applied_at, 0);
+	cr_assert_eq(mi[3].version, 4);
+	cr_assert_str_eq(mi[3].name, "usage");
 	free(mi);
 
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(steps, 2);
+	cr_assert_eq(steps, 4);
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(steps, 0, "up at the latest version must do nothing");
 	cr_assert_eq(query_int("SELECT count(*) FROM pg_tables WHERE schemaname = '%s' AND "
@@ -263,10 +268,36 @@ Test(store_pg, migrate_up_down_up_and_status)
 	cr_assert_eq(store_migrate_status(db, &mi, &n, &err), VERR_OK, "%s", err.detail);
 	cr_assert_gt(mi[0].applied_at, 0);
 	cr_assert_gt(mi[1].applied_at, 0);
+	cr_assert_gt(mi[2].applied_at, 0);
 	free(mi);
 	cr_assert_eq(store_user_create(db, "a@x.org", "h", 1, &u, &err), VERR_OK, "%s", err.detail);
 
-	/* One step down reverts search only; the users stay. */
+	/* One step down reverts usage only. */
+	cr_assert_eq(store_migrate_down(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(steps, 1);
+	cr_assert_eq(
+	    query_int("SELECT count(*) FROM information_schema.columns WHERE "
+	              "table_schema = '%s' AND column_name IN ('notes_count','notes_bytes')",
+	              schema),
+	    0);
+	cr_assert_eq(query_int("SELECT count(*) FROM pg_proc WHERE proname = 'vault_notes_usage' "
+	                       "AND pronamespace = '%s'::regnamespace",
+	                       schema),
+	             0);
+
+	/* The next reverts keyword_per_user only: the shared index is back. */
+	cr_assert_eq(store_migrate_down(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(steps, 1);
+	cr_assert_eq(query_int("SELECT count(*) FROM pg_indexes WHERE schemaname = '%s' AND "
+	                       "indexname IN ('notes_search', 'notes_search_owned')",
+	                       schema),
+	             1);
+	cr_assert_eq(query_int("SELECT count(*) FROM pg_proc WHERE proname = 'vault_owned_lexemes' "
+	                       "AND pronamespace = '%s'::regnamespace",
+	                       schema),
+	             0);
+
+	/* The next one reverts search; the users stay. */
 	cr_assert_eq(store_migrate_down(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(steps, 1);
 	cr_assert_eq(query_int("SELECT count(*) FROM users"), 1);
@@ -292,13 +323,13 @@ Test(store_pg, migrate_up_down_up_and_status)
 
 	/* Up again: the prepared statements must find the new tables; ids start over. */
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(steps, 2);
+	cr_assert_eq(steps, 4);
 	cr_assert_eq(store_user_create(db, "a@x.org", "h", 1, &u, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(u.id, 1);
 	verr_clear(&err);
 	cr_assert_eq(store_schema_check(db, &err), VERR_OK, "%s", err.detail);
 
-	cr_assert_eq(store_migrate_up(db, 3, &steps, &err), VERR_INVALID);
+	cr_assert_eq(store_migrate_up(db, 5, &steps, &err), VERR_INVALID);
 	cr_assert_eq(store_migrate_down(db, -2, &steps, &err), VERR_INVALID);
 }
 
@@ -312,7 +343,7 @@ Test(store_pg, schema_check_version_and_dimension)
 	need_pg();
 	cr_assert_eq(store_open(url, &opts, &db, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(store_schema_check(db, &err), VERR_UNAVAILABLE);
-	cr_assert(strstr(err.detail, "version 0, expected 2") != NULL, "%s", err.detail);
+	cr_assert(strstr(err.detail, "version 0, expected 4") != NULL, "%s", err.detail);
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
 	verr_clear(&err);
 	cr_assert_eq(store_schema_check(db, &err), VERR_OK, "%s", err.detail);
@@ -357,8 +388,8 @@ Test(store_pg, concurrent_migrations_apply_each_step_once)
 		cr_assert_geq(applied[i], 0, "racer %d failed", i);
 		total += applied[i];
 	}
-	cr_assert_eq(total, 2);
-	cr_assert_eq(query_int("SELECT count(*) FROM schema_migrations"), 2);
+	cr_assert_eq(total, 4);
+	cr_assert_eq(query_int("SELECT count(*) FROM schema_migrations"), 4);
 }
 
 /* ---------------------------------------------------------------- users, notes */
@@ -402,6 +433,53 @@ Test(store_pg, users_crud)
 	cr_assert_eq(store_user_create(db, "ann@x.org", "h", 1, &got, &err), VERR_OK, "%s",
 	             err.detail);
 	cr_assert_gt(got.id, bob);
+}
+
+Test(store_pg, quotas_hold_in_the_writing_transaction)
+{
+	struct verror err = {0};
+	struct note n;
+	need_pg();
+	open_migrated(NULL);
+	int64_t ann = make_user("ann@x.org");
+	/* Two notes of 10 bytes each (title + content) at most 25 bytes. */
+	struct note_input in = {
+	    .title = "t", .content = "123456789", .max_notes = 2, .max_bytes = 25};
+	cr_assert_eq(store_note_create(db, ann, &in, 1, &n, &err), VERR_OK, "%s", err.detail);
+	int64_t first = n.id;
+	note_free(&n);
+	cr_assert_eq(store_note_create(db, ann, &in, 2, &n, &err), VERR_OK, "%s", err.detail);
+	note_free(&n);
+	cr_assert_eq(store_note_create(db, ann, &in, 3, &n, &err), VERR_FORBIDDEN);
+	cr_assert(strstr(err.detail, "at most 2 notes"), "%s", err.detail);
+	cr_assert_eq(query_int("SELECT notes_count FROM users WHERE id = %lld", (long long)ann), 2);
+	cr_assert_eq(query_int("SELECT notes_bytes FROM users WHERE id = %lld", (long long)ann),
+	             20);
+
+	/* Growing past the bytes is refused and changes nothing; shrinking is fine. */
+	struct note_input big = in;
+	big.content = "123456789012345";
+	cr_assert_eq(store_note_update(db, ann, first, &big, 4, &n, &err), VERR_FORBIDDEN);
+	cr_assert(strstr(err.detail, "at most 25 bytes"), "%s", err.detail);
+	cr_assert_eq(store_note_get(db, ann, first, &n, &err), VERR_OK, "%s", err.detail);
+	cr_assert_str_eq(n.content, "123456789");
+	note_free(&n);
+	big.max_bytes = 5; /* lowered below what is stored: a smaller note still saves */
+	big.content = "1";
+	cr_assert_eq(store_note_update(db, ann, first, &big, 5, &n, &err), VERR_OK, "%s",
+	             err.detail);
+	note_free(&n);
+	cr_assert_eq(query_int("SELECT notes_bytes FROM users WHERE id = %lld", (long long)ann),
+	             12);
+
+	/* Deleting gives room back; another user's usage is their own. */
+	cr_assert_eq(store_note_delete(db, ann, first, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(query_int("SELECT notes_count FROM users WHERE id = %lld", (long long)ann), 1);
+	cr_assert_eq(store_note_create(db, ann, &in, 6, &n, &err), VERR_OK, "%s", err.detail);
+	note_free(&n);
+	int64_t bob = make_user("bob@x.org");
+	cr_assert_eq(store_note_create(db, bob, &in, 7, &n, &err), VERR_OK, "%s", err.detail);
+	note_free(&n);
 }
 
 Test(store_pg, constraint_errors_name_no_rows)
@@ -910,6 +988,91 @@ Test(store_pg, keyword_search_ranks_scopes_filters_and_phrases)
 	cr_assert_eq(kw(ann, q7, 1, false, NULL, 0, h, 10), 1);
 	cr_assert_eq(store_note_delete(db, ann, other, &err), VERR_OK);
 	cr_assert_eq(kw(ann, q7, 1, false, NULL, 0, h, 10), 0);
+}
+
+/*
+ * A user's keyword results, order and scores, come from their own notes:
+ * the same before and after another user writes many notes with their
+ * words. (ts_rank reads only the row, so this held before migration 3 too;
+ * what 3 changed is that the search reads only the user's postings, which
+ * bench/isolation.sh measures.)
+ */
+Test(store_pg, keyword_ranking_uses_only_the_users_own_notes)
+{
+	struct keyword_hit before[10], after[10];
+	need_pg();
+	open_migrated(NULL);
+	int64_t ann = make_user("ann@x.org");
+	int64_t bob = make_user("bob@x.org");
+	make_note(ann, "Groceries", "milk eggs bread and butter", NULL, 0, 1);
+	int64_t ferry = make_note(ann, "Harbour day", "we took the ferry", NULL, 0, 2);
+	make_note(ann, "Embassy day", "the visa arrived", NULL, 0, 3);
+	make_note(ann, "Passport day", "visa stamps again and again", NULL, 0, 4);
+	const char *q[] = {"ferry", "visa"};
+	size_t n = kw(ann, q, 2, false, NULL, 0, before, 10);
+	cr_assert_eq(n, 3);
+	cr_assert_eq(before[0].note_id, ferry);
+	for (int i = 0; i < 40; i++)
+		make_note(bob, "Ferry", "ferry timetable, ferry fares, visa",
+		          (const char *[]){"ferry"}, 1, 10 + i);
+	cr_assert_eq(kw(ann, q, 2, false, NULL, 0, after, 10), n);
+	for (size_t i = 0; i < n; i++) {
+		cr_assert_eq(after[i].note_id, before[i].note_id, "hit %zu", i);
+		cr_assert_float_eq(after[i].score, before[i].score, 1e-12, "hit %zu", i);
+	}
+	cr_assert_eq(kw(bob, q, 2, false, NULL, 0, after, 10), 10, "bob's own, up to the limit");
+	for (size_t i = 0; i < 10; i++)
+		cr_assert_eq(query_int("SELECT user_id FROM notes WHERE id = %lld",
+		                       (long long)after[i].note_id),
+		             bob);
+}
+
+/*
+ * Migration 3 on a database with notes: their owner's index is built from
+ * them, searches find them, and down brings the shared index back.
+ */
+Test(store_pg, migrate_keyword_per_user_indexes_existing_notes)
+{
+	struct verror err = {0};
+	struct store_opts opts = test_opts();
+	struct keyword_hit h[10];
+	int steps;
+	need_pg();
+	cr_assert_eq(store_open(url, &opts, &db, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(store_migrate_up(db, 2, &steps, &err), VERR_OK, "%s", err.detail);
+	int64_t ann = make_user("ann@x.org");
+	int64_t bob = make_user("bob@x.org");
+	/* Rows as version 2 holds them: the store's code is the latest version's. */
+	int64_t mine =
+	    query_int("INSERT INTO notes (user_id, title, content, created_at, "
+	              "updated_at) VALUES (%lld, 'Harbour day', 'we took the ferry', 1, 1) "
+	              "RETURNING id",
+	              (long long)ann);
+	query_int("INSERT INTO notes (user_id, title, content, created_at, updated_at) VALUES "
+	          "(%lld, 'Ferry', 'the ferry port', 2, 2) RETURNING id",
+	          (long long)bob);
+
+	cr_assert_eq(store_migrate_up(db, 3, &steps, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(steps, 1);
+	cr_assert_eq(query_int("SELECT count(*) FROM notes WHERE vault_owned_lexemes(user_id, "
+	                       "search) @> ARRAY['%lld ferri']",
+	                       (long long)ann),
+	             1);
+	const char *q[] = {"ferries"};
+	cr_assert_eq(kw(ann, q, 1, false, NULL, 0, h, 10), 1);
+	cr_assert_eq(h[0].note_id, mine);
+	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
+	int64_t later = make_note(ann, "Ferry again", "", NULL, 0, 3);
+	cr_assert_eq(kw(ann, q, 1, false, NULL, 0, h, 10), 2);
+	cr_assert_eq(h[0].note_id, later, "the title outranks the body");
+
+	cr_assert_eq(store_migrate_down(db, 2, &steps, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(query_int("SELECT count(*) FROM pg_indexes WHERE indexname = 'notes_search' "
+	                       "AND schemaname = '%s'",
+	                       schema),
+	             1);
+	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(kw(ann, q, 1, false, NULL, 0, h, 10), 2);
 }
 
 /* ---------------------------------------------------------------- vector search */

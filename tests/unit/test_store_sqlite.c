@@ -3,7 +3,8 @@
  * files, one fresh temporary directory per test.
  *
  * Where the interface cannot show an effect (cascades, what the log holds),
- * the tests look at the file with a connection of their own.
+ * the tests look at the file with a connection of their own, with the
+ * keyword index's tokenizer and functions registered as vault does.
  */
 #include <criterion/criterion.h>
 
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "store/sqlite_fts.h"
 #include "store/store.h"
 
 static char dir[PATH_MAX];
@@ -75,7 +77,7 @@ static void open_migrated(const struct store_opts *opts)
 	int applied = -1;
 	cr_assert_eq(open_at("vault.db", opts, &db, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(store_migrate_up(db, -1, &applied, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(applied, 2);
+	cr_assert_eq(applied, 4);
 }
 
 static int64_t make_user(const char *email)
@@ -106,12 +108,20 @@ static void make_token(int64_t user_id, const char *family, const char *hash, in
 	             "%s", err.detail);
 }
 
+/* The test's own connection to vault.db; close with sqlite3_close. */
+static sqlite3 *open_raw(void)
+{
+	sqlite3 *raw;
+	cr_assert_eq(sqlite3_open(in_dir("vault.db"), &raw), SQLITE_OK);
+	cr_assert_eq(sqlite_fts_register(raw), SQLITE_OK);
+	return raw;
+}
+
 /* One integer from sql, run on the test's own connection to vault.db. */
 static int64_t query_int(const char *sql)
 {
-	sqlite3 *raw;
+	sqlite3 *raw = open_raw();
 	sqlite3_stmt *st;
-	cr_assert_eq(sqlite3_open(in_dir("vault.db"), &raw), SQLITE_OK);
 	cr_assert_eq(sqlite3_prepare_v2(raw, sql, -1, &st, NULL), SQLITE_OK, "%s",
 	             sqlite3_errmsg(raw));
 	cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
@@ -121,10 +131,28 @@ static int64_t query_int(const char *sql)
 	return v;
 }
 
+/* The user's rows in the keyword index holding term, on the test's own connection. */
+static int64_t fts_count(int64_t user_id, const char *term)
+{
+	sqlite3 *raw = open_raw();
+	sqlite3_stmt *st;
+	char *match = sqlite_fts_match(user_id, &term, 1, false);
+	cr_assert_eq(sqlite3_prepare_v2(raw,
+	                                "SELECT COUNT(*) FROM notes_fts WHERE notes_fts MATCH ?1",
+	                                -1, &st, NULL),
+	             SQLITE_OK);
+	sqlite3_bind_text(st, 1, match, -1, SQLITE_STATIC);
+	cr_assert_eq(sqlite3_step(st), SQLITE_ROW, "%s", sqlite3_errmsg(raw));
+	int64_t v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(raw);
+	free(match);
+	return v;
+}
+
 static void exec_raw(const char *sql)
 {
-	sqlite3 *raw;
-	cr_assert_eq(sqlite3_open(in_dir("vault.db"), &raw), SQLITE_OK);
+	sqlite3 *raw = open_raw();
 	cr_assert_eq(sqlite3_exec(raw, sql, NULL, NULL, NULL), SQLITE_OK, "%s",
 	             sqlite3_errmsg(raw));
 	sqlite3_close(raw);
@@ -214,28 +242,48 @@ Test(store_sqlite, migrate_up_down_up_and_status)
 	cr_assert_eq(open_at("vault.db", NULL, &db, &err), VERR_OK, "%s", err.detail);
 
 	cr_assert_eq(store_migrate_status(db, &mi, &n, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(n, 2);
+	cr_assert_eq(n, 4);
 	cr_assert_eq(mi[0].version, 1);
 	cr_assert_str_eq(mi[0].name, "init");
 	cr_assert_eq(mi[0].applied_at, 0);
 	cr_assert_eq(mi[1].version, 2);
 	cr_assert_str_eq(mi[1].name, "search");
 	cr_assert_eq(mi[1].applied_at, 0);
+	cr_assert_eq(mi[2].version, 3);
+	cr_assert_str_eq(mi[2].name, "keyword_per_user");
+	cr_assert_eq(mi[2].applied_at, 0);
+	cr_assert_eq(mi[3].version, 4);
+	cr_assert_str_eq(mi[3].name, "usage");
 	free(mi);
 
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(steps, 2);
+	cr_assert_eq(steps, 4);
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(steps, 0, "up at the latest version must do nothing");
 
 	cr_assert_eq(store_migrate_status(db, &mi, &n, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(n, 2);
+	cr_assert_eq(n, 4);
 	cr_assert_gt(mi[0].applied_at, 0);
 	cr_assert_gt(mi[1].applied_at, 0);
+	cr_assert_gt(mi[2].applied_at, 0);
 	free(mi);
 	cr_assert_eq(store_user_create(db, "a@x.org", "h", 1, &u, &err), VERR_OK, "%s", err.detail);
 
-	/* One step down reverts search only. */
+	/* One step down reverts usage only, the next keyword_per_user, then search. */
+	cr_assert_eq(store_migrate_down(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(steps, 1);
+	cr_assert_eq(query_int("SELECT COUNT(*) FROM pragma_table_info('users') "
+	                       "WHERE name IN ('notes_count', 'notes_bytes')"),
+	             0);
+	cr_assert_eq(query_int("SELECT COUNT(*) FROM sqlite_master WHERE name LIKE 'notes_usage%'"),
+	             0);
+	cr_assert_eq(store_migrate_down(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(steps, 1);
+	cr_assert_eq(query_int("SELECT COUNT(*) FROM sqlite_master WHERE name = 'keyword_stats'"),
+	             0);
+	cr_assert_eq(query_int("SELECT COUNT(*) FROM sqlite_master WHERE name = 'notes_fts' AND "
+	                       "sql LIKE '%porter unicode61%' AND sql NOT LIKE '%vault%'"),
+	             1);
 	cr_assert_eq(store_migrate_down(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(steps, 1);
 	cr_assert_eq(query_int("SELECT COUNT(*) FROM users"), 1);
@@ -257,6 +305,7 @@ Test(store_sqlite, migrate_up_down_up_and_status)
 	cr_assert_eq(store_migrate_status(db, &mi, &n, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(mi[0].applied_at, 0);
 	cr_assert_eq(mi[1].applied_at, 0);
+	cr_assert_eq(mi[2].applied_at, 0);
 	free(mi);
 
 	/* Up again: the cached statements must find the new tables. */
@@ -270,7 +319,7 @@ Test(store_sqlite, migrate_up_down_up_and_status)
 	cr_assert_eq(store_migrate_up(db, 0, &steps, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(steps, 0);
 
-	cr_assert_eq(store_migrate_up(db, 3, &steps, &err), VERR_INVALID);
+	cr_assert_eq(store_migrate_up(db, 5, &steps, &err), VERR_INVALID);
 	cr_assert_eq(store_migrate_up(db, -2, &steps, &err), VERR_INVALID);
 	cr_assert_eq(store_migrate_down(db, -2, &steps, &err), VERR_INVALID);
 }
@@ -282,7 +331,7 @@ Test(store_sqlite, schema_check_behind_current_ahead)
 
 	cr_assert_eq(open_at("vault.db", NULL, &db, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(store_schema_check(db, &err), VERR_UNAVAILABLE);
-	cr_assert(strstr(err.detail, "version 0, expected 2") != NULL, "%s", err.detail);
+	cr_assert(strstr(err.detail, "version 0, expected 4") != NULL, "%s", err.detail);
 	cr_assert(strstr(err.detail, "vault migrate up") != NULL, "%s", err.detail);
 
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
@@ -457,7 +506,9 @@ Test(store_sqlite, note_failed_update_changes_nothing)
 	cr_assert_eq(query_int("SELECT COUNT(*) FROM chunks WHERE hash = 'old-hash' AND seq = 0"),
 	             1);
 	cr_assert_eq(query_int("SELECT COUNT(*) FROM chunks"), 1);
-	cr_assert_eq(query_int("SELECT COUNT(*) FROM notes_fts WHERE notes_fts MATCH 'old'"), 1);
+	cr_assert_eq(fts_count(uid, "old"), 1);
+	cr_assert_eq(fts_count(uid, "new"), 0);
+	cr_assert_eq(query_int("SELECT docs FROM keyword_stats"), 1);
 	cr_assert_eq(query_int("SELECT index_version FROM users"), version);
 
 	cr_assert_eq(store_note_get(db, uid, id, &got, &err), VERR_OK, "%s", err.detail);
@@ -1205,10 +1256,22 @@ Test(store_sqlite, migrate_search_backfills_and_reverts)
 	         "INSERT INTO notes VALUES (2, 1, 'Cooking', 'pasta with basil', 2, 2);"
 	         "INSERT INTO note_tags VALUES (2, 1, 'kitchen', 0), (2, 1, 'herbs', 1);");
 
-	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
+	/* 2: one FTS5 table for all, filled from the notes. */
+	cr_assert_eq(store_migrate_up(db, 2, &steps, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(steps, 1);
 	cr_assert_eq(query_int("SELECT COUNT(*) FROM notes_fts"), 2);
 	cr_assert_eq(query_int("SELECT tags = 'kitchen herbs' FROM notes_fts WHERE rowid = 2"), 1);
+	cr_assert_eq(query_int("SELECT rowid FROM notes_fts WHERE notes_fts MATCH 'tomato'"), 1);
+
+	/* 3: the same notes in their owner's index. */
+	cr_assert_eq(store_migrate_up(db, 3, &steps, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(steps, 1);
+	cr_assert_eq(query_int("SELECT COUNT(*) FROM notes_fts"), 2);
+	cr_assert_eq(query_int("SELECT tags = char(31) || '1' || char(31) || 'kitchen herbs' "
+	                       "FROM notes_fts WHERE rowid = 2"),
+	             1);
+	cr_assert_eq(query_int("SELECT docs FROM keyword_stats WHERE user_id = 1"), 2);
+	cr_assert_eq(query_int("SELECT tokens FROM keyword_stats WHERE user_id = 1"), 10);
 	cr_assert_eq(store_keyword_search(db, 1, (const char *[]){"tomatoes"}, 1, false, NULL, 0,
 	                                  10, &hits, &n, &err),
 	             VERR_OK, "%s", err.detail);
@@ -1224,21 +1287,35 @@ Test(store_sqlite, migrate_search_backfills_and_reverts)
 	cr_assert_eq(version_of(1), 0);
 	cr_assert_eq(note_status(1, 1), EMBED_READY, "a note without chunks is ready");
 
-	/* Down keeps notes and users, drops the rest; up again rebuilds the index. */
+	/* Down from 3: migration 2's table again, filled from the notes. */
+	cr_assert_eq(store_migrate_down(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(steps, 1);
+	cr_assert_eq(query_int("SELECT tags = 'kitchen herbs' FROM notes_fts WHERE rowid = 2"), 1);
+	cr_assert_eq(query_int("SELECT rowid FROM notes_fts WHERE notes_fts MATCH 'tomato'"), 1);
+	exec_raw("PRAGMA foreign_keys = ON; DELETE FROM notes WHERE id = 2"); /* 2's trigger */
+	cr_assert_eq(query_int("SELECT COUNT(*) FROM notes_fts"), 1);
+	exec_raw("INSERT INTO notes VALUES (2, 1, 'Cooking', 'pasta with basil', 2, 2);"
+	         "INSERT INTO note_tags VALUES (2, 1, 'kitchen', 0), (2, 1, 'herbs', 1);"
+	         "INSERT INTO notes_fts (rowid, title, content, tags, user_id) "
+	         "VALUES (2, 'Cooking', 'pasta with basil', 'kitchen herbs', 1);");
+
+	/* Down from 2 keeps notes and users, drops the rest; up again rebuilds the index. */
 	cr_assert_eq(store_migrate_down(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(steps, 1);
 	cr_assert_eq(query_int("SELECT COUNT(*) FROM notes"), 2);
 	cr_assert_eq(query_int("SELECT COUNT(*) FROM sqlite_master WHERE name LIKE 'chunks%' OR "
-	                       "name LIKE 'notes_fts%'"),
+	                       "name LIKE 'notes_fts%' OR name = 'keyword_stats'"),
 	             0);
 	exec_raw("DELETE FROM notes WHERE id = 1"); /* no trigger left to fire */
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(steps, 1);
+	cr_assert_eq(steps, 3);
 	cr_assert_eq(query_int("SELECT COUNT(*) FROM notes_fts"), 1);
+	cr_assert_eq(query_int("SELECT docs FROM keyword_stats WHERE user_id = 1"), 1);
 	const char *texts[] = {"one"};
 	int64_t id = make_chunked(1, "again", texts, 1, 5);
 	cr_assert_eq(note_status(1, id), EMBED_PENDING);
 	cr_assert_eq(version_of(1), 1);
+	cr_assert_eq(query_int("SELECT docs FROM keyword_stats WHERE user_id = 1"), 2);
 }
 
 /* ---------------------------------------------------------------- search: queue */
@@ -1788,6 +1865,10 @@ Test(store_sqlite, keyword_index_follows_updates_and_deletes)
 	make_text_note(ann, "Other", "powder coffee", NULL, 0);
 	make_text_note(bob, "Bob's skiing", "powder", NULL, 0);
 	cr_assert_eq(query_int("SELECT COUNT(*) FROM notes_fts"), 3);
+	/* Each user's figures: notes, and tokens of title, content and tags. */
+	const char *stats = "SELECT docs * 1000 + tokens FROM keyword_stats WHERE user_id = %lld";
+	cr_assert_eq(query_intf(stats, (long long)ann), 2008);
+	cr_assert_eq(query_intf(stats, (long long)bob), 1004);
 
 	const char *tags2[] = {"coastal"};
 	struct note_input in = {"Sailing trip", "wind and waves", tags2, 1};
@@ -1799,17 +1880,209 @@ Test(store_sqlite, keyword_index_follows_updates_and_deletes)
 	cr_assert_eq(hits[0].note_id, id);
 	free(hits);
 	cr_assert_eq(query_int("SELECT COUNT(*) FROM notes_fts"), 3);
+	cr_assert_eq(query_intf(stats, (long long)ann), 2009, "6 tokens replaced 5");
 
 	cr_assert_eq(store_note_delete(db, ann, id, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(search(ann, "sailing", NULL, 0, 10, &hits), 0);
 	free(hits);
 	cr_assert_eq(query_int("SELECT COUNT(*) FROM notes_fts"), 2);
+	cr_assert_eq(query_intf(stats, (long long)ann), 1003);
 
+	/* The account goes with its index: no row, no term, no figures left. */
 	cr_assert_eq(store_user_delete(db, ann, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(query_int("SELECT COUNT(*) FROM notes_fts"), 1);
 	cr_assert_eq(
 	    query_intf("SELECT COUNT(*) FROM notes_fts WHERE user_id = %lld", (long long)bob), 1);
+	cr_assert_eq(
+	    query_intf("SELECT COUNT(*) FROM keyword_stats WHERE user_id = %lld", (long long)ann),
+	    0);
+	cr_assert_eq(query_intf(stats, (long long)bob), 1004);
+	exec_raw("CREATE VIRTUAL TABLE vocab USING fts5vocab(notes_fts, row)");
+	cr_assert_eq(query_intf("SELECT COUNT(*) FROM vocab WHERE term >= '%lld' || char(31) "
+	                        "AND term < '%lld' || char(32)",
+	                        (long long)ann, (long long)ann),
+	             0, "terms of the deleted user are left in the index");
+	cr_assert_gt(query_intf("SELECT COUNT(*) FROM vocab WHERE term >= '%lld' || char(31) "
+	                        "AND term < '%lld' || char(32)",
+	                        (long long)bob, (long long)bob),
+	             0);
 	exec_raw("INSERT INTO notes_fts(notes_fts) VALUES ('integrity-check')");
+}
+
+/*
+ * The owner's marker is only ever the one vault puts first: text that looks
+ * like another user's marker is indexed as the writer's own words, and a
+ * value or query without a marker is refused rather than indexed for nobody.
+ */
+Test(store_sqlite, keyword_index_owner_cannot_be_forged)
+{
+	struct keyword_hit *hits = NULL;
+	open_migrated(NULL);
+	int64_t ann = make_user("ann@x.org");
+	int64_t bob = make_user("bob@x.org");
+	char forged[64];
+	snprintf(forged, sizeof(forged), "\x1f%lld\x1fplanted words", (long long)bob);
+	int64_t id = make_text_note(ann, forged, forged, (const char *[]){forged}, 1);
+	cr_assert_eq(search(bob, "planted", NULL, 0, 10, &hits), 0);
+	free(hits);
+	cr_assert_eq(search(ann, "planted", NULL, 0, 10, &hits), 1);
+	cr_assert_eq(hits[0].note_id, id);
+	free(hits);
+	/* Nor can a query term name another owner. */
+	make_text_note(bob, "Bob's seeds", "seeds planted in spring", NULL, 0);
+	char term[64];
+	snprintf(term, sizeof(term), "\x1f%lld\x1fseeds", (long long)bob);
+	cr_assert_eq(search(ann, term, NULL, 0, 10, &hits), 0);
+	free(hits);
+	cr_assert_eq(search_for(ann, term, true, NULL, 0, 10, &hits), 0);
+	free(hits);
+
+	sqlite3 *raw = open_raw();
+	cr_assert_neq(sqlite3_exec(raw,
+	                           "INSERT INTO notes_fts (rowid, title, content, tags, user_id) "
+	                           "VALUES (99, 'no', 'marker', '', 1)",
+	                           NULL, NULL, NULL),
+	              SQLITE_OK);
+	cr_assert_neq(sqlite3_exec(raw, "SELECT * FROM notes_fts WHERE notes_fts MATCH 'planted'",
+	                           NULL, NULL, NULL),
+	              SQLITE_OK);
+	sqlite3_close(raw);
+	cr_assert_eq(query_int("SELECT COUNT(*) FROM notes_fts"), 2);
+}
+
+/*
+ * BM25 as if each user had an FTS5 table of their own: ann's scores equal
+ * those of a stock FTS5 table (same tokenizer, same column weights) holding
+ * only ann's notes, before and after bob writes many notes with her words.
+ * Among her notes "ferry" is the rarer word, so the note with it ranks above
+ * the visa ones; with statistics shared between users, bob's notes would
+ * make "ferry" common and turn that order round.
+ */
+Test(store_sqlite, keyword_ranking_uses_only_the_users_own_notes)
+{
+	static const struct {
+		const char *title, *content, *tag;
+	} mine[] = {
+	    {"Groceries", "milk eggs bread and butter", NULL},
+	    {"Groceries", "more milk and eggs", "home"},
+	    {"Harbour day", "we took the ferry", NULL},
+	    {"Embassy day", "the visa arrived", "travel"},
+	    {"Passport day", "visa stamps again and again", NULL},
+	    {"Ferry and visa", "both words in the title, a longer note than the others", NULL},
+	};
+	const size_t nmine = sizeof(mine) / sizeof(mine[0]);
+	sqlite3 *ref;
+	sqlite3_stmt *st;
+	open_migrated(NULL);
+	int64_t ann = make_user("ann@x.org");
+	int64_t bob = make_user("bob@x.org");
+	cr_assert_eq(sqlite3_open(":memory:", &ref), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(ref,
+	                          "CREATE VIRTUAL TABLE ref USING fts5(title, content, tags, "
+	                          "tokenize = 'porter unicode61 remove_diacritics 2')",
+	                          NULL, NULL, NULL),
+	             SQLITE_OK, "%s", sqlite3_errmsg(ref));
+	int64_t ferry = 0;
+	for (size_t i = 0; i < nmine; i++) {
+		const char *tags[] = {mine[i].tag};
+		int64_t id =
+		    make_text_note(ann, mine[i].title, mine[i].content, tags, mine[i].tag ? 1 : 0);
+		if (i == 2)
+			ferry = id;
+		char *sql = sqlite3_mprintf("INSERT INTO ref (rowid, title, content, tags) VALUES "
+		                            "(%lld, %Q, %Q, %Q)",
+		                            (long long)id, mine[i].title, mine[i].content,
+		                            mine[i].tag ? mine[i].tag : "");
+		cr_assert_eq(sqlite3_exec(ref, sql, NULL, NULL, NULL), SQLITE_OK);
+		sqlite3_free(sql);
+	}
+
+	for (int round = 0; round < 2; round++) {
+		if (round == 1) /* bob, with ann's words everywhere */
+			for (int i = 0; i < 40; i++) {
+				const char *tags[] = {"ferry"};
+				make_text_note(bob, "Ferry", "ferry timetable, ferry fares, visa",
+				               tags, 1);
+			}
+		struct keyword_hit *hits = NULL;
+		size_t n = search(ann, "ferry visa", NULL, 0, 10, &hits);
+		cr_assert_eq(sqlite3_prepare_v2(ref,
+		                                "SELECT rowid, -bm25(ref, 10.0, 1.0, 5.0) FROM ref "
+		                                "WHERE ref MATCH '\"ferry\" OR \"visa\"' "
+		                                "ORDER BY bm25(ref, 10.0, 1.0, 5.0), rowid",
+		                                -1, &st, NULL),
+		             SQLITE_OK, "%s", sqlite3_errmsg(ref));
+		size_t i = 0;
+		for (; sqlite3_step(st) == SQLITE_ROW; i++) {
+			cr_assert_lt(i, n, "round %d: %zu hits, the reference has more", round, n);
+			cr_assert_eq(hits[i].note_id, sqlite3_column_int64(st, 0),
+			             "round %d, hit %zu: note %lld, the reference's %lld", round, i,
+			             (long long)hits[i].note_id,
+			             (long long)sqlite3_column_int64(st, 0));
+			cr_assert_float_eq(hits[i].score, sqlite3_column_double(st, 1), 1e-9,
+			                   "round %d, hit %zu: score %.12g, the reference's %.12g",
+			                   round, i, hits[i].score, sqlite3_column_double(st, 1));
+		}
+		sqlite3_finalize(st);
+		cr_assert_eq(i, n, "round %d", round);
+		cr_assert_eq(n, 4);
+		cr_assert_eq(hits[1].note_id, ferry,
+		             "round %d: ferry, the rarer word, comes second "
+		             "(after the title with both)",
+		             round);
+		free(hits);
+	}
+	sqlite3_close(ref);
+}
+
+/*
+ * A database at migration 2 (one index for all) with two users' notes: after
+ * migration 3 each user's scores are those of their own notes alone, and the
+ * figures the migration computed are the ones writes keep.
+ */
+Test(store_sqlite, migrate_keyword_per_user_ranks_each_users_own_notes)
+{
+	struct verror err = {0};
+	struct keyword_hit *hits = NULL;
+	struct note upd;
+	int steps;
+	cr_assert_eq(open_at("vault.db", NULL, &db, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(store_migrate_up(db, 2, &steps, &err), VERR_OK, "%s", err.detail);
+	exec_raw("INSERT INTO users (id, email, password_hash, created_at) VALUES "
+	         "(1, 'ann', 'h', 1), (2, 'bob', 'h', 1);"
+	         "INSERT INTO notes VALUES (1, 1, 'Harbour day', 'we took the ferry', 1, 1),"
+	         "(2, 1, 'Embassy day', 'the visa arrived', 1, 1),"
+	         "(3, 1, 'Passport day', 'visa stamps again', 1, 1),"
+	         "(4, 1, 'Groceries', 'milk and eggs', 1, 1);"
+	         "INSERT INTO note_tags VALUES (3, 1, 'travel', 0);"
+	         "WITH RECURSIVE i(n) AS (SELECT 5 UNION ALL SELECT n + 1 FROM i WHERE n < 40) "
+	         "INSERT INTO notes SELECT n, 2, 'Ferry', 'ferry fares and the ferry port', 1, 1 "
+	         "FROM i;"
+	         "INSERT INTO notes_fts (rowid, title, content, tags, user_id) "
+	         "SELECT id, title, content, '', user_id FROM notes;");
+	/* Before: bob's ferries make "ferry" common, so the visa notes lead. */
+	cr_assert_eq(query_int("SELECT rowid FROM notes_fts WHERE notes_fts MATCH 'ferry OR visa' "
+	                       "AND user_id = 1 ORDER BY bm25(notes_fts, 10.0, 1.0, 5.0, 0.0), "
+	                       "rowid LIMIT 1"),
+	             2);
+
+	cr_assert_eq(store_migrate_up(db, 3, &steps, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(steps, 1);
+	cr_assert_eq(query_int("SELECT docs FROM keyword_stats WHERE user_id = 1"), 4);
+	cr_assert_eq(query_int("SELECT docs FROM keyword_stats WHERE user_id = 2"), 36);
+	cr_assert_eq(query_int("SELECT tokens FROM keyword_stats WHERE user_id = 1"), 21);
+	cr_assert_eq(search(1, "ferry visa", NULL, 0, 10, &hits), 3);
+	cr_assert_eq(hits[0].note_id, 1, "ann's rarer word leads");
+	free(hits);
+
+	/* Writing a note back unchanged leaves the figures as the migration made them. */
+	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
+	const char *travel[] = {"travel"};
+	struct note_input in = {"Passport day", "visa stamps again", travel, 1};
+	cr_assert_eq(store_note_update(db, 1, 3, &in, 5, &upd, &err), VERR_OK, "%s", err.detail);
+	note_free(&upd);
+	cr_assert_eq(query_int("SELECT docs * 1000 + tokens FROM keyword_stats WHERE user_id = 1"),
+	             4021);
 }
 
 Test(store_sqlite, user_delete_removes_chunks_and_index)
@@ -2041,4 +2314,52 @@ Test(store_sqlite, concurrent_claims_never_share_a_chunk)
 		}
 	}
 	cr_assert_eq(total, CLAIM_TOTAL);
+}
+
+Test(store_sqlite, quotas_hold_in_the_writing_transaction)
+{
+	struct verror err = {0};
+	struct note n;
+	open_migrated(NULL);
+	int64_t ann = make_user("ann@x.org");
+	/* Two notes of 10 bytes each (title + content) at most 25 bytes. */
+	struct note_input in = {
+	    .title = "t", .content = "123456789", .max_notes = 2, .max_bytes = 25};
+	cr_assert_eq(store_note_create(db, ann, &in, 1, &n, &err), VERR_OK, "%s", err.detail);
+	int64_t first = n.id;
+	note_free(&n);
+	cr_assert_eq(store_note_create(db, ann, &in, 2, &n, &err), VERR_OK, "%s", err.detail);
+	note_free(&n);
+	cr_assert_eq(store_note_create(db, ann, &in, 3, &n, &err), VERR_FORBIDDEN);
+	cr_assert(strstr(err.detail, "at most 2 notes"), "%s", err.detail);
+	cr_assert_eq(query_intf("SELECT notes_count FROM users WHERE id = %lld", (long long)ann),
+	             2);
+	cr_assert_eq(query_intf("SELECT notes_bytes FROM users WHERE id = %lld", (long long)ann),
+	             20);
+
+	/* Growing past the bytes is refused and changes nothing; shrinking is fine. */
+	struct note_input big = in;
+	big.content = "123456789012345";
+	cr_assert_eq(store_note_update(db, ann, first, &big, 4, &n, &err), VERR_FORBIDDEN);
+	cr_assert(strstr(err.detail, "at most 25 bytes"), "%s", err.detail);
+	cr_assert_eq(store_note_get(db, ann, first, &n, &err), VERR_OK, "%s", err.detail);
+	cr_assert_str_eq(n.content, "123456789");
+	note_free(&n);
+	big.max_bytes = 5; /* lowered below what is stored: a smaller note still saves */
+	big.content = "1";
+	cr_assert_eq(store_note_update(db, ann, first, &big, 5, &n, &err), VERR_OK, "%s",
+	             err.detail);
+	note_free(&n);
+	cr_assert_eq(query_intf("SELECT notes_bytes FROM users WHERE id = %lld", (long long)ann),
+	             12);
+
+	/* Deleting gives room back; another user's usage is their own. */
+	cr_assert_eq(store_note_delete(db, ann, first, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(query_intf("SELECT notes_count FROM users WHERE id = %lld", (long long)ann),
+	             1);
+	cr_assert_eq(store_note_create(db, ann, &in, 6, &n, &err), VERR_OK, "%s", err.detail);
+	note_free(&n);
+	int64_t bob = make_user("bob@x.org");
+	cr_assert_eq(store_note_create(db, bob, &in, 7, &n, &err), VERR_OK, "%s", err.detail);
+	note_free(&n);
 }

@@ -1,0 +1,339 @@
+/*
+ * sqlite_fts.c - a keyword index per user inside one FTS5 table: the
+ * tokenizer that gives every user posting lists of their own, and BM25 on
+ * the user's own statistics.
+ *
+ * Why: with one plain FTS5 table for everyone, bm25() takes the number of
+ * documents, their average length and each term's document frequency from
+ * all users, so the order of a user's results said whether their words
+ * occurred in other users' notes; and a query read every user's postings of
+ * its terms, then dropped the foreign rows, so one user's search slowed
+ * down with everyone else's volume (bench/isolation.sh: 967 req/s with the
+ * other user at 0 notes, 98 at 50,000).
+ *
+ * How: the tokenizer "vault" wraps porter/unicode61 (the same stemming and
+ * folding as before) and turns each token t of user 42 into "42\x1Ft". A
+ * user's term is therefore a key of its own in the FTS5 index: a MATCH for
+ * user 42 reads only user 42's postings, and the document frequencies FTS5
+ * counts for a phrase (xQueryPhrase) are that user's. The owner comes with
+ * the text, as a marker opening every indexed value and every phrase of a
+ * query (SQLITE_FTS_OWNER), since FTS5 before 3.47 hands a tokenizer
+ * nothing else; the marker yields no token, so positions and lengths are
+ * those of the text. vault_bm25 is FTS5's BM25 (k1 1.2, b 0.75, the same
+ * column weights, an IDF of 1e-6 where it would be negative) with the
+ * collection figures taken from the user's row of keyword_stats instead of
+ * the table: the scores are exactly those of an FTS5 table holding only
+ * that user's notes (tests/unit/test_store_sqlite.c checks this).
+ * keyword_stats is kept in the note's transaction by store_sqlite.c (insert,
+ * replace) and the delete trigger, with vault_doclen reading a row's length
+ * from FTS5's own docsize record.
+ *
+ * Rejected, measured on this machine: a table per user (exact, but 6 schema
+ * entries per user, and every connection re-parses the whole schema on open
+ * and after any user's table is created: 68 ms at 1,000 users, 21 MB of
+ * empty pages); an inverted index of our own in ordinary tables (what FTS5
+ * does well, written again, positions for phrases included). Cost of this
+ * one: every connection touching notes_fts must register the tokenizer, so
+ * the sqlite3 shell can read notes but cannot delete them (the trigger
+ * fails, changing nothing).
+ */
+#include "store/sqlite_fts.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/mem.h"
+#include "store/backend.h"
+
+#define US        '\x1f' /* the marker's delimiter, never part of a token */
+#define ID_MAX    19     /* digits of an int64 id */
+#define BM25_K1   1.2
+#define BM25_B    0.75
+#define IDF_FLOOR 1e-6
+
+/* ---------------------------------------------------------------- tokenizer */
+
+struct owner_tokenizer {
+	fts5_tokenizer inner; /* the wrapped tokenizer's methods */
+	Fts5Tokenizer *tok;   /* and its instance */
+};
+
+/* One xTokenize call: forwards each inner token with the owner's prefix. */
+struct prefixing {
+	void *ctx;
+	int (*emit)(void *ctx, int flags, const char *token, int n, int start, int end);
+	char *buf; /* "<id>\x1F" then the token */
+	size_t prefix, cap;
+	int shift; /* the marker's length: offsets are into the whole value */
+};
+
+/* azArg: the wrapped tokenizer's name, then its arguments. */
+static int tok_create(void *ctx, const char **argv, int argc, Fts5Tokenizer **out)
+{
+	fts5_api *api = ctx;
+	void *inner_ctx = NULL;
+	fts5_tokenizer inner;
+	if (argc < 1)
+		return SQLITE_ERROR;
+	int rc = api->xFindTokenizer(api, argv[0], &inner_ctx, &inner);
+	if (rc != SQLITE_OK)
+		return rc;
+	struct owner_tokenizer *t = xcalloc(1, sizeof(*t));
+	t->inner = inner;
+	if ((rc = inner.xCreate(inner_ctx, argv + 1, argc - 1, &t->tok)) != SQLITE_OK) {
+		free(t);
+		return rc;
+	}
+	*out = (Fts5Tokenizer *)t;
+	return SQLITE_OK;
+}
+
+static void tok_delete(Fts5Tokenizer *p)
+{
+	struct owner_tokenizer *t = (struct owner_tokenizer *)p;
+	t->inner.xDelete(t->tok);
+	free(t);
+}
+
+static int prefixed(void *p, int flags, const char *token, int n, int start, int end)
+{
+	struct prefixing *x = p;
+	size_t need = x->prefix + (size_t)n;
+	if (need > INT_MAX)
+		return SQLITE_TOOBIG;
+	if (need > x->cap) {
+		x->cap = need * 2;
+		x->buf = xrealloc(x->buf, x->cap);
+	}
+	memcpy(x->buf + x->prefix, token, (size_t)n);
+	return x->emit(x->ctx, flags, x->buf, (int)need, start + x->shift, end + x->shift);
+}
+
+/*
+ * A value or phrase must open with the owner's marker: one without it is a
+ * bug or a query from outside vault, and gets an error rather than tokens
+ * that belong to nobody. An empty value has no tokens.
+ */
+static int tok_tokenize(Fts5Tokenizer *p, void *ctx, int flags, const char *text, int n,
+                        int (*emit)(void *, int, const char *, int, int, int))
+{
+	struct owner_tokenizer *t = (struct owner_tokenizer *)p;
+	if (n == 0)
+		return SQLITE_OK;
+	int digits = 0;
+	while (1 + digits < n && digits <= ID_MAX && text[1 + digits] >= '0' &&
+	       text[1 + digits] <= '9')
+		digits++;
+	if (text[0] != US || digits == 0 || digits > ID_MAX || 1 + digits >= n ||
+	    text[1 + digits] != US)
+		return SQLITE_ERROR;
+
+	struct prefixing x = {ctx, emit, NULL, (size_t)digits + 1, 64, digits + 2};
+	x.buf = xmalloc(x.cap);
+	memcpy(x.buf, text + 1, x.prefix); /* the digits and the closing US */
+	int rc = t->inner.xTokenize(t->tok, &x, flags, text + x.shift, n - x.shift, prefixed);
+	free(x.buf);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- ranking */
+
+/* What one MATCH needs for every row: computed at its first row. */
+struct bm25_query {
+	int nphrase;
+	double avgdl;
+	double *idf;  /* per phrase */
+	double *freq; /* per phrase, the current row's weighted count */
+};
+
+static void bm25_query_free(void *p)
+{
+	struct bm25_query *q = p;
+	if (!q)
+		return;
+	free(q->idf);
+	free(q->freq);
+	free(q);
+}
+
+static int count_row(const Fts5ExtensionApi *api, Fts5Context *fts, void *n)
+{
+	(void)api;
+	(void)fts;
+	(*(sqlite3_int64 *)n)++;
+	return SQLITE_OK;
+}
+
+/*
+ * The IDF of each phrase among the user's documents: their postings are
+ * the user's alone, so xQueryPhrase counts the user's matching notes. docs
+ * and tokens are the user's totals from keyword_stats.
+ */
+static int bm25_prepare(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_int64 docs,
+                        sqlite3_int64 tokens, struct bm25_query **out)
+{
+	struct bm25_query *q = xcalloc(1, sizeof(*q));
+	q->nphrase = api->xPhraseCount(fts);
+	q->idf = xcalloc((size_t)q->nphrase + 1, sizeof(double));
+	q->freq = xcalloc((size_t)q->nphrase + 1, sizeof(double));
+	int rc = SQLITE_OK;
+	for (int i = 0; i < q->nphrase && rc == SQLITE_OK; i++) {
+		sqlite3_int64 hits = 0;
+		rc = api->xQueryPhrase(fts, i, &hits, count_row);
+		if (docs < hits) /* never, while keyword_stats is kept right */
+			docs = hits;
+		double idf = log(((double)(docs - hits) + 0.5) / ((double)hits + 0.5));
+		q->idf[i] = idf > 0 ? idf : IDF_FLOOR;
+	}
+	q->avgdl = docs > 0 && tokens > 0 ? (double)tokens / (double)docs : 1.0;
+	if (rc == SQLITE_OK)
+		rc = api->xSetAuxdata(fts, q, bm25_query_free); /* frees q on failure */
+	else
+		bm25_query_free(q);
+	*out = rc == SQLITE_OK ? q : NULL;
+	return rc;
+}
+
+/*
+ * vault_bm25(notes_fts, docs, tokens, weight of column 0, 1, ...): the
+ * row's BM25 on the user's statistics, negated as FTS5's bm25() is (lower
+ * is better). A missing weight is 1.
+ */
+static void bm25_fn(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx, int nval,
+                    sqlite3_value **val)
+{
+	struct bm25_query *q = api->xGetAuxdata(fts, 0);
+	int rc = SQLITE_OK, ninst = 0, dl = 0;
+	if (nval < 2) {
+		sqlite3_result_error(ctx, "vault_bm25: needs docs and tokens", -1);
+		return;
+	}
+	if (!q)
+		rc = bm25_prepare(api, fts, sqlite3_value_int64(val[0]),
+		                  sqlite3_value_int64(val[1]), &q);
+	if (rc == SQLITE_OK)
+		rc = api->xInstCount(fts, &ninst);
+	if (rc == SQLITE_OK) {
+		memset(q->freq, 0, (size_t)q->nphrase * sizeof(double));
+		for (int i = 0; i < ninst && rc == SQLITE_OK; i++) {
+			int phrase, col, off;
+			rc = api->xInst(fts, i, &phrase, &col, &off);
+			if (rc == SQLITE_OK && phrase >= 0 && phrase < q->nphrase)
+				q->freq[phrase] +=
+				    col + 2 < nval ? sqlite3_value_double(val[col + 2]) : 1.0;
+		}
+	}
+	if (rc == SQLITE_OK)
+		rc = api->xColumnSize(fts, -1, &dl);
+	if (rc != SQLITE_OK) {
+		sqlite3_result_error_code(ctx, rc);
+		return;
+	}
+	double score = 0, norm = BM25_K1 * (1 - BM25_B + BM25_B * dl / q->avgdl);
+	for (int i = 0; i < q->nphrase; i++)
+		score += q->idf[i] * q->freq[i] * (BM25_K1 + 1) / (q->freq[i] + norm);
+	sqlite3_result_double(ctx, -score);
+}
+
+/*
+ * vault_doclen(sz): the tokens of a row, all columns, from its sz in
+ * notes_fts_docsize: one varint per column (SQLite's encoding: big-endian
+ * groups of 7 bits, high bit set on all but the last, a ninth byte of 8).
+ * FTS5's own xColumnSize reads the same record, but only inside a MATCH.
+ */
+static void doclen_fn(sqlite3_context *ctx, int nval, sqlite3_value **val)
+{
+	(void)nval;
+	const unsigned char *p = sqlite3_value_blob(val[0]);
+	int n = sqlite3_value_bytes(val[0]);
+	sqlite3_int64 total = 0;
+	for (int i = 0; i < n;) {
+		uint64_t v = 0;
+		for (int k = 0;; k++) {
+			if (i == n) {
+				sqlite3_result_error(ctx, "vault_doclen: a truncated size", -1);
+				return;
+			}
+			unsigned char byte = p[i++];
+			if (k == 8) {
+				v = v << 8 | byte;
+				break;
+			}
+			v = v << 7 | (byte & 0x7f);
+			if (!(byte & 0x80))
+				break;
+		}
+		total += (sqlite3_int64)v;
+	}
+	sqlite3_result_int64(ctx, total);
+}
+
+/* ---------------------------------------------------------------- registration */
+
+static fts5_api *fts5_api_of(sqlite3 *db)
+{
+	fts5_api *api = NULL;
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_pointer(st, 1, (void *)&api, "fts5_api_ptr", NULL);
+		sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+	return api;
+}
+
+int sqlite_fts_register(sqlite3 *db)
+{
+	static fts5_tokenizer owner = {tok_create, tok_delete, tok_tokenize};
+	fts5_api *api = fts5_api_of(db);
+	if (!api)
+		return SQLITE_ERROR; /* SQLite built without FTS5 */
+	int rc = api->xCreateTokenizer(api, "vault", api, &owner, NULL);
+	if (rc == SQLITE_OK)
+		rc = api->xCreateFunction(api, "vault_bm25", NULL, bm25_fn, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_create_function(db, "vault_doclen", 1,
+		                             SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
+		                             NULL, doclen_fn, NULL, NULL);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- queries */
+
+/* Appends term without its double quotes. */
+static void add_term(struct sbuf *b, const char *term)
+{
+	for (const char *t = term; *t; t++)
+		if (*t != '"')
+			sbuf_add(b, t, 1);
+}
+
+char *sqlite_fts_match(int64_t user_id, const char *const *terms, size_t nterms, bool phrase)
+{
+	struct sbuf b = {0};
+	char owner[32]; /* the opening quote and the marker */
+	snprintf(owner, sizeof(owner), "\"%c%lld%c", US, (long long)user_id, US);
+	sbuf_str(&b, "");
+	if (phrase) {
+		sbuf_str(&b, "{title tags} : ");
+		sbuf_str(&b, owner);
+		for (size_t i = 0; i < nterms; i++) {
+			if (i)
+				sbuf_str(&b, " ");
+			add_term(&b, terms[i]);
+		}
+		sbuf_str(&b, "\"");
+	} else {
+		for (size_t i = 0; i < nterms; i++) {
+			if (i)
+				sbuf_str(&b, " OR ");
+			sbuf_str(&b, owner);
+			add_term(&b, terms[i]);
+			sbuf_str(&b, "\"");
+		}
+	}
+	return b.p;
+}
