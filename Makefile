@@ -96,11 +96,15 @@ $(BUILD)/crashfs.so: tests/crash/crashfs.c Makefile
 $(BUILD)/vault_sync_normal: $(OBJ) $(BUILD)/obj/tests/crash/sync_normal.o
 	$(CC) $(LDFLAGS) -Wl,--wrap=store_open -o $@ $^ $(LDLIBS)
 
+# SQLite's checks of a database, with vault's tokenizer (see sqlite_check.c).
+$(BUILD)/sqlite_check: $(LIBOBJ) $(BUILD)/obj/tests/crash/sqlite_check.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 unit: $(BUILD)/unit_tests
 	$(BUILD)/unit_tests $(TESTFLAGS)
 
 integration: $(BUILD)/vault $(BUILD)/integration_tests $(BUILD)/crashfs.so \
-             $(BUILD)/vault_sync_normal
+             $(BUILD)/vault_sync_normal $(BUILD)/sqlite_check
 	VAULT_BIN=$(BUILD)/vault $(BUILD)/integration_tests $(TESTFLAGS)
 
 test: unit integration
@@ -117,4 +121,5 @@ format-check:
 clean:
 	rm -rf build build-asan
 
--include $(sort $(OBJ:.o=.d) $(UNITOBJ:.o=.d) $(ITOBJ:.o=.d) $(BUILD)/obj/tests/crash/sync_normal.d)
+-include $(sort $(OBJ:.o=.d) $(UNITOBJ:.o=.d) $(ITOBJ:.o=.d) \
+                 $(BUILD)/obj/tests/crash/sync_normal.d $(BUILD)/obj/tests/crash/sqlite_check.d)
