@@ -94,10 +94,27 @@ $(BUILD)/unit_tests: $(UNITOBJ) $(LIBOBJ)
 $(BUILD)/integration_tests: $(ITOBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs $(TESTPKGS))
 
+# tests/crash: helpers of the durability tests. crashfs.so is preloaded into
+# the server: built without the sanitizers (it runs in front of their
+# interceptors) and without _FORTIFY_SOURCE (whose inline open() it replaces).
+$(BUILD)/crashfs.so: tests/crash/crashfs.c Makefile
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g -std=c17 -D_GNU_SOURCE -U_FORTIFY_SOURCE -Wall -Wextra -Werror -Wshadow \
+		-Wstrict-prototypes -fPIC -shared -o $@ $< -ldl
+
+# vault itself, its SQLite stores at synchronous=NORMAL (see sync_normal.c).
+$(BUILD)/vault_sync_normal: $(OBJ) $(BUILD)/obj/tests/crash/sync_normal.o
+	$(CC) $(LDFLAGS) -Wl,--wrap=store_open -o $@ $^ $(LDLIBS)
+
+# SQLite's checks of a database, with vault's tokenizer (see sqlite_check.c).
+$(BUILD)/sqlite_check: $(LIBOBJ) $(BUILD)/obj/tests/crash/sqlite_check.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 unit: $(BUILD)/unit_tests
 	$(BUILD)/unit_tests $(TESTFLAGS)
 
-integration: $(BUILD)/vault $(BUILD)/integration_tests
+integration: $(BUILD)/vault $(BUILD)/integration_tests $(BUILD)/crashfs.so \
+             $(BUILD)/vault_sync_normal $(BUILD)/sqlite_check
 	VAULT_BIN=$(BUILD)/vault $(BUILD)/integration_tests $(TESTFLAGS)
 
 test: unit integration
@@ -125,7 +142,7 @@ $(FUZZBIN): $(BUILD)/fuzz/%: $(BUILD)/obj/fuzz/%.o $(BUILD)/libvault.a
 $(BUILD)/fuzz/body $(BUILD)/fuzz/query: $(BUILD)/obj/fuzz/harness.o
 
 FMTSRC   := $(sort $(SRC) $(UNITSRC) $(ITSRC) $(FUZZSRC) tools/webembed.c tests/e2e/fake_ai.c \
-              bench/embed_speed.c)
+              bench/embed_speed.c $(wildcard tests/crash/*.c))
 
 format:
 	clang-format -i $(FMTSRC) $(shell find src tests fuzz -name '*.h')
@@ -136,4 +153,5 @@ format-check:
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(sort $(OBJ:.o=.d) $(UNITOBJ:.o=.d) $(ITOBJ:.o=.d) $(FUZZOBJ:.o=.d))
+-include $(sort $(OBJ:.o=.d) $(UNITOBJ:.o=.d) $(ITOBJ:.o=.d) $(FUZZOBJ:.o=.d) \
+                 $(BUILD)/obj/tests/crash/sync_normal.d $(BUILD)/obj/tests/crash/sqlite_check.d)

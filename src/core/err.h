@@ -26,7 +26,8 @@
 	X(VERR_UNAVAILABLE, 503, "Service unavailable")                                            \
 	X(VERR_TIMEOUT, 504, "Timed out")                                                          \
 	X(VERR_AI_UNAVAILABLE, 503, "AI service unavailable")                                      \
-	X(VERR_RATE_LIMITED, 429, "Too many requests")
+	X(VERR_RATE_LIMITED, 429, "Too many requests")                                             \
+	X(VERR_STORAGE_FULL, 507, "Storage is full: the change was not saved")
 
 enum verr {
 #define VERR_ENUM(code, status, msg) code,

@@ -1,5 +1,10 @@
 /*
  * worker.c - claims pending chunks in batches, embeds them, stores vectors.
+ *
+ * When the store fails (a full disk, an I/O error, the database gone) the
+ * thread backs off, 1 s doubling to 30 s, and keeps the vectors it could
+ * not store: the next attempt stores them before claiming anything new, so
+ * a full disk never makes the provider embed the same text twice.
  */
 #include "services/worker.h"
 
@@ -20,6 +25,15 @@
 #define PAUSE_AFTER_FAILURE_MS 2000
 #define BACKOFF_BASE_MS        5000
 #define BACKOFF_MAX_MS         (60 * 60 * 1000)
+#define STORE_BACKOFF_BASE_MS  1000
+#define STORE_BACKOFF_MAX_MS   30000
+
+/* Vectors of claimed chunks that the store failed to take. */
+struct unstored {
+	struct embed_job *jobs;
+	size_t n;
+	float *vecs;
+};
 
 struct embed_worker {
 	struct svc *svc;
@@ -27,6 +41,7 @@ struct embed_worker {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool stop, kicked;
+	struct unstored held; /* only the thread touches it */
 };
 
 /* Long enough for one batch with every retry the provider may take. */
@@ -49,14 +64,51 @@ static int64_t retry_delay_ms(int attempts)
 	return d / 2 + (int64_t)(r % (unsigned)(d / 2 + 1));
 }
 
-enum verr embed_worker_run_once(struct svc *svc, size_t *embedded, size_t *failed,
-                                struct verror *err)
+static void unstored_clear(struct unstored *u)
+{
+	embed_jobs_free(u->jobs, u->n);
+	free(u->vecs);
+	*u = (struct unstored){0};
+}
+
+/* Stores the vectors (n x the embedder's dim) of jobs. */
+static enum verr store_vectors(struct svc *svc, const struct embed_job *jobs, size_t n,
+                               const float *vecs, struct verror *err)
+{
+	int64_t *ids = xcalloc(n, sizeof(int64_t));
+	const char **hashes = xcalloc(n, sizeof(char *));
+	for (size_t i = 0; i < n; i++) {
+		ids[i] = jobs[i].chunk_id;
+		hashes[i] = jobs[i].hash;
+	}
+	enum verr rc = store_embed_done(svc->store, ids, hashes, n, svc->embedder->model,
+	                                svc->embedder->dim, vecs, time_now_ms(), err);
+	free(ids);
+	free(hashes);
+	return rc;
+}
+
+/*
+ * One batch, as embed_worker_run_once. With held (the thread's), vectors
+ * the store refuses are kept there, and stored first the next time instead
+ * of claiming a batch.
+ */
+static enum verr run_batch(struct svc *svc, struct unstored *held, size_t *embedded, size_t *failed,
+                           struct verror *err)
 {
 	struct embed_job *jobs = NULL;
 	size_t n = 0, limit = svc->embedder->max_batch;
 	if (limit > (size_t)svc->cfg->embed_batch_size)
 		limit = (size_t)svc->cfg->embed_batch_size;
 	*embedded = *failed = 0;
+	if (held && held->n > 0) {
+		enum verr rc = store_vectors(svc, held->jobs, held->n, held->vecs, err);
+		if (rc == VERR_OK) {
+			*embedded = held->n;
+			unstored_clear(held);
+		}
+		return rc;
+	}
 	enum verr rc =
 	    store_embed_claim(svc->store, limit, time_now_ms(), lease_ms(svc->cfg), &jobs, &n, err);
 	if (rc || n == 0)
@@ -73,17 +125,19 @@ enum verr embed_worker_run_once(struct svc *svc, size_t *embedded, size_t *faile
 	double t0 = time_mono_ms();
 	enum verr prc = embedder_embed(svc->embedder, (const char *const *)inputs, n, vecs, &perr);
 	int64_t now = time_now_ms();
+	bool kept = false;
 	if (prc == VERR_OK) {
-		int64_t *ids = xcalloc(n, sizeof(int64_t));
-		const char **hashes = xcalloc(n, sizeof(char *));
-		for (size_t i = 0; i < n; i++) {
-			ids[i] = jobs[i].chunk_id;
-			hashes[i] = jobs[i].hash;
-		}
-		rc = store_embed_done(svc->store, ids, hashes, n, svc->embedder->model, dim, vecs,
-		                      now, err);
-		free(ids);
-		free(hashes);
+		rc = store_vectors(svc, jobs, n, vecs, err);
+		if (rc == VERR_OK)
+			log_emit(LOG_DEBUG, "embedded",
+			         json_pack("{s:I,s:f}", "chunks", (json_int_t)n, "ms",
+			                   time_mono_ms() - t0));
+		else if ((kept = held != NULL))
+			*held = (struct unstored){.jobs = jobs, .n = n, .vecs = vecs};
+	} else {
+		log_emit(
+		    LOG_WARNING, "embed_failed",
+		    json_pack("{s:I,s:s}", "chunks", (json_int_t)n, "error", verr_detail(&perr)));
 	}
 	for (size_t i = 0; prc != VERR_OK && i < n && rc == VERR_OK; i++) {
 		bool give_up = jobs[i].attempts + 1 >= EMBED_MAX_ATTEMPTS;
@@ -91,46 +145,71 @@ enum verr embed_worker_run_once(struct svc *svc, size_t *embedded, size_t *faile
 		                        verr_detail(&perr), now + retry_delay_ms(jobs[i].attempts),
 		                        give_up, err);
 	}
-	if (prc == VERR_OK)
-		log_emit(
-		    LOG_DEBUG, "embedded",
-		    json_pack("{s:I,s:f}", "chunks", (json_int_t)n, "ms", time_mono_ms() - t0));
-	else
-		log_emit(
-		    LOG_WARNING, "embed_failed",
-		    json_pack("{s:I,s:s}", "chunks", (json_int_t)n, "error", verr_detail(&perr)));
+	if (rc == VERR_OK)
+		*(prc == VERR_OK ? embedded : failed) = n;
 	for (size_t i = 0; i < n; i++)
 		free(inputs[i]);
 	free(inputs);
-	free(vecs);
-	embed_jobs_free(jobs, n);
-	*(prc == VERR_OK ? embedded : failed) = n;
+	if (!kept) {
+		free(vecs);
+		embed_jobs_free(jobs, n);
+	}
 	return rc;
+}
+
+enum verr embed_worker_run_once(struct svc *svc, size_t *embedded, size_t *failed,
+                                struct verror *err)
+{
+	return run_batch(svc, NULL, embedded, failed, err);
+}
+
+/* The wait after the k-th store failure in a row (from 0): 1 s doubling to 30 s. */
+static long store_backoff_ms(int k)
+{
+	long d = STORE_BACKOFF_BASE_MS;
+	for (int i = 0; i < k && d < STORE_BACKOFF_MAX_MS; i++)
+		d *= 2;
+	return d < STORE_BACKOFF_MAX_MS ? d : STORE_BACKOFF_MAX_MS;
 }
 
 static void *run(void *arg)
 {
 	struct embed_worker *w = arg;
+	int store_errors = 0; /* in a row */
 	pthread_mutex_lock(&w->mu);
 	while (!w->stop) {
 		pthread_mutex_unlock(&w->mu);
 		size_t embedded = 0, failed = 0;
+		long wait_ms = POLL_MS;
 		struct verror err;
-		if (embed_worker_run_once(w->svc, &embedded, &failed, &err))
+		if (run_batch(w->svc, &w->held, &embedded, &failed, &err)) {
+			/* At once, it would fail the same way; new work cannot help it. */
+			wait_ms = store_backoff_ms(store_errors++);
 			log_emit(LOG_ERROR, "embed_worker_error",
-			         json_pack("{s:s}", "error", verr_detail(&err)));
+			         json_pack("{s:s,s:i,s:I}", "error", verr_detail(&err),
+			                   "retry_in_ms", (int)wait_ms, "unstored_chunks",
+			                   (json_int_t)w->held.n));
+		} else {
+			store_errors = 0;
+			if (failed > 0)
+				wait_ms = PAUSE_AFTER_FAILURE_MS;
+		}
 		pthread_mutex_lock(&w->mu);
-		if (embedded > 0 || w->stop)
+		if (w->stop || (store_errors == 0 && embedded > 0))
 			continue;
-		/* Nothing due, or the provider is failing: wait, unless woken for new work. */
-		if (!w->kicked || failed > 0) {
-			long wait_ms = failed > 0 ? PAUSE_AFTER_FAILURE_MS : POLL_MS;
+		/*
+		 * Nothing due, or the provider is failing: wait, unless woken for
+		 * new work. After a store error, wait the whole backoff.
+		 */
+		if (store_errors > 0 || failed > 0 || !w->kicked) {
 			struct timespec until;
 			clock_gettime(CLOCK_MONOTONIC, &until);
 			until.tv_nsec += wait_ms * 1000000L;
 			until.tv_sec += until.tv_nsec / 1000000000L;
 			until.tv_nsec %= 1000000000L;
-			pthread_cond_timedwait(&w->cv, &w->mu, &until);
+			while (pthread_cond_timedwait(&w->cv, &w->mu, &until) != ETIMEDOUT &&
+			       store_errors > 0 && !w->stop)
+				;
 		}
 		w->kicked = false;
 	}
@@ -183,6 +262,7 @@ void embed_worker_stop(struct embed_worker *w)
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
 	pthread_join(w->thread, NULL);
+	unstored_clear(&w->held); /* their leases run out, and they are embedded again */
 	pthread_cond_destroy(&w->cv);
 	pthread_mutex_destroy(&w->mu);
 	free(w);

@@ -9,7 +9,9 @@
  * translates backend failures into enum verr at this edge:
  *   - a row that does not exist, or belongs to another user: VERR_NOT_FOUND;
  *   - a uniqueness clash (e.g. e-mail taken): VERR_CONFLICT;
- *   - the database busy/locked past its timeout, or unreachable: VERR_UNAVAILABLE;
+ *   - the database busy/locked past its timeout, unreachable, or failing a
+ *     read or write of its disk: VERR_UNAVAILABLE;
+ *   - its disk full: VERR_STORAGE_FULL (nothing of the operation was saved);
  *   - anything else: VERR_INTERNAL, with the backend's message in err->detail
  *     (it goes to the log, never to a client).
  * Every operation is safe to call from many threads at once.

@@ -468,6 +468,11 @@ static enum verr db_error(struct conn *c, const PGresult *r, struct verror *err)
 	    strcmp(state, "53300") == 0 || strcmp(state, "25006") == 0 ||
 	    strcmp(state, "55P03") == 0)
 		return verr_set(err, VERR_UNAVAILABLE, "database unavailable: %s", msg);
+	/* disk_full: no room to extend a file; io_error: a read or a write failed. */
+	if (strcmp(state, "53100") == 0)
+		return verr_set(err, VERR_STORAGE_FULL, "postgres: %s", msg);
+	if (strcmp(state, "58030") == 0)
+		return verr_set(err, VERR_UNAVAILABLE, "postgres I/O error: %s", msg);
 	if (strcmp(state, "57014") == 0)
 		return verr_set(err, VERR_UNAVAILABLE, "database statement timed out: %s", msg);
 	return verr_set(err, VERR_INTERNAL, "postgres %s: %s", state, msg);

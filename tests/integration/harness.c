@@ -554,7 +554,7 @@ static int find_started_port(const struct server *s)
 
 static void spawn(struct server *s)
 {
-	const char *bin = vault_bin();
+	const char *bin = s->bin ? s->bin : vault_bin();
 	char **env = env_build(s->dir, (const char *const *)s->extra_env);
 	s->log_offset = file_size(s->log_path);
 	s->exited = false;
@@ -613,7 +613,13 @@ static void spawn(struct server *s)
 
 void server_start(struct server *s, const char *const *extra_env)
 {
+	server_start_bin(s, NULL, extra_env);
+}
+
+void server_start_bin(struct server *s, const char *bin, const char *const *extra_env)
+{
 	memset(s, 0, sizeof(*s));
+	s->bin = bin;
 	it_mkdtemp(s->dir, sizeof(s->dir));
 	snprintf(s->log_path, sizeof(s->log_path), "%s/server.log", s->dir);
 	char *url = it_database_url(s->dir);

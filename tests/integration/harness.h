@@ -82,6 +82,7 @@ struct server {
 	double started_ms;  /* it_now_ms() when the current run was spawned */
 	bool exited;        /* the last run has been reaped */
 	int exit_status;    /* its exit code, or 128 + signal */
+	const char *bin;    /* the program spawned instead of vault_bin() when set */
 };
 
 /* Absolute path of $VAULT_BIN (default build/vault); asserts it exists. */
@@ -129,7 +130,10 @@ void it_rmtree(const char *dir);
  */
 void server_start(struct server *s, const char *const *extra_env);
 
-/* Starts the server again on the same directory (database) and env. */
+/* server_start() of another build of the server (s->bin = bin; NULL: vault_bin()). */
+void server_start_bin(struct server *s, const char *bin, const char *const *extra_env);
+
+/* Starts the server again on the same directory (database) and env, with s->bin. */
 void server_restart(struct server *s);
 
 /*

@@ -220,6 +220,8 @@ Test(lifecycle, sigterm_does_not_wait_for_idle_clients)
 	free(tail);
 }
 
+/* A process crash only: the kernel keeps what was written but not synced. test_durability.c
+ * cuts the power. */
 Test(lifecycle, sigkill_keeps_acknowledged_notes)
 {
 	server_start(&srv, NULL);
