@@ -1,5 +1,7 @@
 # vault build: `make` builds build/vault; `make SANITIZE=1` builds the same
-# with AddressSanitizer + UndefinedBehaviorSanitizer into build-asan/.
+# with AddressSanitizer + UndefinedBehaviorSanitizer into build-asan/;
+# `make SANITIZE=thread` with ThreadSanitizer into build-tsan/ (TSan cannot
+# share a process with ASan, hence its own build).
 # `make test` builds and runs the unit and integration tests of that build.
 
 CC       ?= cc
@@ -26,6 +28,15 @@ BUILD    ?= build-asan
 CFLAGS   += -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 LDFLAGS  += -fsanitize=address,undefined
 export LSAN_OPTIONS ?= suppressions=$(CURDIR)/tests/lsan.supp
+else ifeq ($(SANITIZE),thread)
+BUILD    ?= build-tsan
+CFLAGS   += -O1 -fsanitize=thread -fno-omit-frame-pointer
+LDFLAGS  += -fsanitize=thread
+# A race fails the process (the tests and the servers they start, which
+# inherit this), with reports for both stacks of a lock-order inversion.
+# Options given by the caller come last and win.
+export TSAN_OPTIONS := suppressions=$(CURDIR)/tests/tsan.supp halt_on_error=1 exitcode=66 \
+                       second_deadlock_stack=1 $(TSAN_OPTIONS)
 else
 BUILD    ?= build
 CFLAGS   += -D_FORTIFY_SOURCE=2
@@ -101,6 +112,6 @@ format-check:
 	clang-format --dry-run --Werror $(FMTSRC) $(shell find src tests -name '*.h')
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-tsan
 
 -include $(sort $(OBJ:.o=.d) $(UNITOBJ:.o=.d) $(ITOBJ:.o=.d))

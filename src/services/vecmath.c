@@ -13,8 +13,16 @@
 
 typedef float v8f __attribute__((vector_size(32)));
 
-__attribute__((target_clones("avx2,fma", "default"))) void
-vec_dot_many(const float *q, const float *vecs, size_t n, int dim, float *out)
+/* GCC instruments the clones' resolver for ThreadSanitizer, and the resolver
+ * runs while the program is being relocated, before TSan's runtime is up: a
+ * TSan build crashed at load. Those builds take the default variant only. */
+#ifdef __SANITIZE_THREAD__
+#define CLONES
+#else
+#define CLONES __attribute__((target_clones("avx2,fma", "default")))
+#endif
+
+CLONES void vec_dot_many(const float *q, const float *vecs, size_t n, int dim, float *out)
 {
 	size_t d8 = (size_t)dim / 8 * 8;
 	for (size_t i = 0; i < n; i++) {

@@ -357,7 +357,8 @@ char **env_build(const char *dir, const char *const *extra)
 	env_apply(env, cap, "LOG_FORMAT=json");
 	env_apply(env, cap, "LOG_LEVEL=info");
 	env_apply(env, cap, "ENVIRONMENT=development");
-	static const char *const pass[] = {"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"};
+	static const char *const pass[] = {"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS",
+	                                   "TSAN_OPTIONS"};
 	for (size_t i = 0; i < sizeof(pass) / sizeof(pass[0]); i++) {
 		const char *v = getenv(pass[i]);
 		if (v) {
