@@ -22,7 +22,7 @@ static void cleanup(void)
 	server_cleanup(&srv);
 }
 
-TestSuite(admission, .fini = cleanup, .timeout = 120);
+TestSuite(admission, .fini = cleanup, .timeout = IT_TIMEOUT(120));
 
 static int login(const char *email, const char *password, const char *const *headers,
                  struct http_resp *r)

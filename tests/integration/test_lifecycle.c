@@ -20,7 +20,7 @@ static void cleanup(void)
 	server_cleanup(&srv);
 }
 
-TestSuite(lifecycle, .fini = cleanup, .timeout = 90);
+TestSuite(lifecycle, .fini = cleanup, .timeout = IT_TIMEOUT(90));
 
 /* ------------------------------------------------------------------ */
 /* Writers that create notes until the server goes away. */
