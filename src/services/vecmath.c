@@ -14,8 +14,11 @@
 typedef float v8f __attribute__((vector_size(32)));
 
 /* clang 14 (the fuzz build) names the dispatcher "vec_dot_many.ifunc", which
- * other files cannot link to: there the default variant only. */
-#ifdef __clang__
+ * other files cannot link to; GCC instruments the clones' resolver for
+ * ThreadSanitizer, and the resolver runs while the program is being relocated,
+ * before TSan's runtime is up (a TSan build crashed at load). Those builds take
+ * the default variant only. */
+#if defined(__clang__) || defined(__SANITIZE_THREAD__)
 #define CLONES
 #else
 #define CLONES __attribute__((target_clones("avx2,fma", "default")))

@@ -381,7 +381,8 @@ char **env_build(const char *dir, const char *const *extra)
 	kv = it_asprintf("EMBEDDING_MODEL_DIR=%s", model_dir());
 	env_apply(env, cap, kv);
 	free(kv);
-	static const char *const pass[] = {"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"};
+	static const char *const pass[] = {"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS",
+	                                   "TSAN_OPTIONS"};
 	for (size_t i = 0; i < sizeof(pass) / sizeof(pass[0]); i++) {
 		const char *v = getenv(pass[i]);
 		if (v) {

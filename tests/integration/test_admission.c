@@ -22,7 +22,7 @@ static void cleanup(void)
 	server_cleanup(&srv);
 }
 
-TestSuite(admission, .fini = cleanup, .timeout = 120);
+TestSuite(admission, .fini = cleanup, .timeout = IT_TIMEOUT(120));
 
 static int login(const char *email, const char *password, const char *const *headers,
                  struct http_resp *r)
@@ -198,13 +198,19 @@ Test(admission, bodies_share_one_budget)
 	char head[512];
 	snprintf(head, sizeof(head),
 	         "POST /api/v1/notes HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
-	         "Content-Type: application/json\r\nContent-Length: 60000\r\n\r\n{\"title\":",
+	         "Expect: 100-continue\r\nContent-Type: application/json\r\n"
+	         "Content-Length: 60000\r\n\r\n",
 	         me.access);
-	/* One upload holds 60,000 bytes of the budget while it trickles in... */
+	/* One upload holds 60,000 bytes of the budget while it trickles in (the
+	 * 100 Continue says the server has admitted it, however slow the build)... */
 	int slow = tcp_connect(&srv);
 	cr_assert(slow >= 0);
 	tcp_send_all(slow, head, strlen(head));
-	it_sleep_ms(200);
+	char buf[4096];
+	bool closed;
+	cr_assert_eq(tcp_read_head(slow, buf, sizeof(buf), HTTP_TIMEOUT_MS, &closed), 100,
+	             "the first big body: %.200s", buf);
+	tcp_send_all(slow, "{\"title\":", 9);
 	/* ...so another of 60,000 finds no room, and says when to come back. */
 	cr_assert_eq(raw_status(head, 3000), 503, "a second big body");
 	/* A small one still fits. */
@@ -213,11 +219,16 @@ Test(admission, bodies_share_one_budget)
 	             201);
 	http_resp_free(&r);
 	close(slow);
-	it_sleep_ms(200);
-	/* The budget comes back when the upload goes away. */
+	/* The budget comes back when the upload goes away: a retry, as the 503 says, gets in. */
 	char *content = it_repeat("y", 50000);
 	char *body = it_jpack("{s:s, s:s}", "title", "big", "content", content);
-	cr_assert_eq(api(&srv, "POST", "/api/v1/notes", me.access, body, &r), 201);
+	double deadline = it_now_ms() + HTTP_TIMEOUT_MS;
+	while (api(&srv, "POST", "/api/v1/notes", me.access, body, &r) == 503 &&
+	       it_now_ms() < deadline) {
+		http_resp_free(&r);
+		it_sleep_ms(50);
+	}
+	cr_assert_eq(r.status, 201, "the big body after the upload left: %d", r.status);
 	http_resp_free(&r);
 	free(body);
 	free(content);
@@ -231,9 +242,18 @@ Test(admission, connections_per_address_are_bounded_but_for_proxies)
 	for (int proxied = 0; proxied < 2; proxied++) {
 		const char *env[] = {proxied ? "TRUSTED_PROXIES=127.0.0.1" : NULL, NULL};
 		server_start(&srv, env);
+		int base = server_socket_count(&srv);
 		for (int i = 0; i < LIMIT + 8; i++)
-			fds[i] = tcp_connect(&srv);
-		it_sleep_ms(500); /* until the server has taken (or refused) every one */
+			cr_assert((fds[i] = tcp_connect(&srv)) >= 0, "connect %d", i);
+		/* Until the server has taken or refused every one, however slow the build:
+		 * it accepts in order, so the last 8 are the ones past the limit. */
+		int taken = proxied ? LIMIT + 8 : LIMIT;
+		double deadline = it_now_ms() + HTTP_TIMEOUT_MS;
+		while (server_socket_count(&srv) < base + taken && it_now_ms() < deadline)
+			it_sleep_ms(5);
+		for (int i = taken; i < LIMIT + 8; i++)
+			cr_assert(tcp_wait_closed(fds[i], HTTP_TIMEOUT_MS),
+			          "connection %d was kept", i);
 		/* Past the limit the server closes at once; within it, it answers. */
 		int answered = 0;
 		for (int i = 0; i < LIMIT + 8; i++) {
@@ -254,10 +274,17 @@ Test(admission, connections_per_address_are_bounded_but_for_proxies)
 		else
 			cr_assert_eq(answered, LIMIT, "%d connections from one address answered",
 			             answered);
-		/* Closed connections give their places back. */
-		it_sleep_ms(300);
+		/* Closed connections give their places back, once the server has seen them go. */
+		struct http_req health = {.method = "GET", .path = "/health"};
 		struct http_resp r;
-		cr_assert_eq(http(&srv, "GET", "/health", NULL, NULL, &r), 200);
+		deadline = it_now_ms() + HTTP_TIMEOUT_MS;
+		while ((http_do(srv.base_url, &health, &r) != 0 || r.status != 200) &&
+		       it_now_ms() < deadline) {
+			http_resp_free(&r);
+			it_sleep_ms(20);
+		}
+		cr_assert_eq(r.status, 200, "a new connection after the others closed: %d",
+		             r.status);
 		http_resp_free(&r);
 		server_stop_ok(&srv);
 	}

@@ -33,7 +33,7 @@ static void cleanup(void)
 	base_kv = NULL;
 }
 
-TestSuite(ask, .fini = cleanup, .timeout = 90);
+TestSuite(ask, .fini = cleanup, .timeout = IT_TIMEOUT(90));
 
 /* The fixed answer when no note is relevant (services/rag.h ASK_NOTHING_FOUND). */
 #define NOTHING_FOUND "Your notes don't seem to contain anything about this."

@@ -16,7 +16,7 @@ static void cleanup(void)
 	server_cleanup(&srv);
 }
 
-TestSuite(auth, .fini = cleanup, .timeout = 60);
+TestSuite(auth, .fini = cleanup, .timeout = IT_TIMEOUT(60));
 
 static int post(const char *path, const char *token, const char *body, struct http_resp *r)
 {

@@ -24,7 +24,7 @@ static void cleanup(void)
 	server_cleanup(&srv);
 }
 
-TestSuite(bodies, .fini = cleanup, .timeout = 60);
+TestSuite(bodies, .fini = cleanup, .timeout = IT_TIMEOUT(60));
 
 static void setup(const char *const *env)
 {

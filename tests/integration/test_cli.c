@@ -19,7 +19,7 @@ static void cleanup(void)
 	dir[0] = '\0';
 }
 
-TestSuite(cli, .fini = cleanup, .timeout = 60);
+TestSuite(cli, .fini = cleanup, .timeout = IT_TIMEOUT(60));
 
 static char *trim_end(char *s)
 {

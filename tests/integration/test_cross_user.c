@@ -17,7 +17,7 @@ static void cleanup(void)
 	server_cleanup(&srv);
 }
 
-TestSuite(cross_user, .fini = cleanup, .timeout = 60);
+TestSuite(cross_user, .fini = cleanup, .timeout = IT_TIMEOUT(60));
 
 static void setup(void)
 {

@@ -16,7 +16,7 @@ static void cleanup(void)
 	server_cleanup(&srv);
 }
 
-TestSuite(http, .fini = cleanup, .timeout = 60);
+TestSuite(http, .fini = cleanup, .timeout = IT_TIMEOUT(60));
 
 static bool is_hex32(const char *s)
 {

@@ -29,7 +29,7 @@ static void cleanup(void)
 	base_kv = NULL;
 }
 
-TestSuite(index, .fini = cleanup, .timeout = 90);
+TestSuite(index, .fini = cleanup, .timeout = IT_TIMEOUT(90));
 
 /* ------------------------------------------------------------------ */
 /* Helpers */

@@ -16,7 +16,7 @@ static void cleanup(void)
 	server_cleanup(&srv);
 }
 
-TestSuite(logs, .fini = cleanup, .timeout = 60);
+TestSuite(logs, .fini = cleanup, .timeout = IT_TIMEOUT(60));
 
 /* Calls fn on each line of the log parsed as JSON (NULL when it is not JSON). */
 static void each_line(const char *log, void (*fn)(const char *line, json_t *j, void *ud), void *ud)

@@ -16,7 +16,7 @@ static void cleanup(void)
 	server_cleanup(&srv);
 }
 
-TestSuite(notes, .fini = cleanup, .timeout = 60);
+TestSuite(notes, .fini = cleanup, .timeout = IT_TIMEOUT(60));
 
 /* Starts a server (with env) and registers the caller. */
 static void setup(const char *const *env)

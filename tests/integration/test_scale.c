@@ -47,7 +47,7 @@ static void cleanup(void)
 	rec = NULL;
 }
 
-TestSuite(scale, .fini = cleanup, .timeout = 120);
+TestSuite(scale, .fini = cleanup, .timeout = IT_TIMEOUT(120));
 
 /* ------------------------------------------------------------------ */
 /* The recording embeddings server */

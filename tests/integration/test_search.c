@@ -27,7 +27,7 @@ static void cleanup(void)
 	fake = NULL;
 }
 
-TestSuite(search, .fini = cleanup, .timeout = 90);
+TestSuite(search, .fini = cleanup, .timeout = IT_TIMEOUT(90));
 
 /* ------------------------------------------------------------------ */
 /* Helpers */

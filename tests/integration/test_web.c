@@ -18,7 +18,7 @@ static void cleanup(void)
 	server_cleanup(&srv);
 }
 
-TestSuite(web, .fini = cleanup, .timeout = 60);
+TestSuite(web, .fini = cleanup, .timeout = IT_TIMEOUT(60));
 
 #define COOKIE "vault_refresh"
 

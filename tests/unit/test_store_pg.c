@@ -14,6 +14,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1384,23 +1385,45 @@ Test(store_pg, pool_exhausted_is_unavailable_not_a_hang)
 
 struct queued {
 	int index;
+	_Atomic int tid; /* set once the thread runs */
 	enum verr rc;
-	int *order, *done;
-	pthread_mutex_t *mu;
+	int64_t user_id; /* ids come in the order the one connection served the waiters */
 };
 
-static void *ping_in_line(void *arg)
+static void *create_in_line(void *arg)
 {
 	struct queued *q = arg;
 	struct verror err = {0};
-	q->rc = store_ping(db, &err);
-	pthread_mutex_lock(q->mu);
-	q->order[(*q->done)++] = q->index;
-	pthread_mutex_unlock(q->mu);
+	struct user u = {0};
+	char email[32];
+	snprintf(email, sizeof(email), "waiter%d@x.org", q->index);
+	q->tid = gettid();
+	q->rc = store_user_create(db, email, "$2b$12$hash", 1000, &u, &err);
+	q->user_id = u.id;
 	return NULL;
 }
 
-/* Callers waiting for a busy pool are served in the order they came, none starved. */
+/* Whether thread tid of this process sleeps: a waiter here blocks nowhere but in line. */
+static bool sleeping(int tid)
+{
+	char path[64], stat[256] = "";
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+	FILE *f = fopen(path, "r");
+	if (f) {
+		if (!fgets(stat, sizeof(stat), f))
+			stat[0] = '\0';
+		fclose(f);
+	}
+	const char *state = strrchr(stat, ')'); /* "pid (comm) S ..." */
+	return state && state[1] == ' ' && state[2] == 'S';
+}
+
+/*
+ * Callers waiting for a busy pool are served in the order they came, none
+ * starved. Each waiter is seen asleep in line before the next starts, and the
+ * order served is read from the ids the database gave out, so neither a slow
+ * thread start nor the moment a waiter returns can reorder them.
+ */
 Test(store_pg, pool_serves_waiters_in_order)
 {
 	enum { WAITERS = 6 };
@@ -1408,8 +1431,6 @@ Test(store_pg, pool_serves_waiters_in_order)
 	struct slow_rotation sr = {VERR_INTERNAL, 0};
 	struct queued q[WAITERS];
 	pthread_t t, w[WAITERS];
-	pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-	int order[WAITERS], done = 0;
 	need_pg();
 	opts.pool_size = 1;
 	opts.max_overflow = 0;
@@ -1428,9 +1449,12 @@ Test(store_pg, pool_serves_waiters_in_order)
 	     i++)
 		usleep(20000);
 	for (int i = 0; i < WAITERS; i++) {
-		q[i] = (struct queued){i, VERR_INTERNAL, order, &done, &mu};
-		cr_assert_eq(pthread_create(&w[i], NULL, ping_in_line, &q[i]), 0);
-		usleep(30000); /* each one in line before the next comes */
+		q[i] = (struct queued){.index = i, .rc = VERR_INTERNAL};
+		cr_assert_eq(pthread_create(&w[i], NULL, create_in_line, &q[i]), 0);
+		double deadline = now_ms() + 10000;
+		while (!(q[i].tid && sleeping(q[i].tid)) && now_ms() < deadline)
+			usleep(1000);
+		cr_assert(q[i].tid && sleeping(q[i].tid), "waiter %d never got in line", i);
 	}
 	exec_raw("COMMIT");
 	pthread_join(t, NULL);
@@ -1439,7 +1463,8 @@ Test(store_pg, pool_serves_waiters_in_order)
 	cr_assert_eq(sr.rc, VERR_OK);
 	for (int i = 0; i < WAITERS; i++) {
 		cr_assert_eq(q[i].rc, VERR_OK);
-		cr_assert_eq(order[i], i, "served #%d was waiter %d", i, order[i]);
+		cr_assert(i == 0 || q[i].user_id > q[i - 1].user_id,
+		          "waiter %d was served before waiter %d", i, i - 1);
 	}
 }
 
