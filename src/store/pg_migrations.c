@@ -241,27 +241,29 @@ const char pg_redim_sql[] =
  * checks in the writing transaction (the users row, locked FOR UPDATE
  * there, also makes one user's writes take turns for the check).
  */
+#define USAGE_FUNCTION_V4                                                                          \
+	"CREATE OR REPLACE FUNCTION vault_notes_usage() RETURNS trigger LANGUAGE plpgsql AS $$\n"  \
+	"BEGIN\n"                                                                                  \
+	"  IF TG_OP = 'INSERT' THEN\n"                                                             \
+	"    UPDATE users SET notes_count = notes_count + 1, notes_bytes = notes_bytes +\n"        \
+	"      octet_length(NEW.title) + octet_length(NEW.content) WHERE id = NEW.user_id;\n"      \
+	"  ELSIF TG_OP = 'UPDATE' THEN\n"                                                          \
+	"    UPDATE users SET notes_bytes = notes_bytes - octet_length(OLD.title) -\n"             \
+	"      octet_length(OLD.content) + octet_length(NEW.title) + octet_length(NEW.content)\n"  \
+	"      WHERE id = NEW.user_id;\n"                                                          \
+	"  ELSE\n"                                                                                 \
+	"    UPDATE users SET notes_count = notes_count - 1, notes_bytes = notes_bytes -\n"        \
+	"      octet_length(OLD.title) - octet_length(OLD.content) WHERE id = OLD.user_id;\n"      \
+	"  END IF;\n"                                                                              \
+	"  RETURN NULL;\n"                                                                         \
+	"END $$;\n"
+
 static const char usage_up[] =
     "ALTER TABLE users ADD COLUMN notes_count bigint NOT NULL DEFAULT 0,\n"
     "  ADD COLUMN notes_bytes bigint NOT NULL DEFAULT 0;\n"
     "UPDATE users u SET notes_count = s.n, notes_bytes = s.b FROM (\n"
     "  SELECT user_id, count(*) AS n, sum(octet_length(title) + octet_length(content)) AS b\n"
-    "  FROM notes GROUP BY user_id) s WHERE s.user_id = u.id;\n"
-    "CREATE FUNCTION vault_notes_usage() RETURNS trigger LANGUAGE plpgsql AS $$\n"
-    "BEGIN\n"
-    "  IF TG_OP = 'INSERT' THEN\n"
-    "    UPDATE users SET notes_count = notes_count + 1, notes_bytes = notes_bytes +\n"
-    "      octet_length(NEW.title) + octet_length(NEW.content) WHERE id = NEW.user_id;\n"
-    "  ELSIF TG_OP = 'UPDATE' THEN\n"
-    "    UPDATE users SET notes_bytes = notes_bytes - octet_length(OLD.title) -\n"
-    "      octet_length(OLD.content) + octet_length(NEW.title) + octet_length(NEW.content)\n"
-    "      WHERE id = NEW.user_id;\n"
-    "  ELSE\n"
-    "    UPDATE users SET notes_count = notes_count - 1, notes_bytes = notes_bytes -\n"
-    "      octet_length(OLD.title) - octet_length(OLD.content) WHERE id = OLD.user_id;\n"
-    "  END IF;\n"
-    "  RETURN NULL;\n"
-    "END $$;\n"
+    "  FROM notes GROUP BY user_id) s WHERE s.user_id = u.id;\n" USAGE_FUNCTION_V4
     "CREATE TRIGGER notes_usage AFTER INSERT OR DELETE OR UPDATE OF title, content ON notes\n"
     "  FOR EACH ROW EXECUTE FUNCTION vault_notes_usage();\n";
 
@@ -270,11 +272,61 @@ static const char usage_down[] =
     "DROP FUNCTION vault_notes_usage();\n"
     "ALTER TABLE users DROP COLUMN notes_count, DROP COLUMN notes_bytes;\n";
 
+/*
+ * 5 keyword_bm25: BM25 on each user's own statistics, as SQLite's
+ * vault_bm25 computes it (k1 1.2, b 0.75, title 10, tags 5, content 1, an
+ * IDF floor of 1e-6), where ts_rank had no collection statistics at all: a
+ * word rare in the user's notes counted no more than a common one, and the
+ * relevant note came first for 118 of the eval set's 254 queries against
+ * SQLite's 148 (146 now). N is users.notes_count; a term's document
+ * frequency is counted at query time on the user's own postings in
+ * notes_search_owned (store_pg.c). A note's length is its number of
+ * lexemes, length(search), which PostgreSQL reads from the tsvector's
+ * header: counting its positions instead cost a pass over every candidate's
+ * lexemes in each query (three times the query's time at 1,800 matching
+ * notes). The users' sums of those lengths, for the average, are kept in
+ * users.keyword_length by the usage trigger, which now also fires on a
+ * change of tags (they are indexed too).
+ */
+static const char keyword_bm25_up[] =
+    "ALTER TABLE users ADD COLUMN keyword_length bigint NOT NULL DEFAULT 0;\n"
+    "UPDATE users u SET keyword_length = s.t FROM (\n"
+    "  SELECT user_id, sum(length(search)) AS t FROM notes GROUP BY user_id) s\n"
+    "  WHERE s.user_id = u.id;\n"
+    "CREATE OR REPLACE FUNCTION vault_notes_usage() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+    "BEGIN\n"
+    "  IF TG_OP = 'INSERT' THEN\n"
+    "    UPDATE users SET notes_count = notes_count + 1, notes_bytes = notes_bytes +\n"
+    "      octet_length(NEW.title) + octet_length(NEW.content),\n"
+    "      keyword_length = keyword_length + length(NEW.search) WHERE id = NEW.user_id;\n"
+    "  ELSIF TG_OP = 'UPDATE' THEN\n"
+    "    UPDATE users SET notes_bytes = notes_bytes - octet_length(OLD.title) -\n"
+    "      octet_length(OLD.content) + octet_length(NEW.title) + octet_length(NEW.content),\n"
+    "      keyword_length = keyword_length - length(OLD.search) + length(NEW.search)\n"
+    "      WHERE id = NEW.user_id;\n"
+    "  ELSE\n"
+    "    UPDATE users SET notes_count = notes_count - 1, notes_bytes = notes_bytes -\n"
+    "      octet_length(OLD.title) - octet_length(OLD.content),\n"
+    "      keyword_length = keyword_length - length(OLD.search) WHERE id = OLD.user_id;\n"
+    "  END IF;\n"
+    "  RETURN NULL;\n"
+    "END $$;\n"
+    "DROP TRIGGER notes_usage ON notes;\n"
+    "CREATE TRIGGER notes_usage AFTER INSERT OR DELETE OR UPDATE OF title, content, tags\n"
+    "  ON notes FOR EACH ROW EXECUTE FUNCTION vault_notes_usage();\n";
+
+static const char keyword_bm25_down[] = USAGE_FUNCTION_V4
+    "DROP TRIGGER notes_usage ON notes;\n"
+    "CREATE TRIGGER notes_usage AFTER INSERT OR DELETE OR UPDATE OF title, content ON notes\n"
+    "  FOR EACH ROW EXECUTE FUNCTION vault_notes_usage();\n"
+    "ALTER TABLE users DROP COLUMN keyword_length;\n";
+
 const struct pg_migration pg_migrations[] = {
     {1, "init", init_up, init_down},
     {2, "search", search_up, search_down},
     {3, "keyword_per_user", keyword_per_user_up, keyword_per_user_down},
     {4, "usage", usage_up, usage_down},
+    {5, "keyword_bm25", keyword_bm25_up, keyword_bm25_down},
 };
 
 const size_t pg_nmigrations = sizeof(pg_migrations) / sizeof(pg_migrations[0]);

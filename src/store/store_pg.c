@@ -159,19 +159,33 @@ _Static_assert(Q__COUNT <= 64, "too many prepared statements for conn.prepared")
 #define NOTE_COLUMNS "id, title, content, to_json(tags), created_at, updated_at, " EMBED_STATUS
 
 /*
- * Keyword search. $2 is the query text, $3 the limit, $4 the tags; the
- * tsquery and the user's query lexemes are computed once (a row of one
- * subquery). The && on vault_owned_lexemes reads the user's own postings in
- * notes_search_owned (pg_migrations.c): the notes with any of the query's
- * lexemes; @@ then checks the query itself. A phrase must also stand in the
- * title or in one tag, which this expression checks last.
+ * Keyword search. $2 is the query text, $3 the limit, $4 the tags. BM25 on
+ * the user's own statistics (pg_migrations.c, 5 keyword_bm25), as SQLite's
+ * vault_bm25: t holds each query lexeme as a tsquery and its IDF, from its
+ * document frequency counted on the user's postings in notes_search_owned
+ * (one index probe a lexeme, once a query). A row's weighted frequency of a
+ * lexeme is ts_rank_cd's cover density for that one lexeme: each
+ * occurrence is a cover worth its weight, so with weights {D 0.1, C 0.1,
+ * B 0.5, A 1} (at most 1 each) ten times it counts title 10, tags 5,
+ * content 1 an occurrence. The && on vault_owned_lexemes reads the user's
+ * own postings: the notes with any of the query's lexemes; @@ then checks
+ * the query itself. A phrase must also stand in the title or in one tag,
+ * which this expression checks last.
  */
 #define KEYWORD_SQL(TSQUERY, PHRASE, TAGGED)                                                       \
-	"SELECT n.id, ts_rank(n.search, q.q) AS r FROM notes n, (SELECT " TSQUERY                  \
-	"('english', $2::text) AS q, vault_owned_lexemes($1::bigint, to_tsvector('english', "      \
-	"$2::text)) AS k) q WHERE vault_owned_lexemes(n.user_id, n.search) && q.k AND "            \
-	"n.search @@ q.q AND n.user_id = $1::bigint" TAGGED PHRASE                                 \
-	" ORDER BY r DESC, n.id LIMIT $3::bigint"
+	"WITH t AS MATERIALIZED (SELECT x.l::tsquery AS tq, x.l, greatest(ln((u.notes_count - "    \
+	"x.df + 0.5) / (x.df + 0.5)), 1e-6) AS idf FROM users u, (SELECT l, c.df FROM "            \
+	"unnest(tsvector_to_array(to_tsvector('english', $2::text))) l, LATERAL (SELECT count(*) " \
+	"AS df FROM notes d WHERE vault_owned_lexemes(d.user_id, d.search) && "                    \
+	"ARRAY[$1::bigint::text || ' ' || l]) c) x WHERE u.id = $1::bigint) "                      \
+	"SELECT n.id, (SELECT sum(t.idf * m.f * 2.2 / (m.f + 1.2 * (0.25 + 0.75 * "                \
+	"length(n.search) / q.avgdl))) FROM t, LATERAL (SELECT 10 * "                              \
+	"ts_rank_cd('{0.1,0.1,0.5,1}', n.search, t.tq)::float8 AS f) m) AS r "                     \
+	"FROM notes n, (SELECT " TSQUERY "('english', $2::text) AS q, ARRAY(SELECT "               \
+	"$1::bigint::text || ' ' || l FROM t) AS k, (SELECT greatest(keyword_length, 1)::float8 "  \
+	"/ greatest(notes_count, 1) FROM users WHERE id = $1::bigint) AS avgdl) q "                \
+	"WHERE vault_owned_lexemes(n.user_id, n.search) && q.k AND n.search @@ q.q AND "           \
+	"n.user_id = $1::bigint" TAGGED PHRASE " ORDER BY r DESC, n.id LIMIT $3::bigint"
 #define KEYWORD_TAGS " AND n.tags @> $4::text[]"
 #define PHRASE_FILTER                                                                              \
 	" AND (to_tsvector('english', n.title) @@ q.q OR EXISTS (SELECT 1 FROM unnest(n.tags) t "  \

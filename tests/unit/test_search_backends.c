@@ -6,10 +6,10 @@
  * The team's eval set (eval/notes.jsonl, eval/queries.jsonl) is imported on
  * both with the local embedder, so the vectors are the same bytes. Semantic
  * search must agree exactly: same notes in the same order, same
- * similarities. Keyword ranking is each engine's own (BM25 against
- * ts_rank), so keyword and hybrid are held to their quality instead: the
- * eval's relevant note first as often on PostgreSQL as on SQLite, give or
- * take a few queries.
+ * similarities. Keyword ranking is BM25 on both, over each engine's own
+ * tokens (FTS5's porter, PostgreSQL's English configuration), so keyword
+ * and hybrid are held to their quality instead: the eval's relevant note
+ * first as often on PostgreSQL as on SQLite, give or take a few queries.
  *
  * Needs VAULT_TEST_PG_URL (a server where CREATE SCHEMA is allowed);
  * skipped without it.
@@ -237,10 +237,11 @@ Test(search_backends, same_results_on_sqlite_and_postgresql, .init = setup, .fin
 	            n, right[0][0], right[0][1], right[1][0], right[1][1], right[2][0],
 	            right[2][1]);
 	cr_assert_eq(right[SEARCH_SEMANTIC][0], right[SEARCH_SEMANTIC][1]);
-	/* Keyword ranking differs by design (BM25 on SQLite, ts_rank on PostgreSQL):
-	 * within 5 % of the queries. */
+	/* Both rank keywords by BM25 on the user's own figures, over words their
+	 * indexes cut differently (FTS5's porter keeps stop words, PostgreSQL's
+	 * English configuration drops them): within 2 % of the queries. */
 	for (enum search_mode m = SEARCH_HYBRID; m <= SEARCH_KEYWORD; m += 2)
-		cr_assert(abs(right[m][0] - right[m][1]) <= (int)n / 20,
+		cr_assert(abs(right[m][0] - right[m][1]) <= (int)n / 50,
 		          "%s: the relevant note first for %d queries on SQLite, %d on PostgreSQL",
 		          search_mode_name(m), right[m][0], right[m][1]);
 	json_decref(queries);

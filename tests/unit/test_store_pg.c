@@ -129,7 +129,7 @@ static void open_migrated(const struct store_opts *opts)
 	int applied = -1;
 	cr_assert_eq(store_open(url, opts ? opts : &def, &db, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(store_migrate_up(db, -1, &applied, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(applied, 4);
+	cr_assert_eq(applied, 5);
 }
 
 static int64_t make_user(const char *email)
@@ -241,7 +241,7 @@ Test(store_pg, migrate_up_down_up_and_status)
 	need_pg();
 	cr_assert_eq(store_open(url, &opts, &db, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(store_migrate_status(db, &mi, &n, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(n, 4);
+	cr_assert_eq(n, 5);
 	cr_assert_eq(mi[0].version, 1);
 	cr_assert_str_eq(mi[0].name, "init");
 	cr_assert_eq(mi[0].applied_at, 0);
@@ -252,10 +252,12 @@ Test(store_pg, migrate_up_down_up_and_status)
 	cr_assert_eq(mi[2].applied_at, 0);
 	cr_assert_eq(mi[3].version, 4);
 	cr_assert_str_eq(mi[3].name, "usage");
+	cr_assert_eq(mi[4].version, 5);
+	cr_assert_str_eq(mi[4].name, "keyword_bm25");
 	free(mi);
 
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(steps, 4);
+	cr_assert_eq(steps, 5);
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(steps, 0, "up at the latest version must do nothing");
 	cr_assert_eq(query_int("SELECT count(*) FROM pg_tables WHERE schemaname = '%s' AND "
@@ -273,7 +275,24 @@ Test(store_pg, migrate_up_down_up_and_status)
 	free(mi);
 	cr_assert_eq(store_user_create(db, "a@x.org", "h", 1, &u, &err), VERR_OK, "%s", err.detail);
 
-	/* One step down reverts usage only. */
+	/* One step down reverts keyword_bm25 only: the usage trigger stays. */
+	cr_assert_eq(store_migrate_down(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(steps, 1);
+	cr_assert_eq(query_int("SELECT count(*) FROM information_schema.columns WHERE "
+	                       "table_schema = '%s' AND column_name IN ('keyword_length', "
+	                       "'notes_count')",
+	                       schema),
+	             1);
+	/* The trigger is migration 4's again: it keeps the counts without keyword_length. */
+	int64_t id =
+	    query_int("INSERT INTO notes (user_id, title, content, created_at, updated_at) "
+	              "VALUES (%lld, 't', 'c', 1, 1) RETURNING id",
+	              (long long)u.id);
+	cr_assert_eq(query_int("SELECT notes_count FROM users WHERE id = %lld", (long long)u.id),
+	             1);
+	exec_raw("DELETE FROM notes WHERE id = %lld", (long long)id);
+
+	/* The next reverts usage only. */
 	cr_assert_eq(store_migrate_down(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(steps, 1);
 	cr_assert_eq(
@@ -324,13 +343,13 @@ Test(store_pg, migrate_up_down_up_and_status)
 
 	/* Up again: the prepared statements must find the new tables; ids start over. */
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(steps, 4);
+	cr_assert_eq(steps, 5);
 	cr_assert_eq(store_user_create(db, "a@x.org", "h", 1, &u, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(u.id, 1);
 	verr_clear(&err);
 	cr_assert_eq(store_schema_check(db, &err), VERR_OK, "%s", err.detail);
 
-	cr_assert_eq(store_migrate_up(db, 5, &steps, &err), VERR_INVALID);
+	cr_assert_eq(store_migrate_up(db, 6, &steps, &err), VERR_INVALID);
 	cr_assert_eq(store_migrate_down(db, -2, &steps, &err), VERR_INVALID);
 }
 
@@ -344,7 +363,7 @@ Test(store_pg, schema_check_version_and_dimension)
 	need_pg();
 	cr_assert_eq(store_open(url, &opts, &db, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(store_schema_check(db, &err), VERR_UNAVAILABLE);
-	cr_assert(strstr(err.detail, "version 0, expected 4") != NULL, "%s", err.detail);
+	cr_assert(strstr(err.detail, "version 0, expected 5") != NULL, "%s", err.detail);
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
 	verr_clear(&err);
 	cr_assert_eq(store_schema_check(db, &err), VERR_OK, "%s", err.detail);
@@ -389,8 +408,8 @@ Test(store_pg, concurrent_migrations_apply_each_step_once)
 		cr_assert_geq(applied[i], 0, "racer %d failed", i);
 		total += applied[i];
 	}
-	cr_assert_eq(total, 4);
-	cr_assert_eq(query_int("SELECT count(*) FROM schema_migrations"), 4);
+	cr_assert_eq(total, 5);
+	cr_assert_eq(query_int("SELECT count(*) FROM schema_migrations"), 5);
 }
 
 /* ---------------------------------------------------------------- users, notes */
@@ -994,9 +1013,9 @@ Test(store_pg, keyword_search_ranks_scopes_filters_and_phrases)
 /*
  * A user's keyword results, order and scores, come from their own notes:
  * the same before and after another user writes many notes with their
- * words. (ts_rank reads only the row, so this held before migration 3 too;
- * what 3 changed is that the search reads only the user's postings, which
- * bench/isolation.sh measures.)
+ * words: BM25's figures (notes, lengths, document frequencies) are the
+ * user's own (migration 5), and the search reads only the user's postings
+ * (migration 3), which bench/isolation.sh measures.
  */
 Test(store_pg, keyword_ranking_uses_only_the_users_own_notes)
 {
@@ -1026,6 +1045,47 @@ Test(store_pg, keyword_ranking_uses_only_the_users_own_notes)
 		cr_assert_eq(query_int("SELECT user_id FROM notes WHERE id = %lld",
 		                       (long long)after[i].note_id),
 		             bob);
+}
+
+/* users.keyword_length, BM25's collection length, follows every write of a note. */
+Test(store_pg, keyword_length_follows_every_write)
+{
+	need_pg();
+	open_migrated(NULL);
+	int64_t ann = make_user("ann@x.org");
+	const char *sum = "SELECT keyword_length - (SELECT coalesce(sum(length(search)), 0) "
+	                  "FROM notes WHERE user_id = %lld) FROM users WHERE id = %lld";
+	int64_t a = make_note(ann, "Harbour day", "we took the ferry, the ferry", NULL, 0, 1);
+	make_note(ann, "Embassy", "visa", (const char *[]){"travel", "papers"}, 2, 2);
+	cr_assert_eq(query_int("SELECT keyword_length FROM users WHERE id = %lld", (long long)ann),
+	             8, "harbour day took ferri + embassi visa travel paper");
+	exec_raw("UPDATE notes SET content = 'a much longer account of the day' WHERE id = %lld",
+	         (long long)a);
+	cr_assert_eq(query_int(sum, (long long)ann, (long long)ann), 0);
+	exec_raw("UPDATE notes SET tags = ARRAY['one', 'two', 'three'] WHERE id = %lld",
+	         (long long)a);
+	cr_assert_eq(query_int(sum, (long long)ann, (long long)ann), 0);
+	exec_raw("DELETE FROM notes WHERE id = %lld", (long long)a);
+	cr_assert_eq(query_int("SELECT keyword_length FROM users WHERE id = %lld", (long long)ann),
+	             4);
+}
+
+/*
+ * A note's weighted frequency of a word, as the keyword query reads it
+ * (ts_rank_cd of the one lexeme, times 10): 10 an occurrence in the title, 5
+ * in a tag, 1 in the content, as SQLite's column weights.
+ */
+Test(store_pg, weighted_frequency_counts_each_occurrence)
+{
+	need_pg();
+	open_migrated(NULL);
+	int64_t ann = make_user("ann@x.org");
+	int64_t a = make_note(ann, "Ferry day", "the ferry went, ferry and ferry",
+	                      (const char *[]){"ferry", "ferry boats"}, 2, 1);
+	cr_assert_eq(query_int("SELECT round(10 * ts_rank_cd('{0.1,0.1,0.5,1}', search, "
+	                       "'ferri'::tsquery)) FROM notes WHERE id = %lld",
+	                       (long long)a),
+	             10 + 2 * 5 + 3);
 }
 
 /*
@@ -1059,10 +1119,14 @@ Test(store_pg, migrate_keyword_per_user_indexes_existing_notes)
 	                       "search) @> ARRAY['%lld ferri']",
 	                       (long long)ann),
 	             1);
+	/* The store's queries are the latest version's: search once it is there. */
+	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
 	const char *q[] = {"ferries"};
 	cr_assert_eq(kw(ann, q, 1, false, NULL, 0, h, 10), 1);
 	cr_assert_eq(h[0].note_id, mine);
-	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
+	/* Migration 5 summed the existing notes' lengths: took, ferri, harbour, day. */
+	cr_assert_eq(query_int("SELECT keyword_length FROM users WHERE id = %lld", (long long)ann),
+	             4);
 	int64_t later = make_note(ann, "Ferry again", "", NULL, 0, 3);
 	cr_assert_eq(kw(ann, q, 1, false, NULL, 0, h, 10), 2);
 	cr_assert_eq(h[0].note_id, later, "the title outranks the body");
