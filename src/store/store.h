@@ -118,7 +118,7 @@ void vector_set_free(struct vector_set *v); /* accepts NULL */
 
 struct keyword_hit {
 	int64_t note_id;
-	double score; /* the backend's relevance (BM25 on the user's own figures): higher is better */
+	double score; /* BM25 on the user's own figures: higher is better */
 };
 
 /* A note near a query vector, at its best chunk. */
