@@ -4,7 +4,7 @@
  * semantic: the query's vector against every chunk vector of the user, in
  * process, over one contiguous array (best chunk per note, cosine).
  * keyword: FTS5 with BM25 over title, content and tags. hybrid (default):
- * both rankings fused by reciprocal rank fusion; an exact match of a note's
+ * both scores fused (search.c, fuse()); an exact match of a note's
  * title or of one of its tags puts that note first. Filters apply before
  * top_k is taken. The similarity floor drops weak semantic matches, so an
  * unrelated query gets an empty list, not noise; in hybrid mode a note that
