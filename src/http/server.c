@@ -35,6 +35,7 @@
 #include "http/server.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <poll.h>
@@ -43,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "api/api.h"
@@ -60,6 +62,7 @@
 #define MAX_CONNECTIONS_PER_IP 64
 #define RATELIMIT_KEYS         65536 /* client addresses the API_PUBLIC limiter remembers */
 #define TARPIT_MS              1000  /* how long an address over its limit waits for its 429 */
+#define LINGER_MS              2000  /* longest wait for a refused body to stop coming */
 
 /* Open connections of one peer address (MAX_CONNECTIONS of them at most). */
 struct peer {
@@ -96,7 +99,8 @@ struct request {
 	size_t received; /* body bytes so far, kept or not */
 	bool too_large;
 	bool answered;
-	bool in_flight; /* counted in http_server.in_flight */
+	bool body_unread; /* refused with the headers, a body announced: see linger() */
+	bool in_flight;   /* counted in http_server.in_flight */
 };
 
 static bool valid_request_id(const char *s)
@@ -741,11 +745,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		 * over its limit waits for the answer first, on its connection's own
 		 * thread. A crowd hammering login from one address then sends one
 		 * request a second a connection, not as many as the server can
-		 * refuse: answering 18,000 refusals a second doubled another user's
-		 * p99 (bench/admission.sh). */
+		 * refuse: answering 3,500 refusals a second made another user's p99
+		 * 5-14 times its idle value (bench/admission.sh). */
 		if (r->refused.code == VERR_RATE_LIMITED)
 			for (int t = 0; t < TARPIT_MS && !atomic_load(&srv->stopping); t += 50)
 				poll(NULL, 0, 50);
+		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+		r->body_unread =
+		    (cl && strtoull(cl, NULL, 10) > 0) ||
+		    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
 	}
 
 	if (*upload_data_size) {
@@ -792,21 +800,57 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	return dispatch(srv, c, r, url, method);
 }
 
+/*
+ * After a refusal sent with the headers, MHD closes the connection with the
+ * body unread. A client that sends its body without waiting for an answer
+ * (no Expect: 100-continue) may still be sending it, and closing a socket
+ * with bytes unread makes the kernel send a reset, which can destroy the
+ * response before the client reads it (RFC 9112, 9.6: the client then sees
+ * a broken connection instead of its 413 or 401). So, as Apache and nginx
+ * do, the connection's thread reads and drops what comes until the client
+ * closes, up to limit bytes (what an accepted body costs) or LINGER_MS.
+ * MHD calls on_completed with the socket still open, before its own
+ * shutdown and close (MHD_connection_close_ in 0.9.75).
+ */
+static void linger(struct MHD_Connection *c, size_t limit)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (!ci)
+		return;
+	/* The response is out: the client may stop reading at our end of stream. */
+	shutdown(ci->connect_fd, SHUT_WR);
+	char buf[16384];
+	double end = time_mono_ms() + LINGER_MS;
+	for (size_t got = 0; got <= limit;) {
+		double left = end - time_mono_ms();
+		struct pollfd p = {.fd = ci->connect_fd, .events = POLLIN};
+		if (left <= 0 || poll(&p, 1, (int)left + 1) <= 0)
+			return;
+		ssize_t n = recv(ci->connect_fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			return;
+		got += n > 0 ? (size_t)n : 0;
+	}
+}
+
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
 	struct http_server *srv = cls;
 	struct request *r = *con_cls;
-	(void)c;
-	(void)toe;
 	if (!r)
 		return;
+	bool unread = r->body_unread && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
 	if (r->in_flight)
 		atomic_fetch_sub(&srv->in_flight, 1);
 	atomic_fetch_sub(&srv->buffered, r->reserved);
 	free(r->body);
 	free(r);
 	*con_cls = NULL;
+	/* Last: the request no longer counts as in flight or holds buffer budget. */
+	if (unread && !atomic_load(&srv->stopping))
+		linger(c, srv->cfg->max_body_bytes);
 }
 
 /*

@@ -120,6 +120,7 @@ enum query {
 	Q_VERSION_BUMP_ALL,
 	Q_USAGE,
 	Q_USAGE_LOCK,
+	Q_OWNERS_LOCK,
 	Q_VERSION_GET,
 	Q_CHUNK_INSERT,
 	Q_CHUNKS_DETACH,
@@ -301,6 +302,14 @@ static const char *const query_sql[Q__COUNT] = {
     /* Before a write: the user's writes take turns from here to the commit. */
     [Q_USAGE_LOCK] = "SELECT notes_count, notes_bytes FROM users WHERE id = $1::bigint "
                      "FOR UPDATE",
+    /*
+     * Before a write to chunks by id: their owners' rows, in id order (the
+     * sort comes before the locks). Every write to a user's notes or chunks
+     * locks the user's row first, so no two of them wait on each other in
+     * opposite orders (a note update holds it while it replaces the chunks).
+     */
+    [Q_OWNERS_LOCK] = "SELECT id FROM users WHERE id IN (SELECT user_id FROM chunks "
+                      "WHERE id = ANY ($1::bigint[])) ORDER BY id FOR NO KEY UPDATE",
     [Q_VERSION_GET] = "SELECT index_version FROM users WHERE id = $1::bigint",
 
     [Q_CHUNK_INSERT] = "INSERT INTO chunks (note_id, user_id, seq, hash, updated_at, heading, "
@@ -1900,7 +1909,9 @@ retry:;
 	struct args a = {0};
 	arg_i64(&a, id);
 	arg_i64(&a, user_id);
+	int64_t before[2]; /* unused: the lock is what counts (see Q_OWNERS_LOCK) */
 	if ((rc = run(s, c, Q_BEGIN, NULL, NULL, err)) ||
+	    (rc = usage(s, c, Q_USAGE_LOCK, user_id, before, err)) ||
 	    (rc = run(s, c, Q_NOTE_DELETE, &a, &r, err)))
 		goto out;
 	if (PQntuples(r) == 0) {
@@ -2165,6 +2176,18 @@ static int cmp_i64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* Locks the rows of the owners of chunk_ids[0..n) (Q_OWNERS_LOCK). */
+static enum verr lock_owners(struct pg_store *s, struct conn *c, const int64_t *chunk_ids, size_t n,
+                             struct verror *err)
+{
+	struct args a = {0};
+	char *ids = id_array(chunk_ids, n);
+	arg_text(&a, ids);
+	enum verr rc = run(s, c, Q_OWNERS_LOCK, &a, NULL, err);
+	free(ids);
+	return rc;
+}
+
 /* Adds owner to owners[0..*n) unless it is 0 or there already. */
 static void add_owner(int64_t *owners, size_t *n, int64_t owner)
 {
@@ -2210,7 +2233,8 @@ static enum verr pg_embed_done(struct store *base, const int64_t *chunk_ids,
 		goto out;
 retry:
 	nowners = 0;
-	if ((rc = run(s, c, Q_BEGIN, NULL, NULL, err)))
+	if ((rc = run(s, c, Q_BEGIN, NULL, NULL, err)) ||
+	    (rc = lock_owners(s, c, chunk_ids, n, err)))
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		struct args a = {0};
@@ -2269,6 +2293,7 @@ retry:;
 	arg_i64(&a, give_up ? EMBED_FAILED : EMBED_PENDING);
 	arg_i64(&a, retry_at);
 	if ((rc = run(s, c, Q_BEGIN, NULL, NULL, err)) ||
+	    (give_up && (rc = lock_owners(s, c, &chunk_id, 1, err))) ||
 	    (rc = run(s, c, Q_EMBED_FAILED, &a, &r, err)))
 		goto out;
 	int64_t owner = PQntuples(r) ? get_i64(r, 0, 0) : 0;

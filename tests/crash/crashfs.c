@@ -35,6 +35,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -65,7 +66,7 @@ struct file {
 };
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_once_t once = PTHREAD_ONCE_INIT;
+static int resolved; /* 0 not yet, 1 under way, 2 done: see setup() */
 static struct file *files;
 static struct file *by_fd[MAX_FD];
 static char dir[PATH_MAX]; /* "" when $CRASHFS_DIR is unset: the shim does nothing */
@@ -149,9 +150,24 @@ __attribute__((constructor)) static void configure(void)
 		absolute(e, eio_flag);
 }
 
+/*
+ * Resolves the real functions once. Not with pthread_once: ThreadSanitizer's
+ * runtime maps memory (through this library's mmap) while it initialises,
+ * and its pthread_once interceptor crashes when called then.
+ */
 static void setup(void)
 {
-	pthread_once(&once, resolve);
+	int expect = 0;
+	if (__atomic_load_n(&resolved, __ATOMIC_ACQUIRE) == 2)
+		return;
+	if (__atomic_compare_exchange_n(&resolved, &expect, 1, false, __ATOMIC_ACQUIRE,
+	                                __ATOMIC_ACQUIRE)) {
+		resolve();
+		__atomic_store_n(&resolved, 2, __ATOMIC_RELEASE);
+		return;
+	}
+	while (__atomic_load_n(&resolved, __ATOMIC_ACQUIRE) != 2)
+		sched_yield();
 }
 
 static bool flag_set(const char *flag)
