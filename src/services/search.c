@@ -587,7 +587,9 @@ static enum verr fill_text(struct svc *svc, int64_t user_id, const char *query,
 	char **texts = NULL;
 	size_t n = 0;
 	enum verr rc = store_note_chunks(svc->store, user_id, c->note_id, &ids, &texts, &n, err);
-	if (rc)
+	if (rc == VERR_NOT_FOUND) /* deleted since it was loaded: its text as loaded */
+		verr_clear(err);
+	else if (rc)
 		return rc;
 	const char *best = h->note.content[0] ? h->note.content : h->note.title;
 	size_t best_hits = 0;
