@@ -175,7 +175,8 @@ enum query {
  * which this expression checks last.
  */
 #define KEYWORD_SQL(TSQUERY, PHRASE, TAGGED)                                                       \
-	"WITH t AS MATERIALIZED (SELECT x.l::tsquery AS tq, x.l, greatest(ln((u.notes_count - "    \
+	"WITH t AS MATERIALIZED (SELECT quote_literal(x.l)::tsquery AS tq, x.l, "                  \
+	"greatest(ln((u.notes_count - "                                                            \
 	"x.df + 0.5) / (x.df + 0.5)), 1e-6) AS idf FROM users u, (SELECT l, c.df FROM "            \
 	"unnest(tsvector_to_array(to_tsvector('english', $2::text))) l, LATERAL (SELECT count(*) " \
 	"AS df FROM notes d WHERE vault_owned_lexemes(d.user_id, d.search) && "                    \
