@@ -49,10 +49,11 @@ static bool opens_item(const char *s, size_t n)
 	return false;
 }
 
+/* Whether the line at s[0..n), its '\n' included, holds only white space. */
 static bool blank(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\f' && s[i] != '\v')
+		if (!strchr(" \t\r\n\f\v", s[i]) || s[i] == '\0')
 			return false;
 	return true;
 }

@@ -93,6 +93,10 @@ Test(markdown, real_notes_are_parsed_as_written)
 	                     "| row | [site](https://example.com) |\n", 40 * 1024);
 	cr_assert_not(tamed(table));
 	free(table);
+	/* Fifteen thousand short paragraphs of a link each: blank lines end stretches. */
+	char *paras = repeat("", "[a link](/x)\n\n", 200 * 1024);
+	cr_assert_not(tamed(paras));
+	free(paras);
 }
 
 Test(markdown, escaping_keeps_the_text)
