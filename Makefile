@@ -8,7 +8,7 @@
 
 CC       ?= cc
 PKGS     := libmicrohttpd jansson libjwt sqlite3 libpq libcrypt libcrypto libcurl md4c \
-            openblas libutf8proc
+            openblas libutf8proc yaml-0.1
 # md4c-html: only the tests, to check the renderer's markup against md4c's own.
 TESTPKGS := criterion libcurl md4c-html
 VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
