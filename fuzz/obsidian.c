@@ -7,7 +7,7 @@
  * matter and leaving nothing behind; on success the body starts within the
  * file, at most OBSIDIAN_TAGS_MAX tags and OBSIDIAN_LINKS_MAX links come
  * back, and every tag, alias, link part and the title is non-empty valid
- * UTF-8, a tag without '#' or white space around it (a list item of the
+ * UTF-8, a tag without white space around it (a list item of the
  * front matter may hold spaces, as vault's tags may). The time bound is libFuzzer's
  * -timeout (scripts/fuzz).
  */
@@ -46,7 +46,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_text(d.title, "title");
 	for (size_t i = 0; i < d.ntags; i++) {
 		check_text(d.tags[i], "tag");
-		CHECK(d.tags[i][0] != '#', "tag \"%s\"", d.tags[i]);
 		size_t len = strlen(d.tags[i]);
 		CHECK(!isspace((unsigned char)d.tags[i][0]) &&
 		          !isspace((unsigned char)d.tags[i][len - 1]),

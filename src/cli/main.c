@@ -23,6 +23,7 @@ static const char usage[] = "Usage: vault COMMAND [OPTIONS]\n"
                             "  search     search a user's notes\n"
                             "  ask        answer a question from a user's notes\n"
                             "  reindex    embed every note again (e.g. after a model change)\n"
+                            "  export     write a user's notes to a folder as Markdown files\n"
                             "  eval       measure search quality on a labelled set\n"
                             "  embed      print the vectors the embedder gives texts\n"
                             "\n"
@@ -127,6 +128,8 @@ int main(int argc, char **argv)
 		return cmd_ask(argc - 1, argv + 1);
 	if (strcmp(cmd, "reindex") == 0)
 		return cmd_reindex(argc - 1, argv + 1);
+	if (strcmp(cmd, "export") == 0)
+		return cmd_export(argc - 1, argv + 1);
 	if (strcmp(cmd, "eval") == 0)
 		return cmd_eval(argc - 1, argv + 1);
 	if (strcmp(cmd, "embed") == 0)

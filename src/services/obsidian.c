@@ -38,7 +38,7 @@ static char *span_dup(const char *s, size_t n)
 
 static void add_tag(struct obsidian_doc *d, const char *s, size_t n)
 {
-	while (n && (*s == '#' || isspace((unsigned char)*s)))
+	while (n && isspace((unsigned char)*s))
 		s++, n--;
 	while (n && isspace((unsigned char)s[n - 1]))
 		n--;
@@ -69,13 +69,14 @@ static void add_alias(struct obsidian_doc *d, const char *s, size_t n)
 	d->aliases[d->naliases++] = xstrndup(s, n);
 }
 
-/* The pieces of a list given as one string: "a, b" (tags also "a b"). */
+/* The pieces of a list given as one string: "a, b" (tags also "#a #b"). */
 static void add_split(struct obsidian_doc *d, const char *s, size_t n, bool tags)
 {
 	size_t start = 0;
 	for (size_t i = 0; i <= n; i++)
 		if (i == n || s[i] == ',' || (tags && isspace((unsigned char)s[i]))) {
-			(tags ? add_tag : add_alias)(d, s + start, i - start);
+			size_t hash = tags && i > start && s[start] == '#'; /* "#a #b" */
+			(tags ? add_tag : add_alias)(d, s + start + hash, i - start - hash);
 			start = i + 1;
 		}
 }

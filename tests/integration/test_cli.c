@@ -79,6 +79,7 @@ Test(cli, help_everywhere)
 	    {"serve", "--help", {NULL}},
 	    {"migrate", "--help", {"up", "down", "status"}},
 	    {"user", "--help", {"create", "list", "delete"}},
+	    {"export", "--help", {"--user", "--overwrite", "front matter"}},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct cli_result r;

@@ -39,7 +39,7 @@ Test(obsidian, front_matter_fields)
 	                                 "---\n"
 	                                 "# Heading that is not the title\n\nBody #food\n");
 	cr_expect_str_eq(d.title, "Trip to Lisbon");
-	expect_tags(&d, (const char *const[]){"travel", "portugal", "food"}, 3);
+	expect_tags(&d, (const char *const[]){"travel", "#portugal", "food"}, 3);
 	cr_assert_eq(d.naliases, 2);
 	cr_expect_str_eq(d.aliases[0], "Lisbon 2024");
 	cr_expect_str_eq(d.aliases[1], "LIS");
@@ -54,7 +54,8 @@ Test(obsidian, front_matter_fields)
 
 Test(obsidian, tags_as_text_and_duplicates)
 {
-	struct obsidian_doc d = parse_ok("---\ntags: work, Ideas 2024\ntag: WORK\n---\n#ideas\n");
+	struct obsidian_doc d =
+	    parse_ok("---\ntags: \"work, #Ideas 2024\"\ntag: WORK\n---\n#ideas\n");
 	expect_tags(&d, (const char *const[]){"work", "Ideas", "2024"}, 3);
 	obsidian_doc_free(&d);
 	d = parse_ok("---\ntags:\ntitle: ~\n---\ntext\n");

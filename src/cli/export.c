@@ -1,0 +1,189 @@
+/*
+ * export.c - `vault export`: a user's notes as Markdown files in a folder.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <search.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "core/mem.h"
+#include "services/export.h"
+#include "services/notes.h"
+
+static const char usage[] =
+    "Usage: vault export --user EMAIL [--overwrite] DIR\n"
+    "\n"
+    "Writes each of EMAIL's notes to DIR as a Markdown file named after its\n"
+    "title, with YAML front matter (title, tags, created, updated) that Obsidian\n"
+    "and `vault import` read back; the file's time is the note's last update.\n"
+    "DIR is created if needed and must be empty, unless --overwrite is given:\n"
+    "then files of the same name are replaced and no other file is touched.\n";
+
+/*
+ * Pages overlap by this many notes, so notes deleted meanwhile cannot shift
+ * one past the cut unseen; notes seen twice are written once.
+ */
+#define PAGE_OVERLAP 16
+
+static int cmp_id(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static bool dir_empty(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY);
+	if (fd < 0)
+		return true;
+	DIR *d = fdopendir(fd);
+	bool empty = true;
+	for (struct dirent *e; d && (e = readdir(d));)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+			empty = false;
+			break;
+		}
+	if (d)
+		closedir(d);
+	return empty;
+}
+
+/* Writes text to dir/name through a temporary file, with the note's time. */
+static int write_file(int dirfd, const char *name, const char *text, int64_t updated_ms)
+{
+	char *tmp = xasprintf(".%s.tmp", name);
+	int rc = -1;
+	int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		goto out;
+	size_t n = strlen(text), off = 0;
+	while (off < n) {
+		ssize_t w = write(fd, text + off, n - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			close(fd);
+			unlinkat(dirfd, tmp, 0);
+			goto out;
+		}
+		off += (size_t)w;
+	}
+	struct timespec times[2] = {
+	    {.tv_sec = updated_ms / 1000, .tv_nsec = (updated_ms % 1000) * 1000000},
+	    {.tv_sec = updated_ms / 1000, .tv_nsec = (updated_ms % 1000) * 1000000}};
+	futimens(fd, times);
+	if (close(fd) == 0 && renameat(dirfd, tmp, dirfd, name) == 0)
+		rc = 0;
+	else
+		unlinkat(dirfd, tmp, 0);
+out:
+	free(tmp);
+	return rc;
+}
+
+int cmd_export(int argc, char **argv)
+{
+	static const struct option opts[] = {{"user", required_argument, NULL, 'u'},
+	                                     {"overwrite", no_argument, NULL, 'o'},
+	                                     {"help", no_argument, NULL, 'h'},
+	                                     {0}};
+	const char *email = NULL;
+	bool overwrite = false;
+	int c;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'u':
+			email = optarg;
+			break;
+		case 'o':
+			overwrite = true;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		default:
+			fputs(usage, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (!email || optind != argc - 1) {
+		fputs(usage, stderr);
+		return EXIT_USAGE;
+	}
+	const char *dir = argv[optind];
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		fprintf(stderr, "vault: cannot create %s: %s\n", dir, strerror(errno));
+		return 1;
+	}
+	if (!overwrite && !dir_empty(dir)) {
+		fprintf(stderr,
+		        "vault: %s is not empty (--overwrite replaces files of the same name)\n",
+		        dir);
+		return 1;
+	}
+	int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0) {
+		fprintf(stderr, "vault: cannot open %s: %s\n", dir, strerror(errno));
+		return 1;
+	}
+
+	struct config cfg;
+	struct svc svc;
+	struct verror err;
+	cli_svc_open(&cfg, &svc);
+	int64_t uid = cli_user_id(&svc, email);
+	struct export_names names = {0};
+	void *seen = NULL; /* tsearch(3) tree of the ids written */
+	size_t written = 0;
+	int rc = 0;
+	for (int64_t skip = 0;;) {
+		struct note_page page;
+		if (notes_list(&svc, uid, skip, NOTES_LIMIT_MAX, NULL, 0, &page, &err)) {
+			fprintf(stderr, "vault: %s\n", verr_detail(&err));
+			rc = 1;
+			break;
+		}
+		for (size_t i = 0; i < page.n && rc == 0; i++) {
+			const struct note *n = &page.items[i];
+			int64_t *id = xmalloc(sizeof(*id));
+			*id = n->id;
+			if (*(int64_t **)tsearch(id, &seen, cmp_id) != id) {
+				free(id); /* seen on the page before */
+				continue;
+			}
+			char *name = export_file_name(&names, n->title);
+			char *text = export_markdown(n);
+			if (write_file(dirfd, name, text, n->updated_at)) {
+				fprintf(stderr, "vault: cannot write %s/%s: %s\n", dir, name,
+				        strerror(errno));
+				rc = 1;
+			}
+			written++;
+			free(text);
+			free(name);
+		}
+		bool last = page.n < NOTES_LIMIT_MAX;
+		note_page_free(&page);
+		if (rc || last)
+			break;
+		skip += NOTES_LIMIT_MAX - PAGE_OVERLAP;
+	}
+	if (rc == 0 && syncfs(dirfd) != 0) {
+		fprintf(stderr, "vault: cannot sync %s: %s\n", dir, strerror(errno));
+		rc = 1;
+	}
+	if (rc == 0)
+		printf("exported %zu notes to %s\n", written, dir);
+	tdestroy(seen, free);
+	export_names_free(&names);
+	close(dirfd);
+	cli_svc_close(&cfg, &svc);
+	return rc;
+}

@@ -1,0 +1,177 @@
+/*
+ * export.c - notes as Markdown files (see export.h). libyaml's emitter
+ * writes the front matter, so any title or tag is quoted as YAML needs.
+ */
+#include "services/export.h"
+
+#include <search.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <utf8proc.h>
+#include <yaml.h>
+
+#include "core/buf.h"
+#include "core/mem.h"
+#include "core/timeutil.h"
+
+#define NAME_MAX_BYTES 200
+
+static int write_out(void *data, unsigned char *s, size_t n)
+{
+	return buf_add(data, s, n) == VERR_OK;
+}
+
+/*
+ * Whether a plain scalar would read back as something other than text under
+ * YAML 1.1 (null, a boolean, a number, a date): those are quoted.
+ */
+static bool looks_typed(const char *s)
+{
+	static const char *const words[] = {"null", "~",   "true", "false", "yes", "no",
+	                                    "on",   "off", "y",    "n",     NULL};
+	for (const char *const *w = words; *w; w++)
+		if (strcasecmp(s, *w) == 0)
+			return true;
+	return !*s || strchr("0123456789+-.", *s);
+}
+
+static void emit(yaml_emitter_t *e, yaml_event_t *ev)
+{
+	/* Only an output failure fails, and buf_add never does without a cap. */
+	if (!yaml_emitter_emit(e, ev))
+		abort();
+}
+
+static void scalar(yaml_emitter_t *e, const char *s, bool typed_ok)
+{
+	yaml_event_t ev;
+	yaml_scalar_style_t style =
+	    !typed_ok && looks_typed(s) ? YAML_SINGLE_QUOTED_SCALAR_STYLE : YAML_ANY_SCALAR_STYLE;
+	yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s, (int)strlen(s), 1, 1,
+	                             style);
+	emit(e, &ev);
+}
+
+char *export_markdown(const struct note *n)
+{
+	struct buf b;
+	buf_init(&b, BUF_NOCAP);
+	buf_adds(&b, "---\n");
+	yaml_emitter_t e;
+	yaml_event_t ev;
+	if (!yaml_emitter_initialize(&e))
+		abort();
+	yaml_emitter_set_output(&e, write_out, &b);
+	yaml_emitter_set_unicode(&e, 1);
+	yaml_emitter_set_width(&e, -1); /* never fold a long title */
+	yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING);
+	emit(&e, &ev);
+	yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1);
+	emit(&e, &ev);
+	yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE);
+	emit(&e, &ev);
+	scalar(&e, "title", true);
+	scalar(&e, n->title, false);
+	if (n->ntags) {
+		scalar(&e, "tags", true);
+		yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_SEQUENCE_STYLE);
+		emit(&e, &ev);
+		for (size_t i = 0; i < n->ntags; i++)
+			scalar(&e, n->tags[i], false);
+		yaml_sequence_end_event_initialize(&ev);
+		emit(&e, &ev);
+	}
+	char iso[TIME_ISO_LEN];
+	time_format_iso(n->created_at, iso);
+	scalar(&e, "created", true);
+	scalar(&e, iso, true);
+	time_format_iso(n->updated_at, iso);
+	scalar(&e, "updated", true);
+	scalar(&e, iso, true);
+	yaml_mapping_end_event_initialize(&ev);
+	emit(&e, &ev);
+	yaml_document_end_event_initialize(&ev, 1);
+	emit(&e, &ev);
+	yaml_stream_end_event_initialize(&ev);
+	emit(&e, &ev);
+	yaml_emitter_delete(&e);
+	buf_adds(&b, "---\n");
+	buf_adds(&b, n->content);
+	if (b.len && b.p[b.len - 1] != '\n')
+		buf_adds(&b, "\n");
+	return buf_steal(&b);
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/* name, case-folded (NFKC), as the key that decides whether it is taken. */
+static char *fold(const char *name)
+{
+	utf8proc_uint8_t *f = utf8proc_NFKC_Casefold((const utf8proc_uint8_t *)name);
+	return f ? (char *)f : xstrdup(name);
+}
+
+/* Windows' device names: "CON.md" cannot be a file there. */
+static bool reserved(const char *base)
+{
+	static const char *const names[] = {"CON", "PRN", "AUX", "NUL", NULL};
+	for (const char *const *r = names; *r; r++)
+		if (strcasecmp(base, *r) == 0)
+			return true;
+	return strlen(base) == 4 &&
+	       (strncasecmp(base, "COM", 3) == 0 || strncasecmp(base, "LPT", 3) == 0) &&
+	       base[3] >= '1' && base[3] <= '9';
+}
+
+char *export_file_name(struct export_names *used, const char *title)
+{
+	char *base = xmalloc(strlen(title) + 1);
+	size_t n = 0;
+	for (const char *p = title; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		bool bad = c < 0x20 || c == 0x7f || strchr("/\\:*?\"<>|#^[]", c);
+		if (n == 0 && (c == '.' || c == ' '))
+			continue;
+		base[n++] = bad ? '-' : (char)c;
+	}
+	/* At most NAME_MAX_BYTES, cut at a character's start. */
+	if (n > NAME_MAX_BYTES) {
+		n = NAME_MAX_BYTES;
+		while (n && ((unsigned char)base[n] & 0xC0) == 0x80)
+			n--;
+	}
+	while (n && (base[n - 1] == '.' || base[n - 1] == ' '))
+		n--;
+	base[n] = '\0';
+	if (n == 0) {
+		free(base);
+		base = xstrdup("Untitled");
+	}
+	if (reserved(base)) {
+		char *b2 = xasprintf("%s-", base);
+		free(base);
+		base = b2;
+	}
+	for (unsigned k = 1;; k++) {
+		char *name = k == 1 ? xasprintf("%s.md", base) : xasprintf("%s %u.md", base, k);
+		char *key = fold(name);
+		if (!tfind(key, &used->root, cmp_name)) {
+			if (!tsearch(key, &used->root, cmp_name))
+				abort();
+			free(base);
+			return name;
+		}
+		free(key);
+		free(name);
+	}
+}
+
+void export_names_free(struct export_names *used)
+{
+	tdestroy(used->root, free);
+	used->root = NULL;
+}

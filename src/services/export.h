@@ -1,0 +1,30 @@
+/*
+ * export.h - notes as Markdown files a person can take anywhere: YAML front
+ * matter (title, tags, created, updated) that Obsidian and services/obsidian.c
+ * read back, then the note's content as written; a file name made from the
+ * title that every common file system accepts, unique within the export.
+ */
+#ifndef VAULT_SERVICES_EXPORT_H
+#define VAULT_SERVICES_EXPORT_H
+
+#include "store/store.h"
+
+/* The note as a Markdown file (caller frees). */
+char *export_markdown(const struct note *n);
+
+/* File names already given in one export, compared as file systems that ignore case do. */
+struct export_names {
+	void *root; /* tsearch(3) tree of case-folded names */
+};
+
+/*
+ * A file name for title: characters no file system or Obsidian link allows
+ * (/ \ : * ? " < > | # ^ [ ] and controls) become '-', leading dots and
+ * trailing dots and spaces go, at most 200 bytes, "Untitled" if nothing is
+ * left; " 2", " 3"... before ".md" when the name is taken. Caller frees.
+ */
+char *export_file_name(struct export_names *used, const char *title);
+
+void export_names_free(struct export_names *used);
+
+#endif
