@@ -8,9 +8,9 @@
 
 CC       ?= cc
 PKGS     := libmicrohttpd jansson libjwt sqlite3 libpq libcrypt libcrypto libcurl md4c \
-            openblas libutf8proc yaml-0.1
+            openblas libutf8proc yaml-0.1 poppler-glib
 # md4c-html: only the tests, to check the renderer's markup against md4c's own.
-TESTPKGS := criterion libcurl md4c-html
+TESTPKGS := criterion libcurl md4c-html cairo-pdf
 VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 CFLAGS   ?= -O2 -g
@@ -127,7 +127,7 @@ $(BUILD)/vault_sync_normal: $(OBJ) $(BUILD)/obj/tests/crash/sync_normal.o
 $(BUILD)/sqlite_check: $(LIBOBJ) $(BUILD)/obj/tests/crash/sqlite_check.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-unit: $(BUILD)/unit_tests
+unit: $(BUILD)/unit_tests $(BUILD)/vault
 	$(RUN) $(BUILD)/unit_tests $(TESTFLAGS)
 
 integration: $(BUILD)/vault $(BUILD)/integration_tests $(BUILD)/crashfs.so \

@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "core/log.h"
 #include "services/auth.h"
+#include "services/pdf.h"
 
 static const char usage[] = "Usage: vault COMMAND [OPTIONS]\n"
                             "\n"
@@ -24,6 +25,8 @@ static const char usage[] = "Usage: vault COMMAND [OPTIONS]\n"
                             "  ask        answer a question from a user's notes\n"
                             "  reindex    embed every note again (e.g. after a model change)\n"
                             "  export     write a user's notes to a folder as Markdown files\n"
+                            "  pdf-text   print the text of the PDF on standard input, pages\n"
+                            "             separated by form feeds\n"
                             "  eval       measure search quality on a labelled set\n"
                             "  embed      print the vectors the embedder gives texts\n"
                             "\n"
@@ -128,6 +131,8 @@ int main(int argc, char **argv)
 		return cmd_ask(argc - 1, argv + 1);
 	if (strcmp(cmd, "reindex") == 0)
 		return cmd_reindex(argc - 1, argv + 1);
+	if (strcmp(cmd, "pdf-text") == 0)
+		return pdf_text_main();
 	if (strcmp(cmd, "export") == 0)
 		return cmd_export(argc - 1, argv + 1);
 	if (strcmp(cmd, "eval") == 0)
