@@ -8,9 +8,9 @@
 
 CC       ?= cc
 PKGS     := libmicrohttpd jansson libjwt sqlite3 libpq libcrypt libcrypto libcurl md4c \
-            openblas libutf8proc yaml-0.1 poppler-glib
+            openblas libutf8proc yaml-0.1 poppler-glib libarchive
 # md4c-html: only the tests, to check the renderer's markup against md4c's own.
-TESTPKGS := criterion libcurl md4c-html cairo-pdf
+TESTPKGS := criterion libcurl md4c-html cairo-pdf libarchive
 VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 CFLAGS   ?= -O2 -g
