@@ -4,6 +4,9 @@
  */
 #include "services/export.h"
 
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
 #include <search.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,4 +177,77 @@ void export_names_free(struct export_names *used)
 {
 	tdestroy(used->root, free);
 	used->root = NULL;
+}
+
+struct export_zip {
+	struct archive *a;
+	struct buf out;
+	struct export_names names;
+	bool full; /* a write passed the cap: the archive is unusable */
+};
+
+static la_ssize_t zip_write(struct archive *a, void *ctx, const void *p, size_t n)
+{
+	struct export_zip *z = ctx;
+	if (buf_add(&z->out, p, n)) {
+		z->full = true;
+		archive_set_error(a, ENOSPC, "over the export's size limit");
+		return -1;
+	}
+	return (la_ssize_t)n;
+}
+
+struct export_zip *export_zip_new(size_t cap)
+{
+	struct export_zip *z = xcalloc(1, sizeof(*z));
+	buf_init(&z->out, cap);
+	z->a = archive_write_new();
+	if (!z->a || archive_write_set_format_zip(z->a) != ARCHIVE_OK ||
+	    archive_write_set_bytes_in_last_block(z->a, 1) != ARCHIVE_OK ||
+	    archive_write_open(z->a, z, NULL, zip_write, NULL) != ARCHIVE_OK)
+		abort(); /* out of memory: libarchive's setup fails for nothing else */
+	return z;
+}
+
+enum verr export_zip_add(struct export_zip *z, const struct note *n, struct verror *err)
+{
+	char *name = export_file_name(&z->names, n->title);
+	char *text = export_markdown(n);
+	size_t len = strlen(text);
+	struct archive_entry *e = archive_entry_new();
+	archive_entry_set_pathname_utf8(e, name);
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, 0644);
+	archive_entry_set_size(e, (la_int64_t)len);
+	archive_entry_set_mtime(e, n->updated_at / 1000, (long)(n->updated_at % 1000) * 1000000);
+	bool ok = archive_write_header(z->a, e) == ARCHIVE_OK &&
+	          archive_write_data(z->a, text, len) == (la_ssize_t)len;
+	archive_entry_free(e);
+	free(text);
+	free(name);
+	if (!ok)
+		return z->full ? verr_set(err, VERR_TOO_LARGE, "the export is over %zu MiB",
+		                          z->out.cap / (1024 * 1024))
+		               : verr_set(err, VERR_INTERNAL, "cannot write the zip: %s",
+		                          archive_error_string(z->a));
+	return VERR_OK;
+}
+
+enum verr export_zip_finish(struct export_zip *z, char **data, size_t *n, struct verror *err)
+{
+	enum verr rc = VERR_OK;
+	if (archive_write_close(z->a) != ARCHIVE_OK)
+		rc = z->full ? verr_set(err, VERR_TOO_LARGE, "the export is over %zu MiB",
+		                        z->out.cap / (1024 * 1024))
+		             : verr_set(err, VERR_INTERNAL, "cannot write the zip: %s",
+		                        archive_error_string(z->a));
+	archive_write_free(z->a);
+	*n = z->out.len;
+	*data = rc ? NULL : buf_steal(&z->out);
+	if (rc)
+		*n = 0;
+	buf_free(&z->out);
+	export_names_free(&z->names);
+	free(z);
+	return rc;
 }

@@ -27,4 +27,19 @@ char *export_file_name(struct export_names *used, const char *title);
 
 void export_names_free(struct export_names *used);
 
+/* A zip being written into memory, one note a file (export_zip_*). */
+struct export_zip;
+
+/* A zip that holds at most cap bytes (the caller's bound on what it keeps in memory). */
+struct export_zip *export_zip_new(size_t cap);
+
+/*
+ * Adds the note as a Markdown file named after its title (unique in the
+ * zip), dated its last update; VERR_TOO_LARGE when the zip would pass its cap.
+ */
+enum verr export_zip_add(struct export_zip *z, const struct note *n, struct verror *err);
+
+/* Finishes the zip: *data (*n bytes, caller frees) is the archive. Frees z. */
+enum verr export_zip_finish(struct export_zip *z, char **data, size_t *n, struct verror *err);
+
 #endif

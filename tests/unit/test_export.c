@@ -5,10 +5,12 @@
  * common file system and unique ignoring case.
  */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "services/export.h"
 #include "services/obsidian.h"
+#include "services/unzip.h"
 
 static void round_trip(const char *title, const char *const *tags, size_t ntags,
                        const char *content)
@@ -92,4 +94,64 @@ Test(export, file_names_are_safe_and_unique)
 	cr_expect(strcmp(got + 200, ".md") == 0 && memcmp(got, title, 200) == 0);
 	free(got);
 	export_names_free(&used);
+}
+
+struct unzipped {
+	int files;
+	char names[4][64];
+	char titles[4][64];
+};
+
+static enum verr read_back(void *ctx, const char *path, const char *data, size_t n,
+                           struct verror *err)
+{
+	struct unzipped *u = ctx;
+	struct obsidian_doc d;
+	enum verr rc = obsidian_parse(data, n, &d, err);
+	cr_assert_eq(rc, VERR_OK, "%s: %s", path, err->detail);
+	cr_assert_lt(u->files, 4);
+	snprintf(u->names[u->files], 64, "%s", path);
+	snprintf(u->titles[u->files], 64, "%s", d.title);
+	u->files++;
+	obsidian_doc_free(&d);
+	return VERR_OK;
+}
+
+Test(export, zip_reads_back_and_keeps_its_cap)
+{
+	struct note notes[] = {
+	    {.title = "One", .content = "first", .created_at = 1000, .updated_at = 2000},
+	    {.title = "one", .content = "second", .created_at = 1000, .updated_at = 2000},
+	    {.title = "Two: b", .content = "third", .created_at = 1000, .updated_at = 2000},
+	};
+	struct export_zip *z = export_zip_new(1 << 20);
+	struct verror err = {0};
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(export_zip_add(z, &notes[i], &err), VERR_OK, "%s", err.detail);
+	char *data;
+	size_t n;
+	cr_assert_eq(export_zip_finish(z, &data, &n, &err), VERR_OK, "%s", err.detail);
+	struct unzipped u = {0};
+	struct unzip_limits lim = {.files = 10, .bytes = 1 << 20, .file_size = 1 << 20};
+	cr_assert_eq(unzip_each(data, n, &lim, read_back, &u, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(u.files, 3);
+	const char *names[] = {"One.md", "one 2.md", "Two- b.md"};
+	const char *titles[] = {"One", "one", "Two: b"};
+	for (int i = 0; i < 3; i++) {
+		cr_expect_str_eq(u.names[i], names[i]);
+		cr_expect_str_eq(u.titles[i], titles[i]);
+	}
+	free(data);
+
+	/* A cap smaller than the notes: refused, with nothing handed out. */
+	z = export_zip_new(200);
+	enum verr rc = VERR_OK;
+	for (int i = 0; i < 3 && rc == VERR_OK; i++)
+		rc = export_zip_add(z, &notes[i], &err);
+	if (rc == VERR_OK)
+		rc = export_zip_finish(z, &data, &n, &err);
+	else
+		cr_assert_eq(export_zip_finish(z, &data, &n, &err), VERR_TOO_LARGE);
+	cr_expect_eq(rc, VERR_TOO_LARGE);
+	cr_expect(strstr(err.detail, "the export is over"), "%s", err.detail);
 }
