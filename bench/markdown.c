@@ -65,6 +65,7 @@ int main(void)
 	    {"open brackets per line", fill("", "[\n")},
 	    {"]([ paragraphs", fill("", "]([\n\n")},
 	    {"[x] paragraphs + ref def", fill("[x]: /b\n\n", "[x]\n\n")},
+	    {"[x] and \\f lines + ref def", fill("[x]: /b\n\n", "[x]\n\f\n")},
 	    {"[[x]] in one list item", fill("- a\n\n", "  [[x]] [y]\n\n")},
 	    {"5 KB ref used many times", fill(refdef, "[x] ")},
 	    {"rows padded to 127 cols", wide_table()},

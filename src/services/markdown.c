@@ -49,11 +49,15 @@ static bool opens_item(const char *s, size_t n)
 	return false;
 }
 
-/* Whether the line at s[0..n), its '\n' included, holds only white space. */
+/*
+ * Whether the line at s[0..n), its '\n' included, is blank as md4c sees
+ * it: spaces and tabs only ("\f" or "\v" would end a stretch for us and
+ * not md4c's paragraph, and so escape the budget).
+ */
 static bool blank(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (!strchr(" \t\r\n\f\v", s[i]) || s[i] == '\0')
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
 			return false;
 	return true;
 }

@@ -68,6 +68,9 @@ Test(markdown, quadratic_bracket_shapes_are_escaped)
 	    {"", "[x]\n"},
 	    {"[a]: /b\n\n", "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"},
 	    {"", "[\n"},
+	    /* Lines md4c does not count as blank must not end a stretch either. */
+	    {"[x]: /b\n\n", "[x]\n\f\n"},
+	    {"[x]: /b\n\n", "[x]\n\v\n"},
 	};
 	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
 		char *md = repeat(shapes[i][0], shapes[i][1], 200 * 1024);
