@@ -12,6 +12,7 @@
 #include "services/obsidian.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -137,7 +138,7 @@ static bool parse_date(const char *s, size_t n, int64_t *ms)
 			i += 6;
 		}
 	}
-	if (i != n || y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
+	if (i != n || y < 1 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
 	    sec > 60)
 		return false;
 	tm.tm_year = y - 1900;
@@ -246,12 +247,23 @@ static enum key key_of(const char *k)
 	            {"aliases", K_ALIASES}, {"alias", K_ALIASES},   {"created", K_CREATED},
 	            {"date", K_CREATED},    {"updated", K_UPDATED}, {"modified", K_UPDATED}};
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (strcmp(k, keys[i].name) == 0)
+		if (strcasecmp(k, keys[i].name) == 0) /* "Tags:" too, as Obsidian reads it */
 			return keys[i].key;
 	return K_OTHER;
 }
 
-/* The value of a known key, at the current event. */
+/* Records the first thing wrong with the front matter that does not stop it being read. */
+static void warn(struct obsidian_doc *d, size_t line, const char *name, const char *what)
+{
+	if (!d->warning[0])
+		snprintf(d->warning, sizeof(d->warning), "front matter line %zu: %s %s; left out",
+		         line, name, what);
+}
+
+/*
+ * The value of a known key, at the current event. A value of the wrong
+ * kind is left out with a warning: Obsidian shows such a file all the same.
+ */
 static enum verr read_value(struct yreader *r, struct obsidian_doc *d, enum key key,
                             const char *name)
 {
@@ -260,13 +272,15 @@ static enum verr read_value(struct yreader *r, struct obsidian_doc *d, enum key 
 	enum verr rc;
 	if (ev->type == YAML_SCALAR_EVENT && is_null(ev))
 		return VERR_OK;
+	bool scalar = ev->type == YAML_SCALAR_EVENT;
 	const char *v = (const char *)ev->data.scalar.value;
 	size_t n = ev->data.scalar.length;
 	switch (key) {
 	case K_TITLE:
-		if (ev->type != YAML_SCALAR_EVENT)
-			return verr_set(r->err, VERR_INVALID,
-			                "front matter line %zu: %s must be text", line, name);
+		if (!scalar) {
+			warn(d, line, name, "is not text");
+			break;
+		}
 		free(d->title);
 		d->title = span_dup(v, n);
 		for (char *p = d->title; p && *p; p++) /* a block scalar's lines, as one */
@@ -275,36 +289,34 @@ static enum verr read_value(struct yreader *r, struct obsidian_doc *d, enum key 
 		return VERR_OK;
 	case K_TAGS:
 	case K_ALIASES:
-		if (ev->type == YAML_SCALAR_EVENT) {
+		if (scalar) {
 			add_split(d, v, n, key == K_TAGS);
 			return VERR_OK;
 		}
-		if (ev->type != YAML_SEQUENCE_START_EVENT)
-			return verr_set(r->err, VERR_INVALID,
-			                "front matter line %zu: %s must be a list or text", line,
-			                name);
+		if (ev->type != YAML_SEQUENCE_START_EVENT) {
+			warn(d, line, name, "is not a list or text");
+			break;
+		}
 		for (;;) {
 			if ((rc = next(r)))
 				return rc;
 			if (ev->type == YAML_SEQUENCE_END_EVENT)
 				return VERR_OK;
-			if (ev->type != YAML_SCALAR_EVENT)
-				return verr_set(r->err, VERR_INVALID,
-				                "front matter line %zu: each of %s must be text",
-				                (size_t)ev->start_mark.line + 2, name);
-			if (!is_null(ev))
+			if (ev->type != YAML_SCALAR_EVENT) {
+				warn(d, (size_t)ev->start_mark.line + 2, name, "holds an item that is not text");
+				if ((rc = skip_node(r)))
+					return rc;
+			} else if (!is_null(ev)) {
 				(key == K_TAGS ? add_tag : add_alias)(
 				    d, (const char *)ev->data.scalar.value, ev->data.scalar.length);
+			}
 		}
 	case K_CREATED:
 	case K_UPDATED:
-		if (ev->type != YAML_SCALAR_EVENT ||
-		    !parse_date(v, n, key == K_CREATED ? &d->created_ms : &d->updated_ms))
-			return verr_set(r->err, VERR_INVALID,
-			                "front matter line %zu: %s must be a date (2024-03-05 or "
-			                "2024-03-05T09:30:00Z)",
-			                line, name);
-		return VERR_OK;
+		if (scalar && parse_date(v, n, key == K_CREATED ? &d->created_ms : &d->updated_ms))
+			return VERR_OK;
+		warn(d, line, name, "is not a date (2024-03-05 or 2024-03-05T09:30:00Z)");
+		break;
 	case K_OTHER:
 		break;
 	}
@@ -433,6 +445,12 @@ static bool add_link(struct scan *sc, const char *t, size_t n, bool embed)
 		d->links_over = true;
 		return false;
 	}
+	/* "[[Note\\|alias]]" in a table: md4c leaves the pipe in the target. */
+	const char *bar = memchr(t, '|', n);
+	const char *alias = bar ? bar + 1 : NULL;
+	size_t alias_len = bar ? (size_t)(t + n - alias) : 0;
+	if (bar)
+		n = (size_t)(bar - t) - (bar > t && bar[-1] == '\\');
 	const char *hash = memchr(t, '#', n), *caret = memchr(t, '^', n);
 	size_t name = hash ? (size_t)(hash - t) : caret ? (size_t)(caret - t) : n;
 	struct obsidian_link l = {.embed = embed};
@@ -448,6 +466,8 @@ static bool add_link(struct scan *sc, const char *t, size_t n, bool embed)
 	}
 	if (caret)
 		l.block = span_dup(caret + 1, (size_t)(t + n - caret - 1));
+	if (alias)
+		l.alias = span_dup(alias, alias_len);
 	if (d->nlinks % 64 == 0)
 		d->links = xrealloc(d->links, (d->nlinks + 64) * sizeof(*d->links));
 	d->links[d->nlinks++] = l;
@@ -501,7 +521,7 @@ static int leave_span(MD_SPANTYPE type, void *detail, void *u)
 	if (type == MD_SPAN_WIKILINK && !--sc->wikilink && sc->kept) {
 		struct obsidian_link *l = &sc->d->links[sc->d->nlinks - 1];
 		/* md4c gives [[t]] the text "t" and [[t|a]] the text "a". */
-		if (sc->alias.len && strcmp(sc->alias.p, sc->raw) != 0)
+		if (!l->alias && sc->alias.len && strcmp(sc->alias.p, sc->raw) != 0)
 			l->alias = span_dup(sc->alias.p, sc->alias.len);
 		buf_reset(&sc->alias);
 	}
@@ -535,20 +555,41 @@ static int text(MD_TEXTTYPE type, const MD_CHAR *s, MD_SIZE n, void *u)
 
 /* ------------------------------------------------------------------- API */
 
-enum verr obsidian_parse(const char *text_, size_t n, struct obsidian_doc *out, struct verror *err)
+/* The deepest nesting of flow collections in s[0..n) passes max (libyaml is quadratic in it). */
+static bool nested_deeper(const char *s, size_t n, int max)
+{
+	int depth = 0;
+	for (size_t i = 0; i < n; i++) {
+		depth += s[i] == '[' || s[i] == '{';
+		depth -= (s[i] == ']' || s[i] == '}') && depth > 0;
+		if (depth > max)
+			return true;
+	}
+	return false;
+}
+
+void obsidian_parse(const char *text_, size_t n, struct obsidian_doc *out)
 {
 	memset(out, 0, sizeof(*out));
 	size_t yaml = 0, yaml_len = 0, body = 0;
 	if (find_front(text_, n, &yaml, &yaml_len, &body)) {
+		struct verror err = {0};
+		enum verr rc = VERR_OK;
 		if (yaml_len > OBSIDIAN_FRONT_MAX)
-			return verr_set(err, VERR_INVALID, "front matter: longer than %d KiB",
-			                OBSIDIAN_FRONT_MAX / 1024);
-		enum verr rc = read_front(text_ + yaml, yaml_len, out, err);
-		if (rc) {
+			rc = verr_set(&err, VERR_INVALID, "front matter: longer than %d KiB",
+			              OBSIDIAN_FRONT_MAX / 1024);
+		else if (nested_deeper(text_ + yaml, yaml_len, OBSIDIAN_FRONT_DEPTH))
+			rc = verr_set(&err, VERR_INVALID, "front matter: lists nested deeper than %d",
+			              OBSIDIAN_FRONT_DEPTH);
+		else
+			rc = read_front(text_ + yaml, yaml_len, out, &err);
+		if (rc) { /* kept as the note's text, as Obsidian shows it */
 			obsidian_doc_free(out);
-			return rc;
+			snprintf(out->warning, sizeof(out->warning), "%s; kept as text",
+			         verr_detail(&err));
+		} else {
+			out->body = body;
 		}
-		out->body = body;
 	}
 	struct scan sc = {.d = out, .prev = ' '};
 	buf_init(&sc.title, NOTE_TITLE_MAX * 4);
@@ -565,7 +606,6 @@ enum verr obsidian_parse(const char *text_, size_t n, struct obsidian_doc *out, 
 	buf_free(&sc.title);
 	buf_free(&sc.alias);
 	free(sc.raw);
-	return VERR_OK;
 }
 
 void obsidian_doc_free(struct obsidian_doc *d)

@@ -18,7 +18,8 @@
 
 #include "core/err.h"
 
-#define OBSIDIAN_FRONT_MAX (64 * 1024)
+#define OBSIDIAN_FRONT_MAX   (64 * 1024)
+#define OBSIDIAN_FRONT_DEPTH 32 /* [ and { nested deeper: libyaml's work grows as its square */
 #define OBSIDIAN_TAGS_MAX  256   /* distinct tags kept; the rest set tags_over */
 #define OBSIDIAN_LINKS_MAX 10000 /* links kept, in text order; the rest set links_over */
 
@@ -44,14 +45,17 @@ struct obsidian_doc {
 	size_t nlinks;
 	bool links_over;
 	size_t body; /* offset of the text after the front matter */
+	/* What was wrong with the front matter, "" if nothing: YAML that is not,
+	 * too long or too deep (then it stays in the text, body is 0, and no field
+	 * comes from it), or a date that is not one (left out). */
+	char warning[VERR_DETAIL_MAX];
 };
 
 /*
- * Reads text[0..n) (valid UTF-8). VERR_INVALID, with the line, when the
- * front matter is not YAML or a known key has a value of the wrong kind
- * (a date that is not one); out is then empty.
+ * Reads text[0..n) (valid UTF-8). Never fails: a file Obsidian opens is a
+ * note whatever its front matter holds; out->warning says what was wrong.
  */
-enum verr obsidian_parse(const char *text, size_t n, struct obsidian_doc *out, struct verror *err);
+void obsidian_parse(const char *text, size_t n, struct obsidian_doc *out);
 
 void obsidian_doc_free(struct obsidian_doc *d);
 
