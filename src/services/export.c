@@ -111,6 +111,16 @@ static int cmp_name(const void *a, const void *b)
 	return strcmp(a, b);
 }
 
+struct base {
+	char *key; /* the title's file name without ".md", case-folded */
+	unsigned next;
+};
+
+static int cmp_base(const void *a, const void *b)
+{
+	return strcmp(((const struct base *)a)->key, ((const struct base *)b)->key);
+}
+
 /* name, case-folded (NFKC), as the key that decides whether it is taken. */
 static char *fold(const char *name)
 {
@@ -159,12 +169,25 @@ char *export_file_name(struct export_names *used, const char *title)
 		free(base);
 		base = b2;
 	}
-	for (unsigned k = 1;; k++) {
+	/* The next number to try for this name, so a thousand "Untitled" cost a thousand tries. */
+	struct base probe = {.key = fold(base)}, *b;
+	struct base **found = tfind(&probe, &used->bases, cmp_base);
+	if (found) {
+		b = *found;
+		free(probe.key);
+	} else {
+		b = xmalloc(sizeof(*b));
+		*b = (struct base){probe.key, 1};
+		if (!tsearch(b, &used->bases, cmp_base))
+			abort();
+	}
+	for (unsigned k = b->next;; k++) {
 		char *name = k == 1 ? xasprintf("%s.md", base) : xasprintf("%s %u.md", base, k);
 		char *key = fold(name);
 		if (!tfind(key, &used->root, cmp_name)) {
 			if (!tsearch(key, &used->root, cmp_name))
 				abort();
+			b->next = k + 1;
 			free(base);
 			return name;
 		}
@@ -173,10 +196,17 @@ char *export_file_name(struct export_names *used, const char *title)
 	}
 }
 
+static void free_base(void *p)
+{
+	free(((struct base *)p)->key);
+	free(p);
+}
+
 void export_names_free(struct export_names *used)
 {
 	tdestroy(used->root, free);
-	used->root = NULL;
+	tdestroy(used->bases, free_base);
+	used->root = used->bases = NULL;
 }
 
 struct export_zip {
@@ -202,7 +232,9 @@ struct export_zip *export_zip_new(size_t cap)
 	struct export_zip *z = xcalloc(1, sizeof(*z));
 	buf_init(&z->out, cap);
 	z->a = archive_write_new();
+	/* Names in UTF-8, flagged so, whatever the process's locale. */
 	if (!z->a || archive_write_set_format_zip(z->a) != ARCHIVE_OK ||
+	    archive_write_set_options(z->a, "zip:hdrcharset=UTF-8") != ARCHIVE_OK ||
 	    archive_write_set_bytes_in_last_block(z->a, 1) != ARCHIVE_OK ||
 	    archive_write_open(z->a, z, NULL, zip_write, NULL) != ARCHIVE_OK)
 		abort(); /* out of memory: libarchive's setup fails for nothing else */

@@ -14,7 +14,8 @@ char *export_markdown(const struct note *n);
 
 /* File names already given in one export, compared as file systems that ignore case do. */
 struct export_names {
-	void *root; /* tsearch(3) tree of case-folded names */
+	void *root;  /* tsearch(3) tree of case-folded names */
+	void *bases; /* of struct base: the next number to try for a name */
 };
 
 /*

@@ -303,7 +303,8 @@ static enum verr read_value(struct yreader *r, struct obsidian_doc *d, enum key 
 			if (ev->type == YAML_SEQUENCE_END_EVENT)
 				return VERR_OK;
 			if (ev->type != YAML_SCALAR_EVENT) {
-				warn(d, (size_t)ev->start_mark.line + 2, name, "holds an item that is not text");
+				warn(d, (size_t)ev->start_mark.line + 2, name,
+				     "holds an item that is not text");
 				if ((rc = skip_node(r)))
 					return rc;
 			} else if (!is_null(ev)) {
@@ -579,7 +580,8 @@ void obsidian_parse(const char *text_, size_t n, struct obsidian_doc *out)
 			rc = verr_set(&err, VERR_INVALID, "front matter: longer than %d KiB",
 			              OBSIDIAN_FRONT_MAX / 1024);
 		else if (nested_deeper(text_ + yaml, yaml_len, OBSIDIAN_FRONT_DEPTH))
-			rc = verr_set(&err, VERR_INVALID, "front matter: lists nested deeper than %d",
+			rc = verr_set(&err, VERR_INVALID,
+			              "front matter: lists nested deeper than %d",
 			              OBSIDIAN_FRONT_DEPTH);
 		else
 			rc = read_front(text_ + yaml, yaml_len, out, &err);

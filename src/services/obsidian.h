@@ -19,9 +19,9 @@
 #include "core/err.h"
 
 #define OBSIDIAN_FRONT_MAX   (64 * 1024)
-#define OBSIDIAN_FRONT_DEPTH 32 /* [ and { nested deeper: libyaml's work grows as its square */
-#define OBSIDIAN_TAGS_MAX  256   /* distinct tags kept; the rest set tags_over */
-#define OBSIDIAN_LINKS_MAX 10000 /* links kept, in text order; the rest set links_over */
+#define OBSIDIAN_FRONT_DEPTH 32    /* [ and { nested deeper: libyaml's work grows as its square */
+#define OBSIDIAN_TAGS_MAX    256   /* distinct tags kept; the rest set tags_over */
+#define OBSIDIAN_LINKS_MAX   10000 /* links kept, in text order; the rest set links_over */
 
 /* [[target#heading^block|alias]], or ![[...]] (embed). */
 struct obsidian_link {

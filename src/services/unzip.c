@@ -5,6 +5,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <locale.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -54,6 +55,10 @@ static char *clean_path(const char *raw)
 enum verr unzip_each(const void *data, size_t n, const struct unzip_limits *lim, unzip_fn fn,
                      void *ctx, struct verror *err)
 {
+	/* libarchive converts names through the locale: UTF-8 for this thread, whatever the process
+	 * has. */
+	locale_t utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+	locale_t was = utf8 ? uselocale(utf8) : (locale_t)0;
 	struct archive *a = archive_read_new();
 	if (!a)
 		abort();
@@ -136,5 +141,9 @@ enum verr unzip_each(const void *data, size_t n, const struct unzip_limits *lim,
 	buf_free(&b);
 out:
 	archive_read_free(a);
+	if (utf8) {
+		uselocale(was);
+		freelocale(utf8);
+	}
 	return rc;
 }

@@ -156,3 +156,24 @@ Test(export, zip_reads_back_and_keeps_its_cap)
 	cr_expect_eq(rc, VERR_TOO_LARGE);
 	cr_expect(strstr(err.detail, "the export is over"), "%s", err.detail);
 }
+
+Test(export, many_equal_titles_number_on)
+{
+	struct export_names used = {0};
+	char want[32];
+	for (int i = 1; i <= 5000; i++) {
+		char *got = export_file_name(&used, "");
+		snprintf(want, sizeof(want), i == 1 ? "Untitled.md" : "Untitled %d.md", i);
+		cr_assert_str_eq(got, want);
+		free(got);
+	}
+	/* A title that is itself a numbered name is skipped over. */
+	const char *titles[] = {"a", "a 2", "A", "a 2"};
+	const char *names[] = {"a.md", "a 2.md", "A 3.md", "a 2 2.md"};
+	for (int i = 0; i < 4; i++) {
+		char *got = export_file_name(&used, titles[i]);
+		cr_expect_str_eq(got, names[i]);
+		free(got);
+	}
+	export_names_free(&used);
+}

@@ -92,7 +92,8 @@ Test(obsidian, bad_front_matter_is_kept_and_named)
 		          "case %zu: \"%s\"", i, d.warning);
 		cr_expect_eq(d.body, 0, "case %zu", i);
 		cr_expect_null(d.title, "case %zu", i);
-		cr_expect(d.ntags == 1 && strcmp(d.tags[0], "t") == 0, "case %zu: the body's tag", i);
+		cr_expect(d.ntags == 1 && strcmp(d.tags[0], "t") == 0, "case %zu: the body's tag",
+		          i);
 		obsidian_doc_free(&d);
 	}
 	/* A value of the wrong kind is left out; the rest of the front matter counts. */
@@ -104,7 +105,8 @@ Test(obsidian, bad_front_matter_is_kept_and_named)
 	    {"---\ncreated: 2024-02-30\ntags: [x]\n---\n", "created is not a date"},
 	    {"---\ntags: {a: b}\nTags: [x]\n---\n", "tags is not a list or text"},
 	    {"---\ntags: *anchor\nTags: [x]\n---\n", "tags is not a list or text"},
-	    {"---\ntags:\n  - [nested]\n  - x\n---\n", "line 3: tags holds an item that is not text"},
+	    {"---\ntags:\n  - [nested]\n  - x\n---\n",
+	     "line 3: tags holds an item that is not text"},
 	};
 	for (size_t i = 0; i < sizeof(soft) / sizeof(soft[0]); i++) {
 		struct obsidian_doc d;
@@ -163,11 +165,12 @@ Test(obsidian, inline_tags_follow_obsidian)
 
 Test(obsidian, wikilinks_and_embeds)
 {
-	struct obsidian_doc d = parse_ok("See [[Note]], [[Folder/Other.md|the other one]], "
-	                                 "[[Plan#Week 2|plan]] and [[Log^abc123]].\n"
-	                                 "Inline ![[Diagram]] and ![[photo.png|300]].\n"
-	                                 "[[#Local heading]] links within the note.\n"
-	                                 "`[[in code]]`\n\n| a |\n|---|\n| [[Table note\\|shown]] |\n");
+	struct obsidian_doc d =
+	    parse_ok("See [[Note]], [[Folder/Other.md|the other one]], "
+	             "[[Plan#Week 2|plan]] and [[Log^abc123]].\n"
+	             "Inline ![[Diagram]] and ![[photo.png|300]].\n"
+	             "[[#Local heading]] links within the note.\n"
+	             "`[[in code]]`\n\n| a |\n|---|\n| [[Table note\\|shown]] |\n");
 	cr_assert_eq(d.nlinks, 7);
 	const struct {
 		const char *target, *heading, *block, *alias;

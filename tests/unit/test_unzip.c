@@ -8,6 +8,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/buf.h"
@@ -30,7 +31,7 @@ static void zip_add(struct zip *z, const char *path, unsigned type, const char *
                     size_t repeat)
 {
 	struct archive_entry *e = archive_entry_new();
-	archive_entry_set_pathname(e, path);
+	archive_entry_set_pathname_utf8(e, path);
 	archive_entry_set_filetype(e, type);
 	archive_entry_set_perm(e, 0644);
 	if (type == AE_IFLNK)
@@ -54,6 +55,7 @@ static void zip_new(struct zip *z)
 	buf_init(&z->out, BUF_NOCAP);
 	z->a = archive_write_new();
 	archive_write_set_format_zip(z->a);
+	archive_write_set_options(z->a, "zip:hdrcharset=UTF-8"); /* flagged, as other tools write */
 	archive_write_set_bytes_in_last_block(z->a, 1);
 	cr_assert_eq(archive_write_open(z->a, &z->out, NULL, zwrite, NULL), ARCHIVE_OK);
 }
@@ -170,4 +172,20 @@ Test(unzip, paths_outside_and_junk_are_refused)
 	const char junk[] = "PK\x03\x04 this is not a zip at all";
 	cr_expect_eq(unzip_each(junk, sizeof(junk) - 1, &lim, NULL, NULL, &err), VERR_INVALID);
 	cr_expect_eq(unzip_each("", 0, &lim, NULL, NULL, &err), VERR_INVALID);
+}
+
+Test(unzip, names_flagged_utf8_by_another_tool)
+{
+	/* Written by Python's zipfile: "vault/Café.md", general-purpose flag 0x800. */
+	FILE *f = fopen("tests/unit/data/python-utf8-names.zip", "rb");
+	cr_assert(f);
+	char data[4096];
+	size_t n = fread(data, 1, sizeof(data), f);
+	fclose(f);
+	struct seen s;
+	buf_init(&s.list, BUF_NOCAP);
+	struct verror err = {0};
+	cr_assert_eq(unzip_each(data, n, &lim, collect, &s, &err), VERR_OK, "%s", err.detail);
+	cr_expect_str_eq(s.list.p, "vault/Café.md=1;");
+	buf_free(&s.list);
 }
