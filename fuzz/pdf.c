@@ -20,7 +20,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	if (*argc >= 2 && strcmp((*argv)[1], "pdf-text") == 0)
-		exit(pdf_text_main());
+		exit(pdf_text_main(*argc == 4 ? atoi((*argv)[3]) : 0));
 	return 0;
 }
 

@@ -132,7 +132,8 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "reindex") == 0)
 		return cmd_reindex(argc - 1, argv + 1);
 	if (strcmp(cmd, "pdf-text") == 0)
-		return pdf_text_main();
+		return pdf_text_main(argc == 4 && strcmp(argv[2], "--cpu") == 0 ? atoi(argv[3])
+		                                                                : 0);
 	if (strcmp(cmd, "export") == 0)
 		return cmd_export(argc - 1, argv + 1);
 	if (strcmp(cmd, "eval") == 0)

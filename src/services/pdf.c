@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,8 +93,15 @@ out:
 	return rc;
 }
 
-int pdf_text_main(void)
+int pdf_text_main(int cpu_seconds)
 {
+	/* Limits set by the child on itself, before the first byte of the file. */
+	if (cpu_seconds > 0) {
+		struct rlimit cpu = {(rlim_t)cpu_seconds, (rlim_t)cpu_seconds + 1};
+		struct rlimit mem = {CHILD_MEMORY, CHILD_MEMORY};
+		if (setrlimit(RLIMIT_CPU, &cpu) || (LIMIT_MEMORY && setrlimit(RLIMIT_AS, &mem)))
+			return 3;
+	}
 	struct buf in;
 	buf_init(&in, PDF_BYTES_MAX);
 	char chunk[65536];
@@ -125,43 +133,55 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Feeds data to the child and reads what it writes, until it closes or time runs out. */
+/*
+ * Feeds data to the child and reads what it writes until it closes its
+ * output; false if the deadline passed, poll failed or it wrote more than
+ * any answer (the caller then kills it).
+ */
 static bool converse(int to, int from, const char *data, size_t n, struct buf *out, double deadline)
 {
 	size_t off = 0;
-	bool open_in = true;
-	if (n == 0) {
+	bool open_in = n > 0, ok = false;
+	if (!open_in)
 		close(to);
-		open_in = false;
-	}
 	for (;;) {
 		struct pollfd p[2] = {{.fd = from, .events = POLLIN},
 		                      {.fd = open_in ? to : -1, .events = POLLOUT}};
 		int wait_ms = (int)((deadline - now_s()) * 1000);
-		if (wait_ms <= 0 || poll(p, 2, wait_ms) == 0)
-			return false;
+		int ready = wait_ms > 0 ? poll(p, 2, wait_ms) : 0;
+		if (ready < 0 && errno == EINTR)
+			continue;
+		if (ready <= 0)
+			break;
 		if (open_in && (p[1].revents & (POLLOUT | POLLERR | POLLHUP))) {
 			ssize_t w = write(to, data + off, n - off);
 			if (w > 0)
 				off += (size_t)w;
-			if (w < 0 || off == n) { /* done, or the child stopped reading */
-				close(to);
+			if ((w < 0 && errno != EAGAIN && errno != EINTR) || off == n) {
+				close(to); /* done, or the child stopped reading */
 				open_in = false;
 			}
 		}
 		if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
 			char chunk[65536];
 			ssize_t r = read(from, chunk, sizeof(chunk));
-			if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN))
+			if (r < 0 && (errno == EINTR || errno == EAGAIN))
+				continue;
+			if (r <= 0) {
+				ok = r == 0;
 				break;
-			if (r > 0 && buf_add(out, chunk, (size_t)r))
-				break; /* more than any answer: the child is killed below */
+			}
+			if (buf_add(out, chunk, (size_t)r))
+				break;
 		}
 	}
 	if (open_in)
 		close(to);
-	return true;
+	return ok;
 }
+
+/* Children reading PDFs now, across the process: each may take a core and 1 GiB. */
+static atomic_int children;
 
 enum verr pdf_text_isolated(const char *exe, const void *data, size_t n, int cpu_seconds,
                             char **text, struct verror *err)
@@ -170,38 +190,49 @@ enum verr pdf_text_isolated(const char *exe, const void *data, size_t n, int cpu
 	if (n > PDF_BYTES_MAX)
 		return verr_set(err, VERR_TOO_LARGE, "the PDF is over %d MiB",
 		                PDF_BYTES_MAX / (1024 * 1024));
-	int in[2], out[2];
-	if (pipe2(in, O_CLOEXEC))
-		return verr_set(err, VERR_UNAVAILABLE, "cannot read the PDF now: %s",
-		                strerror(errno));
-	if (pipe2(out, O_CLOEXEC)) {
-		close(in[0]);
-		close(in[1]);
-		return verr_set(err, VERR_UNAVAILABLE, "cannot read the PDF now: %s",
-		                strerror(errno));
+	if (atomic_fetch_add(&children, 1) >= PDF_CHILDREN_MAX) {
+		atomic_fetch_sub(&children, 1);
+		return verr_retry(err, VERR_UNAVAILABLE, 5,
+		                  "other PDFs are being read; try again in a few seconds");
 	}
+	enum verr rc = VERR_OK;
+	int in[2] = {-1, -1}, out[2] = {-1, -1};
+	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC)) {
+		rc =
+		    verr_set(err, VERR_UNAVAILABLE, "cannot read the PDF now: %s", strerror(errno));
+		goto done;
+	}
+	/* The child starts with default signals, unblocked: not the server's. */
+	posix_spawnattr_t attr;
+	posix_spawnattr_init(&attr);
+	sigset_t none, defaults;
+	sigemptyset(&none);
+	sigemptyset(&defaults);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sigaddset(&defaults, sig);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &defaults);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 	posix_spawn_file_actions_t fa;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, in[0], STDIN_FILENO);
 	posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
 	posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-	char *argv[] = {"vault", "pdf-text", NULL}, *envp[] = {NULL};
+	char cpu[16];
+	snprintf(cpu, sizeof(cpu), "%d", cpu_seconds);
+	char *argv[] = {"vault", "pdf-text", "--cpu", cpu, NULL}, *envp[] = {NULL};
 	pid_t pid;
-	int sp = posix_spawn(&pid, exe ? exe : "/proc/self/exe", &fa, NULL, argv, envp);
+	int sp = posix_spawn(&pid, exe ? exe : "/proc/self/exe", &fa, &attr, argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
 	close(in[0]);
 	close(out[1]);
+	in[0] = out[1] = -1;
 	if (sp) {
-		close(in[1]);
-		close(out[0]);
-		return verr_set(err, VERR_UNAVAILABLE, "cannot read the PDF now: %s", strerror(sp));
+		rc = verr_set(err, VERR_UNAVAILABLE, "cannot read the PDF now: %s", strerror(sp));
+		goto done;
 	}
-	/* The child reads all its input before poppler starts: limits are in place by then. */
-	struct rlimit cpu = {(rlim_t)cpu_seconds, (rlim_t)cpu_seconds + 1};
-	struct rlimit mem = {CHILD_MEMORY, CHILD_MEMORY};
-	prlimit(pid, RLIMIT_CPU, &cpu, NULL);
-	if (LIMIT_MEMORY)
-		prlimit(pid, RLIMIT_AS, &mem, NULL);
 	fcntl(in[1], F_SETFL, O_NONBLOCK);
 
 	/* Our writes to a child that stopped reading raise SIGPIPE in this thread: keep it. */
@@ -211,37 +242,50 @@ enum verr pdf_text_isolated(const char *exe, const void *data, size_t n, int cpu
 	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
 	struct buf answer;
 	buf_init(&answer, PDF_TEXT_MAX + 4096);
-	bool in_time = converse(in[1], out[0], data, n, &answer, now_s() + 2.0 * cpu_seconds);
-	close(out[0]);
+	double deadline = now_s() + 2.0 * cpu_seconds;
+	bool talked = converse(in[1], out[0], data, n, &answer, deadline);
+	in[1] = -1; /* converse closed it */
 	struct timespec zero = {0};
 	while (sigtimedwait(&pipe_set, NULL, &zero) > 0)
 		;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 
-	/* The child closed its output: it is exiting. Past the deadline it is killed. */
+	/* It closed its output, so it is exiting; at the deadline it is killed. */
+	if (!talked)
+		kill(pid, SIGKILL);
 	int status = 0;
-	double deadline = now_s() + (in_time ? 2.0 * cpu_seconds : 0);
+	bool reaped = false, late = !talked && now_s() >= deadline;
 	for (;;) {
 		pid_t w = waitpid(pid, &status, WNOHANG);
-		if (w == pid || (w < 0 && errno != EINTR))
+		if (w == pid) {
+			reaped = true;
 			break;
-		if (now_s() >= deadline) {
-			kill(pid, SIGKILL);
-			in_time = false;
 		}
-		if (w == 0)
-			nanosleep(&(struct timespec){0, 5 * 1000 * 1000}, NULL);
+		if (w < 0 && errno != EINTR)
+			break;
+		if (now_s() >= deadline && !late) {
+			kill(pid, SIGKILL);
+			late = true;
+		}
+		nanosleep(&(struct timespec){0, 5 * 1000 * 1000}, NULL);
 	}
-	enum verr rc = VERR_OK;
-	int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-	if (!in_time || (WIFSIGNALED(status) && WTERMSIG(status) == SIGXCPU))
+	int code = reaped && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	if (late || (reaped && WIFSIGNALED(status) && WTERMSIG(status) == SIGXCPU))
 		rc = verr_set(err, VERR_INVALID, "the PDF took too long to read");
-	else if (code == 0 && text_utf8_valid(answer.p ? answer.p : "", answer.len))
+	else if (talked && code == 0 && text_utf8_valid(answer.p ? answer.p : "", answer.len))
 		*text = buf_steal(&answer);
-	else if ((code == 1 || code == 2) && answer.len && answer.len < VERR_DETAIL_MAX)
+	else if (talked && (code == 1 || code == 2) && answer.len && answer.len < VERR_DETAIL_MAX)
 		rc = verr_set(err, code == 1 ? VERR_INVALID : VERR_TOO_LARGE, "%s", answer.p);
 	else
 		rc = verr_set(err, VERR_INVALID, "the PDF could not be read");
 	buf_free(&answer);
+done:
+	for (int k = 0; k < 2; k++) {
+		if (in[k] >= 0)
+			close(in[k]);
+		if (out[k] >= 0)
+			close(out[k]);
+	}
+	atomic_fetch_sub(&children, 1);
 	return rc;
 }

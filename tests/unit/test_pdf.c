@@ -9,6 +9,7 @@
 #include <criterion/criterion.h>
 #include <libgen.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,6 +168,47 @@ Test(pdf, a_child_that_spins_or_stalls_is_stopped)
 	char *stall = script("exec sleep 60");
 	cr_expect_eq(pdf_text_isolated(stall, "x", 1, 1, &text, &err), VERR_INVALID);
 	cr_expect(strstr(err.detail, "took too long"), "%s", err.detail);
+	unlink(stall);
+	free(stall);
+	char *crash = script("cat >/dev/null; kill -SEGV $$");
+	cr_expect_eq(pdf_text_isolated(crash, "x", 1, 5, &text, &err), VERR_INVALID);
+	cr_expect(strstr(err.detail, "could not be read"), "%s", err.detail);
+	unlink(crash);
+	free(crash);
+}
+
+struct racer {
+	const char *exe;
+	enum verr rc;
+};
+
+static void *race(void *p)
+{
+	struct racer *r = p;
+	char *text;
+	struct verror err;
+	r->rc = pdf_text_isolated(r->exe, "x", 1, 1, &text, &err);
+	return NULL;
+}
+
+Test(pdf, children_at_once_are_bounded)
+{
+	/* Three readers of a child that stalls for its 2 s: two run, one is told to wait. */
+	char *stall = script("exec sleep 60");
+	struct racer r[PDF_CHILDREN_MAX + 1];
+	pthread_t t[PDF_CHILDREN_MAX + 1];
+	for (int i = 0; i <= PDF_CHILDREN_MAX; i++) {
+		r[i] = (struct racer){stall, VERR_OK};
+		pthread_create(&t[i], NULL, race, &r[i]);
+	}
+	int busy = 0, ran = 0;
+	for (int i = 0; i <= PDF_CHILDREN_MAX; i++) {
+		pthread_join(t[i], NULL);
+		busy += r[i].rc == VERR_UNAVAILABLE;
+		ran += r[i].rc == VERR_INVALID;
+	}
+	cr_expect_eq(busy, 1);
+	cr_expect_eq(ran, PDF_CHILDREN_MAX);
 	unlink(stall);
 	free(stall);
 }
