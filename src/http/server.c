@@ -274,9 +274,10 @@ static enum MHD_Result preflight(struct http_server *srv, struct MHD_Connection 
  * handler's stream function and appends events, and MHD's content reader,
  * which blocks (allowed with a thread per connection) until bytes or the end
  * arrive. Whichever side finishes last frees the stream; a client that
- * leaves makes the next api_sse_send return nonzero, so the producer stops.
+ * leaves makes the next send return nonzero, so the producer stops.
  */
-struct api_sse {
+struct sse {
+	struct api_sse api; /* first: the api layer's view of this stream */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	char *buf;
@@ -289,7 +290,7 @@ struct api_sse {
 	void (*ctx_free)(void *ctx);
 };
 
-static void sse_unref(struct api_sse *s)
+static void sse_unref(struct sse *s)
 {
 	pthread_mutex_lock(&s->mu);
 	bool last = --s->refs == 0;
@@ -302,8 +303,10 @@ static void sse_unref(struct api_sse *s)
 	free(s);
 }
 
-int api_sse_send(struct api_sse *s, const char *event, json_t *data)
+/* struct api_sse's send. */
+static int sse_send(struct api_sse *sse, const char *event, json_t *data)
 {
+	struct sse *s = (struct sse *)sse;
 	/* NULL data: json_pack refused a value (text that is not UTF-8). That
 	 * ends this stream with an error event, never the process. */
 	char *text =
@@ -335,8 +338,10 @@ int api_sse_send(struct api_sse *s, const char *event, json_t *data)
 	return gone || bad;
 }
 
-int api_sse_gone(struct api_sse *s)
+/* struct api_sse's gone. */
+static int sse_gone(struct api_sse *sse)
 {
+	struct sse *s = (struct sse *)sse;
 	pthread_mutex_lock(&s->mu);
 	bool gone = s->gone;
 	pthread_mutex_unlock(&s->mu);
@@ -345,8 +350,8 @@ int api_sse_gone(struct api_sse *s)
 
 static void *sse_produce(void *arg)
 {
-	struct api_sse *s = arg;
-	s->fn(s->ctx, s);
+	struct sse *s = arg;
+	s->fn(s->ctx, &s->api);
 	s->ctx_free(s->ctx);
 	pthread_mutex_lock(&s->mu);
 	s->done = true;
@@ -359,7 +364,7 @@ static void *sse_produce(void *arg)
 
 static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
 {
-	struct api_sse *s = cls;
+	struct sse *s = cls;
 	(void)pos;
 	pthread_mutex_lock(&s->mu);
 	/* Wakes now and then to see whether the server is closing: then the
@@ -390,7 +395,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
 
 static void sse_reader_free(void *cls)
 {
-	struct api_sse *s = cls;
+	struct sse *s = cls;
 	pthread_mutex_lock(&s->mu);
 	s->gone = true;
 	pthread_mutex_unlock(&s->mu);
@@ -402,7 +407,8 @@ static enum MHD_Result reply_stream(struct http_server *srv, struct MHD_Connecti
                                     struct request *r, const char *method, const char *url,
                                     struct api_resp *resp, int64_t user_id)
 {
-	struct api_sse *s = xcalloc(1, sizeof(*s));
+	struct sse *s = xcalloc(1, sizeof(*s));
+	s->api = (struct api_sse){sse_send, sse_gone};
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
 	s->refs = 2; /* the producer's and the reader's */
@@ -463,7 +469,7 @@ static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *
 	struct verror err;
 	struct query_vec q = {0};
 	struct api_resp resp = {0};
-	struct api_req req = {.svc = srv->svc, .err = &err};
+	struct api_req req = {.svc = srv->svc, .cfg = srv->cfg, .err = &err};
 	enum MHD_Result ok;
 	verr_clear(&err);
 
@@ -652,7 +658,7 @@ static enum verr admit(struct http_server *srv, struct MHD_Connection *c, struct
 			                  wait);
 	}
 	if (route && (route->flags & API_AUTH)) {
-		struct api_req req = {.svc = srv->svc, .err = &r->refused};
+		struct api_req req = {.svc = srv->svc, .cfg = srv->cfg, .err = &r->refused};
 		if (api_authenticate(
 		        &req, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization")))
 			return r->refused.code;
