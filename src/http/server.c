@@ -140,11 +140,11 @@ static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *
 	req.user_id = r->user_id; /* authenticated by admit() */
 
 	if (route->flags & (API_BODY | API_OPTIONAL_BODY)) {
-		if (r->len == 0 && (route->flags & API_BODY)) {
+		if (r->body.len == 0 && (route->flags & API_BODY)) {
 			verr_set(&err, VERR_INVALID, "Request body is required: a JSON object");
 			goto fail;
 		}
-		if (r->len > 0) {
+		if (r->body.len > 0) {
 			const char *ct =
 			    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
 			if (!is_json(ct)) {
@@ -153,7 +153,8 @@ static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *
 				goto fail;
 			}
 			json_error_t jerr;
-			req.body = json_loadb(r->body, r->len, JSON_REJECT_DUPLICATES, &jerr);
+			req.body =
+			    json_loadb(r->body.p, r->body.len, JSON_REJECT_DUPLICATES, &jerr);
 			if (!req.body) {
 				verr_set(&err, VERR_INVALID,
 				         "Invalid JSON body at line %d, column %d: %s", jerr.line,
@@ -385,7 +386,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		else
 			random_hex(r->id, 16);
 		client_address(srv, c, r->client);
-		if (admit(srv, c, r, url, method) == VERR_OK)
+		enum verr admitted = admit(srv, c, r, url, method);
+		buf_init(&r->body, r->limit);
+		if (admitted == VERR_OK)
 			return MHD_YES;
 		/* Refused before any of the body: answered below, now; an address
 		 * over its limit waits for the answer first, on its connection's own
@@ -416,20 +419,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		 * past that the connection is cut. */
 		if (r->received > r->limit) {
 			r->too_large = true;
-			free(r->body);
-			r->body = NULL;
-			r->len = r->cap = 0;
+			buf_free(&r->body);
 			return r->received > 2 * r->limit ? cut(r, method, url, "body too large")
 			                                  : MHD_YES;
 		}
 		if (r->received > r->reserved && !reserve(srv, r, r->received - r->reserved))
 			return cut(r, method, url, "body buffer budget spent");
-		if (r->len + n > r->cap) {
-			r->cap = (r->len + n) * 2 < r->limit ? (r->len + n) * 2 : r->limit;
-			r->body = xrealloc(r->body, r->cap);
-		}
-		memcpy(r->body + r->len, upload_data, n);
-		r->len += n;
+		/* Within the cap: received, which counts every byte kept, is within limit. */
+		buf_add(&r->body, upload_data, n);
 		return MHD_YES;
 	}
 
@@ -491,7 +488,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	if (r->in_flight)
 		atomic_fetch_sub(&srv->in_flight, 1);
 	atomic_fetch_sub(&srv->buffered, r->reserved);
-	free(r->body);
+	buf_free(&r->body);
 	free(r);
 	*con_cls = NULL;
 	/* Last: the request no longer counts as in flight or holds buffer budget. */

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 
 #include "api/api.h"
+#include "core/buf.h"
 #include "core/config.h"
 #include "http/router.h"
 #include "http/web.h"
@@ -54,9 +55,8 @@ struct request {
 	struct verror refused;         /* set when admit() refused the request */
 	size_t limit;                  /* most body bytes this route takes */
 	size_t reserved;               /* bytes of BODY_BUFFER_BYTES held for the body */
-	char *body;
-	size_t len, cap;
-	size_t received; /* body bytes so far, kept or not */
+	struct buf body;               /* capped at limit */
+	size_t received;               /* body bytes so far, kept or not */
 	bool too_large;
 	bool answered;
 	bool body_unread; /* refused with the headers, a body announced: see linger() */

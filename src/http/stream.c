@@ -16,16 +16,26 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/buf.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "http/server_int.h"
+
+/*
+ * Bytes of events a client may leave unread. An answer streams at the
+ * model's pace, a few kB a second; a client this far behind has stopped
+ * reading, and is treated as gone rather than held in memory. One event
+ * more may go in past it: its size is bounded by the answer's (rag.c), and
+ * the last event, the whole answer, must not be refused for its length.
+ */
+#define BACKLOG_MAX (4 * 1024 * 1024)
 
 struct sse {
 	struct api_sse api; /* first: the api layer's view of this stream */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	char *buf;
-	size_t len, cap, off;
+	struct buf out; /* events; those from off on are not yet read */
+	size_t off;
 	bool done, gone;
 	int refs;
 	struct http_server *srv;
@@ -43,7 +53,7 @@ static void sse_unref(struct sse *s)
 		return;
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
-	free(s->buf);
+	buf_free(&s->out);
 	free(s);
 }
 
@@ -67,18 +77,19 @@ static int sse_send(struct api_sse *sse, const char *event, json_t *data)
 	free(text);
 	size_t n = strlen(frame);
 	pthread_mutex_lock(&s->mu);
+	size_t unread = s->out.len - s->off;
+	bool behind = !s->gone && unread > BACKLOG_MAX;
+	if (behind)
+		s->gone = true;
+	else if (!s->gone)
+		buf_add(&s->out, frame, n);
 	bool gone = s->gone;
-	if (!gone) {
-		if (s->len + n > s->cap) {
-			s->cap = (s->len + n) * 2;
-			s->buf = xrealloc(s->buf, s->cap);
-		}
-		memcpy(s->buf + s->len, frame, n);
-		s->len += n;
-		pthread_cond_signal(&s->cv);
-	}
+	pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->mu);
 	free(frame);
+	if (behind)
+		log_emit(LOG_WARNING, "sse_client_behind",
+		         http_not_null(json_pack("{s:I}", "unread_bytes", (json_int_t)unread)));
 	return gone || bad;
 }
 
@@ -113,7 +124,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
 	pthread_mutex_lock(&s->mu);
 	/* Wakes now and then to see whether the server is closing: then the
 	 * stream ends here, so stopping never waits on a silent producer. */
-	while (s->off == s->len && !s->done && !atomic_load(&s->srv->closing)) {
+	while (s->off == s->out.len && !s->done && !atomic_load(&s->srv->closing)) {
 		struct timespec t;
 		clock_gettime(CLOCK_REALTIME, &t);
 		t.tv_nsec += 200 * 1000000L;
@@ -121,17 +132,22 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
 		t.tv_nsec %= 1000000000L;
 		pthread_cond_timedwait(&s->cv, &s->mu, &t);
 	}
-	if (s->off == s->len && !s->done) { /* closing */
+	if (s->off == s->out.len && !s->done) { /* closing */
 		pthread_mutex_unlock(&s->mu);
 		return MHD_CONTENT_READER_END_WITH_ERROR;
 	}
-	size_t n = s->len - s->off;
+	size_t n = s->out.len - s->off;
 	if (n > max)
 		n = max;
-	memcpy(out, s->buf + s->off, n);
+	if (n)
+		memcpy(out, s->out.p + s->off, n);
 	s->off += n;
-	if (s->off == s->len)
-		s->off = s->len = 0;
+	/* Once half is read, drop what was read: the buffer then holds at most
+	 * twice what is unread, and each byte moves about once. */
+	if (s->off >= s->out.len - s->off) {
+		buf_consume(&s->out, s->off);
+		s->off = 0;
+	}
 	bool end = n == 0 && s->done;
 	pthread_mutex_unlock(&s->mu);
 	return end ? MHD_CONTENT_READER_END_OF_STREAM : (ssize_t)n;
@@ -152,6 +168,7 @@ enum MHD_Result http_reply_stream(struct http_server *srv, struct MHD_Connection
 {
 	struct sse *s = xcalloc(1, sizeof(*s));
 	s->api = (struct api_sse){sse_send, sse_gone};
+	buf_init(&s->out, BUF_NOCAP); /* bounded by BACKLOG_MAX and one event */
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
 	s->refs = 2; /* the producer's and the reader's */
