@@ -30,7 +30,6 @@ static const char usage[] = "Usage: vault COMMAND [OPTIONS]\n"
                             "  -h, --help     show this help\n"
                             "  -V, --version  print the version\n"
                             "\n"
-                            "Settings come from the environment and ./.env (see .env.example).\n"
                             "Run `vault COMMAND --help` for a command's options.\n";
 
 extern char **environ;
@@ -107,6 +106,8 @@ int main(int argc, char **argv)
 	const char *cmd = argv[1];
 	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
 		fputs(usage, stdout);
+		fputc('\n', stdout);
+		config_help(stdout);
 		return 0;
 	}
 	if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0) {
