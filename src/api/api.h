@@ -70,6 +70,7 @@ int api_sse_send(struct api_sse *sse, const char *event, json_t *data);
 int api_sse_gone(struct api_sse *sse);
 
 struct api_resp {
+	int status;           /* 0: the route's ok_status; 202 answers with no body */
 	json_t *body;         /* handler sets; http frees */
 	char *location;       /* optional Location header; http frees */
 	char *set_cookie;     /* optional Set-Cookie header; http frees */

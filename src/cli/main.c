@@ -11,26 +11,28 @@
 #include "core/log.h"
 #include "services/auth.h"
 
-static const char usage[] = "Usage: vault COMMAND [OPTIONS]\n"
-                            "\n"
-                            "A personal knowledge vault: notes you find again by meaning.\n"
-                            "\n"
-                            "Commands:\n"
-                            "  serve      run the HTTP API (migrates the database first)\n"
-                            "  worker     run only the embedding worker\n"
-                            "  migrate    apply, revert or list database migrations\n"
-                            "  user       create, list or delete accounts\n"
-                            "  search     search a user's notes\n"
-                            "  ask        answer a question from a user's notes\n"
-                            "  reindex    embed every note again (e.g. after a model change)\n"
-                            "  eval       measure search quality on a labelled set\n"
-                            "  embed      print the vectors the embedder gives texts\n"
-                            "\n"
-                            "Options:\n"
-                            "  -h, --help     show this help\n"
-                            "  -V, --version  print the version\n"
-                            "\n"
-                            "Run `vault COMMAND --help` for a command's options.\n";
+static const char usage[] =
+    "Usage: vault COMMAND [OPTIONS]\n"
+    "\n"
+    "A personal knowledge vault: notes you find again by meaning.\n"
+    "\n"
+    "Commands:\n"
+    "  serve      run the HTTP API (migrates the database first)\n"
+    "  worker     run only the embedding worker\n"
+    "  migrate    apply, revert or list database migrations\n"
+    "  user       create, list or delete accounts\n"
+    "  search     search a user's notes\n"
+    "  ask        answer a question from a user's notes\n"
+    "  reindex    embed every note again (e.g. after a model change)\n"
+    "  mcp        serve an agent on this machine (Model Context Protocol, stdio)\n"
+    "  eval       measure search quality on a labelled set\n"
+    "  embed      print the vectors the embedder gives texts\n"
+    "\n"
+    "Options:\n"
+    "  -h, --help     show this help\n"
+    "  -V, --version  print the version\n"
+    "\n"
+    "Run `vault COMMAND --help` for a command's options.\n";
 
 extern char **environ;
 
@@ -126,6 +128,8 @@ int main(int argc, char **argv)
 		return cmd_search(argc - 1, argv + 1);
 	if (strcmp(cmd, "ask") == 0)
 		return cmd_ask(argc - 1, argv + 1);
+	if (strcmp(cmd, "mcp") == 0)
+		return cmd_mcp(argc - 1, argv + 1);
 	if (strcmp(cmd, "reindex") == 0)
 		return cmd_reindex(argc - 1, argv + 1);
 	if (strcmp(cmd, "eval") == 0)

@@ -187,8 +187,9 @@ static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *
 			extra[ne++] = "Set-Cookie";
 			extra[ne++] = resp.set_cookie;
 		}
-		ok = http_reply(srv, c, r, method, url, route->ok_status,
-		                route->ok_status == 204 ? NULL : json_incref(resp.body),
+		int status = resp.status ? resp.status : route->ok_status;
+		ok = http_reply(srv, c, r, method, url, status,
+		                status == 202 || status == 204 ? NULL : json_incref(resp.body),
 		                req.user_id, NULL, extra);
 		goto out;
 	}
