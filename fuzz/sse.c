@@ -92,11 +92,13 @@ static int on_sse(void *ctx, const char *data, size_t len)
 	CHECK(!(rc & OPENAI_EV_DELIVERED) == (r->deltas == before), "delivered without a delta");
 	if (r->deltas > before && r->deltas_max && r->deltas >= r->deltas_max)
 		CHECK(rc & OPENAI_EV_CANCEL, "the listener went away unnoticed");
-	CHECK(r->answer.len == r->relayed_len &&
-	          (r->answer.len == 0 || memcmp(r->answer.text, r->relayed, r->relayed_len) == 0),
-	      "kept %zu bytes, relayed %zu", r->answer.len, r->relayed_len);
-	CHECK(r->answer.len <= ANSWER_MAX, "an answer of %zu bytes", r->answer.len);
-	CHECK(!r->answer.text || strlen(r->answer.text) == r->answer.len, "a NUL in the answer");
+	CHECK(r->answer.text.len == r->relayed_len &&
+	          (r->answer.text.len == 0 ||
+	           memcmp(r->answer.text.p, r->relayed, r->relayed_len) == 0),
+	      "kept %zu bytes, relayed %zu", r->answer.text.len, r->relayed_len);
+	CHECK(r->answer.text.len <= ANSWER_MAX, "an answer of %zu bytes", r->answer.text.len);
+	CHECK(!r->answer.text.p || strlen(r->answer.text.p) == r->answer.text.len,
+	      "a NUL in the answer");
 	return (rc & (OPENAI_EV_CANCEL | OPENAI_EV_BAD)) != 0;
 }
 
@@ -106,6 +108,7 @@ static int parse(struct run *r, const char *s, size_t n, const uint8_t *lens, si
 	struct sse_parser p;
 	sse_init(&p, r->max_len);
 	r->answer = (struct stream){.on_delta = on_delta, .ctx = r};
+	buf_init(&r->answer.text, ANSWER_MAX); /* as chat_stream does */
 	int rc = 0;
 	size_t off = 0, cycle_start = 0;
 	for (size_t i = 0; off < n && rc == 0; i++) {
@@ -118,11 +121,11 @@ static int parse(struct run *r, const char *s, size_t n, const uint8_t *lens, si
 		off += len;
 		if (nlens && rc == 0) { /* a pause in the stream: is the answer still wanted? */
 			struct verror err;
-			size_t before = r->answer.len;
+			size_t before = r->answer.text.len;
 			int probe = on_event(&r->answer, NULL, 0, &err);
 			CHECK(probe == (gone(r) ? OPENAI_EV_CANCEL : 0), "a probe answered %#x",
 			      probe);
-			CHECK(r->answer.len == before, "a probe changed the answer");
+			CHECK(r->answer.text.len == before, "a probe changed the answer");
 		}
 		if (nlens && i % nlens == nlens - 1)
 			cycle_start = off;
@@ -196,7 +199,7 @@ static void reference(const char *s, size_t n, size_t max, char **out, size_t *o
 
 static void run_free(struct run *r)
 {
-	free(r->answer.text);
+	buf_free(&r->answer.text);
 	free(r->relayed);
 	free(r->events);
 }

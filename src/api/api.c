@@ -33,6 +33,16 @@ const char *api_public_detail(const struct config *cfg, const struct verror *err
 	return show ? verr_detail(err) : verr_message(err->code);
 }
 
+int api_sse_send(struct api_sse *sse, const char *event, json_t *data)
+{
+	return sse->send(sse, event, data);
+}
+
+int api_sse_gone(struct api_sse *sse)
+{
+	return sse->gone(sse);
+}
+
 const char *api_query(const struct api_req *req, const char *key)
 {
 	const char *v = NULL;

@@ -27,6 +27,7 @@ struct api_kv {
 
 struct api_req {
 	struct svc *svc;
+	const struct config *cfg;           /* the settings the server runs with */
 	const char *params[API_MAX_PARAMS]; /* {name} captures of the route's pattern */
 	const struct api_kv *query;         /* in the order sent; keys may repeat */
 	size_t nquery;
@@ -43,8 +44,18 @@ struct api_req {
  * A streamed answer (text/event-stream). The http layer sends the headers,
  * then runs stream(stream_ctx, sse) on a thread of its own and frees the
  * context with stream_free when it returns.
+ *
+ * struct api_sse is where the events go: this layer defines it and the http
+ * layer implements it (http/stream.c), so a route never calls up into http.
  */
-struct api_sse;
+struct api_sse {
+	/* Sends one event; takes data (NULL: a value json_pack refused, which
+	 * ends the stream with an error event). Nonzero once the client has
+	 * gone: stop. */
+	int (*send)(struct api_sse *sse, const char *event, json_t *data);
+	/* Nonzero once the client has gone (or the server is closing): stop. */
+	int (*gone)(struct api_sse *sse);
+};
 typedef void (*api_stream_fn)(void *ctx, struct api_sse *sse);
 
 /*
@@ -54,13 +65,12 @@ typedef void (*api_stream_fn)(void *ctx, struct api_sse *sse);
  */
 const char *api_public_detail(const struct config *cfg, const struct verror *err);
 
-/* Sends one event; takes data. Nonzero once the client has gone: stop. */
+/* sse->send and sse->gone. */
 int api_sse_send(struct api_sse *sse, const char *event, json_t *data);
-
-/* Nonzero once the client has gone (or the server is closing): stop. */
 int api_sse_gone(struct api_sse *sse);
 
 struct api_resp {
+	int status;           /* 0: the route's ok_status; 202 answers with no body */
 	json_t *body;         /* handler sets; http frees */
 	char *location;       /* optional Location header; http frees */
 	char *set_cookie;     /* optional Set-Cookie header; http frees */

@@ -2,6 +2,7 @@
  * routes.c - the route table: every endpoint, its handler and what it needs.
  */
 #include "api/api.h"
+#include "api/mcp.h"
 #include "api/v1/v1.h"
 
 /* GET /health: the process answers. */
@@ -44,5 +45,7 @@ const struct api_route api_routes[] = {
     {"POST", "/api/v1/ask", v1_ask, 200, API_AUTH | API_BODY},
     {"GET", "/api/v1/index/status", v1_index_status, 200, API_AUTH},
     {"POST", "/api/v1/render", v1_render, 200, API_AUTH | API_BODY},
+
+    {"POST", "/mcp", mcp_http, 200, API_AUTH | API_BODY},
     {0},
 };

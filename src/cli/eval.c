@@ -292,8 +292,11 @@ int cmd_eval(int argc, char **argv)
 		free(q.kind);
 		free(q.relevant);
 	}
+	const char *model;
+	int dim;
+	svc_embedding_model(&svc, &model, &dim);
 	printf("vault eval: %s, embeddings %s (%d dimensions), min similarity %.2f\n", queries_path,
-	       svc.embedder->model, svc.embedder->dim, cfg.search_min_similarity);
+	       model, dim, cfg.search_min_similarity);
 	report("All queries", all, (size_t)k);
 	for (size_t n = 0; n < nkinds; n++) {
 		if (nkinds > 1) {

@@ -12,30 +12,31 @@
 #include "services/auth.h"
 #include "services/pdf.h"
 
-static const char usage[] = "Usage: vault COMMAND [OPTIONS]\n"
-                            "\n"
-                            "A personal knowledge vault: notes you find again by meaning.\n"
-                            "\n"
-                            "Commands:\n"
-                            "  serve      run the HTTP API (migrates the database first)\n"
-                            "  worker     run only the embedding worker\n"
-                            "  migrate    apply, revert or list database migrations\n"
-                            "  user       create, list or delete accounts\n"
-                            "  search     search a user's notes\n"
-                            "  ask        answer a question from a user's notes\n"
-                            "  reindex    embed every note again (e.g. after a model change)\n"
-                            "  export     write a user's notes to a folder as Markdown files\n"
-                            "  pdf-text   print the text of the PDF on standard input, pages\n"
-                            "             separated by form feeds\n"
-                            "  eval       measure search quality on a labelled set\n"
-                            "  embed      print the vectors the embedder gives texts\n"
-                            "\n"
-                            "Options:\n"
-                            "  -h, --help     show this help\n"
-                            "  -V, --version  print the version\n"
-                            "\n"
-                            "Settings come from the environment and ./.env (see .env.example).\n"
-                            "Run `vault COMMAND --help` for a command's options.\n";
+static const char usage[] =
+    "Usage: vault COMMAND [OPTIONS]\n"
+    "\n"
+    "A personal knowledge vault: notes you find again by meaning.\n"
+    "\n"
+    "Commands:\n"
+    "  serve      run the HTTP API (migrates the database first)\n"
+    "  worker     run only the embedding worker\n"
+    "  migrate    apply, revert or list database migrations\n"
+    "  user       create, list or delete accounts\n"
+    "  search     search a user's notes\n"
+    "  ask        answer a question from a user's notes\n"
+    "  reindex    embed every note again (e.g. after a model change)\n"
+    "  mcp        serve an agent on this machine (Model Context Protocol, stdio)\n"
+    "  export     write a user's notes to a folder as Markdown files\n"
+    "  pdf-text   print the text of the PDF on standard input, pages separated by\n"
+    "             form feeds\n"
+    "  eval       measure search quality on a labelled set\n"
+    "  embed      print the vectors the embedder gives texts\n"
+    "\n"
+    "Options:\n"
+    "  -h, --help     show this help\n"
+    "  -V, --version  print the version\n"
+    "\n"
+    "Run `vault COMMAND --help` for a command's options.\n";
 
 extern char **environ;
 
@@ -111,6 +112,8 @@ int main(int argc, char **argv)
 	const char *cmd = argv[1];
 	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
 		fputs(usage, stdout);
+		fputc('\n', stdout);
+		config_help(stdout);
 		return 0;
 	}
 	if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0) {
@@ -129,6 +132,8 @@ int main(int argc, char **argv)
 		return cmd_search(argc - 1, argv + 1);
 	if (strcmp(cmd, "ask") == 0)
 		return cmd_ask(argc - 1, argv + 1);
+	if (strcmp(cmd, "mcp") == 0)
+		return cmd_mcp(argc - 1, argv + 1);
 	if (strcmp(cmd, "reindex") == 0)
 		return cmd_reindex(argc - 1, argv + 1);
 	if (strcmp(cmd, "pdf-text") == 0)

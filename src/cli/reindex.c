@@ -80,8 +80,10 @@ int cmd_reindex(int argc, char **argv)
 	}
 	if (isatty(STDERR_FILENO))
 		fputc('\n', stderr);
-	printf("reindexed %zu chunks with %s (%d dimensions)", done - failed, svc.embedder->model,
-	       svc.embedder->dim);
+	const char *model;
+	int dim;
+	svc_embedding_model(&svc, &model, &dim);
+	printf("reindexed %zu chunks with %s (%d dimensions)", done - failed, model, dim);
 	if (failed)
 		printf("; %zu failed and will be retried by the worker", failed);
 	puts("");

@@ -107,6 +107,8 @@ int cmd_serve(int argc, char **argv)
 			break;
 		case 'h':
 			fputs(usage, stdout);
+			fputc('\n', stdout);
+			config_help(stdout);
 			return 0;
 		default:
 			fputs(usage, stderr);

@@ -3,6 +3,7 @@
  */
 #include "core/buf.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,10 @@ enum verr buf_add(struct buf *b, const void *s, size_t n)
 		size_t want = b->alloc ? b->alloc : 64;
 		while (want < b->len + n + 1)
 			want *= 2;
+		/* Never more than a full buffer needs: a buffer near its cap costs
+		 * the cap (the request body's budget counts on it), not twice that. */
+		if (b->cap < want - 1)
+			want = b->cap + 1;
 		b->p = xrealloc(b->p, want);
 		b->alloc = want;
 	}
@@ -56,6 +61,15 @@ enum verr buf_printf(struct buf *b, const char *fmt, ...)
 	enum verr rc = buf_add(b, big, (size_t)n);
 	free(big);
 	return rc;
+}
+
+void buf_consume(struct buf *b, size_t n)
+{
+	assert(n <= b->len);
+	if (n == 0)
+		return;
+	memmove(b->p, b->p + n, b->len - n + 1); /* with the NUL */
+	b->len -= n;
 }
 
 void buf_reset(struct buf *b)

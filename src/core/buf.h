@@ -5,7 +5,8 @@
  * leaves the buffer as it was, so code that builds text from untrusted
  * input learns at once that it went too far, instead of growing until the
  * process dies. The text is always NUL-terminated (b->p is NULL until the
- * first append). Allocation failure aborts, as xmalloc does.
+ * first append), and the buffer never allocates more than cap + 1 bytes.
+ * Allocation failure aborts, as xmalloc does.
  */
 #ifndef VAULT_CORE_BUF_H
 #define VAULT_CORE_BUF_H
@@ -30,6 +31,9 @@ void buf_init(struct buf *b, size_t cap);
 enum verr buf_add(struct buf *b, const void *s, size_t n);
 enum verr buf_adds(struct buf *b, const char *s);
 enum verr buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Removes the first n bytes (n <= b->len), keeping the memory. */
+void buf_consume(struct buf *b, size_t n);
 
 /* Empties the buffer, keeping its memory. */
 void buf_reset(struct buf *b);

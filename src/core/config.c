@@ -2,9 +2,13 @@
  * config.c - settings from the environment over an optional .env file
  * (see config.h).
  *
+ * Every setting is one row of a table (settings[] below): name, type,
+ * range, default and a line of help. The loader, `vault --help` and the
+ * test that holds .env.example to the defaults all read that table.
+ *
  * Loading runs in three steps: read .env into a list of KEY/VALUE pairs,
- * look each known variable up (envp first, then .env), and parse it into a
- * scratch struct config. Only a fully valid scratch struct is handed to the
+ * look each setting of the table up (envp first, then .env), and parse it
+ * into a scratch struct config. Only a fully valid scratch struct is handed to the
  * caller, so an error leaves nothing allocated. Error details quote a bad
  * value cut short and escaped onto one line, and never quote SECRET_KEY or
  * DATABASE_URL (a database URL may carry a password).
@@ -12,7 +16,9 @@
 #include "core/config.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -380,16 +386,50 @@ static enum verr bad_value(struct verror *err, const char *name, const char *val
 	return verr_set(err, VERR_INVALID, "%s: %s %s; expected %s", name, q, problem, expected);
 }
 
-static enum verr get_bool(const struct source *src, const char *name, bool def, bool *out,
-                          struct verror *err)
+/* ------------------------------------------------------------------------
+ * The settings: one table (at the end of this section) of every variable,
+ * its type, range, default and help. config_load() reads them in its order,
+ * `vault --help` lists them, and tests/unit/test_settings.c checks
+ * .env.example against it.
+ * ------------------------------------------------------------------------ */
+
+enum kind {
+	K_BOOL,   /* bool */
+	K_INT,    /* int, within [min, max] */
+	K_SIZE,   /* size_t, within [min, max] */
+	K_I64,    /* int64_t, within [min, max] */
+	K_REAL,   /* double, within [min, max] */
+	K_CHOICE, /* an enum, one of choices (case-insensitive) */
+	K_STRING, /* char *, not empty */
+	K_CUSTOM, /* parse() does it all */
+};
+
+struct choice {
+	const char *name;
+	int value;
+};
+
+struct setting {
+	const char *name;
+	enum kind kind;
+	size_t off;                   /* of the field in struct config */
+	long long min, max;           /* K_INT, K_SIZE, K_I64, K_REAL */
+	const struct choice *choices; /* K_CHOICE, NULL-terminated */
+	const char *expected;         /* K_CHOICE and K_STRING: the form, for errors and help */
+	const char *def;              /* the default as text, as .env.example shows it */
+	/* A default that follows the settings read before (NULL: def). */
+	const char *(*def_of)(const struct config *c, char buf[32]);
+	/* K_CUSTOM: parses v (the value, else def; NULL when neither) into c. */
+	enum verr (*parse)(const char *v, struct config *c, struct verror *err);
+	/* Checks the value just read against those before it (NULL: none). */
+	enum verr (*check)(const struct source *src, struct config *c, struct verror *err);
+	const char *help; /* one line for --help */
+};
+
+static enum verr parse_bool(const char *name, const char *v, bool *out, struct verror *err)
 {
 	static const char *const truthy[] = {"true", "1", "yes", "on"};
 	static const char *const falsy[] = {"false", "0", "no", "off"};
-	const char *v = lookup(src, name);
-
-	*out = def;
-	if (!v)
-		return VERR_OK;
 	for (size_t i = 0; i < sizeof(truthy) / sizeof(truthy[0]); i++) {
 		if (strcasecmp(v, truthy[i]) == 0) {
 			*out = true;
@@ -404,93 +444,100 @@ static enum verr get_bool(const struct source *src, const char *name, bool def, 
 }
 
 /* A whole decimal number (digits only) within [min, max]. */
-static enum verr get_int(const struct source *src, const char *name, long long min, long long max,
-                         long long def, long long *out, struct verror *err)
+static enum verr parse_int(const struct setting *s, const char *v, long long *out,
+                           struct verror *err)
 {
-	const char *v = lookup(src, name);
 	char range[48];
 	long long n = 0;
-
-	*out = def;
-	if (!v)
-		return VERR_OK;
-	snprintf(range, sizeof(range), "%lld-%lld", min, max);
+	snprintf(range, sizeof(range), "%lld-%lld", s->min, s->max);
 	if (*v == '\0' || strspn(v, "0123456789") != strlen(v))
-		return bad_value(err, name, v, "is not a whole number", range);
+		return bad_value(err, s->name, v, "is not a whole number", range);
 	/* Stop adding digits once past max, so no input can overflow n. */
-	for (const char *p = v; *p && n <= max; p++)
+	for (const char *p = v; *p && n <= s->max; p++)
 		n = n * 10 + (*p - '0');
-	if (n < min || n > max)
-		return bad_value(err, name, v, "is out of range", range);
+	if (n < s->min || n > s->max)
+		return bad_value(err, s->name, v, "is out of range", range);
 	*out = n;
 	return VERR_OK;
 }
 
-struct choice {
-	const char *name;
-	int value;
-};
-
-/* One of choices, matched case-insensitively. */
-static enum verr get_choice(const struct source *src, const char *name,
-                            const struct choice *choices, size_t n, int def, const char *expected,
-                            int *out, struct verror *err)
-{
-	const char *v = lookup(src, name);
-
-	*out = def;
-	if (!v)
-		return VERR_OK;
-	for (size_t i = 0; i < n; i++)
-		if (strcasecmp(v, choices[i].name) == 0) {
-			*out = choices[i].value;
-			return VERR_OK;
-		}
-	return bad_value(err, name, v, "is not recognised", expected);
-}
-
-/* Any string, def when unset; empty is refused. Caller frees *out. */
-static enum verr get_string(const struct source *src, const char *name, const char *def,
-                            const char *expected, char **out, struct verror *err)
-{
-	const char *v = lookup(src, name);
-	if (!v)
-		v = def;
-	if (*v == '\0')
-		return bad_value(err, name, v, "is empty", expected);
-	*out = xstrdup(v);
-	return VERR_OK;
-}
-
 /* A decimal number within [min, max]. */
-static enum verr get_real(const struct source *src, const char *name, double min, double max,
-                          double def, double *out, struct verror *err)
+static enum verr parse_real(const struct setting *s, const char *v, double *out, struct verror *err)
 {
-	const char *v = lookup(src, name);
 	char range[48];
 	char *end;
-
-	*out = def;
-	if (!v)
-		return VERR_OK;
-	snprintf(range, sizeof(range), "a number from %g to %g", min, max);
+	snprintf(range, sizeof(range), "a number from %g to %g", (double)s->min, (double)s->max);
 	errno = 0;
 	double d = strtod(v, &end);
 	if (*v == '\0' || *end || errno || strspn(v, "0123456789.") != strlen(v))
-		return bad_value(err, name, v, "is not a number", range);
-	if (d < min || d > max)
-		return bad_value(err, name, v, "is out of range", range);
+		return bad_value(err, s->name, v, "is not a number", range);
+	if (d < s->min || d > s->max)
+		return bad_value(err, s->name, v, "is out of range", range);
 	*out = d;
 	return VERR_OK;
 }
 
-static enum verr get_host(const struct source *src, char **out, struct verror *err)
+static enum verr parse_choice(const struct setting *s, const char *v, int *out, struct verror *err)
+{
+	for (const struct choice *ch = s->choices; ch->name; ch++)
+		if (strcasecmp(v, ch->name) == 0) {
+			*out = ch->value;
+			return VERR_OK;
+		}
+	return bad_value(err, s->name, v, "is not recognised", s->expected);
+}
+
+/* Reads setting s from src into c. */
+static enum verr load_setting(const struct setting *s, const struct source *src, struct config *c,
+                              struct verror *err)
+{
+	char buf[32];
+	const char *v = lookup(src, s->name);
+	void *field = (char *)c + s->off;
+	long long n = 0;
+	enum verr rc = VERR_OK;
+	if (!v)
+		v = s->def_of ? s->def_of(c, buf) : s->def;
+	switch (s->kind) {
+	case K_BOOL:
+		rc = parse_bool(s->name, v, field, err);
+		break;
+	case K_INT:
+	case K_SIZE:
+	case K_I64:
+		if ((rc = parse_int(s, v, &n, err)))
+			break;
+		if (s->kind == K_INT)
+			*(int *)field = (int)n;
+		else if (s->kind == K_SIZE)
+			*(size_t *)field = (size_t)n;
+		else
+			*(int64_t *)field = n;
+		break;
+	case K_REAL:
+		rc = parse_real(s, v, field, err);
+		break;
+	case K_CHOICE: /* every enum of struct config is an int (asserted below) */
+		rc = parse_choice(s, v, field, err);
+		break;
+	case K_STRING:
+		if (*v == '\0')
+			rc = bad_value(err, s->name, v, "is empty", s->expected);
+		else
+			*(char **)field = xstrdup(v);
+		break;
+	case K_CUSTOM:
+		rc = s->parse(v, c, err);
+		break;
+	}
+	if (rc == VERR_OK && s->check)
+		rc = s->check(src, c, err);
+	return rc;
+}
+
+static enum verr parse_host(const char *v, struct config *c, struct verror *err)
 {
 	static const char expected[] = "an IP address or host name, e.g. 127.0.0.1 or 0.0.0.0";
-	const char *v = lookup(src, "HOST");
-
-	if (!v)
-		v = DEFAULT_HOST;
 	if (*v == '\0')
 		return bad_value(err, "HOST", v, "is empty", expected);
 	if (strlen(v) > HOST_MAX)
@@ -499,7 +546,7 @@ static enum verr get_host(const struct source *src, char **out, struct verror *e
 		if (!is_key_char(*p) && !strchr(".-:%[]", *p))
 			return bad_value(err, "HOST", v, "is not a host name or IP address",
 			                 expected);
-	*out = xstrdup(v);
+	c->host = xstrdup(v);
 	return VERR_OK;
 }
 
@@ -508,25 +555,21 @@ static enum verr get_host(const struct source *src, char **out, struct verror *e
  * rest, which libpq checks when the store opens. The value is never quoted
  * back, since it may carry a password; at most a short, plain scheme name is.
  */
-static enum verr get_database_url(const struct source *src, char **out, struct verror *err)
+static enum verr parse_database_url(const char *v, struct config *c, struct verror *err)
 {
 	static const char expected[] = "sqlite:///path/to/vault.db (e.g. " DEFAULT_DATABASE_URL
 	                               ") or postgresql://user:password@host:port/database";
 	static const char *const pg[] = {"postgresql://", "postgres://"};
-	const char *v = lookup(src, "DATABASE_URL");
-
-	if (!v)
-		v = DEFAULT_DATABASE_URL;
 	if (strncmp(v, SQLITE_PREFIX, strlen(SQLITE_PREFIX)) == 0) {
 		if (v[strlen(SQLITE_PREFIX)] == '\0')
 			return verr_set(err, VERR_INVALID,
 			                "DATABASE_URL: has no file path; expected %s", expected);
-		*out = xstrdup(v);
+		c->database_url = xstrdup(v);
 		return VERR_OK;
 	}
 	for (size_t i = 0; i < 2; i++)
 		if (strncmp(v, pg[i], strlen(pg[i])) == 0) {
-			*out = xstrdup(v);
+			c->database_url = xstrdup(v);
 			return VERR_OK;
 		}
 	if (*v == '\0')
@@ -548,10 +591,8 @@ static enum verr get_database_url(const struct source *src, char **out, struct v
 }
 
 /* Never quotes the key: errors say only how long it is and what is expected. */
-static enum verr get_secret(const struct source *src, struct config *c, struct verror *err)
+static enum verr parse_secret(const char *v, struct config *c, struct verror *err)
 {
-	const char *v = lookup(src, "SECRET_KEY");
-
 	if (!v || *v == '\0') {
 		if (c->environment == ENV_PRODUCTION)
 			return verr_set(
@@ -647,13 +688,9 @@ static void free_origins(char **list)
 }
 
 /* Comma-separated; entries trimmed, empty ones dropped. Always a NULL-terminated list. */
-static enum verr get_origins(const struct source *src, struct config *c, struct verror *err)
+static enum verr parse_origins(const char *v, struct config *c, struct verror *err)
 {
-	const char *v = lookup(src, "ALLOWED_ORIGINS");
 	size_t cap = 1, n = 0;
-
-	if (!v)
-		v = "";
 	for (const char *p = v; *p; p++)
 		cap += *p == ',';
 	char **list = xcalloc(cap + 1, sizeof(*list));
@@ -707,15 +744,14 @@ static bool parse_cidr(const char *s, struct cidr *out)
 	return out->bits <= max;
 }
 
-/* TRUSTED_PROXIES: comma-separated addresses or CIDRs, blanks around entries ignored. */
-static enum verr get_proxies(const struct source *src, struct config *c, struct verror *err)
+/* Comma-separated addresses or CIDRs, blanks around entries ignored. */
+static enum verr parse_proxies(const char *v, struct config *c, struct verror *err)
 {
-	const char *v = lookup(src, "TRUSTED_PROXIES");
 	size_t cap = 1;
-	for (const char *p = v ? v : ""; *p; p++)
+	for (const char *p = v; *p; p++)
 		cap += *p == ',';
 	c->trusted_proxies = xcalloc(cap, sizeof(*c->trusted_proxies));
-	for (const char *p = v ? v : ""; *p;) {
+	for (const char *p = v; *p;) {
 		const char *comma = strchr(p, ',');
 		const char *end = comma ? comma : p + strlen(p);
 		while (p < end && (is_blank(*p) || *p == '\n' || *p == '\r'))
@@ -742,36 +778,61 @@ static enum verr get_proxies(const struct source *src, struct config *c, struct 
 	return VERR_OK;
 }
 
-/*
- * Admission control: the client address behind trusted proxies, rate
- * limits on the routes that take a password or a refresh token, the bcrypt
- * threads, and the memory all request bodies may hold at once.
- */
-static enum verr get_admission(const struct source *src, struct config *c, struct verror *err)
+/* A secret like SECRET_KEY: never quoted back. Optional: unset or empty is none. */
+static enum verr parse_api_key(const char *v, struct config *c, struct verror *err)
 {
-	long long n;
-	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	enum verr rc;
-	if ((rc = get_proxies(src, c, err)))
-		return rc;
-	if ((rc = get_int(src, "AUTH_RATE_PER_MINUTE", 1, 1000000, 60, &n, err)))
-		return rc;
-	c->auth_rate_per_minute = (int)n;
-	if ((rc = get_int(src, "LOGIN_RATE_PER_MINUTE", 1, 1000000, 10, &n, err)))
-		return rc;
-	c->login_rate_per_minute = (int)n;
-	if ((rc = get_int(src, "BCRYPT_THREADS", 1, 256, cores > 0 ? cores : 1, &n, err)))
-		return rc;
-	c->bcrypt_threads = (int)n;
-	if ((rc = get_int(src, "BODY_BUFFER_BYTES", 1024, 1LL << 40, 64LL << 20, &n, err)))
-		return rc;
-	c->body_buffer_bytes = (size_t)n;
-	if ((rc = get_int(src, "USER_MAX_NOTES", 0, 1000000000, 100000, &n, err)))
-		return rc;
-	c->user_max_notes = n;
-	if ((rc = get_int(src, "USER_MAX_BYTES", 0, 1LL << 50, 1LL << 30, &n, err)))
-		return rc;
-	c->user_max_bytes = n;
+	(void)err;
+	c->openai_api_key = v && *v ? xstrdup(v) : NULL;
+	return VERR_OK;
+}
+
+static const char *cores(const struct config *c, char buf[32])
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	(void)c;
+	snprintf(buf, 32, "%ld", n > 0 ? n : 1);
+	return buf;
+}
+
+/*
+ * The AI defaults follow the provider: the built-in model's name and its 512
+ * dimensions (no other size is possible), the hashing embedder's and 384, or
+ * OpenAI's text-embedding-3-small and 1536.
+ */
+static const char *model_of(const struct config *c, char buf[32])
+{
+	static const char *const models[] = {"use-lite-v1", "local-hash-v1",
+	                                     "text-embedding-3-small"};
+	(void)buf;
+	return models[c->embedding_provider];
+}
+
+static const char *dim_of(const struct config *c, char buf[32])
+{
+	static const char *const dims[] = {"512", "384", "1536"};
+	(void)buf;
+	return dims[c->embedding_provider];
+}
+
+/*
+ * Cosine scales differ by model. The local model scores a query and a note
+ * it is about 0.2-0.8, unrelated pairs mostly 0-0.45 but up to 0.5 or more:
+ * 0.28 costs eval/ next to nothing (MRR 0.638 against 0.639 with no floor)
+ * and drops the weakest noise; no floor can make every unrelated query find
+ * nothing. The hashed vectors of related texts score about 0.1-0.6;
+ * OpenAI's 0.3-0.7 with unrelated ones near 0.1-0.2.
+ */
+static const char *similarity_of(const struct config *c, char buf[32])
+{
+	static const char *const similarity[] = {"0.28", "0.1", "0.25"};
+	(void)buf;
+	return similarity[c->embedding_provider];
+}
+
+/* All request bodies in memory together hold at least one of the largest. */
+static enum verr check_body_buffer(const struct source *src, struct config *c, struct verror *err)
+{
+	(void)src;
 	if (c->body_buffer_bytes < c->max_body_bytes)
 		return verr_set(
 		    err, VERR_INVALID,
@@ -781,100 +842,196 @@ static enum verr get_admission(const struct source *src, struct config *c, struc
 	return VERR_OK;
 }
 
-/*
- * The AI settings. Defaults follow the provider: the built-in model's name
- * and its 512 dimensions (no other size is possible), the hashing
- * embedder's and 384, or OpenAI's text-embedding-3-small and 1536. The API
- * key is a secret like SECRET_KEY: never quoted back.
- */
-static enum verr get_ai(const struct source *src, struct config *c, struct verror *err)
+static enum verr check_local_dim(const struct source *src, struct config *c, struct verror *err)
 {
-	static const struct choice embedders[] = {
-	    {"local", EMBED_LOCAL},
-	    {"hash", EMBED_HASH},
-	    {"openai", EMBED_OPENAI},
-	};
-	static const struct choice llms[] = {
-	    {"none", LLM_NONE},
-	    {"openai", LLM_OPENAI},
-	};
-	static const char *const models[] = {"use-lite-v1", "local-hash-v1",
-	                                     "text-embedding-3-small"};
-	static const int dims[] = {512, 384, 1536};
-	static const double similarity[] = {0.28, 0.1, 0.25};
-	enum verr rc;
-	long long n;
-	int choice;
-
-	if ((rc = get_choice(src, "EMBEDDING_PROVIDER", embedders, 3, EMBED_LOCAL,
-	                     "local, hash or openai", &choice, err)))
-		return rc;
-	c->embedding_provider = (enum embedding_provider)choice;
-	if ((rc = get_string(src, "EMBEDDING_MODEL", models[choice], "a model name",
-	                     &c->embedding_model, err)))
-		return rc;
-	if ((rc = get_string(src, "EMBEDDING_MODEL_DIR", DEFAULT_MODEL_DIR,
-	                     "the folder of the local model's files (scripts/fetch-model fills it)",
-	                     &c->embedding_model_dir, err)))
-		return rc;
-	if ((rc = get_int(src, "EMBEDDING_DIM", 8, 4096, dims[choice], &n, err)))
-		return rc;
-	if (c->embedding_provider == EMBED_LOCAL && n != 512)
+	if (c->embedding_provider == EMBED_LOCAL && c->embedding_dim != 512)
 		return bad_value(err, "EMBEDDING_DIM", lookup(src, "EMBEDDING_DIM"),
 		                 "does not fit the local model, which gives 512 dimensions",
 		                 "512 or no value (EMBEDDING_PROVIDER=hash takes any size)");
-	c->embedding_dim = (int)n;
-	if ((rc = get_int(src, "EMBED_BATCH_SIZE", 1, 2048, 64, &n, err)))
-		return rc;
-	c->embed_batch_size = (int)n;
-	if ((rc = get_bool(src, "EMBED_WORKER", true, &c->embed_worker, err)))
-		return rc;
+	return VERR_OK;
+}
 
-	const char *key = lookup(src, "OPENAI_API_KEY");
-	c->openai_api_key = key && *key ? xstrdup(key) : NULL;
-	if ((rc = get_string(src, "OPENAI_BASE_URL", "https://api.openai.com/v1",
-	                     "http(s)://host[:port]/v1", &c->openai_base_url, err)))
-		return rc;
+static enum verr check_base_url(const struct source *src, struct config *c, struct verror *err)
+{
+	(void)src;
 	if (strncmp(c->openai_base_url, "http://", 7) != 0 &&
 	    strncmp(c->openai_base_url, "https://", 8) != 0)
 		return bad_value(err, "OPENAI_BASE_URL", c->openai_base_url,
 		                 "is not an http(s) URL", "e.g. http://127.0.0.1:11434/v1");
+	return VERR_OK;
+}
 
-	if ((rc = get_choice(src, "LLM_PROVIDER", llms, 2, LLM_NONE, "none or openai", &choice,
-	                     err)))
-		return rc;
-	c->llm_provider = (enum llm_provider)choice;
-	if ((rc = get_string(src, "LLM_MODEL", "gpt-4o-mini", "a model name", &c->llm_model, err)))
-		return rc;
-	/* OpenAI itself needs a key; a local server (Ollama, vLLM, llama.cpp) may not. */
+/* OpenAI itself needs a key; a local server (Ollama, vLLM, llama.cpp) may not. */
+static enum verr check_api_key(const struct source *src, struct config *c, struct verror *err)
+{
+	(void)src;
 	bool uses_openai = c->embedding_provider == EMBED_OPENAI || c->llm_provider == LLM_OPENAI;
 	if (uses_openai && !c->openai_api_key &&
 	    strstr(c->openai_base_url, "://api.openai.com") != NULL)
 		return verr_set(err, VERR_INVALID,
 		                "OPENAI_API_KEY: is not set; expected a key for api.openai.com "
 		                "(or point OPENAI_BASE_URL at a local server)");
-	if ((rc = get_int(src, "CONTEXT_TOKENS", 256, 1000000, 3000, &n, err)))
-		return rc;
-	c->context_tokens = (int)n;
-	if ((rc = get_int(src, "AI_TIMEOUT_SECONDS", 1, 600, 30, &n, err)))
-		return rc;
-	c->ai_timeout_seconds = (int)n;
-	if ((rc = get_int(src, "AI_QUERY_TIMEOUT_SECONDS", 1, 600, 5, &n, err)))
-		return rc;
-	c->ai_query_timeout_seconds = (int)n;
-	if ((rc = get_int(src, "AI_MAX_RETRIES", 0, 10, 3, &n, err)))
-		return rc;
-	c->ai_max_retries = (int)n;
-	/*
-	 * Cosine scales differ by model. The local model scores a query and a
-	 * note it is about 0.2-0.8, unrelated pairs mostly 0-0.45 but up to 0.5
-	 * or more: 0.28 costs eval/ next to nothing (MRR 0.638 against 0.639
-	 * with no floor) and drops the weakest noise; no floor can make every
-	 * unrelated query find nothing. The hashed vectors of related texts
-	 * score about 0.1-0.6; OpenAI's 0.3-0.7 with unrelated ones near 0.1-0.2.
-	 */
-	return get_real(src, "SEARCH_MIN_SIMILARITY", 0.0, 1.0, similarity[c->embedding_provider],
-	                &c->search_min_similarity, err);
+	return VERR_OK;
+}
+
+static const struct choice environments[] = {
+    {"development", ENV_DEVELOPMENT}, {"production", ENV_PRODUCTION}, {NULL, 0}};
+static const struct choice levels[] = {{"debug", LOG_DEBUG},     {"info", LOG_INFO},
+                                       {"warning", LOG_WARNING}, {"warn", LOG_WARNING},
+                                       {"error", LOG_ERROR},     {NULL, 0}};
+static const struct choice formats[] = {{"json", LOG_JSON}, {"console", LOG_CONSOLE}, {NULL, 0}};
+static const struct choice embedders[] = {
+    {"local", EMBED_LOCAL}, {"hash", EMBED_HASH}, {"openai", EMBED_OPENAI}, {NULL, 0}};
+static const struct choice llms[] = {{"none", LLM_NONE}, {"openai", LLM_OPENAI}, {NULL, 0}};
+
+#define F(field) offsetof(struct config, field)
+#define BOOL(name, field, d, h)                                                                    \
+	{                                                                                          \
+		name, K_BOOL, F(field), .def = d, .help = h                                        \
+	}
+#define INT(kind, name, field, lo, hi, d, h)                                                       \
+	{                                                                                          \
+		name, kind, F(field), lo, hi, .def = d, .help = h                                  \
+	}
+#define CHOICE(name, field, list, form, d, h)                                                      \
+	{                                                                                          \
+		name, K_CHOICE, F(field), .choices = list, .expected = form, .def = d, .help = h   \
+	}
+#define STRING(name, field, form, d, h)                                                            \
+	{                                                                                          \
+		name, K_STRING, F(field), .expected = form, .def = d, .help = h                    \
+	}
+#define CUSTOM(name, fn, d, h)                                                                     \
+	{                                                                                          \
+		name, K_CUSTOM, .parse = fn, .def = d, .help = h                                   \
+	}
+
+/*
+ * Every setting, in the order config_load() reads them: a setting whose
+ * default or check depends on another comes after it. .env.example says
+ * more about each.
+ */
+static const struct setting settings[] = {
+    CHOICE("ENVIRONMENT", environment, environments, "development or production", "development",
+           "production requires SECRET_KEY"),
+    BOOL("DEBUG", debug, "false", "5xx answers carry the internal error, in development"),
+    CUSTOM("HOST", parse_host, DEFAULT_HOST, "address to listen on"),
+    INT(K_INT, "PORT", port, 0, 65535, "8000", "TCP port; 0 picks a free one"),
+    CUSTOM("DATABASE_URL", parse_database_url, DEFAULT_DATABASE_URL,
+           "sqlite:///path or postgresql://user:password@host:port/database"),
+    BOOL("DATABASE_ECHO", database_echo, "false", "log every SQL statement"),
+    INT(K_INT, "DB_POOL_SIZE", db_pool_size, 1, 1000, "5",
+        "PostgreSQL connections each process keeps open"),
+    INT(K_INT, "DB_MAX_OVERFLOW", db_max_overflow, 0, 1000, "10",
+        "PostgreSQL connections opened past those under load"),
+    INT(K_INT, "DB_POOL_TIMEOUT_SECONDS", db_pool_timeout_seconds, 1, 600, "10",
+        "seconds a request waits for a PostgreSQL connection, then 503"),
+    INT(K_INT, "DB_STATEMENT_TIMEOUT_SECONDS", db_statement_timeout_seconds, 0, 86400, "30",
+        "seconds before a statement is cancelled (503); 0 for never"),
+    CUSTOM("SECRET_KEY", parse_secret, NULL,
+           "signs access tokens: at least 32 characters; in development a random one per run"),
+    INT(K_INT, "ACCESS_TOKEN_EXPIRE_MINUTES", access_token_expire_minutes, 1, 1440, "30",
+        "access token lifetime in minutes"),
+    INT(K_INT, "REFRESH_TOKEN_EXPIRE_DAYS", refresh_token_expire_days, 1, 365, "14",
+        "refresh token lifetime in days"),
+    INT(K_INT, "REFRESH_REUSE_GRACE_SECONDS", refresh_reuse_grace_seconds, 0, 60, "5",
+        "seconds a spent refresh token counts as a concurrent refresh"),
+    INT(K_INT, "BCRYPT_ROUNDS", bcrypt_rounds, 4, 31, "12", "bcrypt cost of password hashes"),
+    CUSTOM("ALLOWED_ORIGINS", parse_origins, "",
+           "CORS origins, comma-separated: * or http(s)://host[:port]"),
+    CHOICE("LOG_LEVEL", log_level, levels, "debug, info, warning or error", "info",
+           "least level logged"),
+    CHOICE("LOG_FORMAT", log_format, formats, "json or console", "json",
+           "json: one object a line; console: for people"),
+    INT(K_SIZE, "MAX_BODY_BYTES", max_body_bytes, 1024, 67108864, "2097152",
+        "largest request body in bytes"),
+    INT(K_INT, "IDLE_TIMEOUT_SECONDS", idle_timeout_seconds, 1, 3600, "30",
+        "seconds an idle connection is kept open"),
+    INT(K_INT, "SHUTDOWN_GRACE_SECONDS", shutdown_grace_seconds, 0, 3600, "30",
+        "seconds a stopping server gives requests in flight to finish"),
+    CUSTOM("TRUSTED_PROXIES", parse_proxies, "",
+           "proxies whose X-Forwarded-For is believed: addresses or CIDRs"),
+    INT(K_INT, "AUTH_RATE_PER_MINUTE", auth_rate_per_minute, 1, 1000000, "60",
+        "registers, logins and refreshes a minute per client address"),
+    INT(K_INT, "LOGIN_RATE_PER_MINUTE", login_rate_per_minute, 1, 1000000, "10",
+        "sign-in attempts a minute per account"),
+    {"BCRYPT_THREADS", K_INT, F(bcrypt_threads), 1, 256, .def = "", .def_of = cores,
+     .help = "threads hashing passwords; default: the number of cores"},
+    INT(K_I64, "USER_MAX_NOTES", user_max_notes, 0, 1000000000, "100000",
+        "notes per user; 0 for no limit"),
+    INT(K_I64, "USER_MAX_BYTES", user_max_bytes, 0, 1LL << 50, "1073741824",
+        "bytes of titles and contents per user; 0 for no limit"),
+    {"BODY_BUFFER_BYTES", K_SIZE, F(body_buffer_bytes), 1024, 1LL << 40, .def = "67108864",
+     .check = check_body_buffer,
+     .help = "bytes all request bodies in memory may hold at once, >= MAX_BODY_BYTES"},
+    CHOICE("EMBEDDING_PROVIDER", embedding_provider, embedders, "local, hash or openai", "local",
+           "the built-in model, hashed words, or an OpenAI-compatible API"),
+    {"EMBEDDING_MODEL", K_STRING, F(embedding_model), .expected = "a model name",
+     .def = "use-lite-v1", .def_of = model_of,
+     .help = "model recorded with every vector; default: the provider's"},
+    STRING("EMBEDDING_MODEL_DIR", embedding_model_dir,
+           "the folder of the local model's files (scripts/fetch-model fills it)",
+           DEFAULT_MODEL_DIR, "the local model's files"),
+    {"EMBEDDING_DIM", K_INT, F(embedding_dim), 8, 4096, .def = "512", .def_of = dim_of,
+     .check = check_local_dim,
+     .help = "vector dimensions: 512 for local; default 384 for hash, 1536 for openai"},
+    INT(K_INT, "EMBED_BATCH_SIZE", embed_batch_size, 1, 2048, "64", "texts per embeddings request"),
+    BOOL("EMBED_WORKER", embed_worker, "true", "`vault serve` runs the embedding worker"),
+    CUSTOM("OPENAI_API_KEY", parse_api_key, NULL,
+           "key of the OpenAI-compatible API; needed for api.openai.com"),
+    {"OPENAI_BASE_URL", K_STRING, F(openai_base_url), .expected = "http(s)://host[:port]/v1",
+     .def = "https://api.openai.com/v1", .check = check_base_url,
+     .help = "the OpenAI-compatible API"},
+    {"LLM_PROVIDER", K_CHOICE, F(llm_provider), .choices = llms, .expected = "none or openai",
+     .def = "none", .check = check_api_key,
+     .help = "answers (ask): none, or an OpenAI-compatible API"},
+    STRING("LLM_MODEL", llm_model, "a model name", "gpt-4o-mini", "chat model for answers"),
+    INT(K_INT, "CONTEXT_TOKENS", context_tokens, 256, 1000000, "3000", "token budget of a prompt"),
+    INT(K_INT, "AI_TIMEOUT_SECONDS", ai_timeout_seconds, 1, 600, "30",
+        "seconds an AI request may take (a stream: stay silent)"),
+    INT(K_INT, "AI_QUERY_TIMEOUT_SECONDS", ai_query_timeout_seconds, 1, 600, "5",
+        "seconds embedding a search query may take"),
+    INT(K_INT, "AI_MAX_RETRIES", ai_max_retries, 0, 10, "3",
+        "retries of a failed AI request (429, 5xx, timeouts)"),
+    {"SEARCH_MIN_SIMILARITY", K_REAL, F(search_min_similarity), 0, 1, .def = "0.28",
+     .def_of = similarity_of,
+     .help = "semantic matches below it are dropped; default 0.28 local, 0.1 hash, 0.25 openai"},
+};
+
+#define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
+
+static_assert(sizeof(enum environment) == sizeof(int) && sizeof(enum log_level) == sizeof(int) &&
+                  sizeof(enum log_format) == sizeof(int) &&
+                  sizeof(enum embedding_provider) == sizeof(int) &&
+                  sizeof(enum llm_provider) == sizeof(int),
+              "K_CHOICE stores an int");
+
+const char *config_setting(size_t i, const char **def)
+{
+	if (i >= NSETTINGS)
+		return NULL;
+	*def = settings[i].def ? settings[i].def : "";
+	return settings[i].name;
+}
+
+void config_help(FILE *out)
+{
+	fputs("Settings: environment variables, over those of ./.env, shown with their\n"
+	      "defaults (.env.example tells more):\n",
+	      out);
+	for (size_t i = 0; i < NSETTINGS; i++) {
+		const struct setting *s = &settings[i];
+		fprintf(out, "  %s=%s", s->name, s->def ? s->def : "");
+		if (s->kind == K_BOOL)
+			fputs("  (true or false)", out);
+		else if (s->kind == K_REAL)
+			fprintf(out, "  (%g-%g)", (double)s->min, (double)s->max);
+		else if (s->kind == K_INT || s->kind == K_SIZE || s->kind == K_I64)
+			fprintf(out, "  (%lld-%lld)", s->min, s->max);
+		else if (s->kind == K_CHOICE)
+			fprintf(out, "  (%s)", s->expected);
+		fprintf(out, "\n      %s\n", s->help);
+	}
 }
 
 /* ------------------------------------------------------------------------
@@ -884,92 +1041,15 @@ static enum verr get_ai(const struct source *src, struct config *c, struct verro
 enum verr config_load(struct config *cfg, char *const *envp, const char *dotenv_path,
                       struct verror *err)
 {
-	static const struct choice environments[] = {
-	    {"development", ENV_DEVELOPMENT},
-	    {"production", ENV_PRODUCTION},
-	};
-	static const struct choice formats[] = {
-	    {"json", LOG_JSON},
-	    {"console", LOG_CONSOLE},
-	};
 	struct config c = {0};
 	struct dotenv d = {0};
 	struct source src = {envp, &d};
 	enum verr rc;
-	long long n;
-	int choice;
 
 	if ((rc = dotenv_read(dotenv_path, &d, err)))
 		goto out;
-
-	if ((rc = get_choice(&src, "ENVIRONMENT", environments, 2, ENV_DEVELOPMENT,
-	                     "development or production", &choice, err)))
-		goto out;
-	c.environment = (enum environment)choice;
-	if ((rc = get_bool(&src, "DEBUG", false, &c.debug, err)))
-		goto out;
-	if ((rc = get_host(&src, &c.host, err)))
-		goto out;
-	if ((rc = get_int(&src, "PORT", 0, 65535, 8000, &n, err)))
-		goto out;
-	c.port = (int)n;
-	if ((rc = get_database_url(&src, &c.database_url, err)))
-		goto out;
-	if ((rc = get_bool(&src, "DATABASE_ECHO", false, &c.database_echo, err)))
-		goto out;
-	if ((rc = get_int(&src, "DB_POOL_SIZE", 1, 1000, 5, &n, err)))
-		goto out;
-	c.db_pool_size = (int)n;
-	if ((rc = get_int(&src, "DB_MAX_OVERFLOW", 0, 1000, 10, &n, err)))
-		goto out;
-	c.db_max_overflow = (int)n;
-	if ((rc = get_int(&src, "DB_POOL_TIMEOUT_SECONDS", 1, 600, 10, &n, err)))
-		goto out;
-	c.db_pool_timeout_seconds = (int)n;
-	if ((rc = get_int(&src, "DB_STATEMENT_TIMEOUT_SECONDS", 0, 86400, 30, &n, err)))
-		goto out;
-	c.db_statement_timeout_seconds = (int)n;
-	if ((rc = get_secret(&src, &c, err)))
-		goto out;
-	if ((rc = get_int(&src, "ACCESS_TOKEN_EXPIRE_MINUTES", 1, 1440, 30, &n, err)))
-		goto out;
-	c.access_token_expire_minutes = (int)n;
-	if ((rc = get_int(&src, "REFRESH_TOKEN_EXPIRE_DAYS", 1, 365, 14, &n, err)))
-		goto out;
-	c.refresh_token_expire_days = (int)n;
-	if ((rc = get_int(&src, "REFRESH_REUSE_GRACE_SECONDS", 0, 60, 5, &n, err)))
-		goto out;
-	c.refresh_reuse_grace_seconds = (int)n;
-	if ((rc = get_int(&src, "BCRYPT_ROUNDS", 4, 31, 12, &n, err)))
-		goto out;
-	c.bcrypt_rounds = (int)n;
-	if ((rc = get_origins(&src, &c, err)))
-		goto out;
-
-	const char *level = lookup(&src, "LOG_LEVEL");
-	c.log_level = LOG_INFO;
-	if (level && !log_level_parse(level, &c.log_level)) {
-		rc = bad_value(err, "LOG_LEVEL", level, "is not recognised",
-		               "debug, info, warning or error");
-		goto out;
-	}
-	if ((rc = get_choice(&src, "LOG_FORMAT", formats, 2, LOG_JSON, "json or console", &choice,
-	                     err)))
-		goto out;
-	c.log_format = (enum log_format)choice;
-	if ((rc = get_int(&src, "MAX_BODY_BYTES", 1024, 67108864, 2097152, &n, err)))
-		goto out;
-	c.max_body_bytes = (size_t)n;
-	if ((rc = get_int(&src, "IDLE_TIMEOUT_SECONDS", 1, 3600, 30, &n, err)))
-		goto out;
-	c.idle_timeout_seconds = (int)n;
-	if ((rc = get_int(&src, "SHUTDOWN_GRACE_SECONDS", 0, 3600, 30, &n, err)))
-		goto out;
-	c.shutdown_grace_seconds = (int)n;
-	if ((rc = get_admission(&src, &c, err)))
-		goto out;
-	if ((rc = get_ai(&src, &c, err)))
-		goto out;
+	for (size_t i = 0; i < NSETTINGS && rc == VERR_OK; i++)
+		rc = load_setting(&settings[i], &src, &c, err);
 out:
 	dotenv_free(&d);
 	if (rc) {

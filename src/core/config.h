@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "core/err.h"
 #include "core/log.h"
@@ -115,6 +116,16 @@ enum verr config_dotenv_parse(const char *text, size_t len, const char *name,
                               struct config_var **vars, size_t *n, struct verror *err);
 
 void config_vars_free(struct config_var *vars, size_t n); /* wipes the values */
+
+/*
+ * Setting i of the table config_load() reads (0, 1, ... in its order): its
+ * name, and in *def its default as .env.example shows it ("" when it has
+ * none or it is computed, e.g. the number of cores). NULL past the last.
+ */
+const char *config_setting(size_t i, const char **def);
+
+/* Lists every setting with its help, range and default, for --help. */
+void config_help(FILE *out);
 
 /* Whether the numeric address addr (IPv4 or IPv6 text) is in TRUSTED_PROXIES. */
 bool config_proxy_trusted(const struct config *cfg, const char *addr);

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "core/mem.h"
+#include "core/buf.h"
 #include "core/timeutil.h"
 
 static enum log_level min_level = LOG_INFO;
@@ -50,69 +50,49 @@ bool log_level_parse(const char *s, enum log_level *out)
 	return false;
 }
 
-struct line {
-	char *p;
-	size_t len, cap;
-};
-
-static void put(struct line *l, const char *s, size_t n)
-{
-	if (l->len + n + 1 > l->cap) {
-		l->cap = (l->len + n + 1) * 2;
-		l->p = xrealloc(l->p, l->cap);
-	}
-	memcpy(l->p + l->len, s, n);
-	l->len += n;
-	l->p[l->len] = '\0';
-}
-
 /*
  * Appends s with control characters (C0, DEL, C1) and backslash escaped, so
  * a value a client sent (a path with %0a) cannot start a fake line or drive
  * the terminal.
  */
-static void put_escaped(struct line *l, const char *s)
+static void put_escaped(struct buf *l, const char *s)
 {
 	static const char special[] = "\\\n\r\t", letter[] = "\\nrt";
 	for (const unsigned char *u = (const unsigned char *)s; *u; u++) {
 		const char *sp = strchr(special, *u);
-		char esc[8];
 		if (sp)
-			put(l, (char[]){'\\', letter[sp - special]}, 2);
+			buf_add(l, (char[]){'\\', letter[sp - special]}, 2);
 		else if (*u < 0x20 || *u == 0x7F)
-			put(l, esc, (size_t)snprintf(esc, sizeof(esc), "\\x%02x", *u));
+			buf_printf(l, "\\x%02x", *u);
 		else if (*u == 0xC2 && u[1] >= 0x80 && u[1] <= 0x9F) /* C1, as U+0080-U+009F */
-			put(l, esc, (size_t)snprintf(esc, sizeof(esc), "\\u%04x", *++u));
+			buf_printf(l, "\\u%04x", *++u);
 		else
-			put(l, (const char *)u, 1);
+			buf_add(l, u, 1);
 	}
 }
 
 /* "key=value" pairs after the event, for people reading a terminal. */
 static char *console_line(const char *ts, enum log_level level, const char *event, json_t *fields)
 {
-	struct line l = {0};
-	char *head = xasprintf("%s %-7s %s", ts, log_level_name(level), event);
-	put(&l, head, strlen(head));
-	free(head);
+	struct buf l; /* as long as the fields: the callers bound those */
+	buf_init(&l, BUF_NOCAP);
+	buf_printf(&l, "%s %-7s %s", ts, log_level_name(level), event);
 	const char *key;
 	json_t *val;
 	json_object_foreach(fields, key, val)
 	{
-		put(&l, " ", 1);
-		put(&l, key, strlen(key));
-		put(&l, "=", 1);
+		buf_printf(&l, " %s=", key);
 		if (json_is_string(val)) {
 			put_escaped(&l, json_string_value(val));
 		} else { /* JSON text: jansson has escaped any string inside */
 			char *v = json_dumps(val, JSON_ENCODE_ANY | JSON_COMPACT |
 			                              JSON_REAL_PRECISION(4));
 			if (v)
-				put(&l, v, strlen(v));
+				buf_adds(&l, v);
 			free(v);
 		}
 	}
-	return l.p;
+	return buf_steal(&l);
 }
 
 void log_emit(enum log_level level, const char *event, json_t *fields)

@@ -1,5 +1,7 @@
 /*
- * server.c - request life cycle on top of libmicrohttpd.
+ * server.c - request life cycle on top of libmicrohttpd: start and stop,
+ * admission, the body, dispatch to the route. Answers are written by
+ * reply.c, streamed ones by stream.c; server_int.h holds what they share.
  *
  * MHD calls on_request several times per request: first with the headers,
  * then with each piece of the body, then once more with none left. The body
@@ -34,74 +36,26 @@
  */
 #include "http/server.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <microhttpd.h>
 #include <netdb.h>
 #include <poll.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "api/api.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/ratelimit.h"
 #include "core/security.h"
-#include "core/text.h"
 #include "core/timeutil.h"
-#include "http/router.h"
-#include "http/web.h"
+#include "http/server_int.h"
 
-#define REQUEST_ID_MAX         128
-#define MAX_CONNECTIONS        512
 #define MAX_CONNECTIONS_PER_IP 64
 #define RATELIMIT_KEYS         65536 /* client addresses the API_PUBLIC limiter remembers */
 #define TARPIT_MS              1000  /* how long an address over its limit waits for its 429 */
 #define LINGER_MS              2000  /* longest wait for a refused body to stop coming */
-
-/* Open connections of one peer address (MAX_CONNECTIONS of them at most). */
-struct peer {
-	char addr[INET6_ADDRSTRLEN];
-	int n;
-};
-
-struct http_server {
-	struct MHD_Daemon *daemon;
-	const struct config *cfg;
-	struct svc *svc;
-	int port;
-	struct ratelimit *public_rl; /* API_PUBLIC routes, by client address */
-	atomic_size_t buffered;      /* body bytes reserved by requests, of BODY_BUFFER_BYTES */
-	pthread_mutex_t peers_mu;
-	struct peer peers[MAX_CONNECTIONS];
-	atomic_int in_flight; /* requests with their body in, not yet completed */
-	atomic_int streams;   /* event-stream producers still running */
-	atomic_bool closing;  /* the grace period is over: end open streams */
-	atomic_bool stopping;
-};
-
-struct request {
-	double start_ms;
-	char id[REQUEST_ID_MAX + 1];
-	char client[INET6_ADDRSTRLEN]; /* the client's address (see the top of the file) */
-	struct route_match m;          /* the route, known once the headers are in */
-	int64_t user_id;               /* authenticated with the headers, for API_AUTH routes */
-	struct verror refused;         /* set when admit() refused the request */
-	size_t limit;                  /* most body bytes this route takes */
-	size_t reserved;               /* bytes of BODY_BUFFER_BYTES held for the body */
-	char *body;
-	size_t len, cap;
-	size_t received; /* body bytes so far, kept or not */
-	bool too_large;
-	bool answered;
-	bool body_unread; /* refused with the headers, a body announced: see linger() */
-	bool in_flight;   /* counted in http_server.in_flight */
-};
 
 static bool valid_request_id(const char *s)
 {
@@ -110,117 +64,14 @@ static bool valid_request_id(const char *s)
 	       strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
 }
 
-static void add_headers(struct http_server *srv, struct MHD_Connection *c,
-                        struct MHD_Response *resp, const struct request *r, const char *url)
-{
-	MHD_add_response_header(resp, "X-Request-ID", r->id);
-	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
-	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
-	if (!MHD_get_response_header(resp, "Content-Security-Policy")) /* the page sets its own */
-		MHD_add_response_header(resp, "Content-Security-Policy",
-		                        "default-src 'none'; frame-ancestors 'none'");
-	MHD_add_response_header(resp, "Cross-Origin-Resource-Policy", "same-origin");
-	if (strncmp(url, "/api/", 5) == 0)
-		MHD_add_response_header(resp, "Cache-Control", "no-store");
-	const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
-	if (origin && config_origin_allowed(srv->cfg, origin)) {
-		MHD_add_response_header(resp, "Access-Control-Allow-Origin", origin);
-		MHD_add_response_header(resp, "Access-Control-Expose-Headers",
-		                        "X-Request-ID, Location, WWW-Authenticate");
-	}
-	MHD_add_response_header(resp, "Vary", "Origin");
-	if (atomic_load(&srv->stopping))
-		MHD_add_response_header(resp, "Connection", "close");
-}
-
-/*
- * MHD and jansson constructors return NULL only when out of memory (jansson
- * also for invalid UTF-8, which safe_str rules out): abort, as xmalloc does.
- */
-static void *not_null(void *p)
-{
-	if (!p) {
-		fputs("vault: out of memory\n", stderr);
-		abort();
-	}
-	return p;
-}
-
-/* A JSON string of s, which may hold anything a client sent (json_string refuses bad UTF-8). */
-static json_t *safe_str(const char *s)
-{
-	char *t = text_utf8_sanitize(s);
-	json_t *j = not_null(json_string(t));
-	free(t);
-	return j;
-}
-
-static void log_request(struct request *r, const char *method, const char *url, int status,
-                        int64_t user_id, const struct verror *err)
-{
-	json_t *f = not_null(json_pack(
-	    "{s:s,s:o,s:o,s:i,s:f,s:o,s:s}", "request_id", r->id, "method", safe_str(method),
-	    "path", safe_str(url), "status", status, "latency_ms", time_mono_ms() - r->start_ms,
-	    "user_id", user_id ? json_integer(user_id) : json_null(), "client", r->client));
-	/* Client errors may echo what the client sent: only server faults say why. */
-	if (status >= 500 && err)
-		json_object_set_new(f, "error", safe_str(verr_detail(err)));
-	log_emit(status >= 500 ? LOG_ERROR : LOG_INFO, "request", f);
-}
-
 /* Drops the connection in the middle of a body (see the top of the file); says why in the log. */
 static enum MHD_Result cut(struct request *r, const char *method, const char *url, const char *why)
 {
 	log_emit(LOG_WARNING, "request_cut",
-	         not_null(json_pack("{s:s,s:o,s:o,s:s,s:I}", "request_id", r->id, "method",
-	                            safe_str(method), "path", safe_str(url), "reason", why,
-	                            "body_bytes", (json_int_t)r->received)));
+	         http_not_null(json_pack("{s:s,s:o,s:o,s:s,s:I}", "request_id", r->id, "method",
+	                                 http_str(method), "path", http_str(url), "reason", why,
+	                                 "body_bytes", (json_int_t)r->received)));
 	return MHD_NO;
-}
-
-/* Queues status with body (a JSON value, stolen; NULL for none). */
-static enum MHD_Result reply(struct http_server *srv, struct MHD_Connection *c, struct request *r,
-                             const char *method, const char *url, int status, json_t *body,
-                             int64_t user_id, const struct verror *err, const char *const *extra)
-{
-	char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(8)) : NULL;
-	json_decref(body);
-	struct MHD_Response *resp;
-	if (text) {
-		resp = not_null(
-		    MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE));
-		MHD_add_response_header(resp, "Content-Type", "application/json");
-	} else {
-		resp = not_null(
-		    MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT));
-	}
-	add_headers(srv, c, resp, r, url);
-	for (; extra && extra[0]; extra += 2)
-		MHD_add_response_header(resp, extra[0], extra[1]);
-	enum MHD_Result ok = MHD_queue_response(c, (unsigned)status, resp);
-	MHD_destroy_response(resp);
-	r->answered = true;
-	log_request(r, method, url, status, user_id, err);
-	return ok;
-}
-
-static enum MHD_Result reply_error(struct http_server *srv, struct MHD_Connection *c,
-                                   struct request *r, const char *method, const char *url,
-                                   const struct verror *err, int64_t user_id,
-                                   const char *const *extra)
-{
-	int status = verr_status(err->code);
-	const char *detail = api_public_detail(srv->cfg, err);
-	const char *auth[] = {"WWW-Authenticate", "Bearer", NULL};
-	char seconds[16];
-	const char *retry[] = {"Retry-After", seconds, NULL};
-	snprintf(seconds, sizeof(seconds), "%d", err->retry_after);
-	return reply(srv, c, r, method, url, status,
-	             not_null(json_pack("{s:o}", "detail", safe_str(detail))), user_id, err,
-	             status == 401          ? auth
-	             : err->retry_after > 0 ? retry
-	                                    : extra);
 }
 
 struct query_vec {
@@ -250,212 +101,6 @@ static bool is_json(const char *content_type)
 	return next == '\0' || next == ';' || next == ' ';
 }
 
-static enum MHD_Result preflight(struct http_server *srv, struct MHD_Connection *c,
-                                 struct request *r, const char *url, const char *origin)
-{
-	struct verror err;
-	if (!config_origin_allowed(srv->cfg, origin)) {
-		verr_set(&err, VERR_FORBIDDEN, "Origin not allowed");
-		return reply_error(srv, c, r, "OPTIONS", url, &err, 0, NULL);
-	}
-	const char *extra[] = {"Access-Control-Allow-Methods",
-	                       "GET, POST, PUT, DELETE",
-	                       "Access-Control-Allow-Headers",
-	                       "Authorization, Content-Type, X-Request-ID",
-	                       "Access-Control-Max-Age",
-	                       "600",
-	                       NULL};
-	return reply(srv, c, r, "OPTIONS", url, 204, NULL, 0, NULL, extra);
-}
-
-/* ------------------------------------------------------------ event streams
- *
- * A streamed answer has two sides: a producer thread that runs the
- * handler's stream function and appends events, and MHD's content reader,
- * which blocks (allowed with a thread per connection) until bytes or the end
- * arrive. Whichever side finishes last frees the stream; a client that
- * leaves makes the next api_sse_send return nonzero, so the producer stops.
- */
-struct api_sse {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	char *buf;
-	size_t len, cap, off;
-	bool done, gone;
-	int refs;
-	struct http_server *srv;
-	api_stream_fn fn;
-	void *ctx;
-	void (*ctx_free)(void *ctx);
-};
-
-static void sse_unref(struct api_sse *s)
-{
-	pthread_mutex_lock(&s->mu);
-	bool last = --s->refs == 0;
-	pthread_mutex_unlock(&s->mu);
-	if (!last)
-		return;
-	pthread_cond_destroy(&s->cv);
-	pthread_mutex_destroy(&s->mu);
-	free(s->buf);
-	free(s);
-}
-
-int api_sse_send(struct api_sse *s, const char *event, json_t *data)
-{
-	/* NULL data: json_pack refused a value (text that is not UTF-8). That
-	 * ends this stream with an error event, never the process. */
-	char *text =
-	    data ? not_null(json_dumps(data, JSON_COMPACT | JSON_REAL_PRECISION(8))) : NULL;
-	json_decref(data);
-	bool bad = !text;
-	if (bad) {
-		log_emit(LOG_ERROR, "sse_bad_event",
-		         not_null(json_pack("{s:o}", "event", safe_str(event))));
-		event = "error";
-		text = xstrdup("{\"detail\":\"Internal server error\"}");
-	}
-	char *frame = xasprintf("event: %s\ndata: %s\n\n", event, text);
-	free(text);
-	size_t n = strlen(frame);
-	pthread_mutex_lock(&s->mu);
-	bool gone = s->gone;
-	if (!gone) {
-		if (s->len + n > s->cap) {
-			s->cap = (s->len + n) * 2;
-			s->buf = xrealloc(s->buf, s->cap);
-		}
-		memcpy(s->buf + s->len, frame, n);
-		s->len += n;
-		pthread_cond_signal(&s->cv);
-	}
-	pthread_mutex_unlock(&s->mu);
-	free(frame);
-	return gone || bad;
-}
-
-int api_sse_gone(struct api_sse *s)
-{
-	pthread_mutex_lock(&s->mu);
-	bool gone = s->gone;
-	pthread_mutex_unlock(&s->mu);
-	return gone || atomic_load(&s->srv->closing);
-}
-
-static void *sse_produce(void *arg)
-{
-	struct api_sse *s = arg;
-	s->fn(s->ctx, s);
-	s->ctx_free(s->ctx);
-	pthread_mutex_lock(&s->mu);
-	s->done = true;
-	pthread_cond_signal(&s->cv);
-	pthread_mutex_unlock(&s->mu);
-	atomic_fetch_sub(&s->srv->streams, 1);
-	sse_unref(s);
-	return NULL;
-}
-
-static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
-{
-	struct api_sse *s = cls;
-	(void)pos;
-	pthread_mutex_lock(&s->mu);
-	/* Wakes now and then to see whether the server is closing: then the
-	 * stream ends here, so stopping never waits on a silent producer. */
-	while (s->off == s->len && !s->done && !atomic_load(&s->srv->closing)) {
-		struct timespec t;
-		clock_gettime(CLOCK_REALTIME, &t);
-		t.tv_nsec += 200 * 1000000L;
-		t.tv_sec += t.tv_nsec / 1000000000L;
-		t.tv_nsec %= 1000000000L;
-		pthread_cond_timedwait(&s->cv, &s->mu, &t);
-	}
-	if (s->off == s->len && !s->done) { /* closing */
-		pthread_mutex_unlock(&s->mu);
-		return MHD_CONTENT_READER_END_WITH_ERROR;
-	}
-	size_t n = s->len - s->off;
-	if (n > max)
-		n = max;
-	memcpy(out, s->buf + s->off, n);
-	s->off += n;
-	if (s->off == s->len)
-		s->off = s->len = 0;
-	bool end = n == 0 && s->done;
-	pthread_mutex_unlock(&s->mu);
-	return end ? MHD_CONTENT_READER_END_OF_STREAM : (ssize_t)n;
-}
-
-static void sse_reader_free(void *cls)
-{
-	struct api_sse *s = cls;
-	pthread_mutex_lock(&s->mu);
-	s->gone = true;
-	pthread_mutex_unlock(&s->mu);
-	sse_unref(s);
-}
-
-/* Answers 200 text/event-stream and starts the producer; takes resp's stream. */
-static enum MHD_Result reply_stream(struct http_server *srv, struct MHD_Connection *c,
-                                    struct request *r, const char *method, const char *url,
-                                    struct api_resp *resp, int64_t user_id)
-{
-	struct api_sse *s = xcalloc(1, sizeof(*s));
-	pthread_mutex_init(&s->mu, NULL);
-	pthread_cond_init(&s->cv, NULL);
-	s->refs = 2; /* the producer's and the reader's */
-	s->srv = srv;
-	s->fn = resp->stream;
-	s->ctx = resp->stream_ctx;
-	s->ctx_free = resp->stream_free;
-	resp->stream = NULL;
-
-	struct MHD_Response *mr = not_null(MHD_create_response_from_callback(
-	    MHD_SIZE_UNKNOWN, 4096, sse_read, s, sse_reader_free));
-	MHD_add_response_header(mr, "Content-Type", "text/event-stream");
-	MHD_add_response_header(mr, "X-Accel-Buffering", "no");
-	add_headers(srv, c, mr, r, url);
-
-	atomic_fetch_add(&srv->streams, 1);
-	pthread_t t;
-	if (pthread_create(&t, NULL, sse_produce, s) != 0) {
-		fputs("vault: cannot start a thread\n", stderr);
-		abort();
-	}
-	pthread_detach(t);
-	enum MHD_Result ok = MHD_queue_response(c, 200, mr);
-	MHD_destroy_response(mr); /* the reader's reference now belongs to MHD */
-	r->answered = true;
-	log_request(r, method, url, 200, user_id, NULL);
-	return ok;
-}
-
-/* GET or HEAD of one of the web page's files; 304 when the client has these bytes. */
-static enum MHD_Result reply_asset(struct http_server *srv, struct MHD_Connection *c,
-                                   struct request *r, const char *method, const char *url,
-                                   const struct web_asset *a)
-{
-	const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match");
-	int status = inm && strcmp(inm, a->etag) == 0 ? 304 : 200;
-	struct MHD_Response *resp = not_null(MHD_create_response_from_buffer(
-	    status == 304 ? 0 : a->len, (void *)a->data, MHD_RESPMEM_PERSISTENT));
-	if (status == 200)
-		MHD_add_response_header(resp, "Content-Type", a->content_type);
-	MHD_add_response_header(resp, "ETag", a->etag);
-	/* Not fingerprinted: revalidate every time, a 304 when unchanged. */
-	MHD_add_response_header(resp, "Cache-Control", "no-cache");
-	if (web_is_page(a))
-		MHD_add_response_header(resp, "Content-Security-Policy", WEB_PAGE_CSP);
-	add_headers(srv, c, resp, r, url);
-	enum MHD_Result ok = MHD_queue_response(c, (unsigned)status, resp);
-	MHD_destroy_response(resp);
-	r->answered = true;
-	log_request(r, method, url, status, 0, NULL);
-	return ok;
-}
-
 /* Everything after the body is in: route, authenticate, parse, handle, answer. */
 static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *c,
                                 struct request *r, const char *url, const char *method)
@@ -463,29 +108,30 @@ static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *
 	struct verror err;
 	struct query_vec q = {0};
 	struct api_resp resp = {0};
-	struct api_req req = {.svc = srv->svc, .err = &err};
+	struct api_req req = {.svc = srv->svc, .cfg = srv->cfg, .err = &err};
 	enum MHD_Result ok;
 	verr_clear(&err);
 
 	const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
 	if (strcmp(method, "OPTIONS") == 0 && origin &&
 	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Access-Control-Request-Method"))
-		return preflight(srv, c, r, url, origin);
+		return http_preflight(srv, c, r, url, origin);
 
 	const struct web_asset *asset = strncmp(url, "/api/", 5) ? web_find(url) : NULL;
 	if (asset && (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0))
-		return reply_asset(srv, c, r, method, url, asset);
+		return http_reply_asset(srv, c, r, method, url, asset);
 	if (asset) {
 		const char *allow[] = {"Allow", "GET, HEAD", NULL};
 		verr_set(&err, VERR_METHOD, NULL);
-		return reply_error(srv, c, r, method, url, &err, 0, allow);
+		return http_reply_error(srv, c, r, method, url, &err, 0, allow);
 	}
 
 	const struct route_match *m = &r->m;
 	if (!m->route) {
 		const char *allow[] = {"Allow", m->allow, NULL};
 		verr_set(&err, m->path_known ? VERR_METHOD : VERR_NOT_FOUND, NULL);
-		return reply_error(srv, c, r, method, url, &err, 0, m->path_known ? allow : NULL);
+		return http_reply_error(srv, c, r, method, url, &err, 0,
+		                        m->path_known ? allow : NULL);
 	}
 	const struct api_route *route = m->route;
 	for (int i = 0; i < API_MAX_PARAMS; i++)
@@ -494,11 +140,11 @@ static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *
 	req.user_id = r->user_id; /* authenticated by admit() */
 
 	if (route->flags & (API_BODY | API_OPTIONAL_BODY)) {
-		if (r->len == 0 && (route->flags & API_BODY)) {
+		if (r->body.len == 0 && (route->flags & API_BODY)) {
 			verr_set(&err, VERR_INVALID, "Request body is required: a JSON object");
 			goto fail;
 		}
-		if (r->len > 0) {
+		if (r->body.len > 0) {
 			const char *ct =
 			    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
 			if (!is_json(ct)) {
@@ -507,7 +153,8 @@ static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *
 				goto fail;
 			}
 			json_error_t jerr;
-			req.body = json_loadb(r->body, r->len, JSON_REJECT_DUPLICATES, &jerr);
+			req.body =
+			    json_loadb(r->body.p, r->body.len, JSON_REJECT_DUPLICATES, &jerr);
 			if (!req.body) {
 				verr_set(&err, VERR_INVALID,
 				         "Invalid JSON body at line %d, column %d: %s", jerr.line,
@@ -527,7 +174,7 @@ static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *
 
 	if (route->handler(&req, &resp) == VERR_OK) {
 		if (resp.stream) {
-			ok = reply_stream(srv, c, r, method, url, &resp, req.user_id);
+			ok = http_reply_stream(srv, c, r, method, url, &resp, req.user_id);
 			goto out;
 		}
 		const char *extra[5] = {NULL};
@@ -540,15 +187,16 @@ static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *
 			extra[ne++] = "Set-Cookie";
 			extra[ne++] = resp.set_cookie;
 		}
-		ok = reply(srv, c, r, method, url, route->ok_status,
-		           route->ok_status == 204 ? NULL : json_incref(resp.body), req.user_id,
-		           NULL, extra);
+		int status = resp.status ? resp.status : route->ok_status;
+		ok = http_reply(srv, c, r, method, url, status,
+		                status == 202 || status == 204 ? NULL : json_incref(resp.body),
+		                req.user_id, NULL, extra);
 		goto out;
 	}
 fail:
 	if (err.code == VERR_OK) /* a handler must say why it failed */
 		verr_set(&err, VERR_INTERNAL, "handler failed without an error");
-	ok = reply_error(srv, c, r, method, url, &err, req.user_id, NULL);
+	ok = http_reply_error(srv, c, r, method, url, &err, req.user_id, NULL);
 out:
 	json_decref(resp.body);
 	free(resp.location);
@@ -652,7 +300,7 @@ static enum verr admit(struct http_server *srv, struct MHD_Connection *c, struct
 			                  wait);
 	}
 	if (route && (route->flags & API_AUTH)) {
-		struct api_req req = {.svc = srv->svc, .err = &r->refused};
+		struct api_req req = {.svc = srv->svc, .cfg = srv->cfg, .err = &r->refused};
 		if (api_authenticate(
 		        &req, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization")))
 			return r->refused.code;
@@ -739,7 +387,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		else
 			random_hex(r->id, 16);
 		client_address(srv, c, r->client);
-		if (admit(srv, c, r, url, method) == VERR_OK)
+		enum verr admitted = admit(srv, c, r, url, method);
+		buf_init(&r->body, r->limit);
+		if (admitted == VERR_OK)
 			return MHD_YES;
 		/* Refused before any of the body: answered below, now; an address
 		 * over its limit waits for the answer first, on its connection's own
@@ -770,20 +420,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		 * past that the connection is cut. */
 		if (r->received > r->limit) {
 			r->too_large = true;
-			free(r->body);
-			r->body = NULL;
-			r->len = r->cap = 0;
+			buf_free(&r->body);
 			return r->received > 2 * r->limit ? cut(r, method, url, "body too large")
 			                                  : MHD_YES;
 		}
 		if (r->received > r->reserved && !reserve(srv, r, r->received - r->reserved))
 			return cut(r, method, url, "body buffer budget spent");
-		if (r->len + n > r->cap) {
-			r->cap = (r->len + n) * 2 < r->limit ? (r->len + n) * 2 : r->limit;
-			r->body = xrealloc(r->body, r->cap);
-		}
-		memcpy(r->body + r->len, upload_data, n);
-		r->len += n;
+		/* Within the cap: received, which counts every byte kept, is within limit. */
+		buf_add(&r->body, upload_data, n);
 		return MHD_YES;
 	}
 
@@ -796,7 +440,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		verr_set(&r->refused, VERR_TOO_LARGE,
 		         "Request body too large: the limit is %zu bytes", r->limit);
 	if (r->refused.code)
-		return reply_error(srv, c, r, method, url, &r->refused, r->user_id, NULL);
+		return http_reply_error(srv, c, r, method, url, &r->refused, r->user_id, NULL);
 	return dispatch(srv, c, r, url, method);
 }
 
@@ -845,7 +489,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	if (r->in_flight)
 		atomic_fetch_sub(&srv->in_flight, 1);
 	atomic_fetch_sub(&srv->buffered, r->reserved);
-	free(r->body);
+	buf_free(&r->body);
 	free(r);
 	*con_cls = NULL;
 	/* Last: the request no longer counts as in flight or holds buffer budget. */
@@ -878,7 +522,8 @@ static void on_mhd_error(void *cls, const char *fmt, va_list ap)
 	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
 		msg[--n] = '\0';
 	/* MHD may quote what the client sent, and vsnprintf may cut a character in two. */
-	log_emit(LOG_WARNING, "http_error", not_null(json_pack("{s:o}", "message", safe_str(msg))));
+	log_emit(LOG_WARNING, "http_error",
+	         http_not_null(json_pack("{s:o}", "message", http_str(msg))));
 }
 
 enum verr http_server_start(const struct config *cfg, struct svc *svc, struct http_server **out,

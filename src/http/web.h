@@ -2,7 +2,7 @@
  * web.h - the web page's files, built into the binary.
  *
  * The Makefile runs tools/webembed.c over web/ and compiles the table it
- * writes (build/gen/web_assets.c); server.c answers GET and HEAD of these
+ * writes (build/gen/web_assets.c); reply.c answers GET and HEAD of these
  * paths, "/" being index.html.
  */
 #ifndef VAULT_HTTP_WEB_H

@@ -14,6 +14,8 @@
 #include "core/config.h"
 #include "core/err.h"
 
+#define LLM_ANSWER_MAX (4 * 1024 * 1024) /* bytes of answer text a provider passes on */
+
 struct llm_message {
 	const char *role; /* "system", "user" or "assistant" */
 	const char *content;

@@ -12,12 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "core/mem.h"
 #include "providers/llm.h"
 #include "providers/openai.h"
 
-#define ANSWER_MAX   (4 * 1024 * 1024) /* bytes of answer text we keep */
-#define RESPONSE_MAX (ANSWER_MAX * 2)  /* bytes of a whole (not streamed) answer's JSON */
+#define ANSWER_MAX   LLM_ANSWER_MAX   /* bytes of answer text we keep */
+#define RESPONSE_MAX (ANSWER_MAX * 2) /* bytes of a whole (not streamed) answer's JSON */
 #define TEMPERATURE  0.2
 
 struct llm_openai {
@@ -29,8 +30,7 @@ struct llm_openai {
 struct stream {
 	llm_delta_fn on_delta;
 	void *ctx;
-	char *text;
-	size_t len, cap;
+	struct buf text; /* at most ANSWER_MAX bytes */
 };
 
 /* {"model", "messages", "stream", "temperature"}; NULL if a message is not UTF-8. */
@@ -87,18 +87,11 @@ static int on_event(void *ud, const char *data, size_t len, struct verror *err)
 	}
 	size_t n = json_string_length(content);
 	if (n > 0) {
-		if (s->len + n > ANSWER_MAX) {
+		if (buf_add(&s->text, json_string_value(content), n)) {
 			verr_set(err, VERR_AI_UNAVAILABLE, "answer from provider too long");
 			rc = OPENAI_EV_BAD;
 			goto out;
 		}
-		if (s->len + n + 1 > s->cap) {
-			s->cap = (s->len + n + 1) * 2;
-			s->text = xrealloc(s->text, s->cap);
-		}
-		memcpy(s->text + s->len, json_string_value(content), n);
-		s->len += n;
-		s->text[s->len] = '\0';
 		rc = OPENAI_EV_DELIVERED;
 		if (s->on_delta(s->ctx, json_string_value(content), n) != 0)
 			rc |= OPENAI_EV_CANCEL;
@@ -115,12 +108,13 @@ static enum verr chat_stream(struct llm_openai *lo, json_t *body, llm_delta_fn o
                              char **answer, struct verror *err)
 {
 	struct stream s = {.on_delta = on_delta, .ctx = ctx};
+	buf_init(&s.text, ANSWER_MAX);
 	enum verr rc = openai_stream(lo->client, "chat/completions", body, on_event, &s, err);
 	if (rc) {
-		free(s.text);
+		buf_free(&s.text);
 		return rc;
 	}
-	*answer = s.text ? s.text : xstrdup("");
+	*answer = buf_steal(&s.text);
 	return VERR_OK;
 }
 

@@ -248,32 +248,15 @@ static void breaker_report(struct openai *c, bool trial, enum outcome o)
 void sse_init(struct sse_parser *p, size_t max_len)
 {
 	memset(p, 0, sizeof(*p));
-	p->max_len = max_len;
+	buf_init(&p->line, max_len);
+	buf_init(&p->data, max_len);
 }
 
 void sse_cleanup(struct sse_parser *p)
 {
-	free(p->line);
-	free(p->data);
+	buf_free(&p->line);
+	buf_free(&p->data);
 	memset(p, 0, sizeof(*p));
-}
-
-/* Appends n bytes to a growable buffer, keeping room for a NUL; -1 past max. */
-static int buf_push(char **buf, size_t *len, size_t *cap, const char *s, size_t n, size_t max)
-{
-	if (n > max || *len > max - n)
-		return -1;
-	if (*len + n + 1 > *cap) {
-		size_t nc = *cap ? *cap : 256;
-		while (nc < *len + n + 1)
-			nc *= 2;
-		*buf = xrealloc(*buf, nc);
-		*cap = nc;
-	}
-	memcpy(*buf + *len, s, n);
-	*len += n;
-	(*buf)[*len] = '\0';
-	return 0;
 }
 
 /* Dispatches the event built so far, if it has data. */
@@ -281,21 +264,19 @@ static int sse_dispatch(struct sse_parser *p, sse_event_fn fn, void *ctx)
 {
 	if (!p->has_data)
 		return 0;
-	size_t len = p->data_len;
-	p->data_len = 0;
 	p->has_data = false;
-	p->data[len] = '\0';
-	return fn(ctx, p->data, len);
+	int rc = fn(ctx, p->data.p, p->data.len);
+	buf_reset(&p->data);
+	return rc;
 }
 
 /* Interprets the complete line in p->line. */
 static int sse_line(struct sse_parser *p, sse_event_fn fn, void *ctx)
 {
-	size_t len = p->line_len;
-	p->line_len = 0;
+	size_t len = p->line.len;
 	if (len == 0)
 		return sse_dispatch(p, fn, ctx);
-	const char *line = p->line;
+	const char *line = p->line.p;
 	if (line[0] == ':')
 		return 0; /* comment, e.g. a keep-alive */
 	const char *colon = memchr(line, ':', len);
@@ -306,9 +287,7 @@ static int sse_line(struct sse_parser *p, sse_event_fn fn, void *ctx)
 	if (v < line + len && *v == ' ')
 		v++;
 	size_t vlen = (size_t)(line + len - v);
-	if (p->has_data && buf_push(&p->data, &p->data_len, &p->data_cap, "\n", 1, p->max_len))
-		return -1;
-	if (buf_push(&p->data, &p->data_len, &p->data_cap, v, vlen, p->max_len))
+	if ((p->has_data && buf_add(&p->data, "\n", 1)) || buf_add(&p->data, v, vlen))
 		return -1;
 	p->has_data = true;
 	return 0;
@@ -328,13 +307,14 @@ int sse_feed(struct sse_parser *p, const char *buf, size_t len, sse_event_fn fn,
 		size_t j = i;
 		while (j < len && buf[j] != '\n' && buf[j] != '\r')
 			j++;
-		if (buf_push(&p->line, &p->line_len, &p->line_cap, buf + i, j - i, p->max_len))
+		if (buf_add(&p->line, buf + i, j - i))
 			return -1;
 		if (j == len)
 			break;
 		p->skip_lf = buf[j] == '\r';
 		i = j + 1;
 		int rc = sse_line(p, fn, ctx);
+		buf_reset(&p->line);
 		if (rc)
 			return rc;
 	}
@@ -343,8 +323,9 @@ int sse_feed(struct sse_parser *p, const char *buf, size_t len, sse_event_fn fn,
 
 int sse_finish(struct sse_parser *p, sse_event_fn fn, void *ctx)
 {
-	if (p->line_len > 0) {
+	if (p->line.len > 0) {
 		int rc = sse_line(p, fn, ctx);
+		buf_reset(&p->line);
 		if (rc)
 			return rc;
 	}
@@ -358,14 +339,12 @@ struct attempt {
 	CURL *h;
 	bool stream;
 	int timeout_s; /* of this request: AI_TIMEOUT_SECONDS, or the caller's for one attempt */
-	size_t max_bytes;
 	openai_event_fn on_event;
 	void *ctx;
 
 	long status;
 	long retry_after; /* seconds, -1 if none */
-	char *body;       /* a 2xx body (not streamed), or the start of an error body */
-	size_t len, cap;
+	struct buf body;  /* a 2xx body (not streamed), capped at the caller's max_bytes */
 	struct sse_parser sse;
 	struct verror consumer; /* the reason an event was bad */
 	double last_data_ms;    /* when the last byte arrived (or the request started) */
@@ -448,7 +427,7 @@ static size_t on_body(char *buf, size_t size, size_t n, void *ud)
 		}
 		return rc ? 0 : len; /* 0 stops the transfer: done, cancelled or bad */
 	}
-	if (buf_push(&a->body, &a->len, &a->cap, buf, len, a->max_bytes)) {
+	if (buf_add(&a->body, buf, len)) {
 		a->too_big = true;
 		return 0;
 	}
@@ -580,7 +559,7 @@ static void attempt_once(struct openai *c, const char *url, const char *payload,
 	a->h = h;
 	a->status = 0;
 	a->retry_after = -1;
-	a->len = 0;
+	buf_reset(&a->body);
 	a->done = a->finished = a->cancelled = a->bad = a->too_big = a->idle = false;
 	verr_clear(&a->consumer);
 	if (a->stream)
@@ -666,7 +645,7 @@ static void attempt_once(struct openai *c, const char *url, const char *payload,
 			r->outcome = OUT_HEALTHY;
 		}
 	} else {
-		json_t *j = json_loadb(a->body ? a->body : "", a->len, 0, NULL);
+		json_t *j = json_loadb(a->body.p ? a->body.p : "", a->body.len, 0, NULL);
 		if (!json_is_object(j)) {
 			json_decref(j);
 			fail(r, false, OUT_FAILED, "invalid JSON from provider");
@@ -736,9 +715,9 @@ static enum verr request(struct openai *c, const char *path, json_t *body, bool 
 	char *url = xasprintf("%s/%s", c->base, path);
 	struct attempt a = {.stream = stream,
 	                    .timeout_s = once_timeout_s > 0 ? once_timeout_s : c->timeout_s,
-	                    .max_bytes = max_bytes,
 	                    .on_event = on_event,
 	                    .ctx = ctx};
+	buf_init(&a.body, max_bytes);
 	struct result r;
 	int attempts = trial || once_timeout_s > 0 ? 1 : c->max_retries + 1, attempt;
 	double t0 = time_mono_ms();
@@ -762,7 +741,7 @@ static enum verr request(struct openai *c, const char *path, json_t *body, bool 
 	}
 	free(url);
 	free(payload);
-	free(a.body);
+	buf_free(&a.body);
 	breaker_report(c, trial, r.outcome);
 	if (r.ok)
 		return VERR_OK;

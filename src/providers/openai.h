@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/buf.h"
 #include "core/config.h"
 #include "core/err.h"
 
@@ -103,13 +104,10 @@ enum verr openai_stream(struct openai *c, const char *path, json_t *body, openai
 typedef int (*sse_event_fn)(void *ctx, const char *data, size_t len);
 
 struct sse_parser {
-	char *line; /* the current, unterminated line */
-	size_t line_len, line_cap;
-	char *data; /* the data of the event being built */
-	size_t data_len, data_cap;
+	struct buf line; /* the current, unterminated line; capped at max_len */
+	struct buf data; /* the data of the event being built; capped at max_len */
 	bool has_data;
-	bool skip_lf;   /* the last byte was CR: a following LF ends no new line */
-	size_t max_len; /* a longer line or event is an error */
+	bool skip_lf; /* the last byte was CR: a following LF ends no new line */
 };
 
 void sse_init(struct sse_parser *p, size_t max_len);

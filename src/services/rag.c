@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "core/mem.h"
 #include "core/text.h"
 #include "services/notes.h"
@@ -232,11 +233,9 @@ static char *build_prompt(const struct config *cfg, const struct search_result *
 	              tokens(question, strlen(question)) + 32 + reserve;
 	size_t room = (size_t)cfg->context_tokens > used ? (size_t)cfg->context_tokens - used : 0;
 
-	size_t cap = strlen(question) + 64, len = 0;
-	for (size_t i = 0; i < r->n; i++)
-		cap += strlen(r->hits[i].note.title) + strlen(r->hits[i].passage) + 32;
-	char *p = xmalloc(cap);
-	len += (size_t)snprintf(p, cap, "Sources:\n\n");
+	struct buf p; /* bounded by the token budget and the question's limit */
+	buf_init(&p, BUF_NOCAP);
+	buf_adds(&p, "Sources:\n\n");
 	*nsources = 0;
 	for (size_t i = 0; i < r->n; i++) {
 		const struct search_hit *h = &r->hits[i];
@@ -247,12 +246,9 @@ static char *build_prompt(const struct config *cfg, const struct search_result *
 			break;
 		}
 		size_t body = fit(h->passage, room > head_tokens ? room - head_tokens : 0);
-		memcpy(p + len, head, hn);
-		len += hn;
-		memcpy(p + len, h->passage, body);
-		len += body;
-		p[len++] = '\n';
-		p[len++] = '\n';
+		buf_add(&p, head, hn);
+		buf_add(&p, h->passage, body);
+		buf_adds(&p, "\n\n");
 		size_t spent = head_tokens + tokens(h->passage, body);
 		room = room > spent ? room - spent : 0;
 		(*nsources)++;
@@ -260,8 +256,8 @@ static char *build_prompt(const struct config *cfg, const struct search_result *
 		if (room == 0)
 			break;
 	}
-	snprintf(p + len, cap - len, "Question: %s", question);
-	return p;
+	buf_printf(&p, "Question: %s", question);
+	return buf_steal(&p);
 }
 
 /* ------------------------------------------------------------ ask */
@@ -276,9 +272,17 @@ static size_t utf8_prefix(const char *s, size_t max)
 	return i;
 }
 
+/*
+ * The answer as the citation filter passes it on. The provider keeps at most
+ * LLM_ANSWER_MAX bytes; the filter's rewrite of a marker ("[1,2]" to
+ * "[1, 2]") lengthens it by less than half, so twice that is never reached
+ * by an answer the provider accepted.
+ */
+#define COLLECT_MAX (2 * (size_t)LLM_ANSWER_MAX)
+
 struct collect {
-	char *buf;
-	size_t len, cap;
+	struct buf text;
+	bool too_long;
 	llm_delta_fn next;
 	void *next_ctx;
 };
@@ -288,13 +292,10 @@ static int collect(void *ctx, const char *text, size_t len)
 	struct collect *c = ctx;
 	if (len == 0) /* a probe: nothing to keep, pass the question on */
 		return c->next ? c->next(c->next_ctx, text, 0) : 0;
-	if (c->len + len + 1 > c->cap) {
-		c->cap = (c->len + len + 1) * 2;
-		c->buf = xrealloc(c->buf, c->cap);
+	if (buf_add(&c->text, text, len)) {
+		c->too_long = true;
+		return 1;
 	}
-	memcpy(c->buf + c->len, text, len);
-	c->len += len;
-	c->buf[c->len] = '\0';
 	return c->next ? c->next(c->next_ctx, text, len) : 0;
 }
 
@@ -341,6 +342,7 @@ enum verr rag_ask(struct svc *svc, int64_t user_id, const struct ask_request *re
 	struct collect col = {.next = on_delta, .next_ctx = ctx};
 	enum verr rc;
 	memset(out, 0, sizeof(*out));
+	buf_init(&col.text, COLLECT_MAX);
 
 	if ((rc = rag_check(svc, req, err)))
 		return rc;
@@ -360,7 +362,7 @@ enum verr rag_ask(struct svc *svc, int64_t user_id, const struct ask_request *re
 
 	if (r.n == 0) {
 		collect(&col, ASK_NOTHING_FOUND, strlen(ASK_NOTHING_FOUND));
-		out->answer = col.buf;
+		out->answer = buf_steal(&col.text);
 		goto done;
 	}
 
@@ -376,8 +378,11 @@ enum verr rag_ask(struct svc *svc, int64_t user_id, const struct ask_request *re
 	if (!on_delta)
 		cite_filter_feed(&f, raw, strlen(raw));
 	cite_filter_flush(&f);
-	out->answer = col.buf ? col.buf : xstrdup("");
-	col.buf = NULL;
+	if (col.too_long) {
+		rc = verr_set(err, VERR_AI_UNAVAILABLE, "answer from provider too long");
+		goto done;
+	}
+	out->answer = buf_steal(&col.text);
 	out->model = svc->llm->model;
 
 	for (size_t i = 1; i <= nsources; i++)
@@ -393,7 +398,7 @@ enum verr rag_ask(struct svc *svc, int64_t user_id, const struct ask_request *re
 	}
 done:
 	if (rc) {
-		free(col.buf);
+		buf_free(&col.text);
 		ask_result_free(out);
 	}
 	free(cited);

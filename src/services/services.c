@@ -50,6 +50,12 @@ void svc_cleanup(struct svc *svc)
 	svc->embedder = NULL;
 }
 
+void svc_embedding_model(const struct svc *svc, const char **model, int *dim)
+{
+	*model = svc->embedder->model;
+	*dim = svc->embedder->dim;
+}
+
 enum verr svc_ping(struct svc *svc, struct verror *err)
 {
 	if (store_ping(svc->store, err))

@@ -45,6 +45,9 @@ enum verr svc_init(struct svc *svc, struct store *store, const struct config *cf
 
 void svc_cleanup(struct svc *svc);
 
+/* The embedding model's name and dimensions (borrowed, for as long as svc). */
+void svc_embedding_model(const struct svc *svc, const char **model, int *dim);
+
 /* Whether the database answers, for GET /ready. */
 enum verr svc_ping(struct svc *svc, struct verror *err);
 

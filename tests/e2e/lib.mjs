@@ -64,7 +64,7 @@ export async function startFakeAI(answer) {
   };
 }
 
-// `vault serve` in a fresh directory with PORT=0; resolves to {base, dir, log, stop}.
+// `vault serve` in a fresh directory with PORT=0; resolves to {base, dir, env, stop}.
 export async function startVault(extraEnv = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'vault-e2e-'));
   const log = join(dir, 'server.log');
@@ -98,6 +98,7 @@ export async function startVault(extraEnv = {}) {
   return {
     base: `http://127.0.0.1:${port}`,
     dir,
+    env, // for other vault commands on the same database
     stop: () => new Promise((res) => {
       const done = () => {
         if (!process.env.VAULT_E2E_KEEP) rmSync(dir, { recursive: true, force: true });

@@ -15,7 +15,9 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static struct server srv;
 static struct it_user me, other;
@@ -1005,4 +1007,54 @@ Test(ask, streamed_questions_are_checked_before_streaming)
 		http_resp_free(&r);
 	}
 	server_stop_ok(&srv);
+}
+
+Test(ask, a_stream_whose_client_stops_reading_ends)
+{
+	/* The events of a long answer (a dozen bytes of stream per byte of
+	 * answer, in the fake's short pieces) pass what the sockets hold and
+	 * the server's backlog for one client (4 MiB, http/stream.c). The fake
+	 * takes a while to cut so long an answer into its pieces. */
+	const char *more[] = {"AI_TIMEOUT_SECONDS=30", NULL};
+	setup_llm(more);
+	seed_meeting();
+	char *answer = it_repeat("word ", 200000);
+	fake_openai_set_answer(fake, answer);
+	fake_openai_set_chunk_delay_ms(fake, 0);
+	free(answer);
+
+	char *body = it_jpack("{s:s, s:b}", "question", meeting_q, "stream", 1);
+	char *req = it_asprintf("POST /api/v1/ask HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+	                        "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
+	                        "Content-Length: %zu\r\n\r\n%s",
+	                        me.access, strlen(body), body);
+	int fd = tcp_connect(&srv);
+	cr_assert_geq(fd, 0, "cannot connect");
+	cr_assert(tcp_send_all(fd, req, strlen(req)));
+	free(req);
+	free(body);
+
+	/* Never read: the server gives up on this client instead of holding
+	 * the rest of the answer for it. */
+	char *log = NULL;
+	double deadline = it_now_ms() + 60000;
+	while (it_now_ms() < deadline) {
+		free(log);
+		log = server_log(&srv);
+		if (strstr(log, "\"event\":\"sse_client_behind\""))
+			break;
+		it_sleep_ms(100);
+	}
+	cr_assert(strstr(log, "\"event\":\"sse_client_behind\""),
+	          "the server still holds the stream of a client that reads nothing: %s",
+	          log + (strlen(log) > 3000 ? strlen(log) - 3000 : 0));
+	const char *line = strstr(log, "\"event\":\"sse_client_behind\"");
+	const char *unread = strstr(line, "\"unread_bytes\":");
+	cr_assert(unread && strtoll(unread + 15, NULL, 10) > 4 * 1024 * 1024, "%.200s", line);
+	free(log);
+	close(fd);
+
+	struct http_resp r;
+	cr_assert_eq(http(&srv, "GET", "/health", NULL, NULL, &r), 200);
+	http_resp_free(&r);
 }

@@ -28,12 +28,12 @@ static json_t *tokens_json(const struct auth_tokens *t)
  * in front; a development server on plain http://127.0.0.1 could not keep it
  * otherwise. token NULL clears the cookie. Caller frees.
  */
-static char *refresh_cookie(const struct svc *svc, const char *token)
+static char *refresh_cookie(const struct config *cfg, const char *token)
 {
 	return xasprintf("%s=%s; Path=/api/v1/auth; Max-Age=%lld; HttpOnly; SameSite=Strict%s",
 	                 API_REFRESH_COOKIE, token ? token : "",
-	                 token ? (long long)svc->cfg->refresh_token_expire_days * 86400 : 0LL,
-	                 svc->cfg->environment == ENV_PRODUCTION ? "; Secure" : "");
+	                 token ? (long long)cfg->refresh_token_expire_days * 86400 : 0LL,
+	                 cfg->environment == ENV_PRODUCTION ? "; Secure" : "");
 }
 
 /* POST /api/v1/auth/register {email, password} */
@@ -61,7 +61,7 @@ enum verr v1_login(struct api_req *req, struct api_resp *resp)
 	    (rc = auth_login(req->svc, email, password, &t, req->err)))
 		return rc;
 	resp->body = tokens_json(&t);
-	resp->set_cookie = refresh_cookie(req->svc, t.refresh_token);
+	resp->set_cookie = refresh_cookie(req->cfg, t.refresh_token);
 	auth_tokens_free(&t);
 	return VERR_OK;
 }
@@ -81,7 +81,7 @@ enum verr v1_refresh(struct api_req *req, struct api_resp *resp)
 	if ((rc = auth_refresh(req->svc, token, &t, req->err)))
 		return rc;
 	resp->body = tokens_json(&t);
-	resp->set_cookie = refresh_cookie(req->svc, t.refresh_token);
+	resp->set_cookie = refresh_cookie(req->cfg, t.refresh_token);
 	auth_tokens_free(&t);
 	return VERR_OK;
 }
@@ -100,7 +100,7 @@ enum verr v1_logout(struct api_req *req, struct api_resp *resp)
 		token = req->refresh_cookie;
 	if ((rc = auth_logout(req->svc, req->user_id, token, req->err)))
 		return rc;
-	resp->set_cookie = refresh_cookie(req->svc, NULL);
+	resp->set_cookie = refresh_cookie(req->cfg, NULL);
 	return VERR_OK;
 }
 

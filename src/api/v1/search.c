@@ -149,6 +149,7 @@ static json_t *model_json(const struct ask_result *a)
 /* What a streamed answer needs after the handler has returned; owns copies. */
 struct ask_stream {
 	struct svc *svc;
+	const struct config *cfg;
 	int64_t user_id;
 	struct ask_request req;
 	char *question;
@@ -186,7 +187,7 @@ static void ask_stream(void *ctx, struct api_sse *sse)
 			         json_pack("{s:s,s:s}", "code", verr_name(err.code), "error",
 			                   verr_detail(&err)));
 		api_sse_send(sse, "error",
-		             json_pack("{s:s}", "detail", api_public_detail(s->svc->cfg, &err)));
+		             json_pack("{s:s}", "detail", api_public_detail(s->cfg, &err)));
 		return;
 	}
 	api_sse_send(
@@ -220,6 +221,7 @@ enum verr v1_ask(struct api_req *req, struct api_resp *resp)
 		}
 		struct ask_stream *s = xcalloc(1, sizeof(*s));
 		s->svc = req->svc;
+		s->cfg = req->cfg;
 		s->user_id = req->user_id;
 		s->question = xstrdup(ar.question);
 		s->tags = xcalloc(ar.ntags ? ar.ntags : 1, sizeof(char *));
@@ -249,12 +251,14 @@ enum verr v1_ask(struct api_req *req, struct api_resp *resp)
 enum verr v1_index_status(struct api_req *req, struct api_resp *resp)
 {
 	struct index_status st;
-	struct embedder *e = req->svc->embedder;
+	const char *model;
+	int dim;
+	svc_embedding_model(req->svc, &model, &dim);
 	enum verr rc = search_index_status(req->svc, req->user_id, &st, req->err);
 	if (rc)
 		return rc;
 	resp->body = json_pack("{s:I,s:I,s:I,s:I,s:s,s:i}", "pending", (json_int_t)st.pending,
 	                       "ready", (json_int_t)st.ready, "failed", (json_int_t)st.failed,
-	                       "stale", (json_int_t)st.stale, "model", e->model, "dim", e->dim);
+	                       "stale", (json_int_t)st.stale, "model", model, "dim", dim);
 	return VERR_OK;
 }
