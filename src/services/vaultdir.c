@@ -8,7 +8,82 @@
 #include <string.h>
 #include <strings.h>
 
+#include <utf8proc.h>
+
 #include "core/mem.h"
+
+struct entry {
+	char *key;   /* folded: the whole path, or its last part */
+	size_t path; /* index in paths */
+};
+
+struct vaultdir_index {
+	const char *const *paths;
+	char **folded;             /* paths[i] folded */
+	struct entry *full, *base; /* sorted by key; full's keys are folded's */
+	size_t n;
+};
+
+/* s, NFKC and case-folded, so "Café", "CAFÉ" and "Cafe\u0301" meet. */
+static char *fold(const char *s)
+{
+	utf8proc_uint8_t *f = utf8proc_NFKC_Casefold((const utf8proc_uint8_t *)s);
+	return f ? (char *)f : xstrdup(s);
+}
+
+static int by_key(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+	int c = strcmp(x->key, y->key);
+	return c ? c : (x->path > y->path) - (x->path < y->path);
+}
+
+struct vaultdir_index *vaultdir_index_new(const char *const *paths, size_t n)
+{
+	struct vaultdir_index *ix = xcalloc(1, sizeof(*ix));
+	ix->paths = paths;
+	ix->n = n;
+	ix->folded = xcalloc(n ? n : 1, sizeof(char *));
+	ix->full = xcalloc(n ? n : 1, sizeof(struct entry));
+	ix->base = xcalloc(n ? n : 1, sizeof(struct entry));
+	for (size_t i = 0; i < n; i++) {
+		const char *slash = strrchr(paths[i], '/');
+		ix->folded[i] = fold(paths[i]);
+		ix->full[i] = (struct entry){ix->folded[i], i};
+		ix->base[i] = (struct entry){fold(slash ? slash + 1 : paths[i]), i};
+	}
+	qsort(ix->full, n, sizeof(struct entry), by_key);
+	qsort(ix->base, n, sizeof(struct entry), by_key);
+	return ix;
+}
+
+void vaultdir_index_free(struct vaultdir_index *ix)
+{
+	if (!ix)
+		return;
+	for (size_t i = 0; i < ix->n; i++) {
+		free(ix->folded[i]);
+		free(ix->base[i].key);
+	}
+	free(ix->folded);
+	free(ix->full);
+	free(ix->base);
+	free(ix);
+}
+
+/* The first entry of v[0..n) with key, or n. */
+static size_t lower(const struct entry *v, size_t n, const char *key)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(v[mid].key, key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && strcmp(v[lo].key, key) == 0 ? lo : n;
+}
 
 /* The length of path's folder part ("a/b/c.md" -> 3, "c.md" -> 0). */
 static size_t folder_len(const char *path)
@@ -17,37 +92,90 @@ static size_t folder_len(const char *path)
 	return slash ? (size_t)(slash - path) : 0;
 }
 
-/* Whether path is name, or ends with "/" name, ignoring ASCII case. */
-static bool names(const char *path, const char *name)
+/* from's folder joined with rel ("./x", "../x"), ".." applied; NULL above the root. */
+static char *join(const char *from, const char *rel)
 {
-	size_t p = strlen(path), k = strlen(name);
-	return p >= k && strcasecmp(path + p - k, name) == 0 && (p == k || path[p - k - 1] == '/');
+	size_t f = from ? folder_len(from) : 0;
+	char *out = xmalloc(f + strlen(rel) + 2);
+	memcpy(out, from ? from : "", f);
+	size_t o = f;
+	for (const char *s = rel; *s;) {
+		const char *e = strchr(s, '/');
+		size_t len = e ? (size_t)(e - s) : strlen(s);
+		if (len == 2 && s[0] == '.' && s[1] == '.') {
+			if (o == 0) {
+				free(out);
+				return NULL;
+			}
+			while (o && out[o - 1] != '/')
+				o--;
+			o -= o > 0; /* the slash before it */
+		} else if (len && !(len == 1 && s[0] == '.')) {
+			if (o)
+				out[o++] = '/';
+			memcpy(out + o, s, len);
+			o += len;
+		}
+		s += len + (e != NULL);
+	}
+	out[o] = '\0';
+	return out;
 }
 
-long vaultdir_resolve(const char *const *paths, size_t n, const char *target, const char *from)
+/* The path from the root with ".md" implied, then as written: index, or -1. */
+static long exact(const struct vaultdir_index *ix, const char *target)
 {
-	while (*target == '/' || (target[0] == '.' && target[1] == '/'))
-		target += *target == '/' ? 1 : 2;
+	char *forms[2] = {xasprintf("%s.md", target), xstrdup(target)};
+	long found = -1;
+	for (int k = 0; k < 2 && found < 0; k++) {
+		char *key = fold(forms[k]);
+		size_t at = lower(ix->full, ix->n, key);
+		if (at < ix->n)
+			found = (long)ix->full[at].path;
+		free(key);
+	}
+	free(forms[0]);
+	free(forms[1]);
+	return found;
+}
+
+long vaultdir_resolve(const struct vaultdir_index *ix, const char *target, const char *from)
+{
+	if (strncmp(target, "./", 2) == 0 || strncmp(target, "../", 3) == 0) {
+		char *joined = join(from, target);
+		long found = joined && *joined ? exact(ix, joined) : -1;
+		free(joined);
+		return found;
+	}
+	while (*target == '/')
+		target++;
 	if (!*target)
 		return -1;
-	char *forms[2] = {xasprintf("%s.md", target), xstrdup(target)};
-	long best = -1;
-	for (int f = 0; f < 2 && best < 0; f++)
-		for (size_t i = 0; i < n; i++)
-			if (strcasecmp(paths[i], forms[f]) == 0) {
-				best = (long)i;
-				break;
-			}
+	long best = exact(ix, target);
+	if (best >= 0)
+		return best;
+	/* By name: the files whose last part is the target's, and whose path ends with it. */
 	size_t from_folder = from ? folder_len(from) : 0;
-	for (int f = 0; f < 2 && best < 0; f++)
-		for (size_t i = 0; i < n; i++) {
-			if (!names(paths[i], forms[f]))
-				continue;
+	for (int k = 0; k < 2 && best < 0; k++) {
+		char *form = k == 0 ? xasprintf("%s.md", target) : xstrdup(target);
+		char *key = fold(form), *slash = strrchr(key, '/');
+		const char *name = slash ? slash + 1 : key;
+		size_t klen = strlen(key);
+		for (size_t at = lower(ix->base, ix->n, name);
+		     at < ix->n && strcmp(ix->base[at].key, name) == 0; at++) {
+			size_t i = ix->base[at].path;
+			if (slash) { /* "Deep/Plan": the path must end with it, at a '/' */
+				const char *full = ix->folded[i];
+				size_t fl = strlen(full);
+				if (fl < klen || strcmp(full + fl - klen, key) != 0 ||
+				    (fl > klen && full[fl - klen - 1] != '/'))
+					continue;
+			}
 			if (best < 0) {
 				best = (long)i;
 				continue;
 			}
-			const char *a = paths[i], *b = paths[best];
+			const char *a = ix->paths[i], *b = ix->paths[best];
 			bool a_here = from && folder_len(a) == from_folder &&
 			              strncmp(a, from, from_folder) == 0;
 			bool b_here = from && folder_len(b) == from_folder &&
@@ -56,8 +184,9 @@ long vaultdir_resolve(const char *const *paths, size_t n, const char *target, co
 			if (a_here != b_here ? a_here : la != lb ? la < lb : strcmp(a, b) < 0)
 				best = (long)i;
 		}
-	free(forms[0]);
-	free(forms[1]);
+		free(key);
+		free(form);
+	}
 	return best;
 }
 

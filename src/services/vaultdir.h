@@ -10,16 +10,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The paths of a vault, indexed for resolving links (vaultdir_index_new). */
+struct vaultdir_index;
+
 /*
- * The file a link target names, as Obsidian resolves it, among paths
- * (relative to the vault, '/'-separated, each ending in ".md" for notes):
- * the path itself from the vault's root ("Folder/Note" or "Note", ".md"
- * implied when the target has no extension), else a file of that name (or
- * path suffix) anywhere: the one in from's folder, else the shortest path,
- * else the first in byte order. Letter case is ignored (ASCII). Returns
- * the index in paths, or -1 when nothing matches.
+ * Indexes paths (relative to the vault, '/'-separated, notes ending in
+ * ".md"); they must outlive the index.
  */
-long vaultdir_resolve(const char *const *paths, size_t n, const char *target, const char *from);
+struct vaultdir_index *vaultdir_index_new(const char *const *paths, size_t n);
+void vaultdir_index_free(struct vaultdir_index *ix);
+
+/*
+ * The file a link target names, as Obsidian resolves it, from the note at
+ * path from (NULL: the root): "./x" and "../x" relative to from's folder;
+ * else the path from the vault's root ("Folder/Note" or "Note", ".md"
+ * implied when the target has no extension); else a file of that name (or
+ * path suffix) anywhere: the one in from's folder, else the shortest path,
+ * else the first in byte order. Case and Unicode forms are ignored (NFKC,
+ * case-folded). Returns the index in paths, or -1 when nothing matches.
+ * O(log n) plus the files sharing the name.
+ */
+long vaultdir_resolve(const struct vaultdir_index *ix, const char *target, const char *from);
 
 /* A file found now, or one a previous import made a note of. */
 struct vaultdir_file {

@@ -13,15 +13,25 @@
 #include "services/vaultdir.h"
 
 static const char *const paths[] = {
-    "Note.md",         "Projects/Note.md",    "Projects/Deep/Plan.md",
-    "Archive/Plan.md", "Daily/2024-03-05.md", "photo.png",
-    "v1.2 notes.md",   "a/x/Same.md",         "b/Same.md",
+    "Note.md",
+    "Projects/Note.md",
+    "Projects/Deep/Plan.md",
+    "Archive/Plan.md",
+    "Daily/2024-03-05.md",
+    "photo.png",
+    "v1.2 notes.md",
+    "a/x/Same.md",
+    "b/Same.md",
+    "a/Note.md",
+    "Café.md",
 };
 #define NPATHS (sizeof(paths) / sizeof(paths[0]))
 
 static const char *resolve(const char *target, const char *from)
 {
-	long i = vaultdir_resolve(paths, NPATHS, target, from);
+	struct vaultdir_index *ix = vaultdir_index_new(paths, NPATHS);
+	long i = vaultdir_resolve(ix, target, from);
+	vaultdir_index_free(ix);
 	return i < 0 ? "(none)" : paths[i];
 }
 
@@ -41,6 +51,14 @@ Test(vaultdir, links_resolve_like_obsidian)
 	cr_expect_str_eq(resolve("", NULL), "(none)");
 	cr_expect_str_eq(resolve("ote", NULL), "(none)"); /* a suffix of a name is not the name */
 	cr_expect_str_eq(resolve("/Projects/Note", NULL), "Projects/Note.md");
+	/* Relative to the linking note's folder. */
+	cr_expect_str_eq(resolve("./Note", "a/x.md"), "a/Note.md");
+	cr_expect_str_eq(resolve("../Note", "a/x/y.md"), "a/Note.md");
+	cr_expect_str_eq(resolve("../../Note", "a/x/y.md"), "Note.md");
+	cr_expect_str_eq(resolve("../Note", "Note.md"), "(none)"); /* above the root */
+	/* Unicode: case and composed or decomposed forms meet. */
+	cr_expect_str_eq(resolve("CAFÉ", NULL), "Café.md");
+	cr_expect_str_eq(resolve("Cafe\u0301", NULL), "Café.md");
 }
 
 static const char *action_name(enum vaultdir_action a)
