@@ -6,6 +6,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <locale.h>
+#include <search.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -17,6 +18,11 @@
  * The path as stored, made relative and '/'-separated ("./a\\b.md" ->
  * "a/b.md"), or NULL if any part is ".." or it holds a control byte.
  */
+static int cmp_path(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
 static char *clean_path(const char *raw)
 {
 	size_t n = strlen(raw);
@@ -72,6 +78,7 @@ enum verr unzip_each(const void *data, size_t n, const struct unzip_limits *lim,
 		goto out;
 	}
 	size_t files = 0, total = 0;
+	void *seen = NULL; /* tsearch(3) tree of the paths handed on */
 	struct buf b;
 	buf_init(&b, lim->file_size);
 	for (;;) {
@@ -101,10 +108,23 @@ enum verr unzip_each(const void *data, size_t n, const struct unzip_limits *lim,
 			free(path);
 			break;
 		}
+		/* macOS's resource forks ("__MACOSX/", "._x.md") are not files the person made. */
+		const char *base = strrchr(path, '/');
+		base = base ? base + 1 : path;
+		if (strncmp(path, "__MACOSX/", 9) == 0 || strncmp(base, "._", 2) == 0) {
+			free(path);
+			continue;
+		}
+		if (tfind(path, &seen, cmp_path)) {
+			rc = verr_set(err, VERR_INVALID, "the zip holds %.200s twice", path);
+			free(path);
+			break;
+		}
+		if (!tsearch(path, &seen, cmp_path))
+			abort();
 		if (++files > lim->files) {
 			rc = verr_set(err, VERR_TOO_LARGE, "the zip holds more than %zu files",
 			              lim->files);
-			free(path);
 			break;
 		}
 		/* Inflated a block at a time, counted as it comes: a bomb stops at the cap. */
@@ -134,11 +154,11 @@ enum verr unzip_each(const void *data, size_t n, const struct unzip_limits *lim,
 		}
 		if (rc == VERR_OK && fn)
 			rc = fn(ctx, path, b.p ? b.p : "", b.len, err);
-		free(path);
 		if (rc)
 			break;
 	}
 	buf_free(&b);
+	tdestroy(seen, free);
 out:
 	archive_read_free(a);
 	if (utf8) {

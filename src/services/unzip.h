@@ -20,7 +20,8 @@ struct unzip_limits {
 };
 
 /*
- * Called for each file in archive order (directories are skipped; a
+ * Called for each file in archive order (directories and macOS's resource
+ * forks, "__MACOSX/" and "._name", are skipped; a
  * streamed zip does not say which entries are links, so a link comes as a
  * file holding its target's name): path relative, '/'-separated, valid UTF-8, without
  * "." or ".." parts; data[0..n) the whole file. A nonzero return stops the
@@ -31,8 +32,8 @@ typedef enum verr (*unzip_fn)(void *ctx, const char *path, const char *data, siz
 
 /*
  * Walks the zip in data[0..n). VERR_INVALID for what is not a readable zip
- * or holds a path that leaves it (absolute, "..", a NUL or control byte) or
- * is not UTF-8; VERR_TOO_LARGE past a limit, naming it. Nothing is called
+ * or holds a path that leaves it (absolute, "..", a NUL or control byte),
+ * is not UTF-8 or comes twice; VERR_TOO_LARGE past a limit, naming it. Nothing is called
  * for an archive refused before its first file; a refusal later stops the
  * walk there, so callers that must import all or nothing check first with
  * fn NULL.

@@ -189,3 +189,28 @@ Test(unzip, names_flagged_utf8_by_another_tool)
 	cr_expect_str_eq(s.list.p, "vault/Café.md=1;");
 	buf_free(&s.list);
 }
+
+Test(unzip, resource_forks_skipped_and_duplicates_refused)
+{
+	struct zip z;
+	zip_new(&z);
+	zip_add(&z, "__MACOSX/vault/._Note.md", AE_IFREG, "\0\5\26\7", 4, 1);
+	zip_add(&z, "vault/._Note.md", AE_IFREG, "\0\5\26\7", 4, 1);
+	zip_add(&z, "vault/Note.md", AE_IFREG, "real", 4, 1);
+	zip_close(&z);
+	struct seen s;
+	struct verror err = {0};
+	cr_assert_eq(walk(&z, &s, &err), VERR_OK, "%s", err.detail);
+	cr_expect_str_eq(s.list.p, "vault/Note.md=4;");
+	buf_free(&s.list);
+	buf_free(&z.out);
+
+	/* The same path twice ("./a.md" is "a.md"): which one is the note? Refused. */
+	zip_new(&z);
+	zip_add(&z, "a.md", AE_IFREG, "one", 3, 1);
+	zip_add(&z, "./a.md", AE_IFREG, "two", 3, 1);
+	zip_close(&z);
+	cr_expect_eq(unzip_each(z.out.p, z.out.len, &lim, NULL, NULL, &err), VERR_INVALID);
+	cr_expect(strstr(err.detail, "a.md twice"), "%s", err.detail);
+	buf_free(&z.out);
+}
