@@ -24,11 +24,11 @@
 
 #define CHILD_MEMORY (1024L * 1024 * 1024)
 
-/* AddressSanitizer reserves terabytes of address space: no memory limit can hold it. */
-#if defined(__SANITIZE_ADDRESS__)
+/* The sanitizers reserve terabytes of address space: no memory limit can hold them. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define LIMIT_MEMORY 0
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
 #define LIMIT_MEMORY 0
 #endif
 #endif
