@@ -135,10 +135,11 @@ static double now_s(void)
 
 /*
  * Feeds data to the child and reads what it writes until it closes its
- * output; false if the deadline passed, poll failed or it wrote more than
- * any answer (the caller then kills it).
+ * output; false if the deadline passed (*late), poll failed or it wrote
+ * more than any answer (the caller then kills it).
  */
-static bool converse(int to, int from, const char *data, size_t n, struct buf *out, double deadline)
+static bool converse(int to, int from, const char *data, size_t n, struct buf *out, double deadline,
+                     bool *late)
 {
 	size_t off = 0;
 	bool open_in = n > 0, ok = false;
@@ -151,8 +152,10 @@ static bool converse(int to, int from, const char *data, size_t n, struct buf *o
 		int ready = wait_ms > 0 ? poll(p, 2, wait_ms) : 0;
 		if (ready < 0 && errno == EINTR)
 			continue;
-		if (ready <= 0)
+		if (ready <= 0) {
+			*late = ready == 0;
 			break;
+		}
 		if (open_in && (p[1].revents & (POLLOUT | POLLERR | POLLHUP))) {
 			ssize_t w = write(to, data + off, n - off);
 			if (w > 0)
@@ -243,7 +246,8 @@ enum verr pdf_text_isolated(const char *exe, const void *data, size_t n, int cpu
 	struct buf answer;
 	buf_init(&answer, PDF_TEXT_MAX + 4096);
 	double deadline = now_s() + 2.0 * cpu_seconds;
-	bool talked = converse(in[1], out[0], data, n, &answer, deadline);
+	bool late = false;
+	bool talked = converse(in[1], out[0], data, n, &answer, deadline, &late);
 	in[1] = -1; /* converse closed it */
 	struct timespec zero = {0};
 	while (sigtimedwait(&pipe_set, NULL, &zero) > 0)
@@ -254,7 +258,7 @@ enum verr pdf_text_isolated(const char *exe, const void *data, size_t n, int cpu
 	if (!talked)
 		kill(pid, SIGKILL);
 	int status = 0;
-	bool reaped = false, late = !talked && now_s() >= deadline;
+	bool reaped = false;
 	for (;;) {
 		pid_t w = waitpid(pid, &status, WNOHANG);
 		if (w == pid) {
