@@ -45,8 +45,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "core/mem.h"
-#include "store/backend.h"
 
 #define US        '\x1f' /* the marker's delimiter, never part of a token */
 #define ID_MAX    19     /* digits of an int64 id */
@@ -303,36 +303,37 @@ int sqlite_fts_register(sqlite3 *db)
 /* ---------------------------------------------------------------- queries */
 
 /* Appends term without its double quotes. */
-static void add_term(struct sbuf *b, const char *term)
+static void add_term(struct buf *b, const char *term)
 {
 	for (const char *t = term; *t; t++)
 		if (*t != '"')
-			sbuf_add(b, t, 1);
+			buf_add(b, t, 1);
 }
 
 char *sqlite_fts_match(int64_t user_id, const char *const *terms, size_t nterms, bool phrase)
 {
-	struct sbuf b = {0};
+	struct buf b;
 	char owner[32]; /* the opening quote and the marker */
 	snprintf(owner, sizeof(owner), "\"%c%lld%c", US, (long long)user_id, US);
-	sbuf_str(&b, "");
+	buf_init(&b, BUF_NOCAP);
+	buf_add(&b, "", 0);
 	if (phrase) {
-		sbuf_str(&b, "{title tags} : ");
-		sbuf_str(&b, owner);
+		buf_adds(&b, "{title tags} : ");
+		buf_adds(&b, owner);
 		for (size_t i = 0; i < nterms; i++) {
 			if (i)
-				sbuf_str(&b, " ");
+				buf_adds(&b, " ");
 			add_term(&b, terms[i]);
 		}
-		sbuf_str(&b, "\"");
+		buf_adds(&b, "\"");
 	} else {
 		for (size_t i = 0; i < nterms; i++) {
 			if (i)
-				sbuf_str(&b, " OR ");
-			sbuf_str(&b, owner);
+				buf_adds(&b, " OR ");
+			buf_adds(&b, owner);
 			add_term(&b, terms[i]);
-			sbuf_str(&b, "\"");
+			buf_adds(&b, "\"");
 		}
 	}
-	return b.p;
+	return buf_steal(&b);
 }

@@ -22,6 +22,7 @@
 
 #include "core/log.h"
 #include "store/sqlite_fts.h"
+#include "store/sqlite_vectors.h"
 #include "store/store.h"
 
 static char dir[PATH_MAX];
@@ -77,7 +78,7 @@ static void open_migrated(const struct store_opts *opts)
 	int applied = -1;
 	cr_assert_eq(open_at("vault.db", opts, &db, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(store_migrate_up(db, -1, &applied, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(applied, 4);
+	cr_assert_eq(applied, 5);
 }
 
 static int64_t make_user(const char *email)
@@ -242,7 +243,7 @@ Test(store_sqlite, migrate_up_down_up_and_status)
 	cr_assert_eq(open_at("vault.db", NULL, &db, &err), VERR_OK, "%s", err.detail);
 
 	cr_assert_eq(store_migrate_status(db, &mi, &n, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(n, 4);
+	cr_assert_eq(n, 5);
 	cr_assert_eq(mi[0].version, 1);
 	cr_assert_str_eq(mi[0].name, "init");
 	cr_assert_eq(mi[0].applied_at, 0);
@@ -254,22 +255,35 @@ Test(store_sqlite, migrate_up_down_up_and_status)
 	cr_assert_eq(mi[2].applied_at, 0);
 	cr_assert_eq(mi[3].version, 4);
 	cr_assert_str_eq(mi[3].name, "usage");
+	cr_assert_eq(mi[4].version, 5);
+	cr_assert_str_eq(mi[4].name, "vector_version");
 	free(mi);
 
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(steps, 4);
+	cr_assert_eq(steps, 5);
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(steps, 0, "up at the latest version must do nothing");
 
 	cr_assert_eq(store_migrate_status(db, &mi, &n, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(n, 4);
+	cr_assert_eq(n, 5);
 	cr_assert_gt(mi[0].applied_at, 0);
 	cr_assert_gt(mi[1].applied_at, 0);
 	cr_assert_gt(mi[2].applied_at, 0);
 	free(mi);
 	cr_assert_eq(store_user_create(db, "a@x.org", "h", 1, &u, &err), VERR_OK, "%s", err.detail);
 
-	/* One step down reverts usage only, the next keyword_per_user, then search. */
+	/* One step down reverts vector_version only, the next usage, keyword_per_user, search. */
+	cr_assert_eq(query_int("SELECT COUNT(*) FROM pragma_table_info('chunks') "
+	                       "WHERE name = 'vector_version'"),
+	             1);
+	cr_assert_eq(store_migrate_down(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(steps, 1);
+	cr_assert_eq(query_int("SELECT COUNT(*) FROM pragma_table_info('chunks') "
+	                       "WHERE name = 'vector_version'"),
+	             0);
+	cr_assert_eq(query_int("SELECT COUNT(*) FROM sqlite_master "
+	                       "WHERE name = 'chunks_vector_version'"),
+	             0);
 	cr_assert_eq(store_migrate_down(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(steps, 1);
 	cr_assert_eq(query_int("SELECT COUNT(*) FROM pragma_table_info('users') "
@@ -319,7 +333,7 @@ Test(store_sqlite, migrate_up_down_up_and_status)
 	cr_assert_eq(store_migrate_up(db, 0, &steps, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(steps, 0);
 
-	cr_assert_eq(store_migrate_up(db, 5, &steps, &err), VERR_INVALID);
+	cr_assert_eq(store_migrate_up(db, 6, &steps, &err), VERR_INVALID);
 	cr_assert_eq(store_migrate_up(db, -2, &steps, &err), VERR_INVALID);
 	cr_assert_eq(store_migrate_down(db, -2, &steps, &err), VERR_INVALID);
 }
@@ -331,7 +345,7 @@ Test(store_sqlite, schema_check_behind_current_ahead)
 
 	cr_assert_eq(open_at("vault.db", NULL, &db, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(store_schema_check(db, &err), VERR_UNAVAILABLE);
-	cr_assert(strstr(err.detail, "version 0, expected 4") != NULL, "%s", err.detail);
+	cr_assert(strstr(err.detail, "version 0, expected 5") != NULL, "%s", err.detail);
 	cr_assert(strstr(err.detail, "vault migrate up") != NULL, "%s", err.detail);
 
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
@@ -1096,9 +1110,10 @@ Test(store_sqlite, echo_logs_sql_but_never_values)
 	cr_assert(strstr(text, "\"event\":\"sql\"") != NULL, "%s", text);
 	cr_assert(strstr(text, "INSERT INTO users") != NULL, "%s", text);
 	cr_assert(strstr(text, "INSERT INTO refresh_tokens") != NULL, "%s", text);
-	/* Each run of a statement is one line: the tag insert ran twice, and the
-	 * cascades of the user delete are not repeated as lines of their own. */
-	cr_assert_eq(count_lines(text, "INSERT INTO note_tags"), 2, "%s", text);
+	/* Each run of a statement is one line: the tag insert ran once for both
+	 * tags, and the cascades of the user delete are not repeated as lines of
+	 * their own. */
+	cr_assert_eq(count_lines(text, "INSERT INTO note_tags"), 1, "%s", text);
 	cr_assert_eq(count_lines(text, "DELETE FROM users"), 1, "%s", text);
 	const char *secrets[] = {"leak@x.org",   "SECRETHASH", "FAMILYVALUE",   "TOKENHASHVALUE",
 	                         "TAGVALUE",     "TAG2VALUE",  "TITLEVALUE",    "CONTENTVALUE",
@@ -1308,7 +1323,7 @@ Test(store_sqlite, migrate_search_backfills_and_reverts)
 	             0);
 	exec_raw("DELETE FROM notes WHERE id = 1"); /* no trigger left to fire */
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(steps, 3);
+	cr_assert_eq(steps, 4);
 	cr_assert_eq(query_int("SELECT COUNT(*) FROM notes_fts"), 1);
 	cr_assert_eq(query_int("SELECT docs FROM keyword_stats WHERE user_id = 1"), 1);
 	const char *texts[] = {"one"};
@@ -1437,7 +1452,7 @@ Test(store_sqlite, update_reembeds_only_changed_chunks)
 	int64_t ids[4];
 	cr_assert_eq(claim(10, 100, 1000, ids), 1);
 	cr_assert_eq(ids[0], chunk_id("delta"));
-	cr_assert_eq(store_vectors_load(db, uid, "m", DIM, &vs, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(sqlite_vectors_load(db, uid, "m", DIM, &vs, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(vs.n, 2);
 	cr_assert_eq(vs.chunk_ids[0], g);
 	cr_assert_eq(vs.vecs[0], 30);
@@ -1592,7 +1607,7 @@ Test(store_sqlite, reindex_keeps_vectors_until_replaced)
 	             2);
 	cr_assert_eq(note_status(ann, an), EMBED_PENDING);
 	cr_assert_eq(query_int("SELECT status FROM chunks WHERE text = 'b1'"), 1);
-	cr_assert_eq(store_vectors_load(db, ann, "m", DIM, &vs, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(sqlite_vectors_load(db, ann, "m", DIM, &vs, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(vs.n, 2, "old vectors answer while the reindex runs");
 	vector_set_free(&vs);
 	int64_t ids[4];
@@ -1694,7 +1709,7 @@ Test(store_sqlite, vectors_load_order_contents_and_filters)
 	embed(chunk_id("bob1"), "bob1", "m", DIM, 99);   /* another user */
 	/* n2b stays pending without a vector */
 
-	cr_assert_eq(store_vectors_load(db, ann, "m", DIM, &vs, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(sqlite_vectors_load(db, ann, "m", DIM, &vs, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(vs.n, 4);
 	cr_assert_eq(vs.dim, DIM);
 	const int64_t want_chunks[] = {chunk_id("n1z"), chunk_id("n1b"), chunk_id("n2a"),
@@ -1711,18 +1726,18 @@ Test(store_sqlite, vectors_load_order_contents_and_filters)
 	cr_assert_eq((uintptr_t)vs.vecs % 64, 0);
 	vector_set_free(&vs);
 
-	cr_assert_eq(store_vectors_load(db, ann, "other", DIM, &vs, &err), VERR_OK, "%s",
+	cr_assert_eq(sqlite_vectors_load(db, ann, "other", DIM, &vs, &err), VERR_OK, "%s",
 	             err.detail);
 	cr_assert_eq(vs.n, 1);
 	cr_assert_eq(vs.chunk_ids[0], chunk_id("n1a"));
 	vector_set_free(&vs);
 
-	cr_assert_eq(store_vectors_load(db, ann, "m", 8, &vs, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(sqlite_vectors_load(db, ann, "m", 8, &vs, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(vs.n, 0);
 	cr_assert_null(vs.vecs);
 	cr_assert_null(vs.chunk_ids);
 	vector_set_free(&vs);
-	cr_assert_eq(store_vectors_load(db, ann, "m", 0, &vs, &err), VERR_INVALID);
+	cr_assert_eq(sqlite_vectors_load(db, ann, "m", 0, &vs, &err), VERR_INVALID);
 }
 
 /* ---------------------------------------------------------------- search: keywords */
