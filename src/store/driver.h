@@ -228,6 +228,13 @@ enum verr db_expect_row(struct stmt *st, const char *what, struct verror *err);
 /* Bumps the index version of user_id (0: of every user), inside c's transaction. */
 enum verr db_bump_version(struct conn *c, int64_t user_id, struct verror *err);
 
+/*
+ * The ids[k] for k < n, each ids + k * stride bytes on, joined by commas
+ * inside brackets[0] and brackets[1]: a list parameter's text ([1,2] for
+ * json_each, {1,2} for bigint[]). Caller frees.
+ */
+char *db_id_list(const int64_t *ids, size_t stride, size_t n, const char *brackets);
+
 /* Whether a failed transaction should run again (once, rolled back first). */
 bool db_again(struct store *s, struct conn *c, enum verr rc, int *tries);
 

@@ -10,7 +10,6 @@
  * tenant a schema of its own.
  */
 #include "store/pg_migrations.h"
-#include "store/driver.h"
 
 /*
  * 1 init: users, their notes with their tags, and refresh tokens.

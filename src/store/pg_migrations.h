@@ -7,6 +7,8 @@
 #ifndef VAULT_STORE_PG_MIGRATIONS_H
 #define VAULT_STORE_PG_MIGRATIONS_H
 
+#include "store/driver.h"
+
 /*
  * Stands in the SQL for the dimension of the chunks' vector column:
  * store_pg.c replaces it with opts->embedding_dim, an integer it

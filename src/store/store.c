@@ -8,6 +8,7 @@
 
 #include <inttypes.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,6 +62,22 @@ enum verr db_run(struct conn *c, int q, struct verror *err)
 	struct stmt *st;
 	enum verr rc = c->drv->prepare(c, q, &st, err);
 	return rc ? rc : db_finish(st, err);
+}
+
+char *db_id_list(const int64_t *ids, size_t stride, size_t n, const char *brackets)
+{
+	size_t cap = n * 21 + 3, len = 0;
+	char *p = xmalloc(cap);
+
+	p[len++] = brackets[0];
+	for (size_t k = 0; k < n; k++) {
+		int64_t id;
+		memcpy(&id, (const char *)ids + k * stride, sizeof(id));
+		len += (size_t)snprintf(p + len, cap - len, k ? ",%" PRId64 : "%" PRId64, id);
+	}
+	p[len++] = brackets[1];
+	p[len] = '\0';
+	return p;
 }
 
 bool db_again(struct store *s, struct conn *c, enum verr rc, int *tries)

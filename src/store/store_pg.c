@@ -555,21 +555,10 @@ static void pg_bind_texts(struct stmt *st, int i, const char *const *v, size_t n
 	arg_owned(args(st), i, buf_steal(&b), 0, 0);
 }
 
-/* A bigint[] literal, {3,2,1}: ids[k] for k < n, each ids + k * stride bytes on. */
+/* A bigint[] literal, {3,2,1}. */
 static void pg_bind_ids(struct stmt *st, int i, const int64_t *ids, size_t stride, size_t n)
 {
-	size_t cap = n * 21 + 3, len = 0;
-	char *p = xmalloc(cap);
-
-	p[len++] = '{';
-	for (size_t k = 0; k < n; k++) {
-		int64_t id;
-		memcpy(&id, (const char *)ids + k * stride, sizeof(id));
-		len += (size_t)snprintf(p + len, cap - len, k ? ",%" PRId64 : "%" PRId64, id);
-	}
-	p[len++] = '}';
-	p[len] = '\0';
-	arg_owned(args(st), i, p, 0, 0);
+	arg_owned(args(st), i, db_id_list(ids, stride, n, "{}"), 0, 0);
 }
 
 /*
@@ -1304,11 +1293,8 @@ static enum verr pg_vector_search(struct store *base, int64_t user_id, const cha
 	}
 	if (exact) {
 		arg_i64(&a, 5, (int64_t)limit);
-		if (filter) {
-			struct pg_stmt ids = {.a = {0}};
-			pg_bind_ids(&ids.base, 6, only, sizeof(*only), nonly);
-			arg_owned(&a, 6, ids.a.owned[5], 0, 0);
-		}
+		if (filter)
+			arg_owned(&a, 6, db_id_list(only, sizeof(*only), nonly, "{}"), 0, 0);
 		if ((rc = run(c, Q_BEGIN_WRITE, NULL, NULL, err)) ||
 		    (rc = run(c, PQ_EXACT_SETTINGS, NULL, NULL, err)) ||
 		    (rc = run(c, filter ? PQ_VECTOR_EXACT_ONLY : PQ_VECTOR_EXACT, &a, &r, err)) ||

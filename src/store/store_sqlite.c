@@ -385,21 +385,10 @@ static void sq_bind_texts(struct stmt *st, int i, const char *const *v, size_t n
 	bind_result(st, sqlite3_bind_text(raw(st), i, json, -1, free));
 }
 
-/* [3,2,1]: ids[k] for k < n, each ids + k * stride bytes on; SQLite frees it. */
+/* [3,2,1], for json_each(?); SQLite frees it. */
 static void sq_bind_ids(struct stmt *st, int i, const int64_t *ids, size_t stride, size_t n)
 {
-	size_t cap = n * 21 + 3, len = 0;
-	char *p = xmalloc(cap);
-
-	p[len++] = '[';
-	for (size_t k = 0; k < n; k++) {
-		int64_t id;
-		memcpy(&id, (const char *)ids + k * stride, sizeof(id));
-		len += (size_t)snprintf(p + len, cap - len, k ? ",%" PRId64 : "%" PRId64, id);
-	}
-	p[len++] = ']';
-	p[len] = '\0';
-	bind_result(st, sqlite3_bind_text(raw(st), i, p, (int)len, free));
+	bind_result(st, sqlite3_bind_text(raw(st), i, db_id_list(ids, stride, n, "[]"), -1, free));
 }
 
 /* dim native-order floats; v must stay valid until the statement is reset. */
