@@ -1,11 +1,11 @@
 /*
  * store.h - the repository interface: everything vault keeps, behind one API.
  *
- * A backend (store_sqlite.c, store_pg.c) fills a struct store_ops and
- * embeds struct store as the first member of its own handle. Callers use the
- * store_* wrappers below and never see SQL, connections or backend errors:
- * each operation takes a connection from the backend's pool for its own
- * duration, runs in one transaction where it writes more than one row, and
+ * Written once over two SQL drivers (driver.h; src/store/README.md):
+ * callers use the store_* calls below and never see SQL, connections or
+ * database errors. Each operation borrows a connection from the driver's
+ * pool for its own duration, runs in one transaction where it writes more
+ * than one row or reads more than one statement, and the driver
  * translates backend failures into enum verr at this edge:
  *   - a row that does not exist, or belongs to another user: VERR_NOT_FOUND;
  *   - a uniqueness clash (e.g. e-mail taken): VERR_CONFLICT;

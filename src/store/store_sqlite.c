@@ -194,8 +194,13 @@ static const char *const query_sql[SQ__COUNT] = {
                       "ORDER BY id LIMIT ?3) "
                       "RETURNING id, user_id, (SELECT title FROM notes WHERE notes.id = "
                       "chunks.note_id), heading, text, hash, attempts",
+    /*
+     * The vector's stamp is its owner's index version after this write:
+     * the repository bumps it once, after the batch, in this transaction.
+     */
     [Q_EMBED_DONE] = "UPDATE chunks SET status = 1, model = ?3, dim = ?4, embedding = ?5, "
-                     "error = NULL, updated_at = ?6 WHERE id = ?1 AND hash = ?2 "
+                     "error = NULL, updated_at = ?6, vector_version = (SELECT index_version + 1 "
+                     "FROM users WHERE users.id = chunks.user_id) WHERE id = ?1 AND hash = ?2 "
                      "RETURNING user_id",
     [Q_EMBED_FAILED] = "UPDATE chunks SET attempts = attempts + 1, error = ?3, status = ?4, "
                        "next_attempt_at = ?5 WHERE id = ?1 AND hash = ?2 AND status = 0 "

@@ -1740,6 +1740,140 @@ Test(store_sqlite, vectors_load_order_contents_and_filters)
 	cr_assert_eq(sqlite_vectors_load(db, ann, "m", 0, &vs, &err), VERR_INVALID);
 }
 
+/* The user's notes by vector_search for q = (1, 0, 0, 0): each note's similarity is its best
+ * marker. */
+static size_t nearest(int64_t uid, struct vector_hit **hits)
+{
+	struct verror err = {0};
+	const float q[DIM] = {1, 0, 0, 0};
+	size_t n = 99;
+	cr_assert_eq(store_vector_search(db, uid, "m", DIM, q, NULL, 0, false, 10, hits, &n, &err),
+	             VERR_OK, "%s", err.detail);
+	return n;
+}
+
+Test(store_sqlite, vector_search_refreshes_only_what_changed)
+{
+	struct verror err = {0};
+	struct vector_hit *hits = NULL;
+	int64_t count;
+	size_t users, bytes;
+	open_migrated(NULL);
+	int64_t ann = make_user("ann@x.org");
+	const char *t1[] = {"a1", "a2"}, *t2[] = {"b1"}, *t3[] = {"c1"};
+	int64_t n1 = make_chunked(ann, "one", t1, 2, 1);
+	int64_t n2 = make_chunked(ann, "two", t2, 1, 2);
+	embed(chunk_id("a1"), "a1", "m", DIM, 1);
+	embed(chunk_id("a2"), "a2", "m", DIM, 2);
+	embed(chunk_id("b1"), "b1", "m", DIM, 3);
+
+	cr_assert_eq(nearest(ann, &hits), 2);
+	cr_assert_eq(hits[0].note_id, n2);
+	cr_assert_float_eq(hits[0].similarity, 3, 1e-6);
+	cr_assert_eq(hits[1].note_id, n1);
+	cr_assert_eq(hits[1].chunk_id, chunk_id("a2"));
+	cr_assert_float_eq(hits[1].similarity, 2, 1e-6);
+	free(hits);
+	vector_cache_usage(db, &users, &bytes);
+	cr_assert_eq(users, 1);
+	cr_assert_eq(bytes, 3 * (DIM * sizeof(float) + 2 * sizeof(int64_t)));
+
+	/* a2's row changes behind the store's back (no version stamp): a search
+	 * after the next write reads only what that write changed, so it still
+	 * sees a2 as cached; reloading everything would see 3 there. */
+	exec_raw("UPDATE chunks SET embedding = (SELECT embedding FROM chunks WHERE text = 'b1') "
+	         "WHERE text = 'a2'");
+	int64_t n3 = make_chunked(ann, "three", t3, 1, 3);
+	embed(chunk_id("c1"), "c1", "m", DIM, 5);
+	cr_assert_eq(nearest(ann, &hits), 3);
+	cr_assert_eq(hits[0].note_id, n3, "a vector written since is found");
+	cr_assert_float_eq(hits[0].similarity, 5, 1e-6);
+	cr_assert_eq(hits[1].note_id, n2);
+	cr_assert_eq(hits[2].note_id, n1);
+	cr_assert_float_eq(hits[2].similarity, 2, 1e-6, "the unchanged rows came from the cache");
+	free(hits);
+
+	/* A deleted note's vectors go; a vector replaced under the same chunk id is seen. */
+	cr_assert_eq(store_note_delete(db, ann, n2, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(nearest(ann, &hits), 2);
+	cr_assert_eq(hits[0].note_id, n3);
+	cr_assert_eq(hits[1].note_id, n1);
+	free(hits);
+	cr_assert_eq(store_reindex(db, ann, &count, &err), VERR_OK, "%s", err.detail);
+	embed(chunk_id("a1"), "a1", "m", DIM, 7);
+	cr_assert_eq(nearest(ann, &hits), 2);
+	cr_assert_eq(hits[0].note_id, n1);
+	cr_assert_eq(hits[0].chunk_id, chunk_id("a1"));
+	cr_assert_float_eq(hits[0].similarity, 7, 1e-6);
+	free(hits);
+
+	/* Only what vectors_load reads is there: the old row of a2 with its new bytes. */
+	struct vector_set vs;
+	cr_assert_eq(sqlite_vectors_load(db, ann, "m", DIM, &vs, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(vs.n, 3);
+	vector_set_free(&vs);
+}
+
+Test(store_sqlite, vector_cache_keeps_its_budget)
+{
+	struct vector_hit *hits = NULL;
+	size_t users, bytes, row = DIM * sizeof(float) + 2 * sizeof(int64_t);
+	struct store_opts opts = {.vector_cache_bytes = 5 * row};
+	open_migrated(&opts);
+	const char *texts[][3] = {{"a1", "a2"}, {"b1", "b2"}, {"c1", "c2"}, {"d1", "d2", "d3"}};
+	int64_t uid[4], note[4];
+	const char *emails[] = {"a@x.org", "b@x.org", "c@x.org", "d@x.org"};
+	for (int u = 0; u < 4; u++) {
+		uid[u] = make_user(emails[u]);
+		size_t n = u == 3 ? 3 : 2;
+		note[u] = make_chunked(uid[u], "t", texts[u], n, 1);
+		for (size_t k = 0; k < n; k++)
+			embed(chunk_id(texts[u][k]), texts[u][k], "m", DIM,
+			      (float)(10 * u + k + 1));
+	}
+
+	/* Two users of two rows fit in five rows' bytes; a third pushes out the least recent. */
+	for (int u = 0; u < 2; u++) {
+		cr_assert_eq(nearest(uid[u], &hits), 1);
+		free(hits);
+	}
+	vector_cache_usage(db, &users, &bytes);
+	cr_assert_eq(users, 2);
+	cr_assert_eq(bytes, 4 * row);
+	cr_assert_eq(nearest(uid[0], &hits), 1); /* a is now more recent than b */
+	free(hits);
+	cr_assert_eq(nearest(uid[2], &hits), 1);
+	cr_assert_eq(hits[0].note_id, note[2]);
+	cr_assert_float_eq(hits[0].similarity, 22, 1e-6);
+	free(hits);
+	vector_cache_usage(db, &users, &bytes);
+	cr_assert_eq(users, 2);
+	cr_assert_leq(bytes, 5 * row);
+
+	/* b was dropped, not a: b's search loads it again and drops a (now the least recent). */
+	cr_assert_eq(nearest(uid[1], &hits), 1);
+	cr_assert_float_eq(hits[0].similarity, 12, 1e-6);
+	free(hits);
+	vector_cache_usage(db, &users, &bytes);
+	cr_assert_eq(users, 2);
+
+	/* Three rows and another user's two pass the budget: d is answered, and what is kept fits.
+	 */
+	cr_assert_eq(nearest(uid[3], &hits), 1);
+	cr_assert_float_eq(hits[0].similarity, 33, 1e-6);
+	free(hits);
+	vector_cache_usage(db, &users, &bytes);
+	cr_assert_leq(bytes, 5 * row);
+	cr_assert_geq(users, 1);
+	for (int u = 0; u < 4; u++) {
+		cr_assert_eq(nearest(uid[u], &hits), 1, "user %d", u);
+		cr_assert_eq(hits[0].note_id, note[u]);
+		free(hits);
+	}
+	vector_cache_usage(db, &users, &bytes);
+	cr_assert_leq(bytes, 5 * row);
+}
+
 /* ---------------------------------------------------------------- search: keywords */
 
 static int64_t make_text_note(int64_t uid, const char *title, const char *content,
