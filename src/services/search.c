@@ -381,40 +381,28 @@ const char *search_mode_name(enum search_mode mode)
 }
 
 /* The excerpt and passage of a hit: its best chunk by vector, else by query words. */
-static enum verr fill_text(struct svc *svc, int64_t user_id, const char *query,
-                           const struct cand *c, struct search_hit *h, struct verror *err)
+static void fill_text(const char *query, const struct cand *c, const struct note_chunks *ch,
+                      struct search_hit *h)
 {
-	int64_t *ids = NULL;
-	char **texts = NULL;
-	size_t n = 0;
-	enum verr rc = store_note_chunks(svc->store, user_id, c->note_id, &ids, &texts, &n, err);
-	if (rc == VERR_NOT_FOUND) /* deleted since it was loaded: its text as loaded */
-		verr_clear(err);
-	else if (rc)
-		return rc;
+	/* No chunks (none yet, or the note deleted since it was loaded): its text as loaded. */
 	const char *best = h->note.content[0] ? h->note.content : h->note.title;
 	size_t best_hits = 0;
 	char *terms[QUERY_TERMS_MAX];
 	size_t nterms = words(query, terms, QUERY_TERMS_MAX, false);
-	for (size_t i = 0; i < n; i++) {
-		if (c->chunk_id && ids[i] == c->chunk_id) {
-			best = texts[i];
+	for (size_t i = 0; i < ch->n; i++) {
+		if (c->chunk_id && ch->ids[i] == c->chunk_id) {
+			best = ch->texts[i];
 			break;
 		}
-		size_t hits = count_terms(texts[i], strlen(texts[i]), terms, nterms);
+		size_t hits = count_terms(ch->texts[i], strlen(ch->texts[i]), terms, nterms);
 		if (i == 0 || hits > best_hits) {
-			best = texts[i];
+			best = ch->texts[i];
 			best_hits = hits;
 		}
 	}
 	words_free(terms, nterms);
 	h->passage = xstrdup(best);
 	h->excerpt = search_excerpt(best, query, SEARCH_EXCERPT_MAX);
-	for (size_t i = 0; i < n; i++)
-		free(texts[i]);
-	free(texts);
-	free(ids);
-	return VERR_OK;
 }
 
 /*
@@ -592,9 +580,11 @@ enum verr search_run(struct svc *svc, int64_t user_id, const struct search_query
 	out->hits = xcalloc(k ? k : 1, sizeof(struct search_hit));
 	int64_t *ids = xcalloc(k ? k : 1, sizeof(int64_t));
 	struct note *notes = xcalloc(k ? k : 1, sizeof(struct note));
+	struct note_chunks *chunks = xcalloc(k ? k : 1, sizeof(struct note_chunks));
 	for (size_t i = 0; i < k; i++)
 		ids[i] = fused.c[i].note_id;
-	rc = store_notes_get_many(svc->store, user_id, ids, k, notes, err);
+	/* The notes and their chunks (for the excerpts) in one read. */
+	rc = store_notes_get_many_chunks(svc->store, user_id, ids, k, notes, chunks, err);
 	for (size_t i = 0; i < k && rc == VERR_OK; i++) {
 		if (!notes[i].id) /* deleted meanwhile */
 			continue;
@@ -603,10 +593,13 @@ enum verr search_run(struct svc *svc, int64_t user_id, const struct search_query
 		notes[i] = (struct note){0};
 		h->similarity = fused.c[i].similarity < 0 ? 0 : fused.c[i].similarity;
 		h->score = fused.c[i].score;
-		rc = fill_text(svc, user_id, q->text, &fused.c[i], h, err);
+		fill_text(q->text, &fused.c[i], &chunks[i], h);
 	}
-	for (size_t i = 0; i < k; i++)
+	for (size_t i = 0; i < k; i++) {
 		note_free(&notes[i]);
+		note_chunks_free(&chunks[i]);
+	}
+	free(chunks);
 	free(notes);
 	free(ids);
 	if (rc)

@@ -61,6 +61,16 @@ struct vector_cache *vector_cache_new(size_t budget)
 	return c;
 }
 
+void vector_set_free(struct vector_set *v)
+{
+	if (!v)
+		return;
+	free(v->vecs);
+	free(v->chunk_ids);
+	free(v->note_ids);
+	memset(v, 0, sizeof(*v));
+}
+
 static void vset_free(struct vset *v)
 {
 	if (v) {

@@ -36,6 +36,17 @@ enum {
 	[SQ_VECTORS_CHANGED] = "SELECT id, note_id, embedding FROM chunks WHERE user_id = ?1 "     \
 	                       "AND vector_version > ?4 AND model = ?2 AND dim = ?3",
 
+/* Every vector of a user made by one model, contiguous for a fast scan. */
+struct vector_set {
+	size_t n;
+	int dim;
+	float *vecs;        /* n * dim, row i is chunk_ids[i] */
+	int64_t *chunk_ids; /* ordered by note, then chunk */
+	int64_t *note_ids;
+};
+
+void vector_set_free(struct vector_set *v); /* accepts NULL */
+
 struct vector_cache;
 
 /* A cache that keeps at most budget bytes of vectors. */

@@ -105,17 +105,6 @@ struct index_status {
 	int64_t stale; /* ready chunks embedded by another model or dimension */
 };
 
-/* Every vector of a user made by one model, contiguous for a fast scan. */
-struct vector_set {
-	size_t n;
-	int dim;
-	float *vecs;        /* n * dim, row i is chunk_ids[i] */
-	int64_t *chunk_ids; /* ordered by note, then chunk */
-	int64_t *note_ids;
-};
-
-void vector_set_free(struct vector_set *v); /* accepts NULL */
-
 struct keyword_hit {
 	int64_t note_id;
 	double score; /* BM25 on the user's own figures: higher is better */
@@ -256,6 +245,24 @@ enum verr store_note_list(struct store *s, const struct note_query *q, struct no
  */
 enum verr store_notes_get_many(struct store *s, int64_t user_id, const int64_t *ids, size_t n,
                                struct note *out, struct verror *err);
+
+/* A note's chunks in order, as store_notes_get_many gives them. */
+struct note_chunks {
+	size_t n;
+	int64_t *ids;
+	char **texts;
+};
+
+void note_chunks_free(struct note_chunks *c); /* accepts NULL */
+
+/*
+ * store_notes_get_many, and with chunks not NULL also each found note's
+ * chunks into chunks[0..n), all from one read snapshot. Free each with
+ * note_chunks_free().
+ */
+enum verr store_notes_get_many_chunks(struct store *s, int64_t user_id, const int64_t *ids,
+                                      size_t n, struct note *out, struct note_chunks *chunks,
+                                      struct verror *err);
 
 /* Ids of the user's notes carrying every tag given; caller frees *ids. */
 enum verr store_note_ids_with_tags(struct store *s, int64_t user_id, const char *const *tags,

@@ -53,16 +53,6 @@ void embed_jobs_free(struct embed_job *jobs, size_t n)
 	free(jobs);
 }
 
-void vector_set_free(struct vector_set *v)
-{
-	if (!v)
-		return;
-	free(v->vecs);
-	free(v->chunk_ids);
-	free(v->note_ids);
-	memset(v, 0, sizeof(*v));
-}
-
 /* ---------------------------------------------------------------- notes */
 
 /* id, title, content, tags as a JSON array, created_at, updated_at, embedding_status */
@@ -602,9 +592,56 @@ static void note_copy(struct note *dst, const struct note *src)
 		dst->tags[i] = xstrdup(src->tags[i]);
 }
 
-/* One statement; a note is placed at the first index asking for it, then copied. */
-enum verr store_notes_get_many(struct store *s, int64_t user_id, const int64_t *ids, size_t n,
-                               struct note *out, struct verror *err)
+void note_chunks_free(struct note_chunks *c)
+{
+	for (size_t i = 0; c && i < c->n; i++)
+		free(c->texts[i]);
+	if (c) {
+		free(c->texts);
+		free(c->ids);
+		memset(c, 0, sizeof(*c));
+	}
+}
+
+/* The chunks of the notes out[0..n) found (at the first index asking), in c's transaction. */
+static enum verr get_chunks(struct conn *c, int64_t user_id, const int64_t *ids,
+                            const struct note *out, size_t n, struct note_chunks *chunks,
+                            struct verror *err)
+{
+	struct stmt *st;
+	bool row;
+	enum verr rc = c->drv->prepare(c, Q_NOTES_CHUNKS, &st, err);
+	if (rc)
+		return rc;
+	bind_i64(st, 1, user_id);
+	c->drv->bind_ids(st, 2, ids, sizeof(*ids), n);
+	while ((rc = step(st, &row, err)) == VERR_OK && row) {
+		int64_t note_id = col_i64(st, 0);
+		size_t i = 0;
+		while (i < n && !(out[i].id == note_id && ids[i] == note_id))
+			i++;
+		if (i == n)
+			continue;
+		struct note_chunks *ch = &chunks[i];
+		if ((ch->n & (ch->n - 1)) == 0) {
+			ch->ids = xrealloc(ch->ids, (ch->n ? 2 * ch->n : 1) * sizeof(*ch->ids));
+			ch->texts =
+			    xrealloc(ch->texts, (ch->n ? 2 * ch->n : 1) * sizeof(*ch->texts));
+		}
+		ch->ids[ch->n] = col_i64(st, 1);
+		ch->texts[ch->n++] = xstrdup(col_text(st, 2));
+	}
+	reset(st);
+	return rc;
+}
+
+/*
+ * A note is placed at the first index asking for it, then copied. With
+ * chunks, one read transaction holds both statements.
+ */
+enum verr store_notes_get_many_chunks(struct store *s, int64_t user_id, const int64_t *ids,
+                                      size_t n, struct note *out, struct note_chunks *chunks,
+                                      struct verror *err)
 {
 	struct conn *c = NULL;
 	struct stmt *st;
@@ -614,7 +651,11 @@ enum verr store_notes_get_many(struct store *s, int64_t user_id, const int64_t *
 	if (n == 0)
 		return VERR_OK;
 	memset(out, 0, n * sizeof(*out));
-	if ((rc = db_get(s, false, &c, Q_NOTES_MANY, &st, err)))
+	if (chunks)
+		memset(chunks, 0, n * sizeof(*chunks));
+	if ((rc = s->drv->conn_get(s, false, &c, err)) ||
+	    (chunks && (rc = db_run(c, Q_BEGIN_READ, err))) ||
+	    (rc = s->drv->prepare(c, Q_NOTES_MANY, &st, err)))
 		goto out;
 	bind_i64(st, 1, user_id);
 	s->drv->bind_ids(st, 2, ids, sizeof(*ids), n);
@@ -628,17 +669,28 @@ enum verr store_notes_get_many(struct store *s, int64_t user_id, const int64_t *
 			}
 	}
 	reset(st);
-	for (size_t i = 0; rc == VERR_OK && i < n; i++) {
+	if (rc || (chunks && ((rc = get_chunks(c, user_id, ids, out, n, chunks, err)) ||
+	                      (rc = db_run(c, Q_COMMIT, err)))))
+		goto out;
+	for (size_t i = 0; i < n; i++) {
 		for (size_t j = 0; !out[i].id && j < i; j++)
 			if (ids[j] == ids[i] && out[j].id)
 				note_copy(&out[i], &out[j]);
 	}
 out:
-	if (rc)
-		for (size_t i = 0; i < n; i++)
-			note_free(&out[i]);
+	for (size_t i = 0; rc && i < n; i++) {
+		note_free(&out[i]);
+		if (chunks)
+			note_chunks_free(&chunks[i]);
+	}
 	s->drv->conn_put(s, c);
 	return rc;
+}
+
+enum verr store_notes_get_many(struct store *s, int64_t user_id, const int64_t *ids, size_t n,
+                               struct note *out, struct verror *err)
+{
+	return store_notes_get_many_chunks(s, user_id, ids, n, out, NULL, err);
 }
 
 /* Appends v to the array *a of *n values, whose capacity is *n rounded up to a power of two. */
@@ -681,55 +733,26 @@ out:
 	return rc;
 }
 
+/* A note's chunks by store_notes_get_many_chunks: the note must be there. */
 enum verr store_note_chunks(struct store *s, int64_t user_id, int64_t note_id, int64_t **chunk_ids,
                             char ***texts, size_t *n, struct verror *err)
 {
-	struct conn *c = NULL;
-	int64_t *ids = NULL;
-	char **tv = NULL;
-	size_t len = 0, cap = 0;
-	bool found = false, row;
-	struct stmt *st;
-	enum verr rc;
+	struct note note;
+	struct note_chunks ch;
+	enum verr rc = store_notes_get_many_chunks(s, user_id, &note_id, 1, &note, &ch, err);
 
 	*chunk_ids = NULL;
 	*texts = NULL;
 	*n = 0;
-	if ((rc = db_get(s, false, &c, Q_NOTE_CHUNKS, &st, err)))
-		goto out;
-	bind_i64(st, 1, user_id);
-	bind_i64(st, 2, note_id);
-	/* One row with a NULL chunk id: the note has no chunks; no row: no such note. */
-	while ((rc = step(st, &row, err)) == VERR_OK && row) {
-		found = true;
-		if (col_null(st, 0))
-			continue;
-		if (len == cap) {
-			cap = cap ? 2 * cap : 16;
-			ids = xrealloc(ids, cap * sizeof(*ids));
-			tv = xrealloc(tv, cap * sizeof(*tv));
-		}
-		ids[len] = col_i64(st, 0);
-		tv[len++] = xstrdup(col_text(st, 1));
-	}
-	reset(st);
-	if (rc)
-		goto out;
-	if (!found) {
+	if (rc == VERR_OK && !note.id)
 		rc = verr_set(err, VERR_NOT_FOUND, "no such note");
-		goto out;
+	if (rc == VERR_OK) {
+		*chunk_ids = ch.ids;
+		*texts = ch.texts;
+		*n = ch.n;
+	} else {
+		note_chunks_free(&ch);
 	}
-	*chunk_ids = ids;
-	*texts = tv;
-	*n = len;
-	ids = NULL;
-	tv = NULL;
-	len = 0;
-out:
-	s->drv->conn_put(s, c);
-	for (size_t i = 0; i < len; i++)
-		free(tv[i]);
-	free(tv);
-	free(ids);
+	note_free(&note);
 	return rc;
 }

@@ -240,10 +240,9 @@ static const char *const query_sql[PQ__COUNT] = {
     [Q_NOTE_IDS] = "SELECT id FROM notes WHERE user_id = $1::bigint ORDER BY id",
     [Q_NOTE_IDS_TAGGED] = "SELECT id FROM notes WHERE user_id = $1::bigint "
                           "AND tags @> $2::text[] ORDER BY id",
-    /* One row with a NULL chunk id: the note has no chunks; no row: no such note. */
-    [Q_NOTE_CHUNKS] = "SELECT c.id, c.text FROM notes n LEFT JOIN chunks c ON c.note_id = n.id "
-                      "WHERE n.id = $2::bigint AND n.user_id = $1::bigint ORDER BY c.seq",
 
+    [Q_NOTES_CHUNKS] = "SELECT note_id, id, text FROM chunks WHERE note_id = ANY ($2::bigint[]) "
+                       "AND user_id = $1::bigint ORDER BY note_id, seq",
     [Q_VERSION_BUMP] = "UPDATE users SET index_version = index_version + 1 "
                        "WHERE id = $1::bigint",
     [Q_VERSION_BUMP_ALL] = "UPDATE users SET index_version = index_version + 1",
@@ -639,11 +638,24 @@ static enum verr run(struct pg_conn *c, int q, const struct args *a, PGresult **
 	}
 }
 
+static void pg_reset(struct stmt *base)
+{
+	struct pg_stmt *st = (struct pg_stmt *)base;
+	PQclear(st->r);
+	st->r = NULL;
+	for (int i = 0; i < MAX_ARGS; i++) {
+		free(st->a.owned[i]);
+		st->a.owned[i] = NULL;
+	}
+	st->a.n = 0;
+}
+
 static enum verr pg_prepare(struct conn *base, int q, struct stmt **out, struct verror *err)
 {
 	struct pg_stmt *st = &((struct pg_conn *)base)->stmts[q];
 	(void)err;
 	assert(q >= 0 && q < PQ__COUNT && query_sql[q]);
+	pg_reset(&st->base); /* a use left unfinished ends here */
 	st->base.conn = base;
 	st->q = q;
 	*out = &st->base;
@@ -688,18 +700,6 @@ static bool pg_col_null(struct stmt *base, int i)
 {
 	struct pg_stmt *st = (struct pg_stmt *)base;
 	return PQgetisnull(st->r, st->row, i);
-}
-
-static void pg_reset(struct stmt *base)
-{
-	struct pg_stmt *st = (struct pg_stmt *)base;
-	PQclear(st->r);
-	st->r = NULL;
-	for (int i = 0; i < MAX_ARGS; i++) {
-		free(st->a.owned[i]);
-		st->a.owned[i] = NULL;
-	}
-	st->a.n = 0;
 }
 
 /* ---------------------------------------------------------------- pool */

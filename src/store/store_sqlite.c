@@ -154,9 +154,10 @@ static const char *const query_sql[SQ__COUNT] = {
                      "id IN (SELECT value FROM json_each(?2)) AND +user_id = ?1",
     [Q_NOTE_IDS] = "SELECT id FROM notes WHERE user_id = ?1 ORDER BY id",
     [Q_NOTE_IDS_TAGGED] = TAGGED_NOTE_IDS("2") " ORDER BY note_id",
-    [Q_NOTE_CHUNKS] = "SELECT c.id, c.text FROM notes n LEFT JOIN chunks c ON c.note_id = n.id "
-                      "WHERE n.id = ?2 AND n.user_id = ?1 ORDER BY c.seq",
 
+    /* ?2 is a JSON array of note ids; seeks in chunks(note_id, seq). */
+    [Q_NOTES_CHUNKS] = "SELECT note_id, id, text FROM chunks WHERE note_id IN (SELECT value "
+                       "FROM json_each(?2)) AND user_id = ?1 ORDER BY note_id, seq",
     /*
      * The keyword index row of a note, new or replaced, each value behind
      * its owner's marker; the trigger deletes it. Then its owner's
@@ -336,6 +337,9 @@ static enum verr sq_prepare(struct conn *base, int q, struct stmt **out, struct 
 		if (rc != SQLITE_OK)
 			return db_error(c, rc, err);
 	}
+	if (s->used)
+		sqlite3_reset(s->st); /* a use left unfinished ends here */
+	s->bind_rc = SQLITE_OK;
 	s->base.conn = base;
 	s->used = true;
 	*out = &s->base;

@@ -2287,6 +2287,25 @@ Test(store_sqlite, notes_get_many_keeps_order_and_skips_foreign)
 	for (size_t i = 0; i < 6; i++)
 		note_free(&out[i]);
 	cr_assert_eq(store_notes_get_many(db, ann, ids, 0, out, &err), VERR_OK);
+
+	/* With their chunks, in order, for the notes found: none for another user's. */
+	const char *two[] = {"first", "second"};
+	update_chunked(ann, b, "B", two, 2, 3);
+	struct note_chunks ch[6];
+	cr_assert_eq(store_notes_get_many_chunks(db, ann, ids, 6, out, ch, &err), VERR_OK, "%s",
+	             err.detail);
+	cr_assert_eq(out[0].id, b);
+	cr_assert_eq(ch[0].n, 2);
+	cr_assert_str_eq(ch[0].texts[0], "first");
+	cr_assert_str_eq(ch[0].texts[1], "second");
+	cr_assert_eq(ch[0].ids[1], chunk_id("second"));
+	cr_assert_eq(ch[1].n, 0, "another user's note has no chunks here");
+	cr_assert_eq(ch[2].n, 0, "a note without chunks");
+	cr_assert_eq(out[2].id, a);
+	for (size_t i = 0; i < 6; i++) {
+		note_free(&out[i]);
+		note_chunks_free(&ch[i]);
+	}
 }
 
 Test(store_sqlite, note_ids_with_tags_and_note_chunks)
