@@ -372,6 +372,20 @@ static enum verr note_parts(struct conn *c, int64_t id, int64_t user_id,
 	return rc ? rc : db_bump_version(c, user_id, err);
 }
 
+/*
+ * The start of a note's write: a write transaction, the user's usage
+ * before it (Q_USAGE_LOCK: the user's writes take turns from here to the
+ * commit), then q prepared.
+ */
+static enum verr write_begin(struct conn *c, int64_t user_id, int64_t before[2], int q,
+                             struct stmt **st, struct verror *err)
+{
+	enum verr rc = db_run(c, Q_BEGIN_WRITE, err);
+	if (rc == VERR_OK)
+		rc = usage(c, Q_USAGE_LOCK, user_id, before, err);
+	return rc ? rc : c->drv->prepare(c, q, st, err);
+}
+
 enum verr store_note_create(struct store *s, int64_t user_id, const struct note_input *in,
                             int64_t now, struct note *out, struct verror *err)
 {
@@ -386,9 +400,7 @@ enum verr store_note_create(struct store *s, int64_t user_id, const struct note_
 	if ((rc = check_input(in, err)) || (rc = s->drv->conn_get(s, true, &c, err)))
 		goto out;
 retry:
-	if ((rc = db_run(c, Q_BEGIN_WRITE, err)) ||
-	    (rc = usage(c, Q_USAGE_LOCK, user_id, before, err)) ||
-	    (rc = s->drv->prepare(c, Q_NOTE_INSERT, &st, err)))
+	if ((rc = write_begin(c, user_id, before, Q_NOTE_INSERT, &st, err)))
 		goto out;
 	bind_i64(st, 1, user_id);
 	bind_text(st, 2, in->title);
@@ -451,9 +463,7 @@ enum verr store_note_update(struct store *s, int64_t user_id, int64_t id,
 	if ((rc = check_input(in, err)) || (rc = s->drv->conn_get(s, true, &c, err)))
 		goto out;
 retry:
-	if ((rc = db_run(c, Q_BEGIN_WRITE, err)) ||
-	    (rc = usage(c, Q_USAGE_LOCK, user_id, before, err)) ||
-	    (rc = s->drv->prepare(c, Q_NOTE_UPDATE, &st, err)))
+	if ((rc = write_begin(c, user_id, before, Q_NOTE_UPDATE, &st, err)))
 		goto out;
 	bind_i64(st, 1, id);
 	bind_i64(st, 2, user_id);
@@ -513,9 +523,7 @@ enum verr store_note_delete(struct store *s, int64_t user_id, int64_t id, struct
 	if ((rc = s->drv->conn_get(s, true, &c, err)))
 		goto out;
 retry:
-	if ((rc = db_run(c, Q_BEGIN_WRITE, err)) ||
-	    (rc = usage(c, Q_USAGE_LOCK, user_id, before, err)) ||
-	    (rc = s->drv->prepare(c, Q_NOTE_DELETE, &st, err)))
+	if ((rc = write_begin(c, user_id, before, Q_NOTE_DELETE, &st, err)))
 		goto out;
 	bind_i64(st, 1, id);
 	bind_i64(st, 2, user_id);
