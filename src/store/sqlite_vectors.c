@@ -23,8 +23,11 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
+#include "core/log.h"
 #include "core/mem.h"
+#include "core/timeutil.h"
 #include "store/vecmath.h"
 
 struct vset {
@@ -117,23 +120,40 @@ void vector_cache_usage(struct store *s, size_t *users, size_t *bytes)
 	pthread_mutex_unlock(&c->mu);
 }
 
+#define HUGE_PAGE ((size_t)2 << 20)
+
 /*
  * n floats, 64-byte aligned, so with dim a multiple of 16 every row starts
- * on a cache line. posix_memalign fails only for want of memory; xmalloc
+ * on a cache line. A large array is aligned to and asks for huge pages:
+ * filling fresh memory is mostly page faults (614 MB took 1.7 s here in 4
+ * KiB pages, 1.2 s in huge ones, against 36 ms for a copy into memory
+ * already touched). posix_memalign fails only for want of memory; xmalloc
  * then reports that and aborts, as everywhere else.
  */
 static float *floats_alloc(size_t n)
 {
+	size_t bytes = (n ? n : 1) * sizeof(float);
+	bool huge = bytes >= HUGE_PAGE;
 	void *p = NULL;
-	if (posix_memalign(&p, 64, (n ? n : 1) * sizeof(float)) != 0)
-		return xmalloc(n * sizeof(float));
+	if (posix_memalign(&p, huge ? HUGE_PAGE : 64, bytes) != 0)
+		return xmalloc(bytes);
+	if (huge)
+		madvise(p, bytes, MADV_HUGEPAGE); /* advice only: without it, small pages */
 	return p;
+}
+
+/* Rows to allocate for n: room to grow by edits without a new array (unused room costs no memory).
+ */
+static size_t set_cap(size_t n)
+{
+	return n + n / 8 + 64;
 }
 
 static void set_alloc(struct vector_set *vs, size_t n, int dim)
 {
 	vs->dim = dim;
-	vs->vecs = n ? floats_alloc(n * (size_t)dim) : NULL;
+	vs->cap = n ? set_cap(n) : 0;
+	vs->vecs = n ? floats_alloc(vs->cap * (size_t)dim) : NULL;
 	vs->chunk_ids = n ? xmalloc(n * sizeof(*vs->chunk_ids)) : NULL;
 	vs->note_ids = n ? xmalloc(n * sizeof(*vs->note_ids)) : NULL;
 }
@@ -241,11 +261,12 @@ static struct row_of *rows_by_id(const struct vector_set *vs)
  * row has neither (not expected: the caller loads afresh).
  */
 static enum verr refresh(struct conn *c, int64_t user_id, const char *model, int dim,
-                         const struct vector_set *old, int64_t since, struct vector_set *out,
+                         struct vector_set *old, bool own, int64_t since, struct vector_set *out,
                          bool *stale, struct verror *err)
 {
 	struct vector_set fresh = {0}, members = {0};
 	struct row_of *old_by = NULL, *fresh_by = NULL;
+	ptrdiff_t *src = NULL;
 	size_t nfresh = 0, cap = 0, nmem = 0, mcap = 0;
 	struct stmt *st;
 	bool row;
@@ -285,26 +306,61 @@ static enum verr refresh(struct conn *c, int64_t user_id, const char *model, int
 	if (rc)
 		goto out;
 
+	/* Where each row comes from: src[i] >= 0 an old row, else fresh row -1 - src[i]. */
 	old_by = rows_by_id(old);
 	fresh_by = rows_by_id(&fresh);
-	set_alloc(out, nmem, dim);
-	size_t row_bytes = (size_t)dim * sizeof(float);
-	for (size_t i = 0; i < nmem; i++) {
+	src = xmalloc((nmem ? nmem : 1) * sizeof(*src));
+	bool in_order = own && nmem <= old->cap;
+	for (size_t i = 0, last = 0; i < nmem; i++) {
 		const struct row_of *f = row_find(fresh_by, nfresh, members.chunk_ids[i]);
 		const struct row_of *o = f ? NULL : row_find(old_by, old->n, members.chunk_ids[i]);
 		if (!f && !o) {
 			*stale = true;
-			vector_set_free(out);
 			goto out;
 		}
-		const float *src =
-		    f ? fresh.vecs + f->row * (size_t)dim : old->vecs + o->row * (size_t)dim;
-		memcpy(out->vecs + i * (size_t)dim, src, row_bytes);
-		out->chunk_ids[i] = members.chunk_ids[i];
-		out->note_ids[i] = members.note_ids[i];
+		src[i] = f ? -1 - (ptrdiff_t)f->row : (ptrdiff_t)o->row;
+		in_order = in_order && (f || (o->row >= last && (last = o->row + 1)));
 	}
+	size_t row_bytes = (size_t)dim * sizeof(float);
+	if (in_order) {
+		/*
+		 * The old rows kept are in their old order (an edit adds and drops
+		 * rows): in the old array, first close the gaps of the rows gone,
+		 * then open those of the rows new, from the end. No fresh memory
+		 * is touched, where a copy into a new array costs mostly page faults.
+		 */
+		float *v = old->vecs;
+		size_t kept = 0;
+		for (size_t i = 0; i < nmem; i++)
+			if (src[i] >= 0)
+				memmove(v + kept++ * (size_t)dim, v + (size_t)src[i] * (size_t)dim,
+				        row_bytes);
+		for (size_t i = nmem; i-- > 0;) {
+			const float *from = src[i] >= 0
+			                        ? v + --kept * (size_t)dim
+			                        : fresh.vecs + (size_t)(-1 - src[i]) * (size_t)dim;
+			memmove(v + i * (size_t)dim, from, row_bytes);
+		}
+		out->vecs = v;
+		out->cap = old->cap;
+		old->vecs = NULL;
+	} else {
+		out->vecs = floats_alloc(set_cap(nmem) * (size_t)dim);
+		out->cap = set_cap(nmem);
+		for (size_t i = 0; i < nmem; i++) {
+			const float *from = src[i] >= 0
+			                        ? old->vecs + (size_t)src[i] * (size_t)dim
+			                        : fresh.vecs + (size_t)(-1 - src[i]) * (size_t)dim;
+			memcpy(out->vecs + i * (size_t)dim, from, row_bytes);
+		}
+	}
+	out->dim = dim;
 	out->n = nmem;
+	out->chunk_ids = members.chunk_ids;
+	out->note_ids = members.note_ids;
+	members.chunk_ids = members.note_ids = NULL;
 out:
+	free(src);
 	if (rc)
 		vector_set_free(out);
 	vector_set_free(&fresh);
@@ -411,25 +467,38 @@ static enum verr vset_get(struct vector_cache *c, struct conn *conn, int64_t use
 		goto unpin;
 
 	pthread_mutex_lock(&sl->load_mu);
+	/* A snapshot no search holds is taken out of the cache and refreshed in place. */
+	bool own = false;
 	pthread_mutex_lock(&c->mu);
 	*out = current(sl, version);
-	if (!*out && (old = sl->cur))
-		old->refs++;
+	if (!*out && (old = sl->cur)) {
+		if ((own = old->refs == 1)) {
+			sl->cur = NULL;
+			c->bytes -= old->bytes;
+		} else {
+			old->refs++;
+		}
+	}
 	pthread_mutex_unlock(&c->mu);
 	if (*out)
 		goto unlock;
 
 	struct vset *v = xcalloc(1, sizeof(*v));
+	double t0 = time_mono_ms();
 	bool stale = !old || old->version > version;
 	if (!stale)
-		rc =
-		    refresh(conn, user_id, model, dim, &old->vs, old->version, &v->vs, &stale, err);
+		rc = refresh(conn, user_id, model, dim, &old->vs, own, old->version, &v->vs, &stale,
+		             err);
 	if (rc == VERR_OK && stale)
 		rc = load(conn, user_id, model, dim, &v->vs, err);
 	if (rc) {
 		free(v);
 		goto unlock;
 	}
+	log_emit(LOG_INFO, "vectors_cached",
+	         json_pack("{s:I,s:I,s:s,s:f}", "user_id", (json_int_t)user_id, "rows",
+	                   (json_int_t)v->vs.n, "how", stale ? "loaded" : "refreshed", "ms",
+	                   time_mono_ms() - t0));
 	v->version = version;
 	v->bytes = v->vs.n * ((size_t)dim * sizeof(float) + 2 * sizeof(int64_t));
 	v->refs = 2; /* the cache's and the caller's */

@@ -40,6 +40,7 @@ enum {
 struct vector_set {
 	size_t n;
 	int dim;
+	size_t cap;         /* rows vecs has room for */
 	float *vecs;        /* n * dim, row i is chunk_ids[i] */
 	int64_t *chunk_ids; /* ordered by note, then chunk */
 	int64_t *note_ids;

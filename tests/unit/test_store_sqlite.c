@@ -1807,11 +1807,34 @@ Test(store_sqlite, vector_search_refreshes_only_what_changed)
 	cr_assert_float_eq(hits[0].similarity, 7, 1e-6);
 	free(hits);
 
-	/* Only what vectors_load reads is there: the old row of a2 with its new bytes. */
+	/* A chunk new in the middle (n1 gains a first chunk: its rows move up in
+	 * place), then n1's chunks reordered (the rows change order: a copy). */
+	const char *t1b[] = {"a0", "a1", "a2"};
+	update_chunked(ann, n1, "one", t1b, 3, 4);
+	embed(chunk_id("a0"), "a0", "m", DIM, 9);
+	cr_assert_eq(nearest(ann, &hits), 2);
+	cr_assert_eq(hits[0].note_id, n1);
+	cr_assert_eq(hits[0].chunk_id, chunk_id("a0"));
+	cr_assert_float_eq(hits[0].similarity, 9, 1e-6);
+	cr_assert_eq(hits[1].note_id, n3);
+	cr_assert_float_eq(hits[1].similarity, 5, 1e-6);
+	free(hits);
+	const char *t1c[] = {"a2", "a0", "a1"};
+	update_chunked(ann, n1, "one", t1c, 3, 5);
+	embed(chunk_id("a2"), "a2", "m", DIM, 2); /* its bytes in the database right again */
+	cr_assert_eq(nearest(ann, &hits), 2);
+	cr_assert_eq(hits[0].chunk_id, chunk_id("a0"));
+	free(hits);
+	/* The rows vectors_load reads, and only those. */
 	struct vector_set vs;
 	cr_assert_eq(sqlite_vectors_load(db, ann, "m", DIM, &vs, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(vs.n, 3);
+	cr_assert_eq(vs.n, 4);
+	for (size_t i = 0; i < vs.n; i++)
+		cr_assert_eq(vs.note_ids[i], vs.chunk_ids[i] == chunk_id("c1") ? n3 : n1);
 	vector_set_free(&vs);
+	size_t users2, bytes2;
+	vector_cache_usage(db, &users2, &bytes2);
+	cr_assert_eq(bytes2, 4 * (DIM * sizeof(float) + 2 * sizeof(int64_t)));
 }
 
 Test(store_sqlite, vector_cache_keeps_its_budget)
