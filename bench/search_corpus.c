@@ -64,7 +64,7 @@
 #include "services/chunker.h"
 #include "services/notes.h"
 #include "services/services.h"
-#include "services/vecmath.h"
+#include "store/vecmath.h"
 #include "store/store.h"
 
 extern char **environ;

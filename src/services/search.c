@@ -10,7 +10,6 @@
 #include "services/search.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -18,138 +17,14 @@
 #include "core/mem.h"
 #include "core/text.h"
 #include "services/notes.h"
-#include "services/vecmath.h"
+#include "store/vecmath.h"
 
 #define CANDIDATES_MAX 200 /* per ranking, before fusion */
 #define EXACT_LIFT     1.0 /* added to a fused score: above any fused score */
 /* Hybrid fusion (fuse()), tuned on eval/ alone. */
 #define FUSE_SEMANTIC   0.5 /* the semantic side's weight; the keyword side has the rest */
 #define FUSE_KW_HALF    2.0 /* BM25 a query word at which the keyword side scores 0.5 */
-#define CACHE_SLOTS     64
 #define QUERY_TERMS_MAX 64
-
-/* ------------------------------------------------------------------ cache */
-
-struct cached {
-	int refs; /* the cache's own reference, plus one per search using it */
-	int64_t user_id, version, last_used;
-	struct vector_set vs;
-};
-
-struct vector_cache {
-	pthread_mutex_t mu;      /* guards the slots */
-	pthread_mutex_t load_mu; /* one load from the store at a time */
-	struct cached *slots[CACHE_SLOTS];
-	int64_t clock;
-};
-
-struct vector_cache *vector_cache_new(void)
-{
-	struct vector_cache *c = xcalloc(1, sizeof(*c));
-	pthread_mutex_init(&c->mu, NULL);
-	pthread_mutex_init(&c->load_mu, NULL);
-	return c;
-}
-
-static void cached_release(struct vector_cache *c, struct cached *e)
-{
-	pthread_mutex_lock(&c->mu);
-	bool last = --e->refs == 0;
-	pthread_mutex_unlock(&c->mu);
-	if (last) {
-		vector_set_free(&e->vs);
-		free(e);
-	}
-}
-
-void vector_cache_free(struct vector_cache *c)
-{
-	if (!c)
-		return;
-	for (int i = 0; i < CACHE_SLOTS; i++)
-		if (c->slots[i])
-			cached_release(c, c->slots[i]);
-	pthread_mutex_destroy(&c->mu);
-	pthread_mutex_destroy(&c->load_mu);
-	free(c);
-}
-
-/* The user's entry at version, referenced for the caller, or NULL. */
-static struct cached *lookup(struct vector_cache *c, int64_t user_id, int64_t version)
-{
-	struct cached *found = NULL;
-	pthread_mutex_lock(&c->mu);
-	for (int i = 0; i < CACHE_SLOTS && !found; i++) {
-		struct cached *e = c->slots[i];
-		if (e && e->user_id == user_id && e->version == version) {
-			e->refs++;
-			e->last_used = ++c->clock;
-			found = e;
-		}
-	}
-	pthread_mutex_unlock(&c->mu);
-	return found;
-}
-
-/* Puts e in the user's slot, else an empty or the least recently used one. */
-static void install(struct vector_cache *c, struct cached *e)
-{
-	pthread_mutex_lock(&c->mu);
-	int slot = 0;
-	for (int i = 0; i < CACHE_SLOTS; i++) {
-		struct cached *x = c->slots[i];
-		if (x && x->user_id == e->user_id) {
-			slot = i;
-			break;
-		}
-		if (!x || (c->slots[slot] && x->last_used < c->slots[slot]->last_used))
-			slot = i;
-	}
-	struct cached *old = c->slots[slot];
-	c->slots[slot] = e;
-	e->last_used = ++c->clock;
-	pthread_mutex_unlock(&c->mu);
-	if (old)
-		cached_release(c, old);
-}
-
-/*
- * The user's vectors at the store's current index version: from the cache
- * when nothing changed (in this process or another), else loaded afresh,
- * by one search at a time, so searches arriving together after a change
- * share one load instead of each reading every vector. Release with
- * cached_release().
- */
-static enum verr vectors_get(struct svc *svc, int64_t user_id, struct cached **out,
-                             struct verror *err)
-{
-	struct vector_cache *c = svc->vectors;
-	int64_t version;
-	enum verr rc = store_index_version(svc->store, user_id, &version, err);
-	if (rc || (*out = lookup(c, user_id, version)))
-		return rc;
-
-	pthread_mutex_lock(&c->load_mu);
-	if ((*out = lookup(c, user_id, version))) {
-		pthread_mutex_unlock(&c->load_mu);
-		return VERR_OK;
-	}
-	struct cached *e = xcalloc(1, sizeof(*e));
-	e->user_id = user_id;
-	e->version = version;
-	rc = store_vectors_load(svc->store, user_id, svc->embedder->model, svc->embedder->dim,
-	                        &e->vs, err);
-	if (rc) {
-		pthread_mutex_unlock(&c->load_mu);
-		free(e);
-		return rc;
-	}
-	e->refs = 2; /* the cache's and the caller's */
-	install(c, e);
-	pthread_mutex_unlock(&c->load_mu);
-	*out = e;
-	return VERR_OK;
-}
 
 /* ------------------------------------------------------------------ text */
 
@@ -368,87 +243,13 @@ static int by_score(const void *a, const void *b)
 	return (x->note_id < y->note_id) - (x->note_id > y->note_id);
 }
 
-static int hit_by_similarity(const void *a, const void *b)
-{
-	const struct vector_hit *x = a, *y = b;
-	if (x->similarity != y->similarity)
-		return (x->similarity < y->similarity) - (x->similarity > y->similarity);
-	return (x->note_id > y->note_id) - (x->note_id < y->note_id);
-}
-
-/*
- * The in-process twin of store_vector_search, for a backend without one:
- * every cached vector of the user scored against q, each note at its best
- * chunk, best first; with filter, only the notes in only (sorted).
- */
-static enum verr scan_cached(struct svc *svc, int64_t user_id, const float *qv, const int64_t *only,
-                             size_t nonly, bool filter, size_t limit, struct vector_hit **out,
-                             size_t *nout, struct verror *err)
-{
-	struct cached *e;
-	enum verr rc = vectors_get(svc, user_id, &e, err);
-	if (rc)
-		return rc;
-	const struct vector_set *vs = &e->vs;
-	float *scores = xmalloc((vs->n ? vs->n : 1) * sizeof(float));
-	struct vector_hit *hits = xmalloc((vs->n ? vs->n : 1) * sizeof(*hits));
-	size_t n = 0;
-	if (filter && nonly * 8 < vs->n) {
-		/* A few notes (keyword hits): find their rows by binary search, the
-		 * set being ordered by note, rather than scoring every row. */
-		for (size_t k = 0; k < nonly; k++) {
-			size_t lo = 0, hi = vs->n;
-			while (lo < hi) {
-				size_t mid = lo + (hi - lo) / 2;
-				if (vs->note_ids[mid] < only[k])
-					lo = mid + 1;
-				else
-					hi = mid;
-			}
-			size_t best = lo;
-			for (size_t r = lo; r < vs->n && vs->note_ids[r] == only[k]; r++) {
-				vec_dot_many(qv, vs->vecs + r * (size_t)vs->dim, 1, vs->dim,
-				             &scores[r]);
-				if (scores[r] > scores[best])
-					best = r;
-			}
-			if (best < vs->n && vs->note_ids[best] == only[k])
-				hits[n++] =
-				    (struct vector_hit){only[k], vs->chunk_ids[best], scores[best]};
-		}
-	} else {
-		vec_dot_many(qv, vs->vecs, vs->n, vs->dim, scores);
-		for (size_t i = 0; i < vs->n;) {
-			int64_t note = vs->note_ids[i];
-			size_t best = i;
-			for (; i < vs->n && vs->note_ids[i] == note; i++)
-				if (scores[i] > scores[best])
-					best = i;
-			if (!filter ||
-			    (nonly && bsearch(&note, only, nonly, sizeof(int64_t), cmp_i64)))
-				hits[n++] =
-				    (struct vector_hit){note, vs->chunk_ids[best], scores[best]};
-		}
-	}
-	free(scores);
-	cached_release(svc->vectors, e);
-	if (n)
-		qsort(hits, n, sizeof(*hits), hit_by_similarity);
-	*out = hits;
-	*nout = n < limit ? n : limit;
-	return VERR_OK;
-}
-
-/* The user's notes nearest to qv, from the backend or the in-process scan. */
+/* The user's notes nearest to qv by the embedder's vectors (store_vector_search). */
 static enum verr nearest(struct svc *svc, int64_t user_id, const float *qv, const int64_t *only,
                          size_t nonly, bool filter, size_t limit, struct vector_hit **out,
                          size_t *n, struct verror *err)
 {
-	if (store_has_vector_search(svc->store))
-		return store_vector_search(svc->store, user_id, svc->embedder->model,
-		                           svc->embedder->dim, qv, only, nonly, filter, limit, out,
-		                           n, err);
-	return scan_cached(svc, user_id, qv, only, nonly, filter, limit, out, n, err);
+	return store_vector_search(svc->store, user_id, svc->embedder->model, svc->embedder->dim,
+	                           qv, only, nonly, filter, limit, out, n, err);
 }
 
 static double clamp01(double x)
@@ -580,40 +381,28 @@ const char *search_mode_name(enum search_mode mode)
 }
 
 /* The excerpt and passage of a hit: its best chunk by vector, else by query words. */
-static enum verr fill_text(struct svc *svc, int64_t user_id, const char *query,
-                           const struct cand *c, struct search_hit *h, struct verror *err)
+static void fill_text(const char *query, const struct cand *c, const struct note_chunks *ch,
+                      struct search_hit *h)
 {
-	int64_t *ids = NULL;
-	char **texts = NULL;
-	size_t n = 0;
-	enum verr rc = store_note_chunks(svc->store, user_id, c->note_id, &ids, &texts, &n, err);
-	if (rc == VERR_NOT_FOUND) /* deleted since it was loaded: its text as loaded */
-		verr_clear(err);
-	else if (rc)
-		return rc;
+	/* No chunks (none yet, or the note deleted since it was loaded): its text as loaded. */
 	const char *best = h->note.content[0] ? h->note.content : h->note.title;
 	size_t best_hits = 0;
 	char *terms[QUERY_TERMS_MAX];
 	size_t nterms = words(query, terms, QUERY_TERMS_MAX, false);
-	for (size_t i = 0; i < n; i++) {
-		if (c->chunk_id && ids[i] == c->chunk_id) {
-			best = texts[i];
+	for (size_t i = 0; i < ch->n; i++) {
+		if (c->chunk_id && ch->ids[i] == c->chunk_id) {
+			best = ch->texts[i];
 			break;
 		}
-		size_t hits = count_terms(texts[i], strlen(texts[i]), terms, nterms);
+		size_t hits = count_terms(ch->texts[i], strlen(ch->texts[i]), terms, nterms);
 		if (i == 0 || hits > best_hits) {
-			best = texts[i];
+			best = ch->texts[i];
 			best_hits = hits;
 		}
 	}
 	words_free(terms, nterms);
 	h->passage = xstrdup(best);
 	h->excerpt = search_excerpt(best, query, SEARCH_EXCERPT_MAX);
-	for (size_t i = 0; i < n; i++)
-		free(texts[i]);
-	free(texts);
-	free(ids);
-	return VERR_OK;
 }
 
 /*
@@ -791,9 +580,11 @@ enum verr search_run(struct svc *svc, int64_t user_id, const struct search_query
 	out->hits = xcalloc(k ? k : 1, sizeof(struct search_hit));
 	int64_t *ids = xcalloc(k ? k : 1, sizeof(int64_t));
 	struct note *notes = xcalloc(k ? k : 1, sizeof(struct note));
+	struct note_chunks *chunks = xcalloc(k ? k : 1, sizeof(struct note_chunks));
 	for (size_t i = 0; i < k; i++)
 		ids[i] = fused.c[i].note_id;
-	rc = store_notes_get_many(svc->store, user_id, ids, k, notes, err);
+	/* The notes and their chunks (for the excerpts) in one read. */
+	rc = store_notes_get_many_chunks(svc->store, user_id, ids, k, notes, chunks, err);
 	for (size_t i = 0; i < k && rc == VERR_OK; i++) {
 		if (!notes[i].id) /* deleted meanwhile */
 			continue;
@@ -802,10 +593,13 @@ enum verr search_run(struct svc *svc, int64_t user_id, const struct search_query
 		notes[i] = (struct note){0};
 		h->similarity = fused.c[i].similarity < 0 ? 0 : fused.c[i].similarity;
 		h->score = fused.c[i].score;
-		rc = fill_text(svc, user_id, q->text, &fused.c[i], h, err);
+		fill_text(q->text, &fused.c[i], &chunks[i], h);
 	}
-	for (size_t i = 0; i < k; i++)
+	for (size_t i = 0; i < k; i++) {
 		note_free(&notes[i]);
+		note_chunks_free(&chunks[i]);
+	}
+	free(chunks);
 	free(notes);
 	free(ids);
 	if (rc)

@@ -74,8 +74,4 @@ enum verr search_index_status(struct svc *svc, int64_t user_id, struct index_sta
 /* The passage of text (at most max characters, cut at words) that best matches query. */
 char *search_excerpt(const char *text, const char *query, size_t max);
 
-/* The per-process cache of users' vectors, checked against the store's index version. */
-struct vector_cache *vector_cache_new(void);
-void vector_cache_free(struct vector_cache *c); /* accepts NULL */
-
 #endif

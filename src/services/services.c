@@ -29,14 +29,12 @@ enum verr svc_init(struct svc *svc, struct store *store, const struct config *cf
 		svc_cleanup(svc);
 		return rc;
 	}
-	svc->vectors = vector_cache_new();
 	return VERR_OK;
 }
 
 void svc_cleanup(struct svc *svc)
 {
 	embed_worker_stop(svc->worker);
-	vector_cache_free(svc->vectors);
 	llm_free(svc->llm);
 	embedder_free(svc->embedder);
 	ratelimit_free(svc->logins);
@@ -45,7 +43,6 @@ void svc_cleanup(struct svc *svc)
 	svc->logins = NULL;
 	svc->bcrypt = NULL;
 	svc->worker = NULL;
-	svc->vectors = NULL;
 	svc->llm = NULL;
 	svc->embedder = NULL;
 }

@@ -15,7 +15,6 @@
 #include "providers/llm.h"
 #include "store/store.h"
 
-struct vector_cache;
 struct embed_worker;
 struct lane;
 struct ratelimit;
@@ -25,10 +24,9 @@ struct svc {
 	const struct config *cfg;
 	struct embedder *embedder;
 	struct llm *llm;
-	struct vector_cache *vectors; /* users' vectors, kept between searches */
-	struct embed_worker *worker;  /* NULL unless this process embeds */
-	struct lane *bcrypt;          /* BCRYPT_THREADS low-priority threads for password hashes */
-	struct ratelimit *logins;     /* LOGIN_RATE_PER_MINUTE, by account */
+	struct embed_worker *worker; /* NULL unless this process embeds */
+	struct lane *bcrypt;         /* BCRYPT_THREADS low-priority threads for password hashes */
+	struct ratelimit *logins;    /* LOGIN_RATE_PER_MINUTE, by account */
 	/* Hashed at the configured cost on the first login for an unknown
 	 * e-mail, so each such login spends as long in bcrypt as one with a
 	 * wrong password; dummy_mu guards it. */

@@ -1,7 +1,7 @@
 /*
  * pg_migrations.c - the PostgreSQL schema, one versioned step at a time.
  *
- * store_pg.c runs each step with its schema_migrations row in one
+ * The repository (store.c) runs each step with its schema_migrations row in one
  * transaction, under an advisory lock, so two processes migrating at once
  * take turns. The SQL here holds no values, only schema; the one
  * substitution is the integer dimension of the vector column
@@ -321,12 +321,11 @@ static const char keyword_bm25_down[] = USAGE_FUNCTION_V4
     "  FOR EACH ROW EXECUTE FUNCTION vault_notes_usage();\n"
     "ALTER TABLE users DROP COLUMN keyword_length;\n";
 
-const struct pg_migration pg_migrations[] = {
+const struct migration pg_migrations[] = {
     {1, "init", init_up, init_down},
     {2, "search", search_up, search_down},
     {3, "keyword_per_user", keyword_per_user_up, keyword_per_user_down},
     {4, "usage", usage_up, usage_down},
     {5, "keyword_bm25", keyword_bm25_up, keyword_bm25_down},
+    {0, NULL, NULL, NULL},
 };
-
-const size_t pg_nmigrations = sizeof(pg_migrations) / sizeof(pg_migrations[0]);

@@ -2,15 +2,12 @@
  * pg_migrations.h - the PostgreSQL schema history, private to store_pg.c.
  *
  * Each migration is a version, a name and the SQL that applies and reverts
- * it, compiled into the binary; the versions and names are SQLite's
- * (sqlite_migrations.h), so `vault migrate status` reads the same on both.
- * Versions rise strictly through the array; append new ones at the end and
- * never edit one that has shipped.
+ * it, compiled into the binary (struct migration, driver.h).
  */
 #ifndef VAULT_STORE_PG_MIGRATIONS_H
 #define VAULT_STORE_PG_MIGRATIONS_H
 
-#include <stddef.h>
+#include "store/driver.h"
 
 /*
  * Stands in the SQL for the dimension of the chunks' vector column:
@@ -19,15 +16,8 @@
  */
 #define PG_MIGRATION_DIM "@EMBEDDING_DIM@"
 
-struct pg_migration {
-	int version;
-	const char *name;
-	const char *up;   /* one or more statements, run in one transaction */
-	const char *down; /* undoes up exactly */
-};
-
-extern const struct pg_migration pg_migrations[];
-extern const size_t pg_nmigrations;
+/* Oldest first, ended by a zero version. */
+extern const struct migration pg_migrations[];
 
 /* Changes the vector column to PG_MIGRATION_DIM, dropping every vector (a reindex of all). */
 extern const char pg_redim_sql[];

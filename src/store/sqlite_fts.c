@@ -45,8 +45,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "core/mem.h"
-#include "store/backend.h"
 
 #define US        '\x1f' /* the marker's delimiter, never part of a token */
 #define ID_MAX    19     /* digits of an int64 id */
@@ -65,8 +65,8 @@ struct owner_tokenizer {
 struct prefixing {
 	void *ctx;
 	int (*emit)(void *ctx, int flags, const char *token, int n, int start, int end);
-	char *buf; /* "<id>\x1F" then the token */
-	size_t prefix, cap;
+	struct buf b; /* "<id>\x1F" then the token, at most INT_MAX bytes */
+	size_t prefix;
 	int shift; /* the marker's length: offsets are into the whole value */
 };
 
@@ -101,15 +101,10 @@ static void tok_delete(Fts5Tokenizer *p)
 static int prefixed(void *p, int flags, const char *token, int n, int start, int end)
 {
 	struct prefixing *x = p;
-	size_t need = x->prefix + (size_t)n;
-	if (need > INT_MAX)
+	x->b.len = x->prefix; /* the previous token goes, the owner's prefix stays */
+	if (buf_add(&x->b, token, (size_t)n))
 		return SQLITE_TOOBIG;
-	if (need > x->cap) {
-		x->cap = need * 2;
-		x->buf = xrealloc(x->buf, x->cap);
-	}
-	memcpy(x->buf + x->prefix, token, (size_t)n);
-	return x->emit(x->ctx, flags, x->buf, (int)need, start + x->shift, end + x->shift);
+	return x->emit(x->ctx, flags, x->b.p, (int)x->b.len, start + x->shift, end + x->shift);
 }
 
 /*
@@ -130,11 +125,12 @@ static int tok_tokenize(Fts5Tokenizer *p, void *ctx, int flags, const char *text
 		return SQLITE_ERROR;
 
 	/* The prefix is the digits and the closing US. */
-	struct prefixing x = {ctx, emit, NULL, (size_t)close, 64, close + 1};
-	x.buf = xmalloc(x.cap);
-	memcpy(x.buf, text + 1, x.prefix);
+	struct prefixing x = {
+	    .ctx = ctx, .emit = emit, .prefix = (size_t)close, .shift = close + 1};
+	buf_init(&x.b, INT_MAX);
+	buf_add(&x.b, text + 1, x.prefix);
 	int rc = t->inner.xTokenize(t->tok, &x, flags, text + x.shift, n - x.shift, prefixed);
-	free(x.buf);
+	buf_free(&x.b);
 	return rc;
 }
 
@@ -303,36 +299,37 @@ int sqlite_fts_register(sqlite3 *db)
 /* ---------------------------------------------------------------- queries */
 
 /* Appends term without its double quotes. */
-static void add_term(struct sbuf *b, const char *term)
+static void add_term(struct buf *b, const char *term)
 {
 	for (const char *t = term; *t; t++)
 		if (*t != '"')
-			sbuf_add(b, t, 1);
+			buf_add(b, t, 1);
 }
 
 char *sqlite_fts_match(int64_t user_id, const char *const *terms, size_t nterms, bool phrase)
 {
-	struct sbuf b = {0};
+	struct buf b;
 	char owner[32]; /* the opening quote and the marker */
 	snprintf(owner, sizeof(owner), "\"%c%lld%c", US, (long long)user_id, US);
-	sbuf_str(&b, "");
+	buf_init(&b, BUF_NOCAP);
+	buf_add(&b, "", 0);
 	if (phrase) {
-		sbuf_str(&b, "{title tags} : ");
-		sbuf_str(&b, owner);
+		buf_adds(&b, "{title tags} : ");
+		buf_adds(&b, owner);
 		for (size_t i = 0; i < nterms; i++) {
 			if (i)
-				sbuf_str(&b, " ");
+				buf_adds(&b, " ");
 			add_term(&b, terms[i]);
 		}
-		sbuf_str(&b, "\"");
+		buf_adds(&b, "\"");
 	} else {
 		for (size_t i = 0; i < nterms; i++) {
 			if (i)
-				sbuf_str(&b, " OR ");
-			sbuf_str(&b, owner);
+				buf_adds(&b, " OR ");
+			buf_adds(&b, owner);
 			add_term(&b, terms[i]);
-			sbuf_str(&b, "\"");
+			buf_adds(&b, "\"");
 		}
 	}
-	return b.p;
+	return buf_steal(&b);
 }

@@ -1,12 +1,12 @@
 /*
  * sqlite_migrations.c - the SQLite schema, one versioned step at a time.
  *
- * store_sqlite.c runs each step with its schema_migrations row in one
- * transaction. The SQL here holds no values, only schema, so nothing in it
- * is ever interpolated.
+ * The repository (store.c) runs each step with its schema_migrations row
+ * in one transaction. Versions rise strictly through the array; append new
+ * ones at the end and never edit one that has shipped. The SQL here holds no values, only schema,
+ * so nothing in it is ever interpolated.
  */
-#include "store/sqlite_migrations.h"
-
+#include "store/driver.h"
 #include "store/sqlite_fts.h"
 
 /*
@@ -246,11 +246,25 @@ static const char usage_down[] = "DROP TRIGGER notes_usage_insert;\n"
                                  "ALTER TABLE users DROP COLUMN notes_count;\n"
                                  "ALTER TABLE users DROP COLUMN notes_bytes;\n";
 
-const struct sqlite_migration sqlite_migrations[] = {
+/*
+ * 5 vector_version: each vector stamped with its owner's index version
+ * after the write that made it (embed_done), so the in-process vector
+ * cache (sqlite_vectors.c) reads only the vectors written since the
+ * version it holds; chunks_vector_version finds them. Vectors made before
+ * keep 0, which a cache only ever loads whole.
+ */
+static const char vector_version_up[] =
+    "ALTER TABLE chunks ADD COLUMN vector_version INTEGER NOT NULL DEFAULT 0;\n"
+    "CREATE INDEX chunks_vector_version ON chunks(user_id, vector_version);\n";
+
+static const char vector_version_down[] = "DROP INDEX chunks_vector_version;\n"
+                                          "ALTER TABLE chunks DROP COLUMN vector_version;\n";
+
+const struct migration sqlite_migrations[] = {
     {1, "init", init_up, init_down},
     {2, "search", search_up, search_down},
     {3, "keyword_per_user", keyword_per_user_up, keyword_per_user_down},
     {4, "usage", usage_up, usage_down},
+    {5, "vector_version", vector_version_up, vector_version_down},
+    {0, NULL, NULL, NULL},
 };
-
-const size_t sqlite_nmigrations = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

@@ -1,31 +1,38 @@
 /*
- * store.c - picks a backend by URL scheme and forwards each call to it;
- * and the helpers the backends share (backend.h).
+ * store.c - the repository, part one: opening a store by URL scheme, the
+ * migrations runner, users and refresh tokens; store_notes.c has notes,
+ * chunks, the embedding queue and search. Written once over the driver
+ * interface (driver.h); the SQL is the drivers'.
  */
 #include "store/store.h"
 
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "core/mem.h"
-#include "store/backend.h"
+#include "core/timeutil.h"
+#include "store/driver.h"
 
 static const struct {
 	const char *scheme;
-	const struct store_ops *ops;
-} backends[] = {
-    {"sqlite://", &store_sqlite_ops},
-    {"postgresql://", &store_pg_ops},
-    {"postgres://", &store_pg_ops},
+	const struct driver *drv;
+} schemes[] = {
+    {"sqlite://", &sqlite_driver},
+    {"postgresql://", &pg_driver},
+    {"postgres://", &pg_driver},
 };
 
 enum verr store_open(const char *url, const struct store_opts *opts, struct store **out,
                      struct verror *err)
 {
 	*out = NULL;
-	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
-		if (strncmp(url, backends[i].scheme, strlen(backends[i].scheme)) == 0)
-			return backends[i].ops->open(url, opts, out, err);
+	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
+		if (strncmp(url, schemes[i].scheme, strlen(schemes[i].scheme)) == 0)
+			return schemes[i].drv->open(url, opts, out, err);
 	return verr_set(
 	    err, VERR_INVALID,
 	    "unsupported database URL scheme; expected sqlite:///path or postgresql://...");
@@ -34,340 +41,626 @@ enum verr store_open(const char *url, const struct store_opts *opts, struct stor
 void store_close(struct store *s)
 {
 	if (s)
-		s->ops->close(s);
+		s->drv->close(s);
 }
 
-void note_free(struct note *n)
+/* ---------------------------------------------------------------- statements */
+
+enum verr db_finish(struct stmt *st, struct verror *err)
 {
-	if (!n)
-		return;
-	free(n->title);
-	free(n->content);
-	for (size_t i = 0; i < n->ntags; i++)
-		free(n->tags[i]);
-	free(n->tags);
-	memset(n, 0, sizeof(*n));
+	bool row;
+	enum verr rc;
+	do
+		rc = step(st, &row, err);
+	while (rc == VERR_OK && row);
+	reset(st);
+	return rc;
 }
 
-void note_page_free(struct note_page *p)
+enum verr db_run(struct conn *c, int q, struct verror *err)
 {
-	if (!p)
-		return;
-	for (size_t i = 0; i < p->n; i++)
-		note_free(&p->items[i]);
-	free(p->items);
-	memset(p, 0, sizeof(*p));
+	struct stmt *st;
+	enum verr rc = c->drv->prepare(c, q, &st, err);
+	return rc ? rc : db_finish(st, err);
+}
+
+char *db_id_list(const int64_t *ids, size_t stride, size_t n, const char *brackets)
+{
+	size_t cap = n * 21 + 3, len = 0;
+	char *p = xmalloc(cap);
+
+	p[len++] = brackets[0];
+	for (size_t k = 0; k < n; k++) {
+		int64_t id;
+		memcpy(&id, (const char *)ids + k * stride, sizeof(id));
+		len += (size_t)snprintf(p + len, cap - len, k ? ",%" PRId64 : "%" PRId64, id);
+	}
+	p[len++] = brackets[1];
+	p[len] = '\0';
+	return p;
+}
+
+bool db_again(struct store *s, struct conn *c, enum verr rc, int *tries)
+{
+	(void)s;
+	if (rc == VERR_OK || !c || !c->retryable || (*tries)++ > 0)
+		return false;
+	return db_run(c, Q_ROLLBACK, NULL) == VERR_OK;
+}
+
+enum verr db_get(struct store *s, bool write, struct conn **c, int q, struct stmt **st,
+                 struct verror *err)
+{
+	enum verr rc = VERR_OK;
+	if (!*c)
+		rc = s->drv->conn_get(s, write, c, err);
+	return rc ? rc : s->drv->prepare(*c, q, st, err);
 }
 
 enum verr store_ping(struct store *s, struct verror *err)
 {
-	return s->ops->ping(s, err);
+	struct conn *c = NULL;
+	enum verr rc = s->drv->conn_get(s, false, &c, err);
+	if (rc == VERR_OK)
+		rc = db_run(c, Q_PING, err);
+	s->drv->conn_put(s, c);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- migrations */
+
+static size_t nmigrations(const struct store *s)
+{
+	size_t n = 0;
+	while (s->drv->migrations[n].version)
+		n++;
+	return n;
+}
+
+static int latest_version(const struct store *s)
+{
+	size_t n = nmigrations(s);
+	return n ? s->drv->migrations[n - 1].version : 0;
+}
+
+static const char migrations_table_sql[] =
+    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+    "version integer PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)";
+
+/*
+ * Reads schema_migrations: applied_at[i] for each known migration (0 if not
+ * applied) and *current, the highest version recorded, known to this build
+ * or not. A database without the table is at version 0.
+ */
+static enum verr read_applied(struct store *s, struct conn *c, int64_t *applied_at, int *current,
+                              struct verror *err)
+{
+	const struct migration *m = s->drv->migrations;
+	size_t n = nmigrations(s);
+	struct stmt *st;
+	bool row;
+	enum verr rc;
+
+	memset(applied_at, 0, n * sizeof(*applied_at));
+	*current = 0;
+	if ((rc = s->drv->prepare(c, Q_MIG_TABLE_EXISTS, &st, err)) || (rc = step(st, &row, err)))
+		return rc;
+	reset(st);
+	if (!row)
+		return VERR_OK;
+	if ((rc = s->drv->prepare(c, Q_MIG_LIST, &st, err)))
+		return rc;
+	while ((rc = step(st, &row, err)) == VERR_OK && row) {
+		int version = (int)col_i64(st, 0);
+		if (version > *current)
+			*current = version;
+		for (size_t i = 0; i < n; i++)
+			if (m[i].version == version)
+				applied_at[i] = col_i64(st, 1);
+	}
+	reset(st);
+	return rc;
+}
+
+/*
+ * Applies (up) or reverts one migration together with its schema_migrations
+ * row, in one transaction under the migration lock: another process
+ * migrating at once waits, then finds the step done and does nothing
+ * (*done false). DDL is transactional on both databases, so a failed step
+ * leaves nothing behind.
+ */
+static enum verr migration_step(struct store *s, struct conn *c, const struct migration *m, bool up,
+                                bool *done, struct verror *err)
+{
+	struct stmt *st;
+	bool applied;
+	enum verr rc;
+
+	*done = false;
+	if ((rc = db_run(c, Q_BEGIN_WRITE, err)) || (rc = db_run(c, Q_MIG_LOCK, err)) ||
+	    (rc = s->drv->exec(s, c, migrations_table_sql, err)) ||
+	    (rc = s->drv->prepare(c, Q_MIG_APPLIED, &st, err)))
+		return rc;
+	bind_i64(st, 1, m->version);
+	if ((rc = step(st, &applied, err)))
+		return rc;
+	reset(st);
+	if (applied == up)
+		return db_run(c, Q_COMMIT, err);
+
+	if ((rc = s->drv->exec(s, c, up ? m->up : m->down, err)) ||
+	    (rc = s->drv->prepare(c, up ? Q_MIG_INSERT : Q_MIG_DELETE, &st, err)))
+		return rc;
+	bind_i64(st, 1, m->version);
+	if (up) {
+		bind_text(st, 2, m->name);
+		bind_i64(st, 3, time_now_ms());
+	}
+	if ((rc = db_finish(st, err)) || (rc = db_run(c, Q_COMMIT, err)))
+		return rc;
+	*done = true;
+	log_emit(LOG_INFO, "migration",
+	         json_pack("{s:i,s:s,s:s}", "version", m->version, "name", m->name, "direction",
+	                   up ? "up" : "down"));
+	return VERR_OK;
 }
 
 enum verr store_migrate_up(struct store *s, int target, int *applied, struct verror *err)
 {
-	return s->ops->migrate_up(s, target, applied, err);
+	const struct migration *m = s->drv->migrations;
+	struct conn *c = NULL;
+	enum verr rc;
+	int n = 0, latest = latest_version(s);
+
+	if (target == -1)
+		target = latest;
+	if (target < 0 || target > latest) {
+		rc = verr_set(err, VERR_INVALID, "no migration %d: versions run from 1 to %d",
+		              target, latest);
+		goto out;
+	}
+	if ((rc = s->drv->conn_get(s, true, &c, err)))
+		goto out;
+	for (size_t i = 0; m[i].version && m[i].version <= target; i++) {
+		bool done;
+		if ((rc = migration_step(s, c, &m[i], true, &done, err)))
+			goto out;
+		n += done;
+	}
+out:
+	s->drv->conn_put(s, c);
+	if (applied)
+		*applied = n;
+	return rc;
 }
 
 enum verr store_migrate_down(struct store *s, int target, int *reverted, struct verror *err)
 {
-	return s->ops->migrate_down(s, target, reverted, err);
+	const struct migration *m = s->drv->migrations;
+	size_t count = nmigrations(s);
+	int64_t *applied_at = xcalloc(count + 1, sizeof(*applied_at));
+	struct conn *c = NULL;
+	int current, n = 0, latest = latest_version(s);
+	enum verr rc;
+
+	if (target < -1) {
+		rc = verr_set(err, VERR_INVALID, "no migration %d", target);
+		goto out;
+	}
+	if ((rc = s->drv->conn_get(s, true, &c, err)) ||
+	    (rc = read_applied(s, c, applied_at, &current, err)))
+		goto out;
+	if (current > latest && current > target) {
+		rc = verr_set(err, VERR_INVALID,
+		              "database schema is at version %d, newer than this build of vault "
+		              "(%d): revert it with the build that applied it",
+		              current, latest);
+		goto out;
+	}
+	if (target == -1) {
+		/* One step: down to the known version below the newest applied one. */
+		target = current;
+		for (size_t i = count; i-- > 0;)
+			if (applied_at[i]) {
+				target = i ? m[i - 1].version : 0;
+				break;
+			}
+	}
+	for (size_t i = count; i-- > 0 && m[i].version > target;) {
+		bool done;
+		if (!applied_at[i])
+			continue;
+		if ((rc = migration_step(s, c, &m[i], false, &done, err)))
+			goto out;
+		n += done;
+	}
+out:
+	s->drv->conn_put(s, c);
+	free(applied_at);
+	if (reverted)
+		*reverted = n;
+	return rc;
 }
 
 enum verr store_migrate_status(struct store *s, struct migration_info **out, size_t *n,
                                struct verror *err)
 {
-	return s->ops->migrate_status(s, out, n, err);
+	const struct migration *m = s->drv->migrations;
+	size_t count = nmigrations(s);
+	int64_t *applied_at = xcalloc(count + 1, sizeof(*applied_at));
+	struct conn *c = NULL;
+	int current;
+	enum verr rc;
+
+	*out = NULL;
+	*n = 0;
+	if ((rc = s->drv->conn_get(s, false, &c, err)) ||
+	    (rc = read_applied(s, c, applied_at, &current, err)))
+		goto out;
+	*out = xcalloc(count + 1, sizeof(**out));
+	for (size_t i = 0; i < count; i++)
+		(*out)[i] = (struct migration_info){m[i].version, m[i].name, applied_at[i]};
+	*n = count;
+out:
+	s->drv->conn_put(s, c);
+	free(applied_at);
+	return rc;
+}
+
+/*
+ * Where the schema fixes the vectors' dimension (pgvector's column type),
+ * a different EMBEDDING_DIM would fail every embed_done: say so at start-up.
+ */
+static enum verr check_dim(struct store *s, struct conn *c, struct verror *err)
+{
+	struct stmt *st;
+	bool row;
+	int want = s->drv->vector_dim(s);
+	enum verr rc = s->drv->prepare(c, Q_VECTOR_DIM, &st, err);
+	if (rc || (rc = step(st, &row, err)))
+		return rc;
+	int have = row ? (int)col_i64(st, 0) : -1;
+	reset(st);
+	if (have != want)
+		rc = verr_set(err, VERR_UNAVAILABLE,
+		              "the database stores vector(%d) but EMBEDDING_DIM is %d: set "
+		              "EMBEDDING_DIM=%d, or run `vault reindex` to embed every note "
+		              "again at %d dimensions (stop the servers and workers first)",
+		              have, want, have, want);
+	return rc;
 }
 
 enum verr store_schema_check(struct store *s, struct verror *err)
 {
-	return s->ops->schema_check(s, err);
+	size_t count = nmigrations(s);
+	int64_t *applied_at = xcalloc(count + 1, sizeof(*applied_at));
+	struct conn *c = NULL;
+	int current, latest = latest_version(s);
+	enum verr rc;
+
+	if ((rc = s->drv->conn_get(s, false, &c, err)) ||
+	    (rc = read_applied(s, c, applied_at, &current, err)))
+		goto out;
+	if (current > latest) {
+		rc = verr_set(err, VERR_UNAVAILABLE,
+		              "database schema is at version %d, newer than this build of vault "
+		              "expects (%d): upgrade vault, or run `vault migrate down %d` with "
+		              "the newer build",
+		              current, latest, latest);
+		goto out;
+	}
+	for (size_t i = 0; i < count; i++)
+		if (!applied_at[i]) {
+			rc = verr_set(err, VERR_UNAVAILABLE,
+			              "database schema is at version %d, expected %d: run `vault "
+			              "migrate up`",
+			              current, latest);
+			goto out;
+		}
+	if (s->drv->caps & DB_FIXED_DIM)
+		rc = check_dim(s, c, err);
+out:
+	s->drv->conn_put(s, c);
+	free(applied_at);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- users */
+
+static enum verr read_user(struct stmt *st, struct user *u, struct verror *err)
+{
+	size_t email_len, hash_len;
+	const char *email = st->conn->drv->col_text(st, 1, &email_len);
+	const char *hash = st->conn->drv->col_text(st, 2, &hash_len);
+
+	memset(u, 0, sizeof(*u));
+	u->id = col_i64(st, 0);
+	if (email_len > STORE_EMAIL_MAX || hash_len >= STORE_HASH_MAX)
+		return verr_set(err, VERR_INTERNAL, "user %" PRId64 " has a malformed row", u->id);
+	memcpy(u->email, email, email_len);
+	memcpy(u->password_hash, hash, hash_len);
+	u->created_at = col_i64(st, 3);
+	return VERR_OK;
 }
 
 enum verr store_user_create(struct store *s, const char *email, const char *password_hash,
                             int64_t now, struct user *out, struct verror *err)
 {
-	return s->ops->user_create(s, email, password_hash, now, out, err);
+	struct conn *c = NULL;
+	struct stmt *st;
+	bool row;
+	enum verr rc;
+
+	memset(out, 0, sizeof(*out));
+	if (strlen(email) > STORE_EMAIL_MAX)
+		return verr_set(err, VERR_INVALID, "e-mail longer than %d bytes", STORE_EMAIL_MAX);
+	if (strlen(password_hash) >= STORE_HASH_MAX)
+		return verr_set(err, VERR_INVALID, "password hash longer than %d bytes",
+		                STORE_HASH_MAX - 1);
+	if ((rc = db_get(s, true, &c, Q_USER_INSERT, &st, err)))
+		goto out;
+	bind_text(st, 1, email);
+	bind_text(st, 2, password_hash);
+	bind_i64(st, 3, now);
+	if ((rc = step(st, &row, err)))
+		goto out;
+	out->id = row ? col_i64(st, 0) : 0;
+	if ((rc = db_finish(st, err)))
+		goto out;
+	strcpy(out->email, email);
+	strcpy(out->password_hash, password_hash);
+	out->created_at = now;
+out:
+	s->drv->conn_put(s, c);
+	return rc;
+}
+
+/* Runs a user lookup (q binds 1 from id or key) and reads the one row. */
+static enum verr user_lookup(struct store *s, int q, int64_t id, const char *key, struct user *out,
+                             struct verror *err)
+{
+	struct conn *c = NULL;
+	struct stmt *st;
+	bool row;
+	enum verr rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = db_get(s, false, &c, q, &st, err)))
+		goto out;
+	if (key)
+		bind_text(st, 1, key);
+	else
+		bind_i64(st, 1, id);
+	if ((rc = step(st, &row, err)))
+		goto out;
+	rc = row ? read_user(st, out, err) : verr_set(err, VERR_NOT_FOUND, "no such user");
+out:
+	s->drv->conn_put(s, c);
+	return rc;
 }
 
 enum verr store_user_get(struct store *s, int64_t id, struct user *out, struct verror *err)
 {
-	return s->ops->user_get(s, id, out, err);
+	return user_lookup(s, Q_USER_GET, id, NULL, out, err);
 }
 
 enum verr store_user_get_by_email(struct store *s, const char *email, struct user *out,
                                   struct verror *err)
 {
-	return s->ops->user_get_by_email(s, email, out, err);
+	return user_lookup(s, Q_USER_BY_EMAIL, 0, email, out, err);
 }
 
 enum verr store_user_list(struct store *s, struct user **out, size_t *n, struct verror *err)
 {
-	return s->ops->user_list(s, out, n, err);
+	struct conn *c = NULL;
+	struct user *users = NULL;
+	size_t len = 0, cap = 0;
+	struct stmt *st;
+	bool row;
+	enum verr rc;
+
+	*out = NULL;
+	*n = 0;
+	if ((rc = db_get(s, false, &c, Q_USER_LIST, &st, err)))
+		goto out;
+	while ((rc = step(st, &row, err)) == VERR_OK && row) {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 16;
+			users = xrealloc(users, cap * sizeof(*users));
+		}
+		if ((rc = read_user(st, &users[len], err)))
+			goto out;
+		len++;
+	}
+	if (rc)
+		goto out;
+	*out = users;
+	*n = len;
+	users = NULL;
+out:
+	s->drv->conn_put(s, c);
+	free(users);
+	return rc;
 }
 
+/* The foreign keys cascade to the user's notes, their tags, chunks and refresh tokens. */
 enum verr store_user_delete(struct store *s, int64_t id, struct verror *err)
 {
-	return s->ops->user_delete(s, id, err);
+	struct conn *c = NULL;
+	struct stmt *st;
+	enum verr rc = db_get(s, true, &c, Q_USER_DELETE, &st, err);
+	if (rc == VERR_OK) {
+		bind_i64(st, 1, id);
+		rc = db_expect_row(st, "no such user", err);
+	}
+	s->drv->conn_put(s, c);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- refresh tokens */
+
+static enum verr token_insert(struct conn *c, int64_t user_id, const char *family,
+                              const char *token_hash, int64_t expires_at, int64_t now,
+                              struct verror *err)
+{
+	struct stmt *st;
+	enum verr rc = c->drv->prepare(c, Q_TOKEN_INSERT, &st, err);
+	if (rc)
+		return rc;
+	bind_i64(st, 1, user_id);
+	bind_text(st, 2, family);
+	bind_text(st, 3, token_hash);
+	bind_i64(st, 4, expires_at);
+	bind_i64(st, 5, now);
+	return db_finish(st, err);
+}
+
+static enum verr revoke_family(struct conn *c, const char *family, int64_t now, struct verror *err)
+{
+	struct stmt *st;
+	enum verr rc = c->drv->prepare(c, Q_TOKEN_REVOKE_FAMILY, &st, err);
+	if (rc)
+		return rc;
+	bind_i64(st, 1, now);
+	bind_text(st, 2, family);
+	return db_finish(st, err);
 }
 
 enum verr store_token_insert(struct store *s, int64_t user_id, const char *family,
                              const char *token_hash, int64_t expires_at, int64_t now,
                              struct verror *err)
 {
-	return s->ops->token_insert(s, user_id, family, token_hash, expires_at, now, err);
+	struct conn *c = NULL;
+	struct stmt *st;
+	/* A login clears the user's expired tokens, so the table does not grow forever. */
+	enum verr rc = db_get(s, true, &c, Q_TOKENS_EXPIRED, &st, err);
+	if (rc == VERR_OK) {
+		bind_i64(st, 1, user_id);
+		bind_i64(st, 2, now);
+		if ((rc = db_finish(st, err)) == VERR_OK)
+			rc = token_insert(c, user_id, family, token_hash, expires_at, now, err);
+	}
+	s->drv->conn_put(s, c);
+	return rc;
 }
 
+/*
+ * One write transaction. Q_TOKEN_USE marks the token used only if it is
+ * still valid; only one caller can flip used_at (SQLite's write lock,
+ * PostgreSQL's row lock: the second re-checks the row its rival
+ * committed), so of two concurrent callers the second finds used_at set:
+ * a lost race within grace_ms, else a reuse.
+ */
 enum verr store_token_rotate(struct store *s, const char *old_hash, const char *new_hash,
                              int64_t new_expires_at, int64_t now, int64_t grace_ms,
                              int64_t *user_id, struct verror *err)
 {
-	return s->ops->token_rotate(s, old_hash, new_hash, new_expires_at, now, grace_ms, user_id,
-	                            err);
+	struct conn *c = NULL;
+	char *family = NULL;
+	struct stmt *st;
+	int tries = 0;
+	bool row;
+	enum verr rc;
+
+	if ((rc = s->drv->conn_get(s, true, &c, err)))
+		goto out;
+retry:
+	if ((rc = db_run(c, Q_BEGIN_WRITE, err)) ||
+	    (rc = s->drv->prepare(c, Q_TOKEN_USE, &st, err)))
+		goto out;
+	bind_i64(st, 1, now);
+	bind_text(st, 2, old_hash);
+	if ((rc = step(st, &row, err)))
+		goto out;
+	if (row) {
+		int64_t uid = col_i64(st, 0);
+		family = xstrdup(col_text(st, 1));
+		if ((rc = db_finish(st, err)) ||
+		    (rc = token_insert(c, uid, family, new_hash, new_expires_at, now, err)) ||
+		    (rc = db_run(c, Q_COMMIT, err)))
+			goto out;
+		*user_id = uid;
+		goto out;
+	}
+	reset(st);
+
+	/* Not usable: find out why. Nothing is written unless it is a reuse. */
+	if ((rc = s->drv->prepare(c, Q_TOKEN_LOOKUP, &st, err)))
+		goto out;
+	bind_text(st, 1, old_hash);
+	if ((rc = step(st, &row, err)))
+		goto out;
+	if (!row) {
+		rc = verr_set(err, VERR_UNAUTHORIZED, "unknown refresh token");
+		goto out;
+	}
+	int64_t uid = col_i64(st, 0);
+	bool used = !col_null(st, 2);
+	int64_t used_at = col_i64(st, 2);
+	family = xstrdup(col_text(st, 1));
+	reset(st);
+	if (!used) {
+		rc = verr_set(err, VERR_UNAUTHORIZED, "refresh token expired or revoked");
+		goto out;
+	}
+	if (used_at > now - grace_ms) {
+		rc = verr_set(err, VERR_UNAUTHORIZED,
+		              "refresh token rotated just now by another request");
+		goto out;
+	}
+	if ((rc = revoke_family(c, family, now, err)) || (rc = db_run(c, Q_COMMIT, err)))
+		goto out;
+	log_emit(LOG_WARNING, "refresh_token_reuse",
+	         json_pack("{s:I}", "user_id", (json_int_t)uid));
+	rc = verr_set(err, VERR_UNAUTHORIZED, "refresh token reused: its family is revoked");
+out:
+	free(family);
+	family = NULL;
+	if (db_again(s, c, rc, &tries))
+		goto retry;
+	s->drv->conn_put(s, c);
+	return rc;
 }
 
 enum verr store_token_revoke_family(struct store *s, int64_t user_id, const char *token_hash,
                                     int64_t now, struct verror *err)
 {
-	return s->ops->token_revoke_family(s, user_id, token_hash, now, err);
+	struct conn *c = NULL;
+	char *family = NULL;
+	struct stmt *st;
+	bool row;
+	enum verr rc;
+
+	/* A family never changes and revoking is idempotent, so no transaction is needed. */
+	if ((rc = db_get(s, true, &c, Q_TOKEN_FAMILY_OF, &st, err)))
+		goto out;
+	bind_text(st, 1, token_hash);
+	bind_i64(st, 2, user_id);
+	if ((rc = step(st, &row, err)))
+		goto out;
+	if (!row) {
+		rc = verr_set(err, VERR_NOT_FOUND, "unknown refresh token");
+		goto out;
+	}
+	family = xstrdup(col_text(st, 0));
+	reset(st);
+	rc = revoke_family(c, family, now, err);
+out:
+	s->drv->conn_put(s, c);
+	free(family);
+	return rc;
 }
 
 enum verr store_token_revoke_all(struct store *s, int64_t user_id, int64_t now, struct verror *err)
 {
-	return s->ops->token_revoke_all(s, user_id, now, err);
-}
-
-enum verr store_note_create(struct store *s, int64_t user_id, const struct note_input *in,
-                            int64_t now, struct note *out, struct verror *err)
-{
-	return s->ops->note_create(s, user_id, in, now, out, err);
-}
-
-enum verr store_note_get(struct store *s, int64_t user_id, int64_t id, struct note *out,
-                         struct verror *err)
-{
-	return s->ops->note_get(s, user_id, id, out, err);
-}
-
-enum verr store_note_update(struct store *s, int64_t user_id, int64_t id,
-                            const struct note_input *in, int64_t now, struct note *out,
-                            struct verror *err)
-{
-	return s->ops->note_update(s, user_id, id, in, now, out, err);
-}
-
-enum verr store_note_delete(struct store *s, int64_t user_id, int64_t id, struct verror *err)
-{
-	return s->ops->note_delete(s, user_id, id, err);
-}
-
-enum verr store_note_list(struct store *s, const struct note_query *q, struct note_page *out,
-                          struct verror *err)
-{
-	return s->ops->note_list(s, q, out, err);
-}
-
-void embed_jobs_free(struct embed_job *jobs, size_t n)
-{
-	for (size_t i = 0; jobs && i < n; i++) {
-		free(jobs[i].title);
-		free(jobs[i].heading);
-		free(jobs[i].text);
+	struct conn *c = NULL;
+	struct stmt *st;
+	enum verr rc = db_get(s, true, &c, Q_TOKEN_REVOKE_ALL, &st, err);
+	if (rc == VERR_OK) {
+		bind_i64(st, 1, now);
+		bind_i64(st, 2, user_id);
+		rc = db_finish(st, err);
 	}
-	free(jobs);
-}
-
-void vector_set_free(struct vector_set *v)
-{
-	if (!v)
-		return;
-	free(v->vecs);
-	free(v->chunk_ids);
-	free(v->note_ids);
-	memset(v, 0, sizeof(*v));
-}
-
-enum verr store_notes_get_many(struct store *s, int64_t user_id, const int64_t *ids, size_t n,
-                               struct note *out, struct verror *err)
-{
-	return s->ops->notes_get_many(s, user_id, ids, n, out, err);
-}
-
-enum verr store_note_ids_with_tags(struct store *s, int64_t user_id, const char *const *tags,
-                                   size_t ntags, int64_t **ids, size_t *n, struct verror *err)
-{
-	return s->ops->note_ids_with_tags(s, user_id, tags, ntags, ids, n, err);
-}
-
-enum verr store_note_chunks(struct store *s, int64_t user_id, int64_t note_id, int64_t **chunk_ids,
-                            char ***texts, size_t *n, struct verror *err)
-{
-	return s->ops->note_chunks(s, user_id, note_id, chunk_ids, texts, n, err);
-}
-
-enum verr store_embed_claim(struct store *s, size_t limit, int64_t now, int64_t lease_ms,
-                            struct embed_job **out, size_t *n, struct verror *err)
-{
-	return s->ops->embed_claim(s, limit, now, lease_ms, out, n, err);
-}
-
-enum verr store_embed_done(struct store *s, const int64_t *chunk_ids, const char *const *hashes,
-                           size_t n, const char *model, int dim, const float *vecs, int64_t now,
-                           struct verror *err)
-{
-	return s->ops->embed_done(s, chunk_ids, hashes, n, model, dim, vecs, now, err);
-}
-
-enum verr store_embed_failed(struct store *s, int64_t chunk_id, const char *hash, const char *error,
-                             int64_t retry_at, bool give_up, struct verror *err)
-{
-	return s->ops->embed_failed(s, chunk_id, hash, error, retry_at, give_up, err);
-}
-
-enum verr store_reindex(struct store *s, int64_t user_id, int64_t *count, struct verror *err)
-{
-	return s->ops->reindex(s, user_id, count, err);
-}
-
-enum verr store_index_status(struct store *s, int64_t user_id, const char *model, int dim,
-                             struct index_status *out, struct verror *err)
-{
-	return s->ops->index_status(s, user_id, model, dim, out, err);
-}
-
-enum verr store_index_version(struct store *s, int64_t user_id, int64_t *version,
-                              struct verror *err)
-{
-	return s->ops->index_version(s, user_id, version, err);
-}
-
-enum verr store_vectors_load(struct store *s, int64_t user_id, const char *model, int dim,
-                             struct vector_set *out, struct verror *err)
-{
-	return s->ops->vectors_load(s, user_id, model, dim, out, err);
-}
-
-enum verr store_keyword_search(struct store *s, int64_t user_id, const char *const *terms,
-                               size_t nterms, bool phrase, const char *const *tags, size_t ntags,
-                               size_t limit, struct keyword_hit **out, size_t *n,
-                               struct verror *err)
-{
-	return s->ops->keyword_search(s, user_id, terms, nterms, phrase, tags, ntags, limit, out, n,
-	                              err);
-}
-
-bool store_has_vector_search(const struct store *s)
-{
-	return s->ops->vector_search != NULL;
-}
-
-enum verr store_vector_search(struct store *s, int64_t user_id, const char *model, int dim,
-                              const float *q, const int64_t *only, size_t nonly, bool filter,
-                              size_t limit, struct vector_hit **out, size_t *n, struct verror *err)
-{
-	return s->ops->vector_search(s, user_id, model, dim, q, only, nonly, filter, limit, out, n,
-	                             err);
-}
-
-void sbuf_add(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		b->cap = b->len + n + 1 > 2 * b->cap ? b->len + n + 1 : 2 * b->cap;
-		b->p = xrealloc(b->p, b->cap);
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-void sbuf_str(struct sbuf *b, const char *s)
-{
-	sbuf_add(b, s, strlen(s));
-}
-
-void store_note_fill(struct note *out, int64_t id, int64_t user_id, const struct note_input *in,
-                     int64_t created_at, int64_t updated_at, enum embed_status status)
-{
-	out->id = id;
-	out->user_id = user_id;
-	out->title = xstrdup(in->title ? in->title : "");
-	out->content = xstrdup(in->content ? in->content : "");
-	out->tags = in->ntags ? xcalloc(in->ntags, sizeof(*out->tags)) : NULL;
-	for (size_t i = 0; i < in->ntags; i++)
-		out->tags[i] = xstrdup(in->tags[i]);
-	out->ntags = in->ntags;
-	out->created_at = created_at;
-	out->updated_at = updated_at;
-	out->embedding_status = status;
-}
-
-void store_note_copy(struct note *dst, const struct note *src)
-{
-	*dst = *src;
-	dst->title = xstrdup(src->title);
-	dst->content = xstrdup(src->content);
-	dst->tags = src->ntags ? xcalloc(src->ntags, sizeof(*dst->tags)) : NULL;
-	for (size_t i = 0; i < src->ntags; i++)
-		dst->tags[i] = xstrdup(src->tags[i]);
-}
-
-enum verr store_quota_check(const struct note_input *in, int64_t count0, int64_t bytes0,
-                            int64_t count1, int64_t bytes1, struct verror *err)
-{
-	if (in->max_notes && count1 > count0 && count1 > in->max_notes)
-		return verr_set(err, VERR_FORBIDDEN, "Quota exceeded: at most %lld notes",
-		                (long long)in->max_notes);
-	if (in->max_bytes && bytes1 > bytes0 && bytes1 > in->max_bytes)
-		return verr_set(err, VERR_FORBIDDEN,
-		                "Quota exceeded: at most %lld bytes of notes (titles and contents)",
-		                (long long)in->max_bytes);
-	return VERR_OK;
-}
-
-enum verr store_chunks_check(const struct note_input *in, struct verror *err)
-{
-	size_t max = sizeof(((struct embed_job *)NULL)->hash) - 1;
-	if (in->nchunks > 0 && !in->chunks)
-		return verr_set(err, VERR_INVALID, "%zu chunks given without an array",
-		                in->nchunks);
-	for (size_t i = 0; i < in->nchunks; i++) {
-		size_t len = in->chunks[i].hash ? strlen(in->chunks[i].hash) : 0;
-		if (len == 0 || len > max)
-			return verr_set(err, VERR_INVALID,
-			                "chunk %zu: the hash must have 1 to %zu characters", i,
-			                max);
-	}
-	return VERR_OK;
-}
-
-static int old_chunk_cmp(const void *a, const void *b)
-{
-	const struct old_chunk *x = a, *y = b;
-	int d = strcmp(x->hash, y->hash);
-	return d ? d : (x->id > y->id) - (x->id < y->id);
-}
-
-void store_old_chunks_sort(struct old_chunk *old, size_t n)
-{
-	if (n) /* qsort wants a non-NULL array, even an empty one */
-		qsort(old, n, sizeof(*old), old_chunk_cmp);
-}
-
-struct old_chunk *store_old_chunk_take(struct old_chunk *old, size_t n, const char *hash)
-{
-	size_t lo = 0, hi = n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (strcmp(old[mid].hash, hash) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	for (; lo < n && strcmp(old[lo].hash, hash) == 0; lo++)
-		if (!old[lo].taken) {
-			old[lo].taken = true;
-			return &old[lo];
-		}
-	return NULL;
+	s->drv->conn_put(s, c);
+	return rc;
 }

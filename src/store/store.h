@@ -1,11 +1,11 @@
 /*
  * store.h - the repository interface: everything vault keeps, behind one API.
  *
- * A backend (store_sqlite.c, store_pg.c) fills a struct store_ops and
- * embeds struct store as the first member of its own handle. Callers use the
- * store_* wrappers below and never see SQL, connections or backend errors:
- * each operation takes a connection from the backend's pool for its own
- * duration, runs in one transaction where it writes more than one row, and
+ * Written once over two SQL drivers (driver.h; src/store/README.md):
+ * callers use the store_* calls below and never see SQL, connections or
+ * database errors. Each operation borrows a connection from the driver's
+ * pool for its own duration, runs in one transaction where it writes more
+ * than one row or reads more than one statement, and the driver
  * translates backend failures into enum verr at this edge:
  *   - a row that does not exist, or belongs to another user: VERR_NOT_FOUND;
  *   - a uniqueness clash (e.g. e-mail taken): VERR_CONFLICT;
@@ -105,17 +105,6 @@ struct index_status {
 	int64_t stale; /* ready chunks embedded by another model or dimension */
 };
 
-/* Every vector of a user made by one model, contiguous for a fast scan. */
-struct vector_set {
-	size_t n;
-	int dim;
-	float *vecs;        /* n * dim, row i is chunk_ids[i] */
-	int64_t *chunk_ids; /* ordered by note, then chunk */
-	int64_t *note_ids;
-};
-
-void vector_set_free(struct vector_set *v); /* accepts NULL */
-
 struct keyword_hit {
 	int64_t note_id;
 	double score; /* BM25 on the user's own figures: higher is better */
@@ -162,88 +151,11 @@ struct store_opts {
 	 * VERR_UNAVAILABLE. Every statement is cancelled after
 	 * statement_timeout_ms (0: never). */
 	int pool_size, max_overflow, pool_timeout_ms, statement_timeout_ms;
+	/* SQLite: the bytes of users' vectors kept between searches (0: 1 GiB). */
+	size_t vector_cache_bytes;
 };
 
 struct store;
-
-struct store_ops {
-	const char *name;
-	enum verr (*open)(const char *url, const struct store_opts *opts, struct store **out,
-	                  struct verror *err);
-	void (*close)(struct store *s);
-	enum verr (*ping)(struct store *s, struct verror *err);
-
-	enum verr (*migrate_up)(struct store *s, int target, int *applied, struct verror *err);
-	enum verr (*migrate_down)(struct store *s, int target, int *reverted, struct verror *err);
-	enum verr (*migrate_status)(struct store *s, struct migration_info **out, size_t *n,
-	                            struct verror *err);
-	enum verr (*schema_check)(struct store *s, struct verror *err);
-
-	enum verr (*user_create)(struct store *s, const char *email, const char *password_hash,
-	                         int64_t now, struct user *out, struct verror *err);
-	enum verr (*user_get)(struct store *s, int64_t id, struct user *out, struct verror *err);
-	enum verr (*user_get_by_email)(struct store *s, const char *email, struct user *out,
-	                               struct verror *err);
-	enum verr (*user_list)(struct store *s, struct user **out, size_t *n, struct verror *err);
-	enum verr (*user_delete)(struct store *s, int64_t id, struct verror *err);
-
-	enum verr (*token_insert)(struct store *s, int64_t user_id, const char *family,
-	                          const char *token_hash, int64_t expires_at, int64_t now,
-	                          struct verror *err);
-	enum verr (*token_rotate)(struct store *s, const char *old_hash, const char *new_hash,
-	                          int64_t new_expires_at, int64_t now, int64_t grace_ms,
-	                          int64_t *user_id, struct verror *err);
-	enum verr (*token_revoke_family)(struct store *s, int64_t user_id, const char *token_hash,
-	                                 int64_t now, struct verror *err);
-	enum verr (*token_revoke_all)(struct store *s, int64_t user_id, int64_t now,
-	                              struct verror *err);
-
-	enum verr (*note_create)(struct store *s, int64_t user_id, const struct note_input *in,
-	                         int64_t now, struct note *out, struct verror *err);
-	enum verr (*note_get)(struct store *s, int64_t user_id, int64_t id, struct note *out,
-	                      struct verror *err);
-	enum verr (*note_update)(struct store *s, int64_t user_id, int64_t id,
-	                         const struct note_input *in, int64_t now, struct note *out,
-	                         struct verror *err);
-	enum verr (*note_delete)(struct store *s, int64_t user_id, int64_t id, struct verror *err);
-	enum verr (*note_list)(struct store *s, const struct note_query *q, struct note_page *out,
-	                       struct verror *err);
-	enum verr (*notes_get_many)(struct store *s, int64_t user_id, const int64_t *ids, size_t n,
-	                            struct note *out, struct verror *err);
-	enum verr (*note_ids_with_tags)(struct store *s, int64_t user_id, const char *const *tags,
-	                                size_t ntags, int64_t **ids, size_t *n, struct verror *err);
-	enum verr (*note_chunks)(struct store *s, int64_t user_id, int64_t note_id,
-	                         int64_t **chunk_ids, char ***texts, size_t *n, struct verror *err);
-
-	enum verr (*embed_claim)(struct store *s, size_t limit, int64_t now, int64_t lease_ms,
-	                         struct embed_job **out, size_t *n, struct verror *err);
-	enum verr (*embed_done)(struct store *s, const int64_t *chunk_ids,
-	                        const char *const *hashes, size_t n, const char *model, int dim,
-	                        const float *vec, int64_t now, struct verror *err);
-	enum verr (*embed_failed)(struct store *s, int64_t chunk_id, const char *hash,
-	                          const char *error, int64_t retry_at, bool give_up,
-	                          struct verror *err);
-	enum verr (*reindex)(struct store *s, int64_t user_id, int64_t *count, struct verror *err);
-	enum verr (*index_status)(struct store *s, int64_t user_id, const char *model, int dim,
-	                          struct index_status *out, struct verror *err);
-	enum verr (*index_version)(struct store *s, int64_t user_id, int64_t *version,
-	                           struct verror *err);
-	enum verr (*vectors_load)(struct store *s, int64_t user_id, const char *model, int dim,
-	                          struct vector_set *out, struct verror *err);
-	enum verr (*keyword_search)(struct store *s, int64_t user_id, const char *const *terms,
-	                            size_t nterms, bool phrase, const char *const *tags,
-	                            size_t ntags, size_t limit, struct keyword_hit **out, size_t *n,
-	                            struct verror *err);
-	/* NULL when the backend has no vector search: callers scan vectors_load's sets. */
-	enum verr (*vector_search)(struct store *s, int64_t user_id, const char *model, int dim,
-	                           const float *q, const int64_t *only, size_t nonly, bool filter,
-	                           size_t limit, struct vector_hit **out, size_t *n,
-	                           struct verror *err);
-};
-
-struct store {
-	const struct store_ops *ops;
-};
 
 /*
  * Opens the backend named by url's scheme ("sqlite:///relative/path",
@@ -334,6 +246,24 @@ enum verr store_note_list(struct store *s, const struct note_query *q, struct no
 enum verr store_notes_get_many(struct store *s, int64_t user_id, const int64_t *ids, size_t n,
                                struct note *out, struct verror *err);
 
+/* A note's chunks in order, as store_notes_get_many gives them. */
+struct note_chunks {
+	size_t n;
+	int64_t *ids;
+	char **texts;
+};
+
+void note_chunks_free(struct note_chunks *c); /* accepts NULL */
+
+/*
+ * store_notes_get_many, and with chunks not NULL also each found note's
+ * chunks into chunks[0..n), all from one read snapshot. Free each with
+ * note_chunks_free().
+ */
+enum verr store_notes_get_many_chunks(struct store *s, int64_t user_id, const int64_t *ids,
+                                      size_t n, struct note *out, struct note_chunks *chunks,
+                                      struct verror *err);
+
 /* Ids of the user's notes carrying every tag given; caller frees *ids. */
 enum verr store_note_ids_with_tags(struct store *s, int64_t user_id, const char *const *tags,
                                    size_t ntags, int64_t **ids, size_t *n, struct verror *err);
@@ -374,10 +304,6 @@ enum verr store_index_status(struct store *s, int64_t user_id, const char *model
 enum verr store_index_version(struct store *s, int64_t user_id, int64_t *version,
                               struct verror *err);
 
-/* The user's vectors made by model with dim, for the in-process scan. */
-enum verr store_vectors_load(struct store *s, int64_t user_id, const char *model, int dim,
-                             struct vector_set *out, struct verror *err);
-
 /*
  * Keyword search over title, content and tags of the user's notes carrying
  * every tag given, best first, at most limit. terms are lower-cased words
@@ -391,12 +317,6 @@ enum verr store_keyword_search(struct store *s, int64_t user_id, const char *con
                                struct verror *err);
 
 /*
- * Whether the backend searches vectors itself (store_vector_search); if not,
- * callers load the user's vectors with store_vectors_load and scan them.
- */
-bool store_has_vector_search(const struct store *s);
-
-/*
  * The user's notes nearest to q (dim floats, L2-normalised) by the vectors
  * model made: each note once, at its best chunk, best first, at most limit.
  * With filter set, only the notes in only[0..nonly) (none when nonly is 0).
@@ -405,9 +325,5 @@ bool store_has_vector_search(const struct store *s);
 enum verr store_vector_search(struct store *s, int64_t user_id, const char *model, int dim,
                               const float *q, const int64_t *only, size_t nonly, bool filter,
                               size_t limit, struct vector_hit **out, size_t *n, struct verror *err);
-
-/* The backends' ops (store_sqlite.c, store_pg.c). */
-extern const struct store_ops store_sqlite_ops;
-extern const struct store_ops store_pg_ops;
 
 #endif

@@ -1,24 +1,24 @@
 /*
- * store_pg.c - the PostgreSQL + pgvector backend of the repository
- * interface (store.h), on libpq.
+ * store_pg.c - the PostgreSQL + pgvector driver of the repository
+ * (driver.h), on libpq.
  *
  * A handle owns a pool of connections to one database: pool_size kept
  * open, up to max_overflow more under load (closed again when they come
  * back while pool_size are idle), and a bounded wait for a free one. An
  * idle connection is checked before reuse with a poll() of its socket, so
  * after a database restart only the requests in flight fail. Every
- * statement is one of the fixed texts of enum query, prepared on first use
- * per connection and run with PQexecPrepared: every value is a parameter,
- * never spliced into SQL (vectors go in pgvector's binary format, lists as
- * array literals). The one exception is the integer dimension of the vector
- * column in the migration DDL.
+ * statement is one of the fixed texts of the query table, prepared on first
+ * use per connection and run with PQexecPrepared: every value is a
+ * parameter, never spliced into SQL (vectors go in pgvector's binary
+ * format, lists as array literals). The one exception is the integer
+ * dimension of the vector column in the migration DDL.
  *
- * The semantics are store_sqlite.c's, edge cases included; where
- * PostgreSQL does a thing differently (row locks instead of one write lock,
- * SKIP LOCKED for the queue, a generated tsvector for the keyword index,
- * pgvector for vector search) the comments say why. Writes run at READ
- * COMMITTED, multi-statement reads in one REPEATABLE READ snapshot. The
- * schema and its indexes are described in pg_migrations.c.
+ * Where PostgreSQL does a thing differently from SQLite (row locks instead
+ * of one write lock, SKIP LOCKED for the queue, tags as an array and a
+ * generated tsvector for the keyword index, pgvector for vector search)
+ * the comments say why. Writes run at READ COMMITTED, multi-statement
+ * reads in one REPEATABLE READ snapshot. The schema and its indexes are
+ * described in pg_migrations.c.
  *
  * SQLSTATEs become enum verr here and nowhere else.
  *
@@ -42,10 +42,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/buf.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/timeutil.h"
-#include "store/backend.h"
+#include "store/driver.h"
 #include "store/pg_migrations.h"
 
 #define POOL_SIZE_DEFAULT       5
@@ -75,77 +76,21 @@
 
 /* ---------------------------------------------------------------- statements */
 
-enum query {
-	Q_BEGIN,
-	Q_BEGIN_SNAPSHOT,
-	Q_COMMIT,
-	Q_ROLLBACK,
-	Q_PING,
-	Q_STATEMENT_TIMEOUT,
-	Q_HAS_PGVECTOR,
-	Q_MIG_LOCK,
-	Q_NO_TIMEOUT,
-	Q_MIG_TABLE_EXISTS,
-	Q_MIG_LIST,
-	Q_MIG_APPLIED,
-	Q_MIG_INSERT,
-	Q_MIG_DELETE,
-	Q_VECTOR_DIM,
-	Q_USER_INSERT,
-	Q_USER_GET,
-	Q_USER_BY_EMAIL,
-	Q_USER_LIST,
-	Q_USER_DELETE,
-	Q_TOKEN_INSERT,
-	Q_TOKENS_EXPIRED,
-	Q_TOKEN_USE,
-	Q_TOKEN_LOOKUP,
-	Q_TOKEN_FAMILY_OF,
-	Q_TOKEN_REVOKE_FAMILY,
-	Q_TOKEN_REVOKE_ALL,
-	Q_NOTE_INSERT,
-	Q_NOTE_GET,
-	Q_NOTE_UPDATE,
-	Q_NOTE_DELETE,
-	Q_NOTE_COUNT,
-	Q_NOTE_PAGE,
-	Q_NOTE_COUNT_TAGGED,
-	Q_NOTE_PAGE_TAGGED,
-	Q_NOTE_EMBED_STATUS,
-	Q_NOTES_MANY,
-	Q_NOTE_IDS,
-	Q_NOTE_IDS_TAGGED,
-	Q_NOTE_CHUNKS,
-	Q_VERSION_BUMP,
-	Q_VERSION_BUMP_ALL,
-	Q_USAGE,
-	Q_USAGE_LOCK,
-	Q_OWNERS_LOCK,
-	Q_VERSION_GET,
-	Q_CHUNK_INSERT,
-	Q_CHUNKS_DETACH,
-	Q_CHUNK_REUSE,
-	Q_CHUNKS_DROP_DETACHED,
-	Q_EMBED_CLAIM,
-	Q_EMBED_DONE,
-	Q_EMBED_FAILED,
-	Q_REINDEX_BATCH,
-	Q_INDEX_STATUS,
-	Q_KEYWORD,
-	Q_KEYWORD_TAGGED,
-	Q_PHRASE,
-	Q_PHRASE_TAGGED,
-	Q_VECTORS_COUNT,
-	Q_VECTOR_EXACT,
-	Q_VECTOR_EXACT_ONLY,
-	Q_EXACT_SETTINGS,
-	Q_HNSW_SETTINGS,
-	Q_VECTOR_HNSW,
-	Q__COUNT
+/* The driver's own statements, after the repository's. */
+enum {
+	PQ_STATEMENT_TIMEOUT = Q__SHARED,
+	PQ_HAS_PGVECTOR,
+	PQ_VECTORS_COUNT,
+	PQ_VECTOR_EXACT,
+	PQ_VECTOR_EXACT_ONLY,
+	PQ_EXACT_SETTINGS,
+	PQ_HNSW_SETTINGS,
+	PQ_VECTOR_HNSW,
+	PQ__COUNT
 };
 
 /* A connection tracks the statements it has prepared in a bit set. */
-#define PREPARED_WORDS ((Q__COUNT + 63) / 64)
+#define PREPARED_WORDS ((PQ__COUNT + 63) / 64)
 
 /*
  * The embedding_status of the note in the row: pending if any chunk is,
@@ -206,21 +151,23 @@ enum query {
 	"$2::text AND dim = $3::integer AND embedding IS NOT NULL" ONLY                            \
 	" ORDER BY note_id, d, id) best ORDER BY d, note_id LIMIT $5::bigint"
 
-static const char *const query_sql[Q__COUNT] = {
-    [Q_BEGIN] = "BEGIN",
+static const char *const query_sql[PQ__COUNT] = {
     /* Multi-statement reads: the count, the page and its details agree. */
-    [Q_BEGIN_SNAPSHOT] = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+    [Q_BEGIN_READ] = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+    /* Writes at READ COMMITTED: row locks, not snapshots, make them take turns. */
+    [Q_BEGIN_WRITE] = "BEGIN",
     [Q_COMMIT] = "COMMIT",
     [Q_ROLLBACK] = "ROLLBACK",
     [Q_PING] = "SELECT 1",
-    [Q_STATEMENT_TIMEOUT] = "SELECT set_config('statement_timeout', $1::text, false)",
+    [PQ_STATEMENT_TIMEOUT] = "SELECT set_config('statement_timeout', $1::text, false)",
     /* The version in use: the installed one, else the one CREATE EXTENSION would install. */
-    [Q_HAS_PGVECTOR] = "SELECT COALESCE((SELECT extversion FROM pg_extension WHERE extname = "
-                       "'vector'), default_version) FROM pg_available_extensions "
-                       "WHERE name = 'vector'",
+    [PQ_HAS_PGVECTOR] = "SELECT COALESCE((SELECT extversion FROM pg_extension WHERE extname = "
+                        "'vector'), default_version) FROM pg_available_extensions "
+                        "WHERE name = 'vector'",
 
-    [Q_MIG_LOCK] = "SELECT pg_advisory_xact_lock(" MIGRATION_LOCK ")",
-    [Q_NO_TIMEOUT] = "SELECT set_config('statement_timeout', '0', true)",
+    /* No statement timeout: waiting for another migrator, or a long step, is fine here. */
+    [Q_MIG_LOCK] = "SELECT set_config('statement_timeout', '0', true), "
+                   "pg_advisory_xact_lock(" MIGRATION_LOCK ")",
     /* current_schema(), not the search_path: public's tables must not count for ours. */
     [Q_MIG_TABLE_EXISTS] = "SELECT 1 FROM pg_tables WHERE schemaname = current_schema() "
                            "AND tablename = 'schema_migrations'",
@@ -267,15 +214,15 @@ static const char *const query_sql[Q__COUNT] = {
                            "WHERE user_id = $2::bigint AND revoked_at IS NULL",
 
     [Q_NOTE_INSERT] = "INSERT INTO notes (user_id, title, content, tags, created_at, updated_at) "
-                      "VALUES ($1::bigint, $2::text, $3::text, $4::text[], $5::bigint, "
-                      "$5::bigint) RETURNING id",
+                      "VALUES ($1::bigint, $2::text, $3::text, $5::text[], $4::bigint, "
+                      "$4::bigint) RETURNING id",
     [Q_NOTE_GET] = "SELECT " NOTE_COLUMNS " FROM notes WHERE id = $1::bigint "
                    "AND user_id = $2::bigint",
     /* A concurrent update waits for the row lock, then re-checks updated_at. */
-    [Q_NOTE_UPDATE] = "UPDATE notes SET title = $3::text, content = $4::text, tags = $5::text[], "
-                      "updated_at = GREATEST($6::bigint, updated_at + 1) "
+    [Q_NOTE_UPDATE] = "UPDATE notes SET title = $3::text, content = $4::text, tags = $7::text[], "
+                      "updated_at = GREATEST($5::bigint, updated_at + 1) "
                       "WHERE id = $1::bigint AND user_id = $2::bigint "
-                      "AND ($7::bigint = 0 OR updated_at = $7::bigint) "
+                      "AND ($6::bigint = 0 OR updated_at = $6::bigint) "
                       "RETURNING created_at, updated_at",
     [Q_NOTE_DELETE] = "DELETE FROM notes WHERE id = $1::bigint AND user_id = $2::bigint "
                       "RETURNING id",
@@ -293,10 +240,9 @@ static const char *const query_sql[Q__COUNT] = {
     [Q_NOTE_IDS] = "SELECT id FROM notes WHERE user_id = $1::bigint ORDER BY id",
     [Q_NOTE_IDS_TAGGED] = "SELECT id FROM notes WHERE user_id = $1::bigint "
                           "AND tags @> $2::text[] ORDER BY id",
-    /* One row with a NULL chunk id: the note has no chunks; no row: no such note. */
-    [Q_NOTE_CHUNKS] = "SELECT c.id, c.text FROM notes n LEFT JOIN chunks c ON c.note_id = n.id "
-                      "WHERE n.id = $2::bigint AND n.user_id = $1::bigint ORDER BY c.seq",
 
+    [Q_NOTES_CHUNKS] = "SELECT note_id, id, text FROM chunks WHERE note_id = ANY ($2::bigint[]) "
+                       "AND user_id = $1::bigint ORDER BY note_id, seq",
     [Q_VERSION_BUMP] = "UPDATE users SET index_version = index_version + 1 "
                        "WHERE id = $1::bigint",
     [Q_VERSION_BUMP_ALL] = "UPDATE users SET index_version = index_version + 1",
@@ -343,17 +289,16 @@ static const char *const query_sql[Q__COUNT] = {
                        "status = $4::smallint, next_attempt_at = $5::bigint "
                        "WHERE id = $1::bigint AND hash = $2::text AND status = 0 "
                        "RETURNING user_id",
-    /* The next $3 chunks of user $1 (0: of everyone) after id $2, in id order. */
     /*
-     * Counted by the rows picked, not the rows updated: a chunk deleted
-     * meanwhile is not updated, and must not end the walk early.
+     * The next $3 chunks of user $1 (0: of everyone) after id $2, in id
+     * order, each with 1 if it was reset (one deleted meanwhile is not).
      */
     [Q_REINDEX_BATCH] = "WITH picked AS (SELECT id FROM chunks WHERE id > $2::bigint AND "
                         "($1::bigint = 0 OR user_id = $1::bigint) ORDER BY id LIMIT $3::bigint), "
                         "done AS (UPDATE chunks SET status = 0, attempts = 0, next_attempt_at = "
                         "0, error = NULL WHERE id IN (SELECT id FROM picked) RETURNING id) "
-                        "SELECT (SELECT count(*) FROM picked), (SELECT max(id) FROM picked), "
-                        "(SELECT count(*) FROM done)",
+                        "SELECT p.id, (d.id IS NOT NULL)::int FROM picked p LEFT JOIN done d "
+                        "USING (id)",
     /* Index only, on chunks_user. */
     [Q_INDEX_STATUS] = "SELECT count(*) FILTER (WHERE status = 0), "
                        "count(*) FILTER (WHERE status = 1), count(*) FILTER (WHERE status = 2), "
@@ -377,12 +322,12 @@ static const char *const query_sql[Q__COUNT] = {
      * it is not $5, the version of the count in hand: CASE evaluates the
      * subquery only on that branch.
      */
-    [Q_VECTORS_COUNT] = "SELECT index_version, CASE WHEN index_version = $5::bigint THEN NULL "
-                        "ELSE (SELECT count(*) FROM (SELECT 1 FROM chunks WHERE user_id = "
-                        "$1::bigint AND model = $2::text AND dim = $3::integer LIMIT $4::bigint) "
-                        "t) END FROM users WHERE id = $1::bigint",
-    [Q_VECTOR_EXACT] = VECTOR_EXACT_SQL(""),
-    [Q_VECTOR_EXACT_ONLY] = VECTOR_EXACT_SQL(" AND note_id = ANY ($6::bigint[])"),
+    [PQ_VECTORS_COUNT] = "SELECT index_version, CASE WHEN index_version = $5::bigint THEN NULL "
+                         "ELSE (SELECT count(*) FROM (SELECT 1 FROM chunks WHERE user_id = "
+                         "$1::bigint AND model = $2::text AND dim = $3::integer LIMIT $4::bigint) "
+                         "t) END FROM users WHERE id = $1::bigint",
+    [PQ_VECTOR_EXACT] = VECTOR_EXACT_SQL(""),
+    [PQ_VECTOR_EXACT_ONLY] = VECTOR_EXACT_SQL(" AND note_id = ANY ($6::bigint[])"),
     /*
      * The exact scan reads the user's rows through chunks_user. Once they
      * are a large share of the table the planner would rather read every
@@ -391,7 +336,7 @@ static const char *const query_sql[Q__COUNT] = {
      * second of an empty neighbour, bench/isolation.sh), which makes one
      * user's search pay for the others' volume.
      */
-    [Q_EXACT_SETTINGS] = "SELECT set_config('enable_seqscan', 'off', true)",
+    [PQ_EXACT_SETTINGS] = "SELECT set_config('enable_seqscan', 'off', true)",
     /*
      * SET LOCAL cannot take a parameter; set_config(..., true) is the same,
      * for the current transaction only. relaxed_order: the index keeps
@@ -404,27 +349,53 @@ static const char *const query_sql[Q__COUNT] = {
      * max_scan_tuples: how far the iterative scan may walk past other
      * users' rows before it gives up short of limit.
      */
-    [Q_HNSW_SETTINGS] = "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), "
-                        "set_config('hnsw.ef_search', $1::text, true), "
-                        "set_config('hnsw.max_scan_tuples', $2::text, true), "
-                        "set_config('enable_sort', 'off', true)",
+    [PQ_HNSW_SETTINGS] = "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), "
+                         "set_config('hnsw.ef_search', $1::text, true), "
+                         "set_config('hnsw.max_scan_tuples', $2::text, true), "
+                         "set_config('enable_sort', 'off', true)",
     /*
      * user_id + 0 keeps the planner off chunks_user (a scan of the user's
      * rows and a sort, what the exact path does on purpose), so ORDER BY
      * distance LIMIT is served by the HNSW index, filtering as it goes.
      */
-    [Q_VECTOR_HNSW] = "SELECT note_id, id, embedding <=> $4::vector AS d FROM chunks "
-                      "WHERE user_id + 0 = $1::bigint AND model = $2::text AND dim = $3::integer "
-                      "ORDER BY embedding <=> $4::vector LIMIT $5::bigint",
+    [PQ_VECTOR_HNSW] = "SELECT note_id, id, embedding <=> $4::vector AS d FROM chunks "
+                       "WHERE user_id + 0 = $1::bigint AND model = $2::text AND dim = $3::integer "
+                       "ORDER BY embedding <=> $4::vector LIMIT $5::bigint",
 };
 
 /* ---------------------------------------------------------------- handle */
 
-struct conn {
+#define MAX_ARGS 8
+
+/*
+ * The values of one statement, text unless given in binary (NULL: SQL
+ * NULL). Numbers are formatted into the struct itself, so it must not be
+ * copied while in use.
+ */
+struct args {
+	int n;
+	const char *v[MAX_ARGS];
+	int len[MAX_ARGS];
+	int fmt[MAX_ARGS];
+	char num[MAX_ARGS][24];
+	void *owned[MAX_ARGS]; /* lists and vectors formatted here, freed at reset */
+};
+
+struct pg_stmt {
+	struct stmt base;
+	int q;
+	struct args a;
+	PGresult *r; /* once run */
+	int row;     /* the current row of r */
+};
+
+struct pg_conn {
+	struct conn base;
 	PGconn *pg;
+	bool echo;
 	int64_t idle_since;                /* monotonic ms, while in the idle stack */
 	uint64_t prepared[PREPARED_WORDS]; /* bit q set: query q is prepared as "q<q>" */
-	bool retryable; /* the last error was a serialization failure or a deadlock */
+	struct pg_stmt stmts[PQ__COUNT];
 };
 
 struct pg_store {
@@ -446,7 +417,7 @@ struct pg_store {
 	struct waiter *waiters; /* callers waiting for a connection, oldest first */
 	int nopen;              /* connections open or being opened, <= max_open */
 	int nidle;
-	struct conn **idle; /* max_open slots, a stack: the warmest connection goes out first */
+	struct pg_conn **idle; /* max_open slots, a stack: the warmest connection goes out first */
 };
 
 static struct pg_store *handle(struct store *s)
@@ -457,7 +428,7 @@ static struct pg_store *handle(struct store *s)
 /* ---------------------------------------------------------------- errors */
 
 /* The server's (or libpq's) message without its trailing newline, in buf. */
-static const char *message(struct conn *c, const PGresult *r, char *buf, size_t size)
+static const char *message(struct pg_conn *c, const PGresult *r, char *buf, size_t size)
 {
 	const char *m = r ? PQresultErrorMessage(r) : "";
 	if (!m || !*m)
@@ -474,13 +445,13 @@ static const char *message(struct conn *c, const PGresult *r, char *buf, size_t 
  * err; returns the verr. A lost connection is VERR_UNAVAILABLE and is
  * dropped by conn_put.
  */
-static enum verr db_error(struct conn *c, const PGresult *r, struct verror *err)
+static enum verr db_error(struct pg_conn *c, const PGresult *r, struct verror *err)
 {
 	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 	char msg[VERR_DETAIL_MAX];
 
 	message(c, r, msg, sizeof(msg));
-	c->retryable = false;
+	c->base.retryable = false;
 	if (PQstatus(c->pg) != CONNECTION_OK)
 		return verr_set(err, VERR_UNAVAILABLE, "database connection lost: %s", msg);
 	if (!state)
@@ -493,7 +464,7 @@ static enum verr db_error(struct conn *c, const PGresult *r, struct verror *err)
 	if (strcmp(state, "23503") == 0)
 		return verr_set(err, VERR_NOT_FOUND, "Not found");
 	if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0) {
-		c->retryable = true;
+		c->base.retryable = true;
 		return verr_set(err, VERR_UNAVAILABLE, "database conflict, try again: %s", msg);
 	}
 	/* 25006: read-only, as on a standby after a failover. */
@@ -514,87 +485,79 @@ static enum verr db_error(struct conn *c, const PGresult *r, struct verror *err)
 
 /* ---------------------------------------------------------------- parameters */
 
-#define MAX_ARGS 8
-
-/*
- * The values of one statement, text unless given in binary. Numbers are
- * formatted into the struct itself, so it must not be copied while in use.
- */
-struct args {
-	int n;
-	const char *v[MAX_ARGS];
-	int len[MAX_ARGS];
-	int fmt[MAX_ARGS];
-	char num[MAX_ARGS][24];
-};
-
-static void arg_i64(struct args *a, int64_t v)
+/* Puts a value at position i (from 1); positions skipped stay NULL. */
+static void arg_set(struct args *a, int i, const char *v, int len, int fmt)
 {
-	assert(a->n < MAX_ARGS);
-	snprintf(a->num[a->n], sizeof(a->num[0]), "%" PRId64, v);
-	a->v[a->n] = a->num[a->n];
-	a->len[a->n] = 0;
-	a->fmt[a->n++] = 0;
+	assert(i >= 1 && i <= MAX_ARGS);
+	for (; a->n < i; a->n++)
+		a->v[a->n] = NULL, a->len[a->n] = 0, a->fmt[a->n] = 0;
+	a->v[i - 1] = v;
+	a->len[i - 1] = len;
+	a->fmt[i - 1] = fmt;
 }
 
-/* A count from the caller's size_t; past INT64_MAX means "no limit" anyway. */
-static void arg_size(struct args *a, size_t v)
+static void arg_i64(struct args *a, int i, int64_t v)
 {
-	arg_i64(a, v > (size_t)INT64_MAX ? INT64_MAX : (int64_t)v);
+	snprintf(a->num[i - 1], sizeof(a->num[0]), "%" PRId64, v);
+	arg_set(a, i, a->num[i - 1], 0, 0);
 }
 
-/* s must outlive the statement; NULL is "", as the SQLite backend binds it. */
-static void arg_text(struct args *a, const char *s)
+/* Takes ownership of p, a value at position i freed with the statement. */
+static void arg_owned(struct args *a, int i, void *p, int len, int fmt)
 {
-	assert(a->n < MAX_ARGS);
-	a->v[a->n] = s ? s : "";
-	a->len[a->n] = 0;
-	a->fmt[a->n++] = 0;
+	free(a->owned[i - 1]);
+	a->owned[i - 1] = p;
+	arg_set(a, i, p, len, fmt);
 }
 
-/* p (len bytes, the type's binary input format) must outlive the statement. */
-static void arg_binary(struct args *a, const void *p, size_t len)
+static struct args *args(struct stmt *st)
 {
-	assert(a->n < MAX_ARGS);
-	a->v[a->n] = p;
-	a->len[a->n] = (int)len;
-	a->fmt[a->n++] = 1;
+	return &((struct pg_stmt *)st)->a;
+}
+
+static void pg_bind_i64(struct stmt *st, int i, int64_t v)
+{
+	arg_i64(args(st), i, v);
+}
+
+/* s must outlive the statement; NULL is "", as the SQLite driver binds it. */
+static void pg_bind_text(struct stmt *st, int i, const char *s)
+{
+	arg_set(args(st), i, s ? s : "", 0, 0);
+}
+
+static void pg_bind_null(struct stmt *st, int i)
+{
+	arg_set(args(st), i, NULL, 0, 0);
 }
 
 /*
  * A text[] literal, {"a","b\"c"}: every element quoted, with " and \
  * escaped, so any string (commas, braces, "NULL") is an element as given.
- * It is a parameter value, never SQL. Caller frees.
+ * It is a parameter value, never SQL.
  */
-static char *text_array(const char *const *v, size_t n)
+static void pg_bind_texts(struct stmt *st, int i, const char *const *v, size_t n)
 {
-	struct sbuf b = {0};
-	sbuf_str(&b, "{");
-	for (size_t i = 0; i < n; i++) {
-		sbuf_str(&b, i ? ",\"" : "\"");
-		for (const char *p = v[i]; *p; p++) {
+	struct buf b;
+	buf_init(&b, BUF_NOCAP);
+	buf_adds(&b, "{");
+	for (size_t k = 0; k < n; k++) {
+		buf_adds(&b, k ? ",\"" : "\"");
+		for (const char *p = v[k]; *p; p++) {
 			if (*p == '"' || *p == '\\')
-				sbuf_add(&b, "\\", 1);
-			sbuf_add(&b, p, 1);
+				buf_add(&b, "\\", 1);
+			buf_add(&b, p, 1);
 		}
-		sbuf_str(&b, "\"");
+		buf_adds(&b, "\"");
 	}
-	sbuf_str(&b, "}");
-	return b.p;
+	buf_adds(&b, "}");
+	arg_owned(args(st), i, buf_steal(&b), 0, 0);
 }
 
-/* A bigint[] literal, {3,2,1}. Caller frees. */
-static char *id_array(const int64_t *ids, size_t n)
+/* A bigint[] literal, {3,2,1}. */
+static void pg_bind_ids(struct stmt *st, int i, const int64_t *ids, size_t stride, size_t n)
 {
-	size_t cap = n * 21 + 3, len = 0;
-	char *p = xmalloc(cap);
-
-	p[len++] = '{';
-	for (size_t i = 0; i < n; i++)
-		len += (size_t)snprintf(p + len, cap - len, i ? ",%" PRId64 : "%" PRId64, ids[i]);
-	p[len++] = '}';
-	p[len] = '\0';
-	return p;
+	arg_owned(args(st), i, db_id_list(ids, stride, n, "{}"), 0, 0);
 }
 
 /*
@@ -617,6 +580,13 @@ static void *vector_binary(const float *v, int dim, size_t *len)
 	return p;
 }
 
+static void pg_bind_vector(struct stmt *st, int i, const float *v, int dim)
+{
+	size_t len;
+	void *p = vector_binary(v, dim, &len);
+	arg_owned(args(st), i, p, (int)len, 1);
+}
+
 /* ---------------------------------------------------------------- statements */
 
 /*
@@ -626,8 +596,8 @@ static void *vector_binary(const float *v, int dim, size_t *len)
  * deadlock outside a transaction block is retried once at once: the
  * statement was its own transaction and nothing of it remains.
  */
-static enum verr run(struct pg_store *s, struct conn *c, enum query q, const struct args *a,
-                     PGresult **res, struct verror *err)
+static enum verr run(struct pg_conn *c, int q, const struct args *a, PGresult **res,
+                     struct verror *err)
 {
 	char name[8];
 	PGresult *r;
@@ -637,7 +607,7 @@ static enum verr run(struct pg_store *s, struct conn *c, enum query q, const str
 		*res = NULL;
 	snprintf(name, sizeof(name), "q%d", (int)q);
 	for (int attempt = 0;; attempt++) {
-		c->retryable = false;
+		c->base.retryable = false;
 		if (!(c->prepared[q / 64] & (UINT64_C(1) << (q % 64)))) {
 			r = PQprepare(c->pg, name, query_sql[q], 0, NULL);
 			if (PQresultStatus(r) != PGRES_COMMAND_OK) {
@@ -648,7 +618,7 @@ static enum verr run(struct pg_store *s, struct conn *c, enum query q, const str
 			PQclear(r);
 			c->prepared[q / 64] |= UINT64_C(1) << (q % 64);
 		}
-		if (s->echo && log_enabled(LOG_INFO))
+		if (c->echo && log_enabled(LOG_INFO))
 			log_emit(LOG_INFO, "sql", json_pack("{s:s}", "sql", query_sql[q]));
 		r = PQexecPrepared(c->pg, name, a ? a->n : 0, a ? a->v : NULL, a ? a->len : NULL,
 		                   a ? a->fmt : NULL, 0);
@@ -662,32 +632,74 @@ static enum verr run(struct pg_store *s, struct conn *c, enum query q, const str
 		}
 		rc = db_error(c, r, err);
 		PQclear(r);
-		if (!(c->retryable && attempt == 0 && PQtransactionStatus(c->pg) == PQTRANS_IDLE))
+		if (!(c->base.retryable && attempt == 0 &&
+		      PQtransactionStatus(c->pg) == PQTRANS_IDLE))
 			return rc;
 	}
 }
 
-/*
- * Whether a failed transaction should run again: once, after a
- * serialization failure or deadlock (the other transaction has gone on).
- * Rolls back first. *tries counts the runs so far.
- */
-static bool again(struct pg_store *s, struct conn *c, enum verr rc, int *tries)
+static void pg_reset(struct stmt *base)
 {
-	if (rc == VERR_OK || !c || !c->retryable || (*tries)++ > 0)
-		return false;
-	return run(s, c, Q_ROLLBACK, NULL, NULL, NULL) == VERR_OK;
+	struct pg_stmt *st = (struct pg_stmt *)base;
+	PQclear(st->r);
+	st->r = NULL;
+	for (int i = 0; i < MAX_ARGS; i++) {
+		free(st->a.owned[i]);
+		st->a.owned[i] = NULL;
+	}
+	st->a.n = 0;
 }
 
-static int64_t get_i64(const PGresult *r, int row, int col)
+static enum verr pg_prepare(struct conn *base, int q, struct stmt **out, struct verror *err)
 {
-	return strtoll(PQgetvalue(r, row, col), NULL, 10);
+	struct pg_stmt *st = &((struct pg_conn *)base)->stmts[q];
+	(void)err;
+	assert(q >= 0 && q < PQ__COUNT && query_sql[q]);
+	pg_reset(&st->base); /* a use left unfinished ends here */
+	st->base.conn = base;
+	st->q = q;
+	*out = &st->base;
+	return VERR_OK;
 }
 
-/* A copy of a text value; NULL reads as "". */
-static char *get_dup(const PGresult *r, int row, int col)
+static enum verr pg_step(struct stmt *base, bool *row, struct verror *err)
 {
-	return xstrndup(PQgetvalue(r, row, col), (size_t)PQgetlength(r, row, col));
+	struct pg_stmt *st = (struct pg_stmt *)base;
+	*row = false;
+	if (!st->r) {
+		enum verr rc = run((struct pg_conn *)base->conn, st->q, &st->a, &st->r, err);
+		if (rc)
+			return rc;
+		st->row = -1;
+	}
+	*row = ++st->row < PQntuples(st->r);
+	return VERR_OK;
+}
+
+static int64_t pg_col_i64(struct stmt *base, int i)
+{
+	struct pg_stmt *st = (struct pg_stmt *)base;
+	return strtoll(PQgetvalue(st->r, st->row, i), NULL, 10);
+}
+
+static double pg_col_double(struct stmt *base, int i)
+{
+	struct pg_stmt *st = (struct pg_stmt *)base;
+	return strtod(PQgetvalue(st->r, st->row, i), NULL);
+}
+
+static const char *pg_col_text(struct stmt *base, int i, size_t *len)
+{
+	struct pg_stmt *st = (struct pg_stmt *)base;
+	if (len)
+		*len = (size_t)PQgetlength(st->r, st->row, i);
+	return PQgetvalue(st->r, st->row, i);
+}
+
+static bool pg_col_null(struct stmt *base, int i)
+{
+	struct pg_stmt *st = (struct pg_stmt *)base;
+	return PQgetisnull(st->r, st->row, i);
 }
 
 /* ---------------------------------------------------------------- pool */
@@ -700,7 +712,7 @@ static void notice(void *arg, const char *msg)
 		log_emit(LOG_DEBUG, "db_notice", json_pack("{s:s}", "message", msg));
 }
 
-static void conn_close(struct conn *c)
+static void conn_close(struct pg_conn *c)
 {
 	if (!c)
 		return;
@@ -713,7 +725,7 @@ static void conn_close(struct conn *c)
  * so the URL's own parameters win: a test's options=-csearch_path=... for
  * one, which is why this never sets search_path itself.
  */
-static enum verr conn_open(struct pg_store *s, struct conn **out, struct verror *err)
+static enum verr conn_open(struct pg_store *s, struct pg_conn **out, struct verror *err)
 {
 	/* Keepalives and a user timeout: a peer gone without a word (a half-open
 	 * connection after a network fault) fails a request within about 30 s
@@ -724,7 +736,9 @@ static enum verr conn_open(struct pg_store *s, struct conn **out, struct verror 
 	    "application_name",    "dbname",           NULL};
 	const char *vals[] = {CONNECT_TIMEOUT_S, "1",     "10",   "5", "3",
 	                      "30000",           "vault", s->url, NULL};
-	struct conn *c = xcalloc(1, sizeof(*c));
+	struct pg_conn *c = xcalloc(1, sizeof(*c));
+	c->base.drv = &pg_driver;
+	c->echo = s->echo;
 	char msg[VERR_DETAIL_MAX];
 	enum verr rc = VERR_OK;
 
@@ -743,8 +757,8 @@ static enum verr conn_open(struct pg_store *s, struct conn **out, struct verror 
 	PQsetNoticeProcessor(c->pg, notice, NULL);
 	if (s->statement_timeout_ms > 0) {
 		struct args a = {0};
-		arg_i64(&a, s->statement_timeout_ms);
-		rc = run(s, c, Q_STATEMENT_TIMEOUT, &a, NULL, err);
+		arg_i64(&a, 1, s->statement_timeout_ms);
+		rc = run(c, PQ_STATEMENT_TIMEOUT, &a, NULL, err);
 	}
 out:
 	if (rc) {
@@ -760,7 +774,7 @@ out:
  * server that went away (restart, idle timeout) has left an error or
  * EOF on the socket, which PQconsumeInput reads.
  */
-static bool conn_alive(struct conn *c)
+static bool conn_alive(struct pg_conn *c)
 {
 	struct pollfd p = {.fd = PQsocket(c->pg), .events = POLLIN};
 
@@ -791,13 +805,13 @@ static bool conn_alive(struct conn *c)
  */
 struct waiter {
 	pthread_cond_t cv;
-	struct conn *conn; /* handed over by conn_put */
-	bool slot;         /* a free slot handed over: open a connection in it */
+	struct pg_conn *conn; /* handed over by conn_put */
+	bool slot;            /* a free slot handed over: open a connection in it */
 	struct waiter *next;
 };
 
 /* With s->mu held: gives c, or with c NULL a free slot, to the oldest waiter. */
-static bool hand_over(struct pg_store *s, struct conn *c)
+static bool hand_over(struct pg_store *s, struct pg_conn *c)
 {
 	struct waiter *w = s->waiters;
 	if (!w)
@@ -819,7 +833,7 @@ static void slot_free(struct pg_store *s)
 }
 
 /* Waits in line for a connection or a slot, at most the pool timeout; with s->mu held. */
-static enum verr wait_turn(struct pg_store *s, struct conn **c, struct verror *err)
+static enum verr wait_turn(struct pg_store *s, struct pg_conn **c, struct verror *err)
 {
 	struct timespec deadline;
 	struct waiter w = {.conn = NULL};
@@ -865,9 +879,9 @@ static enum verr wait_turn(struct pg_store *s, struct conn **c, struct verror *e
  * An idle connection that died is replaced. Waiting longer than the pool
  * timeout is VERR_UNAVAILABLE. Return it with conn_put().
  */
-static enum verr conn_get(struct pg_store *s, struct conn **out, struct verror *err)
+static enum verr conn_get(struct pg_store *s, struct pg_conn **out, struct verror *err)
 {
-	struct conn *c = NULL;
+	struct pg_conn *c = NULL;
 	enum verr rc = VERR_OK;
 
 	*out = NULL;
@@ -902,15 +916,18 @@ static enum verr conn_get(struct pg_store *s, struct conn **out, struct verror *
  * it if it is broken, hands it to the oldest waiter if any, else keeps it
  * for the next caller.
  */
-static void conn_put(struct pg_store *s, struct conn *c)
+static void conn_put(struct pg_store *s, struct pg_conn *c)
 {
 	if (!c)
 		return;
+	for (int q = 0; q < PQ__COUNT; q++)
+		if (c->stmts[q].r || c->stmts[q].a.n)
+			pg_reset(&c->stmts[q].base);
 	if (PQstatus(c->pg) == CONNECTION_OK && PQtransactionStatus(c->pg) != PQTRANS_IDLE)
-		run(s, c, Q_ROLLBACK, NULL, NULL, NULL);
+		run(c, Q_ROLLBACK, NULL, NULL, NULL);
 	bool keep = PQstatus(c->pg) == CONNECTION_OK && PQtransactionStatus(c->pg) == PQTRANS_IDLE;
 	int64_t now = (int64_t)time_mono_ms();
-	struct conn *cold = NULL;
+	struct pg_conn *cold = NULL;
 
 	pthread_mutex_lock(&s->mu);
 	if (keep && hand_over(s, c)) {
@@ -935,6 +952,20 @@ static void conn_put(struct pg_store *s, struct conn *c)
 	pthread_mutex_unlock(&s->mu);
 	conn_close(c);
 	conn_close(cold);
+}
+
+static enum verr pg_conn_get(struct store *s, bool write, struct conn **out, struct verror *err)
+{
+	struct pg_conn *c = NULL;
+	(void)write; /* row locks, not the connection, order the writers */
+	enum verr rc = conn_get(handle(s), &c, err);
+	*out = c ? &c->base : NULL;
+	return rc;
+}
+
+static void pg_conn_put(struct store *s, struct conn *c)
+{
+	conn_put(handle(s), (struct pg_conn *)c);
 }
 
 /* ---------------------------------------------------------------- open/close */
@@ -967,10 +998,10 @@ static int64_t env_count(const char *name, int64_t def)
 }
 
 /* Whether the server can install pgvector; without it there is nothing to migrate to. */
-static enum verr check_pgvector(struct pg_store *s, struct conn *c, struct verror *err)
+static enum verr check_pgvector(struct pg_conn *c, struct verror *err)
 {
 	PGresult *r = NULL;
-	enum verr rc = run(s, c, Q_HAS_PGVECTOR, NULL, &r, err);
+	enum verr rc = run(c, PQ_HAS_PGVECTOR, NULL, &r, err);
 	int major = 0, minor = 0;
 	if (rc == VERR_OK && PQntuples(r) == 0)
 		rc = verr_set(err, VERR_UNAVAILABLE,
@@ -994,7 +1025,7 @@ static enum verr pg_open(const char *url, const struct store_opts *opts, struct 
                          struct verror *err)
 {
 	struct pg_store *s = NULL;
-	struct conn *c = NULL;
+	struct pg_conn *c = NULL;
 	enum verr rc;
 
 	*out = NULL;
@@ -1008,7 +1039,7 @@ static enum verr pg_open(const char *url, const struct store_opts *opts, struct 
 		                "DATABASE_URL is not a valid PostgreSQL URL "
 		                "(postgresql://user:password@host:port/database)");
 	s = xcalloc(1, sizeof(*s));
-	s->base.ops = &store_pg_ops;
+	s->base.drv = &pg_driver;
 	s->url = xstrdup(url);
 	s->echo = opts && opts->echo;
 	s->pool_size = opts && opts->pool_size > 0 ? opts->pool_size : POOL_SIZE_DEFAULT;
@@ -1027,7 +1058,7 @@ static enum verr pg_open(const char *url, const struct store_opts *opts, struct 
 
 	/* One connection now, so a bad URL or a server without pgvector fails at start-up. */
 	s->nopen = 1;
-	if ((rc = conn_open(s, &c, err)) || (rc = check_pgvector(s, c, err))) {
+	if ((rc = conn_open(s, &c, err)) || (rc = check_pgvector(c, err))) {
 		conn_close(c);
 		s->nopen = 0;
 		goto out;
@@ -1041,81 +1072,28 @@ out:
 	return rc;
 }
 
-static enum verr pg_ping(struct store *base, struct verror *err)
-{
-	struct pg_store *s = handle(base);
-	struct conn *c;
-	enum verr rc = conn_get(s, &c, err);
-	if (rc)
-		return rc;
-	rc = run(s, c, Q_PING, NULL, NULL, err);
-	conn_put(s, c);
-	return rc;
-}
-
-/* ---------------------------------------------------------------- migrations */
-
-static int latest_version(void)
-{
-	return pg_nmigrations ? pg_migrations[pg_nmigrations - 1].version : 0;
-}
-
-static const char migrations_table_sql[] =
-    "CREATE TABLE IF NOT EXISTS schema_migrations ("
-    "version integer PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)";
-
-/*
- * Reads schema_migrations: applied_at[i] for each known migration (0 if not
- * applied) and *current, the highest version recorded, known to this build
- * or not. A schema without the table is at version 0.
- */
-static enum verr read_applied(struct pg_store *s, struct conn *c, int64_t *applied_at, int *current,
-                              struct verror *err)
-{
-	PGresult *r = NULL;
-	enum verr rc;
-
-	memset(applied_at, 0, pg_nmigrations * sizeof(*applied_at));
-	*current = 0;
-	if ((rc = run(s, c, Q_MIG_TABLE_EXISTS, NULL, &r, err)) || PQntuples(r) == 0)
-		goto out;
-	PQclear(r);
-	if ((rc = run(s, c, Q_MIG_LIST, NULL, &r, err)))
-		goto out;
-	for (int i = 0; i < PQntuples(r); i++) {
-		int version = (int)get_i64(r, i, 0);
-		if (version > *current)
-			*current = version;
-		for (size_t k = 0; k < pg_nmigrations; k++)
-			if (pg_migrations[k].version == version)
-				applied_at[k] = get_i64(r, i, 1);
-	}
-out:
-	PQclear(r);
-	return rc;
-}
-
 /*
  * Runs migration DDL (several statements, so the simple protocol, which
  * takes no parameters: the SQL holds none) with PG_MIGRATION_DIM replaced
  * by the configured dimension.
  */
-static enum verr exec_ddl(struct pg_store *s, struct conn *c, const char *sql, struct verror *err)
+static enum verr pg_exec(struct store *base, struct conn *conn, const char *sql, struct verror *err)
 {
-	struct sbuf b = {0};
-	char dim[16];
+	struct pg_store *s = handle(base);
+	struct pg_conn *c = (struct pg_conn *)conn;
+	struct buf b;
 	size_t tok = strlen(PG_MIGRATION_DIM);
 	enum verr rc = VERR_OK;
 
-	snprintf(dim, sizeof(dim), "%d", s->embedding_dim);
-	sbuf_add(&b, "", 0);
+	buf_init(&b, BUF_NOCAP);
+	buf_add(&b, "", 0);
 	for (const char *p = sql, *hit; *p; p = hit + tok) {
 		if (!(hit = strstr(p, PG_MIGRATION_DIM))) {
-			sbuf_str(&b, p);
+			buf_adds(&b, p);
 			break;
 		}
-		sbuf_add(&b, p, (size_t)(hit - p));
-		sbuf_str(&b, dim);
+		buf_add(&b, p, (size_t)(hit - p));
+		buf_printf(&b, "%d", s->embedding_dim);
 	}
 	if (s->echo && log_enabled(LOG_INFO))
 		log_emit(LOG_INFO, "sql", json_pack("{s:s}", "sql", b.p));
@@ -1123,1386 +1101,39 @@ static enum verr exec_ddl(struct pg_store *s, struct conn *c, const char *sql, s
 	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
 		rc = db_error(c, r, err);
 	PQclear(r);
-	free(b.p);
+	buf_free(&b);
 	return rc;
+}
+
+static int pg_vector_dim(const struct store *s)
+{
+	return ((const struct pg_store *)s)->embedding_dim;
 }
 
 /*
- * Applies (up) or reverts one migration together with its schema_migrations
- * row, in one transaction under the migration lock: another process
- * migrating at once waits, then finds the step done and does nothing
- * (*done false). DDL is transactional in PostgreSQL, so a failed step
- * leaves nothing behind.
+ * The text of a tsquery function that never raises on odd input: the terms
+ * (words: letters, digits, UTF-8 beyond ASCII) joined with " or " for
+ * websearch_to_tsquery (any term), or with spaces for phraseto_tsquery
+ * (the phrase). Both stem them as the index did.
  */
-static enum verr migration_step(struct pg_store *s, struct conn *c, const struct pg_migration *m,
-                                bool up, bool *done, struct verror *err)
+static char *pg_keyword_query(int64_t user_id, const char *const *terms, size_t nterms, bool phrase)
 {
-	PGresult *r = NULL;
-	struct args a = {0};
-	enum verr rc;
-
-	*done = false;
-	/* No statement timeout: waiting for another migrator, or a long step, is fine here. */
-	if ((rc = run(s, c, Q_BEGIN, NULL, NULL, err)) ||
-	    (rc = run(s, c, Q_NO_TIMEOUT, NULL, NULL, err)) ||
-	    (rc = run(s, c, Q_MIG_LOCK, NULL, NULL, err)) ||
-	    (rc = exec_ddl(s, c, migrations_table_sql, err)))
-		return rc;
-	arg_i64(&a, m->version);
-	if ((rc = run(s, c, Q_MIG_APPLIED, &a, &r, err)))
-		return rc;
-	bool applied = PQntuples(r) > 0;
-	PQclear(r);
-	if (applied == up)
-		return run(s, c, Q_COMMIT, NULL, NULL, err);
-
-	if ((rc = exec_ddl(s, c, up ? m->up : m->down, err)))
-		return rc;
-	if (up) {
-		arg_text(&a, m->name);
-		arg_i64(&a, time_now_ms());
-	}
-	if ((rc = run(s, c, up ? Q_MIG_INSERT : Q_MIG_DELETE, &a, NULL, err)) ||
-	    (rc = run(s, c, Q_COMMIT, NULL, NULL, err)))
-		return rc;
-	*done = true;
-	log_emit(LOG_INFO, "migration",
-	         json_pack("{s:i,s:s,s:s}", "version", m->version, "name", m->name, "direction",
-	                   up ? "up" : "down"));
-	return VERR_OK;
+	struct buf b;
+	(void)user_id; /* the SQL scopes by user */
+	buf_init(&b, BUF_NOCAP);
+	for (size_t i = 0; i < nterms; i++)
+		buf_printf(&b, "%s%s", i ? (phrase ? " " : " or ") : "", terms[i]);
+	return buf_steal(&b);
 }
 
-static enum verr pg_migrate_up(struct store *base, int target, int *applied, struct verror *err)
-{
-	struct pg_store *s = handle(base);
-	struct conn *c = NULL;
-	enum verr rc;
-	int n = 0;
-
-	if (target == -1)
-		target = latest_version();
-	if (target < 0 || target > latest_version()) {
-		rc = verr_set(err, VERR_INVALID, "no migration %d: versions run from 1 to %d",
-		              target, latest_version());
-		goto out;
-	}
-	if ((rc = conn_get(s, &c, err)) || (rc = check_pgvector(s, c, err)))
-		goto out;
-	for (size_t i = 0; i < pg_nmigrations && pg_migrations[i].version <= target; i++) {
-		bool done;
-		if ((rc = migration_step(s, c, &pg_migrations[i], true, &done, err)))
-			goto out;
-		n += done;
-	}
-out:
-	conn_put(s, c);
-	if (applied)
-		*applied = n;
-	return rc;
-}
-
-static enum verr pg_migrate_down(struct store *base, int target, int *reverted, struct verror *err)
-{
-	struct pg_store *s = handle(base);
-	int64_t *applied_at = xcalloc(pg_nmigrations, sizeof(*applied_at));
-	struct conn *c = NULL;
-	int current, n = 0;
-	enum verr rc;
-
-	if (target < -1) {
-		rc = verr_set(err, VERR_INVALID, "no migration %d", target);
-		goto out;
-	}
-	if ((rc = conn_get(s, &c, err)) || (rc = read_applied(s, c, applied_at, &current, err)))
-		goto out;
-	if (current > latest_version() && current > target) {
-		rc = verr_set(err, VERR_INVALID,
-		              "database schema is at version %d, newer than this build of vault "
-		              "(%d): revert it with the build that applied it",
-		              current, latest_version());
-		goto out;
-	}
-	if (target == -1) {
-		/* One step: down to the known version below the newest applied one. */
-		target = current;
-		for (size_t i = pg_nmigrations; i-- > 0;)
-			if (applied_at[i]) {
-				target = i ? pg_migrations[i - 1].version : 0;
-				break;
-			}
-	}
-	for (size_t i = pg_nmigrations; i-- > 0 && pg_migrations[i].version > target;) {
-		bool done;
-		if (!applied_at[i])
-			continue;
-		if ((rc = migration_step(s, c, &pg_migrations[i], false, &done, err)))
-			goto out;
-		n += done;
-	}
-out:
-	conn_put(s, c);
-	free(applied_at);
-	if (reverted)
-		*reverted = n;
-	return rc;
-}
-
-static enum verr pg_migrate_status(struct store *base, struct migration_info **out, size_t *n,
-                                   struct verror *err)
-{
-	struct pg_store *s = handle(base);
-	int64_t *applied_at = xcalloc(pg_nmigrations, sizeof(*applied_at));
-	struct conn *c = NULL;
-	int current;
-	enum verr rc;
-
-	*out = NULL;
-	*n = 0;
-	if ((rc = conn_get(s, &c, err)) || (rc = read_applied(s, c, applied_at, &current, err)))
-		goto out;
-	*out = xcalloc(pg_nmigrations, sizeof(**out));
-	for (size_t i = 0; i < pg_nmigrations; i++)
-		(*out)[i] = (struct migration_info){pg_migrations[i].version, pg_migrations[i].name,
-		                                    applied_at[i]};
-	*n = pg_nmigrations;
-out:
-	conn_put(s, c);
-	free(applied_at);
-	return rc;
-}
-
-/*
- * As SQLite's, plus the vector column: its dimension was fixed by the
- * migration, and a different EMBEDDING_DIM would fail every embed_done.
- */
-static enum verr pg_schema_check(struct store *base, struct verror *err)
-{
-	struct pg_store *s = handle(base);
-	int64_t *applied_at = xcalloc(pg_nmigrations, sizeof(*applied_at));
-	struct conn *c = NULL;
-	PGresult *r = NULL;
-	int current, latest = latest_version();
-	enum verr rc;
-
-	if ((rc = conn_get(s, &c, err)) || (rc = read_applied(s, c, applied_at, &current, err)))
-		goto out;
-	if (current > latest) {
-		rc = verr_set(err, VERR_UNAVAILABLE,
-		              "database schema is at version %d, newer than this build of vault "
-		              "expects (%d): upgrade vault, or run `vault migrate down %d` with "
-		              "the newer build",
-		              current, latest, latest);
-		goto out;
-	}
-	for (size_t i = 0; i < pg_nmigrations; i++)
-		if (!applied_at[i]) {
-			rc = verr_set(err, VERR_UNAVAILABLE,
-			              "database schema is at version %d, expected %d: run `vault "
-			              "migrate up`",
-			              current, latest);
-			goto out;
-		}
-	if ((rc = run(s, c, Q_VECTOR_DIM, NULL, &r, err)))
-		goto out;
-	int have = PQntuples(r) ? (int)get_i64(r, 0, 0) : -1;
-	if (have != s->embedding_dim)
-		rc = verr_set(err, VERR_UNAVAILABLE,
-		              "the database stores vector(%d) but EMBEDDING_DIM is %d: set "
-		              "EMBEDDING_DIM=%d, or run `vault reindex` to embed every note "
-		              "again at %d dimensions (stop the servers and workers first)",
-		              have, s->embedding_dim, have, s->embedding_dim);
-out:
-	PQclear(r);
-	conn_put(s, c);
-	free(applied_at);
-	return rc;
-}
-
-/* ---------------------------------------------------------------- users */
-
-static enum verr read_user(const PGresult *r, int row, struct user *u, struct verror *err)
-{
-	size_t email_len = (size_t)PQgetlength(r, row, 1);
-	size_t hash_len = (size_t)PQgetlength(r, row, 2);
-
-	memset(u, 0, sizeof(*u));
-	u->id = get_i64(r, row, 0);
-	if (email_len > STORE_EMAIL_MAX || hash_len >= STORE_HASH_MAX)
-		return verr_set(err, VERR_INTERNAL, "user %" PRId64 " has a malformed row", u->id);
-	memcpy(u->email, PQgetvalue(r, row, 1), email_len);
-	memcpy(u->password_hash, PQgetvalue(r, row, 2), hash_len);
-	u->created_at = get_i64(r, row, 3);
-	return VERR_OK;
-}
-
-static enum verr pg_user_create(struct store *base, const char *email, const char *password_hash,
-                                int64_t now, struct user *out, struct verror *err)
-{
-	struct pg_store *s = handle(base);
-	struct conn *c = NULL;
-	PGresult *r = NULL;
-	struct args a = {0};
-	enum verr rc;
-
-	memset(out, 0, sizeof(*out));
-	if (strlen(email) > STORE_EMAIL_MAX)
-		return verr_set(err, VERR_INVALID, "e-mail longer than %d bytes", STORE_EMAIL_MAX);
-	if (strlen(password_hash) >= STORE_HASH_MAX)
-		return verr_set(err, VERR_INVALID, "password hash longer than %d bytes",
-		                STORE_HASH_MAX - 1);
-	arg_text(&a, email);
-	arg_text(&a, password_hash);
-	arg_i64(&a, now);
-	if ((rc = conn_get(s, &c, err)) || (rc = run(s, c, Q_USER_INSERT, &a, &r, err)))
-		goto out;
-	out->id = get_i64(r, 0, 0);
-	strcpy(out->email, email);
-	strcpy(out->password_hash, password_hash);
-	out->created_at = now;
-out:
-	PQclear(r);
-	conn_put(s, c);
-	return rc;
-}
-
-/* Runs a user lookup (q takes $1 from id or key) and reads the one row. */
-static enum verr user_lookup(struct pg_store *s, enum query q, int64_t id, const char *key,
-                             struct user *out, struct verror *err)
-{
-	struct conn *c = NULL;
-	PGresult *r = NULL;
-	struct args a = {0};
-	enum verr rc;
-
-	memset(out, 0, sizeof(*out));
-	if (key)
-		arg_text(&a, key);
-	else
-		arg_i64(&a, id);
-	if ((rc = conn_get(s, &c, err)) || (rc = run(s, c, q, &a, &r, err)))
-		goto out;
-	if (PQntuples(r) == 0)
-		rc = verr_set(err, VERR_NOT_FOUND, "no such user");
-	else
-		rc = read_user(r, 0, out, err);
-out:
-	PQclear(r);
-	conn_put(s, c);
-	return rc;
-}
-
-static enum verr pg_user_get(struct store *base, int64_t id, struct user *out, struct verror *err)
-{
-	return user_lookup(handle(base), Q_USER_GET, id, NULL, out, err);
-}
-
-static enum verr pg_user_get_by_email(struct store *base, const char *email, struct user *out,
-                                      struct verror *err)
-{
-	return user_lookup(handle(base), Q_USER_BY_EMAIL, 0, email, out, err);
-}
-
-static enum verr pg_user_list(struct store *base, struct user **out, size_t *n, struct verror *err)
-{
-	struct pg_store *s = handle(base);
-	struct conn *c = NULL;
-	struct user *users = NULL;
-	PGresult *r = NULL;
-	enum verr rc;
-
-	*out = NULL;
-	*n = 0;
-	if ((rc = conn_get(s, &c, err)) || (rc = run(s, c, Q_USER_LIST, NULL, &r, err)))
-		goto out;
-	size_t len = (size_t)PQntuples(r);
-	users = len ? xcalloc(len, sizeof(*users)) : NULL;
-	for (size_t i = 0; i < len; i++)
-		if ((rc = read_user(r, (int)i, &users[i], err)))
-			goto out;
-	*out = users;
-	*n = len;
-	users = NULL;
-out:
-	PQclear(r);
-	conn_put(s, c);
-	free(users);
-	return rc;
-}
-
-/* The foreign keys cascade to the user's notes, their chunks and refresh tokens. */
-static enum verr pg_user_delete(struct store *base, int64_t id, struct verror *err)
-{
-	struct pg_store *s = handle(base);
-	struct conn *c = NULL;
-	PGresult *r = NULL;
-	struct args a = {0};
-	enum verr rc;
-
-	arg_i64(&a, id);
-	if ((rc = conn_get(s, &c, err)) || (rc = run(s, c, Q_USER_DELETE, &a, &r, err)))
-		goto out;
-	if (PQntuples(r) == 0)
-		rc = verr_set(err, VERR_NOT_FOUND, "no such user");
-out:
-	PQclear(r);
-	conn_put(s, c);
-	return rc;
-}
-
-/* ---------------------------------------------------------------- refresh tokens */
-
-static enum verr token_insert(struct pg_store *s, struct conn *c, int64_t user_id,
-                              const char *family, const char *token_hash, int64_t expires_at,
-                              int64_t now, struct verror *err)
-{
-	struct args a = {0};
-	arg_i64(&a, user_id);
-	arg_text(&a, family);
-	arg_text(&a, token_hash);
-	arg_i64(&a, expires_at);
-	arg_i64(&a, now);
-	return run(s, c, Q_TOKEN_INSERT, &a, NULL, err);
-}
-
-static enum verr revoke_family(struct pg_store *s, struct conn *c, const char *family, int64_t now,
-                               struct verror *err)
-{
-	struct args a = {0};
-	arg_i64(&a, now);
-	arg_text(&a, family);
-	return run(s, c, Q_TOKEN_REVOKE_FAMILY, &a, NULL, err);
-}
-
-static enum verr pg_token_insert(struct store *base, int64_t user_id, const char *family,
-                                 const char *token_hash, int64_t expires_at, int64_t now,
-                                 struct verror *err)
-{
-	struct pg_store *s = handle(base);
-	struct conn *c;
-	struct args a = {0};
-	enum verr rc = conn_get(s, &c, err);
-	if (rc)
-		return rc;
-	/* A login clears the user's expired tokens, so the table does not grow forever. */
-	arg_i64(&a, user_id);
-	arg_i64(&a, now);
-	if ((rc = run(s, c, Q_TOKENS_EXPIRED, &a, NULL, err)) == VERR_OK)
-		rc = token_insert(s, c, user_id, family, token_hash, expires_at, now, err);
-	conn_put(s, c);
-	return rc;
-}
-
-/*
- * One transaction. Q_TOKEN_USE marks the token used only if it is still
- * valid; its row lock serialises concurrent rotations of one token, and
- * the second, re-checking the row its rival committed, finds used_at set:
- * a lost race within grace_ms, else a reuse, exactly as in SQLite.
- */
-static enum verr pg_token_rotate(struct store *base, const char *old_hash, const char *new_hash,
-                                 int64_t new_expires_at, int64_t now, int64_t grace_ms,
-                                 int64_t *user_id, struct verror *err)
-{
-	struct pg_store *s = handle(base);
-	struct conn *c = NULL;
-	PGresult *r = NULL;
-	int tries = 0;
-	enum verr rc;
-
-	if ((rc = conn_get(s, &c, err)))
-		goto out;
-retry:;
-	struct args a = {0};
-	arg_i64(&a, now);
-	arg_text(&a, old_hash);
-	if ((rc = run(s, c, Q_BEGIN, NULL, NULL, err)) ||
-	    (rc = run(s, c, Q_TOKEN_USE, &a, &r, err)))
-		goto out;
-	if (PQntuples(r) > 0) {
-		int64_t uid = get_i64(r, 0, 0);
-		if ((rc = token_insert(s, c, uid, PQgetvalue(r, 0, 1), new_hash, new_expires_at,
-		                       now, err)) ||
-		    (rc = run(s, c, Q_COMMIT, NULL, NULL, err)))
-			goto out;
-		*user_id = uid;
-		goto out;
-	}
-	PQclear(r);
-
-	/* Not usable: find out why. Nothing is written unless it is a reuse. */
-	struct args b = {0};
-	arg_text(&b, old_hash);
-	if ((rc = run(s, c, Q_TOKEN_LOOKUP, &b, &r, err)))
-		goto out;
-	if (PQntuples(r) == 0) {
-		rc = verr_set(err, VERR_UNAUTHORIZED, "unknown refresh token");
-		goto out;
-	}
-	int64_t uid = get_i64(r, 0, 0);
-	if (PQgetisnull(r, 0, 2)) {
-		rc = verr_set(err, VERR_UNAUTHORIZED, "refresh token expired or revoked");
-		goto out;
-	}
-	if (get_i64(r, 0, 2) > now - grace_ms) {
-		rc = verr_set(err, VERR_UNAUTHORIZED,
-		              "refresh token rotated just now by another request");
-		goto out;
-	}
-	if ((rc = revoke_family(s, c, PQgetvalue(r, 0, 1), now, err)) ||
-	    (rc = run(s, c, Q_COMMIT, NULL, NULL, err)))
-		goto out;
-	log_emit(LOG_WARNING, "refresh_token_reuse",
-	         json_pack("{s:I}", "user_id", (json_int_t)uid));
-	rc = verr_set(err, VERR_UNAUTHORIZED, "refresh token reused: its family is revoked");
-out:
-	PQclear(r);
-	r = NULL;
-	if (again(s, c, rc, &tries))
-		goto retry;
-	conn_put(s, c);
-	return rc;
-}
-
-static enum verr pg_token_revoke_family(struct store *base, int64_t user_id, const char *token_hash,
-                                        int64_t now, struct verror *err)
-{
-	struct pg_store *s = handle(base);
-	struct conn *c = NULL;
-	PGresult *r = NULL;
-	struct args a = {0};
-	enum verr rc;
-
-	/* A family never changes and revoking is idempotent, so no transaction is needed. */
-	arg_text(&a, token_hash);
-	arg_i64(&a, user_id);
-	if ((rc = conn_get(s, &c, err)) || (rc = run(s, c, Q_TOKEN_FAMILY_OF, &a, &r, err)))
-		goto out;
-	if (PQntuples(r) == 0) {
-		rc = verr_set(err, VERR_NOT_FOUND, "unknown refresh token");
-		goto out;
-	}
-	rc = revoke_family(s, c, PQgetvalue(r, 0, 0), now, err);
-out:
-	PQclear(r);
-	conn_put(s, c);
-	return rc;
-}
-
-static enum verr pg_token_revoke_all(struct store *base, int64_t user_id, int64_t now,
-                                     struct verror *err)
-{
-	struct pg_store *s = handle(base);
-	struct conn *c = NULL;
-	struct args a = {0};
-	enum verr rc;
-
-	arg_i64(&a, now);
-	arg_i64(&a, user_id);
-	if ((rc = conn_get(s, &c, err)) == VERR_OK)
-		rc = run(s, c, Q_TOKEN_REVOKE_ALL, &a, NULL, err);
-	conn_put(s, c);
-	return rc;
-}
-
-/* ---------------------------------------------------------------- notes */
-
-/* Reads the NOTE_COLUMNS of row into n (user_id is the caller's). */
-static enum verr note_read(const PGresult *r, int row, int64_t user_id, struct note *n,
-                           struct verror *err)
-{
-	json_error_t jerr;
-	json_t *tags = json_loads(PQgetvalue(r, row, 3), 0, &jerr);
-
-	n->id = get_i64(r, row, 0);
-	n->user_id = user_id;
-	n->title = get_dup(r, row, 1);
-	n->content = get_dup(r, row, 2);
-	n->created_at = get_i64(r, row, 4);
-	n->updated_at = get_i64(r, row, 5);
-	n->embedding_status = (enum embed_status)get_i64(r, row, 6);
-	if (!json_is_array(tags)) {
-		json_decref(tags);
-		return verr_set(err, VERR_INTERNAL, "note %" PRId64 " has malformed tags", n->id);
-	}
-	n->ntags = json_array_size(tags);
-	n->tags = n->ntags ? xcalloc(n->ntags, sizeof(*n->tags)) : NULL;
-	for (size_t i = 0; i < n->ntags; i++) {
-		const char *t = json_string_value(json_array_get(tags, i));
-		n->tags[i] = xstrdup(t ? t : "");
-	}
-	json_decref(tags);
-	return VERR_OK;
-}
-
-/*
- * The SQLite backend keeps tags as rows keyed by (note, tag), so a tag
- * twice in one note is a uniqueness clash there; it is one here too.
- */
-static enum verr check_tags(const struct note_input *in, struct verror *err)
-{
-	for (size_t i = 0; i < in->ntags; i++)
-		for (size_t j = 0; j < i; j++)
-			if (strcmp(in->tags[i], in->tags[j]) == 0)
-				return verr_set(err, VERR_CONFLICT, "tag \"%s\" given twice",
-				                in->tags[i]);
-	return VERR_OK;
-}
-
-/* The chunks must carry hashes an embed_job can hold (hex SHA-256: 64 characters). */
-static enum verr check_chunks(const struct note_input *in, struct verror *err)
-{
-	enum verr rc = store_chunks_check(in, err);
-	return rc ? rc : check_tags(in, err);
-}
-
-/* Bumps the index version of user_id (0: of every user), inside the caller's transaction. */
-/* The user's number of notes and their bytes (migration 4's trigger keeps them). */
-static enum verr usage(struct pg_store *s, struct conn *c, enum query q, int64_t user_id,
-                       int64_t use[2], struct verror *err)
-{
-	struct args a = {0};
-	PGresult *r = NULL;
-	arg_i64(&a, user_id);
-	enum verr rc = run(s, c, q, &a, &r, err);
-	if (rc == VERR_OK) {
-		bool row = PQntuples(r) > 0;
-		use[0] = row ? get_i64(r, 0, 0) : 0;
-		use[1] = row ? get_i64(r, 0, 1) : 0;
-	}
-	PQclear(r);
-	return rc;
-}
-
-/* After a write in c's transaction: VERR_FORBIDDEN if it took the user past in's quota. */
-static enum verr quota(struct pg_store *s, struct conn *c, int64_t user_id,
-                       const struct note_input *in, const int64_t before[2], struct verror *err)
-{
-	int64_t after[2];
-	enum verr rc = usage(s, c, Q_USAGE, user_id, after, err);
-	return rc ? rc : store_quota_check(in, before[0], before[1], after[0], after[1], err);
-}
-
-static enum verr bump_version(struct pg_store *s, struct conn *c, int64_t user_id,
-                              struct verror *err)
-{
-	struct args a = {0};
-	if (user_id)
-		arg_i64(&a, user_id);
-	return run(s, c, user_id ? Q_VERSION_BUMP : Q_VERSION_BUMP_ALL, &a, NULL, err);
-}
-
-/*
- * Makes in->chunks the note's chunks, inside the caller's transaction, as
- * SQLite's put_chunks: the old chunks move to negative seqs; a new chunk
- * whose hash matches one of them takes over that row with its id, status,
- * lease and vector, so an embedding in flight for it still lands; every
- * other one is inserted pending; the old rows nobody took are deleted.
- * fresh: a new note, which has no old chunks.
- */
-static enum verr put_chunks(struct pg_store *s, struct conn *c, int64_t note_id, int64_t user_id,
-                            const struct note_input *in, int64_t now, bool fresh,
-                            struct verror *err)
-{
-	struct old_chunk *old = NULL;
-	PGresult *detached = NULL;
-	size_t nold = 0;
-	enum verr rc = VERR_OK;
-
-	if (!fresh) {
-		struct args a = {0};
-		arg_i64(&a, note_id);
-		if ((rc = run(s, c, Q_CHUNKS_DETACH, &a, &detached, err)))
-			goto out;
-		nold = (size_t)PQntuples(detached);
-		old = nold ? xcalloc(nold, sizeof(*old)) : NULL;
-		for (size_t i = 0; i < nold; i++)
-			old[i] = (struct old_chunk){get_i64(detached, (int)i, 0),
-			                            PQgetvalue(detached, (int)i, 1), false};
-		store_old_chunks_sort(old, nold);
-	}
-	for (size_t i = 0; i < in->nchunks; i++) {
-		const struct chunk_input *ch = &in->chunks[i];
-		struct old_chunk *o = store_old_chunk_take(old, nold, ch->hash);
-		struct args a = {0};
-		if (o) {
-			arg_i64(&a, o->id);
-			arg_i64(&a, (int64_t)i);
-			arg_text(&a, ch->heading);
-			arg_text(&a, ch->text);
-		} else {
-			arg_i64(&a, note_id);
-			arg_i64(&a, user_id);
-			arg_i64(&a, (int64_t)i);
-			arg_text(&a, ch->hash);
-			arg_i64(&a, now);
-			arg_text(&a, ch->heading);
-			arg_text(&a, ch->text);
-		}
-		if ((rc = run(s, c, o ? Q_CHUNK_REUSE : Q_CHUNK_INSERT, &a, NULL, err)))
-			goto out;
-	}
-	if (nold > 0) {
-		struct args a = {0};
-		arg_i64(&a, note_id);
-		rc = run(s, c, Q_CHUNKS_DROP_DETACHED, &a, NULL, err);
-	}
-out:
-	free(old);
-	PQclear(detached);
-	return rc;
-}
-
-/* The embedding_status of a note, as the caller's transaction sees it. */
-static enum verr note_embed_status(struct pg_store *s, struct conn *c, int64_t id,
-                                   enum embed_status *out, struct verror *err)
-{
-	PGresult *r = NULL;
-	struct args a = {0};
-	arg_i64(&a, id);
-	enum verr rc = run(s, c, Q_NOTE_EMBED_STATUS, &a, &r, err);
-	if (rc == VERR_OK)
-		*out = PQntuples(r) ? (enum embed_status)get_i64(r, 0, 0) : EMBED_READY;
-	PQclear(r);
-	return rc;
-}
-
-/*
- * One transaction: the note with its tags (the keyword index follows by
- * itself, a generated column), its chunks (all pending) and the owner's
- * index version.
- */
-static enum verr pg_note_create(struct store *base, int64_t user_id, const struct note_input *in,
-                                int64_t now, struct note *out, struct verror *err)
-{
-	struct pg_store *s = handle(base);
-	struct conn *c = NULL;
-	PGresult *r = NULL;
-	char *tags = NULL;
-	int tries = 0;
-	enum verr rc;
-
-	memset(out, 0, sizeof(*out));
-	if ((rc = check_chunks(in, err)))
-		return rc;
-	tags = text_array(in->tags, in->ntags);
-	if ((rc = conn_get(s, &c, err)))
-		goto out;
-retry:;
-	struct args a = {0};
-	arg_i64(&a, user_id);
-	arg_text(&a, in->title);
-	arg_text(&a, in->content);
-	arg_text(&a, tags);
-	arg_i64(&a, now);
-	int64_t before[2];
-	if ((rc = run(s, c, Q_BEGIN, NULL, NULL, err)) ||
-	    (rc = usage(s, c, Q_USAGE_LOCK, user_id, before, err)) ||
-	    (rc = run(s, c, Q_NOTE_INSERT, &a, &r, err)))
-		goto out;
-	int64_t id = get_i64(r, 0, 0);
-	if ((rc = quota(s, c, user_id, in, before, err)) ||
-	    (rc = put_chunks(s, c, id, user_id, in, now, true, err)) ||
-	    (rc = bump_version(s, c, user_id, err)) || (rc = run(s, c, Q_COMMIT, NULL, NULL, err)))
-		goto out;
-	store_note_fill(out, id, user_id, in, now, now, in->nchunks ? EMBED_PENDING : EMBED_READY);
-out:
-	PQclear(r);
-	r = NULL;
-	if (again(s, c, rc, &tries))
-		goto retry;
-	conn_put(s, c);
-	free(tags);
-	return rc;
-}
-
-static enum verr pg_note_get(struct store *base, int64_t user_id, int64_t id, struct note *out,
-                             struct verror *err)
-{
-	struct pg_store *s = handle(base);
-	struct conn *c = NULL;
-	PGresult *r = NULL;
-	struct args a = {0};
-	enum verr rc;
-
-	memset(out, 0, sizeof(*out));
-	/* One statement: the row, its tags and its status come from one snapshot. */
-	arg_i64(&a, id);
-	arg_i64(&a, user_id);
-	if ((rc = conn_get(s, &c, err)) || (rc = run(s, c, Q_NOTE_GET, &a, &r, err)))
-		goto out;
-	if (PQntuples(r) == 0)
-		rc = verr_set(err, VERR_NOT_FOUND, "no such note");
-	else
-		rc = note_read(r, 0, user_id, out, err);
-out:
-	if (rc)
-		note_free(out);
-	PQclear(r);
-	conn_put(s, c);
-	return rc;
-}
-
-/* One transaction, as create; unchanged chunks keep their vectors (put_chunks). */
-static enum verr pg_note_update(struct store *base, int64_t user_id, int64_t id,
-                                const struct note_input *in, int64_t now, struct note *out,
-                                struct verror *err)
-{
-	struct pg_store *s = handle(base);
-	struct conn *c = NULL;
-	PGresult *r = NULL;
-	char *tags = NULL;
-	enum embed_status status;
-	int tries = 0;
-	enum verr rc;
-
-	memset(out, 0, sizeof(*out));
-	if ((rc = check_chunks(in, err)))
-		return rc;
-	tags = text_array(in->tags, in->ntags);
-	if ((rc = conn_get(s, &c, err)))
-		goto out;
-retry:;
-	struct args a = {0};
-	arg_i64(&a, id);
-	arg_i64(&a, user_id);
-	arg_text(&a, in->title);
-	arg_text(&a, in->content);
-	arg_text(&a, tags);
-	arg_i64(&a, now);
-	arg_i64(&a, in->if_updated_at);
-	int64_t before[2];
-	if ((rc = run(s, c, Q_BEGIN, NULL, NULL, err)) ||
-	    (rc = usage(s, c, Q_USAGE_LOCK, user_id, before, err)) ||
-	    (rc = run(s, c, Q_NOTE_UPDATE, &a, &r, err)))
-		goto out;
-	if (PQntuples(r) == 0) {
-		/* Missing, or changed since the caller read it. */
-		struct args b = {0};
-		arg_i64(&b, id);
-		arg_i64(&b, user_id);
-		PQclear(r);
-		if ((rc = run(s, c, Q_NOTE_GET, &b, &r, err)) == VERR_OK)
-			rc = PQntuples(r)
-			         ? verr_set(err, VERR_CONFLICT, "the note changed meanwhile")
-			         : verr_set(err, VERR_NOT_FOUND, "no such note");
-		goto out;
-	}
-	int64_t created_at = get_i64(r, 0, 0);
-	int64_t updated_at = get_i64(r, 0, 1);
-	if ((rc = quota(s, c, user_id, in, before, err)) ||
-	    (rc = put_chunks(s, c, id, user_id, in, now, false, err)) ||
-	    (rc = bump_version(s, c, user_id, err)) ||
-	    (rc = note_embed_status(s, c, id, &status, err)) ||
-	    (rc = run(s, c, Q_COMMIT, NULL, NULL, err)))
-		goto out;
-	store_note_fill(out, id, user_id, in, created_at, updated_at, status);
-out:
-	PQclear(r);
-	r = NULL;
-	if (again(s, c, rc, &tries))
-		goto retry;
-	conn_put(s, c);
-	free(tags);
-	return rc;
-}
-
-/* Deleting the row cascades to its chunks; its keyword index is in the row itself. */
-static enum verr pg_note_delete(struct store *base, int64_t user_id, int64_t id, struct verror *err)
-{
-	struct pg_store *s = handle(base);
-	struct conn *c = NULL;
-	PGresult *r = NULL;
-	int tries = 0;
-	enum verr rc;
-
-	if ((rc = conn_get(s, &c, err)))
-		goto out;
-retry:;
-	struct args a = {0};
-	arg_i64(&a, id);
-	arg_i64(&a, user_id);
-	int64_t before[2]; /* unused: the lock is what counts (see Q_OWNERS_LOCK) */
-	if ((rc = run(s, c, Q_BEGIN, NULL, NULL, err)) ||
-	    (rc = usage(s, c, Q_USAGE_LOCK, user_id, before, err)) ||
-	    (rc = run(s, c, Q_NOTE_DELETE, &a, &r, err)))
-		goto out;
-	if (PQntuples(r) == 0) {
-		rc = verr_set(err, VERR_NOT_FOUND, "no such note");
-		goto out;
-	}
-	if ((rc = bump_version(s, c, user_id, err)))
-		goto out;
-	rc = run(s, c, Q_COMMIT, NULL, NULL, err);
-out:
-	PQclear(r);
-	r = NULL;
-	if (again(s, c, rc, &tries))
-		goto retry;
-	conn_put(s, c);
-	return rc;
-}
-
-static enum verr pg_note_list(struct store *base, const struct note_query *q, struct note_page *out,
-                              struct verror *err)
-{
-	struct pg_store *s = handle(base);
-	struct conn *c = NULL;
-	char *tags = NULL;
-	bool tagged = q->ntags > 0;
-	PGresult *r = NULL;
-	enum verr rc;
-
-	memset(out, 0, sizeof(*out));
-	if (q->skip < 0 || q->limit < 0)
-		return verr_set(err, VERR_INVALID, "skip and limit must not be negative");
-	if (tagged)
-		tags = text_array(q->tags, q->ntags);
-
-	/* One snapshot: the total and the page agree. */
-	struct args a = {0};
-	arg_i64(&a, q->user_id);
-	if (tagged)
-		arg_text(&a, tags);
-	if ((rc = conn_get(s, &c, err)) || (rc = run(s, c, Q_BEGIN_SNAPSHOT, NULL, NULL, err)) ||
-	    (rc = run(s, c, tagged ? Q_NOTE_COUNT_TAGGED : Q_NOTE_COUNT, &a, &r, err)))
-		goto out;
-	out->total = PQntuples(r) ? get_i64(r, 0, 0) : 0;
-	PQclear(r);
-	r = NULL;
-
-	int64_t want = out->total > q->skip ? out->total - q->skip : 0;
-	if (want > q->limit)
-		want = q->limit;
-	if (want > 0) {
-		struct args b = {0};
-		arg_i64(&b, q->user_id);
-		arg_i64(&b, want);
-		arg_i64(&b, q->skip);
-		if (tagged)
-			arg_text(&b, tags);
-		if ((rc = run(s, c, tagged ? Q_NOTE_PAGE_TAGGED : Q_NOTE_PAGE, &b, &r, err)))
-			goto out;
-		size_t rows = (size_t)PQntuples(r);
-		if (rows > (size_t)want)
-			rows = (size_t)want;
-		out->items = xcalloc((size_t)want, sizeof(*out->items));
-		for (; out->n < rows; out->n++)
-			if ((rc =
-			         note_read(r, (int)out->n, q->user_id, &out->items[out->n], err))) {
-				out->n++;
-				goto out;
-			}
-	}
-	rc = run(s, c, Q_COMMIT, NULL, NULL, err);
-out:
-	if (rc)
-		note_page_free(out);
-	PQclear(r);
-	conn_put(s, c);
-	free(tags);
-	return rc;
-}
-
-/* One statement; a note is placed at the first index asking for it, then copied. */
-static enum verr pg_notes_get_many(struct store *base, int64_t user_id, const int64_t *ids,
-                                   size_t n, struct note *out, struct verror *err)
-{
-	struct pg_store *s = handle(base);
-	struct conn *c = NULL;
-	char *list = NULL;
-	PGresult *r = NULL;
-	struct args a = {0};
-	enum verr rc;
-
-	if (n == 0)
-		return VERR_OK;
-	memset(out, 0, n * sizeof(*out));
-	list = id_array(ids, n);
-	arg_i64(&a, user_id);
-	arg_text(&a, list);
-	if ((rc = conn_get(s, &c, err)) || (rc = run(s, c, Q_NOTES_MANY, &a, &r, err)))
-		goto out;
-	for (int row = 0; row < PQntuples(r); row++) {
-		int64_t id = get_i64(r, row, 0);
-		for (size_t i = 0; i < n; i++)
-			if (ids[i] == id) {
-				if ((rc = note_read(r, row, user_id, &out[i], err)))
-					goto out;
-				break;
-			}
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (out[i].id)
-			continue;
-		for (size_t j = 0; j < i; j++)
-			if (ids[j] == ids[i] && out[j].id) {
-				store_note_copy(&out[i], &out[j]);
-				break;
-			}
-	}
-out:
-	if (rc)
-		for (size_t i = 0; i < n; i++)
-			note_free(&out[i]);
-	PQclear(r);
-	conn_put(s, c);
-	free(list);
-	return rc;
-}
-
-/* Ascending ids; no tags: every note of the user. */
-static enum verr pg_note_ids_with_tags(struct store *base, int64_t user_id, const char *const *tags,
-                                       size_t ntags, int64_t **ids, size_t *n, struct verror *err)
-{
-	struct pg_store *s = handle(base);
-	struct conn *c = NULL;
-	char *list = NULL;
-	PGresult *r = NULL;
-	struct args a = {0};
-	enum verr rc;
-
-	*ids = NULL;
-	*n = 0;
-	arg_i64(&a, user_id);
-	if (ntags) {
-		list = text_array(tags, ntags);
-		arg_text(&a, list);
-	}
-	if ((rc = conn_get(s, &c, err)) ||
-	    (rc = run(s, c, ntags ? Q_NOTE_IDS_TAGGED : Q_NOTE_IDS, &a, &r, err)))
-		goto out;
-	size_t len = (size_t)PQntuples(r);
-	int64_t *v = len ? xmalloc(len * sizeof(*v)) : NULL;
-	for (size_t i = 0; i < len; i++)
-		v[i] = get_i64(r, (int)i, 0);
-	*ids = v;
-	*n = len;
-out:
-	PQclear(r);
-	conn_put(s, c);
-	free(list);
-	return rc;
-}
-
-static enum verr pg_note_chunks(struct store *base, int64_t user_id, int64_t note_id,
-                                int64_t **chunk_ids, char ***texts, size_t *n, struct verror *err)
-{
-	struct pg_store *s = handle(base);
-	struct conn *c = NULL;
-	PGresult *r = NULL;
-	struct args a = {0};
-	enum verr rc;
-
-	*chunk_ids = NULL;
-	*texts = NULL;
-	*n = 0;
-	arg_i64(&a, user_id);
-	arg_i64(&a, note_id);
-	if ((rc = conn_get(s, &c, err)) || (rc = run(s, c, Q_NOTE_CHUNKS, &a, &r, err)))
-		goto out;
-	int rows = PQntuples(r);
-	if (rows == 0) {
-		rc = verr_set(err, VERR_NOT_FOUND, "no such note");
-		goto out;
-	}
-	if (PQgetisnull(r, 0, 0))
-		goto out; /* the note has no chunks */
-	int64_t *ids = xmalloc((size_t)rows * sizeof(*ids));
-	char **tv = xmalloc((size_t)rows * sizeof(*tv));
-	for (int i = 0; i < rows; i++) {
-		ids[i] = get_i64(r, i, 0);
-		tv[i] = get_dup(r, i, 1);
-	}
-	*chunk_ids = ids;
-	*texts = tv;
-	*n = (size_t)rows;
-out:
-	PQclear(r);
-	conn_put(s, c);
-	return rc;
-}
-
-/* ---------------------------------------------------------------- embedding queue */
-
-static int job_cmp(const void *a, const void *b)
-{
-	const struct embed_job *x = a, *y = b;
-	return (x->chunk_id > y->chunk_id) - (x->chunk_id < y->chunk_id);
-}
-
-/*
- * Q_EMBED_CLAIM leases and returns the chunks in one statement (its own
- * transaction); RETURNING gives no order, so the jobs are sorted by chunk
- * id (oldest first) here.
- */
-static enum verr pg_embed_claim(struct store *base, size_t limit, int64_t now, int64_t lease_ms,
-                                struct embed_job **out, size_t *n, struct verror *err)
-{
-	struct pg_store *s = handle(base);
-	struct conn *c = NULL;
-	PGresult *r = NULL;
-	struct args a = {0};
-	enum verr rc;
-
-	*out = NULL;
-	*n = 0;
-	if (lease_ms < 0)
-		return verr_set(err, VERR_INVALID, "the lease must not be negative");
-	if (limit == 0)
-		return VERR_OK;
-	arg_i64(&a, now);
-	arg_i64(&a, lease_ms);
-	arg_size(&a, limit);
-	if ((rc = conn_get(s, &c, err)) || (rc = run(s, c, Q_EMBED_CLAIM, &a, &r, err)))
-		goto out;
-	size_t len = (size_t)PQntuples(r);
-	if (len == 0)
-		goto out;
-	struct embed_job *jobs = xcalloc(len, sizeof(*jobs));
-	for (size_t i = 0; i < len; i++) {
-		struct embed_job *j = &jobs[i];
-		int row = (int)i;
-		j->chunk_id = get_i64(r, row, 0);
-		j->user_id = get_i64(r, row, 1);
-		j->title = get_dup(r, row, 2);
-		j->heading = get_dup(r, row, 3);
-		j->text = get_dup(r, row, 4);
-		size_t hash_len = (size_t)PQgetlength(r, row, 5);
-		if (hash_len < sizeof(j->hash))
-			memcpy(j->hash, PQgetvalue(r, row, 5), hash_len);
-		j->attempts = (int)get_i64(r, row, 6);
-	}
-	if (len > 1)
-		qsort(jobs, len, sizeof(*jobs), job_cmp);
-	*out = jobs;
-	*n = len;
-out:
-	PQclear(r);
-	conn_put(s, c);
-	return rc;
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-	return (x > y) - (x < y);
-}
-
-/* Locks the rows of the owners of chunk_ids[0..n) (Q_OWNERS_LOCK). */
-static enum verr lock_owners(struct pg_store *s, struct conn *c, const int64_t *chunk_ids, size_t n,
-                             struct verror *err)
-{
-	struct args a = {0};
-	char *ids = id_array(chunk_ids, n);
-	arg_text(&a, ids);
-	enum verr rc = run(s, c, Q_OWNERS_LOCK, &a, NULL, err);
-	free(ids);
-	return rc;
-}
-
-/* Adds owner to owners[0..*n) unless it is 0 or there already. */
-static void add_owner(int64_t *owners, size_t *n, int64_t owner)
-{
-	for (size_t k = 0; k < *n; k++)
-		if (owners[k] == owner)
-			return;
-	if (owner)
-		owners[(*n)++] = owner;
-}
-
-/*
- * One transaction for the whole batch, and one index version bump per
- * owner, so a bulk embed does not make searches reload per chunk. A chunk
- * is written only at its current hash (else the note changed meanwhile and
- * the new text is pending).
- */
-static enum verr pg_embed_done(struct store *base, const int64_t *chunk_ids,
-                               const char *const *hashes, size_t n, const char *model, int dim,
-                               const float *vecs, int64_t now, struct verror *err)
-{
-	struct pg_store *s = handle(base);
-	struct conn *c = NULL;
-	PGresult *r = NULL;
-	int64_t *owners = NULL;
-	void *vec = NULL;
-	size_t nowners = 0, veclen;
-	int tries = 0;
-	enum verr rc;
-
-	if (dim <= 0 || !vecs || !model || !*model)
-		return verr_set(err, VERR_INVALID, "a vector needs a model, a hash and dim > 0");
-	for (size_t i = 0; i < n; i++)
-		if (!hashes[i])
-			return verr_set(err, VERR_INVALID,
-			                "a vector needs a model, a hash and dim > 0");
-	/* The column's type fixes the dimension (schema_check says so at start-up). */
-	if (dim != s->embedding_dim)
-		return verr_set(err, VERR_INVALID,
-		                "a vector of %d floats, but the database stores vector(%d)", dim,
-		                s->embedding_dim);
-	owners = xcalloc(n ? n : 1, sizeof(int64_t));
-	if ((rc = conn_get(s, &c, err)))
-		goto out;
-retry:
-	nowners = 0;
-	if ((rc = run(s, c, Q_BEGIN, NULL, NULL, err)) ||
-	    (rc = lock_owners(s, c, chunk_ids, n, err)))
-		goto out;
-	for (size_t i = 0; i < n; i++) {
-		struct args a = {0};
-		free(vec);
-		vec = vector_binary(vecs + i * (size_t)dim, dim, &veclen);
-		arg_i64(&a, chunk_ids[i]);
-		arg_text(&a, hashes[i]);
-		arg_text(&a, model);
-		arg_i64(&a, dim);
-		arg_binary(&a, vec, veclen);
-		arg_i64(&a, now);
-		if ((rc = run(s, c, Q_EMBED_DONE, &a, &r, err)))
-			goto out;
-		add_owner(owners, &nowners, PQntuples(r) ? get_i64(r, 0, 0) : 0);
-		PQclear(r);
-		r = NULL;
-	}
-	/* In id order, as every other writer, so two batches never deadlock. */
-	if (nowners)
-		qsort(owners, nowners, sizeof(int64_t), cmp_i64);
-	for (size_t k = 0; k < nowners; k++)
-		if ((rc = bump_version(s, c, owners[k], err)))
-			goto out;
-	rc = run(s, c, Q_COMMIT, NULL, NULL, err);
-out:
-	PQclear(r);
-	r = NULL;
-	if (again(s, c, rc, &tries))
-		goto retry;
-	free(vec);
-	free(owners);
-	conn_put(s, c);
-	return rc;
-}
-
-/* Only a give-up changes what the index holds (the status counts), so only it bumps. */
-static enum verr pg_embed_failed(struct store *base, int64_t chunk_id, const char *hash,
-                                 const char *error, int64_t retry_at, bool give_up,
-                                 struct verror *err)
-{
-	struct pg_store *s = handle(base);
-	struct conn *c = NULL;
-	PGresult *r = NULL;
-	int tries = 0;
-	enum verr rc;
-
-	if (!hash)
-		return verr_set(err, VERR_INVALID, "no hash given");
-	if ((rc = conn_get(s, &c, err)))
-		goto out;
-retry:;
-	struct args a = {0};
-	arg_i64(&a, chunk_id);
-	arg_text(&a, hash);
-	arg_text(&a, error);
-	arg_i64(&a, give_up ? EMBED_FAILED : EMBED_PENDING);
-	arg_i64(&a, retry_at);
-	if ((rc = run(s, c, Q_BEGIN, NULL, NULL, err)) ||
-	    (give_up && (rc = lock_owners(s, c, &chunk_id, 1, err))) ||
-	    (rc = run(s, c, Q_EMBED_FAILED, &a, &r, err)))
-		goto out;
-	int64_t owner = PQntuples(r) ? get_i64(r, 0, 0) : 0;
-	if ((give_up && owner && (rc = bump_version(s, c, owner, err))))
-		goto out;
-	rc = run(s, c, Q_COMMIT, NULL, NULL, err);
-out:
-	PQclear(r);
-	r = NULL;
-	if (again(s, c, rc, &tries))
-		goto retry;
-	conn_put(s, c);
-	return rc;
-}
-
-#define REINDEX_BATCH 2000
-
-/*
- * Old vectors stay until embed_done replaces them, so search keeps
- * answering meanwhile. The chunks are reset in batches of REINDEX_BATCH,
- * each its own statement, so row locks are held for milliseconds, not the
- * seconds a hundred thousand rows take. A failure part way leaves the
- * batches done so far done, which is harmless: run it again.
- */
-static enum verr pg_reindex(struct store *base, int64_t user_id, int64_t *count, struct verror *err)
-{
-	struct pg_store *s = handle(base);
-	struct conn *c = NULL;
-	PGresult *r = NULL;
-	int64_t after = 0, total = 0;
-	size_t got;
-	enum verr rc;
-
-	if (count)
-		*count = 0;
-	if ((rc = conn_get(s, &c, err)) || (rc = run(s, c, Q_VECTOR_DIM, NULL, &r, err)))
-		goto out;
-	/* A new dimension is a new column type: every user's vectors go at once. */
-	int have = PQntuples(r) ? (int)get_i64(r, 0, 0) : s->embedding_dim;
-	PQclear(r);
-	r = NULL;
-	if (have != s->embedding_dim && user_id) {
-		rc = verr_set(err, VERR_CONFLICT,
-		              "EMBEDDING_DIM changed from %d to %d: every user's notes must be "
-		              "embedded again; run `vault reindex` without --user",
-		              have, s->embedding_dim);
-		goto out;
-	}
-	if (have != s->embedding_dim && (rc = exec_ddl(s, c, pg_redim_sql, err)))
-		goto out;
-	do {
-		struct args a = {0};
-		arg_i64(&a, user_id);
-		arg_i64(&a, after);
-		arg_i64(&a, REINDEX_BATCH);
-		if ((rc = run(s, c, Q_REINDEX_BATCH, &a, &r, err)))
-			goto out;
-		got = (size_t)get_i64(r, 0, 0);
-		if (got)
-			after = get_i64(r, 0, 1);
-		total += get_i64(r, 0, 2);
-		PQclear(r);
-		r = NULL;
-	} while (got == REINDEX_BATCH);
-
-	if ((rc = bump_version(s, c, user_id, err)))
-		goto out;
-	if (count)
-		*count = total;
-out:
-	PQclear(r);
-	conn_put(s, c);
-	return rc;
-}
-
-/* ---------------------------------------------------------------- search */
-
-static enum verr pg_index_status(struct store *base, int64_t user_id, const char *model, int dim,
-                                 struct index_status *out, struct verror *err)
-{
-	struct pg_store *s = handle(base);
-	struct conn *c = NULL;
-	PGresult *r = NULL;
-	struct args a = {0};
-	enum verr rc;
-
-	memset(out, 0, sizeof(*out));
-	arg_i64(&a, user_id);
-	/* A NULL model counts every ready vector as stale, as SQLite's IS NOT does. */
-	if (model)
-		arg_text(&a, model);
-	else
-		a.v[a.n++] = NULL;
-	arg_i64(&a, dim);
-	if ((rc = conn_get(s, &c, err)) || (rc = run(s, c, Q_INDEX_STATUS, &a, &r, err)) ||
-	    PQntuples(r) == 0)
-		goto out;
-	out->pending = get_i64(r, 0, 0);
-	out->ready = get_i64(r, 0, 1);
-	out->failed = get_i64(r, 0, 2);
-	out->stale = get_i64(r, 0, 3);
-out:
-	PQclear(r);
-	conn_put(s, c);
-	return rc;
-}
-
-/* Always read from the database, so another process's writes show at once. */
-static enum verr pg_index_version(struct store *base, int64_t user_id, int64_t *version,
-                                  struct verror *err)
-{
-	struct pg_store *s = handle(base);
-	struct conn *c = NULL;
-	PGresult *r = NULL;
-	struct args a = {0};
-	enum verr rc;
-
-	*version = 0;
-	arg_i64(&a, user_id);
-	if ((rc = conn_get(s, &c, err)) || (rc = run(s, c, Q_VERSION_GET, &a, &r, err)))
-		goto out;
-	if (PQntuples(r) == 0)
-		rc = verr_set(err, VERR_NOT_FOUND, "no such user");
-	else
-		*version = get_i64(r, 0, 0);
-out:
-	PQclear(r);
-	conn_put(s, c);
-	return rc;
-}
-
-/*
- * Full-text search over the generated tsvector, filtered by user_id and the
- * tags. The terms are words (letters, digits, UTF-8 beyond ASCII) joined
- * into the text of a tsquery function that never raises on odd input:
- * websearch_to_tsquery with " or " between them (any term), or
- * phraseto_tsquery with spaces (the phrase). Both stem them as the index
- * did. Ties go to the older note, as in SQLite.
- */
-static enum verr pg_keyword_search(struct store *base, int64_t user_id, const char *const *terms,
-                                   size_t nterms, bool phrase, const char *const *tags,
-                                   size_t ntags, size_t limit, struct keyword_hit **out, size_t *n,
-                                   struct verror *err)
-{
-	struct pg_store *s = handle(base);
-	struct conn *c = NULL;
-	struct sbuf text = {0};
-	char *list = NULL;
-	PGresult *r = NULL;
-	struct args a = {0};
-	enum verr rc = VERR_OK;
-
-	*out = NULL;
-	*n = 0;
-	if (nterms > 0 && !terms)
-		return verr_set(err, VERR_INVALID, "%zu search terms given without an array",
-		                nterms);
-	for (size_t i = 0; i < nterms; i++) {
-		if (!terms[i])
-			return verr_set(err, VERR_INVALID, "search term %zu is missing", i);
-		if (!*terms[i])
-			continue;
-		if (text.len)
-			sbuf_str(&text, phrase ? " " : " or ");
-		sbuf_str(&text, terms[i]);
-	}
-	if (text.len == 0 || limit == 0)
-		goto out; /* no words: nothing matches */
-	arg_i64(&a, user_id);
-	arg_text(&a, text.p);
-	arg_size(&a, limit);
-	if (ntags) {
-		list = text_array(tags, ntags);
-		arg_text(&a, list);
-	}
-	enum query q =
-	    phrase ? (ntags ? Q_PHRASE_TAGGED : Q_PHRASE) : (ntags ? Q_KEYWORD_TAGGED : Q_KEYWORD);
-	if ((rc = conn_get(s, &c, err)) || (rc = run(s, c, q, &a, &r, err)))
-		goto out;
-	size_t len = (size_t)PQntuples(r);
-	if (len == 0)
-		goto out;
-	struct keyword_hit *hits = xmalloc(len * sizeof(*hits));
-	for (size_t i = 0; i < len; i++) {
-		hits[i].note_id = get_i64(r, (int)i, 0);
-		hits[i].score = strtod(PQgetvalue(r, (int)i, 1), NULL);
-	}
-	*out = hits;
-	*n = len;
-out:
-	PQclear(r);
-	conn_put(s, c);
-	free(text.p);
-	free(list);
-	return rc;
-}
+/* ---------------------------------------------------------------- vector search */
 
 /* Appends the rows (note_id, chunk_id, similarity) of r to hits. */
+static int64_t get_i64(const PGresult *r, int row, int col)
+{
+	return strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
 static void read_hits(const PGresult *r, struct vector_hit *hits, size_t *n)
 {
 	for (int i = 0; i < PQntuples(r); i++)
@@ -2533,7 +1164,7 @@ static int hit_note_cmp(const void *a, const void *b)
  * order), each note's best kept, re-sorted. a holds $1..$4; caller frees
  * *out (set even when *n is 0).
  */
-static enum verr search_hnsw(struct pg_store *s, struct conn *c, struct args *a, size_t limit,
+static enum verr search_hnsw(struct pg_conn *c, struct args *a, size_t limit,
                              struct vector_hit **out, size_t *n, struct verror *err)
 {
 	struct vector_hit *hits = NULL;
@@ -2545,13 +1176,12 @@ static enum verr search_hnsw(struct pg_store *s, struct conn *c, struct args *a,
 
 	if (ef > HNSW_EF_MAX)
 		ef = HNSW_EF_MAX;
-	arg_i64(&e, ef);
-	arg_i64(&e, HNSW_MAX_SCAN_TUPLES);
-	arg_size(a, fetch);
-	if ((rc = run(s, c, Q_BEGIN, NULL, NULL, err)) ||
-	    (rc = run(s, c, Q_HNSW_SETTINGS, &e, NULL, err)) ||
-	    (rc = run(s, c, Q_VECTOR_HNSW, a, &r, err)) ||
-	    (rc = run(s, c, Q_COMMIT, NULL, NULL, err)))
+	arg_i64(&e, 1, ef);
+	arg_i64(&e, 2, HNSW_MAX_SCAN_TUPLES);
+	arg_i64(a, 5, (int64_t)fetch);
+	if ((rc = run(c, Q_BEGIN_WRITE, NULL, NULL, err)) ||
+	    (rc = run(c, PQ_HNSW_SETTINGS, &e, NULL, err)) ||
+	    (rc = run(c, PQ_VECTOR_HNSW, a, &r, err)) || (rc = run(c, Q_COMMIT, NULL, NULL, err)))
 		goto out;
 	/* The query returns distances: similarity is 1 - distance. */
 	size_t got = 0;
@@ -2588,7 +1218,7 @@ static uint64_t fnv1a(const char *str)
  * counted again only when their index version moved; the version comes in
  * the same round trip.
  */
-static enum verr vector_count(struct pg_store *s, struct conn *c, int64_t user_id,
+static enum verr vector_count(struct pg_store *s, struct pg_conn *c, int64_t user_id,
                               const char *model, int dim, int64_t *count, struct verror *err)
 {
 	uint64_t mh = fnv1a(model);
@@ -2603,12 +1233,12 @@ static enum verr vector_count(struct pg_store *s, struct conn *c, int64_t user_i
 
 	struct args a = {0};
 	PGresult *r = NULL;
-	arg_i64(&a, user_id);
-	arg_text(&a, model);
-	arg_i64(&a, dim);
-	arg_i64(&a, s->exact_max + 1);
-	arg_i64(&a, known);
-	enum verr rc = run(s, c, Q_VECTORS_COUNT, &a, &r, err);
+	arg_i64(&a, 1, user_id);
+	arg_set(&a, 2, model, 0, 0);
+	arg_i64(&a, 3, dim);
+	arg_i64(&a, 4, s->exact_max + 1);
+	arg_i64(&a, 5, known);
+	enum verr rc = run(c, PQ_VECTORS_COUNT, &a, &r, err);
 	if (rc == VERR_OK && PQntuples(r) == 0) {
 		*count = 0; /* no such user */
 	} else if (rc == VERR_OK && !PQgetisnull(r, 0, 1)) {
@@ -2628,8 +1258,8 @@ static enum verr vector_count(struct pg_store *s, struct conn *c, int64_t user_i
  * rows through chunks_user is exact and fast for a personal vault, and the
  * planner would not pick it. So: exact up to exact_max vectors (counted no
  * further), and always with an explicit note list; HNSW past it. The
- * vectors are those SQLite's vectors_load loads: model and dim match,
- * whatever the status.
+ * vectors are those the SQLite driver scans: model and dim match, whatever
+ * the status.
  */
 static enum verr pg_vector_search(struct store *base, int64_t user_id, const char *model, int dim,
                                   const float *q, const int64_t *only, size_t nonly, bool filter,
@@ -2637,58 +1267,43 @@ static enum verr pg_vector_search(struct store *base, int64_t user_id, const cha
                                   struct verror *err)
 {
 	struct pg_store *s = handle(base);
-	struct conn *c = NULL;
+	struct pg_conn *c = NULL;
 	struct vector_hit *hits = NULL;
-	char *list = NULL;
-	void *vec = NULL;
 	PGresult *r = NULL;
 	size_t veclen, len = 0;
 	enum verr rc;
 
-	*out = NULL;
-	*n = 0;
-	if (dim <= 0 || !model || !q)
-		return verr_set(err, VERR_INVALID,
-		                "a vector search needs a model, a vector and dim > 0");
-	if (limit == 0 || (filter && nonly == 0))
-		return VERR_OK;
 	/* At most INT32_MAX / 4 rows in any case: past that the limit means "all". */
 	if (limit > INT32_MAX / HNSW_FETCH_FACTOR)
 		limit = INT32_MAX / HNSW_FETCH_FACTOR;
-	vec = vector_binary(q, dim, &veclen);
-
 	struct args a = {0};
-	arg_i64(&a, user_id);
-	arg_text(&a, model);
-	arg_i64(&a, dim);
+	arg_i64(&a, 1, user_id);
+	arg_set(&a, 2, model, 0, 0);
+	arg_i64(&a, 3, dim);
+	void *vec = vector_binary(q, dim, &veclen);
+	arg_owned(&a, 4, vec, (int)veclen, 1);
 	if ((rc = conn_get(s, &c, err)))
 		goto out;
 	bool exact = filter;
 	if (!exact) {
 		int64_t count = 0;
-		if ((rc = vector_count(s, c, user_id, model, dim, &count, err)))
-			goto out;
-		if (count == 0)
+		if ((rc = vector_count(s, c, user_id, model, dim, &count, err)) || count == 0)
 			goto out;
 		exact = count <= s->exact_max;
 	}
-	arg_binary(&a, vec, veclen);
 	if (exact) {
-		arg_size(&a, limit);
-		if (filter) {
-			list = id_array(only, nonly);
-			arg_text(&a, list);
-		}
-		if ((rc = run(s, c, Q_BEGIN, NULL, NULL, err)) ||
-		    (rc = run(s, c, Q_EXACT_SETTINGS, NULL, NULL, err)) ||
-		    (rc = run(s, c, filter ? Q_VECTOR_EXACT_ONLY : Q_VECTOR_EXACT, &a, &r, err)) ||
-		    (rc = run(s, c, Q_COMMIT, NULL, NULL, err)))
+		arg_i64(&a, 5, (int64_t)limit);
+		if (filter)
+			arg_owned(&a, 6, db_id_list(only, sizeof(*only), nonly, "{}"), 0, 0);
+		if ((rc = run(c, Q_BEGIN_WRITE, NULL, NULL, err)) ||
+		    (rc = run(c, PQ_EXACT_SETTINGS, NULL, NULL, err)) ||
+		    (rc = run(c, filter ? PQ_VECTOR_EXACT_ONLY : PQ_VECTOR_EXACT, &a, &r, err)) ||
+		    (rc = run(c, Q_COMMIT, NULL, NULL, err)))
 			goto out;
 		hits = xmalloc(((size_t)PQntuples(r) + 1) * sizeof(*hits));
 		read_hits(r, hits, &len);
-	} else {
-		if ((rc = search_hnsw(s, c, &a, limit, &hits, &len, err)))
-			goto out;
+	} else if ((rc = search_hnsw(c, &a, limit, &hits, &len, err))) {
+		goto out;
 	}
 	if (len > 0) {
 		*out = hits;
@@ -2699,46 +1314,35 @@ out:
 	PQclear(r);
 	conn_put(s, c);
 	free(hits);
-	free(list);
-	free(vec);
+	for (int i = 0; i < MAX_ARGS; i++)
+		free(a.owned[i]);
 	return rc;
 }
 
-/* ---------------------------------------------------------------- ops */
-
-/* vectors_load stays NULL: the services use vector_search, which this backend has. */
-const struct store_ops store_pg_ops = {
+const struct driver pg_driver = {
     .name = "postgresql",
+    .caps = DB_ROW_LOCKS | DB_FIXED_DIM,
+    .migrations = pg_migrations,
+    .redim_sql = pg_redim_sql,
     .open = pg_open,
     .close = pg_close,
-    .ping = pg_ping,
-    .migrate_up = pg_migrate_up,
-    .migrate_down = pg_migrate_down,
-    .migrate_status = pg_migrate_status,
-    .schema_check = pg_schema_check,
-    .user_create = pg_user_create,
-    .user_get = pg_user_get,
-    .user_get_by_email = pg_user_get_by_email,
-    .user_list = pg_user_list,
-    .user_delete = pg_user_delete,
-    .token_insert = pg_token_insert,
-    .token_rotate = pg_token_rotate,
-    .token_revoke_family = pg_token_revoke_family,
-    .token_revoke_all = pg_token_revoke_all,
-    .note_create = pg_note_create,
-    .note_get = pg_note_get,
-    .note_update = pg_note_update,
-    .note_delete = pg_note_delete,
-    .note_list = pg_note_list,
-    .notes_get_many = pg_notes_get_many,
-    .note_ids_with_tags = pg_note_ids_with_tags,
-    .note_chunks = pg_note_chunks,
-    .embed_claim = pg_embed_claim,
-    .embed_done = pg_embed_done,
-    .embed_failed = pg_embed_failed,
-    .reindex = pg_reindex,
-    .index_status = pg_index_status,
-    .index_version = pg_index_version,
-    .keyword_search = pg_keyword_search,
+    .vector_dim = pg_vector_dim,
+    .conn_get = pg_conn_get,
+    .conn_put = pg_conn_put,
+    .exec = pg_exec,
+    .prepare = pg_prepare,
+    .bind_i64 = pg_bind_i64,
+    .bind_text = pg_bind_text,
+    .bind_null = pg_bind_null,
+    .bind_texts = pg_bind_texts,
+    .bind_ids = pg_bind_ids,
+    .bind_vector = pg_bind_vector,
+    .step = pg_step,
+    .col_i64 = pg_col_i64,
+    .col_double = pg_col_double,
+    .col_text = pg_col_text,
+    .col_null = pg_col_null,
+    .reset = pg_reset,
+    .keyword_query = pg_keyword_query,
     .vector_search = pg_vector_search,
 };

@@ -1,5 +1,5 @@
 /*
- * store_sqlite.c - the SQLite backend of the repository interface (store.h).
+ * store_sqlite.c - the SQLite driver of the repository (driver.h).
  *
  * A handle owns a small pool of connections to one database file in WAL
  * mode: each operation borrows a connection for its own duration, so
@@ -11,12 +11,11 @@
  * note ids of a page) are bound as one JSON array and read with json_each(),
  * which keeps those statements fixed and cached too.
  *
- * For search, a note's write also replaces its chunks (the embedding
- * queue, vectors kept for unchanged text), its keyword index row, its
- * owner's keyword statistics and index version, all in the note's
- * transaction; the schema and its indexes are described in
- * sqlite_migrations.c, the keyword index (one per user inside one FTS5
- * table) in sqlite_fts.c.
+ * Tags are rows of note_tags and the keyword index is an FTS5 table the
+ * repository writes (DB_TAG_ROWS, DB_FTS_ROWS); the schema and its indexes
+ * are described in sqlite_migrations.c, the keyword index (one per user
+ * inside one FTS5 table) in sqlite_fts.c. Vectors are searched in process,
+ * from a cache of each user's vectors (sqlite_vectors.c).
  *
  * SQLite result codes become enum verr here and nowhere else.
  */
@@ -36,81 +35,14 @@
 
 #include "core/log.h"
 #include "core/mem.h"
-#include "core/timeutil.h"
-#include "store/backend.h"
+#include "store/driver.h"
 #include "store/sqlite_fts.h"
-#include "store/sqlite_migrations.h"
+#include "store/sqlite_vectors.h"
 
 #define POOL_MAX                16
 #define BUSY_TIMEOUT_DEFAULT_MS 5000
 
 /* ---------------------------------------------------------------- statements */
-
-enum query {
-	Q_BEGIN,
-	Q_BEGIN_IMMEDIATE,
-	Q_COMMIT,
-	Q_ROLLBACK,
-	Q_PING,
-	Q_MIG_TABLE_EXISTS,
-	Q_MIG_LIST,
-	Q_MIG_APPLIED,
-	Q_MIG_INSERT,
-	Q_MIG_DELETE,
-	Q_USER_INSERT,
-	Q_USER_GET,
-	Q_USER_BY_EMAIL,
-	Q_USER_LIST,
-	Q_USER_DELETE,
-	Q_TOKEN_INSERT,
-	Q_TOKENS_EXPIRED,
-	Q_TOKEN_USE,
-	Q_TOKEN_LOOKUP,
-	Q_TOKEN_FAMILY_OF,
-	Q_TOKEN_REVOKE_FAMILY,
-	Q_TOKEN_REVOKE_ALL,
-	Q_NOTE_INSERT,
-	Q_TAG_INSERT,
-	Q_NOTE_GET,
-	Q_NOTE_TAGS,
-	Q_NOTE_UPDATE,
-	Q_TAGS_DELETE,
-	Q_NOTE_DELETE,
-	Q_NOTE_COUNT,
-	Q_NOTE_PAGE,
-	Q_NOTE_COUNT_TAGGED,
-	Q_NOTE_PAGE_TAGGED,
-	Q_PAGE_TAGS,
-	Q_NOTE_EMBED_STATUS,
-	Q_NOTES_MANY,
-	Q_NOTE_IDS,
-	Q_NOTE_IDS_TAGGED,
-	Q_NOTE_CHUNKS,
-	Q_FTS_PUT,
-	Q_FTS_DOCLEN,
-	Q_FTS_STATS,
-	Q_VERSION_BUMP,
-	Q_VERSION_BUMP_ALL,
-	Q_USAGE,
-	Q_VERSION_GET,
-	Q_CHUNK_INSERT,
-	Q_CHUNKS_DETACH,
-	Q_CHUNK_REUSE,
-	Q_CHUNKS_DROP_DETACHED,
-	Q_EMBED_CLAIM,
-	Q_EMBED_DONE,
-	Q_EMBED_FAILED,
-	Q_REINDEX_BATCH,
-	Q_INDEX_STATUS,
-	Q_VECTORS_COUNT,
-	Q_VECTORS_LOAD,
-	Q_KEYWORD,
-	Q_KEYWORD_TAGGED,
-	Q__COUNT
-};
-
-/* A connection tracks the statements an operation touched in a 64-bit mask. */
-_Static_assert(Q__COUNT <= 64, "too many cached statements for conn.used");
 
 /* The notes of user ?1 carrying every tag of the JSON array ?N (duplicates ignored). */
 #define TAGGED_NOTE_IDS(N)                                                                         \
@@ -128,25 +60,37 @@ _Static_assert(Q__COUNT <= 64, "too many cached statements for conn.used");
 	"THEN 0 WHEN EXISTS (SELECT 1 FROM chunks c WHERE c.note_id = notes.id AND c.status = 2) " \
 	"THEN 2 ELSE 1 END"
 
-#define NOTE_COLUMNS "id, title, content, created_at, updated_at, " EMBED_STATUS
+/* The note's tags in order as a JSON array: a seek in note_tags' clustered key. */
+#define NOTE_TAGS                                                                                  \
+	"(SELECT json_group_array(tag) FROM (SELECT tag FROM note_tags t "                         \
+	"WHERE t.note_id = notes.id ORDER BY position))"
+
+#define NOTE_COLUMNS "id, title, content, " NOTE_TAGS ", created_at, updated_at, " EMBED_STATUS
 
 /*
  * BM25 on user ?1's own statistics (sqlite_fts.c), with the weights of the
- * notes_fts columns: title, content, tags, user_id. The subqueries are
- * evaluated once per statement.
+ * notes_fts columns: title, content, tags, user_id; negated, so higher is
+ * better. The subqueries are evaluated once per statement.
  */
 #define FTS_RANK                                                                                   \
-	"vault_bm25(notes_fts, (SELECT docs FROM keyword_stats WHERE user_id = ?1), "              \
+	"-vault_bm25(notes_fts, (SELECT docs FROM keyword_stats WHERE user_id = ?1), "             \
 	"(SELECT tokens FROM keyword_stats WHERE user_id = ?1), 10.0, 1.0, 5.0, 0.0)"
 #define FTS_OWNER SQLITE_FTS_OWNER("?5")
 
-static const char *const query_sql[Q__COUNT] = {
-    [Q_BEGIN] = "BEGIN",
-    [Q_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
+/* Ties go to the older note, for a stable order. */
+#define KEYWORD_SQL(TAGGED)                                                                        \
+	"SELECT rowid, " FTS_RANK " AS r FROM notes_fts WHERE notes_fts MATCH ?2 "                 \
+	"AND user_id = ?1" TAGGED " ORDER BY r DESC, rowid LIMIT ?3"
+#define KEYWORD_TAGS " AND rowid IN (" TAGGED_NOTE_IDS("4") ")"
+
+static const char *const query_sql[SQ__COUNT] = {
+    [Q_BEGIN_READ] = "BEGIN",
+    [Q_BEGIN_WRITE] = "BEGIN IMMEDIATE",
     [Q_COMMIT] = "COMMIT",
     [Q_ROLLBACK] = "ROLLBACK",
     [Q_PING] = "SELECT 1",
-
+    /* BEGIN IMMEDIATE has taken the one write lock already. */
+    [Q_MIG_LOCK] = "SELECT 1",
     [Q_MIG_TABLE_EXISTS] = "SELECT 1 FROM sqlite_master "
                            "WHERE type = 'table' AND name = 'schema_migrations'",
     [Q_MIG_LIST] = "SELECT version, applied_at FROM schema_migrations ORDER BY version",
@@ -155,12 +99,13 @@ static const char *const query_sql[Q__COUNT] = {
                      "VALUES (?1, ?2, ?3)",
     [Q_MIG_DELETE] = "DELETE FROM schema_migrations WHERE version = ?1",
 
-    [Q_USER_INSERT] = "INSERT INTO users (email, password_hash, created_at) VALUES (?1, ?2, ?3)",
+    [Q_USER_INSERT] = "INSERT INTO users (email, password_hash, created_at) VALUES (?1, ?2, ?3) "
+                      "RETURNING id",
     [Q_USER_GET] = "SELECT id, email, password_hash, created_at FROM users WHERE id = ?1",
     [Q_USER_BY_EMAIL] = "SELECT id, email, password_hash, created_at FROM users "
                         "WHERE email = ?1",
     [Q_USER_LIST] = "SELECT id, email, password_hash, created_at FROM users ORDER BY id",
-    [Q_USER_DELETE] = "DELETE FROM users WHERE id = ?1",
+    [Q_USER_DELETE] = "DELETE FROM users WHERE id = ?1 RETURNING id",
 
     /* Expired rows are dead weight: a used one only matters until it expires. */
     [Q_TOKENS_EXPIRED] = "DELETE FROM refresh_tokens WHERE user_id = ?1 AND expires_at <= ?2",
@@ -181,17 +126,17 @@ static const char *const query_sql[Q__COUNT] = {
                            "WHERE user_id = ?2 AND revoked_at IS NULL",
 
     [Q_NOTE_INSERT] = "INSERT INTO notes (user_id, title, content, created_at, updated_at) "
-                      "VALUES (?1, ?2, ?3, ?4, ?4)",
-    [Q_TAG_INSERT] = "INSERT INTO note_tags (note_id, user_id, tag, position) "
-                     "VALUES (?1, ?2, ?3, ?4)",
+                      "VALUES (?1, ?2, ?3, ?4, ?4) RETURNING id",
     [Q_NOTE_GET] = "SELECT " NOTE_COLUMNS " FROM notes WHERE id = ?1 AND user_id = ?2",
-    [Q_NOTE_TAGS] = "SELECT tag FROM note_tags WHERE note_id = ?1 ORDER BY position",
     [Q_NOTE_UPDATE] = "UPDATE notes SET title = ?3, content = ?4, "
                       "updated_at = MAX(?5, updated_at + 1) "
                       "WHERE id = ?1 AND user_id = ?2 AND (?6 = 0 OR updated_at = ?6) "
                       "RETURNING created_at, updated_at",
     [Q_TAGS_DELETE] = "DELETE FROM note_tags WHERE note_id = ?1",
-    [Q_NOTE_DELETE] = "DELETE FROM notes WHERE id = ?1 AND user_id = ?2",
+    /* position = the tag's index in the JSON array ?3. */
+    [Q_TAGS_PUT] = "INSERT INTO note_tags (note_id, user_id, tag, position) "
+                   "SELECT ?1, ?2, value, key FROM json_each(?3)",
+    [Q_NOTE_DELETE] = "DELETE FROM notes WHERE id = ?1 AND user_id = ?2 RETURNING id",
     [Q_NOTE_COUNT] = "SELECT COUNT(*) FROM notes WHERE user_id = ?1",
     [Q_NOTE_PAGE] = "SELECT " NOTE_COLUMNS " FROM notes WHERE user_id = ?1 "
                     "ORDER BY created_at DESC, id DESC LIMIT ?2 OFFSET ?3",
@@ -200,10 +145,6 @@ static const char *const query_sql[Q__COUNT] = {
         "SELECT " NOTE_COLUMNS " FROM notes WHERE user_id = ?1 "
         "AND id IN (" TAGGED_NOTE_IDS("4") ") "
                                            "ORDER BY created_at DESC, id DESC LIMIT ?2 OFFSET ?3",
-    /* The tags of a whole page at once; ?1 is a JSON array of note ids. */
-    [Q_PAGE_TAGS] = "SELECT note_id, tag FROM note_tags "
-                    "WHERE note_id IN (SELECT value FROM json_each(?1)) "
-                    "ORDER BY note_id, position",
     [Q_NOTE_EMBED_STATUS] = "SELECT " EMBED_STATUS " FROM notes WHERE id = ?1",
     /*
      * ?2 is a JSON array of note ids. The + keeps the planner off
@@ -213,26 +154,32 @@ static const char *const query_sql[Q__COUNT] = {
                      "id IN (SELECT value FROM json_each(?2)) AND +user_id = ?1",
     [Q_NOTE_IDS] = "SELECT id FROM notes WHERE user_id = ?1 ORDER BY id",
     [Q_NOTE_IDS_TAGGED] = TAGGED_NOTE_IDS("2") " ORDER BY note_id",
-    /* One row with a NULL chunk id: the note has no chunks; no row: no such note. */
-    [Q_NOTE_CHUNKS] = "SELECT c.id, c.text FROM notes n LEFT JOIN chunks c ON c.note_id = n.id "
-                      "WHERE n.id = ?2 AND n.user_id = ?1 ORDER BY c.seq",
 
+    /*
+     * ?2 is a JSON array of note ids: seeks in chunks(note_id, seq), in
+     * order. The + keeps the planner off chunks_user, which would walk all
+     * the user's chunks (a search at 100k chunks took 0.7 s).
+     */
+    [Q_NOTES_CHUNKS] = "SELECT note_id, id, text FROM chunks WHERE note_id IN (SELECT value "
+                       "FROM json_each(?2)) AND +user_id = ?1 ORDER BY note_id, seq",
     /*
      * The keyword index row of a note, new or replaced, each value behind
      * its owner's marker; the trigger deletes it. Then its owner's
      * statistics: ?2 notes more, and the row's tokens less ?3 (those of
      * the row it replaced).
      */
+    [Q_FTS_DOCLEN] = "SELECT vault_doclen(sz) FROM notes_fts_docsize WHERE id = ?1",
     [Q_FTS_PUT] = "INSERT OR REPLACE INTO notes_fts (rowid, title, content, tags, user_id) "
                   "VALUES (?1, " FTS_OWNER " || ?2, " FTS_OWNER " || ?3, " FTS_OWNER " || ?4, ?5)",
-    [Q_FTS_DOCLEN] = "SELECT vault_doclen(sz) FROM notes_fts_docsize WHERE id = ?1",
     [Q_FTS_STATS] = "INSERT INTO keyword_stats (user_id, docs, tokens) "
                     "SELECT ?1, ?2, vault_doclen(sz) - ?3 FROM notes_fts_docsize WHERE id = ?4 "
                     "ON CONFLICT (user_id) DO UPDATE SET docs = docs + excluded.docs, "
                     "tokens = tokens + excluded.tokens",
     [Q_VERSION_BUMP] = "UPDATE users SET index_version = index_version + 1 WHERE id = ?1",
-    [Q_USAGE] = "SELECT notes_count, notes_bytes FROM users WHERE id = ?1",
     [Q_VERSION_BUMP_ALL] = "UPDATE users SET index_version = index_version + 1",
+    [Q_USAGE] = "SELECT notes_count, notes_bytes FROM users WHERE id = ?1",
+    /* BEGIN IMMEDIATE has made the writes take turns already. */
+    [Q_USAGE_LOCK] = "SELECT notes_count, notes_bytes FROM users WHERE id = ?1",
     [Q_VERSION_GET] = "SELECT index_version FROM users WHERE id = ?1",
 
     [Q_CHUNK_INSERT] = "INSERT INTO chunks (note_id, user_id, seq, hash, updated_at, heading, "
@@ -252,8 +199,13 @@ static const char *const query_sql[Q__COUNT] = {
                       "ORDER BY id LIMIT ?3) "
                       "RETURNING id, user_id, (SELECT title FROM notes WHERE notes.id = "
                       "chunks.note_id), heading, text, hash, attempts",
+    /*
+     * The vector's stamp is its owner's index version after this write:
+     * the repository bumps it once, after the batch, in this transaction.
+     */
     [Q_EMBED_DONE] = "UPDATE chunks SET status = 1, model = ?3, dim = ?4, embedding = ?5, "
-                     "error = NULL, updated_at = ?6 WHERE id = ?1 AND hash = ?2 "
+                     "error = NULL, updated_at = ?6, vector_version = (SELECT index_version + 1 "
+                     "FROM users WHERE users.id = chunks.user_id) WHERE id = ?1 AND hash = ?2 "
                      "RETURNING user_id",
     [Q_EMBED_FAILED] = "UPDATE chunks SET attempts = attempts + 1, error = ?3, status = ?4, "
                        "next_attempt_at = ?5 WHERE id = ?1 AND hash = ?2 AND status = 0 "
@@ -261,35 +213,36 @@ static const char *const query_sql[Q__COUNT] = {
     /*
      * The next ?3 chunks of user ?1 (0: of everyone) after id ?2, walking
      * the table in rowid order: one pass over it in all, whatever the
-     * number of batches.
+     * number of batches. The write lock is held, so every row picked is
+     * reset.
      */
     [Q_REINDEX_BATCH] = "UPDATE chunks SET status = 0, attempts = 0, next_attempt_at = 0, "
                         "error = NULL WHERE id IN (SELECT id FROM chunks WHERE id > ?2 AND "
-                        "(?1 = 0 OR user_id = ?1) ORDER BY id LIMIT ?3) RETURNING id",
+                        "(?1 = 0 OR user_id = ?1) ORDER BY id LIMIT ?3) RETURNING id, 1",
     /* Covered by chunks_user. */
     [Q_INDEX_STATUS] = "SELECT SUM(status = 0), SUM(status = 1), SUM(status = 2), "
                        "SUM(status = 1 AND (model IS NOT ?2 OR dim IS NOT ?3)) "
                        "FROM chunks WHERE user_id = ?1",
-    /* Only embed_done sets model, always with a vector, whatever the status after. */
-    [Q_VECTORS_COUNT] = "SELECT COUNT(*) FROM chunks WHERE user_id = ?1 AND model = ?2 "
-                        "AND dim = ?3",
-    [Q_VECTORS_LOAD] = "SELECT id, note_id, embedding FROM chunks WHERE user_id = ?1 "
-                       "AND model = ?2 AND dim = ?3 ORDER BY note_id, seq",
-    /* BM25 is lower-is-better; ties go to the older note, for a stable order. */
-    [Q_KEYWORD] = "SELECT rowid, " FTS_RANK " AS r FROM notes_fts WHERE notes_fts MATCH ?2 "
-                  "AND user_id = ?1 ORDER BY r, rowid LIMIT ?3",
-    [Q_KEYWORD_TAGGED] = "SELECT rowid, " FTS_RANK " AS r FROM notes_fts "
-                         "WHERE notes_fts MATCH ?2 AND user_id = ?1 "
-                         "AND rowid IN (" TAGGED_NOTE_IDS("4") ") ORDER BY r, rowid LIMIT ?3",
-};
+    /* A phrase is the MATCH expression's business (sqlite_fts_match). */
+    [Q_KEYWORD] = KEYWORD_SQL(""),
+    [Q_KEYWORD_TAGGED] = KEYWORD_SQL(KEYWORD_TAGS),
+    [Q_PHRASE] = KEYWORD_SQL(""),
+    [Q_PHRASE_TAGGED] = KEYWORD_SQL(KEYWORD_TAGS),
+    SQLITE_VECTORS_SQL};
 
 /* ---------------------------------------------------------------- handle */
 
-struct conn {
+struct sq_stmt {
+	struct stmt base;
+	sqlite3_stmt *st;
+	int bind_rc; /* first failed bind since the last step, else SQLITE_OK */
+	bool used;   /* by the current operation: reset when the connection goes back */
+};
+
+struct sq_conn {
+	struct conn base;
 	sqlite3 *db;
-	uint64_t used; /* bit q set: stmts[q] was used by the current operation */
-	int bind_rc;   /* first failed bind of the current statement, else SQLITE_OK */
-	sqlite3_stmt *stmts[Q__COUNT];
+	struct sq_stmt stmts[SQ__COUNT];
 	sqlite3_stmt *trace_stmt; /* echo: the statement traced last, and its counters then */
 	int trace_run, trace_vm;
 	bool writer; /* holds the store's write_mu until conn_put */
@@ -301,6 +254,7 @@ struct sqlite_store {
 	int busy_timeout_ms;
 	bool synchronous_normal;
 	bool echo;
+	struct vector_cache *vectors; /* each user's vectors, kept between searches */
 
 	/*
 	 * Writers of this process queue here rather than in SQLite's busy
@@ -312,12 +266,17 @@ struct sqlite_store {
 	pthread_cond_t cv;  /* signalled when a connection is returned or a slot frees */
 	int nopen;          /* connections open or being opened, <= POOL_MAX */
 	int nidle;
-	struct conn *idle[POOL_MAX]; /* a stack: the warmest connection goes out first */
+	struct sq_conn *idle[POOL_MAX]; /* a stack: the warmest connection goes out first */
 };
 
 static struct sqlite_store *handle(struct store *s)
 {
 	return (struct sqlite_store *)s;
+}
+
+struct vector_cache *sqlite_vector_cache(struct store *s)
+{
+	return handle(s)->vectors;
 }
 
 /*
@@ -339,7 +298,7 @@ static struct sqlite_store *handle(struct store *s)
 /* ---------------------------------------------------------------- errors */
 
 /* Translates a SQLite result code on c into err; returns the verr. */
-static enum verr db_error(struct conn *c, int rc, struct verror *err)
+static enum verr db_error(struct sq_conn *c, int rc, struct verror *err)
 {
 	const char *msg = sqlite3_errmsg(c->db);
 
@@ -370,100 +329,146 @@ static enum verr db_error(struct conn *c, int rc, struct verror *err)
 
 /* ---------------------------------------------------------------- statements */
 
-/*
- * The cached statement for q on c, prepared on first use. It is reset and its
- * bindings cleared when the connection goes back to the pool.
- */
-static enum verr prepare(struct conn *c, enum query q, sqlite3_stmt **out, struct verror *err)
+/* The cached statement for q on c, prepared on first use; reset by conn_put. */
+static enum verr sq_prepare(struct conn *base, int q, struct stmt **out, struct verror *err)
 {
-	if (!c->stmts[q]) {
+	struct sq_conn *c = (struct sq_conn *)base;
+	struct sq_stmt *s = &c->stmts[q];
+	assert(q >= 0 && q < SQ__COUNT && query_sql[q]);
+	if (!s->st) {
 		int rc = sqlite3_prepare_v3(c->db, query_sql[q], -1, SQLITE_PREPARE_PERSISTENT,
-		                            &c->stmts[q], NULL);
+		                            &s->st, NULL);
 		if (rc != SQLITE_OK)
 			return db_error(c, rc, err);
 	}
-	c->used |= UINT64_C(1) << q;
-	*out = c->stmts[q];
+	if (s->used)
+		sqlite3_reset(s->st); /* a use left unfinished ends here */
+	s->bind_rc = SQLITE_OK;
+	s->base.conn = base;
+	s->used = true;
+	*out = &s->base;
 	return VERR_OK;
 }
 
 /*
  * Binds never fail for our statements short of a string over SQLite's
- * length limit; such a failure is kept in c->bind_rc and reported by the
- * next step, so call sites stay one line per value.
+ * length limit; such a failure is kept and reported by the next step, so
+ * call sites stay one line per value. A position past the statement's
+ * parameters is a value this dialect does not use (the tags of a note,
+ * rows of their own here), and is ignored.
  */
-static void bind_result(struct conn *c, int rc)
+static void bind_result(struct stmt *st, int rc)
 {
-	if (rc != SQLITE_OK && c->bind_rc == SQLITE_OK)
-		c->bind_rc = rc;
+	struct sq_stmt *s = (struct sq_stmt *)st;
+	if (rc != SQLITE_OK && rc != SQLITE_RANGE && s->bind_rc == SQLITE_OK)
+		s->bind_rc = rc;
 }
 
-static void bind_i64(struct conn *c, sqlite3_stmt *st, int i, int64_t v)
+static sqlite3_stmt *raw(struct stmt *st)
 {
-	bind_result(c, sqlite3_bind_int64(st, i, v));
+	return ((struct sq_stmt *)st)->st;
 }
 
-/* A count from the caller's size_t; past INT64_MAX means "no limit" anyway. */
-static void bind_size(struct conn *c, sqlite3_stmt *st, int i, size_t v)
+static void sq_bind_i64(struct stmt *st, int i, int64_t v)
 {
-	bind_i64(c, st, i, v > (size_t)INT64_MAX ? INT64_MAX : (int64_t)v);
+	bind_result(st, sqlite3_bind_int64(raw(st), i, v));
 }
 
-/* p must stay valid until the statement is reset (SQLITE_STATIC). */
-static void bind_blob(struct conn *c, sqlite3_stmt *st, int i, const void *p, size_t n)
+/* s must stay valid until the statement is reset (SQLITE_STATIC). */
+static void sq_bind_text(struct stmt *st, int i, const char *s)
 {
-	bind_result(c, sqlite3_bind_blob64(st, i, p, n, SQLITE_STATIC));
+	bind_result(st, sqlite3_bind_text(raw(st), i, s ? s : "", -1, SQLITE_STATIC));
 }
 
-/* s must stay valid until the statement is reset (SQLITE_STATIC); NULL binds "". */
-static void bind_text(struct conn *c, sqlite3_stmt *st, int i, const char *s)
+static void sq_bind_null(struct stmt *st, int i)
 {
-	bind_result(c, sqlite3_bind_text(st, i, s ? s : "", -1, SQLITE_STATIC));
+	bind_result(st, sqlite3_bind_null(raw(st), i));
 }
 
-/* Steps st once: *row tells SQLITE_ROW from SQLITE_DONE; anything else is an error. */
-static enum verr step(struct conn *c, sqlite3_stmt *st, bool *row, struct verror *err)
+/* ["a","b"], for json_each(?) in a cached statement; SQLite frees it. */
+static void sq_bind_texts(struct stmt *st, int i, const char *const *v, size_t n)
 {
+	json_t *a = json_array();
+	for (size_t k = 0; k < n; k++)
+		json_array_append_new(a, json_string_nocheck(v[k]));
+	char *json = json_dumps(a, JSON_COMPACT);
+	json_decref(a);
+	if (!json)
+		abort(); /* only allocation can fail */
+	bind_result(st, sqlite3_bind_text(raw(st), i, json, -1, free));
+}
+
+/* [3,2,1], for json_each(?); SQLite frees it. */
+static void sq_bind_ids(struct stmt *st, int i, const int64_t *ids, size_t stride, size_t n)
+{
+	bind_result(st, sqlite3_bind_text(raw(st), i, db_id_list(ids, stride, n, "[]"), -1, free));
+}
+
+/* dim native-order floats; v must stay valid until the statement is reset. */
+static void sq_bind_vector(struct stmt *st, int i, const float *v, int dim)
+{
+	bind_result(st,
+	            sqlite3_bind_blob64(raw(st), i, v, (size_t)dim * sizeof(float), SQLITE_STATIC));
+}
+
+static enum verr sq_step(struct stmt *st, bool *row, struct verror *err)
+{
+	struct sq_stmt *s = (struct sq_stmt *)st;
+	struct sq_conn *c = (struct sq_conn *)st->conn;
 	*row = false;
-	if (c->bind_rc != SQLITE_OK) {
-		int rc = c->bind_rc;
-		c->bind_rc = SQLITE_OK;
+	if (s->bind_rc != SQLITE_OK) {
+		int rc = s->bind_rc;
+		s->bind_rc = SQLITE_OK;
 		return db_error(c, rc, err);
 	}
-	int rc = sqlite3_step(st);
+	int rc = sqlite3_step(s->st);
 	if (rc == SQLITE_ROW) {
 		*row = true;
 		return VERR_OK;
 	}
-	if (rc == SQLITE_DONE)
-		return VERR_OK;
-	return db_error(c, rc, err);
+	return rc == SQLITE_DONE ? VERR_OK : db_error(c, rc, err);
 }
 
-/* Steps st through its remaining rows, then resets it for its next use. */
-static enum verr finish(struct conn *c, sqlite3_stmt *st, struct verror *err)
+static int64_t sq_col_i64(struct stmt *st, int i)
 {
-	bool row;
-	enum verr rc;
-	do
-		rc = step(c, st, &row, err);
-	while (rc == VERR_OK && row);
-	sqlite3_reset(st);
-	return rc;
+	return sqlite3_column_int64(raw(st), i);
 }
 
-/* Runs a statement that takes no parameters (BEGIN, COMMIT, ...). */
-static enum verr run_query(struct conn *c, enum query q, struct verror *err)
+static double sq_col_double(struct stmt *st, int i)
 {
-	sqlite3_stmt *st = NULL;
-	enum verr rc = prepare(c, q, &st, err);
-	return rc ? rc : finish(c, st, err);
+	return sqlite3_column_double(raw(st), i);
 }
 
-static char *column_dup(sqlite3_stmt *st, int i)
+static const char *sq_col_text(struct stmt *st, int i, size_t *len)
 {
-	const unsigned char *t = sqlite3_column_text(st, i);
-	return t ? xstrndup((const char *)t, (size_t)sqlite3_column_bytes(st, i)) : xstrdup("");
+	const unsigned char *t = sqlite3_column_text(raw(st), i);
+	if (len)
+		*len = t ? (size_t)sqlite3_column_bytes(raw(st), i) : 0;
+	return t ? (const char *)t : "";
+}
+
+static bool sq_col_null(struct stmt *st, int i)
+{
+	return sqlite3_column_type(raw(st), i) == SQLITE_NULL;
+}
+
+const void *sqlite_col_blob(struct stmt *st, int i, size_t *len)
+{
+	*len = (size_t)sqlite3_column_bytes(raw(st), i);
+	return sqlite3_column_blob(raw(st), i);
+}
+
+static void sq_reset(struct stmt *st)
+{
+	sqlite3_reset(raw(st));
+}
+
+static enum verr sq_exec(struct store *s, struct conn *base, const char *sql, struct verror *err)
+{
+	struct sq_conn *c = (struct sq_conn *)base;
+	(void)s;
+	int rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
+	return rc == SQLITE_OK ? VERR_OK : db_error(c, rc, err);
 }
 
 /* ---------------------------------------------------------------- pool */
@@ -479,7 +484,7 @@ static char *column_dup(sqlite3_stmt *st, int i)
  */
 static int trace_stmt(unsigned type, void *ctx, void *p, void *x)
 {
-	struct conn *c = ctx;
+	struct sq_conn *c = ctx;
 	sqlite3_stmt *st = p;
 	const char *text = x;
 
@@ -498,12 +503,12 @@ static int trace_stmt(unsigned type, void *ctx, void *p, void *x)
 	return 0;
 }
 
-static void conn_close(struct conn *c)
+static void conn_close(struct sq_conn *c)
 {
 	if (!c)
 		return;
-	for (int q = 0; q < Q__COUNT; q++)
-		sqlite3_finalize(c->stmts[q]);
+	for (int q = 0; q < SQ__COUNT; q++)
+		sqlite3_finalize(c->stmts[q].st);
 	sqlite3_close(c->db);
 	free(c);
 }
@@ -517,12 +522,13 @@ static int journal_mode_row(void *ctx, int ncol, char **vals, char **names)
 }
 
 /* Opens and configures one connection. */
-static enum verr conn_open(struct sqlite_store *s, struct conn **out, struct verror *err)
+static enum verr conn_open(struct sqlite_store *s, struct sq_conn **out, struct verror *err)
 {
-	struct conn *c = xcalloc(1, sizeof(*c));
+	struct sq_conn *c = xcalloc(1, sizeof(*c));
 	char mode[16] = "";
 	enum verr rc = VERR_OK;
 
+	c->base.drv = &sqlite_driver;
 	int src =
 	    sqlite3_open_v2(s->path, &c->db,
 	                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
@@ -572,7 +578,7 @@ out:
  * POOL_MAX, else waits for one to come back. Waiting longer than the busy
  * timeout is VERR_UNAVAILABLE. Return it with conn_put().
  */
-static enum verr conn_get(struct sqlite_store *s, struct conn **out, struct verror *err)
+static enum verr conn_get(struct sqlite_store *s, struct sq_conn **out, struct verror *err)
 {
 	struct timespec deadline;
 	bool have_deadline = false;
@@ -622,23 +628,19 @@ static enum verr conn_get(struct sqlite_store *s, struct conn **out, struct verr
  * (so error paths just `goto out`), and drops the connection if even that
  * fails.
  */
-static void conn_put(struct sqlite_store *s, struct conn *c)
+static void conn_put(struct sqlite_store *s, struct sq_conn *c)
 {
 	if (!c)
 		return;
-	for (uint64_t m = c->used; m; m &= m - 1) {
-		sqlite3_stmt *st = c->stmts[__builtin_ctzll(m)];
-		sqlite3_reset(st);
-		sqlite3_clear_bindings(st);
-	}
-	c->used = 0;
-	c->bind_rc = SQLITE_OK;
-
-	if (!sqlite3_get_autocommit(c->db)) {
-		run_query(c, Q_ROLLBACK, NULL);
-		sqlite3_reset(c->stmts[Q_ROLLBACK]);
-		c->used = 0;
-	}
+	for (int q = 0; q < SQ__COUNT; q++)
+		if (c->stmts[q].used) {
+			sqlite3_reset(c->stmts[q].st);
+			sqlite3_clear_bindings(c->stmts[q].st);
+			c->stmts[q].used = false;
+			c->stmts[q].bind_rc = SQLITE_OK;
+		}
+	if (!sqlite3_get_autocommit(c->db))
+		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 	if (c->writer) {
 		c->writer = false;
 		pthread_mutex_unlock(&s->write_mu);
@@ -658,13 +660,12 @@ static void conn_put(struct sqlite_store *s, struct conn *c)
 	pthread_mutex_unlock(&s->mu);
 }
 
-/* Borrows a connection for a write: as conn_get, then waits its turn to write. */
 /*
  * Borrows a connection for a write. The turn to write comes first, so
  * queued writers never hold connections that readers need; waiting longer
  * than the busy timeout is VERR_UNAVAILABLE, as in SQLite itself.
  */
-static enum verr conn_get_writer(struct sqlite_store *s, struct conn **out, struct verror *err)
+static enum verr conn_get_writer(struct sqlite_store *s, struct sq_conn **out, struct verror *err)
 {
 	struct timespec deadline;
 	clock_gettime(CLOCK_REALTIME, &deadline);
@@ -685,6 +686,20 @@ static enum verr conn_get_writer(struct sqlite_store *s, struct conn **out, stru
 	}
 	(*out)->writer = true;
 	return VERR_OK;
+}
+
+static enum verr sq_conn_get(struct store *base, bool write, struct conn **out, struct verror *err)
+{
+	struct sq_conn *c = NULL;
+	enum verr rc =
+	    write ? conn_get_writer(handle(base), &c, err) : conn_get(handle(base), &c, err);
+	*out = c ? &c->base : NULL;
+	return rc;
+}
+
+static void sq_conn_put(struct store *base, struct conn *c)
+{
+	conn_put(handle(base), (struct sq_conn *)c);
 }
 
 /* ---------------------------------------------------------------- open/close */
@@ -752,6 +767,7 @@ static void sq_close(struct store *base)
 	assert(s->nidle == s->nopen); /* no operation may outlive the handle */
 	for (int i = 0; i < s->nidle; i++)
 		conn_close(s->idle[i]);
+	vector_cache_free(s->vectors);
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
 	pthread_mutex_destroy(&s->write_mu);
@@ -764,7 +780,7 @@ static enum verr sq_open(const char *url, const struct store_opts *opts, struct 
 {
 	struct sqlite_store *s = NULL;
 	char *path = NULL;
-	struct conn *c = NULL;
+	struct sq_conn *c = NULL;
 	pthread_condattr_t ca;
 	enum verr rc;
 
@@ -773,13 +789,16 @@ static enum verr sq_open(const char *url, const struct store_opts *opts, struct 
 		goto out;
 
 	s = xcalloc(1, sizeof(*s));
-	s->base.ops = &store_sqlite_ops;
+	s->base.drv = &sqlite_driver;
 	s->path = path;
 	path = NULL;
 	s->busy_timeout_ms =
 	    opts && opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : BUSY_TIMEOUT_DEFAULT_MS;
 	s->synchronous_normal = opts && opts->synchronous_normal;
 	s->echo = opts && opts->echo;
+	s->vectors =
+	    vector_cache_new(opts && opts->vector_cache_bytes ? opts->vector_cache_bytes
+	                                                      : VECTOR_CACHE_DEFAULT_BYTES);
 
 	/* The pool waits with a monotonic deadline, immune to clock steps. */
 	pthread_condattr_init(&ca);
@@ -803,1645 +822,37 @@ out:
 	return rc;
 }
 
-static enum verr sq_ping(struct store *base, struct verror *err)
+static int sq_vector_dim(const struct store *s)
 {
-	struct sqlite_store *s = handle(base);
-	struct conn *c;
-	enum verr rc = conn_get(s, &c, err);
-	if (rc)
-		return rc;
-	rc = run_query(c, Q_PING, err);
-	conn_put(s, c);
-	return rc;
+	(void)s;
+	return 0; /* a blob of any length */
 }
 
-/* ---------------------------------------------------------------- migrations */
+extern const struct migration sqlite_migrations[];
 
-static int latest_version(void)
-{
-	return sqlite_nmigrations ? sqlite_migrations[sqlite_nmigrations - 1].version : 0;
-}
-
-static const char *const migrations_table_sql =
-    "CREATE TABLE IF NOT EXISTS schema_migrations ("
-    "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)";
-
-/*
- * Reads schema_migrations: applied_at[i] for each known migration (0 if not
- * applied) and *current, the highest version recorded, known to this build
- * or not. A database without the table is at version 0.
- */
-static enum verr read_applied(struct conn *c, int64_t *applied_at, int *current, struct verror *err)
-{
-	sqlite3_stmt *st = NULL;
-	bool row;
-	enum verr rc;
-
-	memset(applied_at, 0, sqlite_nmigrations * sizeof(*applied_at));
-	*current = 0;
-	if ((rc = prepare(c, Q_MIG_TABLE_EXISTS, &st, err)) || (rc = step(c, st, &row, err)))
-		return rc;
-	sqlite3_reset(st);
-	if (!row)
-		return VERR_OK;
-
-	if ((rc = prepare(c, Q_MIG_LIST, &st, err)))
-		return rc;
-	while ((rc = step(c, st, &row, err)) == VERR_OK && row) {
-		int version = sqlite3_column_int(st, 0);
-		if (version > *current)
-			*current = version;
-		for (size_t i = 0; i < sqlite_nmigrations; i++)
-			if (sqlite_migrations[i].version == version)
-				applied_at[i] = sqlite3_column_int64(st, 1);
-	}
-	sqlite3_reset(st);
-	return rc;
-}
-
-/*
- * Applies (up) or reverts one migration together with its schema_migrations
- * row, in one transaction. Already in the wanted state (another process got
- * there first): nothing happens and *done is false.
- */
-static enum verr migration_step(struct conn *c, const struct sqlite_migration *m, bool up,
-                                bool *done, struct verror *err)
-{
-	sqlite3_stmt *st = NULL;
-	bool applied;
-	enum verr rc;
-	int src;
-
-	*done = false;
-	if ((rc = run_query(c, Q_BEGIN_IMMEDIATE, err)) ||
-	    (rc = prepare(c, Q_MIG_APPLIED, &st, err)))
-		return rc;
-	bind_i64(c, st, 1, m->version);
-	if ((rc = step(c, st, &applied, err)))
-		return rc;
-	sqlite3_reset(st);
-	if (applied == up)
-		return run_query(c, Q_COMMIT, err);
-
-	if ((src = sqlite3_exec(c->db, up ? m->up : m->down, NULL, NULL, NULL)) != SQLITE_OK)
-		return db_error(c, src, err);
-	if (up) {
-		if ((rc = prepare(c, Q_MIG_INSERT, &st, err)))
-			return rc;
-		bind_i64(c, st, 1, m->version);
-		bind_text(c, st, 2, m->name);
-		bind_i64(c, st, 3, time_now_ms());
-	} else {
-		if ((rc = prepare(c, Q_MIG_DELETE, &st, err)))
-			return rc;
-		bind_i64(c, st, 1, m->version);
-	}
-	if ((rc = finish(c, st, err)) || (rc = run_query(c, Q_COMMIT, err)))
-		return rc;
-	*done = true;
-	log_emit(LOG_INFO, "migration",
-	         json_pack("{s:i,s:s,s:s}", "version", m->version, "name", m->name, "direction",
-	                   up ? "up" : "down"));
-	return VERR_OK;
-}
-
-static enum verr sq_migrate_up(struct store *base, int target, int *applied, struct verror *err)
-{
-	struct sqlite_store *s = handle(base);
-	struct conn *c = NULL;
-	enum verr rc;
-	int n = 0;
-
-	if (target == -1)
-		target = latest_version();
-	if (target < 0 || target > latest_version()) {
-		rc = verr_set(err, VERR_INVALID, "no migration %d: versions run from 1 to %d",
-		              target, latest_version());
-		goto out;
-	}
-	if ((rc = conn_get_writer(s, &c, err)))
-		goto out;
-	int src = sqlite3_exec(c->db, migrations_table_sql, NULL, NULL, NULL);
-	if (src != SQLITE_OK) {
-		rc = db_error(c, src, err);
-		goto out;
-	}
-	for (size_t i = 0; i < sqlite_nmigrations && sqlite_migrations[i].version <= target; i++) {
-		bool done;
-		if ((rc = migration_step(c, &sqlite_migrations[i], true, &done, err)))
-			goto out;
-		n += done;
-	}
-out:
-	conn_put(s, c);
-	if (applied)
-		*applied = n;
-	return rc;
-}
-
-static enum verr sq_migrate_down(struct store *base, int target, int *reverted, struct verror *err)
-{
-	struct sqlite_store *s = handle(base);
-	int64_t *applied_at = xcalloc(sqlite_nmigrations, sizeof(*applied_at));
-	struct conn *c = NULL;
-	int current, n = 0;
-	enum verr rc;
-
-	if (target < -1) {
-		rc = verr_set(err, VERR_INVALID, "no migration %d", target);
-		goto out;
-	}
-	if ((rc = conn_get_writer(s, &c, err)) || (rc = read_applied(c, applied_at, &current, err)))
-		goto out;
-	if (current > latest_version() && current > target) {
-		rc = verr_set(err, VERR_INVALID,
-		              "database schema is at version %d, newer than this build of vault "
-		              "(%d): revert it with the build that applied it",
-		              current, latest_version());
-		goto out;
-	}
-	if (target == -1) {
-		/* One step: down to the known version below the newest applied one. */
-		target = current;
-		for (size_t i = sqlite_nmigrations; i-- > 0;)
-			if (applied_at[i]) {
-				target = i ? sqlite_migrations[i - 1].version : 0;
-				break;
-			}
-	}
-	for (size_t i = sqlite_nmigrations; i-- > 0 && sqlite_migrations[i].version > target;) {
-		bool done;
-		if (!applied_at[i])
-			continue;
-		if ((rc = migration_step(c, &sqlite_migrations[i], false, &done, err)))
-			goto out;
-		n += done;
-	}
-out:
-	conn_put(s, c);
-	free(applied_at);
-	if (reverted)
-		*reverted = n;
-	return rc;
-}
-
-static enum verr sq_migrate_status(struct store *base, struct migration_info **out, size_t *n,
-                                   struct verror *err)
-{
-	struct sqlite_store *s = handle(base);
-	int64_t *applied_at = xcalloc(sqlite_nmigrations, sizeof(*applied_at));
-	struct conn *c = NULL;
-	int current;
-	enum verr rc;
-
-	*out = NULL;
-	*n = 0;
-	if ((rc = conn_get(s, &c, err)) || (rc = read_applied(c, applied_at, &current, err)))
-		goto out;
-	*out = xcalloc(sqlite_nmigrations, sizeof(**out));
-	for (size_t i = 0; i < sqlite_nmigrations; i++)
-		(*out)[i] = (struct migration_info){sqlite_migrations[i].version,
-		                                    sqlite_migrations[i].name, applied_at[i]};
-	*n = sqlite_nmigrations;
-out:
-	conn_put(s, c);
-	free(applied_at);
-	return rc;
-}
-
-static enum verr sq_schema_check(struct store *base, struct verror *err)
-{
-	struct sqlite_store *s = handle(base);
-	int64_t *applied_at = xcalloc(sqlite_nmigrations, sizeof(*applied_at));
-	struct conn *c = NULL;
-	int current, latest = latest_version();
-	enum verr rc;
-
-	if ((rc = conn_get(s, &c, err)) || (rc = read_applied(c, applied_at, &current, err)))
-		goto out;
-	if (current > latest) {
-		rc = verr_set(err, VERR_UNAVAILABLE,
-		              "database schema is at version %d, newer than this build of vault "
-		              "expects (%d): upgrade vault, or run `vault migrate down %d` with "
-		              "the newer build",
-		              current, latest, latest);
-		goto out;
-	}
-	for (size_t i = 0; i < sqlite_nmigrations; i++)
-		if (!applied_at[i]) {
-			rc = verr_set(err, VERR_UNAVAILABLE,
-			              "database schema is at version %d, expected %d: run `vault "
-			              "migrate up`",
-			              current, latest);
-			goto out;
-		}
-out:
-	conn_put(s, c);
-	free(applied_at);
-	return rc;
-}
-
-/* ---------------------------------------------------------------- users */
-
-static enum verr read_user(sqlite3_stmt *st, struct user *u, struct verror *err)
-{
-	const unsigned char *email = sqlite3_column_text(st, 1);
-	size_t email_len = (size_t)sqlite3_column_bytes(st, 1);
-	const unsigned char *hash = sqlite3_column_text(st, 2);
-	size_t hash_len = (size_t)sqlite3_column_bytes(st, 2);
-
-	memset(u, 0, sizeof(*u));
-	u->id = sqlite3_column_int64(st, 0);
-	if (!email || !hash || email_len > STORE_EMAIL_MAX || hash_len >= STORE_HASH_MAX)
-		return verr_set(err, VERR_INTERNAL, "user %" PRId64 " has a malformed row", u->id);
-	memcpy(u->email, email, email_len);
-	memcpy(u->password_hash, hash, hash_len);
-	u->created_at = sqlite3_column_int64(st, 3);
-	return VERR_OK;
-}
-
-static enum verr sq_user_create(struct store *base, const char *email, const char *password_hash,
-                                int64_t now, struct user *out, struct verror *err)
-{
-	struct sqlite_store *s = handle(base);
-	struct conn *c = NULL;
-	sqlite3_stmt *st = NULL;
-	enum verr rc;
-
-	memset(out, 0, sizeof(*out));
-	if (strlen(email) > STORE_EMAIL_MAX)
-		return verr_set(err, VERR_INVALID, "e-mail longer than %d bytes", STORE_EMAIL_MAX);
-	if (strlen(password_hash) >= STORE_HASH_MAX)
-		return verr_set(err, VERR_INVALID, "password hash longer than %d bytes",
-		                STORE_HASH_MAX - 1);
-	if ((rc = conn_get_writer(s, &c, err)) || (rc = prepare(c, Q_USER_INSERT, &st, err)))
-		goto out;
-	bind_text(c, st, 1, email);
-	bind_text(c, st, 2, password_hash);
-	bind_i64(c, st, 3, now);
-	if ((rc = finish(c, st, err)))
-		goto out;
-	out->id = sqlite3_last_insert_rowid(c->db);
-	strcpy(out->email, email);
-	strcpy(out->password_hash, password_hash);
-	out->created_at = now;
-out:
-	conn_put(s, c);
-	return rc;
-}
-
-/* Runs a user lookup (q binds ?1 from id or key) and reads the one row. */
-static enum verr user_lookup(struct sqlite_store *s, enum query q, int64_t id, const char *key,
-                             struct user *out, struct verror *err)
-{
-	struct conn *c = NULL;
-	sqlite3_stmt *st = NULL;
-	bool row;
-	enum verr rc;
-
-	memset(out, 0, sizeof(*out));
-	if ((rc = conn_get(s, &c, err)) || (rc = prepare(c, q, &st, err)))
-		goto out;
-	if (key)
-		bind_text(c, st, 1, key);
-	else
-		bind_i64(c, st, 1, id);
-	if ((rc = step(c, st, &row, err)))
-		goto out;
-	if (!row)
-		rc = verr_set(err, VERR_NOT_FOUND, "no such user");
-	else
-		rc = read_user(st, out, err);
-out:
-	conn_put(s, c);
-	return rc;
-}
-
-static enum verr sq_user_get(struct store *base, int64_t id, struct user *out, struct verror *err)
-{
-	return user_lookup(handle(base), Q_USER_GET, id, NULL, out, err);
-}
-
-static enum verr sq_user_get_by_email(struct store *base, const char *email, struct user *out,
-                                      struct verror *err)
-{
-	return user_lookup(handle(base), Q_USER_BY_EMAIL, 0, email, out, err);
-}
-
-static enum verr sq_user_list(struct store *base, struct user **out, size_t *n, struct verror *err)
-{
-	struct sqlite_store *s = handle(base);
-	struct conn *c = NULL;
-	struct user *users = NULL;
-	size_t len = 0, cap = 0;
-	sqlite3_stmt *st = NULL;
-	bool row;
-	enum verr rc;
-
-	*out = NULL;
-	*n = 0;
-	if ((rc = conn_get(s, &c, err)) || (rc = prepare(c, Q_USER_LIST, &st, err)))
-		goto out;
-	while ((rc = step(c, st, &row, err)) == VERR_OK && row) {
-		if (len == cap) {
-			cap = cap ? cap * 2 : 16;
-			users = xrealloc(users, cap * sizeof(*users));
-		}
-		if ((rc = read_user(st, &users[len], err)))
-			goto out;
-		len++;
-	}
-	if (rc)
-		goto out;
-	*out = users;
-	*n = len;
-	users = NULL;
-out:
-	conn_put(s, c);
-	free(users);
-	return rc;
-}
-
-/* The foreign keys cascade to the user's notes, their tags and refresh tokens. */
-static enum verr sq_user_delete(struct store *base, int64_t id, struct verror *err)
-{
-	struct sqlite_store *s = handle(base);
-	struct conn *c = NULL;
-	sqlite3_stmt *st = NULL;
-	enum verr rc;
-
-	if ((rc = conn_get_writer(s, &c, err)) || (rc = prepare(c, Q_USER_DELETE, &st, err)))
-		goto out;
-	bind_i64(c, st, 1, id);
-	if ((rc = finish(c, st, err)))
-		goto out;
-	if (sqlite3_changes(c->db) == 0)
-		rc = verr_set(err, VERR_NOT_FOUND, "no such user");
-out:
-	conn_put(s, c);
-	return rc;
-}
-
-/* ---------------------------------------------------------------- refresh tokens */
-
-static enum verr token_insert(struct conn *c, int64_t user_id, const char *family,
-                              const char *token_hash, int64_t expires_at, int64_t now,
-                              struct verror *err)
-{
-	sqlite3_stmt *st = NULL;
-	enum verr rc = prepare(c, Q_TOKEN_INSERT, &st, err);
-	if (rc)
-		return rc;
-	bind_i64(c, st, 1, user_id);
-	bind_text(c, st, 2, family);
-	bind_text(c, st, 3, token_hash);
-	bind_i64(c, st, 4, expires_at);
-	bind_i64(c, st, 5, now);
-	return finish(c, st, err);
-}
-
-static enum verr revoke_family(struct conn *c, const char *family, int64_t now, struct verror *err)
-{
-	sqlite3_stmt *st = NULL;
-	enum verr rc = prepare(c, Q_TOKEN_REVOKE_FAMILY, &st, err);
-	if (rc)
-		return rc;
-	bind_i64(c, st, 1, now);
-	bind_text(c, st, 2, family);
-	return finish(c, st, err);
-}
-
-static enum verr sq_token_insert(struct store *base, int64_t user_id, const char *family,
-                                 const char *token_hash, int64_t expires_at, int64_t now,
-                                 struct verror *err)
-{
-	struct sqlite_store *s = handle(base);
-	struct conn *c;
-	sqlite3_stmt *st = NULL;
-	enum verr rc = conn_get_writer(s, &c, err);
-	if (rc)
-		return rc;
-	/* A login clears the user's expired tokens, so the table does not grow forever. */
-	if ((rc = prepare(c, Q_TOKENS_EXPIRED, &st, err)) == VERR_OK) {
-		bind_i64(c, st, 1, user_id);
-		bind_i64(c, st, 2, now);
-		if ((rc = finish(c, st, err)) == VERR_OK)
-			rc = token_insert(c, user_id, family, token_hash, expires_at, now, err);
-	}
-	conn_put(s, c);
-	return rc;
-}
-
-/*
- * One write transaction. Q_TOKEN_USE marks the token used only if it is
- * still valid; BEGIN IMMEDIATE serialises rotations, so of two concurrent
- * callers the second finds used_at set and is treated as a reuse.
- */
-static enum verr sq_token_rotate(struct store *base, const char *old_hash, const char *new_hash,
-                                 int64_t new_expires_at, int64_t now, int64_t grace_ms,
-                                 int64_t *user_id, struct verror *err)
-{
-	struct sqlite_store *s = handle(base);
-	struct conn *c = NULL;
-	char *family = NULL;
-	sqlite3_stmt *st = NULL;
-	bool row;
-	enum verr rc;
-
-	if ((rc = conn_get_writer(s, &c, err)) || (rc = run_query(c, Q_BEGIN_IMMEDIATE, err)) ||
-	    (rc = prepare(c, Q_TOKEN_USE, &st, err)))
-		goto out;
-	bind_i64(c, st, 1, now);
-	bind_text(c, st, 2, old_hash);
-	if ((rc = step(c, st, &row, err)))
-		goto out;
-	if (row) {
-		int64_t uid = sqlite3_column_int64(st, 0);
-		family = column_dup(st, 1);
-		if ((rc = finish(c, st, err)) ||
-		    (rc = token_insert(c, uid, family, new_hash, new_expires_at, now, err)) ||
-		    (rc = run_query(c, Q_COMMIT, err)))
-			goto out;
-		*user_id = uid;
-		goto out;
-	}
-	sqlite3_reset(st);
-
-	/* Not usable: find out why. Nothing is written unless it is a reuse. */
-	if ((rc = prepare(c, Q_TOKEN_LOOKUP, &st, err)))
-		goto out;
-	bind_text(c, st, 1, old_hash);
-	if ((rc = step(c, st, &row, err)))
-		goto out;
-	if (!row) {
-		rc = verr_set(err, VERR_UNAUTHORIZED, "unknown refresh token");
-		goto out;
-	}
-	int64_t uid = sqlite3_column_int64(st, 0);
-	bool used = sqlite3_column_type(st, 2) != SQLITE_NULL;
-	int64_t used_at = sqlite3_column_int64(st, 2);
-	family = column_dup(st, 1);
-	sqlite3_reset(st);
-	if (!used) {
-		rc = verr_set(err, VERR_UNAUTHORIZED, "refresh token expired or revoked");
-		goto out;
-	}
-	if (used_at > now - grace_ms) {
-		rc = verr_set(err, VERR_UNAUTHORIZED,
-		              "refresh token rotated just now by another request");
-		goto out;
-	}
-	if ((rc = revoke_family(c, family, now, err)) || (rc = run_query(c, Q_COMMIT, err)))
-		goto out;
-	log_emit(LOG_WARNING, "refresh_token_reuse",
-	         json_pack("{s:I}", "user_id", (json_int_t)uid));
-	rc = verr_set(err, VERR_UNAUTHORIZED, "refresh token reused: its family is revoked");
-out:
-	conn_put(s, c);
-	free(family);
-	return rc;
-}
-
-static enum verr sq_token_revoke_family(struct store *base, int64_t user_id, const char *token_hash,
-                                        int64_t now, struct verror *err)
-{
-	struct sqlite_store *s = handle(base);
-	struct conn *c = NULL;
-	char *family = NULL;
-	sqlite3_stmt *st = NULL;
-	bool row;
-	enum verr rc;
-
-	/* A family never changes and revoking is idempotent, so no transaction is needed. */
-	if ((rc = conn_get_writer(s, &c, err)) || (rc = prepare(c, Q_TOKEN_FAMILY_OF, &st, err)))
-		goto out;
-	bind_text(c, st, 1, token_hash);
-	bind_i64(c, st, 2, user_id);
-	if ((rc = step(c, st, &row, err)))
-		goto out;
-	if (!row) {
-		rc = verr_set(err, VERR_NOT_FOUND, "unknown refresh token");
-		goto out;
-	}
-	family = column_dup(st, 0);
-	sqlite3_reset(st);
-	rc = revoke_family(c, family, now, err);
-out:
-	conn_put(s, c);
-	free(family);
-	return rc;
-}
-
-static enum verr sq_token_revoke_all(struct store *base, int64_t user_id, int64_t now,
-                                     struct verror *err)
-{
-	struct sqlite_store *s = handle(base);
-	struct conn *c = NULL;
-	sqlite3_stmt *st = NULL;
-	enum verr rc;
-
-	if ((rc = conn_get_writer(s, &c, err)) || (rc = prepare(c, Q_TOKEN_REVOKE_ALL, &st, err)))
-		goto out;
-	bind_i64(c, st, 1, now);
-	bind_i64(c, st, 2, user_id);
-	rc = finish(c, st, err);
-out:
-	conn_put(s, c);
-	return rc;
-}
-
-/* ---------------------------------------------------------------- notes */
-
-/* ["a","b"], for json_each(?) in a cached statement. Caller frees. */
-static char *json_string_array(const char *const *v, size_t n)
-{
-	json_t *a = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(a, json_string_nocheck(v[i]));
-	char *out = json_dumps(a, JSON_COMPACT);
-	json_decref(a);
-	if (!out)
-		abort(); /* only allocation can fail */
-	return out;
-}
-
-/* [3,2,1]: ids[i] for i < n, each ids + i * stride bytes on. Caller frees. */
-static char *json_id_array(const void *ids, size_t stride, size_t n)
-{
-	size_t cap = n * 21 + 3, len = 0;
-	char *p = xmalloc(cap);
-
-	p[len++] = '[';
-	for (size_t i = 0; i < n; i++) {
-		int64_t id;
-		memcpy(&id, (const char *)ids + i * stride, sizeof(id));
-		len += (size_t)snprintf(p + len, cap - len, i ? ",%" PRId64 : "%" PRId64, id);
-	}
-	p[len++] = ']';
-	p[len] = '\0';
-	return p;
-}
-
-/* Appends tag to n->tags, whose capacity is ntags rounded up to a power of two. */
-static void note_push_tag(struct note *n, char *tag)
-{
-	if ((n->ntags & (n->ntags - 1)) == 0)
-		n->tags = xrealloc(n->tags, (n->ntags ? n->ntags * 2 : 1) * sizeof(*n->tags));
-	n->tags[n->ntags++] = tag;
-}
-
-/* Reads the NOTE_COLUMNS of the current row into n (user_id is the caller's). */
-static void note_read(sqlite3_stmt *st, int64_t user_id, struct note *n)
-{
-	n->id = sqlite3_column_int64(st, 0);
-	n->user_id = user_id;
-	n->title = column_dup(st, 1);
-	n->content = column_dup(st, 2);
-	n->created_at = sqlite3_column_int64(st, 3);
-	n->updated_at = sqlite3_column_int64(st, 4);
-	n->embedding_status = (enum embed_status)sqlite3_column_int(st, 5);
-}
-
-/* Stores in->tags for the note, position = index, inside the caller's transaction. */
-static enum verr insert_tags(struct conn *c, int64_t note_id, int64_t user_id,
-                             const struct note_input *in, struct verror *err)
-{
-	sqlite3_stmt *st = NULL;
-	enum verr rc;
-
-	if (in->ntags == 0)
-		return VERR_OK;
-	if ((rc = prepare(c, Q_TAG_INSERT, &st, err)))
-		return rc;
-	for (size_t i = 0; i < in->ntags; i++) {
-		bind_i64(c, st, 1, note_id);
-		bind_i64(c, st, 2, user_id);
-		bind_text(c, st, 3, in->tags[i]);
-		bind_i64(c, st, 4, (int64_t)i);
-		if ((rc = finish(c, st, err)))
-			return rc;
-	}
-	return VERR_OK;
-}
-
-/* Bumps the index version of user_id (0: of every user), inside the caller's transaction. */
-/* The user's number of notes and their bytes (migration 4's triggers keep them). */
-static enum verr usage(struct conn *c, int64_t user_id, int64_t use[2], struct verror *err)
-{
-	sqlite3_stmt *st = NULL;
-	bool row;
-	enum verr rc = prepare(c, Q_USAGE, &st, err);
-	if (rc)
-		return rc;
-	bind_i64(c, st, 1, user_id);
-	if ((rc = step(c, st, &row, err)))
-		return rc;
-	use[0] = row ? sqlite3_column_int64(st, 0) : 0;
-	use[1] = row ? sqlite3_column_int64(st, 1) : 0;
-	sqlite3_reset(st);
-	return VERR_OK;
-}
-
-/* After a write in c's transaction: VERR_FORBIDDEN if it took the user past in's quota. */
-static enum verr quota(struct conn *c, int64_t user_id, const struct note_input *in,
-                       const int64_t before[2], struct verror *err)
-{
-	int64_t after[2];
-	enum verr rc = usage(c, user_id, after, err);
-	return rc ? rc : store_quota_check(in, before[0], before[1], after[0], after[1], err);
-}
-
-static enum verr bump_version(struct conn *c, int64_t user_id, struct verror *err)
-{
-	sqlite3_stmt *st = NULL;
-	enum verr rc = prepare(c, user_id ? Q_VERSION_BUMP : Q_VERSION_BUMP_ALL, &st, err);
-	if (rc)
-		return rc;
-	if (user_id)
-		bind_i64(c, st, 1, user_id);
-	return finish(c, st, err);
-}
-
-/*
- * Writes the note's keyword index row, its tags joined by spaces, and moves
- * its owner's statistics by it; in the caller's transaction. fresh: a new
- * note, with no row to replace.
- */
-static enum verr put_fts(struct conn *c, int64_t note_id, int64_t user_id,
-                         const struct note_input *in, bool fresh, struct verror *err)
-{
-	struct sbuf tags = {0};
-	sqlite3_stmt *st = NULL;
-	int64_t old_len = 0;
-	bool row = false; /* the note has a row to replace */
-	enum verr rc;
-
-	if (!fresh) {
-		if ((rc = prepare(c, Q_FTS_DOCLEN, &st, err)))
-			goto out;
-		bind_i64(c, st, 1, note_id);
-		if ((rc = step(c, st, &row, err)))
-			goto out;
-		old_len = row ? sqlite3_column_int64(st, 0) : 0;
-		sqlite3_reset(st);
-	}
-	sbuf_add(&tags, "", 0);
-	for (size_t i = 0; i < in->ntags; i++) {
-		if (i)
-			sbuf_add(&tags, " ", 1);
-		sbuf_add(&tags, in->tags[i], strlen(in->tags[i]));
-	}
-	if ((rc = prepare(c, Q_FTS_PUT, &st, err)))
-		goto out;
-	bind_i64(c, st, 1, note_id);
-	bind_text(c, st, 2, in->title);
-	bind_text(c, st, 3, in->content);
-	bind_text(c, st, 4, tags.p);
-	bind_i64(c, st, 5, user_id);
-	if ((rc = finish(c, st, err)) || (rc = prepare(c, Q_FTS_STATS, &st, err)))
-		goto out;
-	bind_i64(c, st, 1, user_id);
-	bind_i64(c, st, 2, row ? 0 : 1);
-	bind_i64(c, st, 3, old_len);
-	bind_i64(c, st, 4, note_id);
-	rc = finish(c, st, err);
-out:
-	free(tags.p);
-	return rc;
-}
-
-/*
- * Makes in->chunks the note's chunks, inside the caller's transaction.
- * The old chunks first move to negative seqs. A new chunk whose hash
- * matches one of them takes over that row with its id, status, lease and
- * vector, so an embedding in flight for it still lands; every other one is
- * inserted pending; the old rows nobody took are deleted. fresh: a new
- * note, which has no old chunks.
- */
-static enum verr put_chunks(struct conn *c, int64_t note_id, int64_t user_id,
-                            const struct note_input *in, int64_t now, bool fresh,
-                            struct verror *err)
-{
-	struct old_chunk *old = NULL;
-	size_t nold = 0, cap = 0;
-	sqlite3_stmt *st = NULL;
-	bool row;
-	enum verr rc = VERR_OK;
-
-	if (!fresh) {
-		if ((rc = prepare(c, Q_CHUNKS_DETACH, &st, err)))
-			goto out;
-		bind_i64(c, st, 1, note_id);
-		while ((rc = step(c, st, &row, err)) == VERR_OK && row) {
-			if (nold == cap) {
-				cap = cap ? 2 * cap : 16;
-				old = xrealloc(old, cap * sizeof(*old));
-			}
-			old[nold++] = (struct old_chunk){sqlite3_column_int64(st, 0),
-			                                 column_dup(st, 1), false};
-		}
-		sqlite3_reset(st);
-		if (rc)
-			goto out;
-		store_old_chunks_sort(old, nold);
-	}
-	for (size_t i = 0; i < in->nchunks; i++) {
-		const struct chunk_input *ch = &in->chunks[i];
-		struct old_chunk *o = store_old_chunk_take(old, nold, ch->hash);
-		if (o) {
-			if ((rc = prepare(c, Q_CHUNK_REUSE, &st, err)))
-				goto out;
-			bind_i64(c, st, 1, o->id);
-			bind_i64(c, st, 2, (int64_t)i);
-			bind_text(c, st, 3, ch->heading);
-			bind_text(c, st, 4, ch->text);
-		} else {
-			if ((rc = prepare(c, Q_CHUNK_INSERT, &st, err)))
-				goto out;
-			bind_i64(c, st, 1, note_id);
-			bind_i64(c, st, 2, user_id);
-			bind_i64(c, st, 3, (int64_t)i);
-			bind_text(c, st, 4, ch->hash);
-			bind_i64(c, st, 5, now);
-			bind_text(c, st, 6, ch->heading);
-			bind_text(c, st, 7, ch->text);
-		}
-		if ((rc = finish(c, st, err)))
-			goto out;
-	}
-	if (nold > 0) {
-		if ((rc = prepare(c, Q_CHUNKS_DROP_DETACHED, &st, err)))
-			goto out;
-		bind_i64(c, st, 1, note_id);
-		rc = finish(c, st, err);
-	}
-out:
-	for (size_t i = 0; i < nold; i++)
-		free(old[i].hash);
-	free(old);
-	return rc;
-}
-
-/* The embedding_status of a note, as the caller's transaction sees it. */
-static enum verr note_embed_status(struct conn *c, int64_t id, enum embed_status *out,
-                                   struct verror *err)
-{
-	sqlite3_stmt *st = NULL;
-	bool row;
-	enum verr rc = prepare(c, Q_NOTE_EMBED_STATUS, &st, err);
-	if (rc)
-		return rc;
-	bind_i64(c, st, 1, id);
-	if ((rc = step(c, st, &row, err)) == VERR_OK)
-		*out = row ? (enum embed_status)sqlite3_column_int(st, 0) : EMBED_READY;
-	sqlite3_reset(st);
-	return rc;
-}
-
-/*
- * One transaction: the note, its tags, its chunks (all pending) and its
- * keyword index row, and the owner's index version.
- */
-static enum verr sq_note_create(struct store *base, int64_t user_id, const struct note_input *in,
-                                int64_t now, struct note *out, struct verror *err)
-{
-	struct sqlite_store *s = handle(base);
-	struct conn *c = NULL;
-	sqlite3_stmt *st = NULL;
-	enum verr rc;
-
-	memset(out, 0, sizeof(*out));
-	if ((rc = store_chunks_check(in, err)))
-		return rc;
-	int64_t before[2];
-	if ((rc = conn_get_writer(s, &c, err)) || (rc = run_query(c, Q_BEGIN_IMMEDIATE, err)) ||
-	    (rc = usage(c, user_id, before, err)) || (rc = prepare(c, Q_NOTE_INSERT, &st, err)))
-		goto out;
-	bind_i64(c, st, 1, user_id);
-	bind_text(c, st, 2, in->title);
-	bind_text(c, st, 3, in->content);
-	bind_i64(c, st, 4, now);
-	if ((rc = finish(c, st, err)))
-		goto out;
-	int64_t id = sqlite3_last_insert_rowid(c->db);
-	if ((rc = quota(c, user_id, in, before, err)) ||
-	    (rc = insert_tags(c, id, user_id, in, err)) ||
-	    (rc = put_chunks(c, id, user_id, in, now, true, err)) ||
-	    (rc = put_fts(c, id, user_id, in, true, err)) || (rc = bump_version(c, user_id, err)) ||
-	    (rc = run_query(c, Q_COMMIT, err)))
-		goto out;
-	store_note_fill(out, id, user_id, in, now, now, in->nchunks ? EMBED_PENDING : EMBED_READY);
-out:
-	conn_put(s, c);
-	return rc;
-}
-
-static enum verr sq_note_get(struct store *base, int64_t user_id, int64_t id, struct note *out,
-                             struct verror *err)
-{
-	struct sqlite_store *s = handle(base);
-	struct conn *c = NULL;
-	sqlite3_stmt *st = NULL;
-	bool row;
-	enum verr rc;
-
-	memset(out, 0, sizeof(*out));
-	/* A read transaction, so the row and its tags come from one snapshot. */
-	if ((rc = conn_get(s, &c, err)) || (rc = run_query(c, Q_BEGIN, err)) ||
-	    (rc = prepare(c, Q_NOTE_GET, &st, err)))
-		goto out;
-	bind_i64(c, st, 1, id);
-	bind_i64(c, st, 2, user_id);
-	if ((rc = step(c, st, &row, err)))
-		goto out;
-	if (!row) {
-		rc = verr_set(err, VERR_NOT_FOUND, "no such note");
-		goto out;
-	}
-	note_read(st, user_id, out);
-	sqlite3_reset(st);
-
-	if ((rc = prepare(c, Q_NOTE_TAGS, &st, err)))
-		goto out;
-	bind_i64(c, st, 1, id);
-	while ((rc = step(c, st, &row, err)) == VERR_OK && row)
-		note_push_tag(out, column_dup(st, 0));
-	sqlite3_reset(st);
-	if (rc == VERR_OK)
-		rc = run_query(c, Q_COMMIT, err);
-out:
-	if (rc)
-		note_free(out);
-	conn_put(s, c);
-	return rc;
-}
-
-/* One transaction, as create; unchanged chunks keep their vectors (put_chunks). */
-static enum verr sq_note_update(struct store *base, int64_t user_id, int64_t id,
-                                const struct note_input *in, int64_t now, struct note *out,
-                                struct verror *err)
-{
-	struct sqlite_store *s = handle(base);
-	struct conn *c = NULL;
-	sqlite3_stmt *st = NULL;
-	enum embed_status status;
-	bool row;
-	enum verr rc;
-
-	memset(out, 0, sizeof(*out));
-	if ((rc = store_chunks_check(in, err)))
-		return rc;
-	int64_t before[2];
-	if ((rc = conn_get_writer(s, &c, err)) || (rc = run_query(c, Q_BEGIN_IMMEDIATE, err)) ||
-	    (rc = usage(c, user_id, before, err)) || (rc = prepare(c, Q_NOTE_UPDATE, &st, err)))
-		goto out;
-	bind_i64(c, st, 1, id);
-	bind_i64(c, st, 2, user_id);
-	bind_text(c, st, 3, in->title);
-	bind_text(c, st, 4, in->content);
-	bind_i64(c, st, 5, now);
-	bind_i64(c, st, 6, in->if_updated_at);
-	if ((rc = step(c, st, &row, err)))
-		goto out;
-	if (!row) {
-		/* Missing, or changed since the caller read it. */
-		sqlite3_reset(st);
-		if ((rc = prepare(c, Q_NOTE_GET, &st, err)))
-			goto out;
-		bind_i64(c, st, 1, id);
-		bind_i64(c, st, 2, user_id);
-		if ((rc = step(c, st, &row, err)) == VERR_OK)
-			rc = row ? verr_set(err, VERR_CONFLICT, "the note changed meanwhile")
-			         : verr_set(err, VERR_NOT_FOUND, "no such note");
-		goto out;
-	}
-	int64_t created_at = sqlite3_column_int64(st, 0);
-	int64_t updated_at = sqlite3_column_int64(st, 1);
-	if ((rc = finish(c, st, err)) || (rc = quota(c, user_id, in, before, err)) ||
-	    (rc = prepare(c, Q_TAGS_DELETE, &st, err)))
-		goto out;
-	bind_i64(c, st, 1, id);
-	if ((rc = finish(c, st, err)) || (rc = insert_tags(c, id, user_id, in, err)) ||
-	    (rc = put_chunks(c, id, user_id, in, now, false, err)) ||
-	    (rc = put_fts(c, id, user_id, in, false, err)) ||
-	    (rc = bump_version(c, user_id, err)) || (rc = note_embed_status(c, id, &status, err)) ||
-	    (rc = run_query(c, Q_COMMIT, err)))
-		goto out;
-	store_note_fill(out, id, user_id, in, created_at, updated_at, status);
-out:
-	conn_put(s, c);
-	return rc;
-}
-
-/*
- * Deleting the row cascades to its tags and chunks; the trigger
- * notes_fts_delete removes its keyword index row.
- */
-static enum verr sq_note_delete(struct store *base, int64_t user_id, int64_t id, struct verror *err)
-{
-	struct sqlite_store *s = handle(base);
-	struct conn *c = NULL;
-	sqlite3_stmt *st = NULL;
-	enum verr rc;
-
-	if ((rc = conn_get_writer(s, &c, err)) || (rc = run_query(c, Q_BEGIN_IMMEDIATE, err)) ||
-	    (rc = prepare(c, Q_NOTE_DELETE, &st, err)))
-		goto out;
-	bind_i64(c, st, 1, id);
-	bind_i64(c, st, 2, user_id);
-	if ((rc = finish(c, st, err)))
-		goto out;
-	if (sqlite3_changes(c->db) == 0) {
-		rc = verr_set(err, VERR_NOT_FOUND, "no such note");
-		goto out;
-	}
-	if ((rc = bump_version(c, user_id, err)))
-		goto out;
-	rc = run_query(c, Q_COMMIT, err);
-out:
-	conn_put(s, c);
-	return rc;
-}
-
-/* Loads the tags of items[0..n) with one query; items with id 0 are skipped. */
-static enum verr load_tags(struct conn *c, struct note *items, size_t n, struct verror *err)
-{
-	char *ids = json_id_array(&items[0].id, sizeof(*items), n);
-	struct note *cur = NULL;
-	sqlite3_stmt *st = NULL;
-	bool row;
-	enum verr rc;
-
-	if ((rc = prepare(c, Q_PAGE_TAGS, &st, err)))
-		goto out;
-	bind_text(c, st, 1, ids);
-	/* Rows come grouped by note id, so the items are searched once per note. */
-	while ((rc = step(c, st, &row, err)) == VERR_OK && row) {
-		int64_t note_id = sqlite3_column_int64(st, 0);
-		if (!cur || cur->id != note_id) {
-			cur = NULL;
-			for (size_t i = 0; i < n && !cur; i++)
-				if (items[i].id == note_id)
-					cur = &items[i];
-			if (!cur)
-				continue;
-		}
-		note_push_tag(cur, column_dup(st, 1));
-	}
-	sqlite3_reset(st);
-out:
-	free(ids);
-	return rc;
-}
-
-static enum verr sq_note_list(struct store *base, const struct note_query *q, struct note_page *out,
-                              struct verror *err)
-{
-	struct sqlite_store *s = handle(base);
-	struct conn *c = NULL;
-	char *tags = NULL;
-	bool tagged = q->ntags > 0, row;
-	sqlite3_stmt *st = NULL;
-	enum verr rc;
-
-	memset(out, 0, sizeof(*out));
-	if (q->skip < 0 || q->limit < 0)
-		return verr_set(err, VERR_INVALID, "skip and limit must not be negative");
-	if (tagged)
-		tags = json_string_array(q->tags, q->ntags);
-
-	/* One read transaction: the total, the page and its tags agree. */
-	if ((rc = conn_get(s, &c, err)) || (rc = run_query(c, Q_BEGIN, err)) ||
-	    (rc = prepare(c, tagged ? Q_NOTE_COUNT_TAGGED : Q_NOTE_COUNT, &st, err)))
-		goto out;
-	bind_i64(c, st, 1, q->user_id);
-	if (tagged)
-		bind_text(c, st, 2, tags);
-	if ((rc = step(c, st, &row, err)))
-		goto out;
-	out->total = row ? sqlite3_column_int64(st, 0) : 0;
-	sqlite3_reset(st);
-
-	int64_t want = out->total > q->skip ? out->total - q->skip : 0;
-	if (want > q->limit)
-		want = q->limit;
-	if (want > 0) {
-		if ((rc = prepare(c, tagged ? Q_NOTE_PAGE_TAGGED : Q_NOTE_PAGE, &st, err)))
-			goto out;
-		bind_i64(c, st, 1, q->user_id);
-		bind_i64(c, st, 2, want);
-		bind_i64(c, st, 3, q->skip);
-		if (tagged)
-			bind_text(c, st, 4, tags);
-		out->items = xcalloc((size_t)want, sizeof(*out->items));
-		while (out->n < (size_t)want && (rc = step(c, st, &row, err)) == VERR_OK && row)
-			note_read(st, q->user_id, &out->items[out->n++]);
-		sqlite3_reset(st);
-		if (rc || (out->n > 0 && (rc = load_tags(c, out->items, out->n, err))))
-			goto out;
-	}
-	rc = run_query(c, Q_COMMIT, err);
-out:
-	if (rc)
-		note_page_free(out);
-	conn_put(s, c);
-	free(tags);
-	return rc;
-}
-
-/* One read transaction; a note is placed at the first index asking for it, then copied. */
-static enum verr sq_notes_get_many(struct store *base, int64_t user_id, const int64_t *ids,
-                                   size_t n, struct note *out, struct verror *err)
-{
-	struct sqlite_store *s = handle(base);
-	struct conn *c = NULL;
-	char *json = NULL;
-	sqlite3_stmt *st = NULL;
-	bool row;
-	enum verr rc;
-
-	if (n == 0)
-		return VERR_OK;
-	memset(out, 0, n * sizeof(*out));
-	json = json_id_array(ids, sizeof(*ids), n);
-	if ((rc = conn_get(s, &c, err)) || (rc = run_query(c, Q_BEGIN, err)) ||
-	    (rc = prepare(c, Q_NOTES_MANY, &st, err)))
-		goto out;
-	bind_i64(c, st, 1, user_id);
-	bind_text(c, st, 2, json);
-	while ((rc = step(c, st, &row, err)) == VERR_OK && row) {
-		int64_t id = sqlite3_column_int64(st, 0);
-		for (size_t i = 0; i < n; i++)
-			if (ids[i] == id) {
-				note_read(st, user_id, &out[i]);
-				break;
-			}
-	}
-	sqlite3_reset(st);
-	if (rc || (rc = load_tags(c, out, n, err)) || (rc = run_query(c, Q_COMMIT, err)))
-		goto out;
-	for (size_t i = 0; i < n; i++) {
-		if (out[i].id)
-			continue;
-		for (size_t j = 0; j < i; j++)
-			if (ids[j] == ids[i] && out[j].id) {
-				store_note_copy(&out[i], &out[j]);
-				break;
-			}
-	}
-out:
-	if (rc)
-		for (size_t i = 0; i < n; i++)
-			note_free(&out[i]);
-	conn_put(s, c);
-	free(json);
-	return rc;
-}
-
-/* Ascending ids; no tags: every note of the user. */
-static enum verr sq_note_ids_with_tags(struct store *base, int64_t user_id, const char *const *tags,
-                                       size_t ntags, int64_t **ids, size_t *n, struct verror *err)
-{
-	struct sqlite_store *s = handle(base);
-	struct conn *c = NULL;
-	char *json = NULL;
-	int64_t *v = NULL;
-	size_t len = 0, cap = 0;
-	sqlite3_stmt *st = NULL;
-	bool row;
-	enum verr rc;
-
-	*ids = NULL;
-	*n = 0;
-	if (ntags)
-		json = json_string_array(tags, ntags);
-	if ((rc = conn_get(s, &c, err)) ||
-	    (rc = prepare(c, ntags ? Q_NOTE_IDS_TAGGED : Q_NOTE_IDS, &st, err)))
-		goto out;
-	bind_i64(c, st, 1, user_id);
-	if (ntags)
-		bind_text(c, st, 2, json);
-	while ((rc = step(c, st, &row, err)) == VERR_OK && row) {
-		if (len == cap) {
-			cap = cap ? 2 * cap : 64;
-			v = xrealloc(v, cap * sizeof(*v));
-		}
-		v[len++] = sqlite3_column_int64(st, 0);
-	}
-	sqlite3_reset(st);
-	if (rc)
-		goto out;
-	*ids = v;
-	*n = len;
-	v = NULL;
-out:
-	conn_put(s, c);
-	free(json);
-	free(v);
-	return rc;
-}
-
-static enum verr sq_note_chunks(struct store *base, int64_t user_id, int64_t note_id,
-                                int64_t **chunk_ids, char ***texts, size_t *n, struct verror *err)
-{
-	struct sqlite_store *s = handle(base);
-	struct conn *c = NULL;
-	int64_t *ids = NULL;
-	char **tv = NULL;
-	size_t len = 0, cap = 0;
-	bool found = false, row;
-	sqlite3_stmt *st = NULL;
-	enum verr rc;
-
-	*chunk_ids = NULL;
-	*texts = NULL;
-	*n = 0;
-	if ((rc = conn_get(s, &c, err)) || (rc = prepare(c, Q_NOTE_CHUNKS, &st, err)))
-		goto out;
-	bind_i64(c, st, 1, user_id);
-	bind_i64(c, st, 2, note_id);
-	while ((rc = step(c, st, &row, err)) == VERR_OK && row) {
-		found = true;
-		if (sqlite3_column_type(st, 0) == SQLITE_NULL)
-			continue; /* the note has no chunks */
-		if (len == cap) {
-			cap = cap ? 2 * cap : 16;
-			ids = xrealloc(ids, cap * sizeof(*ids));
-			tv = xrealloc(tv, cap * sizeof(*tv));
-		}
-		ids[len] = sqlite3_column_int64(st, 0);
-		tv[len++] = column_dup(st, 1);
-	}
-	sqlite3_reset(st);
-	if (rc)
-		goto out;
-	if (!found) {
-		rc = verr_set(err, VERR_NOT_FOUND, "no such note");
-		goto out;
-	}
-	*chunk_ids = ids;
-	*texts = tv;
-	*n = len;
-	ids = NULL;
-	tv = NULL;
-	len = 0;
-out:
-	conn_put(s, c);
-	for (size_t i = 0; i < len; i++)
-		free(tv[i]);
-	free(tv);
-	free(ids);
-	return rc;
-}
-
-/* ---------------------------------------------------------------- embedding queue */
-
-static int job_cmp(const void *a, const void *b)
-{
-	const struct embed_job *x = a, *y = b;
-	return (x->chunk_id > y->chunk_id) - (x->chunk_id < y->chunk_id);
-}
-
-/*
- * Q_EMBED_CLAIM leases and returns the chunks in one statement; RETURNING
- * gives no order, so the jobs are sorted by chunk id (oldest first) here.
- */
-static enum verr sq_embed_claim(struct store *base, size_t limit, int64_t now, int64_t lease_ms,
-                                struct embed_job **out, size_t *n, struct verror *err)
-{
-	struct sqlite_store *s = handle(base);
-	struct conn *c = NULL;
-	struct embed_job *jobs = NULL;
-	size_t len = 0, cap = 0;
-	sqlite3_stmt *st = NULL;
-	bool row;
-	enum verr rc;
-
-	*out = NULL;
-	*n = 0;
-	if (lease_ms < 0)
-		return verr_set(err, VERR_INVALID, "the lease must not be negative");
-	if (limit == 0)
-		return VERR_OK;
-	if ((rc = conn_get_writer(s, &c, err)) || (rc = prepare(c, Q_EMBED_CLAIM, &st, err)))
-		goto out;
-	bind_i64(c, st, 1, now);
-	bind_i64(c, st, 2, lease_ms);
-	bind_size(c, st, 3, limit);
-	while ((rc = step(c, st, &row, err)) == VERR_OK && row) {
-		if (len == cap) {
-			cap = cap ? 2 * cap : (limit < 64 ? limit : 64);
-			jobs = xrealloc(jobs, cap * sizeof(*jobs));
-		}
-		struct embed_job *j = &jobs[len++];
-		memset(j, 0, sizeof(*j));
-		j->chunk_id = sqlite3_column_int64(st, 0);
-		j->user_id = sqlite3_column_int64(st, 1);
-		j->title = column_dup(st, 2);
-		j->heading = column_dup(st, 3);
-		j->text = column_dup(st, 4);
-		const unsigned char *hash = sqlite3_column_text(st, 5);
-		size_t hash_len = (size_t)sqlite3_column_bytes(st, 5);
-		if (hash && hash_len < sizeof(j->hash))
-			memcpy(j->hash, hash, hash_len);
-		j->attempts = sqlite3_column_int(st, 6);
-	}
-	/* An error past the first row (the commit) undoes every lease: hand out none. */
-	sqlite3_reset(st);
-	if (rc)
-		goto out;
-	if (len > 1)
-		qsort(jobs, len, sizeof(*jobs), job_cmp);
-	*out = jobs;
-	*n = len;
-	jobs = NULL;
-	len = 0;
-out:
-	conn_put(s, c);
-	embed_jobs_free(jobs, len);
-	return rc;
-}
-
-/*
- * Runs Q_EMBED_DONE or Q_EMBED_FAILED, already bound, in the caller's
- * transaction; *user_id is the chunk's owner, 0 if the chunk is gone or
- * its hash no longer matches.
- */
-static enum verr chunk_write(struct conn *c, sqlite3_stmt *st, int64_t *user_id, struct verror *err)
-{
-	bool row;
-	enum verr rc = step(c, st, &row, err);
-	*user_id = rc == VERR_OK && row ? sqlite3_column_int64(st, 0) : 0;
-	if (rc)
-		sqlite3_reset(st);
-	else
-		rc = finish(c, st, err);
-	return rc;
-}
-
-/*
- * One transaction for the whole batch: one fsync, and one index version bump
- * per owner, so a bulk embed does not make searches reload vectors per chunk.
- */
-static enum verr sq_embed_done(struct store *base, const int64_t *chunk_ids,
-                               const char *const *hashes, size_t n, const char *model, int dim,
-                               const float *vecs, int64_t now, struct verror *err)
-{
-	struct sqlite_store *s = handle(base);
-	struct conn *c = NULL;
-	sqlite3_stmt *st = NULL;
-	int64_t *owners = NULL, owner;
-	size_t nowners = 0;
-	enum verr rc;
-
-	if (dim <= 0 || !vecs || !model || !*model)
-		return verr_set(err, VERR_INVALID, "a vector needs a model, a hash and dim > 0");
-	for (size_t i = 0; i < n; i++)
-		if (!hashes[i])
-			return verr_set(err, VERR_INVALID,
-			                "a vector needs a model, a hash and dim > 0");
-	if ((rc = conn_get_writer(s, &c, err)) || (rc = run_query(c, Q_BEGIN_IMMEDIATE, err)) ||
-	    (rc = prepare(c, Q_EMBED_DONE, &st, err)))
-		goto out;
-	owners = xcalloc(n ? n : 1, sizeof(int64_t));
-	for (size_t i = 0; i < n; i++) {
-		bind_i64(c, st, 1, chunk_ids[i]);
-		bind_text(c, st, 2, hashes[i]);
-		bind_text(c, st, 3, model);
-		bind_i64(c, st, 4, dim);
-		bind_blob(c, st, 5, vecs + i * (size_t)dim, (size_t)dim * sizeof(*vecs));
-		bind_i64(c, st, 6, now);
-		if ((rc = chunk_write(c, st, &owner, err)))
-			goto out;
-		size_t k = 0;
-		while (k < nowners && owners[k] != owner)
-			k++;
-		if (owner && k == nowners)
-			owners[nowners++] = owner;
-	}
-	for (size_t k = 0; k < nowners; k++)
-		if ((rc = bump_version(c, owners[k], err)))
-			goto out;
-	rc = run_query(c, Q_COMMIT, err);
-out:
-	free(owners);
-	conn_put(s, c);
-	return rc;
-}
-
-/* Only a give-up changes what the index holds (the status counts), so only it bumps. */
-static enum verr sq_embed_failed(struct store *base, int64_t chunk_id, const char *hash,
-                                 const char *error, int64_t retry_at, bool give_up,
-                                 struct verror *err)
-{
-	struct sqlite_store *s = handle(base);
-	struct conn *c = NULL;
-	sqlite3_stmt *st = NULL;
-	int64_t owner;
-	enum verr rc;
-
-	if (!hash)
-		return verr_set(err, VERR_INVALID, "no hash given");
-	if ((rc = conn_get_writer(s, &c, err)) || (rc = run_query(c, Q_BEGIN_IMMEDIATE, err)) ||
-	    (rc = prepare(c, Q_EMBED_FAILED, &st, err)))
-		goto out;
-	bind_i64(c, st, 1, chunk_id);
-	bind_text(c, st, 2, hash);
-	bind_text(c, st, 3, error);
-	bind_i64(c, st, 4, give_up ? EMBED_FAILED : EMBED_PENDING);
-	bind_i64(c, st, 5, retry_at);
-	if ((rc = chunk_write(c, st, &owner, err)) ||
-	    (give_up && owner && (rc = bump_version(c, owner, err))))
-		goto out;
-	rc = run_query(c, Q_COMMIT, err);
-out:
-	conn_put(s, c);
-	return rc;
-}
-
-#define REINDEX_BATCH 2000
-
-/*
- * Old vectors stay until embed_done replaces them, so search keeps
- * answering meanwhile. The chunks are reset in batches of REINDEX_BATCH,
- * one write transaction each, so other writers (of this process or
- * another) wait tens of milliseconds at a time, not the seconds a hundred
- * thousand rows take. A failure part way leaves the batches done so far
- * done, which is harmless: run it again.
- */
-static enum verr sq_reindex(struct store *base, int64_t user_id, int64_t *count, struct verror *err)
-{
-	struct sqlite_store *s = handle(base);
-	struct conn *c = NULL;
-	sqlite3_stmt *st = NULL;
-	int64_t after = 0, total = 0;
-	size_t got;
-	bool row;
-	enum verr rc;
-
-	if (count)
-		*count = 0;
-	do {
-		got = 0;
-		if ((rc = conn_get_writer(s, &c, err)) ||
-		    (rc = run_query(c, Q_BEGIN_IMMEDIATE, err)) ||
-		    (rc = prepare(c, Q_REINDEX_BATCH, &st, err)))
-			goto out;
-		bind_i64(c, st, 1, user_id);
-		bind_i64(c, st, 2, after);
-		bind_i64(c, st, 3, REINDEX_BATCH);
-		while ((rc = step(c, st, &row, err)) == VERR_OK && row) {
-			int64_t id = sqlite3_column_int64(st, 0);
-			if (id > after)
-				after = id;
-			got++;
-		}
-		sqlite3_reset(st);
-		if (rc || (rc = run_query(c, Q_COMMIT, err)))
-			goto out;
-		conn_put(s, c);
-		c = NULL;
-		total += (int64_t)got;
-	} while (got == REINDEX_BATCH);
-
-	if ((rc = conn_get_writer(s, &c, err)) || (rc = bump_version(c, user_id, err)))
-		goto out;
-	if (count)
-		*count = total;
-out:
-	conn_put(s, c);
-	return rc;
-}
-
-/* ---------------------------------------------------------------- search */
-
-static enum verr sq_index_status(struct store *base, int64_t user_id, const char *model, int dim,
-                                 struct index_status *out, struct verror *err)
-{
-	struct sqlite_store *s = handle(base);
-	struct conn *c = NULL;
-	sqlite3_stmt *st = NULL;
-	bool row;
-	enum verr rc;
-
-	memset(out, 0, sizeof(*out));
-	if ((rc = conn_get(s, &c, err)) || (rc = prepare(c, Q_INDEX_STATUS, &st, err)))
-		goto out;
-	bind_i64(c, st, 1, user_id);
-	bind_text(c, st, 2, model);
-	bind_i64(c, st, 3, dim);
-	if ((rc = step(c, st, &row, err)) || !row)
-		goto out;
-	/* SUM of no rows is NULL, read as 0. */
-	out->pending = sqlite3_column_int64(st, 0);
-	out->ready = sqlite3_column_int64(st, 1);
-	out->failed = sqlite3_column_int64(st, 2);
-	out->stale = sqlite3_column_int64(st, 3);
-out:
-	conn_put(s, c);
-	return rc;
-}
-
-/* Always read from the file, so another process's writes show at once. */
-static enum verr sq_index_version(struct store *base, int64_t user_id, int64_t *version,
-                                  struct verror *err)
-{
-	struct sqlite_store *s = handle(base);
-	struct conn *c = NULL;
-	sqlite3_stmt *st = NULL;
-	bool row;
-	enum verr rc;
-
-	*version = 0;
-	if ((rc = conn_get(s, &c, err)) || (rc = prepare(c, Q_VERSION_GET, &st, err)))
-		goto out;
-	bind_i64(c, st, 1, user_id);
-	if ((rc = step(c, st, &row, err)))
-		goto out;
-	if (!row)
-		rc = verr_set(err, VERR_NOT_FOUND, "no such user");
-	else
-		*version = sqlite3_column_int64(st, 0);
-out:
-	conn_put(s, c);
-	return rc;
-}
-
-/*
- * n floats, 64-byte aligned, so with dim a multiple of 16 every row starts
- * on a cache line. posix_memalign fails only for want of memory; xmalloc
- * then reports that and aborts, as everywhere else.
- */
-static float *floats_alloc(size_t n)
-{
-	void *p = NULL;
-	if (posix_memalign(&p, 64, n * sizeof(float)) != 0)
-		return xmalloc(n * sizeof(float));
-	return p;
-}
-
-/*
- * Every chunk of the user whose vector was made by model with dim,
- * whatever its status: a row's vector always belongs to its current text
- * (only embed_done with a matching hash writes one), so while a reindex
- * runs the old vectors keep answering until new ones replace them. One
- * read transaction counts the rows, then copies each blob straight into
- * the one array (no allocation per row).
- */
-static enum verr sq_vectors_load(struct store *base, int64_t user_id, const char *model, int dim,
-                                 struct vector_set *out, struct verror *err)
-{
-	struct sqlite_store *s = handle(base);
-	struct conn *c = NULL;
-	sqlite3_stmt *st = NULL;
-	size_t count = 0, i = 0, row_bytes = (size_t)dim * sizeof(float);
-	bool row;
-	enum verr rc;
-
-	memset(out, 0, sizeof(*out));
-	if (dim <= 0 || !model)
-		return verr_set(err, VERR_INVALID, "vectors need a model and dim > 0");
-	out->dim = dim;
-	if ((rc = conn_get(s, &c, err)) || (rc = run_query(c, Q_BEGIN, err)) ||
-	    (rc = prepare(c, Q_VECTORS_COUNT, &st, err)))
-		goto out;
-	bind_i64(c, st, 1, user_id);
-	bind_text(c, st, 2, model);
-	bind_i64(c, st, 3, dim);
-	if ((rc = step(c, st, &row, err)))
-		goto out;
-	count = row ? (size_t)sqlite3_column_int64(st, 0) : 0;
-	sqlite3_reset(st);
-	if (count == 0)
-		goto done;
-
-	out->vecs = floats_alloc(count * (size_t)dim);
-	out->chunk_ids = xmalloc(count * sizeof(*out->chunk_ids));
-	out->note_ids = xmalloc(count * sizeof(*out->note_ids));
-	if ((rc = prepare(c, Q_VECTORS_LOAD, &st, err)))
-		goto out;
-	bind_i64(c, st, 1, user_id);
-	bind_text(c, st, 2, model);
-	bind_i64(c, st, 3, dim);
-	while (i < count && (rc = step(c, st, &row, err)) == VERR_OK && row) {
-		const void *blob = sqlite3_column_blob(st, 2);
-		size_t bytes = (size_t)sqlite3_column_bytes(st, 2);
-		if (!blob || bytes != row_bytes) {
-			rc = verr_set(err, VERR_INTERNAL,
-			              "chunk %" PRId64 " has a vector of %zu bytes, expected %zu",
-			              (int64_t)sqlite3_column_int64(st, 0), bytes, row_bytes);
-			goto out;
-		}
-		out->chunk_ids[i] = sqlite3_column_int64(st, 0);
-		out->note_ids[i] = sqlite3_column_int64(st, 1);
-		memcpy(out->vecs + i * (size_t)dim, blob, row_bytes);
-		i++;
-	}
-	sqlite3_reset(st);
-	if (rc)
-		goto out;
-done:
-	out->n = i;
-	rc = run_query(c, Q_COMMIT, err);
-out:
-	if (rc) {
-		vector_set_free(out);
-		out->dim = 0;
-	}
-	conn_put(s, c);
-	return rc;
-}
-
-/*
- * FTS5 over the user's own postings (sqlite_fts.c), ranked by BM25 on the
- * user's statistics; user_id is checked again in SQL, so no expression can
- * reach another user's rows whatever it holds.
- */
-static enum verr sq_keyword_search(struct store *base, int64_t user_id, const char *const *terms,
-                                   size_t nterms, bool phrase, const char *const *tags,
-                                   size_t ntags, size_t limit, struct keyword_hit **out, size_t *n,
-                                   struct verror *err)
-{
-	struct sqlite_store *s = handle(base);
-	struct conn *c = NULL;
-	struct keyword_hit *hits = NULL;
-	size_t len = 0, cap = 0;
-	char *json = NULL;
-	sqlite3_stmt *st = NULL;
-	bool row;
-	enum verr rc;
-
-	*out = NULL;
-	*n = 0;
-	if (limit == 0 || nterms == 0)
-		return VERR_OK;
-	char *match = sqlite_fts_match(user_id, terms, nterms, phrase);
-	if (ntags)
-		json = json_string_array(tags, ntags);
-	if ((rc = conn_get(s, &c, err)) ||
-	    (rc = prepare(c, ntags ? Q_KEYWORD_TAGGED : Q_KEYWORD, &st, err)))
-		goto out;
-	bind_i64(c, st, 1, user_id);
-	bind_text(c, st, 2, match);
-	bind_size(c, st, 3, limit);
-	if (ntags)
-		bind_text(c, st, 4, json);
-	while ((rc = step(c, st, &row, err)) == VERR_OK && row) {
-		if (len == cap) {
-			cap = cap ? 2 * cap : (limit < 64 ? limit : 64);
-			hits = xrealloc(hits, cap * sizeof(*hits));
-		}
-		hits[len].note_id = sqlite3_column_int64(st, 0);
-		hits[len++].score = -sqlite3_column_double(st, 1);
-	}
-	sqlite3_reset(st);
-	if (rc)
-		goto out;
-	*out = hits;
-	*n = len;
-	hits = NULL;
-out:
-	conn_put(s, c);
-	free(match);
-	free(json);
-	free(hits);
-	return rc;
-}
-
-/* ---------------------------------------------------------------- ops */
-
-const struct store_ops store_sqlite_ops = {
+const struct driver sqlite_driver = {
     .name = "sqlite",
+    .caps = DB_TAG_ROWS | DB_FTS_ROWS,
+    .migrations = sqlite_migrations,
     .open = sq_open,
     .close = sq_close,
-    .ping = sq_ping,
-    .migrate_up = sq_migrate_up,
-    .migrate_down = sq_migrate_down,
-    .migrate_status = sq_migrate_status,
-    .schema_check = sq_schema_check,
-    .user_create = sq_user_create,
-    .user_get = sq_user_get,
-    .user_get_by_email = sq_user_get_by_email,
-    .user_list = sq_user_list,
-    .user_delete = sq_user_delete,
-    .token_insert = sq_token_insert,
-    .token_rotate = sq_token_rotate,
-    .token_revoke_family = sq_token_revoke_family,
-    .token_revoke_all = sq_token_revoke_all,
-    .note_create = sq_note_create,
-    .note_get = sq_note_get,
-    .note_update = sq_note_update,
-    .note_delete = sq_note_delete,
-    .note_list = sq_note_list,
-    .notes_get_many = sq_notes_get_many,
-    .note_ids_with_tags = sq_note_ids_with_tags,
-    .note_chunks = sq_note_chunks,
-    .embed_claim = sq_embed_claim,
-    .embed_done = sq_embed_done,
-    .embed_failed = sq_embed_failed,
-    .reindex = sq_reindex,
-    .index_status = sq_index_status,
-    .index_version = sq_index_version,
-    .vectors_load = sq_vectors_load,
-    .keyword_search = sq_keyword_search,
+    .vector_dim = sq_vector_dim,
+    .conn_get = sq_conn_get,
+    .conn_put = sq_conn_put,
+    .exec = sq_exec,
+    .prepare = sq_prepare,
+    .bind_i64 = sq_bind_i64,
+    .bind_text = sq_bind_text,
+    .bind_null = sq_bind_null,
+    .bind_texts = sq_bind_texts,
+    .bind_ids = sq_bind_ids,
+    .bind_vector = sq_bind_vector,
+    .step = sq_step,
+    .col_i64 = sq_col_i64,
+    .col_double = sq_col_double,
+    .col_text = sq_col_text,
+    .col_null = sq_col_null,
+    .reset = sq_reset,
+    .keyword_query = sqlite_fts_match,
+    .vector_search = sqlite_vector_search,
 };

@@ -22,6 +22,7 @@
 
 #include "core/log.h"
 #include "store/sqlite_fts.h"
+#include "store/sqlite_vectors.h"
 #include "store/store.h"
 
 static char dir[PATH_MAX];
@@ -77,7 +78,7 @@ static void open_migrated(const struct store_opts *opts)
 	int applied = -1;
 	cr_assert_eq(open_at("vault.db", opts, &db, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(store_migrate_up(db, -1, &applied, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(applied, 4);
+	cr_assert_eq(applied, 5);
 }
 
 static int64_t make_user(const char *email)
@@ -242,7 +243,7 @@ Test(store_sqlite, migrate_up_down_up_and_status)
 	cr_assert_eq(open_at("vault.db", NULL, &db, &err), VERR_OK, "%s", err.detail);
 
 	cr_assert_eq(store_migrate_status(db, &mi, &n, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(n, 4);
+	cr_assert_eq(n, 5);
 	cr_assert_eq(mi[0].version, 1);
 	cr_assert_str_eq(mi[0].name, "init");
 	cr_assert_eq(mi[0].applied_at, 0);
@@ -254,22 +255,35 @@ Test(store_sqlite, migrate_up_down_up_and_status)
 	cr_assert_eq(mi[2].applied_at, 0);
 	cr_assert_eq(mi[3].version, 4);
 	cr_assert_str_eq(mi[3].name, "usage");
+	cr_assert_eq(mi[4].version, 5);
+	cr_assert_str_eq(mi[4].name, "vector_version");
 	free(mi);
 
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(steps, 4);
+	cr_assert_eq(steps, 5);
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(steps, 0, "up at the latest version must do nothing");
 
 	cr_assert_eq(store_migrate_status(db, &mi, &n, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(n, 4);
+	cr_assert_eq(n, 5);
 	cr_assert_gt(mi[0].applied_at, 0);
 	cr_assert_gt(mi[1].applied_at, 0);
 	cr_assert_gt(mi[2].applied_at, 0);
 	free(mi);
 	cr_assert_eq(store_user_create(db, "a@x.org", "h", 1, &u, &err), VERR_OK, "%s", err.detail);
 
-	/* One step down reverts usage only, the next keyword_per_user, then search. */
+	/* One step down reverts vector_version only, the next usage, keyword_per_user, search. */
+	cr_assert_eq(query_int("SELECT COUNT(*) FROM pragma_table_info('chunks') "
+	                       "WHERE name = 'vector_version'"),
+	             1);
+	cr_assert_eq(store_migrate_down(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(steps, 1);
+	cr_assert_eq(query_int("SELECT COUNT(*) FROM pragma_table_info('chunks') "
+	                       "WHERE name = 'vector_version'"),
+	             0);
+	cr_assert_eq(query_int("SELECT COUNT(*) FROM sqlite_master "
+	                       "WHERE name = 'chunks_vector_version'"),
+	             0);
 	cr_assert_eq(store_migrate_down(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(steps, 1);
 	cr_assert_eq(query_int("SELECT COUNT(*) FROM pragma_table_info('users') "
@@ -319,7 +333,7 @@ Test(store_sqlite, migrate_up_down_up_and_status)
 	cr_assert_eq(store_migrate_up(db, 0, &steps, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(steps, 0);
 
-	cr_assert_eq(store_migrate_up(db, 5, &steps, &err), VERR_INVALID);
+	cr_assert_eq(store_migrate_up(db, 6, &steps, &err), VERR_INVALID);
 	cr_assert_eq(store_migrate_up(db, -2, &steps, &err), VERR_INVALID);
 	cr_assert_eq(store_migrate_down(db, -2, &steps, &err), VERR_INVALID);
 }
@@ -331,7 +345,7 @@ Test(store_sqlite, schema_check_behind_current_ahead)
 
 	cr_assert_eq(open_at("vault.db", NULL, &db, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(store_schema_check(db, &err), VERR_UNAVAILABLE);
-	cr_assert(strstr(err.detail, "version 0, expected 4") != NULL, "%s", err.detail);
+	cr_assert(strstr(err.detail, "version 0, expected 5") != NULL, "%s", err.detail);
 	cr_assert(strstr(err.detail, "vault migrate up") != NULL, "%s", err.detail);
 
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
@@ -1096,9 +1110,10 @@ Test(store_sqlite, echo_logs_sql_but_never_values)
 	cr_assert(strstr(text, "\"event\":\"sql\"") != NULL, "%s", text);
 	cr_assert(strstr(text, "INSERT INTO users") != NULL, "%s", text);
 	cr_assert(strstr(text, "INSERT INTO refresh_tokens") != NULL, "%s", text);
-	/* Each run of a statement is one line: the tag insert ran twice, and the
-	 * cascades of the user delete are not repeated as lines of their own. */
-	cr_assert_eq(count_lines(text, "INSERT INTO note_tags"), 2, "%s", text);
+	/* Each run of a statement is one line: the tag insert ran once for both
+	 * tags, and the cascades of the user delete are not repeated as lines of
+	 * their own. */
+	cr_assert_eq(count_lines(text, "INSERT INTO note_tags"), 1, "%s", text);
 	cr_assert_eq(count_lines(text, "DELETE FROM users"), 1, "%s", text);
 	const char *secrets[] = {"leak@x.org",   "SECRETHASH", "FAMILYVALUE",   "TOKENHASHVALUE",
 	                         "TAGVALUE",     "TAG2VALUE",  "TITLEVALUE",    "CONTENTVALUE",
@@ -1308,7 +1323,7 @@ Test(store_sqlite, migrate_search_backfills_and_reverts)
 	             0);
 	exec_raw("DELETE FROM notes WHERE id = 1"); /* no trigger left to fire */
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(steps, 3);
+	cr_assert_eq(steps, 4);
 	cr_assert_eq(query_int("SELECT COUNT(*) FROM notes_fts"), 1);
 	cr_assert_eq(query_int("SELECT docs FROM keyword_stats WHERE user_id = 1"), 1);
 	const char *texts[] = {"one"};
@@ -1437,7 +1452,7 @@ Test(store_sqlite, update_reembeds_only_changed_chunks)
 	int64_t ids[4];
 	cr_assert_eq(claim(10, 100, 1000, ids), 1);
 	cr_assert_eq(ids[0], chunk_id("delta"));
-	cr_assert_eq(store_vectors_load(db, uid, "m", DIM, &vs, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(sqlite_vectors_load(db, uid, "m", DIM, &vs, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(vs.n, 2);
 	cr_assert_eq(vs.chunk_ids[0], g);
 	cr_assert_eq(vs.vecs[0], 30);
@@ -1592,7 +1607,7 @@ Test(store_sqlite, reindex_keeps_vectors_until_replaced)
 	             2);
 	cr_assert_eq(note_status(ann, an), EMBED_PENDING);
 	cr_assert_eq(query_int("SELECT status FROM chunks WHERE text = 'b1'"), 1);
-	cr_assert_eq(store_vectors_load(db, ann, "m", DIM, &vs, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(sqlite_vectors_load(db, ann, "m", DIM, &vs, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(vs.n, 2, "old vectors answer while the reindex runs");
 	vector_set_free(&vs);
 	int64_t ids[4];
@@ -1694,7 +1709,7 @@ Test(store_sqlite, vectors_load_order_contents_and_filters)
 	embed(chunk_id("bob1"), "bob1", "m", DIM, 99);   /* another user */
 	/* n2b stays pending without a vector */
 
-	cr_assert_eq(store_vectors_load(db, ann, "m", DIM, &vs, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(sqlite_vectors_load(db, ann, "m", DIM, &vs, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(vs.n, 4);
 	cr_assert_eq(vs.dim, DIM);
 	const int64_t want_chunks[] = {chunk_id("n1z"), chunk_id("n1b"), chunk_id("n2a"),
@@ -1711,18 +1726,175 @@ Test(store_sqlite, vectors_load_order_contents_and_filters)
 	cr_assert_eq((uintptr_t)vs.vecs % 64, 0);
 	vector_set_free(&vs);
 
-	cr_assert_eq(store_vectors_load(db, ann, "other", DIM, &vs, &err), VERR_OK, "%s",
+	cr_assert_eq(sqlite_vectors_load(db, ann, "other", DIM, &vs, &err), VERR_OK, "%s",
 	             err.detail);
 	cr_assert_eq(vs.n, 1);
 	cr_assert_eq(vs.chunk_ids[0], chunk_id("n1a"));
 	vector_set_free(&vs);
 
-	cr_assert_eq(store_vectors_load(db, ann, "m", 8, &vs, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(sqlite_vectors_load(db, ann, "m", 8, &vs, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(vs.n, 0);
 	cr_assert_null(vs.vecs);
 	cr_assert_null(vs.chunk_ids);
 	vector_set_free(&vs);
-	cr_assert_eq(store_vectors_load(db, ann, "m", 0, &vs, &err), VERR_INVALID);
+	cr_assert_eq(sqlite_vectors_load(db, ann, "m", 0, &vs, &err), VERR_INVALID);
+}
+
+/* The user's notes by vector_search for q = (1, 0, 0, 0): each note's similarity is its best
+ * marker. */
+static size_t nearest(int64_t uid, struct vector_hit **hits)
+{
+	struct verror err = {0};
+	const float q[DIM] = {1, 0, 0, 0};
+	size_t n = 99;
+	cr_assert_eq(store_vector_search(db, uid, "m", DIM, q, NULL, 0, false, 10, hits, &n, &err),
+	             VERR_OK, "%s", err.detail);
+	return n;
+}
+
+Test(store_sqlite, vector_search_refreshes_only_what_changed)
+{
+	struct verror err = {0};
+	struct vector_hit *hits = NULL;
+	int64_t count;
+	size_t users, bytes;
+	open_migrated(NULL);
+	int64_t ann = make_user("ann@x.org");
+	const char *t1[] = {"a1", "a2"}, *t2[] = {"b1"}, *t3[] = {"c1"};
+	int64_t n1 = make_chunked(ann, "one", t1, 2, 1);
+	int64_t n2 = make_chunked(ann, "two", t2, 1, 2);
+	embed(chunk_id("a1"), "a1", "m", DIM, 1);
+	embed(chunk_id("a2"), "a2", "m", DIM, 2);
+	embed(chunk_id("b1"), "b1", "m", DIM, 3);
+
+	cr_assert_eq(nearest(ann, &hits), 2);
+	cr_assert_eq(hits[0].note_id, n2);
+	cr_assert_float_eq(hits[0].similarity, 3, 1e-6);
+	cr_assert_eq(hits[1].note_id, n1);
+	cr_assert_eq(hits[1].chunk_id, chunk_id("a2"));
+	cr_assert_float_eq(hits[1].similarity, 2, 1e-6);
+	free(hits);
+	vector_cache_usage(db, &users, &bytes);
+	cr_assert_eq(users, 1);
+	cr_assert_eq(bytes, 3 * (DIM * sizeof(float) + 2 * sizeof(int64_t)));
+
+	/* a2's row changes behind the store's back (no version stamp): a search
+	 * after the next write reads only what that write changed, so it still
+	 * sees a2 as cached; reloading everything would see 3 there. */
+	exec_raw("UPDATE chunks SET embedding = (SELECT embedding FROM chunks WHERE text = 'b1') "
+	         "WHERE text = 'a2'");
+	int64_t n3 = make_chunked(ann, "three", t3, 1, 3);
+	embed(chunk_id("c1"), "c1", "m", DIM, 5);
+	cr_assert_eq(nearest(ann, &hits), 3);
+	cr_assert_eq(hits[0].note_id, n3, "a vector written since is found");
+	cr_assert_float_eq(hits[0].similarity, 5, 1e-6);
+	cr_assert_eq(hits[1].note_id, n2);
+	cr_assert_eq(hits[2].note_id, n1);
+	cr_assert_float_eq(hits[2].similarity, 2, 1e-6, "the unchanged rows came from the cache");
+	free(hits);
+
+	/* A deleted note's vectors go; a vector replaced under the same chunk id is seen. */
+	cr_assert_eq(store_note_delete(db, ann, n2, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(nearest(ann, &hits), 2);
+	cr_assert_eq(hits[0].note_id, n3);
+	cr_assert_eq(hits[1].note_id, n1);
+	free(hits);
+	cr_assert_eq(store_reindex(db, ann, &count, &err), VERR_OK, "%s", err.detail);
+	embed(chunk_id("a1"), "a1", "m", DIM, 7);
+	cr_assert_eq(nearest(ann, &hits), 2);
+	cr_assert_eq(hits[0].note_id, n1);
+	cr_assert_eq(hits[0].chunk_id, chunk_id("a1"));
+	cr_assert_float_eq(hits[0].similarity, 7, 1e-6);
+	free(hits);
+
+	/* A chunk new in the middle (n1 gains a first chunk: its rows move up in
+	 * place), then n1's chunks reordered (the rows change order: a copy). */
+	const char *t1b[] = {"a0", "a1", "a2"};
+	update_chunked(ann, n1, "one", t1b, 3, 4);
+	embed(chunk_id("a0"), "a0", "m", DIM, 9);
+	cr_assert_eq(nearest(ann, &hits), 2);
+	cr_assert_eq(hits[0].note_id, n1);
+	cr_assert_eq(hits[0].chunk_id, chunk_id("a0"));
+	cr_assert_float_eq(hits[0].similarity, 9, 1e-6);
+	cr_assert_eq(hits[1].note_id, n3);
+	cr_assert_float_eq(hits[1].similarity, 5, 1e-6);
+	free(hits);
+	const char *t1c[] = {"a2", "a0", "a1"};
+	update_chunked(ann, n1, "one", t1c, 3, 5);
+	embed(chunk_id("a2"), "a2", "m", DIM, 2); /* its bytes in the database right again */
+	cr_assert_eq(nearest(ann, &hits), 2);
+	cr_assert_eq(hits[0].chunk_id, chunk_id("a0"));
+	free(hits);
+	/* The rows vectors_load reads, and only those. */
+	struct vector_set vs;
+	cr_assert_eq(sqlite_vectors_load(db, ann, "m", DIM, &vs, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(vs.n, 4);
+	for (size_t i = 0; i < vs.n; i++)
+		cr_assert_eq(vs.note_ids[i], vs.chunk_ids[i] == chunk_id("c1") ? n3 : n1);
+	vector_set_free(&vs);
+	size_t users2, bytes2;
+	vector_cache_usage(db, &users2, &bytes2);
+	cr_assert_eq(bytes2, 4 * (DIM * sizeof(float) + 2 * sizeof(int64_t)));
+}
+
+Test(store_sqlite, vector_cache_keeps_its_budget)
+{
+	struct vector_hit *hits = NULL;
+	size_t users, bytes, row = DIM * sizeof(float) + 2 * sizeof(int64_t);
+	struct store_opts opts = {.vector_cache_bytes = 5 * row};
+	open_migrated(&opts);
+	const char *texts[][3] = {{"a1", "a2"}, {"b1", "b2"}, {"c1", "c2"}, {"d1", "d2", "d3"}};
+	int64_t uid[4], note[4];
+	const char *emails[] = {"a@x.org", "b@x.org", "c@x.org", "d@x.org"};
+	for (int u = 0; u < 4; u++) {
+		uid[u] = make_user(emails[u]);
+		size_t n = u == 3 ? 3 : 2;
+		note[u] = make_chunked(uid[u], "t", texts[u], n, 1);
+		for (size_t k = 0; k < n; k++)
+			embed(chunk_id(texts[u][k]), texts[u][k], "m", DIM,
+			      (float)(10 * u + k + 1));
+	}
+
+	/* Two users of two rows fit in five rows' bytes; a third pushes out the least recent. */
+	for (int u = 0; u < 2; u++) {
+		cr_assert_eq(nearest(uid[u], &hits), 1);
+		free(hits);
+	}
+	vector_cache_usage(db, &users, &bytes);
+	cr_assert_eq(users, 2);
+	cr_assert_eq(bytes, 4 * row);
+	cr_assert_eq(nearest(uid[0], &hits), 1); /* a is now more recent than b */
+	free(hits);
+	cr_assert_eq(nearest(uid[2], &hits), 1);
+	cr_assert_eq(hits[0].note_id, note[2]);
+	cr_assert_float_eq(hits[0].similarity, 22, 1e-6);
+	free(hits);
+	vector_cache_usage(db, &users, &bytes);
+	cr_assert_eq(users, 2);
+	cr_assert_leq(bytes, 5 * row);
+
+	/* b was dropped, not a: b's search loads it again and drops a (now the least recent). */
+	cr_assert_eq(nearest(uid[1], &hits), 1);
+	cr_assert_float_eq(hits[0].similarity, 12, 1e-6);
+	free(hits);
+	vector_cache_usage(db, &users, &bytes);
+	cr_assert_eq(users, 2);
+
+	/* Three rows and another user's two pass the budget: d is answered, and what is kept fits.
+	 */
+	cr_assert_eq(nearest(uid[3], &hits), 1);
+	cr_assert_float_eq(hits[0].similarity, 33, 1e-6);
+	free(hits);
+	vector_cache_usage(db, &users, &bytes);
+	cr_assert_leq(bytes, 5 * row);
+	cr_assert_geq(users, 1);
+	for (int u = 0; u < 4; u++) {
+		cr_assert_eq(nearest(uid[u], &hits), 1, "user %d", u);
+		cr_assert_eq(hits[0].note_id, note[u]);
+		free(hits);
+	}
+	vector_cache_usage(db, &users, &bytes);
+	cr_assert_leq(bytes, 5 * row);
 }
 
 /* ---------------------------------------------------------------- search: keywords */
@@ -2138,6 +2310,25 @@ Test(store_sqlite, notes_get_many_keeps_order_and_skips_foreign)
 	for (size_t i = 0; i < 6; i++)
 		note_free(&out[i]);
 	cr_assert_eq(store_notes_get_many(db, ann, ids, 0, out, &err), VERR_OK);
+
+	/* With their chunks, in order, for the notes found: none for another user's. */
+	const char *two[] = {"first", "second"};
+	update_chunked(ann, b, "B", two, 2, 3);
+	struct note_chunks ch[6];
+	cr_assert_eq(store_notes_get_many_chunks(db, ann, ids, 6, out, ch, &err), VERR_OK, "%s",
+	             err.detail);
+	cr_assert_eq(out[0].id, b);
+	cr_assert_eq(ch[0].n, 2);
+	cr_assert_str_eq(ch[0].texts[0], "first");
+	cr_assert_str_eq(ch[0].texts[1], "second");
+	cr_assert_eq(ch[0].ids[1], chunk_id("second"));
+	cr_assert_eq(ch[1].n, 0, "another user's note has no chunks here");
+	cr_assert_eq(ch[2].n, 0, "a note without chunks");
+	cr_assert_eq(out[2].id, a);
+	for (size_t i = 0; i < 6; i++) {
+		note_free(&out[i]);
+		note_chunks_free(&ch[i]);
+	}
 }
 
 Test(store_sqlite, note_ids_with_tags_and_note_chunks)

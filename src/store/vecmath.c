@@ -6,7 +6,7 @@
  * would need; target_clones builds an AVX2+FMA variant picked at load time
  * on CPUs that have it.
  */
-#include "services/vecmath.h"
+#include "store/vecmath.h"
 
 #include <math.h>
 #include <string.h>

@@ -1,8 +1,8 @@
 /*
- * vecmath.h - the inner loop of semantic search.
+ * vecmath.h - the inner loop of the in-process vector search (sqlite_vectors.c).
  */
-#ifndef VAULT_SERVICES_VECMATH_H
-#define VAULT_SERVICES_VECMATH_H
+#ifndef VAULT_STORE_VECMATH_H
+#define VAULT_STORE_VECMATH_H
 
 #include <stddef.h>
 

@@ -1,0 +1,666 @@
+/*
+ * sqlite_vectors.c - the SQLite driver's vector search: every vector of
+ * the user scored in process against the query, from a cache of each
+ * user's vectors.
+ *
+ * A user's vectors are an immutable snapshot (struct vset), contiguous and
+ * ordered by note then chunk, made for one index version of theirs
+ * (users.index_version, which every write of their chunks or vectors bumps,
+ * in any process). A search reads the version and, when the snapshot in
+ * hand is older, makes the next one in the same read transaction: from the
+ * old one plus the vectors written since (each stamped with the version of
+ * its write, chunks.vector_version), keeping the rows still there; so one
+ * edit costs a scan of the user's chunk ids and a copy, not a reload of
+ * every vector from the database. Searches that find the snapshot current
+ * share it; one load or refresh per user runs at a time, and other users'
+ * searches do not wait for it. The cache keeps at most its budget of
+ * bytes, dropping the least recently used users' snapshots first (a
+ * snapshot in use lives on until its last search releases it).
+ */
+#include "store/sqlite_vectors.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/timeutil.h"
+#include "store/vecmath.h"
+
+struct vset {
+	int refs; /* the cache's, while it holds it, plus one per search using it */
+	int64_t version;
+	size_t bytes;
+	struct vector_set vs;
+};
+
+/* One user's place in the cache, for one model and dimension. */
+struct slot {
+	int64_t user_id;
+	char *model;
+	int dim;
+	struct vset *cur; /* the newest snapshot, NULL until loaded or once evicted */
+	int pins;         /* searches between finding the slot and done with it */
+	int64_t last_used;
+	pthread_mutex_t load_mu; /* one load or refresh of this user at a time */
+	struct slot *next;
+};
+
+struct vector_cache {
+	pthread_mutex_t mu; /* guards everything below and every slot's fields but load_mu */
+	size_t budget, bytes;
+	int64_t clock;
+	struct slot *slots;
+};
+
+struct vector_cache *vector_cache_new(size_t budget)
+{
+	struct vector_cache *c = xcalloc(1, sizeof(*c));
+	pthread_mutex_init(&c->mu, NULL);
+	c->budget = budget;
+	return c;
+}
+
+void vector_set_free(struct vector_set *v)
+{
+	if (!v)
+		return;
+	free(v->vecs);
+	free(v->chunk_ids);
+	free(v->note_ids);
+	memset(v, 0, sizeof(*v));
+}
+
+static void vset_free(struct vset *v)
+{
+	if (v) {
+		vector_set_free(&v->vs);
+		free(v);
+	}
+}
+
+/* Drops a reference; with c->mu held. Returns the snapshot to free (outside the lock), or NULL. */
+static struct vset *vset_unref(struct vset *v)
+{
+	return v && --v->refs == 0 ? v : NULL;
+}
+
+static void slot_free(struct slot *sl)
+{
+	pthread_mutex_destroy(&sl->load_mu);
+	free(sl->model);
+	free(sl);
+}
+
+void vector_cache_free(struct vector_cache *c)
+{
+	if (!c)
+		return;
+	while (c->slots) {
+		struct slot *sl = c->slots;
+		c->slots = sl->next;
+		vset_free(vset_unref(sl->cur));
+		slot_free(sl);
+	}
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+}
+
+void vector_cache_usage(struct store *s, size_t *users, size_t *bytes)
+{
+	struct vector_cache *c = sqlite_vector_cache(s);
+	pthread_mutex_lock(&c->mu);
+	*users = 0;
+	for (struct slot *sl = c->slots; sl; sl = sl->next)
+		*users += sl->cur != NULL;
+	*bytes = c->bytes;
+	pthread_mutex_unlock(&c->mu);
+}
+
+#define HUGE_PAGE ((size_t)2 << 20)
+
+/*
+ * n floats, 64-byte aligned, so with dim a multiple of 16 every row starts
+ * on a cache line. A large array is aligned to and asks for huge pages:
+ * filling fresh memory is mostly page faults (614 MB took 1.7 s here in 4
+ * KiB pages, 1.2 s in huge ones, against 36 ms for a copy into memory
+ * already touched). posix_memalign fails only for want of memory; xmalloc
+ * then reports that and aborts, as everywhere else.
+ */
+static float *floats_alloc(size_t n)
+{
+	size_t bytes = (n ? n : 1) * sizeof(float);
+	bool huge = bytes >= HUGE_PAGE;
+	void *p = NULL;
+	if (posix_memalign(&p, huge ? HUGE_PAGE : 64, bytes) != 0)
+		return xmalloc(bytes);
+	if (huge)
+		madvise(p, bytes, MADV_HUGEPAGE); /* advice only: without it, small pages */
+	return p;
+}
+
+/* Rows to allocate for n: room to grow by edits without a new array (unused room costs no memory).
+ */
+static size_t set_cap(size_t n)
+{
+	return n + n / 8 + 64;
+}
+
+static void set_alloc(struct vector_set *vs, size_t n, int dim)
+{
+	vs->dim = dim;
+	vs->cap = n ? set_cap(n) : 0;
+	vs->vecs = n ? floats_alloc(vs->cap * (size_t)dim) : NULL;
+	vs->chunk_ids = n ? xmalloc(n * sizeof(*vs->chunk_ids)) : NULL;
+	vs->note_ids = n ? xmalloc(n * sizeof(*vs->note_ids)) : NULL;
+}
+
+/* Binds user, model and dim, positions 1-3 of every statement here. */
+static enum verr prepare(struct conn *c, int q, int64_t user_id, const char *model, int dim,
+                         struct stmt **st, struct verror *err)
+{
+	enum verr rc = c->drv->prepare(c, q, st, err);
+	if (rc == VERR_OK) {
+		bind_i64(*st, 1, user_id);
+		bind_text(*st, 2, model);
+		bind_i64(*st, 3, dim);
+	}
+	return rc;
+}
+
+/* The vector of the row in column 2 into dst: dim floats, else VERR_INTERNAL. */
+static enum verr read_vector(struct stmt *st, int dim, float *dst, struct verror *err)
+{
+	size_t bytes, want = (size_t)dim * sizeof(float);
+	const void *blob = sqlite_col_blob(st, 2, &bytes);
+	if (!blob || bytes != want)
+		return verr_set(err, VERR_INTERNAL,
+		                "chunk %" PRId64 " has a vector of %zu bytes, expected %zu",
+		                col_i64(st, 0), bytes, want);
+	memcpy(dst, blob, want);
+	return VERR_OK;
+}
+
+/*
+ * Every vector of the user, in c's transaction: the rows are counted, then
+ * each blob is copied straight into the one array (no allocation per row).
+ * Every chunk with a vector of model and dim counts, whatever its status: a
+ * row's vector always belongs to its current text, so while a reindex runs
+ * the old vectors keep answering until new ones replace them.
+ */
+static enum verr load(struct conn *c, int64_t user_id, const char *model, int dim,
+                      struct vector_set *out, struct verror *err)
+{
+	struct stmt *st;
+	size_t count = 0, i = 0;
+	bool row;
+	enum verr rc;
+
+	memset(out, 0, sizeof(*out));
+	out->dim = dim;
+	if ((rc = prepare(c, SQ_VECTORS_COUNT, user_id, model, dim, &st, err)) ||
+	    (rc = step(st, &row, err)))
+		return rc;
+	count = row ? (size_t)col_i64(st, 0) : 0;
+	reset(st);
+	if (count == 0)
+		return VERR_OK;
+	set_alloc(out, count, dim);
+	if ((rc = prepare(c, SQ_VECTORS_LOAD, user_id, model, dim, &st, err)))
+		goto out;
+	while (i < count && (rc = step(st, &row, err)) == VERR_OK && row) {
+		if ((rc = read_vector(st, dim, out->vecs + i * (size_t)dim, err)))
+			break;
+		out->chunk_ids[i] = col_i64(st, 0);
+		out->note_ids[i++] = col_i64(st, 1);
+	}
+	reset(st);
+out:
+	out->n = i;
+	if (rc)
+		vector_set_free(out);
+	return rc;
+}
+
+/* A chunk id and its row in a vector set, to find rows by id. */
+struct row_of {
+	int64_t id;
+	size_t row;
+};
+
+static int row_cmp(const void *a, const void *b)
+{
+	const struct row_of *x = a, *y = b;
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+/* The row of id in by[0..n) (sorted by id), else NULL. */
+static const struct row_of *row_find(const struct row_of *by, size_t n, int64_t id)
+{
+	struct row_of key = {id, 0};
+	return n ? bsearch(&key, by, n, sizeof(*by), row_cmp) : NULL;
+}
+
+static struct row_of *rows_by_id(const struct vector_set *vs)
+{
+	struct row_of *by = xmalloc((vs->n ? vs->n : 1) * sizeof(*by));
+	for (size_t i = 0; i < vs->n; i++)
+		by[i] = (struct row_of){vs->chunk_ids[i], i};
+	if (vs->n)
+		qsort(by, vs->n, sizeof(*by), row_cmp);
+	return by;
+}
+
+/*
+ * The user's vectors now, from old (made at version since) and the rows
+ * written after it, in c's transaction: the current chunk ids in order,
+ * each with its new vector if it has one, else its old one. *stale when a
+ * row has neither (not expected: the caller loads afresh).
+ */
+static enum verr refresh(struct conn *c, int64_t user_id, const char *model, int dim,
+                         struct vector_set *old, bool own, int64_t since, struct vector_set *out,
+                         bool *stale, struct verror *err)
+{
+	struct vector_set fresh = {0}, members = {0};
+	struct row_of *old_by = NULL, *fresh_by = NULL;
+	ptrdiff_t *src = NULL;
+	size_t nfresh = 0, cap = 0, nmem = 0, mcap = 0;
+	struct stmt *st;
+	bool row;
+	enum verr rc;
+
+	*stale = false;
+	memset(out, 0, sizeof(*out));
+	/* The vectors written since: few after an edit. */
+	if ((rc = prepare(c, SQ_VECTORS_CHANGED, user_id, model, dim, &st, err)))
+		goto out;
+	bind_i64(st, 4, since);
+	while ((rc = step(st, &row, err)) == VERR_OK && row) {
+		if (nfresh == cap) {
+			cap = cap ? 2 * cap : 16;
+			fresh.vecs = xrealloc(fresh.vecs, cap * (size_t)dim * sizeof(float));
+			fresh.chunk_ids = xrealloc(fresh.chunk_ids, cap * sizeof(int64_t));
+		}
+		if ((rc = read_vector(st, dim, fresh.vecs + nfresh * (size_t)dim, err)))
+			break;
+		fresh.chunk_ids[nfresh++] = col_i64(st, 0);
+	}
+	reset(st);
+	fresh.n = nfresh;
+	/* The rows there are now, in order: chunk ids only, from the index. */
+	if (rc || (rc = prepare(c, SQ_VECTORS_MEMBERS, user_id, model, dim, &st, err)))
+		goto out;
+	while ((rc = step(st, &row, err)) == VERR_OK && row) {
+		if (nmem == mcap) {
+			mcap = mcap ? 2 * mcap : 1024;
+			members.chunk_ids = xrealloc(members.chunk_ids, mcap * sizeof(int64_t));
+			members.note_ids = xrealloc(members.note_ids, mcap * sizeof(int64_t));
+		}
+		members.chunk_ids[nmem] = col_i64(st, 0);
+		members.note_ids[nmem++] = col_i64(st, 1);
+	}
+	reset(st);
+	if (rc)
+		goto out;
+
+	/* Where each row comes from: src[i] >= 0 an old row, else fresh row -1 - src[i]. */
+	old_by = rows_by_id(old);
+	fresh_by = rows_by_id(&fresh);
+	src = xmalloc((nmem ? nmem : 1) * sizeof(*src));
+	bool in_order = own && nmem <= old->cap;
+	for (size_t i = 0, last = 0; i < nmem; i++) {
+		const struct row_of *f = row_find(fresh_by, nfresh, members.chunk_ids[i]);
+		const struct row_of *o = f ? NULL : row_find(old_by, old->n, members.chunk_ids[i]);
+		if (!f && !o) {
+			*stale = true;
+			goto out;
+		}
+		src[i] = f ? -1 - (ptrdiff_t)f->row : (ptrdiff_t)o->row;
+		in_order = in_order && (f || (o->row >= last && (last = o->row + 1)));
+	}
+	size_t row_bytes = (size_t)dim * sizeof(float);
+	if (in_order) {
+		/*
+		 * The old rows kept are in their old order (an edit adds and drops
+		 * rows): in the old array, first close the gaps of the rows gone,
+		 * then open those of the rows new, from the end. No fresh memory
+		 * is touched, where a copy into a new array costs mostly page faults.
+		 */
+		float *v = old->vecs;
+		size_t kept = 0;
+		for (size_t i = 0; i < nmem; i++)
+			if (src[i] >= 0)
+				memmove(v + kept++ * (size_t)dim, v + (size_t)src[i] * (size_t)dim,
+				        row_bytes);
+		for (size_t i = nmem; i-- > 0;) {
+			const float *from = src[i] >= 0
+			                        ? v + --kept * (size_t)dim
+			                        : fresh.vecs + (size_t)(-1 - src[i]) * (size_t)dim;
+			memmove(v + i * (size_t)dim, from, row_bytes);
+		}
+		out->vecs = v;
+		out->cap = old->cap;
+		old->vecs = NULL;
+	} else {
+		out->vecs = floats_alloc(set_cap(nmem) * (size_t)dim);
+		out->cap = set_cap(nmem);
+		for (size_t i = 0; i < nmem; i++) {
+			const float *from = src[i] >= 0
+			                        ? old->vecs + (size_t)src[i] * (size_t)dim
+			                        : fresh.vecs + (size_t)(-1 - src[i]) * (size_t)dim;
+			memcpy(out->vecs + i * (size_t)dim, from, row_bytes);
+		}
+	}
+	out->dim = dim;
+	out->n = nmem;
+	out->chunk_ids = members.chunk_ids;
+	out->note_ids = members.note_ids;
+	members.chunk_ids = members.note_ids = NULL;
+out:
+	free(src);
+	if (rc)
+		vector_set_free(out);
+	vector_set_free(&fresh);
+	vector_set_free(&members);
+	free(old_by);
+	free(fresh_by);
+	return rc;
+}
+
+/* Snapshots dropped under the lock, freed after it. */
+struct dead {
+	struct vset **v;
+	size_t n;
+};
+
+static void dead_add(struct dead *d, struct vset *v)
+{
+	if (!v)
+		return;
+	if ((d->n & (d->n - 1)) == 0)
+		d->v = xrealloc(d->v, (d->n ? 2 * d->n : 1) * sizeof(*d->v));
+	d->v[d->n++] = v;
+}
+
+/*
+ * With c->mu held: drops the least recently used snapshots no search is
+ * about to take until the cache is within its budget, keep's last.
+ */
+static void evict(struct vector_cache *c, struct slot *keep, struct dead *dead)
+{
+	while (c->bytes > c->budget) {
+		struct slot *lru = NULL;
+		for (struct slot *sl = c->slots; sl; sl = sl->next)
+			if (sl->cur && sl != keep && sl->pins == 0 &&
+			    (!lru || sl->last_used < lru->last_used))
+				lru = sl;
+		if (!lru)
+			lru = keep; /* alone past the budget: the caller uses it once */
+		if (!lru || !lru->cur)
+			break;
+		c->bytes -= lru->cur->bytes;
+		dead_add(dead, vset_unref(lru->cur));
+		lru->cur = NULL;
+	}
+	/* Slots with nothing in them and nobody on them go. */
+	for (struct slot **p = &c->slots; *p;) {
+		struct slot *sl = *p;
+		if (!sl->cur && sl->pins == 0 && sl != keep) {
+			*p = sl->next;
+			slot_free(sl);
+		} else {
+			p = &sl->next;
+		}
+	}
+}
+
+/* The user's slot, made if missing, pinned; with c->mu held. */
+static struct slot *slot_get(struct vector_cache *c, int64_t user_id, const char *model, int dim)
+{
+	struct slot *sl = c->slots;
+	while (sl && !(sl->user_id == user_id && sl->dim == dim && strcmp(sl->model, model) == 0))
+		sl = sl->next;
+	if (!sl) {
+		sl = xcalloc(1, sizeof(*sl));
+		sl->user_id = user_id;
+		sl->model = xstrdup(model);
+		sl->dim = dim;
+		pthread_mutex_init(&sl->load_mu, NULL);
+		sl->next = c->slots;
+		c->slots = sl;
+	}
+	sl->pins++;
+	sl->last_used = ++c->clock;
+	return sl;
+}
+
+/* sl's snapshot if it is at version, referenced for the caller; with c->mu held. */
+static struct vset *current(struct slot *sl, int64_t version)
+{
+	if (!sl->cur || sl->cur->version != version)
+		return NULL;
+	sl->cur->refs++;
+	return sl->cur;
+}
+
+/*
+ * The user's snapshot at version, in c's read transaction: the cached one,
+ * else the next one made from it (or loaded) and cached. Release with
+ * vset_release().
+ */
+static enum verr vset_get(struct vector_cache *c, struct conn *conn, int64_t user_id,
+                          const char *model, int dim, int64_t version, struct vset **out,
+                          struct verror *err)
+{
+	struct vset *old = NULL;
+	struct dead dead = {0};
+	enum verr rc = VERR_OK;
+
+	pthread_mutex_lock(&c->mu);
+	struct slot *sl = slot_get(c, user_id, model, dim);
+	*out = current(sl, version);
+	pthread_mutex_unlock(&c->mu);
+	if (*out)
+		goto unpin;
+
+	pthread_mutex_lock(&sl->load_mu);
+	/* A snapshot no search holds is taken out of the cache and refreshed in place. */
+	bool own = false;
+	pthread_mutex_lock(&c->mu);
+	*out = current(sl, version);
+	if (!*out && (old = sl->cur)) {
+		if ((own = old->refs == 1)) {
+			sl->cur = NULL;
+			c->bytes -= old->bytes;
+		} else {
+			old->refs++;
+		}
+	}
+	pthread_mutex_unlock(&c->mu);
+	if (*out)
+		goto unlock;
+
+	struct vset *v = xcalloc(1, sizeof(*v));
+	double t0 = time_mono_ms();
+	bool stale = !old || old->version > version;
+	if (!stale)
+		rc = refresh(conn, user_id, model, dim, &old->vs, own, old->version, &v->vs, &stale,
+		             err);
+	if (rc == VERR_OK && stale)
+		rc = load(conn, user_id, model, dim, &v->vs, err);
+	if (rc) {
+		free(v);
+		goto unlock;
+	}
+	log_emit(LOG_INFO, "vectors_cached",
+	         json_pack("{s:I,s:I,s:s,s:f}", "user_id", (json_int_t)user_id, "rows",
+	                   (json_int_t)v->vs.n, "how", stale ? "loaded" : "refreshed", "ms",
+	                   time_mono_ms() - t0));
+	v->version = version;
+	v->bytes = v->vs.n * ((size_t)dim * sizeof(float) + 2 * sizeof(int64_t));
+	v->refs = 2; /* the cache's and the caller's */
+	pthread_mutex_lock(&c->mu);
+	if (sl->cur) {
+		c->bytes -= sl->cur->bytes;
+		dead_add(&dead, vset_unref(sl->cur));
+	}
+	sl->cur = v;
+	c->bytes += v->bytes;
+	evict(c, sl, &dead);
+	pthread_mutex_unlock(&c->mu);
+	*out = v;
+unlock:
+	pthread_mutex_unlock(&sl->load_mu);
+	pthread_mutex_lock(&c->mu);
+	dead_add(&dead, vset_unref(old));
+	pthread_mutex_unlock(&c->mu);
+unpin:
+	pthread_mutex_lock(&c->mu);
+	sl->pins--;
+	pthread_mutex_unlock(&c->mu);
+	for (size_t i = 0; i < dead.n; i++)
+		vset_free(dead.v[i]);
+	free(dead.v);
+	return rc;
+}
+
+static void vset_release(struct vector_cache *c, struct vset *v)
+{
+	pthread_mutex_lock(&c->mu);
+	struct vset *dead = vset_unref(v);
+	pthread_mutex_unlock(&c->mu);
+	vset_free(dead);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+static int hit_cmp(const void *a, const void *b)
+{
+	const struct vector_hit *x = a, *y = b;
+	if (x->similarity != y->similarity)
+		return (x->similarity < y->similarity) - (x->similarity > y->similarity);
+	return (x->note_id > y->note_id) - (x->note_id < y->note_id);
+}
+
+/*
+ * Every vector of vs scored against q, each note at its best chunk, best
+ * first; with filter, only the notes in only (sorted). Caller frees *out.
+ */
+static size_t scan(const struct vector_set *vs, const float *q, const int64_t *only, size_t nonly,
+                   bool filter, struct vector_hit **out)
+{
+	float *scores = xmalloc((vs->n ? vs->n : 1) * sizeof(float));
+	struct vector_hit *hits = xmalloc((vs->n ? vs->n : 1) * sizeof(*hits));
+	size_t n = 0;
+	if (filter && nonly * 8 < vs->n) {
+		/* A few notes (keyword hits): find their rows by binary search, the
+		 * set being ordered by note, rather than scoring every row. */
+		for (size_t k = 0; k < nonly; k++) {
+			size_t lo = 0, hi = vs->n;
+			while (lo < hi) {
+				size_t mid = lo + (hi - lo) / 2;
+				if (vs->note_ids[mid] < only[k])
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			size_t best = lo;
+			for (size_t r = lo; r < vs->n && vs->note_ids[r] == only[k]; r++) {
+				vec_dot_many(q, vs->vecs + r * (size_t)vs->dim, 1, vs->dim,
+				             &scores[r]);
+				if (scores[r] > scores[best])
+					best = r;
+			}
+			if (best < vs->n && vs->note_ids[best] == only[k])
+				hits[n++] =
+				    (struct vector_hit){only[k], vs->chunk_ids[best], scores[best]};
+		}
+	} else {
+		vec_dot_many(q, vs->vecs, vs->n, vs->dim, scores);
+		for (size_t i = 0; i < vs->n;) {
+			int64_t note = vs->note_ids[i];
+			size_t best = i;
+			for (; i < vs->n && vs->note_ids[i] == note; i++)
+				if (scores[i] > scores[best])
+					best = i;
+			if (!filter || bsearch(&note, only, nonly, sizeof(int64_t), cmp_i64))
+				hits[n++] =
+				    (struct vector_hit){note, vs->chunk_ids[best], scores[best]};
+		}
+	}
+	free(scores);
+	if (n)
+		qsort(hits, n, sizeof(*hits), hit_cmp);
+	*out = hits;
+	return n;
+}
+
+enum verr sqlite_vector_search(struct store *s, int64_t user_id, const char *model, int dim,
+                               const float *q, const int64_t *only, size_t nonly, bool filter,
+                               size_t limit, struct vector_hit **out, size_t *n, struct verror *err)
+{
+	struct vector_cache *cache = sqlite_vector_cache(s);
+	struct vset *v = NULL;
+	struct conn *c = NULL;
+	struct stmt *st;
+	int64_t *sorted = NULL;
+	bool row;
+	enum verr rc;
+
+	/* One read transaction: the version and the vectors loaded for it agree. */
+	if ((rc = s->drv->conn_get(s, false, &c, err)) || (rc = db_run(c, Q_BEGIN_READ, err)) ||
+	    (rc = s->drv->prepare(c, Q_VERSION_GET, &st, err)))
+		goto out;
+	bind_i64(st, 1, user_id);
+	if ((rc = step(st, &row, err)) || !row)
+		goto out; /* no such user: no vectors */
+	int64_t version = col_i64(st, 0);
+	reset(st);
+	if ((rc = vset_get(cache, c, user_id, model, dim, version, &v, err)) ||
+	    (rc = db_run(c, Q_COMMIT, err)))
+		goto out;
+	s->drv->conn_put(s, c);
+	c = NULL;
+
+	if (filter) {
+		sorted = xmalloc(nonly * sizeof(*sorted));
+		memcpy(sorted, only, nonly * sizeof(*sorted));
+		qsort(sorted, nonly, sizeof(*sorted), cmp_i64);
+	}
+	size_t got = scan(&v->vs, q, sorted, nonly, filter, out);
+	*n = got < limit ? got : limit;
+	if (*n == 0) {
+		free(*out);
+		*out = NULL;
+	}
+out:
+	s->drv->conn_put(s, c);
+	if (v)
+		vset_release(cache, v);
+	free(sorted);
+	return rc;
+}
+
+enum verr sqlite_vectors_load(struct store *s, int64_t user_id, const char *model, int dim,
+                              struct vector_set *out, struct verror *err)
+{
+	struct conn *c = NULL;
+	enum verr rc;
+
+	memset(out, 0, sizeof(*out));
+	if (dim <= 0 || !model)
+		return verr_set(err, VERR_INVALID, "vectors need a model and dim > 0");
+	if ((rc = s->drv->conn_get(s, false, &c, err)) == VERR_OK &&
+	    (rc = db_run(c, Q_BEGIN_READ, err)) == VERR_OK &&
+	    (rc = load(c, user_id, model, dim, out, err)) == VERR_OK)
+		rc = db_run(c, Q_COMMIT, err);
+	s->drv->conn_put(s, c);
+	return rc;
+}

@@ -1,0 +1,77 @@
+/*
+ * sqlite_vectors.h - vector search of the SQLite driver, in process: each
+ * user's vectors cached between searches and scanned. Private to
+ * store_sqlite.c (and its tests).
+ */
+#ifndef VAULT_STORE_SQLITE_VECTORS_H
+#define VAULT_STORE_SQLITE_VECTORS_H
+
+#include "store/driver.h"
+
+/* 1 GiB: one user's 100,000 chunks of 1,536 floats take 0.6 GiB. */
+#define VECTOR_CACHE_DEFAULT_BYTES ((size_t)1 << 30)
+
+/* The driver's own statements, after the repository's. */
+enum {
+	SQ_VECTORS_COUNT = Q__SHARED,
+	SQ_VECTORS_LOAD,
+	SQ_VECTORS_MEMBERS,
+	SQ_VECTORS_CHANGED,
+	SQ__COUNT
+};
+
+/*
+ * Only embed_done sets model, always with a vector, whatever the status
+ * after; it stamps the vector with the owner's index version after the
+ * write (vector_version). MEMBERS is covered by chunks_user, CHANGED walks
+ * chunks_vector_version.
+ */
+#define SQLITE_VECTORS_SQL                                                                         \
+	[SQ_VECTORS_COUNT] = "SELECT COUNT(*) FROM chunks WHERE user_id = ?1 AND model = ?2 "      \
+	                     "AND dim = ?3",                                                       \
+	[SQ_VECTORS_LOAD] = "SELECT id, note_id, embedding FROM chunks WHERE user_id = ?1 "        \
+	                    "AND model = ?2 AND dim = ?3 ORDER BY note_id, seq",                   \
+	[SQ_VECTORS_MEMBERS] = "SELECT id, note_id FROM chunks WHERE user_id = ?1 AND model = ?2 " \
+	                       "AND dim = ?3 ORDER BY note_id, seq",                               \
+	[SQ_VECTORS_CHANGED] = "SELECT id, note_id, embedding FROM chunks WHERE user_id = ?1 "     \
+	                       "AND vector_version > ?4 AND model = ?2 AND dim = ?3",
+
+/* Every vector of a user made by one model, contiguous for a fast scan. */
+struct vector_set {
+	size_t n;
+	int dim;
+	size_t cap;         /* rows vecs has room for */
+	float *vecs;        /* n * dim, row i is chunk_ids[i] */
+	int64_t *chunk_ids; /* ordered by note, then chunk */
+	int64_t *note_ids;
+};
+
+void vector_set_free(struct vector_set *v); /* accepts NULL */
+
+struct vector_cache;
+
+/* A cache that keeps at most budget bytes of vectors. */
+struct vector_cache *vector_cache_new(size_t budget);
+void vector_cache_free(struct vector_cache *c); /* accepts NULL */
+
+/* The driver's cache; a blob column of the SQLite statement st. */
+struct vector_cache *sqlite_vector_cache(struct store *s);
+const void *sqlite_col_blob(struct stmt *st, int i, size_t *len);
+
+/* The driver's vector_search (driver.h). */
+enum verr sqlite_vector_search(struct store *s, int64_t user_id, const char *model, int dim,
+                               const float *q, const int64_t *only, size_t nonly, bool filter,
+                               size_t limit, struct vector_hit **out, size_t *n,
+                               struct verror *err);
+
+/*
+ * Every vector of the user made by model with dim, contiguous and ordered
+ * by note, then chunk: what the search scans. Free with vector_set_free().
+ */
+enum verr sqlite_vectors_load(struct store *s, int64_t user_id, const char *model, int dim,
+                              struct vector_set *out, struct verror *err);
+
+/* How many users' vectors, and bytes, the cache holds (for tests). */
+void vector_cache_usage(struct store *s, size_t *users, size_t *bytes);
+
+#endif
