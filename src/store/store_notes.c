@@ -453,7 +453,7 @@ enum verr store_note_update(struct store *s, int64_t user_id, int64_t id,
 {
 	struct conn *c = NULL;
 	struct stmt *st;
-	enum embed_status status;
+	enum embed_status status = EMBED_PENDING; /* set with the commit; -O1 cannot tell */
 	int64_t before[2];
 	int tries = 0;
 	bool row;
