@@ -4,6 +4,7 @@
 #include "core/text.h"
 
 #include <string.h>
+#include <utf8proc.h>
 
 #include "core/mem.h"
 
@@ -160,4 +161,10 @@ char *text_trim(const char *s)
 		if (!(n = space_len(s + i)))
 			end = i + 1;
 	return xstrndup(s, end);
+}
+
+char *text_fold(const char *s)
+{
+	utf8proc_uint8_t *f = utf8proc_NFKC_Casefold((const utf8proc_uint8_t *)s);
+	return f ? (char *)f : xstrdup(s);
 }

@@ -48,4 +48,10 @@ size_t text_utf8_encode(uint32_t cp, char out[4]);
  */
 char *text_trim(const char *s);
 
+/*
+ * s (valid UTF-8) in NFKC and case-folded, the key under which names that a
+ * person would call the same meet ("Café", "CAFÉ", "Cafe\u0301"). Caller frees.
+ */
+char *text_fold(const char *s);
+
 #endif

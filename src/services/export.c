@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <utf8proc.h>
 #include <yaml.h>
 
 #include "core/buf.h"
 #include "core/mem.h"
+#include "core/text.h"
 #include "core/timeutil.h"
 
 #define NAME_MAX_BYTES 200
@@ -121,13 +121,6 @@ static int cmp_base(const void *a, const void *b)
 	return strcmp(((const struct base *)a)->key, ((const struct base *)b)->key);
 }
 
-/* name, case-folded (NFKC), as the key that decides whether it is taken. */
-static char *fold(const char *name)
-{
-	utf8proc_uint8_t *f = utf8proc_NFKC_Casefold((const utf8proc_uint8_t *)name);
-	return f ? (char *)f : xstrdup(name);
-}
-
 /* Windows' device names: "CON.md" cannot be a file there. */
 static bool reserved(const char *base)
 {
@@ -170,7 +163,7 @@ char *export_file_name(struct export_names *used, const char *title)
 		base = b2;
 	}
 	/* The next number to try for this name, so a thousand "Untitled" cost a thousand tries. */
-	struct base probe = {.key = fold(base)}, *b;
+	struct base probe = {.key = text_fold(base)}, *b;
 	struct base **found = tfind(&probe, &used->bases, cmp_base);
 	if (found) {
 		b = *found;
@@ -183,7 +176,7 @@ char *export_file_name(struct export_names *used, const char *title)
 	}
 	for (unsigned k = b->next;; k++) {
 		char *name = k == 1 ? xasprintf("%s.md", base) : xasprintf("%s %u.md", base, k);
-		char *key = fold(name);
+		char *key = text_fold(name);
 		if (!tfind(key, &used->root, cmp_name)) {
 			if (!tsearch(key, &used->root, cmp_name))
 				abort();

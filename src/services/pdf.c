@@ -21,6 +21,7 @@
 
 #include "core/buf.h"
 #include "core/text.h"
+#include "core/timeutil.h"
 
 #define CHILD_MEMORY (1024L * 1024 * 1024)
 
@@ -126,13 +127,6 @@ int pdf_text_main(int cpu_seconds)
 	return rc == VERR_OK ? 0 : rc == VERR_TOO_LARGE ? 2 : 1;
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /*
  * Feeds data to the child and reads what it writes until it closes its
  * output; false if the deadline passed (*late), poll failed or it wrote
@@ -148,7 +142,7 @@ static bool converse(int to, int from, const char *data, size_t n, struct buf *o
 	for (;;) {
 		struct pollfd p[2] = {{.fd = from, .events = POLLIN},
 		                      {.fd = open_in ? to : -1, .events = POLLOUT}};
-		int wait_ms = (int)((deadline - now_s()) * 1000);
+		int wait_ms = (int)((deadline - time_mono_ms() / 1000) * 1000);
 		int ready = wait_ms > 0 ? poll(p, 2, wait_ms) : 0;
 		if (ready < 0 && errno == EINTR)
 			continue;
@@ -245,7 +239,7 @@ enum verr pdf_text_isolated(const char *exe, const void *data, size_t n, int cpu
 	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
 	struct buf answer;
 	buf_init(&answer, PDF_TEXT_MAX + 4096);
-	double deadline = now_s() + 2.0 * cpu_seconds;
+	double deadline = time_mono_ms() / 1000 + 2.0 * cpu_seconds;
 	bool late = false;
 	bool talked = converse(in[1], out[0], data, n, &answer, deadline, &late);
 	in[1] = -1; /* converse closed it */
@@ -267,7 +261,7 @@ enum verr pdf_text_isolated(const char *exe, const void *data, size_t n, int cpu
 		}
 		if (w < 0 && errno != EINTR)
 			break;
-		if (now_s() >= deadline && !late) {
+		if (time_mono_ms() / 1000 >= deadline && !late) {
 			kill(pid, SIGKILL);
 			late = true;
 		}

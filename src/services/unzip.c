@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "core/buf.h"
+#include "core/mem.h"
 #include "core/text.h"
 
 /*
@@ -26,9 +27,7 @@ static int cmp_path(const void *a, const void *b)
 static char *clean_path(const char *raw)
 {
 	size_t n = strlen(raw);
-	char *p = malloc(n + 1), *o = p;
-	if (!p)
-		abort();
+	char *p = xmalloc(n + 1), *o = p;
 	const char *s = raw;
 	while (*s) {
 		while (*s == '/' || *s == '\\')

@@ -8,9 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include <utf8proc.h>
-
 #include "core/mem.h"
+#include "core/text.h"
 
 struct entry {
 	char *key;   /* folded: the whole path, or its last part */
@@ -23,13 +22,6 @@ struct vaultdir_index {
 	struct entry *full, *base; /* sorted by key; full's keys are folded's */
 	size_t n;
 };
-
-/* s, NFKC and case-folded, so "Café", "CAFÉ" and "Cafe\u0301" meet. */
-static char *fold(const char *s)
-{
-	utf8proc_uint8_t *f = utf8proc_NFKC_Casefold((const utf8proc_uint8_t *)s);
-	return f ? (char *)f : xstrdup(s);
-}
 
 static int by_key(const void *a, const void *b)
 {
@@ -48,9 +40,9 @@ struct vaultdir_index *vaultdir_index_new(const char *const *paths, size_t n)
 	ix->base = xcalloc(n ? n : 1, sizeof(struct entry));
 	for (size_t i = 0; i < n; i++) {
 		const char *slash = strrchr(paths[i], '/');
-		ix->folded[i] = fold(paths[i]);
+		ix->folded[i] = text_fold(paths[i]);
 		ix->full[i] = (struct entry){ix->folded[i], i};
-		ix->base[i] = (struct entry){fold(slash ? slash + 1 : paths[i]), i};
+		ix->base[i] = (struct entry){text_fold(slash ? slash + 1 : paths[i]), i};
 	}
 	qsort(ix->full, n, sizeof(struct entry), by_key);
 	qsort(ix->base, n, sizeof(struct entry), by_key);
@@ -128,7 +120,7 @@ static long exact(const struct vaultdir_index *ix, const char *target)
 	char *forms[2] = {xasprintf("%s.md", target), xstrdup(target)};
 	long found = -1;
 	for (int k = 0; k < 2 && found < 0; k++) {
-		char *key = fold(forms[k]);
+		char *key = text_fold(forms[k]);
 		size_t at = lower(ix->full, ix->n, key);
 		if (at < ix->n)
 			found = (long)ix->full[at].path;
@@ -158,7 +150,7 @@ long vaultdir_resolve(const struct vaultdir_index *ix, const char *target, const
 	size_t from_folder = from ? folder_len(from) : 0;
 	for (int k = 0; k < 2 && best < 0; k++) {
 		char *form = k == 0 ? xasprintf("%s.md", target) : xstrdup(target);
-		char *key = fold(form), *slash = strrchr(key, '/');
+		char *key = text_fold(form), *slash = strrchr(key, '/');
 		const char *name = slash ? slash + 1 : key;
 		size_t klen = strlen(key);
 		for (size_t at = lower(ix->base, ix->n, name);
