@@ -4,6 +4,7 @@
 #include "api/api.h"
 #include "api/mcp.h"
 #include "api/v1/v1.h"
+#include "core/metrics.h"
 
 /* GET /health: the process answers. */
 static enum verr health(struct api_req *req, struct api_resp *resp)
@@ -23,9 +24,19 @@ static enum verr ready(struct api_req *req, struct api_resp *resp)
 	return VERR_OK;
 }
 
+/* GET /metrics: the process's counters for Prometheus (admission checked METRICS_TOKEN). */
+static enum verr metrics(struct api_req *req, struct api_resp *resp)
+{
+	(void)req;
+	resp->text = metrics_render();
+	resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+	return VERR_OK;
+}
+
 const struct api_route api_routes[] = {
     {"GET", "/health", health, 200, 0},
     {"GET", "/ready", ready, 200, 0},
+    {"GET", "/metrics", metrics, 200, API_METRICS},
 
     {"POST", "/api/v1/auth/register", v1_register, 201, API_PUBLIC | API_BODY},
     {"POST", "/api/v1/auth/login", v1_login, 200, API_PUBLIC | API_BODY},
