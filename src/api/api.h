@@ -98,6 +98,12 @@ struct api_route {
 	api_handler handler;
 	int ok_status; /* 200, 201 or 204 */
 	unsigned flags;
+	/* For the OpenAPI document (api/openapi.c, which holds the schemas named here). */
+	const char *summary;
+	const char *query;    /* schema whose properties are the query parameters, or NULL */
+	const char *request;  /* schema of the JSON body, or NULL */
+	const char *response; /* schema of the JSON answer, or NULL */
+	const char *media;    /* a media type the answer may have besides JSON, or NULL */
 };
 
 /* The routes of every API version and of health checks, ending with a zeroed entry. */
