@@ -134,8 +134,9 @@ Test(metrics, counts_move_and_promtool_accepts)
 	cr_assert_eq(sample(after, missing) - sample(before, missing), M, "%s", after);
 	cr_assert_eq(sample(after, health_count) - sample(before, health_count), N, "%s", after);
 	cr_assert_eq(sample(after, health_inf), sample(after, health_count), "%s", after);
-	/* The scrape itself is in flight while it renders. */
-	cr_assert_eq(sample(after, "vault_http_requests_in_flight"), 1, "%s", after);
+	/* The scrape itself is in flight while it renders; a request answered just
+	 * before may still be, until the server has closed its connection. */
+	cr_assert_geq(sample(after, "vault_http_requests_in_flight"), 1, "%s", after);
 	cr_assert(it_contains(after, "vault_build_info{version=\"", false), "%s", after);
 	cr_assert(sample(after, "vault_embed_chunks_total{outcome=\"embedded\"}") >= 1, "%s",
 	          after);
