@@ -72,7 +72,7 @@ ITSRC    := $(sort $(wildcard tests/integration/*.c)) $(COMMONSRC)
 UNITOBJ  := $(UNITSRC:%.c=$(BUILD)/obj/%.o)
 ITOBJ    := $(ITSRC:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all test unit integration e2e-tools fuzz fuzz-targets clean format format-check
+.PHONY: all test unit integration openapi-lint e2e-tools fuzz fuzz-targets clean format format-check
 
 all: $(BUILD)/vault
 
@@ -90,10 +90,23 @@ $(BUILD)/webembed: tools/webembed.c
 	@mkdir -p $(dir $@)
 	$(CC) -O1 -std=c17 -Wall -Wextra -Werror -o $@ $<
 
+# The API reference at /docs: Swagger UI's files from npm (the exact version
+# of tools/apidocs/package-lock.json) around tools/apidocs/docs.js, served
+# by vault itself under the page's CSP.
+APIDOCS_NPM := tools/apidocs/node_modules/.package-lock.json
+SWAGGER_UI  := tools/apidocs/node_modules/swagger-ui-dist
+APIDOCS     := /docs=tools/apidocs/docs.html /docs/docs.js=tools/apidocs/docs.js \
+               /docs/swagger-ui.css=$(SWAGGER_UI)/swagger-ui.css \
+               /docs/swagger-ui-bundle.js=$(SWAGGER_UI)/swagger-ui-bundle.js
+
+$(APIDOCS_NPM): tools/apidocs/package-lock.json
+	cd tools/apidocs && npm ci --no-audit --no-fund --loglevel=error
+
 # Depends on web/ itself too, so adding or removing a file rebuilds the table.
-$(BUILD)/gen/web_assets.c: $(BUILD)/webembed $(WEBFILES) web $(shell find web -type d)
+$(BUILD)/gen/web_assets.c: $(BUILD)/webembed $(WEBFILES) web $(shell find web -type d) \
+                           tools/apidocs/docs.html tools/apidocs/docs.js $(APIDOCS_NPM)
 	@mkdir -p $(dir $@)
-	$(BUILD)/webembed $@ web $(WEBFILES)
+	$(BUILD)/webembed $@ web $(WEBFILES) $(APIDOCS)
 
 $(WEBOBJ): $(BUILD)/gen/web_assets.c
 	@mkdir -p $(dir $@)
@@ -130,9 +143,29 @@ $(BUILD)/sqlite_check: $(LIBOBJ) $(BUILD)/obj/tests/crash/sqlite_check.o
 unit: $(BUILD)/unit_tests $(BUILD)/vault
 	$(RUN) $(BUILD)/unit_tests $(TESTFLAGS)
 
+# tests/openapi: Redocly's linter and ajv from npm, at the exact versions of
+# its lockfile. Neither may call home (loopback only in tests).
+OPENAPI_NPM := tests/openapi/node_modules/.package-lock.json
+export REDOCLY_TELEMETRY := off
+export REDOCLY_SUPPRESS_UPDATE_NOTICE := true
+
+$(OPENAPI_NPM): tests/openapi/package-lock.json
+	cd tests/openapi && npm ci --no-audit --no-fund --loglevel=error
+
+# Every answer the tests receive is recorded (tests/integration/harness.c),
+# then checked against the OpenAPI document: a drift fails the suite.
 integration: $(BUILD)/vault $(BUILD)/integration_tests $(BUILD)/crashfs.so \
-             $(BUILD)/vault_sync_normal $(BUILD)/sqlite_check
-	VAULT_BIN=$(BUILD)/vault $(RUN) $(BUILD)/integration_tests $(TESTFLAGS)
+             $(BUILD)/vault_sync_normal $(BUILD)/sqlite_check $(OPENAPI_NPM)
+	rm -rf $(BUILD)/responses && mkdir -p $(BUILD)/responses
+	VAULT_BIN=$(BUILD)/vault VAULT_IT_RESPONSES=$(CURDIR)/$(BUILD)/responses \
+		$(RUN) $(BUILD)/integration_tests $(TESTFLAGS)
+	$(RUN) node tests/openapi/validate.mjs $(BUILD)/vault $(BUILD)/responses
+
+# The document through Redocly's linter, every recommended rule an error.
+openapi-lint: $(BUILD)/vault $(OPENAPI_NPM)
+	$(RUN) $(BUILD)/vault openapi > $(BUILD)/openapi.json
+	cd tests/openapi && npx --no-install redocly lint --config redocly.yaml \
+		$(CURDIR)/$(BUILD)/openapi.json
 
 test: unit integration
 

@@ -5,8 +5,10 @@
  *
  * writes struct web_asset web_assets[] (http/web.h) with each FILE under
  * ROOT as "/relative/path", its content type by extension, an ETag (FNV-1a
- * of the bytes) and the bytes. An unknown extension is an error, so a file
- * is never served with a guessed type.
+ * of the bytes) and the bytes. A FILE given as URLPATH=FILE is served at
+ * URLPATH instead (the API reference's files, which come from elsewhere).
+ * An unknown extension is an error, so a file is never served with a
+ * guessed type.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -56,7 +58,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "webembed: %s: unknown file type\n", argv[i]);
 			return 1;
 		}
-		FILE *in = fopen(argv[i], "rb");
+		const char *eq = strchr(argv[i], '=');
+		FILE *in = fopen(eq ? eq + 1 : argv[i], "rb");
 		if (!in) {
 			perror(argv[i]);
 			return 1;
@@ -76,10 +79,14 @@ int main(int argc, char **argv)
 	fprintf(out, "\nconst struct web_asset web_assets[] = {\n");
 	for (int i = 3; i < argc; i++) {
 		const char *rel = argv[i];
-		if (strncmp(rel, root, rootlen) == 0 && rel[rootlen] == '/')
+		const char *eq = strchr(rel, '=');
+		int len = eq ? (int)(eq - rel) : (int)strlen(rel);
+		if (!eq && strncmp(rel, root, rootlen) == 0 && rel[rootlen] == '/') {
 			rel += rootlen;
-		fprintf(out, "    {\"%s\", \"%s\", \"\\\"%s\\\"\", f%d, sizeof(f%d) - 1},\n", rel,
-		        type_of(argv[i]), etags[i], i, i);
+			len -= (int)rootlen;
+		}
+		fprintf(out, "    {\"%.*s\", \"%s\", \"\\\"%s\\\"\", f%d, sizeof(f%d) - 1},\n", len,
+		        rel, type_of(argv[i]), etags[i], i, i);
 	}
 	fprintf(out, "    {0},\n};\n");
 	free(etags);

@@ -70,8 +70,10 @@ int api_sse_send(struct api_sse *sse, const char *event, json_t *data);
 int api_sse_gone(struct api_sse *sse);
 
 struct api_resp {
-	int status;           /* 0: the route's ok_status; 202 answers with no body */
-	json_t *body;         /* handler sets; http frees */
+	int status;   /* 0: the route's ok_status; 202 answers with no body */
+	json_t *body; /* handler sets; http frees */
+	char *text;   /* instead of body: text of content_type; http frees */
+	const char *content_type;
 	char *location;       /* optional Location header; http frees */
 	char *set_cookie;     /* optional Set-Cookie header; http frees */
 	api_stream_fn stream; /* set instead of body to stream */
@@ -87,6 +89,7 @@ enum api_flags {
 	API_OPTIONAL_BODY = 4, /* takes a JSON object body if one is sent */
 	API_PUBLIC = 8,        /* takes a password or token unauthenticated: rate limited per
 	                          client address, a small body (API_PUBLIC_BODY_MAX) */
+	API_METRICS = 16,      /* needs METRICS_TOKEN as the bearer token; 404 without one set */
 };
 
 struct api_route {
@@ -95,6 +98,12 @@ struct api_route {
 	api_handler handler;
 	int ok_status; /* 200, 201 or 204 */
 	unsigned flags;
+	/* For the OpenAPI document (api/openapi.c, which holds the schemas named here). */
+	const char *summary;
+	const char *query;    /* schema whose properties are the query parameters, or NULL */
+	const char *request;  /* schema of the JSON body, or NULL */
+	const char *response; /* schema of the JSON answer, or NULL */
+	const char *media;    /* a media type the answer may have besides JSON, or NULL */
 };
 
 /* The routes of every API version and of health checks, ending with a zeroed entry. */

@@ -3,7 +3,9 @@
  */
 #include "api/api.h"
 #include "api/mcp.h"
+#include "api/openapi.h"
 #include "api/v1/v1.h"
+#include "core/metrics.h"
 
 /* GET /health: the process answers. */
 static enum verr health(struct api_req *req, struct api_resp *resp)
@@ -23,29 +25,74 @@ static enum verr ready(struct api_req *req, struct api_resp *resp)
 	return VERR_OK;
 }
 
+/* GET /metrics: the process's counters for Prometheus (admission checked METRICS_TOKEN). */
+static enum verr metrics(struct api_req *req, struct api_resp *resp)
+{
+	(void)req;
+	resp->text = metrics_render();
+	resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+	return VERR_OK;
+}
+
+/* GET /openapi.json: this table as an OpenAPI 3.1 document. */
+static enum verr openapi(struct api_req *req, struct api_resp *resp)
+{
+	(void)req;
+	resp->body = api_openapi();
+	return VERR_OK;
+}
+
+/*
+ * Method, pattern, handler, status, flags; then for the OpenAPI document
+ * a summary and the schemas (api/openapi.c) of the query, body and answer,
+ * and another media type of the answer.
+ */
 const struct api_route api_routes[] = {
-    {"GET", "/health", health, 200, 0},
-    {"GET", "/ready", ready, 200, 0},
+    {"GET", "/health", health, 200, 0, "The process answers", NULL, NULL, "Health"},
+    {"GET", "/ready", ready, 200, 0, "The database answers too", NULL, NULL, "Ready"},
+    {"GET", "/metrics", metrics, 200, API_METRICS,
+     "Prometheus metrics (off unless METRICS_TOKEN is set)", NULL, NULL, NULL,
+     "text/plain; version=0.0.4"},
+    {"GET", "/openapi.json", openapi, 200, 0, "This document", NULL, NULL, "OpenAPI"},
 
-    {"POST", "/api/v1/auth/register", v1_register, 201, API_PUBLIC | API_BODY},
-    {"POST", "/api/v1/auth/login", v1_login, 200, API_PUBLIC | API_BODY},
-    {"POST", "/api/v1/auth/refresh", v1_refresh, 200, API_PUBLIC | API_OPTIONAL_BODY},
-    {"POST", "/api/v1/auth/logout", v1_logout, 204, API_AUTH | API_OPTIONAL_BODY},
-    {"GET", "/api/v1/auth/me", v1_me, 200, API_AUTH},
-    {"DELETE", "/api/v1/auth/me", v1_me_delete, 204, API_AUTH},
+    {"POST", "/api/v1/auth/register", v1_register, 201, API_PUBLIC | API_BODY, "Create an account",
+     NULL, "Credentials", "User"},
+    {"POST", "/api/v1/auth/login", v1_login, 200, API_PUBLIC | API_BODY,
+     "Sign in: an access token, and a refresh token (also as the vault_refresh cookie)", NULL,
+     "Credentials", "Tokens"},
+    {"POST", "/api/v1/auth/refresh", v1_refresh, 200, API_PUBLIC | API_OPTIONAL_BODY,
+     "New tokens for a refresh token, which is spent", NULL, "RefreshToken", "Tokens"},
+    {"POST", "/api/v1/auth/logout", v1_logout, 204, API_AUTH | API_OPTIONAL_BODY,
+     "End the login of the refresh token given, or every login", NULL, "RefreshToken"},
+    {"GET", "/api/v1/auth/me", v1_me, 200, API_AUTH, "The signed-in user", NULL, NULL, "User"},
+    {"DELETE", "/api/v1/auth/me", v1_me_delete, 204, API_AUTH,
+     "Delete the account and all its notes"},
 
-    {"POST", "/api/v1/notes", v1_notes_create, 201, API_AUTH | API_BODY},
-    {"GET", "/api/v1/notes", v1_notes_list, 200, API_AUTH},
-    {"GET", "/api/v1/notes/{id}", v1_notes_get, 200, API_AUTH},
-    {"PUT", "/api/v1/notes/{id}", v1_notes_update, 200, API_AUTH | API_BODY},
-    {"DELETE", "/api/v1/notes/{id}", v1_notes_delete, 204, API_AUTH},
+    {"POST", "/api/v1/notes", v1_notes_create, 201, API_AUTH | API_BODY, "Create a note", NULL,
+     "NoteInput", "Note"},
+    {"GET", "/api/v1/notes", v1_notes_list, 200, API_AUTH, "Notes, newest first", "NotesQuery",
+     NULL, "NotePage"},
+    {"GET", "/api/v1/notes/{id}", v1_notes_get, 200, API_AUTH, "One note", "NoteQuery", NULL,
+     "Note"},
+    {"PUT", "/api/v1/notes/{id}", v1_notes_update, 200, API_AUTH | API_BODY,
+     "Change the fields given", NULL, "NoteInput", "Note"},
+    {"DELETE", "/api/v1/notes/{id}", v1_notes_delete, 204, API_AUTH, "Delete a note"},
 
-    {"GET", "/api/v1/search", v1_search, 200, API_AUTH},
-    {"POST", "/api/v1/search", v1_search_post, 200, API_AUTH | API_BODY},
-    {"POST", "/api/v1/ask", v1_ask, 200, API_AUTH | API_BODY},
-    {"GET", "/api/v1/index/status", v1_index_status, 200, API_AUTH},
-    {"POST", "/api/v1/render", v1_render, 200, API_AUTH | API_BODY},
+    {"GET", "/api/v1/search", v1_search, 200, API_AUTH, "Search your notes", "SearchQuery", NULL,
+     "SearchResults"},
+    {"POST", "/api/v1/search", v1_search_post, 200, API_AUTH | API_BODY,
+     "Search your notes (the query as JSON)", NULL, "SearchRequest", "SearchResults"},
+    {"POST", "/api/v1/ask", v1_ask, 200, API_AUTH | API_BODY,
+     "An answer from your notes, with citations", NULL, "AskRequest", "Answer",
+     "text/event-stream"},
+    {"GET", "/api/v1/index/status", v1_index_status, 200, API_AUTH,
+     "Your chunks pending, ready, failed and stale, and the embedding model", NULL, NULL,
+     "IndexStatus"},
+    {"POST", "/api/v1/render", v1_render, 200, API_AUTH | API_BODY,
+     "Markdown rendered as a note's content is", NULL, "RenderRequest", "Rendered"},
 
-    {"POST", "/mcp", mcp_http, 200, API_AUTH | API_BODY},
+    {"POST", "/mcp", mcp_http, 200, API_AUTH | API_BODY,
+     "Model Context Protocol, Streamable HTTP (one JSON-RPC message a request)", NULL,
+     "JsonRpcRequest", "JsonRpcResponse"},
     {0},
 };

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "api/openapi.h"
 #include "cli/cli.h"
 #include "core/log.h"
 #include "services/auth.h"
@@ -31,6 +32,7 @@ static const char usage[] =
     "             form feeds\n"
     "  eval       measure search quality on a labelled set\n"
     "  embed      print the vectors the embedder gives texts\n"
+    "  openapi    print the API's OpenAPI document (GET /openapi.json)\n"
     "\n"
     "Options:\n"
     "  -h, --help     show this help\n"
@@ -145,6 +147,12 @@ int main(int argc, char **argv)
 		return cmd_eval(argc - 1, argv + 1);
 	if (strcmp(cmd, "embed") == 0)
 		return cmd_embed(argc - 1, argv + 1);
+	if (strcmp(cmd, "openapi") == 0) {
+		json_t *doc = api_openapi();
+		int rc = json_dumpf(doc, stdout, JSON_INDENT(2)) == 0 && puts("") >= 0 ? 0 : 1;
+		json_decref(doc);
+		return rc;
+	}
 	fprintf(stderr, "vault: unknown command '%s'\n\n%s", cmd, usage);
 	return EXIT_USAGE;
 }

@@ -616,6 +616,21 @@ static enum verr parse_secret(const char *v, struct config *c, struct verror *er
 	return VERR_OK;
 }
 
+/* GET /metrics is off without a token; a short one could be guessed. */
+static enum verr parse_metrics_token(const char *v, struct config *c, struct verror *err)
+{
+	if (!v || *v == '\0')
+		return VERR_OK;
+	size_t len = strlen(v);
+	if (len < SECRET_MIN)
+		return verr_set(
+		    err, VERR_INVALID,
+		    "METRICS_TOKEN: is %zu characters; expected at least %d " SECRET_HINT, len,
+		    SECRET_MIN);
+	c->metrics_token = xstrdup(v);
+	return VERR_OK;
+}
+
 static bool is_port(const char *s)
 {
 	size_t n = strlen(s);
@@ -949,6 +964,8 @@ static const struct setting settings[] = {
         "seconds an idle connection is kept open"),
     INT(K_INT, "SHUTDOWN_GRACE_SECONDS", shutdown_grace_seconds, 0, 3600, "30",
         "seconds a stopping server gives requests in flight to finish"),
+    CUSTOM("METRICS_TOKEN", parse_metrics_token, "",
+           "bearer token of GET /metrics: at least 32 characters; empty: /metrics is off"),
     CUSTOM("TRUSTED_PROXIES", parse_proxies, "",
            "proxies whose X-Forwarded-For is believed: addresses or CIDRs"),
     INT(K_INT, "AUTH_RATE_PER_MINUTE", auth_rate_per_minute, 1, 1000000, "60",
@@ -1068,6 +1085,7 @@ void config_free(struct config *cfg)
 	free(cfg->host);
 	free(cfg->database_url);
 	free_wiped(cfg->secret_key);
+	free_wiped(cfg->metrics_token);
 	free_origins(cfg->allowed_origins);
 	free(cfg->trusted_proxies);
 	free(cfg->embedding_model);

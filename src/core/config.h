@@ -53,6 +53,7 @@ struct config {
 	size_t max_body_bytes;      /* MAX_BODY_BYTES: 1024-67108864, default 2097152 */
 	int idle_timeout_seconds;   /* IDLE_TIMEOUT_SECONDS: 1-3600, default 30 */
 	int shutdown_grace_seconds; /* SHUTDOWN_GRACE_SECONDS: 0-3600, default 30 */
+	char *metrics_token;        /* METRICS_TOKEN: secret, >= 32 characters; NULL: no /metrics */
 
 	/* Admission control. */
 	struct cidr *trusted_proxies; /* TRUSTED_PROXIES: addresses or CIDRs, comma-separated */

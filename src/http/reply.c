@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/text.h"
 #include "core/timeutil.h"
 #include "http/server_int.h"
@@ -65,19 +66,22 @@ void http_log_request(struct request *r, const char *method, const char *url, in
 	if (status >= 500 && err)
 		json_object_set_new(f, "error", http_str(verr_detail(err)));
 	log_emit(status >= 500 ? LOG_ERROR : LOG_INFO, "request", f);
+	metrics_request(r->m.route ? r->m.route->pattern
+	                : r->asset ? "static"
+	                           : "unmatched",
+	                method, status, (time_mono_ms() - r->start_ms) / 1000.0);
 }
 
-enum MHD_Result http_reply(struct http_server *srv, struct MHD_Connection *c, struct request *r,
-                           const char *method, const char *url, int status, json_t *body,
-                           int64_t user_id, const struct verror *err, const char *const *extra)
+enum MHD_Result http_reply_text(struct http_server *srv, struct MHD_Connection *c,
+                                struct request *r, const char *method, const char *url, int status,
+                                char *text, const char *content_type, int64_t user_id,
+                                const struct verror *err, const char *const *extra)
 {
-	char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(8)) : NULL;
-	json_decref(body);
 	struct MHD_Response *resp;
 	if (text) {
 		resp = http_not_null(
 		    MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE));
-		MHD_add_response_header(resp, "Content-Type", "application/json");
+		MHD_add_response_header(resp, "Content-Type", content_type);
 	} else {
 		resp = http_not_null(
 		    MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT));
@@ -90,6 +94,16 @@ enum MHD_Result http_reply(struct http_server *srv, struct MHD_Connection *c, st
 	r->answered = true;
 	http_log_request(r, method, url, status, user_id, err);
 	return ok;
+}
+
+enum MHD_Result http_reply(struct http_server *srv, struct MHD_Connection *c, struct request *r,
+                           const char *method, const char *url, int status, json_t *body,
+                           int64_t user_id, const struct verror *err, const char *const *extra)
+{
+	char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(8)) : NULL;
+	json_decref(body);
+	return http_reply_text(srv, c, r, method, url, status, text, "application/json", user_id,
+	                       err, extra);
 }
 
 enum MHD_Result http_reply_error(struct http_server *srv, struct MHD_Connection *c,
@@ -148,6 +162,7 @@ enum MHD_Result http_reply_asset(struct http_server *srv, struct MHD_Connection 
 	enum MHD_Result ok = MHD_queue_response(c, (unsigned)status, resp);
 	MHD_destroy_response(resp);
 	r->answered = true;
+	r->asset = true;
 	http_log_request(r, method, url, status, 0, NULL);
 	return ok;
 }

@@ -47,6 +47,7 @@
 
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/metrics.h"
 #include "core/ratelimit.h"
 #include "core/security.h"
 #include "core/timeutil.h"
@@ -188,6 +189,12 @@ static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *
 			extra[ne++] = resp.set_cookie;
 		}
 		int status = resp.status ? resp.status : route->ok_status;
+		if (resp.text) {
+			ok = http_reply_text(srv, c, r, method, url, status, resp.text,
+			                     resp.content_type, req.user_id, NULL, extra);
+			resp.text = NULL;
+			goto out;
+		}
 		ok = http_reply(srv, c, r, method, url, status,
 		                status == 202 || status == 204 ? NULL : json_incref(resp.body),
 		                req.user_id, NULL, extra);
@@ -199,6 +206,7 @@ fail:
 	ok = http_reply_error(srv, c, r, method, url, &err, req.user_id, NULL);
 out:
 	json_decref(resp.body);
+	free(resp.text);
 	free(resp.location);
 	free(resp.set_cookie);
 	json_decref(req.body);
@@ -298,6 +306,15 @@ static enum verr admit(struct http_server *srv, struct MHD_Connection *c, struct
 			return verr_retry(&r->refused, VERR_RATE_LIMITED, wait,
 			                  "Too many requests from your address: try again in %d s",
 			                  wait);
+	}
+	if (route && (route->flags & API_METRICS)) {
+		const char *token = srv->cfg->metrics_token;
+		const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+		if (!token) /* off: as if there were no such route */
+			return verr_set(&r->refused, VERR_NOT_FOUND, NULL);
+		if (!auth || strncasecmp(auth, "Bearer ", 7) != 0 || !secure_equal(auth + 7, token))
+			return verr_set(&r->refused, VERR_UNAUTHORIZED,
+			                "GET /metrics needs Authorization: Bearer <METRICS_TOKEN>");
 	}
 	if (route && (route->flags & API_AUTH)) {
 		struct api_req req = {.svc = srv->svc, .cfg = srv->cfg, .err = &r->refused};
@@ -436,6 +453,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	/* Shutdown waits for this one now; one still reading its body is cut. */
 	r->in_flight = true;
 	atomic_fetch_add(&srv->in_flight, 1);
+	metrics_in_flight(1);
 	if (r->too_large)
 		verr_set(&r->refused, VERR_TOO_LARGE,
 		         "Request body too large: the limit is %zu bytes", r->limit);
@@ -486,8 +504,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	if (!r)
 		return;
 	bool unread = r->body_unread && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
-	if (r->in_flight)
+	if (r->in_flight) {
 		atomic_fetch_sub(&srv->in_flight, 1);
+		metrics_in_flight(-1);
+	}
 	atomic_fetch_sub(&srv->buffered, r->reserved);
 	buf_free(&r->body);
 	free(r);

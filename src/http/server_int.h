@@ -61,6 +61,7 @@ struct request {
 	bool answered;
 	bool body_unread; /* refused with the headers, a body announced: see linger() */
 	bool in_flight;   /* counted in http_server.in_flight */
+	bool asset;       /* answered with one of the web page's files */
 };
 
 /* ------------------------------------------------------------ reply.c */
@@ -89,6 +90,12 @@ void http_log_request(struct request *r, const char *method, const char *url, in
 enum MHD_Result http_reply(struct http_server *srv, struct MHD_Connection *c, struct request *r,
                            const char *method, const char *url, int status, json_t *body,
                            int64_t user_id, const struct verror *err, const char *const *extra);
+
+/* status with text (stolen) of content_type, headers as http_reply's. */
+enum MHD_Result http_reply_text(struct http_server *srv, struct MHD_Connection *c,
+                                struct request *r, const char *method, const char *url, int status,
+                                char *text, const char *content_type, int64_t user_id,
+                                const struct verror *err, const char *const *extra);
 
 /* err's status with {"detail": ...}, as much of the detail as a client may read. */
 enum MHD_Result http_reply_error(struct http_server *srv, struct MHD_Connection *c,

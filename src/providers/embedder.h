@@ -46,26 +46,21 @@ struct embedder {
 	const struct embedder_ops *ops;
 	const char *model; /* recorded with every vector */
 	int dim;
-	size_t max_batch; /* texts per embed() call the caller should not exceed */
-	bool local;       /* runs in process: cannot fail for want of a network */
+	size_t max_batch;     /* texts per embed() call the caller should not exceed */
+	bool local;           /* runs in process: cannot fail for want of a network */
+	const char *provider; /* EMBEDDING_PROVIDER's name, for the metrics; set by embedder_new */
 };
 
 /* The provider cfg names; borrows cfg, which must outlive it. */
 enum verr embedder_new(const struct config *cfg, struct embedder **out, struct verror *err);
 
-static inline enum verr embedder_embed(struct embedder *e, const char *const *texts, size_t n,
-                                       float *out, struct verror *err)
-{
-	return e->ops->embed(e, texts, n, out, err);
-}
+/* e->ops->embed, counted and timed in the metrics (core/metrics.h). */
+enum verr embedder_embed(struct embedder *e, const char *const *texts, size_t n, float *out,
+                         struct verror *err);
 
-/* A search query's vector, through embed_query when the provider has one. */
-static inline enum verr embedder_embed_query(struct embedder *e, const char *text, float *out,
-                                             struct verror *err)
-{
-	return e->ops->embed_query ? e->ops->embed_query(e, text, out, err)
-	                           : e->ops->embed(e, &text, 1, out, err);
-}
+/* A search query's vector, through embed_query when the provider has one; counted too. */
+enum verr embedder_embed_query(struct embedder *e, const char *text, float *out,
+                               struct verror *err);
 
 void embedder_free(struct embedder *e); /* accepts NULL */
 

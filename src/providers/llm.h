@@ -47,18 +47,16 @@ struct llm_ops {
 
 struct llm {
 	const struct llm_ops *ops;
-	const char *model; /* reported with every answer */
+	const char *model;    /* reported with every answer */
+	const char *provider; /* LLM_PROVIDER's name for the metrics, NULL for none; by llm_new */
 };
 
 /* The provider cfg names (LLM_PROVIDER); borrows cfg. */
 enum verr llm_new(const struct config *cfg, struct llm **out, struct verror *err);
 
-static inline enum verr llm_chat(struct llm *l, const struct llm_message *msgs, size_t n,
-                                 llm_delta_fn on_delta, void *ctx, char **answer,
-                                 struct verror *err)
-{
-	return l->ops->chat(l, msgs, n, on_delta, ctx, answer, err);
-}
+/* l->ops->chat, counted and timed in the metrics (core/metrics.h) for a real provider. */
+enum verr llm_chat(struct llm *l, const struct llm_message *msgs, size_t n, llm_delta_fn on_delta,
+                   void *ctx, char **answer, struct verror *err);
 
 void llm_free(struct llm *l); /* accepts NULL */
 

@@ -18,6 +18,7 @@
 
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/metrics.h"
 #include "core/timeutil.h"
 #include "services/chunker.h"
 
@@ -105,6 +106,7 @@ static enum verr run_batch(struct svc *svc, struct unstored *held, size_t *embed
 		enum verr rc = store_vectors(svc, held->jobs, held->n, held->vecs, err);
 		if (rc == VERR_OK) {
 			*embedded = held->n;
+			metrics_embed_chunks(held->n, true);
 			unstored_clear(held);
 		}
 		return rc;
@@ -145,8 +147,10 @@ static enum verr run_batch(struct svc *svc, struct unstored *held, size_t *embed
 		                        verr_detail(&perr), now + retry_delay_ms(jobs[i].attempts),
 		                        give_up, err);
 	}
-	if (rc == VERR_OK)
+	if (rc == VERR_OK) {
 		*(prc == VERR_OK ? embedded : failed) = n;
+		metrics_embed_chunks(n, prc == VERR_OK);
+	}
 	for (size_t i = 0; i < n; i++)
 		free(inputs[i]);
 	free(inputs);

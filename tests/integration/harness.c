@@ -855,6 +855,39 @@ static bool has_header_line(const char *const *headers, const char *name)
 	return false;
 }
 
+/*
+ * With VAULT_IT_RESPONSES (a directory) set, every answer goes to
+ * <dir>/<pid>.jsonl as {method, path, status, content_type, body}, for
+ * tests/openapi/validate.mjs to check against the OpenAPI document after
+ * the run. One write() a line on an O_APPEND file: lines of threads and
+ * processes never interleave. A body that is not UTF-8 is recorded as null.
+ */
+static void record_response(const struct http_req *q, const struct http_resp *r)
+{
+	const char *dir = getenv("VAULT_IT_RESPONSES");
+	if (!dir || !*dir)
+		return;
+	const char *ct = http_header(r, "Content-Type");
+	json_t *body = json_stringn(r->body, r->body_len);
+	json_t *line =
+	    json_pack("{s:s,s:s,s:i,s:s?,s:o}", "method", q->method, "path", q->path, "status",
+	              r->status, "content_type", ct, "body", body ? body : json_null());
+	char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
+	char *path = it_asprintf("%s/%d.jsonl", dir, (int)getpid());
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (text && fd >= 0) {
+		size_t n = strlen(text);
+		text[n] = '\n'; /* json_dumps leaves room: the NUL becomes the line's end */
+		if (write(fd, text, n + 1) != (ssize_t)(n + 1))
+			fprintf(stderr, "harness: cannot record a response in %s\n", path);
+	}
+	if (fd >= 0)
+		close(fd);
+	free(path);
+	free(text);
+	json_decref(line);
+}
+
 int http_do(const char *base_url, const struct http_req *q, struct http_resp *r)
 {
 	memset(r, 0, sizeof(*r));
@@ -905,6 +938,8 @@ int http_do(const char *base_url, const struct http_req *q, struct http_resp *r)
 	r->body = body.p ? body.p : it_strdup("");
 	r->body_len = body.len;
 	r->json = r->body_len ? json_loadb(r->body, r->body_len, 0, NULL) : NULL;
+	if (rc == CURLE_OK)
+		record_response(q, r);
 
 	curl_slist_free_all(hl);
 	curl_easy_cleanup(c);

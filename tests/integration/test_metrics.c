@@ -1,0 +1,157 @@
+/*
+ * test_metrics.c - GET /metrics: off without METRICS_TOKEN, 401 without the
+ * token, the Prometheus text format as Debian's promtool checks it, and
+ * counts that move with the requests, the embedding worker and the
+ * provider calls it makes, and nothing about any user.
+ */
+#include "integration/harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#define TOKEN "metrics-token-0123456789abcdefghijklmnopqrstuvwxyz"
+
+static struct server srv;
+
+static void cleanup(void)
+{
+	server_cleanup(&srv);
+}
+
+TestSuite(metrics, .fini = cleanup, .timeout = IT_TIMEOUT(90));
+
+/* GET /metrics with the token; asserts 200 and returns the body (caller frees). */
+static char *scrape(void)
+{
+	struct http_resp r;
+	cr_assert_eq(api(&srv, "GET", "/metrics", TOKEN, NULL, &r), 200, "GET /metrics: %d %s",
+	             r.status, r.body);
+	cr_assert(it_contains(http_header(&r, "Content-Type"), "text/plain; version=0.0.4", false),
+	          "Content-Type: %s", http_header(&r, "Content-Type"));
+	char *body = it_strdup(r.body);
+	http_resp_free(&r);
+	return body;
+}
+
+/* The value of the sample written exactly as series ("name{labels}"), 0 if absent. */
+static double sample(const char *text, const char *series)
+{
+	size_t n = strlen(series);
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (strncmp(p, series, n) == 0 && p[n] == ' ')
+			return strtod(p + n + 1, NULL);
+	return 0;
+}
+
+/* Exit status of `promtool check metrics` fed text; its report goes to the test's output. */
+static int promtool_check(const char *text)
+{
+	FILE *p = popen("promtool check metrics", "w");
+	cr_assert(p != NULL, "cannot run promtool");
+	fputs(text, p);
+	int st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+Test(metrics, off_without_a_token)
+{
+	server_start(&srv, NULL);
+	struct http_resp r;
+	api(&srv, "GET", "/metrics", TOKEN, NULL, &r);
+	cr_assert_eq(r.status, 404, "GET /metrics with no METRICS_TOKEN: %d %s", r.status, r.body);
+	assert_error_body(&r, "404");
+	http_resp_free(&r);
+	server_stop_ok(&srv);
+}
+
+Test(metrics, short_token_refused_at_start)
+{
+	char dir[256];
+	it_mkdtemp(dir, sizeof(dir));
+	struct cli_result res;
+	cli_run(&res, dir, (const char *const[]){"METRICS_TOKEN=short", NULL}, NULL, "serve", NULL);
+	cr_assert_neq(res.status, 0, "serve with a 5-character METRICS_TOKEN started");
+	cr_assert(it_contains(res.err, "METRICS_TOKEN", false), "error: %s", res.err);
+	cr_assert(!it_contains(res.err, "short", false), "the error quotes the token: %s", res.err);
+	cli_result_free(&res);
+	it_rmtree(dir);
+}
+
+Test(metrics, needs_the_token)
+{
+	server_start(&srv, (const char *const[]){"METRICS_TOKEN=" TOKEN, NULL});
+	struct it_user u;
+	user_new(&srv, &u);
+	const char *tokens[] = {NULL, "wrong-token-0123456789abcdefghijklmnopqrstuvwxyz", u.access};
+	for (size_t i = 0; i < 3; i++) {
+		struct http_resp r;
+		api(&srv, "GET", "/metrics", tokens[i], NULL, &r);
+		cr_assert_eq(r.status, 401, "GET /metrics with token %zu: %d %s", i, r.status,
+		             r.body);
+		assert_error_body(&r, "401");
+		cr_assert(!it_contains(r.body, "vault_http", false), "%s", r.body);
+		http_resp_free(&r);
+	}
+	user_free(&u);
+	server_stop_ok(&srv);
+}
+
+Test(metrics, counts_move_and_promtool_accepts)
+{
+	server_start(&srv, (const char *const[]){"METRICS_TOKEN=" TOKEN, NULL});
+	struct it_user u;
+	user_new(&srv, &u);
+	char *before = scrape();
+	cr_assert_eq(promtool_check(before), 0, "promtool check metrics refused:\n%s", before);
+
+	enum { N = 7, M = 3 };
+	struct http_resp r;
+	for (int i = 0; i < N; i++) {
+		http(&srv, "GET", "/health", NULL, NULL, &r);
+		http_resp_free(&r);
+	}
+	for (int i = 0; i < M; i++) {
+		cr_assert_eq(note_get(&srv, u.access, 999999, &r), 404);
+		http_resp_free(&r);
+	}
+	long long id = note_create(&srv, u.access,
+	                           "{\"title\":\"Secret plans\",\"content\":\"meet at dawn\"}");
+	note_wait_status(&srv, u.access, id, "ready", EMBED_TIMEOUT_MS);
+
+	char *after = scrape();
+	cr_assert_eq(promtool_check(after), 0, "promtool check metrics refused:\n%s", after);
+	static const char health[] =
+	    "vault_http_requests_total{route=\"/health\",method=\"GET\",status=\"200\"}";
+	static const char missing[] = "vault_http_requests_total{route=\"/api/v1/notes/{id}\","
+	                              "method=\"GET\",status=\"404\"}";
+	static const char health_count[] =
+	    "vault_http_request_duration_seconds_count{route=\"/health\",method=\"GET\"}";
+	static const char health_inf[] = "vault_http_request_duration_seconds_bucket{route=\"/"
+	                                 "health\",method=\"GET\",le=\"+Inf\"}";
+	cr_assert_eq(sample(after, health) - sample(before, health), N, "%s", after);
+	cr_assert_eq(sample(after, missing) - sample(before, missing), M, "%s", after);
+	cr_assert_eq(sample(after, health_count) - sample(before, health_count), N, "%s", after);
+	cr_assert_eq(sample(after, health_inf), sample(after, health_count), "%s", after);
+	/* The scrape itself is in flight while it renders; a request answered just
+	 * before may still be, until the server has closed its connection. */
+	cr_assert_geq(sample(after, "vault_http_requests_in_flight"), 1, "%s", after);
+	cr_assert(it_contains(after, "vault_build_info{version=\"", false), "%s", after);
+	cr_assert(sample(after, "vault_embed_chunks_total{outcome=\"embedded\"}") >= 1, "%s",
+	          after);
+	cr_assert(sample(after, "vault_provider_calls_total{provider=\"local\",operation=\"embed\","
+	                        "outcome=\"ok\"}") >= 1,
+	          "%s", after);
+	cr_assert(sample(after, "vault_provider_call_duration_seconds_count{provider=\"local\","
+	                        "operation=\"embed\"}") >= 1,
+	          "%s", after);
+	/* Nothing of the user: not the e-mail, the note, the id. */
+	cr_assert(!it_contains(after, u.email, true), "%s", after);
+	cr_assert(!it_contains(after, "Secret plans", true), "%s", after);
+	cr_assert(!it_contains(after, "999999", false), "%s", after);
+	free(before);
+	free(after);
+	user_free(&u);
+	server_stop_ok(&srv);
+}
