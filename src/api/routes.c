@@ -28,8 +28,9 @@ static enum verr ready(struct api_req *req, struct api_resp *resp)
 /* GET /metrics: the process's counters for Prometheus (admission checked METRICS_TOKEN). */
 static enum verr metrics(struct api_req *req, struct api_resp *resp)
 {
-	(void)req;
-	resp->text = metrics_render();
+	struct metrics_gauges g;
+	svc_metrics_gauges(req->svc, &g);
+	resp->text = metrics_render(&g);
 	resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
 	return VERR_OK;
 }

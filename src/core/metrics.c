@@ -12,6 +12,7 @@
  */
 #include "core/metrics.h"
 
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -191,7 +192,42 @@ static void render_series(struct buf *b, const struct series *s)
 	buf_printf(b, " %.17g\n", s->value);
 }
 
-char *metrics_render(void)
+/* g, whose figures the caller read just now. */
+static void render_gauges(struct buf *b, const struct metrics_gauges *g)
+{
+	if (g->chunks_pending >= 0)
+		buf_printf(
+		    b,
+		    "# HELP vault_embed_queue_chunks Chunks of the whole database waiting to be "
+		    "embedded, or failed for good.\n"
+		    "# TYPE vault_embed_queue_chunks gauge\n"
+		    "vault_embed_queue_chunks{state=\"pending\"} %" PRId64 "\n"
+		    "vault_embed_queue_chunks{state=\"failed\"} %" PRId64 "\n",
+		    g->chunks_pending, g->chunks_failed);
+	buf_printf(
+	    b,
+	    "# HELP vault_db_connections This process's database connections.\n"
+	    "# TYPE vault_db_connections gauge\n"
+	    "vault_db_connections{state=\"open\"} %d\n"
+	    "vault_db_connections{state=\"in_use\"} %d\n"
+	    "# HELP vault_db_connections_max The most connections this process opens.\n"
+	    "# TYPE vault_db_connections_max gauge\n"
+	    "vault_db_connections_max %d\n"
+	    "# HELP vault_db_connection_waits_total Borrowers that found no connection free.\n"
+	    "# TYPE vault_db_connection_waits_total counter\n"
+	    "vault_db_connection_waits_total %" PRIu64 "\n"
+	    "# HELP vault_db_connection_timeouts_total Borrowers that waited too long and "
+	    "failed.\n"
+	    "# TYPE vault_db_connection_timeouts_total counter\n"
+	    "vault_db_connection_timeouts_total %" PRIu64 "\n"
+	    "# HELP vault_vector_cache_bytes Vectors this process keeps in memory.\n"
+	    "# TYPE vault_vector_cache_bytes gauge\n"
+	    "vault_vector_cache_bytes %zu\n",
+	    g->pool_open, g->pool_in_use, g->pool_max, g->pool_waits, g->pool_timeouts,
+	    g->vector_cache_bytes);
+}
+
+char *metrics_render(const struct metrics_gauges *g)
 {
 	struct buf b;
 	buf_init(&b, BUF_NOCAP);
@@ -212,5 +248,7 @@ char *metrics_render(void)
 				render_series(&b, &series[i]);
 	}
 	pthread_mutex_unlock(&mu);
+	if (g)
+		render_gauges(&b, g);
 	return buf_steal(&b);
 }

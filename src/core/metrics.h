@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* A request answered: route is its template ("/api/v1/notes/{id}"), or a
  * static label for what no route matched; method is normalised here. */
@@ -28,7 +29,15 @@ void metrics_provider_call(const char *provider, const char *operation, bool ok,
 /* Chunks the embedding worker embedded and stored (ok) or failed to embed. */
 void metrics_embed_chunks(size_t n, bool ok);
 
-/* The whole registry in the Prometheus text exposition format 0.0.4; caller frees. */
-char *metrics_render(void);
+/* Figures read at the scrape from elsewhere (the store), shown as they are. */
+struct metrics_gauges {
+	int64_t chunks_pending, chunks_failed; /* -1: unknown, left out */
+	int pool_open, pool_in_use, pool_max;
+	uint64_t pool_waits, pool_timeouts;
+	size_t vector_cache_bytes;
+};
+
+/* The whole registry and g in the Prometheus text exposition format 0.0.4; caller frees. */
+char *metrics_render(const struct metrics_gauges *g);
 
 #endif

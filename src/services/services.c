@@ -53,6 +53,23 @@ void svc_embedding_model(const struct svc *svc, const char **model, int *dim)
 	*dim = svc->embedder->dim;
 }
 
+void svc_metrics_gauges(struct svc *svc, struct metrics_gauges *g)
+{
+	struct store_stats st;
+	struct verror err;
+	bool known = store_stats(svc->store, &st, &err) == VERR_OK;
+	*g = (struct metrics_gauges){
+	    .chunks_pending = known ? st.chunks_pending : -1,
+	    .chunks_failed = known ? st.chunks_failed : -1,
+	    .pool_open = st.pool_open,
+	    .pool_in_use = st.pool_in_use,
+	    .pool_max = st.pool_max,
+	    .pool_waits = st.pool_waits,
+	    .pool_timeouts = st.pool_timeouts,
+	    .vector_cache_bytes = st.vector_cache_bytes,
+	};
+}
+
 enum verr svc_ping(struct svc *svc, struct verror *err)
 {
 	if (store_ping(svc->store, err))

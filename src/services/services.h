@@ -10,6 +10,7 @@
 #include <pthread.h>
 
 #include "core/config.h"
+#include "core/metrics.h"
 #include "core/security.h"
 #include "providers/embedder.h"
 #include "providers/llm.h"
@@ -45,6 +46,9 @@ void svc_cleanup(struct svc *svc);
 
 /* The embedding model's name and dimensions (borrowed, for as long as svc). */
 void svc_embedding_model(const struct svc *svc, const char **model, int *dim);
+
+/* The store's figures for GET /metrics; the queue's are -1 while the database is away. */
+void svc_metrics_gauges(struct svc *svc, struct metrics_gauges *g);
 
 /* Whether the database answers, for GET /ready. */
 enum verr svc_ping(struct svc *svc, struct verror *err);

@@ -82,6 +82,7 @@ enum query {
 	Q_EMBED_FAILED,
 	Q_REINDEX_BATCH,
 	Q_INDEX_STATUS,
+	Q_QUEUE_COUNTS,
 	Q_KEYWORD,
 	Q_KEYWORD_TAGGED,
 	Q_PHRASE,
@@ -130,6 +131,8 @@ struct driver {
 	 */
 	enum verr (*conn_get)(struct store *s, bool write, struct conn **out, struct verror *err);
 	void (*conn_put)(struct store *s, struct conn *c);
+	/* The pool's and the vector cache's fields of out. */
+	void (*pool_stats)(struct store *s, struct store_stats *out);
 	/* Runs a script of statements without parameters (migrations). */
 	enum verr (*exec)(struct store *s, struct conn *c, const char *sql, struct verror *err);
 

@@ -300,6 +300,16 @@ enum verr store_reindex(struct store *s, int64_t user_id, int64_t *count, struct
 enum verr store_index_status(struct store *s, int64_t user_id, const char *model, int dim,
                              struct index_status *out, struct verror *err);
 
+/* What GET /metrics shows of the store: no user's figures, only totals. */
+struct store_stats {
+	int64_t chunks_pending, chunks_failed; /* the whole database's queue, every process's */
+	int pool_open, pool_in_use, pool_max;  /* this process's connections */
+	uint64_t pool_waits, pool_timeouts;    /* borrowers that waited; that gave up */
+	size_t vector_cache_bytes;             /* vectors kept in this process's memory */
+};
+
+enum verr store_stats(struct store *s, struct store_stats *out, struct verror *err);
+
 /* A number that changes whenever the user's chunks or vectors change, in any process. */
 enum verr store_index_version(struct store *s, int64_t user_id, int64_t *version,
                               struct verror *err);

@@ -328,6 +328,26 @@ out:
 	return rc;
 }
 
+enum verr store_stats(struct store *s, struct store_stats *out, struct verror *err)
+{
+	struct conn *c = NULL;
+	struct stmt *st;
+	bool row;
+	enum verr rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = db_get(s, false, &c, Q_QUEUE_COUNTS, &st, err)) || (rc = step(st, &row, err)) ||
+	    !row)
+		goto out;
+	out->chunks_pending = col_i64(st, 0);
+	out->chunks_failed = col_i64(st, 1);
+out:
+	s->drv->conn_put(s, c);
+	/* After conn_put, so the scrape's own connection does not count as in use. */
+	s->drv->pool_stats(s, out);
+	return rc;
+}
+
 /* Always read from the database, so another process's writes show at once. */
 enum verr store_index_version(struct store *s, int64_t user_id, int64_t *version,
                               struct verror *err)

@@ -305,6 +305,9 @@ static const char *const query_sql[PQ__COUNT] = {
                        "count(*) FILTER (WHERE status = 1 AND (model IS DISTINCT FROM $2::text "
                        "OR dim IS DISTINCT FROM $3::integer)) FROM chunks "
                        "WHERE user_id = $1::bigint",
+    /* Pending through the queue's partial index; failed chunks are few and scanned for. */
+    [Q_QUEUE_COUNTS] = "SELECT (SELECT count(*) FROM chunks WHERE status = 0), "
+                       "(SELECT count(*) FROM chunks WHERE status = 2)",
 
     [Q_KEYWORD] = KEYWORD_SQL("websearch_to_tsquery", "", ""),
     [Q_KEYWORD_TAGGED] = KEYWORD_SQL("websearch_to_tsquery", "", KEYWORD_TAGS),
@@ -418,6 +421,7 @@ struct pg_store {
 	int nopen;              /* connections open or being opened, <= max_open */
 	int nidle;
 	struct pg_conn **idle; /* max_open slots, a stack: the warmest connection goes out first */
+	uint64_t waits, timeouts; /* borrowers that waited their turn; that gave up */
 };
 
 static struct pg_store *handle(struct store *s)
@@ -844,6 +848,7 @@ static enum verr wait_turn(struct pg_store *s, struct pg_conn **c, struct verror
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&w.cv, &ca);
 	pthread_condattr_destroy(&ca);
+	s->waits++;
 	struct waiter **end = &s->waiters;
 	while (*end)
 		end = &(*end)->next;
@@ -868,6 +873,7 @@ static enum verr wait_turn(struct pg_store *s, struct pg_conn **c, struct verror
 			*p = w.next;
 			break;
 		}
+	s->timeouts++;
 	return verr_set(err, VERR_UNAVAILABLE,
 	                "database pool exhausted: all %d connections stayed busy for %d ms",
 	                s->max_open, s->pool_timeout_ms);
@@ -966,6 +972,20 @@ static enum verr pg_conn_get(struct store *s, bool write, struct conn **out, str
 static void pg_conn_put(struct store *s, struct conn *c)
 {
 	conn_put(handle(s), (struct pg_conn *)c);
+}
+
+/* No vector cache: pgvector searches in the server. */
+static void pg_pool_stats(struct store *base, struct store_stats *out)
+{
+	struct pg_store *s = handle(base);
+
+	pthread_mutex_lock(&s->mu);
+	out->pool_open = s->nopen;
+	out->pool_in_use = s->nopen - s->nidle;
+	out->pool_max = s->max_open;
+	out->pool_waits = s->waits;
+	out->pool_timeouts = s->timeouts;
+	pthread_mutex_unlock(&s->mu);
 }
 
 /* ---------------------------------------------------------------- open/close */
@@ -1329,6 +1349,7 @@ const struct driver pg_driver = {
     .vector_dim = pg_vector_dim,
     .conn_get = pg_conn_get,
     .conn_put = pg_conn_put,
+    .pool_stats = pg_pool_stats,
     .exec = pg_exec,
     .prepare = pg_prepare,
     .bind_i64 = pg_bind_i64,

@@ -223,6 +223,9 @@ static const char *const query_sql[SQ__COUNT] = {
     [Q_INDEX_STATUS] = "SELECT SUM(status = 0), SUM(status = 1), SUM(status = 2), "
                        "SUM(status = 1 AND (model IS NOT ?2 OR dim IS NOT ?3)) "
                        "FROM chunks WHERE user_id = ?1",
+    /* Pending through the queue's partial index; failed chunks are few and scanned for. */
+    [Q_QUEUE_COUNTS] = "SELECT (SELECT count(*) FROM chunks WHERE status = 0), "
+                       "(SELECT count(*) FROM chunks WHERE status = 2)",
     /* A phrase is the MATCH expression's business (sqlite_fts_match). */
     [Q_KEYWORD] = KEYWORD_SQL(""),
     [Q_KEYWORD_TAGGED] = KEYWORD_SQL(KEYWORD_TAGS),
@@ -267,6 +270,7 @@ struct sqlite_store {
 	int nopen;          /* connections open or being opened, <= POOL_MAX */
 	int nidle;
 	struct sq_conn *idle[POOL_MAX]; /* a stack: the warmest connection goes out first */
+	uint64_t waits, timeouts;       /* borrowers that found none free; that gave up */
 };
 
 static struct sqlite_store *handle(struct store *s)
@@ -595,9 +599,11 @@ static enum verr conn_get(struct sqlite_store *s, struct sq_conn **out, struct v
 				deadline.tv_nsec -= 1000000000L;
 			}
 			have_deadline = true;
+			s->waits++;
 		}
 		if (pthread_cond_timedwait(&s->cv, &s->mu, &deadline) == ETIMEDOUT &&
 		    s->nidle == 0 && s->nopen >= POOL_MAX) {
+			s->timeouts++;
 			pthread_mutex_unlock(&s->mu);
 			return verr_set(err, VERR_UNAVAILABLE,
 			                "all %d database connections stayed busy for %d ms",
@@ -700,6 +706,21 @@ static enum verr sq_conn_get(struct store *base, bool write, struct conn **out, 
 static void sq_conn_put(struct store *base, struct conn *c)
 {
 	conn_put(handle(base), (struct sq_conn *)c);
+}
+
+static void sq_pool_stats(struct store *base, struct store_stats *out)
+{
+	struct sqlite_store *s = handle(base);
+	size_t users;
+
+	pthread_mutex_lock(&s->mu);
+	out->pool_open = s->nopen;
+	out->pool_in_use = s->nopen - s->nidle;
+	out->pool_max = POOL_MAX;
+	out->pool_waits = s->waits;
+	out->pool_timeouts = s->timeouts;
+	pthread_mutex_unlock(&s->mu);
+	vector_cache_usage(base, &users, &out->vector_cache_bytes);
 }
 
 /* ---------------------------------------------------------------- open/close */
@@ -839,6 +860,7 @@ const struct driver sqlite_driver = {
     .vector_dim = sq_vector_dim,
     .conn_get = sq_conn_get,
     .conn_put = sq_conn_put,
+    .pool_stats = sq_pool_stats,
     .exec = sq_exec,
     .prepare = sq_prepare,
     .bind_i64 = sq_bind_i64,

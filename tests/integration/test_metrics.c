@@ -45,6 +45,15 @@ static double sample(const char *text, const char *series)
 	return 0;
 }
 
+/* The value of a series that must be there. */
+static double gauge(const char *text, const char *series)
+{
+	char *line = it_asprintf("\n%s ", series);
+	cr_assert(it_contains(text, line, false), "no %s in\n%s", series, text);
+	free(line);
+	return sample(text, series);
+}
+
 /* Exit status of `promtool check metrics` fed text; its report goes to the test's output. */
 static int promtool_check(const char *text)
 {
@@ -146,6 +155,29 @@ Test(metrics, counts_move_and_promtool_accepts)
 	cr_assert(sample(after, "vault_provider_call_duration_seconds_count{provider=\"local\","
 	                        "operation=\"embed\"}") >= 1,
 	          "%s", after);
+	/* The store's figures: the queue is empty once the note is ready (this test's database
+	 * is its own), the pool holds the connections the requests used. */
+	cr_assert_eq(gauge(after, "vault_embed_queue_chunks{state=\"pending\"}"), 0, "%s", after);
+	cr_assert_eq(gauge(after, "vault_embed_queue_chunks{state=\"failed\"}"), 0, "%s", after);
+	double open = gauge(after, "vault_db_connections{state=\"open\"}");
+	double in_use = gauge(after, "vault_db_connections{state=\"in_use\"}");
+	cr_assert(open >= 1 && in_use >= 0 && in_use <= open, "%s", after);
+	cr_assert_geq(gauge(after, "vault_db_connections_max"), open, "%s", after);
+	cr_assert_geq(gauge(after, "vault_db_connection_waits_total"), 0, "%s", after);
+	cr_assert_eq(gauge(after, "vault_db_connection_timeouts_total"), 0, "%s", after);
+	/* A semantic search loads the user's vectors into SQLite's cache; PostgreSQL has none. */
+	cr_assert_eq(gauge(after, "vault_vector_cache_bytes"), 0, "%s", after);
+	api(&srv, "GET", "/api/v1/search?query=dawn&mode=semantic", u.access, NULL, &r);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	http_resp_free(&r);
+	char *searched = scrape();
+	cr_assert_eq(promtool_check(searched), 0, "promtool check metrics refused:\n%s", searched);
+	double cache = gauge(searched, "vault_vector_cache_bytes");
+	if (it_pg())
+		cr_assert_eq(cache, 0, "%s", searched);
+	else
+		cr_assert_gt(cache, 0, "%s", searched);
+	free(searched);
 	/* Nothing of the user: not the e-mail, the note, the id. */
 	cr_assert(!it_contains(after, u.email, true), "%s", after);
 	cr_assert(!it_contains(after, "Secret plans", true), "%s", after);
@@ -153,5 +185,29 @@ Test(metrics, counts_move_and_promtool_accepts)
 	free(before);
 	free(after);
 	user_free(&u);
+	server_stop_ok(&srv);
+}
+
+/* The queue gauge counts every chunk waiting, whoever owns it; no worker runs here. */
+Test(metrics, queue_gauge_counts_pending_chunks)
+{
+	server_start(&srv,
+	             (const char *const[]){"METRICS_TOKEN=" TOKEN, "EMBED_WORKER=false", NULL});
+	struct it_user a, b;
+	user_new(&srv, &a);
+	user_new(&srv, &b);
+	enum { NA = 3, NB = 2 };
+	for (int i = 0; i < NA + NB; i++) {
+		char *body = it_asprintf("{\"title\":\"Waiting %d\",\"content\":\"short\"}", i);
+		note_create(&srv, i < NA ? a.access : b.access, body);
+		free(body);
+	}
+	char *text = scrape();
+	cr_assert_eq(gauge(text, "vault_embed_queue_chunks{state=\"pending\"}"), NA + NB, "%s",
+	             text);
+	cr_assert_eq(gauge(text, "vault_embed_queue_chunks{state=\"failed\"}"), 0, "%s", text);
+	free(text);
+	user_free(&a);
+	user_free(&b);
 	server_stop_ok(&srv);
 }
