@@ -70,13 +70,15 @@ int api_sse_send(struct api_sse *sse, const char *event, json_t *data);
 int api_sse_gone(struct api_sse *sse);
 
 struct api_resp {
-	int status;   /* 0: the route's ok_status; 202 answers with no body */
-	json_t *body; /* handler sets; http frees */
-	char *text;   /* instead of body: text of content_type; http frees */
+	int status;      /* 0: the route's ok_status; 202 answers with no body */
+	json_t *body;    /* handler sets; http frees */
+	char *text;      /* instead of body: text of content_type; http frees */
+	size_t text_len; /* bytes of text that is not a C string (0: strlen) */
 	const char *content_type;
-	char *location;       /* optional Location header; http frees */
-	char *set_cookie;     /* optional Set-Cookie header; http frees */
-	api_stream_fn stream; /* set instead of body to stream */
+	const char *attachment; /* a file name: the answer is a download of that name */
+	char *location;         /* optional Location header; http frees */
+	char *set_cookie;       /* optional Set-Cookie header; http frees */
+	api_stream_fn stream;   /* set instead of body to stream */
 	void *stream_ctx;
 	void (*stream_free)(void *ctx);
 };

@@ -241,6 +241,7 @@ static const char *const groups[][2] = {
     {"search", "Semantic, keyword and hybrid search of your notes"},
     {"ask", "Answers from your notes through a language model, with citations"},
     {"index", "The embedding of your notes"},
+    {"export", "All your notes as Markdown files, to take anywhere"},
     {"render", "Markdown rendered as notes are"},
     {"mcp", "The Model Context Protocol, for AI agents"},
 };

@@ -89,6 +89,9 @@ const struct api_route api_routes[] = {
     {"GET", "/api/v1/index/status", v1_index_status, 200, API_AUTH,
      "Your chunks pending, ready, failed and stale, and the embedding model", NULL, NULL,
      "IndexStatus"},
+    {"GET", "/api/v1/export", v1_export, 200, API_AUTH,
+     "Every note as a Markdown file with YAML front matter, in a zip", NULL, NULL, NULL,
+     "application/zip"},
     {"POST", "/api/v1/render", v1_render, 200, API_AUTH | API_BODY,
      "Markdown rendered as a note's content is", NULL, "RenderRequest", "Rendered"},
 

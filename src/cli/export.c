@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <search.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,18 +24,6 @@ static const char usage[] =
     "and `vault import` read back; the file's time is the note's last update.\n"
     "DIR is created if needed and must be empty, unless --overwrite is given:\n"
     "then files of the same name are replaced and no other file is touched.\n";
-
-/*
- * Pages overlap by this many notes, so notes deleted meanwhile cannot shift
- * one past the cut unseen; notes seen twice are written once.
- */
-#define PAGE_OVERLAP 16
-
-static int cmp_id(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-	return x < y ? -1 : x > y;
-}
 
 static bool dir_empty(const char *dir)
 {
@@ -85,6 +72,29 @@ static int write_file(int dirfd, const char *name, const char *text, int64_t upd
 		unlinkat(dirfd, tmp, 0);
 out:
 	free(tmp);
+	return rc;
+}
+
+struct export_to_dir {
+	const char *dir;
+	int dirfd;
+	struct export_names names;
+	size_t written;
+};
+
+static enum verr write_note(void *ctx, const struct note *n, struct verror *err)
+{
+	struct export_to_dir *to = ctx;
+	char *name = export_file_name(&to->names, n->title);
+	char *text = export_markdown(n);
+	enum verr rc = VERR_OK;
+	if (write_file(to->dirfd, name, text, n->updated_at))
+		rc = verr_set(err, VERR_INTERNAL, "cannot write %s/%s: %s", to->dir, name,
+		              strerror(errno));
+	else
+		to->written++;
+	free(text);
+	free(name);
 	return rc;
 }
 
@@ -139,50 +149,19 @@ int cmd_export(int argc, char **argv)
 	struct verror err;
 	cli_svc_open(&cfg, &svc);
 	int64_t uid = cli_user_id(&svc, email);
-	struct export_names names = {0};
-	void *seen = NULL; /* tsearch(3) tree of the ids written */
-	size_t written = 0;
+	struct export_to_dir to = {.dir = dir, .dirfd = dirfd};
 	int rc = 0;
-	for (int64_t skip = 0;;) {
-		struct note_page page;
-		if (notes_list(&svc, uid, skip, NOTES_LIMIT_MAX, NULL, 0, &page, &err)) {
-			fprintf(stderr, "vault: %s\n", verr_detail(&err));
-			rc = 1;
-			break;
-		}
-		for (size_t i = 0; i < page.n && rc == 0; i++) {
-			const struct note *n = &page.items[i];
-			int64_t *id = xmalloc(sizeof(*id));
-			*id = n->id;
-			if (*(int64_t **)tsearch(id, &seen, cmp_id) != id) {
-				free(id); /* seen on the page before */
-				continue;
-			}
-			char *name = export_file_name(&names, n->title);
-			char *text = export_markdown(n);
-			if (write_file(dirfd, name, text, n->updated_at)) {
-				fprintf(stderr, "vault: cannot write %s/%s: %s\n", dir, name,
-				        strerror(errno));
-				rc = 1;
-			}
-			written++;
-			free(text);
-			free(name);
-		}
-		bool last = page.n < NOTES_LIMIT_MAX;
-		note_page_free(&page);
-		if (rc || last)
-			break;
-		skip += NOTES_LIMIT_MAX - PAGE_OVERLAP;
+	if (export_each(&svc, uid, write_note, &to, &err)) {
+		fprintf(stderr, "vault: %s\n", verr_detail(&err));
+		rc = 1;
 	}
 	if (rc == 0 && syncfs(dirfd) != 0) {
 		fprintf(stderr, "vault: cannot sync %s: %s\n", dir, strerror(errno));
 		rc = 1;
 	}
 	if (rc == 0)
-		printf("exported %zu notes to %s\n", written, dir);
-	tdestroy(seen, free);
-	export_names_free(&names);
+		printf("exported %zu notes to %s\n", to.written, dir);
+	export_names_free(&to.names);
 	close(dirfd);
 	cli_svc_close(&cfg, &svc);
 	return rc;

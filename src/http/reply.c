@@ -74,13 +74,13 @@ void http_log_request(struct request *r, const char *method, const char *url, in
 
 enum MHD_Result http_reply_text(struct http_server *srv, struct MHD_Connection *c,
                                 struct request *r, const char *method, const char *url, int status,
-                                char *text, const char *content_type, int64_t user_id,
+                                char *text, size_t len, const char *content_type, int64_t user_id,
                                 const struct verror *err, const char *const *extra)
 {
 	struct MHD_Response *resp;
 	if (text) {
-		resp = http_not_null(
-		    MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE));
+		resp = http_not_null(MHD_create_response_from_buffer(len ? len : strlen(text), text,
+		                                                     MHD_RESPMEM_MUST_FREE));
 		MHD_add_response_header(resp, "Content-Type", content_type);
 	} else {
 		resp = http_not_null(
@@ -102,7 +102,7 @@ enum MHD_Result http_reply(struct http_server *srv, struct MHD_Connection *c, st
 {
 	char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(8)) : NULL;
 	json_decref(body);
-	return http_reply_text(srv, c, r, method, url, status, text, "application/json", user_id,
+	return http_reply_text(srv, c, r, method, url, status, text, 0, "application/json", user_id,
 	                       err, extra);
 }
 

@@ -178,8 +178,9 @@ static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *
 			ok = http_reply_stream(srv, c, r, method, url, &resp, req.user_id);
 			goto out;
 		}
-		const char *extra[5] = {NULL};
+		const char *extra[7] = {NULL};
 		size_t ne = 0;
+		char *disposition = NULL;
 		if (resp.location) {
 			extra[ne++] = "Location";
 			extra[ne++] = resp.location;
@@ -188,16 +189,24 @@ static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *
 			extra[ne++] = "Set-Cookie";
 			extra[ne++] = resp.set_cookie;
 		}
+		if (resp.attachment) { /* the handler's own name: nothing to quote */
+			disposition = xasprintf("attachment; filename=\"%s\"", resp.attachment);
+			extra[ne++] = "Content-Disposition";
+			extra[ne++] = disposition;
+		}
 		int status = resp.status ? resp.status : route->ok_status;
 		if (resp.text) {
 			ok = http_reply_text(srv, c, r, method, url, status, resp.text,
-			                     resp.content_type, req.user_id, NULL, extra);
+			                     resp.text_len, resp.content_type, req.user_id, NULL,
+			                     extra);
 			resp.text = NULL;
+			free(disposition);
 			goto out;
 		}
 		ok = http_reply(srv, c, r, method, url, status,
 		                status == 202 || status == 204 ? NULL : json_incref(resp.body),
 		                req.user_id, NULL, extra);
+		free(disposition);
 		goto out;
 	}
 fail:

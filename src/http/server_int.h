@@ -94,7 +94,7 @@ enum MHD_Result http_reply(struct http_server *srv, struct MHD_Connection *c, st
 /* status with text (stolen) of content_type, headers as http_reply's. */
 enum MHD_Result http_reply_text(struct http_server *srv, struct MHD_Connection *c,
                                 struct request *r, const char *method, const char *url, int status,
-                                char *text, const char *content_type, int64_t user_id,
+                                char *text, size_t len, const char *content_type, int64_t user_id,
                                 const struct verror *err, const char *const *extra);
 
 /* err's status with {"detail": ...}, as much of the detail as a client may read. */

@@ -7,6 +7,7 @@
 #ifndef VAULT_SERVICES_EXPORT_H
 #define VAULT_SERVICES_EXPORT_H
 
+#include "services/services.h"
 #include "store/store.h"
 
 /* The note as a Markdown file (caller frees). */
@@ -27,6 +28,14 @@ struct export_names {
 char *export_file_name(struct export_names *used, const char *title);
 
 void export_names_free(struct export_names *used);
+
+/*
+ * Calls fn with each of the user's notes, each once, newest first, a page at
+ * a time (one page in memory); stops at fn's first error and returns it.
+ */
+enum verr export_each(struct svc *svc, int64_t user_id,
+                      enum verr (*fn)(void *ctx, const struct note *n, struct verror *err),
+                      void *ctx, struct verror *err);
 
 /* A zip being written into memory, one note a file (export_zip_*). */
 struct export_zip;

@@ -4,6 +4,7 @@
 // said plainly. Screenshots of the main screens go to screenshots/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { startFakeAI, startVault, startBrowser, shot, signUp, createNote } from './lib.mjs';
 
 let ai, vault, b;
@@ -193,6 +194,28 @@ test('a note with <script> and <img onerror> renders inert', async () => {
   assert.equal(await page.evaluate(() => window.__pwned), undefined);
   assert.deepEqual(dialogs, []);
   assert.deepEqual(problems.filter((p) => !/Content Security Policy/.test(p)), []);
+});
+
+test('Export downloads every note as Markdown in a zip', async () => {
+  const { page, problems } = b;
+  await page.goto(vault.base + '/'); // still signed in as Ada from the test before
+  await page.locator('#app').waitFor({ state: 'visible' });
+  await createNote(page, { title: 'Packing list', content: 'Passport, charger.', tags: ['travel'] });
+
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: 'Export' }).click(),
+  ]);
+  assert.equal(download.suggestedFilename(), 'vault-export.zip');
+  const zip = readFileSync(await download.path());
+  // A zip's local file headers hold each name as it is: one per note.
+  assert.equal(zip.subarray(0, 4).toString('latin1'), 'PK\x03\x04');
+  assert.ok(zip.includes(Buffer.from('Packing list.md')), 'no Packing list.md in the zip');
+  // Ada's notes of the tests before, and this one.
+  const files = zip.toString('latin1').split('PK\x03\x04').length - 1;
+  assert.ok(files >= 2, `only ${files} files in the zip`);
+  assert.equal(await page.getByRole('button', { name: 'Export' }).isDisabled(), false);
+  assert.deepEqual(problems, []);
 });
 
 test('when the AI is unavailable the page says so and the rest works', async () => {

@@ -3,13 +3,18 @@
  * Markdown files named after their titles, front matter holding the title,
  * tags and times, the file's time the note's update; an export refuses a
  * folder that holds other files unless told to overwrite, and then touches
- * only files of the same name.
+ * only files of the same name. GET /api/v1/export: the same files in a zip,
+ * every note once across pages, nobody else's.
  */
 #include "integration/harness.h"
 
+#include <archive.h>
+#include <archive_entry.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 static struct server srv;
@@ -115,6 +120,109 @@ Test(export, notes_to_markdown_files)
 	cli_result_free(&r);
 	free(kept), free(t2b), free(other), free(pb), free(want), free(t1), free(t2), free(p1),
 	    free(p2), free(out), free(created);
+	user_free(&a);
+	user_free(&b);
+	server_stop_ok(&srv);
+}
+
+/* A zip's entries: names and texts, in order (n of them). */
+struct zip_entries {
+	char *name[256], *text[256];
+	size_t n;
+};
+
+static void unzip_all(const char *data, size_t len, struct zip_entries *z)
+{
+	setlocale(LC_CTYPE, "C.UTF-8"); /* libarchive reads names in the locale's charset */
+	struct archive *a = archive_read_new();
+	archive_read_support_format_zip(a);
+	cr_assert_eq(archive_read_open_memory(a, data, len), ARCHIVE_OK, "not a zip: %s",
+	             archive_error_string(a));
+	struct archive_entry *e;
+	z->n = 0;
+	int rc;
+	while ((rc = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+		cr_assert_lt(z->n, 256, "more entries than expected");
+		la_int64_t size = archive_entry_size(e);
+		char *text = malloc((size_t)size + 1);
+		cr_assert_eq(archive_read_data(a, text, (size_t)size), size, "%s",
+		             archive_error_string(a));
+		text[size] = '\0';
+		z->name[z->n] = it_strdup(archive_entry_pathname_utf8(e));
+		z->text[z->n++] = text;
+	}
+	cr_assert_eq(rc, ARCHIVE_EOF, "%s", archive_error_string(a));
+	archive_read_free(a);
+}
+
+static void zip_entries_free(struct zip_entries *z)
+{
+	for (size_t i = 0; i < z->n; i++) {
+		free(z->name[i]);
+		free(z->text[i]);
+	}
+}
+
+Test(export, http_zip_of_ones_own_notes)
+{
+	server_start(&srv, NULL);
+	struct it_user a, b;
+	user_new(&srv, &a);
+	user_new(&srv, &b);
+	/* More than one page of notes (100 a page), two with one title. */
+	enum { N = 105 };
+	for (int i = 0; i < N - 2; i++) {
+		char *body = it_asprintf("{\"title\":\"Note %03d\",\"content\":\"body %d\"}", i, i);
+		note_create(&srv, a.access, body);
+		free(body);
+	}
+	note_create(&srv, a.access,
+	            "{\"title\":\"Café: Lisbon/Porto\",\"content\":\"Trams.\","
+	            "\"tags\":[\"travel\",\"2024\"]}");
+	note_create(&srv, a.access, "{\"title\":\"café: lisbon/porto\",\"content\":\"the other\"}");
+	note_create(&srv, b.access, "{\"title\":\"B's secret\",\"content\":\"not A's\"}");
+
+	struct http_resp r;
+	api(&srv, "GET", "/api/v1/export", a.access, NULL, &r);
+	cr_assert_eq(r.status, 200, "%d %.300s", r.status, r.body);
+	cr_assert_str_eq(http_header(&r, "Content-Type"), "application/zip");
+	cr_assert_str_eq(http_header(&r, "Content-Disposition"),
+	                 "attachment; filename=\"vault-export.zip\"");
+	struct zip_entries z;
+	unzip_all(r.body, r.body_len, &z);
+	http_resp_free(&r);
+	cr_assert_eq(z.n, N, "%zu files for %d notes", z.n, N);
+	size_t travel = 0, numbered = 0, cafe = 0;
+	for (size_t i = 0; i < z.n; i++) {
+		cr_assert(!it_contains(z.text[i], "B's secret", false), "B's note in A's export");
+		for (size_t j = 0; j < i; j++)
+			cr_assert(strcasecmp(z.name[i], z.name[j]) != 0, "two files named %s",
+			          z.name[i]);
+		numbered += strncmp(z.name[i], "Note ", 5) == 0;
+		cafe +=
+		    strncasecmp(z.name[i], "Café- Lisbon-Porto", strlen("Café- Lisbon-Porto")) == 0;
+		if (it_contains(z.text[i], "Trams.", false)) {
+			travel++;
+			/* The two notes of one title get "X.md" and "X 2.md", which one which by
+			 * order. */
+			cr_assert(strcmp(z.name[i], "Café- Lisbon-Porto.md") == 0 ||
+			              strcmp(z.name[i], "Café- Lisbon-Porto 2.md") == 0,
+			          "%s", z.name[i]);
+			cr_assert(
+			    it_contains(z.text[i], "title: 'Café: Lisbon/Porto'", false) ||
+			        it_contains(z.text[i], "title: \"Café: Lisbon/Porto\"", false),
+			    "%s", z.text[i]);
+			cr_assert(it_contains(z.text[i], "travel", false), "%s", z.text[i]);
+		}
+	}
+	cr_assert_eq(numbered, N - 2);
+	cr_assert_eq(cafe, 2);
+	cr_assert_eq(travel, 1);
+	zip_entries_free(&z);
+
+	api(&srv, "GET", "/api/v1/export", NULL, NULL, &r);
+	cr_assert_eq(r.status, 401, "%d %.300s", r.status, r.body);
+	http_resp_free(&r);
 	user_free(&a);
 	user_free(&b);
 	server_stop_ok(&srv);

@@ -96,6 +96,13 @@ export async function call(method, path, body) {
   return resp.status === 204 ? null : resp.json();
 }
 
+// The Blob of an authenticated GET (a download); throws ApiError with the API's detail.
+export async function download(path) {
+  const resp = await authed('GET', path);
+  if (!resp.ok) throw await errorOf(resp);
+  return resp.blob();
+}
+
 export async function signIn(email, password) {
   const resp = await send('POST', '/api/v1/auth/login', { email, password });
   if (!resp.ok) throw await errorOf(resp);

@@ -526,11 +526,30 @@ function onKey(ev) {
   }
 }
 
+// Every note as Markdown in a zip, saved by the browser like any download.
+async function exportNotes() {
+  const button = $('export');
+  button.disabled = true;
+  try {
+    const blob = await api.download('/api/v1/export');
+    const link = h('a', { href: URL.createObjectURL(blob), download: 'vault-export.zip', hidden: true });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(link.href), 60000);
+  } catch (e) {
+    mainPane(errorBox(`Export failed: ${e.message}`));
+  } finally {
+    button.disabled = false;
+  }
+}
+
 async function start() {
   $('tab-signin').addEventListener('click', () => setSignup(false));
   $('tab-signup').addEventListener('click', () => setSignup(true));
   $('auth-form').addEventListener('submit', submitAuth);
   $('signout').addEventListener('click', signOut);
+  $('export').addEventListener('click', exportNotes);
   $('search').addEventListener('input', runSearch);
   $('search-mode').addEventListener('change', runSearch);
   $('search-form').addEventListener('submit', (ev) => ev.preventDefault());

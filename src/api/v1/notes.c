@@ -1,11 +1,13 @@
 /*
- * notes.c - /api/v1/notes: create, list, read, update, delete.
+ * notes.c - /api/v1/notes: create, list, read, update, delete; /api/v1/export.
  */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/v1/v1.h"
 #include "core/mem.h"
+#include "services/export.h"
 #include "services/notes.h"
 #include "services/render.h"
 
@@ -133,4 +135,51 @@ enum verr v1_notes_delete(struct api_req *req, struct api_resp *resp)
 	if ((rc = api_param_id(req, 0, not_found, &id)))
 		return rc;
 	return notes_delete(req->svc, req->user_id, id, req->err);
+}
+
+/*
+ * The zip is built in memory: EXPORT_ZIP_MAX bounds one export and
+ * EXPORTS_MAX how many run at once, so exports cannot take the memory other
+ * requests need. `vault export` writes files and has no such bound.
+ */
+#define EXPORT_ZIP_MAX ((size_t)256 << 20)
+#define EXPORTS_MAX    2
+
+static atomic_int exports;
+
+static enum verr zip_note(void *ctx, const struct note *n, struct verror *err)
+{
+	return export_zip_add(ctx, n, err);
+}
+
+/* GET /api/v1/export: every note as a Markdown file with front matter, in a zip. */
+enum verr v1_export(struct api_req *req, struct api_resp *resp)
+{
+	if (atomic_fetch_add(&exports, 1) >= EXPORTS_MAX) {
+		atomic_fetch_sub(&exports, 1);
+		return verr_retry(req->err, VERR_UNAVAILABLE, 5,
+		                  "%d exports are running: try again shortly", EXPORTS_MAX);
+	}
+	struct export_zip *z = export_zip_new(EXPORT_ZIP_MAX);
+	char *data;
+	size_t n;
+	enum verr rc = export_each(req->svc, req->user_id, zip_note, z, req->err);
+	if (rc) {
+		struct verror ignored;
+		export_zip_finish(z, &data, &n, &ignored);
+	} else {
+		rc = export_zip_finish(z, &data, &n, req->err);
+	}
+	atomic_fetch_sub(&exports, 1);
+	if (rc == VERR_TOO_LARGE)
+		verr_set(req->err, rc,
+		         "the export is over %zu MiB: `vault export` on the server has no limit",
+		         EXPORT_ZIP_MAX >> 20);
+	if (rc)
+		return rc;
+	resp->text = data;
+	resp->text_len = n;
+	resp->content_type = "application/zip";
+	resp->attachment = "vault-export.zip";
+	return VERR_OK;
 }

@@ -19,6 +19,7 @@ enum verr v1_notes_get(struct api_req *req, struct api_resp *resp);
 enum verr v1_notes_update(struct api_req *req, struct api_resp *resp);
 enum verr v1_notes_delete(struct api_req *req, struct api_resp *resp);
 enum verr v1_render(struct api_req *req, struct api_resp *resp);
+enum verr v1_export(struct api_req *req, struct api_resp *resp);
 
 enum verr v1_search(struct api_req *req, struct api_resp *resp);
 enum verr v1_search_post(struct api_req *req, struct api_resp *resp);
