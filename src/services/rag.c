@@ -239,7 +239,10 @@ static char *build_prompt(const struct config *cfg, const struct search_result *
 	*nsources = 0;
 	for (size_t i = 0; i < r->n; i++) {
 		const struct search_hit *h = &r->hits[i];
-		char *head = xasprintf("[%zu] %s\n", i + 1, h->note.title);
+		/* The section tells the model where in the note (a PDF's page) the passage is. */
+		char *head = h->section && *h->section
+		                 ? xasprintf("[%zu] %s (%s)\n", i + 1, h->note.title, h->section)
+		                 : xasprintf("[%zu] %s\n", i + 1, h->note.title);
 		size_t hn = strlen(head), head_tokens = tokens(head, hn) + 1;
 		if (head_tokens + SOURCE_MIN_TOKENS > room && *nsources > 0) {
 			free(head);
@@ -393,8 +396,9 @@ enum verr rag_ask(struct svc *svc, int64_t user_id, const struct ask_request *re
 		if (!cited[i])
 			continue;
 		const struct search_hit *h = &r.hits[i - 1];
-		out->citations[k++] = (struct citation){(int)i, h->note.id, xstrdup(h->note.title),
-		                                        xstrdup(h->excerpt)};
+		out->citations[k++] =
+		    (struct citation){(int)i, h->note.id, xstrdup(h->note.title),
+		                      xstrdup(h->excerpt), xstrdup(h->section ? h->section : "")};
 	}
 done:
 	if (rc) {
@@ -416,6 +420,7 @@ void ask_result_free(struct ask_result *r)
 	for (size_t i = 0; i < r->ncitations; i++) {
 		free(r->citations[i].title);
 		free(r->citations[i].excerpt);
+		free(r->citations[i].section);
 	}
 	free(r->citations);
 	memset(r, 0, sizeof(*r));

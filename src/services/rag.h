@@ -29,6 +29,7 @@ struct citation {
 	int64_t note_id;
 	char *title;
 	char *excerpt;
+	char *section; /* the headings above the excerpt (a PDF's page), or "" */
 };
 
 struct ask_result {

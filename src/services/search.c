@@ -386,22 +386,26 @@ static void fill_text(const char *query, const struct cand *c, const struct note
 {
 	/* No chunks (none yet, or the note deleted since it was loaded): its text as loaded. */
 	const char *best = h->note.content[0] ? h->note.content : h->note.title;
+	const char *section = "";
 	size_t best_hits = 0;
 	char *terms[QUERY_TERMS_MAX];
 	size_t nterms = words(query, terms, QUERY_TERMS_MAX, false);
 	for (size_t i = 0; i < ch->n; i++) {
 		if (c->chunk_id && ch->ids[i] == c->chunk_id) {
 			best = ch->texts[i];
+			section = ch->headings[i];
 			break;
 		}
 		size_t hits = count_terms(ch->texts[i], strlen(ch->texts[i]), terms, nterms);
 		if (i == 0 || hits > best_hits) {
 			best = ch->texts[i];
+			section = ch->headings[i];
 			best_hits = hits;
 		}
 	}
 	words_free(terms, nterms);
 	h->passage = xstrdup(best);
+	h->section = xstrdup(section);
 	h->excerpt = search_excerpt(best, query, SEARCH_EXCERPT_MAX);
 }
 
@@ -625,6 +629,7 @@ void search_result_free(struct search_result *r)
 	for (size_t i = 0; i < r->n; i++) {
 		note_free(&r->hits[i].note);
 		free(r->hits[i].excerpt);
+		free(r->hits[i].section);
 		free(r->hits[i].passage);
 	}
 	free(r->hits);

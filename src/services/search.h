@@ -41,6 +41,7 @@ struct search_hit {
 	double similarity; /* cosine of the best chunk, clamped to 0-1; 0 if not embedded */
 	double score;      /* the ranking score of the mode */
 	char *excerpt;     /* the best-matching passage */
+	char *section;     /* the headings above it ("Setup > Install"; a PDF's "Page 3"), or "" */
 	char *passage;     /* the whole best chunk, as context for answers */
 };
 

@@ -251,6 +251,7 @@ struct note_chunks {
 	size_t n;
 	int64_t *ids;
 	char **texts;
+	char **headings; /* the trail of headings above each ("A > B"), "" if none */
 };
 
 void note_chunks_free(struct note_chunks *c); /* accepts NULL */

@@ -602,10 +602,13 @@ static void note_copy(struct note *dst, const struct note *src)
 
 void note_chunks_free(struct note_chunks *c)
 {
-	for (size_t i = 0; c && i < c->n; i++)
+	for (size_t i = 0; c && i < c->n; i++) {
 		free(c->texts[i]);
+		free(c->headings[i]);
+	}
 	if (c) {
 		free(c->texts);
+		free(c->headings);
 		free(c->ids);
 		memset(c, 0, sizeof(*c));
 	}
@@ -635,8 +638,11 @@ static enum verr get_chunks(struct conn *c, int64_t user_id, const int64_t *ids,
 			ch->ids = xrealloc(ch->ids, (ch->n ? 2 * ch->n : 1) * sizeof(*ch->ids));
 			ch->texts =
 			    xrealloc(ch->texts, (ch->n ? 2 * ch->n : 1) * sizeof(*ch->texts));
+			ch->headings =
+			    xrealloc(ch->headings, (ch->n ? 2 * ch->n : 1) * sizeof(*ch->headings));
 		}
 		ch->ids[ch->n] = col_i64(st, 1);
+		ch->headings[ch->n] = xstrdup(col_text(st, 3));
 		ch->texts[ch->n++] = xstrdup(col_text(st, 2));
 	}
 	reset(st);

@@ -241,8 +241,9 @@ static const char *const query_sql[PQ__COUNT] = {
     [Q_NOTE_IDS_TAGGED] = "SELECT id FROM notes WHERE user_id = $1::bigint "
                           "AND tags @> $2::text[] ORDER BY id",
 
-    [Q_NOTES_CHUNKS] = "SELECT note_id, id, text FROM chunks WHERE note_id = ANY ($2::bigint[]) "
-                       "AND user_id = $1::bigint ORDER BY note_id, seq",
+    [Q_NOTES_CHUNKS] =
+        "SELECT note_id, id, text, heading FROM chunks WHERE note_id = ANY ($2::bigint[]) "
+        "AND user_id = $1::bigint ORDER BY note_id, seq",
     [Q_VERSION_BUMP] = "UPDATE users SET index_version = index_version + 1 "
                        "WHERE id = $1::bigint",
     [Q_VERSION_BUMP_ALL] = "UPDATE users SET index_version = index_version + 1",

@@ -160,8 +160,9 @@ static const char *const query_sql[SQ__COUNT] = {
      * order. The + keeps the planner off chunks_user, which would walk all
      * the user's chunks (a search at 100k chunks took 0.7 s).
      */
-    [Q_NOTES_CHUNKS] = "SELECT note_id, id, text FROM chunks WHERE note_id IN (SELECT value "
-                       "FROM json_each(?2)) AND +user_id = ?1 ORDER BY note_id, seq",
+    [Q_NOTES_CHUNKS] =
+        "SELECT note_id, id, text, heading FROM chunks WHERE note_id IN (SELECT value "
+        "FROM json_each(?2)) AND +user_id = ?1 ORDER BY note_id, seq",
     /*
      * The keyword index row of a note, new or replaced, each value behind
      * its owner's marker; the trigger deletes it. Then its owner's

@@ -1058,3 +1058,28 @@ Test(ask, a_stream_whose_client_stops_reading_ends)
 	cr_assert_eq(http(&srv, "GET", "/health", NULL, NULL, &r), 200);
 	http_resp_free(&r);
 }
+
+/* A source names the headings above its passage (an imported PDF's page), in the prompt and the
+ * citation. */
+Test(ask, sources_and_citations_name_their_section)
+{
+	setup_llm(NULL);
+	add(me.access, "Board minutes",
+	    "# March\n\nNothing was decided.\n\n## Decisions\n\nThe team meeting moves to room 9 "
+	    "on Thursdays.",
+	    NULL);
+	struct it_index ix;
+	index_wait_settled(&srv, me.access, EMBED_TIMEOUT_MS, &ix);
+	struct http_resp r;
+	ask_q("Where does the team meeting move to?", &r);
+	check_answer(&r, "ask");
+	char *prompt = last_prompt();
+	cr_assert(strstr(prompt, "[1] Board minutes (March > Decisions)\n"),
+	          "the source does not name its section:\n%s", prompt);
+	free(prompt);
+	json_t *c = json_array_get(citations(&r), 0);
+	cr_assert(c, "no citation: %.500s", r.body);
+	cr_assert_str_eq(json_string_value(json_object_get(c, "section")), "March > Decisions");
+	http_resp_free(&r);
+	server_stop_ok(&srv);
+}

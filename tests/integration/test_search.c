@@ -580,6 +580,41 @@ Test(search, excerpts_are_short_relevant_and_cut_at_words)
 	server_stop_ok(&srv);
 }
 
+/* A hit names the headings above its passage; a note without headings has none. */
+Test(search, hits_name_the_section_of_their_passage)
+{
+	setup(NULL);
+	long long manual = add(me.access, "Widget manual",
+	                       "# Setup\n\nUnpack the box.\n\n## Install\n\nBolt the sprocket "
+	                       "to the flange with the long screws.\n\n# Care\n\nDust it weekly.",
+	                       NULL);
+	long long flat = add(me.access, "Flat note", "The sprocket rattles on cold days.", NULL);
+	struct it_index ix;
+	index_wait_settled(&srv, me.access, EMBED_TIMEOUT_MS, &ix);
+	static const char *const modes[] = {"keyword", "hybrid", "semantic"};
+	for (size_t m = 0; m < 3; m++) {
+		struct http_resp r;
+		char *extra = it_asprintf("mode=%s", modes[m]);
+		search(me.access, "sprocket flange screws", extra, &r);
+		check_shape(&r, modes[m], modes[m]);
+		size_t seen = 0;
+		for (size_t i = 0; i < nresults(&r); i++) {
+			if (result_id(&r, i) == manual) {
+				cr_assert_str_eq(result_str(&r, i, "section"), "Setup > Install",
+				                 "%s", modes[m]);
+				seen++;
+			} else if (result_id(&r, i) == flat) {
+				cr_assert_str_eq(result_str(&r, i, "section"), "", "%s", modes[m]);
+				seen++;
+			}
+		}
+		cr_assert_eq(seen, 2, "%s: both notes should be found: %.500s", modes[m], r.body);
+		http_resp_free(&r);
+		free(extra);
+	}
+	server_stop_ok(&srv);
+}
+
 /* ------------------------------------------------------------------ */
 /* Ranking */
 

@@ -21,6 +21,7 @@ static json_t *results_json(const struct search_query *q, const struct search_re
 		json_object_set_new(o, "similarity", json_real(round(h->similarity * 1e4) / 1e4));
 		json_object_set_new(o, "score", json_real(round(h->score * 1e6) / 1e6));
 		json_object_set_new(o, "excerpt", json_string(h->excerpt));
+		json_object_set_new(o, "section", json_string(h->section ? h->section : ""));
 		json_array_append_new(items, o);
 	}
 	json_t *body =
@@ -134,9 +135,10 @@ static json_t *citations_json(const struct ask_result *a)
 	json_t *arr = json_array();
 	for (size_t i = 0; i < a->ncitations; i++) {
 		const struct citation *c = &a->citations[i];
-		json_array_append_new(arr, json_pack("{s:i,s:I,s:s,s:s}", "index", c->index,
+		json_array_append_new(arr, json_pack("{s:i,s:I,s:s,s:s,s:s}", "index", c->index,
 		                                     "note_id", (json_int_t)c->note_id, "title",
-		                                     c->title, "excerpt", c->excerpt));
+		                                     c->title, "excerpt", c->excerpt, "section",
+		                                     c->section));
 	}
 	return arr;
 }
