@@ -184,7 +184,34 @@ static const char SCHEMAS[] = "{"
                                                                                                                                                                                                                                                                                                                              "    \"error\": {\"type\": \"object\", \"required\": [\"code\", \"message\"],"
                                                                                                                                                                                                                                                                                                                              "      \"properties\": {\"code\": {\"type\": \"integer\"},"
                                                                                                                                                                                                                                                                                                                              "        \"message\": {\"type\": \"string\"}}}}},"
-                                                                                                                                                                                                                                                                                                                             "\"OpenAPI\": {\"type\": \"object\", \"required\": [\"openapi\", \"info\", \"paths\"],"
+                                                                                                                                                                                                                                                                                                                             "\"TokenInput\": {\"type\": \"object\", \"required\": [\"name\", \"scope\"],"
+"  \"properties\": {\"name\": {\"type\": \"string\", \"minLength\": 1, \"maxLength\": 100},"
+"    \"scope\": {\"enum\": [\"read\", \"write\"], \"description\":"
+"      \"read: GET routes, search, ask and the MCP reading tools; write: notes too\"},"
+"    \"expires_in_days\": {\"type\": [\"integer\", \"null\"], \"minimum\": 1,"
+"      \"maximum\": 3650, \"description\": \"Left out or null: never expires\"}}},"
+"\"Token\": {\"type\": \"object\", \"additionalProperties\": false,"
+"  \"required\": [\"id\", \"name\", \"scope\", \"created_at\", \"last_used_at\", \"expires_at\"],"
+"  \"properties\": {\"id\": {\"type\": \"integer\"}, \"name\": {\"type\": \"string\"},"
+"    \"scope\": {\"enum\": [\"read\", \"write\"]},"
+"    \"created_at\": {\"$ref\": \"#/components/schemas/Time\"},"
+"    \"last_used_at\": {\"oneOf\": [{\"$ref\": \"#/components/schemas/Time\"}, {\"type\": \"null\"}],"
+"      \"description\": \"Kept to the minute\"},"
+"    \"expires_at\": {\"oneOf\": [{\"$ref\": \"#/components/schemas/Time\"}, {\"type\": \"null\"}]}}},"
+"\"NewToken\": {\"type\": \"object\", \"additionalProperties\": false,"
+"  \"required\": [\"id\", \"name\", \"scope\", \"created_at\", \"last_used_at\", \"expires_at\","
+"    \"token\"],"
+"  \"properties\": {\"id\": {\"type\": \"integer\"}, \"name\": {\"type\": \"string\"},"
+"    \"scope\": {\"enum\": [\"read\", \"write\"]},"
+"    \"created_at\": {\"$ref\": \"#/components/schemas/Time\"},"
+"    \"last_used_at\": {\"type\": \"null\"},"
+"    \"expires_at\": {\"oneOf\": [{\"$ref\": \"#/components/schemas/Time\"}, {\"type\": \"null\"}]},"
+"    \"token\": {\"type\": \"string\", \"pattern\": \"^vault_pat_[A-Za-z0-9_-]{43}$\","
+"      \"description\": \"The token: shown this once, stored only as a hash\"}}},"
+"\"TokenList\": {\"type\": \"object\", \"additionalProperties\": false, \"required\": [\"items\"],"
+"  \"properties\": {\"items\": {\"type\": \"array\","
+"    \"items\": {\"$ref\": \"#/components/schemas/Token\"}}}},"
+"\"OpenAPI\": {\"type\": \"object\", \"required\": [\"openapi\", \"info\", \"paths\"],"
                                                                                                                                                                                                                                                                                                                              "  \"properties\": {\"openapi\": {\"type\": \"string\"}, \"info\": {\"type\": \"object\"},"
                                                                                                                                                                                                                                                                                                                              "    \"paths\": {\"type\": \"object\"}}}"
                                                                                                                                                                                                                                                                                                                              "}";
@@ -237,6 +264,7 @@ static json_t *operation_id(const struct api_route *r)
 static const char *const groups[][2] = {
     {"server", "The server itself: health, readiness, metrics and this document"},
     {"auth", "Accounts, sign-in and tokens"},
+    {"tokens", "Personal access tokens, for scripts and agents"},
     {"notes", "Your notes: Markdown with tags"},
     {"search", "Semantic, keyword and hybrid search of your notes"},
     {"ask", "Answers from your notes through a language model, with citations"},
@@ -315,6 +343,9 @@ static json_t *operation(const struct api_route *r, json_t *schemas)
 	json_object_set_new(responses, status, ok);
 	if (r->flags & (API_AUTH | API_METRICS))
 		add_error(responses, 401, VERR_UNAUTHORIZED);
+	/* What a personal access token may not do (api_authorize). */
+	if ((r->flags & API_ACCOUNT) || ((r->flags & API_AUTH) && api_route_writes(r)))
+		add_error(responses, 403, VERR_FORBIDDEN);
 	if (strchr(r->pattern, '{') || (r->flags & API_METRICS))
 		add_error(responses, 404, VERR_NOT_FOUND);
 	if (r->request || r->query)
@@ -366,14 +397,16 @@ static json_t *build(void)
 		if (r->query)
 			json_object_del(schemas, r->query);
 	return json_pack(
-	    "{s:s,s:{s:s,s:s,s:s},s:[{s:s}],s:o,s:o,s:{s:o,s:{s:{s:s,s:s,s:s,s:s},s:{s:s,s:s,s:s}}}"
+	    "{s:s,s:{s:s,s:s,s:s},s:[{s:s}],s:o,s:o,s:{s:o,s:{s:{s:s,s:s,s:s},s:{s:s,s:s,s:s}}}"
 	    "}",
 	    "openapi", "3.1.0", "info", "title", "vault", "version", VAULT_VERSION, "description",
 	    "A self-hosted personal knowledge vault: notes with tags, semantic and keyword "
 	    "search, answers from your own notes. Every error is {\"detail\": \"...\"}.",
 	    "servers", "url", "/", "tags", tags, "paths", paths, "components", "schemas", schemas,
-	    "securitySchemes", "bearer", "type", "http", "scheme", "bearer", "bearerFormat", "JWT",
-	    "description", "The access_token of POST /api/v1/auth/login", "metricsToken", "type",
+	    "securitySchemes", "bearer", "type", "http", "scheme", "bearer", "description",
+	    "The access_token of POST /api/v1/auth/login, or a personal access token "
+	    "(vault_pat_..., POST /api/v1/tokens): a read token may not write, and no token "
+	    "manages tokens or the account (403)", "metricsToken", "type",
 	    "http", "scheme", "bearer", "description", "METRICS_TOKEN");
 }
 
