@@ -47,8 +47,7 @@ bool api_route_writes(const struct api_route *r)
 	return strcmp(r->method, "GET") != 0 && !(r->flags & API_READ);
 }
 
-enum verr api_authorize(const struct api_route *r, struct api_req *req,
-                        const char *authorization)
+enum verr api_authorize(const struct api_route *r, struct api_req *req, const char *authorization)
 {
 	const char *token = bearer(authorization);
 	bool pat = req->token_id || (token && auth_token_is_pat(token));

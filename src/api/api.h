@@ -133,8 +133,7 @@ bool api_route_writes(const struct api_route *r);
  * for the routes that authenticate by password or refresh token instead
  * (login, register, refresh): a personal access token there is refused too.
  */
-enum verr api_authorize(const struct api_route *r, struct api_req *req,
-                        const char *authorization);
+enum verr api_authorize(const struct api_route *r, struct api_req *req, const char *authorization);
 
 /* Last value of a query key, or NULL. */
 const char *api_query(const struct api_req *req, const char *key);

@@ -102,7 +102,8 @@ int cmd_mcp(int argc, char **argv)
 	if (token && !*token)
 		token = NULL;
 	if (!email == !token || optind != argc) {
-		fputs(email ? "vault: --user and VAULT_TOKEN: give one, not both\n" : usage, stderr);
+		fputs(email ? "vault: --user and VAULT_TOKEN: give one, not both\n" : usage,
+		      stderr);
 		return EXIT_USAGE;
 	}
 	struct config cfg;

@@ -53,7 +53,8 @@ static int create(struct svc *svc, int64_t user_id, const char *name, bool write
 		return rc == VERR_INVALID ? EXIT_USAGE : 1;
 	}
 	fprintf(stderr, "created token %lld \"%s\" (%s), expires %s; it is shown only now:\n",
-	        (long long)t.id, t.name, write ? "write" : "read", when(t.expires_at, "never", buf));
+	        (long long)t.id, t.name, write ? "write" : "read",
+	        when(t.expires_at, "never", buf));
 	printf("%s\n", secret);
 	explicit_bzero(secret, strlen(secret));
 	free(secret);
@@ -100,12 +101,10 @@ static int revoke(struct svc *svc, int64_t user_id, const char *id_text)
 
 int cmd_token(int argc, char **argv)
 {
-	static const struct option opts[] = {{"user", required_argument, NULL, 'u'},
-	                                     {"name", required_argument, NULL, 'n'},
-	                                     {"scope", required_argument, NULL, 's'},
-	                                     {"expires-days", required_argument, NULL, 'e'},
-	                                     {"help", no_argument, NULL, 'h'},
-	                                     {0}};
+	static const struct option opts[] = {
+	    {"user", required_argument, NULL, 'u'},  {"name", required_argument, NULL, 'n'},
+	    {"scope", required_argument, NULL, 's'}, {"expires-days", required_argument, NULL, 'e'},
+	    {"help", no_argument, NULL, 'h'},        {0}};
 	const char *email = NULL, *name = NULL, *scope = "read";
 	long long days = 0;
 	char *end;
@@ -125,7 +124,8 @@ int cmd_token(int argc, char **argv)
 			errno = 0;
 			days = strtoll(optarg, &end, 10);
 			if (errno || *end || days < 1 || days > AUTH_TOKEN_DAYS_MAX) {
-				fprintf(stderr, "vault: --expires-days: a whole number from 1 to %d\n",
+				fprintf(stderr,
+				        "vault: --expires-days: a whole number from 1 to %d\n",
 				        AUTH_TOKEN_DAYS_MAX);
 				return EXIT_USAGE;
 			}

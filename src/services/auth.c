@@ -370,8 +370,8 @@ enum verr auth_token_create(struct svc *svc, int64_t user_id, const char *name, 
 	free(random);
 	sha256_hex(token, hash);
 	enum verr rc = store_api_token_create(
-	    svc->store, user_id, name, write, hash, expires_in_days ? now + expires_in_days * 86400000 : 0,
-	    now, AUTH_TOKENS_MAX, out, err);
+	    svc->store, user_id, name, write, hash,
+	    expires_in_days ? now + expires_in_days * 86400000 : 0, now, AUTH_TOKENS_MAX, out, err);
 	if (rc) {
 		explicit_bzero(token, strlen(token));
 		free(token);

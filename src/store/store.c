@@ -755,8 +755,8 @@ out:
 	return rc;
 }
 
-enum verr store_api_token_list(struct store *s, int64_t user_id, struct api_token **out,
-                               size_t *n, struct verror *err)
+enum verr store_api_token_list(struct store *s, int64_t user_id, struct api_token **out, size_t *n,
+                               struct verror *err)
 {
 	struct conn *c = NULL;
 	struct api_token *list = NULL;
@@ -790,8 +790,7 @@ out:
 	return rc;
 }
 
-enum verr store_api_token_delete(struct store *s, int64_t user_id, int64_t id,
-                                 struct verror *err)
+enum verr store_api_token_delete(struct store *s, int64_t user_id, int64_t id, struct verror *err)
 {
 	struct conn *c = NULL;
 	struct stmt *st;

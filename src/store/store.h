@@ -249,10 +249,9 @@ enum verr store_api_token_create(struct store *s, int64_t user_id, const char *n
                                  const char *token_hash, int64_t expires_at, int64_t now,
                                  int64_t max_tokens, struct api_token *out, struct verror *err);
 /* The user's tokens, oldest first; caller frees *out with free(). */
-enum verr store_api_token_list(struct store *s, int64_t user_id, struct api_token **out,
-                               size_t *n, struct verror *err);
-enum verr store_api_token_delete(struct store *s, int64_t user_id, int64_t id,
-                                 struct verror *err);
+enum verr store_api_token_list(struct store *s, int64_t user_id, struct api_token **out, size_t *n,
+                               struct verror *err);
+enum verr store_api_token_delete(struct store *s, int64_t user_id, int64_t id, struct verror *err);
 enum verr store_api_token_find(struct store *s, const char *token_hash, int64_t now,
                                struct api_token *out, struct verror *err);
 enum verr store_api_token_touch(struct store *s, int64_t id, int64_t now, int64_t every_ms,

@@ -11,11 +11,11 @@
 
 static json_t *token_json(const struct api_token *t)
 {
-	json_t *o = json_pack("{s:I,s:s,s:s,s:o}", "id", (json_int_t)t->id, "name", t->name,
-	                      "scope", t->write ? "write" : "read", "created_at",
-	                      api_time(t->created_at));
-	json_object_set_new(o, "last_used_at", t->last_used_at ? api_time(t->last_used_at)
-	                                                       : json_null());
+	json_t *o =
+	    json_pack("{s:I,s:s,s:s,s:o}", "id", (json_int_t)t->id, "name", t->name, "scope",
+	              t->write ? "write" : "read", "created_at", api_time(t->created_at));
+	json_object_set_new(o, "last_used_at",
+	                    t->last_used_at ? api_time(t->last_used_at) : json_null());
 	json_object_set_new(o, "expires_at", t->expires_at ? api_time(t->expires_at) : json_null());
 	return o;
 }
