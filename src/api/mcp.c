@@ -225,8 +225,9 @@ static json_t *tools_call(struct svc *svc, const struct config *cfg, const struc
 	if (args && !json_is_object(args))
 		return rpc_error(reqid, RPC_INVALID_PARAMS, "arguments: must be an object");
 	if (t->write && !who->can_write)
-		return rpc_result(reqid, tool_result(NULL, "This connection is read-only (a read token, "
-		                                           "or --read-only): it may only read notes"));
+		return rpc_result(reqid,
+		                  tool_result(NULL, "This connection is read-only (a read token, "
+		                                    "or --read-only): it may only read notes"));
 
 	json_t *copy = args ? json_deep_copy(args) : json_object();
 	char *id = NULL;
