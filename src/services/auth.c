@@ -378,6 +378,9 @@ enum verr auth_token_create(struct svc *svc, int64_t user_id, const char *name, 
 		return rc == VERR_NOT_FOUND ? verr_set(err, VERR_UNAUTHORIZED, invalid_token) : rc;
 	}
 	*secret = token;
+	log_emit(LOG_INFO, "api_token_created",
+	         json_pack("{s:I,s:I,s:s}", "user_id", (json_int_t)user_id, "token_id",
+	                   (json_int_t)out->id, "scope", write ? "write" : "read"));
 	return VERR_OK;
 }
 

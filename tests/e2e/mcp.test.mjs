@@ -164,6 +164,19 @@ async function patFor(scope) {
   return made.json.token;
 }
 
+test('a revoked VAULT_TOKEN stops the agent at once', async () => {
+  const login = await api('POST', '/api/v1/auth/login', { email, password: 'agent-password-1' });
+  const made = await api('POST', '/api/v1/tokens', { name: 'to revoke', scope: 'write' }, login.json.access_token);
+  const client = await connect([], { VAULT_TOKEN: made.json.token });
+  try {
+    assert.equal((await client.listTools()).tools.length, 6);
+    assert.equal((await api('DELETE', `/api/v1/tokens/${made.json.id}`, undefined, login.json.access_token)).status, 204);
+    await assert.rejects(client.callTool({ name: 'list_notes', arguments: {} }), /revoked/);
+  } finally {
+    await client.close();
+  }
+});
+
 test('personal access tokens: VAULT_TOKEN over stdio, bearer over HTTP, read tokens read only', async () => {
   const { StreamableHTTPClientTransport } = await import('@modelcontextprotocol/sdk/client/streamableHttp.js');
   const read = await patFor('read');
