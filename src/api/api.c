@@ -12,18 +12,54 @@
 #include "core/timeutil.h"
 #include "services/auth.h"
 
-enum verr api_authenticate(struct api_req *req, const char *authorization)
+/* The token of "Bearer <token>", or NULL. */
+static const char *bearer(const char *authorization)
 {
 	static const char scheme[] = "Bearer ";
-	if (!authorization || !*authorization)
-		return verr_set(req->err, VERR_UNAUTHORIZED, "Not authenticated");
-	if (strncasecmp(authorization, scheme, sizeof(scheme) - 1) != 0)
-		return verr_set(req->err, VERR_UNAUTHORIZED,
-		                "Authorization header must be: Bearer <token>");
+	if (!authorization || strncasecmp(authorization, scheme, sizeof(scheme) - 1) != 0)
+		return NULL;
 	const char *token = authorization + sizeof(scheme) - 1;
 	while (*token == ' ')
 		token++;
-	return auth_authenticate(req->svc, token, &req->user_id, req->err);
+	return token;
+}
+
+enum verr api_authenticate(struct api_req *req, const char *authorization)
+{
+	if (!authorization || !*authorization)
+		return verr_set(req->err, VERR_UNAUTHORIZED, "Not authenticated");
+	const char *token = bearer(authorization);
+	if (!token)
+		return verr_set(req->err, VERR_UNAUTHORIZED,
+		                "Authorization header must be: Bearer <token>");
+	struct auth_caller who;
+	enum verr rc = auth_authenticate(req->svc, token, &who, req->err);
+	if (rc == VERR_OK) {
+		req->user_id = who.user_id;
+		req->token_id = who.token_id;
+		req->read_only = who.read_only;
+	}
+	return rc;
+}
+
+bool api_route_writes(const struct api_route *r)
+{
+	return strcmp(r->method, "GET") != 0 && !(r->flags & API_READ);
+}
+
+enum verr api_authorize(const struct api_route *r, struct api_req *req, const char *authorization)
+{
+	const char *token = bearer(authorization);
+	bool pat = req->token_id || (token && auth_token_is_pat(token));
+	if (pat && (r->flags & API_ACCOUNT))
+		return verr_set(req->err, VERR_FORBIDDEN,
+		                "A personal access token cannot manage tokens or the account: "
+		                "sign in with your password");
+	if (req->read_only && api_route_writes(r))
+		return verr_set(req->err, VERR_FORBIDDEN,
+		                "This personal access token is read-only: it cannot %s %s",
+		                r->method, r->pattern);
+	return VERR_OK;
 }
 
 const char *api_public_detail(const struct config *cfg, const struct verror *err)

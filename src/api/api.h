@@ -33,6 +33,8 @@ struct api_req {
 	size_t nquery;
 	json_t *body;               /* the JSON object sent, or NULL */
 	int64_t user_id;            /* the caller, for routes with API_AUTH */
+	int64_t token_id;           /* their personal access token's id; 0: a login's token */
+	bool read_only;             /* that token's scope is "read" */
 	const char *refresh_cookie; /* the API_REFRESH_COOKIE cookie sent, or NULL */
 	struct verror *err;
 };
@@ -92,6 +94,9 @@ enum api_flags {
 	API_PUBLIC = 8,        /* takes a password or token unauthenticated: rate limited per
 	                          client address, a small body (API_PUBLIC_BODY_MAX) */
 	API_METRICS = 16,      /* needs METRICS_TOKEN as the bearer token; 404 without one set */
+	API_ACCOUNT = 32,      /* manages the account or its tokens: never with a personal
+	                          access token (403) */
+	API_READ = 64,         /* a POST that changes nothing: open to a read-only token */
 };
 
 struct api_route {
@@ -111,8 +116,24 @@ struct api_route {
 /* The routes of every API version and of health checks, ending with a zeroed entry. */
 extern const struct api_route api_routes[];
 
-/* Checks a bearer token, sets req->user_id; VERR_UNAUTHORIZED otherwise. */
+/*
+ * Checks a bearer token, sets req->user_id, token_id and read_only;
+ * VERR_UNAUTHORIZED otherwise.
+ */
 enum verr api_authenticate(struct api_req *req, const char *authorization);
+
+/* Whether a route changes something: any method but GET, unless flagged API_READ. */
+bool api_route_writes(const struct api_route *r);
+
+/*
+ * Whether the caller of req may use route r, decided by the route's flags
+ * and method alone, never by a handler: a personal access token never
+ * reaches an API_ACCOUNT route, and a read-only one no route that writes.
+ * VERR_FORBIDDEN saying why otherwise. authorization is the header as sent,
+ * for the routes that authenticate by password or refresh token instead
+ * (login, register, refresh): a personal access token there is refused too.
+ */
+enum verr api_authorize(const struct api_route *r, struct api_req *req, const char *authorization);
 
 /* Last value of a query key, or NULL. */
 const char *api_query(const struct api_req *req, const char *key);

@@ -225,7 +225,9 @@ static json_t *tools_call(struct svc *svc, const struct config *cfg, const struc
 	if (args && !json_is_object(args))
 		return rpc_error(reqid, RPC_INVALID_PARAMS, "arguments: must be an object");
 	if (t->write && !who->can_write)
-		return rpc_result(reqid, tool_result(NULL, "this token may only read notes"));
+		return rpc_result(reqid,
+		                  tool_result(NULL, "This connection is read-only (a read token, "
+		                                    "or --read-only): it may only read notes"));
 
 	json_t *copy = args ? json_deep_copy(args) : json_object();
 	char *id = NULL;
@@ -350,7 +352,8 @@ json_t *mcp_handle(struct svc *svc, const struct config *cfg, const struct mcp_c
 
 enum verr mcp_http(struct api_req *req, struct api_resp *resp)
 {
-	struct mcp_caller who = {.user_id = req->user_id, .can_write = true};
+	/* A read-only token was let through /mcp (API_READ): its tools are the reading ones. */
+	struct mcp_caller who = {.user_id = req->user_id, .can_write = !req->read_only};
 	resp->body = mcp_handle(req->svc, req->cfg, &who, req->body);
 	if (!resp->body)
 		resp->status = 202;

@@ -46,5 +46,6 @@ int cmd_eval(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
 int cmd_user(int argc, char **argv);
+int cmd_token(int argc, char **argv);
 
 #endif

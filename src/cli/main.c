@@ -23,6 +23,7 @@ static const char usage[] =
     "  worker     run only the embedding worker\n"
     "  migrate    apply, revert or list database migrations\n"
     "  user       create, list or delete accounts\n"
+    "  token      create, list or revoke a user's personal access tokens\n"
     "  search     search a user's notes\n"
     "  ask        answer a question from a user's notes\n"
     "  reindex    embed every note again (e.g. after a model change)\n"
@@ -130,6 +131,8 @@ int main(int argc, char **argv)
 		return cmd_migrate(argc - 1, argv + 1);
 	if (strcmp(cmd, "user") == 0)
 		return cmd_user(argc - 1, argv + 1);
+	if (strcmp(cmd, "token") == 0)
+		return cmd_token(argc - 1, argv + 1);
 	if (strcmp(cmd, "search") == 0)
 		return cmd_search(argc - 1, argv + 1);
 	if (strcmp(cmd, "ask") == 0)

@@ -138,7 +138,9 @@ static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *
 	for (int i = 0; i < API_MAX_PARAMS; i++)
 		req.params[i] = m->captures[i];
 	req.refresh_cookie = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, API_REFRESH_COOKIE);
-	req.user_id = r->user_id; /* authenticated by admit() */
+	req.user_id = r->user_id; /* authenticated and authorized by admit() */
+	req.token_id = r->token_id;
+	req.read_only = r->read_only;
 
 	if (route->flags & (API_BODY | API_OPTIONAL_BODY)) {
 		if (r->body.len == 0 && (route->flags & API_BODY)) {
@@ -299,8 +301,8 @@ static bool reserve(struct http_server *srv, struct request *r, size_t n)
 
 /*
  * Everything decided from the headers alone: the route, the rate limit of
- * API_PUBLIC routes, the token of API_AUTH ones, the body's size and room
- * for it. On refusal r->refused says why.
+ * API_PUBLIC routes, the token of API_AUTH ones and what it may do there
+ * (api_authorize), the body's size and room for it. On refusal r->refused says why.
  */
 static enum verr admit(struct http_server *srv, struct MHD_Connection *c, struct request *r,
                        const char *url, const char *method)
@@ -325,12 +327,15 @@ static enum verr admit(struct http_server *srv, struct MHD_Connection *c, struct
 			return verr_set(&r->refused, VERR_UNAUTHORIZED,
 			                "GET /metrics needs Authorization: Bearer <METRICS_TOKEN>");
 	}
-	if (route && (route->flags & API_AUTH)) {
+	if (route && (route->flags & (API_AUTH | API_ACCOUNT))) {
+		const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
 		struct api_req req = {.svc = srv->svc, .cfg = srv->cfg, .err = &r->refused};
-		if (api_authenticate(
-		        &req, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization")))
+		if (((route->flags & API_AUTH) && api_authenticate(&req, auth)) ||
+		    api_authorize(route, &req, auth))
 			return r->refused.code;
 		r->user_id = req.user_id;
+		r->token_id = req.token_id;
+		r->read_only = req.read_only;
 	}
 	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
 	unsigned long long announced = cl ? strtoull(cl, NULL, 10) : 0;

@@ -52,6 +52,8 @@ struct request {
 	char client[INET6_ADDRSTRLEN]; /* the client's address (see server.c) */
 	struct route_match m;          /* the route, known once the headers are in */
 	int64_t user_id;               /* authenticated with the headers, for API_AUTH routes */
+	int64_t token_id;              /* their personal access token, 0 for a login's */
+	bool read_only;                /* that token's scope is "read" */
 	struct verror refused;         /* set when admit() refused the request */
 	size_t limit;                  /* most body bytes this route takes */
 	size_t reserved;               /* bytes of BODY_BUFFER_BYTES held for the body */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/lane.h"
+#include "core/log.h"
 #include "core/mem.h"
 #include "core/ratelimit.h"
 #include "core/text.h"
@@ -266,18 +267,136 @@ enum verr auth_logout(struct svc *svc, int64_t user_id, const char *refresh_toke
 	return rc == VERR_NOT_FOUND ? verr_set(err, VERR_OK, NULL) : rc;
 }
 
-enum verr auth_authenticate(struct svc *svc, const char *token, int64_t *user_id,
+/* ------------------------------------------------------------ bearer tokens */
+
+static bool base64url_char(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '_';
+}
+
+bool auth_token_well_formed(const char *s, size_t n)
+{
+	size_t plen = sizeof(AUTH_TOKEN_PREFIX) - 1;
+	if (n != AUTH_TOKEN_LEN || memcmp(s, AUTH_TOKEN_PREFIX, plen) != 0)
+		return false;
+	for (size_t i = plen; i < n; i++)
+		if (!base64url_char(s[i]))
+			return false;
+	return true;
+}
+
+bool auth_token_is_pat(const char *s)
+{
+	return strncmp(s, AUTH_TOKEN_PREFIX, sizeof(AUTH_TOKEN_PREFIX) - 1) == 0;
+}
+
+/*
+ * A personal access token is looked up by its SHA-256. A fast hash is right
+ * here, unlike for passwords: the secret is 256 random bits, so there is no
+ * dictionary to try and nothing for bcrypt's cost to slow down, and a
+ * lookup by an exact hash needs a deterministic one. Nor does the lookup
+ * need a constant-time comparison: the database compares hashes, and how
+ * long it takes tells an attacker about hashes of secrets, which they
+ * cannot steer toward a valid one's without a preimage of SHA-256.
+ */
+static enum verr pat_authenticate(struct svc *svc, const char *token, struct auth_caller *out,
+                                  struct verror *err)
+{
+	static const char invalid_pat[] = "Invalid, expired or revoked personal access token";
+	char hash[SHA256_HEX_LEN];
+	struct api_token t;
+	int64_t now = time_now_ms();
+	if (!auth_token_well_formed(token, strlen(token)))
+		return verr_set(err, VERR_UNAUTHORIZED, invalid_pat);
+	sha256_hex(token, hash);
+	enum verr rc = store_api_token_find(svc->store, hash, now, &t, err);
+	if (rc == VERR_NOT_FOUND)
+		return verr_set(err, VERR_UNAUTHORIZED, invalid_pat);
+	if (rc)
+		return rc;
+	if (t.last_used_at <= now - AUTH_TOKEN_TOUCH_MS) {
+		/* Only a record for its owner: a failure to keep it must not fail the request. */
+		struct verror terr = {0};
+		if (store_api_token_touch(svc->store, t.id, now, AUTH_TOKEN_TOUCH_MS, &terr))
+			log_emit(LOG_WARNING, "api_token_touch_failed",
+			         json_pack("{s:I,s:s}", "token_id", (json_int_t)t.id, "detail",
+			                   verr_detail(&terr)));
+	}
+	*out = (struct auth_caller){.user_id = t.user_id, .token_id = t.id, .read_only = !t.write};
+	return VERR_OK;
+}
+
+enum verr auth_authenticate(struct svc *svc, const char *token, struct auth_caller *out,
                             struct verror *err)
 {
 	struct user u;
 	int64_t id;
+	memset(out, 0, sizeof(*out));
+	if (auth_token_is_pat(token))
+		return pat_authenticate(svc, token, out, err);
 	if (jwt_verify(svc->cfg->secret_key, token, time_now_ms() / 1000, &id))
 		return verr_set(err, VERR_UNAUTHORIZED, invalid_token);
 	enum verr rc = store_user_get(svc->store, id, &u, err);
 	if (rc == VERR_NOT_FOUND)
 		return verr_set(err, VERR_UNAUTHORIZED, invalid_token);
 	if (rc == VERR_OK)
-		*user_id = id;
+		out->user_id = id;
+	return rc;
+}
+
+enum verr auth_token_create(struct svc *svc, int64_t user_id, const char *name, bool write,
+                            int64_t expires_in_days, struct api_token *out, char **secret,
+                            struct verror *err)
+{
+	char hash[SHA256_HEX_LEN];
+	size_t n = strlen(name);
+	*secret = NULL;
+	if (n == 0 || n > STORE_API_TOKEN_NAME_MAX)
+		return verr_set(err, VERR_INVALID, "name: must be 1-%d bytes",
+		                STORE_API_TOKEN_NAME_MAX);
+	if (!text_utf8_valid(name, n) || text_has_control(name, false))
+		return verr_set(err, VERR_INVALID,
+		                "name: must be valid UTF-8 without control characters");
+	if (expires_in_days < 0 || expires_in_days > AUTH_TOKEN_DAYS_MAX)
+		return verr_set(err, VERR_INVALID,
+		                "expires_in_days: must be a whole number from 1 to %d, or left out "
+		                "for a token that never expires",
+		                AUTH_TOKEN_DAYS_MAX);
+	int64_t now = time_now_ms();
+	char *random = random_token(32);
+	char *token = xasprintf(AUTH_TOKEN_PREFIX "%s", random);
+	explicit_bzero(random, strlen(random));
+	free(random);
+	sha256_hex(token, hash);
+	enum verr rc = store_api_token_create(
+	    svc->store, user_id, name, write, hash,
+	    expires_in_days ? now + expires_in_days * 86400000 : 0, now, AUTH_TOKENS_MAX, out, err);
+	if (rc) {
+		explicit_bzero(token, strlen(token));
+		free(token);
+		return rc == VERR_NOT_FOUND ? verr_set(err, VERR_UNAUTHORIZED, invalid_token) : rc;
+	}
+	*secret = token;
+	log_emit(LOG_INFO, "api_token_created",
+	         json_pack("{s:I,s:I,s:s}", "user_id", (json_int_t)user_id, "token_id",
+	                   (json_int_t)out->id, "scope", write ? "write" : "read"));
+	return VERR_OK;
+}
+
+enum verr auth_token_list(struct svc *svc, int64_t user_id, struct api_token **out, size_t *n,
+                          struct verror *err)
+{
+	return store_api_token_list(svc->store, user_id, out, n, err);
+}
+
+enum verr auth_token_revoke(struct svc *svc, int64_t user_id, int64_t id, struct verror *err)
+{
+	enum verr rc = store_api_token_delete(svc->store, user_id, id, err);
+	if (rc == VERR_OK)
+		log_emit(LOG_INFO, "api_token_revoked",
+		         json_pack("{s:I,s:I}", "user_id", (json_int_t)user_id, "token_id",
+		                   (json_int_t)id));
 	return rc;
 }
 

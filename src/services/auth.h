@@ -40,13 +40,61 @@ enum verr auth_refresh(struct svc *svc, const char *refresh_token, struct auth_t
 enum verr auth_logout(struct svc *svc, int64_t user_id, const char *refresh_token,
                       struct verror *err);
 
-/* Checks a bearer token and that its user still exists; sets *user_id. */
-enum verr auth_authenticate(struct svc *svc, const char *token, int64_t *user_id,
+/* Who a bearer token speaks for. */
+struct auth_caller {
+	int64_t user_id;
+	int64_t token_id; /* the personal access token's id; 0 for a login's access token */
+	bool read_only;   /* a personal access token of scope "read" */
+};
+
+/*
+ * Checks a bearer token: a login's access token (a JWT whose user still
+ * exists) or a personal access token (vault_pat_..., unexpired and not
+ * revoked). VERR_UNAUTHORIZED otherwise; fills *out.
+ */
+enum verr auth_authenticate(struct svc *svc, const char *token, struct auth_caller *out,
                             struct verror *err);
+
+/*
+ * Personal access tokens: AUTH_TOKEN_PREFIX then AUTH_TOKEN_SECRET_LEN
+ * characters of base64url, 32 bytes of OS randomness, so a secret scanner
+ * can tell a leaked one by its prefix. Only their SHA-256 is stored.
+ */
+#define AUTH_TOKEN_PREFIX     "vault_pat_"
+#define AUTH_TOKEN_SECRET_LEN 43
+#define AUTH_TOKEN_LEN        (sizeof(AUTH_TOKEN_PREFIX) - 1 + AUTH_TOKEN_SECRET_LEN)
+#define AUTH_TOKENS_MAX       50   /* per user */
+#define AUTH_TOKEN_DAYS_MAX   3650 /* expires_in_days */
+/* last_used_at moves at most this often, so a busy token is not a write per request. */
+#define AUTH_TOKEN_TOUCH_MS 60000
+
+/* Whether the n bytes at s have the form of a personal access token (not whether it is valid). */
+bool auth_token_well_formed(const char *s, size_t n);
+
+/* Whether a bearer token is meant as a personal access token (has the prefix). */
+bool auth_token_is_pat(const char *s);
+
+/*
+ * Creates a personal access token for user_id: name 1-100 bytes of UTF-8
+ * without control characters, expires_in_days 0 (never) or 1 to
+ * AUTH_TOKEN_DAYS_MAX. VERR_INVALID on bad input, VERR_FORBIDDEN past
+ * AUTH_TOKENS_MAX. *secret is the token, which exists nowhere else: caller
+ * shows it once, then wipes and frees it.
+ */
+enum verr auth_token_create(struct svc *svc, int64_t user_id, const char *name, bool write,
+                            int64_t expires_in_days, struct api_token *out, char **secret,
+                            struct verror *err);
+
+/* The user's tokens, oldest first; caller frees *out. */
+enum verr auth_token_list(struct svc *svc, int64_t user_id, struct api_token **out, size_t *n,
+                          struct verror *err);
+
+/* Revokes (deletes) one of the user's tokens at once; VERR_NOT_FOUND if not theirs. */
+enum verr auth_token_revoke(struct svc *svc, int64_t user_id, int64_t id, struct verror *err);
 
 enum verr auth_user_get(struct svc *svc, int64_t user_id, struct user *out, struct verror *err);
 
-/* Deletes the account with all its notes and tokens. */
+/* Deletes the account with all its notes and tokens, personal access tokens included. */
 enum verr auth_user_delete(struct svc *svc, int64_t user_id, struct verror *err);
 
 /* Every user, by id; caller frees *out. */

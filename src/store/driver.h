@@ -49,6 +49,13 @@ enum query {
 	Q_TOKEN_FAMILY_OF,
 	Q_TOKEN_REVOKE_FAMILY,
 	Q_TOKEN_REVOKE_ALL,
+	Q_API_TOKENS_EXPIRED,
+	Q_API_TOKEN_COUNT,
+	Q_API_TOKEN_INSERT,
+	Q_API_TOKEN_LIST,
+	Q_API_TOKEN_DELETE,
+	Q_API_TOKEN_FIND,
+	Q_API_TOKEN_TOUCH,
 	Q_NOTE_INSERT,
 	Q_NOTE_GET,
 	Q_NOTE_UPDATE,
@@ -89,6 +96,9 @@ enum query {
 	Q_PHRASE_TAGGED,
 	Q__SHARED /* drivers number their own statements from here */
 };
+
+/* The columns of an api_tokens row, as store.c reads them (the same on both databases). */
+#define API_TOKEN_COLUMNS "id, user_id, name, scope, created_at, last_used_at, expires_at"
 
 /* What a driver's database does that the repository must do itself elsewhere. */
 enum db_caps {

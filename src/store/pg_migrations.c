@@ -321,11 +321,34 @@ static const char keyword_bm25_down[] = USAGE_FUNCTION_V4
     "  FOR EACH ROW EXECUTE FUNCTION vault_notes_usage();\n"
     "ALTER TABLE users DROP COLUMN keyword_length;\n";
 
+/*
+ * 6 api_tokens: personal access tokens. Only the SHA-256 of a token is
+ * kept; token_hash is UNIQUE, which is the index every authenticated
+ * request looks a token up by. api_tokens_user serves a user's list, the
+ * count against the per-user limit and the cascade from users, so deleting
+ * an account revokes its tokens. expires_at NULL: never expires.
+ */
+static const char api_tokens_up[] =
+    "CREATE TABLE api_tokens (\n"
+    "  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n"
+    "  user_id bigint NOT NULL REFERENCES users(id) ON DELETE CASCADE,\n"
+    "  name text NOT NULL,\n"
+    "  scope text NOT NULL CHECK (scope IN ('read', 'write')),\n"
+    "  token_hash text NOT NULL UNIQUE,\n"
+    "  created_at bigint NOT NULL,\n"
+    "  last_used_at bigint,\n"
+    "  expires_at bigint\n"
+    ");\n"
+    "CREATE INDEX api_tokens_user ON api_tokens (user_id);\n";
+
+static const char api_tokens_down[] = "DROP TABLE api_tokens;\n";
+
 const struct migration pg_migrations[] = {
     {1, "init", init_up, init_down},
     {2, "search", search_up, search_down},
     {3, "keyword_per_user", keyword_per_user_up, keyword_per_user_down},
     {4, "usage", usage_up, usage_down},
     {5, "keyword_bm25", keyword_bm25_up, keyword_bm25_down},
+    {6, "api_tokens", api_tokens_up, api_tokens_down},
     {0, NULL, NULL, NULL},
 };

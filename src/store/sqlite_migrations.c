@@ -260,11 +260,34 @@ static const char vector_version_up[] =
 static const char vector_version_down[] = "DROP INDEX chunks_vector_version;\n"
                                           "ALTER TABLE chunks DROP COLUMN vector_version;\n";
 
+/*
+ * 6 api_tokens: personal access tokens. Only the SHA-256 of a token is
+ * kept; token_hash is UNIQUE, which is the index every authenticated
+ * request looks a token up by. api_tokens_user serves a user's list, the
+ * count against the per-user limit and the cascade from users, so deleting
+ * an account revokes its tokens. expires_at NULL: never expires.
+ */
+static const char api_tokens_up[] =
+    "CREATE TABLE api_tokens (\n"
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,\n"
+    "  name TEXT NOT NULL,\n"
+    "  scope TEXT NOT NULL CHECK (scope IN ('read', 'write')),\n"
+    "  token_hash TEXT NOT NULL UNIQUE,\n"
+    "  created_at INTEGER NOT NULL,\n"
+    "  last_used_at INTEGER,\n"
+    "  expires_at INTEGER\n"
+    ");\n"
+    "CREATE INDEX api_tokens_user ON api_tokens(user_id);\n";
+
+static const char api_tokens_down[] = "DROP TABLE api_tokens;\n";
+
 const struct migration sqlite_migrations[] = {
     {1, "init", init_up, init_down},
     {2, "search", search_up, search_down},
     {3, "keyword_per_user", keyword_per_user_up, keyword_per_user_down},
     {4, "usage", usage_up, usage_down},
     {5, "vector_version", vector_version_up, vector_version_down},
+    {6, "api_tokens", api_tokens_up, api_tokens_down},
     {0, NULL, NULL, NULL},
 };

@@ -664,3 +664,180 @@ enum verr store_token_revoke_all(struct store *s, int64_t user_id, int64_t now, 
 	s->drv->conn_put(s, c);
 	return rc;
 }
+
+/* ---------------------------------------------------------------- personal access tokens */
+
+static enum verr read_api_token(struct stmt *st, struct api_token *t, struct verror *err)
+{
+	size_t name_len;
+	const char *name = st->conn->drv->col_text(st, 2, &name_len);
+
+	memset(t, 0, sizeof(*t));
+	t->id = col_i64(st, 0);
+	t->user_id = col_i64(st, 1);
+	if (name_len > STORE_API_TOKEN_NAME_MAX)
+		return verr_set(err, VERR_INTERNAL, "api token %" PRId64 " has a malformed row",
+		                t->id);
+	memcpy(t->name, name, name_len);
+	t->write = strcmp(col_text(st, 3), "write") == 0;
+	t->created_at = col_i64(st, 4);
+	t->last_used_at = col_null(st, 5) ? 0 : col_i64(st, 5);
+	t->expires_at = col_null(st, 6) ? 0 : col_i64(st, 6);
+	return VERR_OK;
+}
+
+enum verr store_api_token_create(struct store *s, int64_t user_id, const char *name, bool write,
+                                 const char *token_hash, int64_t expires_at, int64_t now,
+                                 int64_t max_tokens, struct api_token *out, struct verror *err)
+{
+	struct conn *c = NULL;
+	struct stmt *st;
+	int tries = 0;
+	bool row;
+	enum verr rc;
+
+	memset(out, 0, sizeof(*out));
+	if (strlen(name) > STORE_API_TOKEN_NAME_MAX)
+		return verr_set(err, VERR_INVALID, "name longer than %d bytes",
+		                STORE_API_TOKEN_NAME_MAX);
+	if ((rc = s->drv->conn_get(s, true, &c, err)))
+		goto out;
+retry:
+	/* The user's row, locked where the database locks rows: two creations at
+	 * once take turns, so neither slips past the limit. */
+	if ((rc = db_run(c, Q_BEGIN_WRITE, err)) ||
+	    (rc = s->drv->prepare(c, Q_USAGE_LOCK, &st, err)))
+		goto out;
+	bind_i64(st, 1, user_id);
+	if ((rc = db_expect_row(st, "no such user", err)) ||
+	    (rc = s->drv->prepare(c, Q_API_TOKENS_EXPIRED, &st, err)))
+		goto out;
+	bind_i64(st, 1, user_id);
+	bind_i64(st, 2, now);
+	if ((rc = db_finish(st, err)) || (rc = s->drv->prepare(c, Q_API_TOKEN_COUNT, &st, err)))
+		goto out;
+	bind_i64(st, 1, user_id);
+	if ((rc = step(st, &row, err)))
+		goto out;
+	int64_t count = row ? col_i64(st, 0) : 0;
+	reset(st);
+	if (count >= max_tokens) {
+		rc = verr_set(err, VERR_FORBIDDEN,
+		              "You have %" PRId64 " tokens, the most allowed: revoke one first",
+		              count);
+		goto out;
+	}
+	if ((rc = s->drv->prepare(c, Q_API_TOKEN_INSERT, &st, err)))
+		goto out;
+	bind_i64(st, 1, user_id);
+	bind_text(st, 2, name);
+	bind_text(st, 3, write ? "write" : "read");
+	bind_text(st, 4, token_hash);
+	bind_i64(st, 5, now);
+	if (expires_at)
+		bind_i64(st, 6, expires_at);
+	else
+		s->drv->bind_null(st, 6);
+	if ((rc = step(st, &row, err)))
+		goto out;
+	out->id = row ? col_i64(st, 0) : 0;
+	if ((rc = db_finish(st, err)) || (rc = db_run(c, Q_COMMIT, err)))
+		goto out;
+	out->user_id = user_id;
+	strcpy(out->name, name);
+	out->write = write;
+	out->created_at = now;
+	out->expires_at = expires_at;
+out:
+	if (db_again(s, c, rc, &tries))
+		goto retry;
+	s->drv->conn_put(s, c);
+	return rc;
+}
+
+enum verr store_api_token_list(struct store *s, int64_t user_id, struct api_token **out, size_t *n,
+                               struct verror *err)
+{
+	struct conn *c = NULL;
+	struct api_token *list = NULL;
+	size_t len = 0, cap = 0;
+	struct stmt *st;
+	bool row;
+	enum verr rc;
+
+	*out = NULL;
+	*n = 0;
+	if ((rc = db_get(s, false, &c, Q_API_TOKEN_LIST, &st, err)))
+		goto out;
+	bind_i64(st, 1, user_id);
+	while ((rc = step(st, &row, err)) == VERR_OK && row) {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 8;
+			list = xrealloc(list, cap * sizeof(*list));
+		}
+		if ((rc = read_api_token(st, &list[len], err)))
+			goto out;
+		len++;
+	}
+	if (rc)
+		goto out;
+	*out = list;
+	*n = len;
+	list = NULL;
+out:
+	s->drv->conn_put(s, c);
+	free(list);
+	return rc;
+}
+
+enum verr store_api_token_delete(struct store *s, int64_t user_id, int64_t id, struct verror *err)
+{
+	struct conn *c = NULL;
+	struct stmt *st;
+	enum verr rc = db_get(s, true, &c, Q_API_TOKEN_DELETE, &st, err);
+	if (rc == VERR_OK) {
+		bind_i64(st, 1, id);
+		bind_i64(st, 2, user_id);
+		rc = db_expect_row(st, "No such token", err);
+	}
+	s->drv->conn_put(s, c);
+	return rc;
+}
+
+enum verr store_api_token_find(struct store *s, const char *token_hash, int64_t now,
+                               struct api_token *out, struct verror *err)
+{
+	struct conn *c = NULL;
+	struct stmt *st;
+	bool row;
+	enum verr rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = db_get(s, false, &c, Q_API_TOKEN_FIND, &st, err)))
+		goto out;
+	bind_text(st, 1, token_hash);
+	bind_i64(st, 2, now);
+	if ((rc = step(st, &row, err)))
+		goto out;
+	rc = row ? read_api_token(st, out, err) : verr_set(err, VERR_NOT_FOUND, "no such token");
+	reset(st);
+out:
+	s->drv->conn_put(s, c);
+	return rc;
+}
+
+enum verr store_api_token_touch(struct store *s, int64_t id, int64_t now, int64_t every_ms,
+                                struct verror *err)
+{
+	struct conn *c = NULL;
+	struct stmt *st;
+	enum verr rc = db_get(s, true, &c, Q_API_TOKEN_TOUCH, &st, err);
+	if (rc == VERR_OK) {
+		bind_i64(st, 1, id);
+		bind_i64(st, 2, now);
+		bind_i64(st, 3, now - every_ms);
+		rc = db_finish(st, err);
+	}
+	s->drv->conn_put(s, c);
+	return rc;
+}

@@ -191,7 +191,7 @@ enum verr store_user_get_by_email(struct store *s, const char *email, struct use
                                   struct verror *err);
 /* All users by id; caller frees *out with free(). */
 enum verr store_user_list(struct store *s, struct user **out, size_t *n, struct verror *err);
-/* Deletes the user with all their notes, tags and refresh tokens. */
+/* Deletes the user with all their notes, tags, refresh and access tokens. */
 enum verr store_user_delete(struct store *s, int64_t id, struct verror *err);
 
 /*
@@ -219,6 +219,43 @@ enum verr store_token_rotate(struct store *s, const char *old_hash, const char *
 enum verr store_token_revoke_family(struct store *s, int64_t user_id, const char *token_hash,
                                     int64_t now, struct verror *err);
 enum verr store_token_revoke_all(struct store *s, int64_t user_id, int64_t now, struct verror *err);
+
+/*
+ * Personal access tokens (api_tokens), kept only as hashes (hex SHA-256 of
+ * the secret). expires_at and last_used_at are 0 for "never".
+ *
+ * api_token_create, in one write transaction that makes the user's writes
+ * take turns: deletes the user's expired tokens, then refuses with
+ * VERR_FORBIDDEN if max_tokens remain, else inserts and fills *out. An
+ * unknown user is VERR_NOT_FOUND. api_token_delete is VERR_NOT_FOUND for
+ * a token that is not the user's. api_token_find gives the unexpired token
+ * with that hash, else VERR_NOT_FOUND. api_token_touch sets last_used_at to
+ * now unless it is already after now - every_ms, so a busy token costs one
+ * write a period, not one a request.
+ */
+#define STORE_API_TOKEN_NAME_MAX 100 /* bytes */
+
+struct api_token {
+	int64_t id;
+	int64_t user_id;
+	char name[STORE_API_TOKEN_NAME_MAX + 1];
+	bool write; /* scope "write", else "read" */
+	int64_t created_at;
+	int64_t last_used_at;
+	int64_t expires_at;
+};
+
+enum verr store_api_token_create(struct store *s, int64_t user_id, const char *name, bool write,
+                                 const char *token_hash, int64_t expires_at, int64_t now,
+                                 int64_t max_tokens, struct api_token *out, struct verror *err);
+/* The user's tokens, oldest first; caller frees *out with free(). */
+enum verr store_api_token_list(struct store *s, int64_t user_id, struct api_token **out, size_t *n,
+                               struct verror *err);
+enum verr store_api_token_delete(struct store *s, int64_t user_id, int64_t id, struct verror *err);
+enum verr store_api_token_find(struct store *s, const char *token_hash, int64_t now,
+                               struct api_token *out, struct verror *err);
+enum verr store_api_token_touch(struct store *s, int64_t id, int64_t now, int64_t every_ms,
+                                struct verror *err);
 
 /*
  * Notes. Every call is scoped to user_id: another user's note is

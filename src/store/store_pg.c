@@ -213,6 +213,23 @@ static const char *const query_sql[PQ__COUNT] = {
     [Q_TOKEN_REVOKE_ALL] = "UPDATE refresh_tokens SET revoked_at = $1::bigint "
                            "WHERE user_id = $2::bigint AND revoked_at IS NULL",
 
+    [Q_API_TOKENS_EXPIRED] = "DELETE FROM api_tokens WHERE user_id = $1::bigint "
+                             "AND expires_at <= $2::bigint",
+    [Q_API_TOKEN_COUNT] = "SELECT count(*) FROM api_tokens WHERE user_id = $1::bigint",
+    [Q_API_TOKEN_INSERT] = "INSERT INTO api_tokens "
+                           "(user_id, name, scope, token_hash, created_at, expires_at) "
+                           "VALUES ($1::bigint, $2::text, $3::text, $4::text, $5::bigint, "
+                           "$6::bigint) RETURNING id",
+    [Q_API_TOKEN_LIST] = "SELECT " API_TOKEN_COLUMNS " FROM api_tokens "
+                         "WHERE user_id = $1::bigint ORDER BY id",
+    [Q_API_TOKEN_DELETE] = "DELETE FROM api_tokens WHERE id = $1::bigint "
+                           "AND user_id = $2::bigint RETURNING id",
+    [Q_API_TOKEN_FIND] = "SELECT " API_TOKEN_COLUMNS " FROM api_tokens "
+                         "WHERE token_hash = $1::text "
+                         "AND (expires_at IS NULL OR expires_at > $2::bigint)",
+    [Q_API_TOKEN_TOUCH] = "UPDATE api_tokens SET last_used_at = $2::bigint WHERE id = $1::bigint "
+                          "AND (last_used_at IS NULL OR last_used_at <= $3::bigint)",
+
     [Q_NOTE_INSERT] = "INSERT INTO notes (user_id, title, content, tags, created_at, updated_at) "
                       "VALUES ($1::bigint, $2::text, $3::text, $5::text[], $4::bigint, "
                       "$4::bigint) RETURNING id",

@@ -125,6 +125,19 @@ static const char *const query_sql[SQ__COUNT] = {
     [Q_TOKEN_REVOKE_ALL] = "UPDATE refresh_tokens SET revoked_at = ?1 "
                            "WHERE user_id = ?2 AND revoked_at IS NULL",
 
+    [Q_API_TOKENS_EXPIRED] = "DELETE FROM api_tokens WHERE user_id = ?1 AND expires_at <= ?2",
+    [Q_API_TOKEN_COUNT] = "SELECT count(*) FROM api_tokens WHERE user_id = ?1",
+    [Q_API_TOKEN_INSERT] = "INSERT INTO api_tokens "
+                           "(user_id, name, scope, token_hash, created_at, expires_at) "
+                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+    [Q_API_TOKEN_LIST] = "SELECT " API_TOKEN_COLUMNS " FROM api_tokens WHERE user_id = ?1 "
+                         "ORDER BY id",
+    [Q_API_TOKEN_DELETE] = "DELETE FROM api_tokens WHERE id = ?1 AND user_id = ?2 RETURNING id",
+    [Q_API_TOKEN_FIND] = "SELECT " API_TOKEN_COLUMNS " FROM api_tokens WHERE token_hash = ?1 "
+                         "AND (expires_at IS NULL OR expires_at > ?2)",
+    [Q_API_TOKEN_TOUCH] = "UPDATE api_tokens SET last_used_at = ?2 WHERE id = ?1 "
+                          "AND (last_used_at IS NULL OR last_used_at <= ?3)",
+
     [Q_NOTE_INSERT] = "INSERT INTO notes (user_id, title, content, created_at, updated_at) "
                       "VALUES (?1, ?2, ?3, ?4, ?4) RETURNING id",
     [Q_NOTE_GET] = "SELECT " NOTE_COLUMNS " FROM notes WHERE id = ?1 AND user_id = ?2",

@@ -1,7 +1,8 @@
 // mcp.test.mjs - `vault mcp` driven by the official MCP TypeScript SDK client
 // over stdio: initialise, list tools (all six; the four that read for --read-only), call
 // each one against a real server's database and the fake AI, read a note as
-// a resource, and get the API's own error messages back as tool errors.
+// a resource, and get the API's own error messages back as tool errors. Personal
+// access tokens over both transports: a read token gets the reading tools only.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -20,11 +21,11 @@ async function api(method, path, body, token) {
   return { status: res.status, json: res.status === 204 ? null : await res.json() };
 }
 
-async function connect(args = []) {
+async function connect(args = ['--user', email], env = {}) {
   const transport = new StdioClientTransport({
     command: VAULT_BIN,
-    args: ['mcp', '--user', email, ...args],
-    env: vault.env,
+    args: ['mcp', ...args],
+    env: { ...vault.env, ...env },
     cwd: vault.dir,
     stderr: 'ignore',
   });
@@ -112,7 +113,7 @@ test('tools: list, call each, errors as tool errors', async () => {
 });
 
 test('read-only: reading tools only, writes refused', async () => {
-  const client = await connect(['--read-only']);
+  const client = await connect(['--user', email, '--read-only']);
   try {
     const { tools } = await client.listTools();
     assert.deepEqual(tools.map((t) => t.name).sort(), ['ask', 'get_note', 'list_notes', 'search_notes']);
@@ -153,4 +154,63 @@ test('Streamable HTTP at /mcp: the bearer token is the caller', async () => {
     body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
   });
   assert.equal(res.status, 401);
+});
+
+// A personal access token of scope, made through the API with a login's token.
+async function patFor(scope) {
+  const login = await api('POST', '/api/v1/auth/login', { email, password: 'agent-password-1' });
+  const made = await api('POST', '/api/v1/tokens', { name: `agent ${scope}`, scope }, login.json.access_token);
+  assert.equal(made.status, 201);
+  return made.json.token;
+}
+
+test('a revoked VAULT_TOKEN stops the agent at once', async () => {
+  const login = await api('POST', '/api/v1/auth/login', { email, password: 'agent-password-1' });
+  const made = await api('POST', '/api/v1/tokens', { name: 'to revoke', scope: 'write' }, login.json.access_token);
+  const client = await connect([], { VAULT_TOKEN: made.json.token });
+  try {
+    assert.equal((await client.listTools()).tools.length, 6);
+    assert.equal((await api('DELETE', `/api/v1/tokens/${made.json.id}`, undefined, login.json.access_token)).status, 204);
+    await assert.rejects(client.callTool({ name: 'list_notes', arguments: {} }), /revoked/);
+  } finally {
+    await client.close();
+  }
+});
+
+test('personal access tokens: VAULT_TOKEN over stdio, bearer over HTTP, read tokens read only', async () => {
+  const { StreamableHTTPClientTransport } = await import('@modelcontextprotocol/sdk/client/streamableHttp.js');
+  const read = await patFor('read');
+  const write = await patFor('write');
+  const overHttp = async (token) => {
+    const client = new Client({ name: 'vault-e2e-pat', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(vault.base + '/mcp'), {
+      requestInit: { headers: { authorization: `Bearer ${token}` } },
+    }));
+    return client;
+  };
+  const readers = ['ask', 'get_note', 'list_notes', 'search_notes'];
+  for (const client of [await connect([], { VAULT_TOKEN: read }), await overHttp(read)]) {
+    try {
+      const { tools } = await client.listTools();
+      assert.deepEqual(tools.map((t) => t.name).sort(), readers);
+      const refused = await client.callTool({ name: 'create_note', arguments: { title: 'By a reader' } });
+      assert.equal(refused.isError, true);
+      assert.match(refused.content[0].text, /read-only/);
+      const list = await client.callTool({ name: 'list_notes', arguments: {} });
+      assert.equal(list.isError, false);
+      assert.ok(list.structuredContent.items.every((n) => n.title !== 'By a reader'));
+    } finally {
+      await client.close();
+    }
+  }
+  for (const client of [await connect([], { VAULT_TOKEN: write }), await overHttp(write)]) {
+    try {
+      const { tools } = await client.listTools();
+      assert.equal(tools.length, 6);
+      const made = await client.callTool({ name: 'create_note', arguments: { title: 'By a writer' } });
+      assert.equal(made.isError, false, made.content[0].text);
+    } finally {
+      await client.close();
+    }
+  }
 });

@@ -129,7 +129,7 @@ static void open_migrated(const struct store_opts *opts)
 	int applied = -1;
 	cr_assert_eq(store_open(url, opts ? opts : &def, &db, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(store_migrate_up(db, -1, &applied, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(applied, 5);
+	cr_assert_eq(applied, 6);
 }
 
 static int64_t make_user(const char *email)
@@ -241,7 +241,7 @@ Test(store_pg, migrate_up_down_up_and_status)
 	need_pg();
 	cr_assert_eq(store_open(url, &opts, &db, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(store_migrate_status(db, &mi, &n, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(n, 5);
+	cr_assert_eq(n, 6);
 	cr_assert_eq(mi[0].version, 1);
 	cr_assert_str_eq(mi[0].name, "init");
 	cr_assert_eq(mi[0].applied_at, 0);
@@ -257,7 +257,7 @@ Test(store_pg, migrate_up_down_up_and_status)
 	free(mi);
 
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(steps, 5);
+	cr_assert_eq(steps, 6);
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(steps, 0, "up at the latest version must do nothing");
 	cr_assert_eq(query_int("SELECT count(*) FROM pg_tables WHERE schemaname = '%s' AND "
@@ -275,7 +275,16 @@ Test(store_pg, migrate_up_down_up_and_status)
 	free(mi);
 	cr_assert_eq(store_user_create(db, "a@x.org", "h", 1, &u, &err), VERR_OK, "%s", err.detail);
 
-	/* One step down reverts keyword_bm25 only: the usage trigger stays. */
+	/* One step down reverts api_tokens only. */
+	cr_assert_eq(store_migrate_down(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(steps, 1);
+	cr_assert_eq(query_int("SELECT count(*) FROM pg_tables WHERE schemaname = '%s' AND "
+	                       "tablename = 'api_tokens'",
+	                       schema),
+	             0);
+	cr_assert_eq(query_int("SELECT count(*) FROM users"), 1);
+
+	/* The next reverts keyword_bm25 only: the usage trigger stays. */
 	cr_assert_eq(store_migrate_down(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(steps, 1);
 	cr_assert_eq(query_int("SELECT count(*) FROM information_schema.columns WHERE "
@@ -343,13 +352,13 @@ Test(store_pg, migrate_up_down_up_and_status)
 
 	/* Up again: the prepared statements must find the new tables; ids start over. */
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(steps, 5);
+	cr_assert_eq(steps, 6);
 	cr_assert_eq(store_user_create(db, "a@x.org", "h", 1, &u, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(u.id, 1);
 	verr_clear(&err);
 	cr_assert_eq(store_schema_check(db, &err), VERR_OK, "%s", err.detail);
 
-	cr_assert_eq(store_migrate_up(db, 6, &steps, &err), VERR_INVALID);
+	cr_assert_eq(store_migrate_up(db, 7, &steps, &err), VERR_INVALID);
 	cr_assert_eq(store_migrate_down(db, -2, &steps, &err), VERR_INVALID);
 }
 
@@ -363,7 +372,7 @@ Test(store_pg, schema_check_version_and_dimension)
 	need_pg();
 	cr_assert_eq(store_open(url, &opts, &db, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(store_schema_check(db, &err), VERR_UNAVAILABLE);
-	cr_assert(strstr(err.detail, "version 0, expected 5") != NULL, "%s", err.detail);
+	cr_assert(strstr(err.detail, "version 0, expected 6") != NULL, "%s", err.detail);
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
 	verr_clear(&err);
 	cr_assert_eq(store_schema_check(db, &err), VERR_OK, "%s", err.detail);
@@ -408,8 +417,8 @@ Test(store_pg, concurrent_migrations_apply_each_step_once)
 		cr_assert_geq(applied[i], 0, "racer %d failed", i);
 		total += applied[i];
 	}
-	cr_assert_eq(total, 5);
-	cr_assert_eq(query_int("SELECT count(*) FROM schema_migrations"), 5);
+	cr_assert_eq(total, 6);
+	cr_assert_eq(query_int("SELECT count(*) FROM schema_migrations"), 6);
 }
 
 /* ---------------------------------------------------------------- users, notes */

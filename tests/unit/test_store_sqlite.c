@@ -78,7 +78,7 @@ static void open_migrated(const struct store_opts *opts)
 	int applied = -1;
 	cr_assert_eq(open_at("vault.db", opts, &db, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(store_migrate_up(db, -1, &applied, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(applied, 5);
+	cr_assert_eq(applied, 6);
 }
 
 static int64_t make_user(const char *email)
@@ -243,7 +243,7 @@ Test(store_sqlite, migrate_up_down_up_and_status)
 	cr_assert_eq(open_at("vault.db", NULL, &db, &err), VERR_OK, "%s", err.detail);
 
 	cr_assert_eq(store_migrate_status(db, &mi, &n, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(n, 5);
+	cr_assert_eq(n, 6);
 	cr_assert_eq(mi[0].version, 1);
 	cr_assert_str_eq(mi[0].name, "init");
 	cr_assert_eq(mi[0].applied_at, 0);
@@ -260,19 +260,26 @@ Test(store_sqlite, migrate_up_down_up_and_status)
 	free(mi);
 
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(steps, 5);
+	cr_assert_eq(steps, 6);
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(steps, 0, "up at the latest version must do nothing");
 
 	cr_assert_eq(store_migrate_status(db, &mi, &n, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(n, 5);
+	cr_assert_eq(n, 6);
 	cr_assert_gt(mi[0].applied_at, 0);
 	cr_assert_gt(mi[1].applied_at, 0);
 	cr_assert_gt(mi[2].applied_at, 0);
 	free(mi);
 	cr_assert_eq(store_user_create(db, "a@x.org", "h", 1, &u, &err), VERR_OK, "%s", err.detail);
 
-	/* One step down reverts vector_version only, the next usage, keyword_per_user, search. */
+	/* One step down reverts api_tokens only. */
+	cr_assert_eq(store_migrate_down(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(steps, 1);
+	cr_assert_eq(query_int("SELECT COUNT(*) FROM sqlite_master WHERE name LIKE 'api_tokens%'"),
+	             0);
+	cr_assert_eq(query_int("SELECT COUNT(*) FROM users"), 1);
+
+	/* The next reverts vector_version only, then usage, keyword_per_user, search. */
 	cr_assert_eq(query_int("SELECT COUNT(*) FROM pragma_table_info('chunks') "
 	                       "WHERE name = 'vector_version'"),
 	             1);
@@ -333,7 +340,7 @@ Test(store_sqlite, migrate_up_down_up_and_status)
 	cr_assert_eq(store_migrate_up(db, 0, &steps, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(steps, 0);
 
-	cr_assert_eq(store_migrate_up(db, 6, &steps, &err), VERR_INVALID);
+	cr_assert_eq(store_migrate_up(db, 7, &steps, &err), VERR_INVALID);
 	cr_assert_eq(store_migrate_up(db, -2, &steps, &err), VERR_INVALID);
 	cr_assert_eq(store_migrate_down(db, -2, &steps, &err), VERR_INVALID);
 }
@@ -345,7 +352,7 @@ Test(store_sqlite, schema_check_behind_current_ahead)
 
 	cr_assert_eq(open_at("vault.db", NULL, &db, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(store_schema_check(db, &err), VERR_UNAVAILABLE);
-	cr_assert(strstr(err.detail, "version 0, expected 5") != NULL, "%s", err.detail);
+	cr_assert(strstr(err.detail, "version 0, expected 6") != NULL, "%s", err.detail);
 	cr_assert(strstr(err.detail, "vault migrate up") != NULL, "%s", err.detail);
 
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
@@ -1323,7 +1330,7 @@ Test(store_sqlite, migrate_search_backfills_and_reverts)
 	             0);
 	exec_raw("DELETE FROM notes WHERE id = 1"); /* no trigger left to fire */
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(steps, 4);
+	cr_assert_eq(steps, 5);
 	cr_assert_eq(query_int("SELECT COUNT(*) FROM notes_fts"), 1);
 	cr_assert_eq(query_int("SELECT docs FROM keyword_stats WHERE user_id = 1"), 1);
 	const char *texts[] = {"one"};

@@ -4,6 +4,7 @@
 //   #/            the list and a welcome
 //   #/note/ID     a note, rendered     #/note/ID/edit  editing it
 //   #/new         a new note           #/ask           ask a question
+//   #/settings    personal access tokens
 // Search results replace the main pane while the search box has text.
 
 import * as api from './api.js';
@@ -491,6 +492,150 @@ function showAsk() {
   input.focus();
 }
 
+/* ------------------------------------------------------------ settings */
+
+const EXPIRIES = [
+  ['30', '30 days'],
+  ['90', '90 days'],
+  ['365', 'A year'],
+  ['7', '7 days'],
+  ['', 'Never'],
+];
+
+// Copies the token; where the clipboard is refused, selects it for the person to copy.
+async function copyToken(input, status) {
+  try {
+    await navigator.clipboard.writeText(input.value);
+    status.textContent = 'Copied.';
+  } catch {
+    input.select();
+    status.textContent = 'Selected: press Ctrl+C (⌘C) to copy.';
+  }
+}
+
+function tokenRow(t, view, reload) {
+  const revoke = h('button', { type: 'button', class: 'danger', 'aria-label': `Revoke ${t.name}` }, 'Revoke');
+  revoke.addEventListener('click', async () => {
+    if (!confirm(`Revoke the token “${t.name}”? Whatever uses it stops working at once.`)) return;
+    revoke.disabled = true;
+    try {
+      await api.call('DELETE', `/api/v1/tokens/${t.id}`);
+    } catch (e) {
+      if (view === state.view) alert(e.message);
+    }
+    reload();
+  });
+  const expired = t.expires_at && new Date(t.expires_at) <= new Date();
+  return h(
+    'tr',
+    { 'data-token-id': t.id },
+    h('th', { scope: 'row' }, t.name),
+    h('td', null, t.scope === 'write' ? 'Read and write' : 'Read only'),
+    h('td', null, when(t.created_at)),
+    h('td', null, t.last_used_at ? when(t.last_used_at) : 'Never'),
+    h('td', null, t.expires_at ? [expired ? 'Expired ' : '', when(t.expires_at)] : 'Never'),
+    h('td', null, revoke),
+  );
+}
+
+function showSettings() {
+  const list = h('div', { id: 'token-list', 'aria-live': 'polite' });
+  const created = h('div', { id: 'token-created', class: 'created', hidden: true });
+  const name = h('input', { id: 'token-name', type: 'text', required: true, maxlength: 100, autocomplete: 'off', placeholder: 'e.g. Claude Desktop on my laptop' });
+  const scope = h(
+    'select',
+    { id: 'token-scope' },
+    h('option', { value: 'read' }, 'Read only: search, read and ask'),
+    h('option', { value: 'write' }, 'Read and write: also create and change notes'),
+  );
+  const expiry = h('select', { id: 'token-expiry' }, EXPIRIES.map(([v, label]) => h('option', { value: v }, label)));
+  const err = h('p', { class: 'error', role: 'alert', hidden: true });
+  const form = h(
+    'form',
+    { class: 'token-form', 'aria-labelledby': 'tokens-new' },
+    h('h2', { id: 'tokens-new' }, 'New token'),
+    h('label', { for: 'token-name' }, 'Name'),
+    name,
+    h('label', { for: 'token-scope' }, 'Access'),
+    scope,
+    h('label', { for: 'token-expiry' }, 'Expires'),
+    expiry,
+    err,
+    h('p', { class: 'buttons' }, h('button', { type: 'submit', class: 'primary', id: 'token-create' }, 'Create token')),
+  );
+  const view = mainPane(
+    h('h1', null, 'Settings'),
+    h('h2', { id: 'tokens-title' }, 'Personal access tokens'),
+    h(
+      'p',
+      { class: 'muted' },
+      'A token lets a script or an AI agent (MCP) reach your notes as you, without your password: ',
+      'send it as Authorization: Bearer <token>, or give it to vault mcp as VAULT_TOKEN. ',
+      'No token can manage tokens or your account.',
+    ),
+    created,
+    list,
+    form,
+  );
+
+  async function reload() {
+    let r;
+    try {
+      r = await api.call('GET', '/api/v1/tokens');
+    } catch (e) {
+      if (view === state.view) clear(list, errorBox(e.message));
+      return;
+    }
+    if (view !== state.view) return;
+    if (!r.items.length) return clear(list, h('p', { class: 'muted' }, 'You have no tokens.'));
+    clear(
+      list,
+      h(
+        'table',
+        { class: 'tokens', 'aria-labelledby': 'tokens-title' },
+        h('thead', null, h('tr', null, ['Name', 'Access', 'Created', 'Last used', 'Expires', ''].map((c) => h('th', { scope: 'col' }, c)))),
+        h('tbody', null, r.items.map((t) => tokenRow(t, view, reload))),
+      ),
+    );
+  }
+
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const body = { name: name.value.trim(), scope: scope.value };
+    if (expiry.value) body.expires_in_days = Number(expiry.value);
+    const button = form.querySelector('[type=submit]');
+    button.disabled = true;
+    err.hidden = true;
+    try {
+      const t = await api.call('POST', '/api/v1/tokens', body);
+      if (view !== state.view) return;
+      // Shown this once: the server keeps only its hash.
+      const value = h('input', { id: 'token-value', type: 'text', readonly: true, value: t.token, 'aria-label': 'Your new token', spellcheck: 'false' });
+      const status = h('span', { class: 'muted', role: 'status' });
+      const copy = h('button', { type: 'button', id: 'token-copy' }, 'Copy');
+      copy.addEventListener('click', () => copyToken(value, status));
+      created.hidden = false;
+      clear(
+        created,
+        h('p', null, h('strong', null, `Token “${t.name}” created. Copy it now: it will not be shown again.`)),
+        h('div', { class: 'row' }, value, copy),
+        status,
+      );
+      name.value = '';
+      value.focus();
+      value.select();
+      await reload();
+    } catch (e) {
+      err.hidden = false;
+      err.textContent = e.message;
+    } finally {
+      button.disabled = false;
+    }
+  });
+  reload();
+  name.focus();
+}
+
 /* ------------------------------------------------------------ routing */
 
 function route() {
@@ -501,6 +646,7 @@ function route() {
   else if ((m = hash.match(/^#\/note\/(\d+)$/))) showNote(m[1]);
   else if (hash === '#/new') showEditor(null);
   else if (hash === '#/ask') showAsk();
+  else if (hash === '#/settings') showSettings();
   else showHome();
   markCurrent();
 }

@@ -13,6 +13,10 @@ enum verr v1_logout(struct api_req *req, struct api_resp *resp);
 enum verr v1_me(struct api_req *req, struct api_resp *resp);
 enum verr v1_me_delete(struct api_req *req, struct api_resp *resp);
 
+enum verr v1_tokens_create(struct api_req *req, struct api_resp *resp);
+enum verr v1_tokens_list(struct api_req *req, struct api_resp *resp);
+enum verr v1_tokens_delete(struct api_req *req, struct api_resp *resp);
+
 enum verr v1_notes_create(struct api_req *req, struct api_resp *resp);
 enum verr v1_notes_list(struct api_req *req, struct api_resp *resp);
 enum verr v1_notes_get(struct api_req *req, struct api_resp *resp);
