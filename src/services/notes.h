@@ -10,6 +10,7 @@
 
 #define NOTE_TITLE_MAX      200           /* characters, after trimming */
 #define NOTE_CONTENT_MAX    (1024 * 1024) /* bytes */
+#define NOTE_INDEX_MAX      (4 * NOTE_CONTENT_MAX)
 #define NOTE_TAGS_MAX       32
 #define NOTE_TAG_MAX        64 /* characters, after trimming */
 #define NOTES_LIMIT_MAX     100
@@ -22,6 +23,15 @@ struct note_fields {
 	const char *const *tags;
 	size_t ntags;
 	bool has_tags;
+	/* An imported file's (0 and NULL otherwise): its times (created kept and
+	 * updated now when 0), its path and hash and its aliases (store.h
+	 * struct note_input), and the text to index when it differs from the
+	 * content (its embeds expanded; at most NOTE_INDEX_MAX bytes). */
+	int64_t created_at, updated_at;
+	const char *source_path, *source_hash;
+	const char *const *aliases;
+	size_t naliases;
+	const char *index_text;
 };
 
 /* VERR_INVALID naming the field when a value breaks the rules. */
