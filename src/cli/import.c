@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "core/log.h"
 #include "core/mem.h"
 #include "services/import.h"
 #include "services/notes.h"
@@ -222,7 +223,7 @@ static int watch(struct svc *svc, int64_t uid, const char *dir, const struct imp
 	sigaction(SIGTERM, &sa, NULL);
 	int status = 0;
 	char events[64 * 1024] __attribute__((aligned(8)));
-	fprintf(stderr, "vault: watching %s\n", dir);
+	log_emit(LOG_INFO, "import_watching", json_pack("{s:s}", "path", dir));
 	while (!stopping) {
 		struct pollfd p = {ino, POLLIN, 0};
 		if (poll(&p, 1, -1) <= 0)
@@ -232,9 +233,12 @@ static int watch(struct svc *svc, int64_t uid, const char *dir, const struct imp
 			if (read(ino, events, sizeof(events)) < 0 && errno != EINTR &&
 			    errno != EAGAIN)
 				break;
-		if (!stopping)
+		if (!stopping) {
 			status = run(svc, uid, dir, opts, ino);
+			log_emit(LOG_INFO, "import_synced", json_pack("{s:i}", "status", status));
+		}
 	}
+	log_emit(LOG_INFO, "import_stopped", json_object());
 	return status;
 }
 

@@ -222,6 +222,13 @@ enum verr notes_delete(struct svc *svc, int64_t user_id, int64_t id, struct verr
 	return rc == VERR_NOT_FOUND ? verr_set(err, rc, "Note not found") : rc;
 }
 
+enum verr notes_links(struct svc *svc, int64_t user_id, int64_t id, struct note_link **out,
+                      size_t *nout, struct note_link **in, size_t *nin, struct verror *err)
+{
+	enum verr rc = store_note_links(svc->store, user_id, id, out, nout, in, nin, err);
+	return rc == VERR_NOT_FOUND ? verr_set(err, rc, "Note not found") : rc;
+}
+
 enum verr notes_list(struct svc *svc, int64_t user_id, int64_t skip, int64_t limit,
                      const char *const *tags, size_t ntags, struct note_page *out,
                      struct verror *err)

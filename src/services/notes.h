@@ -43,6 +43,9 @@ enum verr notes_get(struct svc *svc, int64_t user_id, int64_t id, struct note *o
 enum verr notes_update(struct svc *svc, int64_t user_id, int64_t id, const struct note_fields *f,
                        struct note *out, struct verror *err);
 enum verr notes_delete(struct svc *svc, int64_t user_id, int64_t id, struct verror *err);
+/* The note's outgoing links and its backlinks (store_note_links); free with note_links_free(). */
+enum verr notes_links(struct svc *svc, int64_t user_id, int64_t id, struct note_link **out,
+                      size_t *nout, struct note_link **in, size_t *nin, struct verror *err);
 /* Newest first; a note must carry every tag given. */
 enum verr notes_list(struct svc *svc, int64_t user_id, int64_t skip, int64_t limit,
                      const char *const *tags, size_t ntags, struct note_page *out,
