@@ -139,18 +139,16 @@ static char *base_name(const char *path)
 	return xstrndup(name, dot && dot > name ? (size_t)(dot - name) : strlen(name));
 }
 
-/*
- * A title the notes service takes: controls become spaces, trimmed, at most
- * NOTE_TITLE_MAX characters; empty: the file's name, else "Untitled".
+/* s as a title: controls become spaces, trimmed, at most NOTE_TITLE_MAX characters (caller frees).
  */
-static char *clean_title(const char *title, const char *path)
+static char *tidy(const char *s)
 {
-	char *t = xstrdup(title);
-	for (unsigned char *s = (unsigned char *)t; *s; s++) {
-		if (*s < 0x20 || *s == 0x7f)
-			*s = ' ';
-		else if (*s == 0xC2 && s[1] >= 0x80 && s[1] <= 0x9F)
-			s[0] = ' ', s[1] = ' ';
+	char *t = xstrdup(s);
+	for (unsigned char *p = (unsigned char *)t; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+		else if (*p == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F)
+			p[0] = ' ', p[1] = ' ';
 	}
 	char *trimmed = text_trim(t);
 	free(t);
@@ -162,12 +160,20 @@ static char *clean_title(const char *title, const char *path)
 		chars++;
 	}
 	trimmed[bytes] = '\0';
-	if (!*trimmed) {
-		free(trimmed);
-		char *name = base_name(path);
-		return *name ? name : (free(name), xstrdup("Untitled"));
-	}
 	return trimmed;
+}
+
+/* The title: the doc's if it has one left after tidy(), else the file's name, else "Untitled". */
+static char *clean_title(const char *title, const char *path)
+{
+	char *t = tidy(title);
+	if (!*t) {
+		char *name = base_name(path);
+		free(t);
+		t = tidy(name);
+		free(name);
+	}
+	return *t ? t : (free(t), xstrdup("Untitled"));
 }
 
 /* The doc's tags the notes service takes (trimmed, 1-64 characters, at most 32); warns of the rest.
@@ -231,6 +237,13 @@ static void read_item(struct item *it, const struct import_file *f)
 	}
 	if (!text_utf8_valid(f->data, f->len)) {
 		it->error = xstrdup("the file is not UTF-8 text");
+		return;
+	}
+	/* As the notes service would refuse it, but before the plan: a file that
+	 * cannot be written is no change for the notes that embed it. */
+	if (text_has_control(f->data, true)) {
+		it->error =
+		    xstrdup("the file holds control characters other than tab and newlines");
 		return;
 	}
 	const char *text = f->data;
@@ -376,7 +389,7 @@ static enum verr write_note(struct ctx *x, size_t i, int64_t id, const char *ind
 	    .naliases = it->doc.naliases,
 	    .index_text = indexed,
 	};
-	struct note n;
+	struct note n = {0}; /* untouched when the notes service refuses the fields */
 	enum verr rc = id ? notes_update(x->svc, x->user_id, id, &f, &n, err)
 	                  : notes_create(x->svc, x->user_id, &f, &n, err);
 	if (rc == VERR_OK)
@@ -481,7 +494,8 @@ static enum verr put_links(struct ctx *x, struct verror *err)
 			    it->links[k].embed};
 		/* The stored links of this note: a run of the array sorted by from_note. */
 		const struct note_link *at =
-		    bsearch(&it->note_id, stored, nstored, sizeof(*stored), by_from);
+		    nstored ? bsearch(&it->note_id, stored, nstored, sizeof(*stored), by_from)
+		            : NULL;
 		while (at && at > stored && at[-1].from_note == it->note_id)
 			at--;
 		size_t have = 0;
