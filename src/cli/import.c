@@ -51,11 +51,11 @@ static const char usage[] =
 #define DEPTH_MAX 64
 /* --watch: a run starts once the folder has been quiet this long. */
 #define QUIET_MS 300
+#define BUSY_MS  3000
 
 struct files {
 	struct import_file *v;
 	size_t n, cap;
-	size_t unreadable;
 };
 
 static void files_free(struct files *fs)
@@ -63,6 +63,7 @@ static void files_free(struct files *fs)
 	for (size_t i = 0; i < fs->n; i++) {
 		free((char *)fs->v[i].path);
 		free((char *)fs->v[i].data);
+		free((char *)fs->v[i].error);
 	}
 	free(fs->v);
 	memset(fs, 0, sizeof(*fs));
@@ -74,38 +75,44 @@ static bool note_file(const char *name)
 	return dot && (strcasecmp(dot, ".md") == 0 || strcasecmp(dot, ".txt") == 0);
 }
 
-/* Reads the regular file at dirfd/name (at most READ_MAX + 1 bytes) into fs as rel. */
+/*
+ * Reads the regular file at dirfd/name (at most READ_MAX + 1 bytes) into fs
+ * as rel; one that cannot be read goes in with why, so its note is kept.
+ */
 static void read_file(int dirfd, const char *name, const char *rel, struct files *fs)
 {
 	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		if (fd >= 0)
-			close(fd);
-		fprintf(stderr, "vault: cannot read %s: %s\n", rel, strerror(errno));
-		fs->unreadable++;
-		return;
-	}
-	size_t want = st.st_size > READ_MAX ? READ_MAX + 1 : (size_t)st.st_size;
-	char *data = xmalloc(want + 1);
+	struct stat st = {0};
+	char *data = NULL, *why = NULL;
 	size_t len = 0;
-	while (len < want) {
-		ssize_t r = read(fd, data + len, want - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		len += (size_t)r;
+	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		why = xasprintf("cannot read the file: %s", strerror(fd < 0 ? errno : EINVAL));
+	} else {
+		size_t want = st.st_size > READ_MAX ? READ_MAX + 1 : (size_t)st.st_size;
+		data = xmalloc(want + 1);
+		while (len < want) {
+			ssize_t r = read(fd, data + len, want - len);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0)
+				why = xasprintf("cannot read the file: %s", strerror(errno));
+			if (r <= 0)
+				break;
+			len += (size_t)r;
+		}
 	}
-	close(fd);
+	if (fd >= 0)
+		close(fd);
+	if (!data)
+		data = xcalloc(1, 1);
 	data[len] = '\0';
 	if (fs->n == fs->cap) {
 		fs->cap = fs->cap ? 2 * fs->cap : 256;
 		fs->v = xrealloc(fs->v, fs->cap * sizeof(*fs->v));
 	}
-	fs->v[fs->n++] =
-	    (struct import_file){xstrdup(rel), data, len,
-	                         (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000};
+	fs->v[fs->n++] = (struct import_file){
+	    xstrdup(rel), data, len,
+	    (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000, why};
 }
 
 /*
@@ -198,9 +205,9 @@ static int run(struct svc *svc, int64_t uid, const char *dir, const struct impor
 	printf("%sadded %zu, updated %zu, unchanged %zu, renamed %zu, deleted %zu, kept %zu, "
 	       "failed %zu\n",
 	       opts.dry_run ? "dry run, nothing written: " : "", r.added, r.updated, r.unchanged,
-	       r.renamed, r.deleted, r.kept, r.failed + fs.unreadable);
+	       r.renamed, r.deleted, r.kept, r.failed);
 	fflush(stdout);
-	int status = rc || r.failed || fs.unreadable ? 1 : 0;
+	int status = rc || r.failed ? 1 : 0;
 	import_report_free(&r);
 	files_free(&fs);
 	return status;
@@ -228,8 +235,10 @@ static int watch(struct svc *svc, int64_t uid, const char *dir, const struct imp
 		struct pollfd p = {ino, POLLIN, 0};
 		if (poll(&p, 1, -1) <= 0)
 			continue; /* EINTR: a signal, seen above */
-		/* Drain until the folder has been quiet for QUIET_MS. */
-		while (!stopping && poll(&p, 1, QUIET_MS) > 0)
+		/* Drain until the folder has been quiet for QUIET_MS, or for at most
+		 * BUSY_MS: a file written without pause still gets imported. */
+		for (int waited = 0; !stopping && waited < BUSY_MS && poll(&p, 1, QUIET_MS) > 0;
+		     waited += QUIET_MS)
 			if (read(ino, events, sizeof(events)) < 0 && errno != EINTR &&
 			    errno != EAGAIN)
 				break;

@@ -227,8 +227,8 @@ static void read_item(struct item *it, const struct import_file *f)
 	sha256_hex_n(f->data, f->len, it->hash);
 	size_t dot = strlen(f->path) > 3 ? strlen(f->path) - 3 : 0;
 	it->md = strcasecmp(f->path + dot, ".md") == 0;
-	if (why) {
-		it->error = xstrdup(why);
+	if (why || f->error) {
+		it->error = xstrdup(why ? why : f->error);
 		return;
 	}
 	if (memchr(f->data, '\0', f->len)) {

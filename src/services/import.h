@@ -35,6 +35,9 @@ struct import_file {
 	const char *data; /* the file's bytes, with data[len] == '\0' */
 	size_t len;
 	int64_t mtime_ms; /* the file's time, for a note whose front matter has no date; 0: none */
+	/* Why the file could not be read, or NULL: then it fails, and its note (if
+	 * any) stays as it is, never deleted as gone. */
+	const char *error;
 };
 
 enum import_outcome {
