@@ -407,6 +407,42 @@ Test(import, incremental_rename_change_prune_and_failures)
 	server_stop_ok(&srv);
 }
 
+Test(import, embeds_follow_the_notes_they_embed)
+{
+	server_start(&srv, NULL);
+	struct it_user a;
+	user_new(&srv, &a);
+	char *v = it_asprintf("%s/emb", srv.dir);
+	put(v, "host.md", "The host.\n\n![[guest]]\n");
+	put(v, "guest.md", "Guest about lighthouses.\n\n![[deep]]\n");
+	put(v, "deep.md", "Deep about glaciers.\n");
+	import_expect(a.email, v, NULL, NULL, 0, "added 3,");
+	const char *host_has = "SELECT count(*) FROM chunks c JOIN notes n ON n.id = c.note_id "
+	                       "WHERE n.title = 'host' AND c.text LIKE '%%%s%%'";
+	char *q1 = it_asprintf(host_has, "lighthouses"), *q2 = it_asprintf(host_has, "glaciers");
+	cr_expect_eq(db_count(q1), 1, "host does not index what it embeds");
+	cr_expect_eq(db_count(q2), 1, "host does not index what its embed embeds");
+
+	/* A change two levels down re-indexes the notes above it, and only those. */
+	put(v, "deep.md", "Deep about volcanoes.\n");
+	struct cli_result r;
+	cr_assert_eq(import(a.email, v, "--dry-run", NULL, &r), 0, "%s", r.err);
+	cr_expect(strstr(r.out, "updated host.md: re-indexed: a note it embeds changed\n"), "%s",
+	          r.out);
+	cli_result_free(&r);
+	import_expect(a.email, v, NULL, NULL, 0, "added 0, updated 3, unchanged 0");
+	char *q3 = it_asprintf(host_has, "volcanoes");
+	cr_expect_eq(db_count(q2), 0);
+	cr_expect_eq(db_count(q3), 1);
+	json_t *notes = notes_of(a.access);
+	cr_expect_str_eq(str(by_title(notes, "host"), "content"), "The host.\n\n![[guest]]\n");
+	json_decref(notes);
+	import_expect(a.email, v, NULL, NULL, 0, "added 0, updated 0, unchanged 3");
+	free(q1), free(q2), free(q3), free(v);
+	user_free(&a);
+	server_stop_ok(&srv);
+}
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
