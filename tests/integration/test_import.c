@@ -240,7 +240,8 @@ Test(import, obsidian_vault_into_notes_and_links)
 	                        "failed 0\n"),
 	          "%s", r.out);
 	cr_expect(strstr(r.err, "Broken.md: front matter"), "no warning for bad YAML: %s", r.err);
-	cr_expect_null(strchr(r.err, '\r'), "a progress bar where stderr is no terminal: %s", r.err);
+	cr_expect_null(strchr(r.err, '\r'), "a progress bar where stderr is no terminal: %s",
+	               r.err);
 	cli_result_free(&r);
 
 	notes = notes_of(a.access);
