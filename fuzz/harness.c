@@ -114,6 +114,13 @@ void harness_account(struct account *a)
 	free(token);
 }
 
+struct svc *harness_svc(void)
+{
+	if (!h.curl)
+		start();
+	return &h.svc;
+}
+
 void harness_account_end(struct account *a)
 {
 	struct verror err;

@@ -24,6 +24,9 @@ struct account {
 /* A fresh account with one note (starting the server first if need be). */
 void harness_account(struct account *a);
 
+/* The server's services, for targets that call them directly (starting it if need be). */
+struct svc *harness_svc(void);
+
 /* Deletes the account with everything it holds. */
 void harness_account_end(struct account *a);
 

@@ -208,5 +208,12 @@ json_t *api_note_json(const struct note *n, bool with_content)
 	json_object_set_new(o, "embedding_status", json_string(status[n->embedding_status]));
 	json_object_set_new(o, "created_at", api_time(n->created_at));
 	json_object_set_new(o, "updated_at", api_time(n->updated_at));
+	if (n->source_path) { /* an imported file's */
+		json_t *aliases = json_array();
+		for (size_t i = 0; i < n->naliases; i++)
+			json_array_append_new(aliases, json_string(n->aliases[i]));
+		json_object_set_new(o, "source_path", json_string(n->source_path));
+		json_object_set_new(o, "aliases", aliases);
+	}
 	return o;
 }

@@ -87,6 +87,9 @@ const struct api_route api_routes[] = {
     {"PUT", "/api/v1/notes/{id}", v1_notes_update, 200, API_AUTH | API_BODY,
      "Change the fields given", NULL, "NoteInput", "Note"},
     {"DELETE", "/api/v1/notes/{id}", v1_notes_delete, 204, API_AUTH, "Delete a note"},
+    {"GET", "/api/v1/notes/{id}/links", v1_notes_links, 200, API_AUTH,
+     "The note's [[links]] (unresolved ones too) and the notes linking to it", NULL, NULL,
+     "NoteLinks"},
 
     {"GET", "/api/v1/search", v1_search, 200, API_AUTH, "Search your notes", "SearchQuery", NULL,
      "SearchResults"},

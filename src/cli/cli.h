@@ -39,6 +39,7 @@ int cmd_serve(int argc, char **argv);
 int cmd_worker(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_import(int argc, char **argv);
 int cmd_mcp(int argc, char **argv);
 int cmd_ask(int argc, char **argv);
 int cmd_reindex(int argc, char **argv);

@@ -19,9 +19,10 @@
 static const char usage[] =
     "Usage: vault export --user EMAIL [--overwrite] DIR\n"
     "\n"
-    "Writes each of EMAIL's notes to DIR as a Markdown file named after its\n"
-    "title, with YAML front matter (title, tags, created, updated) that Obsidian\n"
-    "and `vault import` read back; the file's time is the note's last update.\n"
+    "Writes each of EMAIL's notes to DIR as a Markdown file, with YAML\n"
+    "front matter (title, tags, aliases, created, updated) that Obsidian and\n"
+    "`vault import` read back: an imported note at the path it came from,\n"
+    "another named after its title. The file's time is the note's last update.\n"
     "DIR is created if needed and must be empty, unless --overwrite is given:\n"
     "then files of the same name are replaced and no other file is touched.\n";
 
@@ -42,12 +43,38 @@ static bool dir_empty(const char *dir)
 	return empty;
 }
 
-/* Writes text to dir/name through a temporary file, with the note's time. */
+/*
+ * Makes the folders of name ("a/b/c.md": a and a/b) under dirfd, none of
+ * them a symbolic link (an export writes only under its folder).
+ */
+static int make_folders(int dirfd, const char *name)
+{
+	char *path = xstrdup(name);
+	int rc = 0;
+	for (char *slash = strchr(path, '/'); slash && rc == 0; slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		struct stat st;
+		if (mkdirat(dirfd, path, 0700) != 0 && errno != EEXIST)
+			rc = -1;
+		else if (fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		         !S_ISDIR(st.st_mode))
+			rc = -1, errno = ENOTDIR;
+		*slash = '/';
+	}
+	free(path);
+	return rc;
+}
+
+/* Writes text to dir/name through a temporary file beside it, with the note's time. */
 static int write_file(int dirfd, const char *name, const char *text, int64_t updated_ms)
 {
-	char *tmp = xasprintf(".%s.tmp", name);
+	const char *slash = strrchr(name, '/');
+	char *tmp = slash ? xasprintf("%.*s/.%s.tmp", (int)(slash - name), name, slash + 1)
+	                  : xasprintf(".%s.tmp", name);
 	int rc = -1;
-	int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (make_folders(dirfd, name) != 0)
+		goto out;
+	int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		goto out;
 	size_t n = strlen(text), off = 0;
@@ -85,7 +112,7 @@ struct export_to_dir {
 static enum verr write_note(void *ctx, const struct note *n, struct verror *err)
 {
 	struct export_to_dir *to = ctx;
-	char *name = export_file_name(&to->names, n->title);
+	char *name = export_note_path(&to->names, n);
 	char *text = export_markdown(n);
 	enum verr rc = VERR_OK;
 	if (write_file(to->dirfd, name, text, n->updated_at))

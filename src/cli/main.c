@@ -28,6 +28,8 @@ static const char usage[] =
     "  ask        answer a question from a user's notes\n"
     "  reindex    embed every note again (e.g. after a model change)\n"
     "  mcp        serve an agent on this machine (Model Context Protocol, stdio)\n"
+    "  import     import a folder of Markdown files (an Obsidian vault), once or\n"
+    "             watching it\n"
     "  export     write a user's notes to a folder as Markdown files\n"
     "  pdf-text   print the text of the PDF on standard input, pages separated by\n"
     "             form feeds\n"
@@ -146,6 +148,8 @@ int main(int argc, char **argv)
 		                                                                : 0);
 	if (strcmp(cmd, "export") == 0)
 		return cmd_export(argc - 1, argv + 1);
+	if (strcmp(cmd, "import") == 0)
+		return cmd_import(argc - 1, argv + 1);
 	if (strcmp(cmd, "eval") == 0)
 		return cmd_eval(argc - 1, argv + 1);
 	if (strcmp(cmd, "embed") == 0)

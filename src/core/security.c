@@ -144,10 +144,15 @@ void random_hex(char *out, size_t nbytes)
 
 void sha256_hex(const char *s, char out[SHA256_HEX_LEN])
 {
+	sha256_hex_n(s, strlen(s), out);
+}
+
+void sha256_hex_n(const void *s, size_t n, char out[SHA256_HEX_LEN])
+{
 	static const char digits[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int len = 0;
-	if (!EVP_Digest(s, strlen(s), md, &len, EVP_sha256(), NULL))
+	if (!EVP_Digest(s, n, md, &len, EVP_sha256(), NULL))
 		abort();
 	for (unsigned i = 0; i < len && i < 32; i++) {
 		out[2 * i] = digits[md[i] >> 4];

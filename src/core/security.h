@@ -40,8 +40,9 @@ char *random_token(size_t nbytes);
 /* nbytes of OS randomness as lower-case hex into out (2*nbytes+1 bytes). */
 void random_hex(char *out, size_t nbytes);
 
-/* Hex SHA-256 of s. */
+/* Hex SHA-256 of s, and of the n bytes at s (which may hold NULs). */
 void sha256_hex(const char *s, char out[SHA256_HEX_LEN]);
+void sha256_hex_n(const void *s, size_t n, char out[SHA256_HEX_LEN]);
 
 /* Constant-time equality of two NUL-terminated strings of public length. */
 bool secure_equal(const char *a, const char *b);

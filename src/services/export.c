@@ -86,6 +86,15 @@ char *export_markdown(const struct note *n)
 		yaml_sequence_end_event_initialize(&ev);
 		emit(&e, &ev);
 	}
+	if (n->naliases) {
+		scalar(&e, "aliases", true);
+		yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_SEQUENCE_STYLE);
+		emit(&e, &ev);
+		for (size_t i = 0; i < n->naliases; i++)
+			scalar(&e, n->aliases[i], false);
+		yaml_sequence_end_event_initialize(&ev);
+		emit(&e, &ev);
+	}
 	char iso[TIME_ISO_LEN];
 	time_format_iso(n->created_at, iso);
 	scalar(&e, "created", true);
@@ -190,6 +199,50 @@ char *export_file_name(struct export_names *used, const char *title)
 	}
 }
 
+/*
+ * Whether path can be written under the export's folder as it is: relative,
+ * '/'-separated parts that are not empty, "." or "..", start with no dot,
+ * and hold no character export_file_name replaces (but '/'), under 1024
+ * bytes.
+ */
+static bool safe_path(const char *path)
+{
+	size_t n = strlen(path);
+	if (n == 0 || n > 1024 || !text_utf8_valid(path, n))
+		return false;
+	for (const char *s = path; *s;) {
+		size_t len = strcspn(s, "/");
+		if (len == 0 || s[0] == '.' || len > NAME_MAX_BYTES)
+			return false;
+		for (size_t i = 0; i < len; i++) {
+			unsigned char c = (unsigned char)s[i];
+			if (c < 0x20 || c == 0x7f || strchr("\\:*?\"<>|#^[]", c))
+				return false;
+		}
+		s += len + (s[len] == '/');
+	}
+	return true;
+}
+
+char *export_note_path(struct export_names *used, const struct note *n)
+{
+	if (n->source_path && safe_path(n->source_path)) {
+		size_t len = strlen(n->source_path);
+		bool txt = len > 4 && strcasecmp(n->source_path + len - 4, ".txt") == 0;
+		char *name = txt ? xasprintf("%.*s.md", (int)(len - 4), n->source_path)
+		                 : xstrdup(n->source_path);
+		char *key = text_fold(name);
+		if (!tfind(key, &used->root, cmp_name)) {
+			if (!tsearch(key, &used->root, cmp_name))
+				abort();
+			return name;
+		}
+		free(key);
+		free(name);
+	}
+	return export_file_name(used, n->title);
+}
+
 static void free_base(void *p)
 {
 	free(((struct base *)p)->key);
@@ -276,7 +329,7 @@ struct export_zip *export_zip_new(size_t cap)
 
 enum verr export_zip_add(struct export_zip *z, const struct note *n, struct verror *err)
 {
-	char *name = export_file_name(&z->names, n->title);
+	char *name = export_note_path(&z->names, n);
 	char *text = export_markdown(n);
 	size_t len = strlen(text);
 	struct archive_entry *e = archive_entry_new();

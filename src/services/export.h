@@ -1,8 +1,9 @@
 /*
  * export.h - notes as Markdown files a person can take anywhere: YAML front
  * matter (title, tags, created, updated) that Obsidian and services/obsidian.c
- * read back, then the note's content as written; a file name made from the
- * title that every common file system accepts, unique within the export.
+ * read back, then the note's content as written; an imported note at the
+ * path it came from, another at a file name made from the title that every
+ * common file system accepts, unique within the export.
  */
 #ifndef VAULT_SERVICES_EXPORT_H
 #define VAULT_SERVICES_EXPORT_H
@@ -10,7 +11,8 @@
 #include "services/services.h"
 #include "store/store.h"
 
-/* The note as a Markdown file (caller frees). */
+/* The note as a Markdown file: front matter (title, tags, aliases, created, updated), then
+ * the content (caller frees). */
 char *export_markdown(const struct note *n);
 
 /* File names already given in one export, compared as file systems that ignore case do. */
@@ -26,6 +28,14 @@ struct export_names {
  * left; " 2", " 3"... before ".md" when the name is taken. Caller frees.
  */
 char *export_file_name(struct export_names *used, const char *title);
+
+/*
+ * Where the note goes in an export: an imported note at its source path
+ * (a .txt one as .md: the file now has front matter), when that path is
+ * safe to write and not taken; else export_file_name() of its title.
+ * Caller frees.
+ */
+char *export_note_path(struct export_names *used, const struct note *n);
 
 void export_names_free(struct export_names *used);
 
@@ -44,7 +54,7 @@ struct export_zip;
 struct export_zip *export_zip_new(size_t cap);
 
 /*
- * Adds the note as a Markdown file named after its title (unique in the
+ * Adds the note as a Markdown file at export_note_path() (unique in the
  * zip), dated its last update; VERR_TOO_LARGE when the zip would pass its cap.
  */
 enum verr export_zip_add(struct export_zip *z, const struct note *n, struct verror *err);

@@ -19,6 +19,7 @@
 struct clean {
 	char *title;
 	const char *content;
+	const char *index_text; /* what the chunks are cut from */
 	char **tags;
 	size_t ntags;
 	struct chunk *chunks;
@@ -41,7 +42,7 @@ static void clean_free(struct clean *c)
 /* Cuts the note into chunks; each is known by the hash of what the embedder will see. */
 static void make_chunks(struct clean *c)
 {
-	c->nchunks = chunker_split(c->title, c->content, &c->chunks);
+	c->nchunks = chunker_split(c->title, c->index_text, &c->chunks);
 	c->inputs = xcalloc(c->nchunks, sizeof(*c->inputs));
 	c->hashes = xcalloc(c->nchunks, sizeof(*c->hashes));
 	for (size_t i = 0; i < c->nchunks; i++) {
@@ -96,8 +97,9 @@ enum verr notes_clean_tags(const char *const *tags, size_t ntags, const char *fi
 }
 
 /* Trims the title, checks everything, drops duplicate tags (first one kept). */
-static enum verr clean_fields(const char *title, const char *content, const char *const *tags,
-                              size_t ntags, struct clean *c, struct verror *err)
+static enum verr clean_fields(const char *title, const char *content, const char *index_text,
+                              const char *const *tags, size_t ntags, struct clean *c,
+                              struct verror *err)
 {
 	enum verr rc;
 	memset(c, 0, sizeof(*c));
@@ -116,6 +118,14 @@ static enum verr clean_fields(const char *title, const char *content, const char
 		                "content: control characters other than tab and newline are not "
 		                "allowed");
 	c->content = content;
+	c->index_text = content;
+	if (index_text) {
+		/* Ours (the import's), not a client's: only bounded. */
+		if (strlen(index_text) > NOTE_INDEX_MAX)
+			return verr_set(err, VERR_INVALID, "the text to index is over %d bytes",
+			                NOTE_INDEX_MAX);
+		c->index_text = index_text;
+	}
 
 	if ((rc = notes_clean_tags(tags, ntags, "tags", &c->tags, &c->ntags, err)))
 		return rc;
@@ -123,9 +133,16 @@ static enum verr clean_fields(const char *title, const char *content, const char
 	return VERR_OK;
 }
 
-static struct note_input as_input(const struct svc *svc, const struct clean *c)
+static struct note_input as_input(const struct svc *svc, const struct clean *c,
+                                  const struct note_fields *f)
 {
 	return (struct note_input){
+	    .created_at = f->created_at,
+	    .updated_at = f->updated_at,
+	    .source_path = f->source_path,
+	    .source_hash = f->source_hash,
+	    .aliases = f->aliases,
+	    .naliases = f->naliases,
 	    .title = c->title,
 	    .content = c->content,
 	    .tags = (const char *const *)c->tags,
@@ -143,10 +160,10 @@ enum verr notes_create(struct svc *svc, int64_t user_id, const struct note_field
 	struct clean c;
 	if (!f->title)
 		return verr_set(err, VERR_INVALID, "title: field required");
-	enum verr rc = clean_fields(f->title, f->content ? f->content : "", f->tags,
+	enum verr rc = clean_fields(f->title, f->content ? f->content : "", f->index_text, f->tags,
 	                            f->has_tags ? f->ntags : 0, &c, err);
 	if (rc == VERR_OK) {
-		struct note_input in = as_input(svc, &c);
+		struct note_input in = as_input(svc, &c, f);
 		rc = store_note_create(svc->store, user_id, &in, time_now_ms(), out, err);
 	}
 	clean_free(&c);
@@ -178,11 +195,11 @@ enum verr notes_update(struct svc *svc, int64_t user_id, int64_t id, const struc
 		if ((rc = notes_get(svc, user_id, id, &old, err)))
 			return rc;
 		rc = clean_fields(f->title ? f->title : old.title,
-		                  f->content ? f->content : old.content,
+		                  f->content ? f->content : old.content, f->index_text,
 		                  f->has_tags ? f->tags : (const char *const *)old.tags,
 		                  f->has_tags ? f->ntags : old.ntags, &c, err);
 		if (rc == VERR_OK) {
-			struct note_input in = as_input(svc, &c);
+			struct note_input in = as_input(svc, &c, f);
 			in.if_updated_at = old.updated_at;
 			rc = store_note_update(svc->store, user_id, id, &in, time_now_ms(), out,
 			                       err);
@@ -202,6 +219,13 @@ enum verr notes_update(struct svc *svc, int64_t user_id, int64_t id, const struc
 enum verr notes_delete(struct svc *svc, int64_t user_id, int64_t id, struct verror *err)
 {
 	enum verr rc = store_note_delete(svc->store, user_id, id, err);
+	return rc == VERR_NOT_FOUND ? verr_set(err, rc, "Note not found") : rc;
+}
+
+enum verr notes_links(struct svc *svc, int64_t user_id, int64_t id, struct note_link **out,
+                      size_t *nout, struct note_link **in, size_t *nin, struct verror *err)
+{
+	enum verr rc = store_note_links(svc->store, user_id, id, out, nout, in, nin, err);
 	return rc == VERR_NOT_FOUND ? verr_set(err, rc, "Note not found") : rc;
 }
 

@@ -10,6 +10,7 @@
 
 #define NOTE_TITLE_MAX      200           /* characters, after trimming */
 #define NOTE_CONTENT_MAX    (1024 * 1024) /* bytes */
+#define NOTE_INDEX_MAX      (4 * NOTE_CONTENT_MAX)
 #define NOTE_TAGS_MAX       32
 #define NOTE_TAG_MAX        64 /* characters, after trimming */
 #define NOTES_LIMIT_MAX     100
@@ -22,6 +23,15 @@ struct note_fields {
 	const char *const *tags;
 	size_t ntags;
 	bool has_tags;
+	/* An imported file's (0 and NULL otherwise): its times (created kept and
+	 * updated now when 0), its path and hash and its aliases (store.h
+	 * struct note_input), and the text to index when it differs from the
+	 * content (its embeds expanded; at most NOTE_INDEX_MAX bytes). */
+	int64_t created_at, updated_at;
+	const char *source_path, *source_hash;
+	const char *const *aliases;
+	size_t naliases;
+	const char *index_text;
 };
 
 /* VERR_INVALID naming the field when a value breaks the rules. */
@@ -33,6 +43,9 @@ enum verr notes_get(struct svc *svc, int64_t user_id, int64_t id, struct note *o
 enum verr notes_update(struct svc *svc, int64_t user_id, int64_t id, const struct note_fields *f,
                        struct note *out, struct verror *err);
 enum verr notes_delete(struct svc *svc, int64_t user_id, int64_t id, struct verror *err);
+/* The note's outgoing links and its backlinks (store_note_links); free with note_links_free(). */
+enum verr notes_links(struct svc *svc, int64_t user_id, int64_t id, struct note_link **out,
+                      size_t *nout, struct note_link **in, size_t *nin, struct verror *err);
 /* Newest first; a note must carry every tag given. */
 enum verr notes_list(struct svc *svc, int64_t user_id, int64_t skip, int64_t limit,
                      const char *const *tags, size_t ntags, struct note_page *out,

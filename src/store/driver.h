@@ -94,6 +94,14 @@ enum query {
 	Q_KEYWORD_TAGGED,
 	Q_PHRASE,
 	Q_PHRASE_TAGGED,
+	Q_SOURCES,      /* a user's imported notes: id, path, hash */
+	Q_SOURCE_SET,   /* a note's path and hash (NULL: cleared) */
+	Q_NOTE_OWNED,   /* the note's id if it is the user's */
+	Q_LINKS_DELETE, /* a note's outgoing links */
+	Q_LINK_INSERT,
+	Q_LINKS_OUT,
+	Q_LINKS_IN,
+	Q_LINKS_USER,
 	Q__SHARED /* drivers number their own statements from here */
 };
 

@@ -343,6 +343,40 @@ static const char api_tokens_up[] =
 
 static const char api_tokens_down[] = "DROP TABLE api_tokens;\n";
 
+/*
+ * 7 import: what `vault import` keeps. A note made from a file of an
+ * imported folder holds the file's path relative to the folder
+ * (source_path: one note a path for each user, so a partial unique index
+ * that also lists a user's imported files in path order), the hash of the
+ * file's bytes (source_hash: an unchanged file is skipped, a renamed one
+ * found by it) and its front matter's aliases (text[]; NULL for none).
+ * note_links: the [[links]] and ![[embeds]] of a note in text order (seq),
+ * each with its target as written and the note it resolved to, NULL when
+ * none (then or since: deleting the target sets it NULL, the next import
+ * resolves it again). Rows go with their note (the primary key serves the
+ * cascade and a note's outgoing links); note_links_to serves backlinks and
+ * the SET NULL.
+ */
+static const char import_up[] =
+    "ALTER TABLE notes ADD COLUMN source_path text, ADD COLUMN source_hash text,\n"
+    "  ADD COLUMN aliases text[];\n"
+    "CREATE UNIQUE INDEX notes_source ON notes (user_id, source_path)\n"
+    "  WHERE source_path IS NOT NULL;\n"
+    "CREATE TABLE note_links (\n"
+    "  from_note bigint NOT NULL REFERENCES notes(id) ON DELETE CASCADE,\n"
+    "  seq integer NOT NULL,\n"
+    "  target text NOT NULL,\n"
+    "  to_note bigint REFERENCES notes(id) ON DELETE SET NULL,\n"
+    "  kind text NOT NULL CHECK (kind IN ('link', 'embed')),\n"
+    "  PRIMARY KEY (from_note, seq)\n"
+    ");\n"
+    "CREATE INDEX note_links_to ON note_links (to_note) WHERE to_note IS NOT NULL;\n";
+
+static const char import_down[] =
+    "DROP TABLE note_links;\n"
+    "DROP INDEX notes_source;\n"
+    "ALTER TABLE notes DROP COLUMN aliases, DROP COLUMN source_hash, DROP COLUMN source_path;\n";
+
 const struct migration pg_migrations[] = {
     {1, "init", init_up, init_down},
     {2, "search", search_up, search_down},
@@ -350,5 +384,6 @@ const struct migration pg_migrations[] = {
     {4, "usage", usage_up, usage_down},
     {5, "keyword_bm25", keyword_bm25_up, keyword_bm25_down},
     {6, "api_tokens", api_tokens_up, api_tokens_down},
+    {7, "import", import_up, import_down},
     {0, NULL, NULL, NULL},
 };

@@ -53,6 +53,10 @@ struct note {
 	int64_t updated_at;
 	/* pending if any chunk is, else failed if any chunk is, else ready */
 	enum embed_status embedding_status;
+	/* An imported note's file, relative to the imported folder; NULL otherwise. */
+	char *source_path;
+	char **aliases; /* other names, from an imported file's front matter */
+	size_t naliases;
 };
 
 /* Frees what a note owns (not the struct itself); accepts NULL. */
@@ -86,6 +90,17 @@ struct note_input {
 	 * or their bytes (titles and contents) up and past it is VERR_FORBIDDEN
 	 * and changes nothing. Shrinking is always allowed. */
 	int64_t max_notes, max_bytes;
+	/* The note's times as its source gives them (an imported file's front
+	 * matter); 0: now on create, kept (created) or moved forward (updated)
+	 * on update. */
+	int64_t created_at, updated_at;
+	/* An imported file: its path (unique among the user's notes, else
+	 * VERR_CONFLICT), the hash of its bytes and the aliases it gives, all
+	 * written with the note. NULL: none on create, kept on update. */
+	const char *source_path;
+	const char *source_hash;
+	const char *const *aliases;
+	size_t naliases;
 };
 
 /* A chunk leased to the embedding worker. */
@@ -282,6 +297,72 @@ enum verr store_note_list(struct store *s, const struct note_query *q, struct no
  */
 enum verr store_notes_get_many(struct store *s, int64_t user_id, const int64_t *ids, size_t n,
                                struct note *out, struct verror *err);
+
+/*
+ * Imported notes. A file of an imported folder is known by its path
+ * (relative to the folder) and the hash of its bytes, kept on its note.
+ */
+struct note_source {
+	int64_t note_id;
+	char *path;
+	char *hash;
+};
+
+void note_sources_free(struct note_source *v, size_t n); /* accepts NULL */
+
+/* Every imported note of the user, by path in byte order; caller frees *out. */
+enum verr store_note_sources(struct store *s, int64_t user_id, struct note_source **out, size_t *n,
+                             struct verror *err);
+
+/*
+ * Sets the note's source path and hash (a renamed file), or with path NULL
+ * clears both. VERR_NOT_FOUND for another user's note; VERR_CONFLICT when
+ * another of the user's notes has that path.
+ */
+enum verr store_note_set_source(struct store *s, int64_t user_id, int64_t id, const char *path,
+                                const char *hash, struct verror *err);
+
+/*
+ * A link between notes: [[target]] or ![[target]] (embed) as written in
+ * the note from_note, to the note it resolves to (0: unresolved, or its
+ * note deleted since).
+ */
+struct note_link {
+	int64_t from_note;
+	int64_t to_note;
+	char *target; /* as written: "Folder/Note" */
+	bool embed;
+	char *title; /* of the other note (to_note outgoing, from_note backlinks); NULL if none */
+};
+
+void note_links_free(struct note_link *v, size_t n); /* accepts NULL */
+
+/* One link to store: to_note 0 (or another user's note) stores it unresolved. */
+struct note_link_input {
+	const char *target;
+	int64_t to_note;
+	bool embed;
+};
+
+/*
+ * Replaces the outgoing links of the user's note id with links[0..n), in
+ * order, in one transaction. VERR_NOT_FOUND for another user's note.
+ */
+enum verr store_note_links_put(struct store *s, int64_t user_id, int64_t id,
+                               const struct note_link_input *links, size_t n, struct verror *err);
+
+/*
+ * The outgoing links of the user's note id (in order) and its backlinks
+ * (the user's notes linking to it, by title), from one snapshot.
+ * VERR_NOT_FOUND for another user's note. Caller frees both with
+ * note_links_free().
+ */
+enum verr store_note_links(struct store *s, int64_t user_id, int64_t id, struct note_link **out,
+                           size_t *nout, struct note_link **in, size_t *nin, struct verror *err);
+
+/* Every outgoing link of the user's notes, by from_note then order (no titles). */
+enum verr store_user_links(struct store *s, int64_t user_id, struct note_link **out, size_t *n,
+                           struct verror *err);
 
 /* A note's chunks in order, as store_notes_get_many gives them. */
 struct note_chunks {

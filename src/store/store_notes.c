@@ -30,6 +30,10 @@ void note_free(struct note *n)
 	for (size_t i = 0; i < n->ntags; i++)
 		free(n->tags[i]);
 	free(n->tags);
+	free(n->source_path);
+	for (size_t i = 0; i < n->naliases; i++)
+		free(n->aliases[i]);
+	free(n->aliases);
 	memset(n, 0, sizeof(*n));
 }
 
@@ -55,7 +59,33 @@ void embed_jobs_free(struct embed_job *jobs, size_t n)
 
 /* ---------------------------------------------------------------- notes */
 
-/* id, title, content, tags as a JSON array, created_at, updated_at, embedding_status */
+/* Copies of the strings of a JSON array (anything else: none) into *out, *n. */
+static void strings_read(const char *json, char ***out, size_t *n)
+{
+	json_error_t jerr;
+	json_t *a = *json ? json_loads(json, 0, &jerr) : NULL;
+	*n = json_array_size(a);
+	*out = *n ? xcalloc(*n, sizeof(**out)) : NULL;
+	for (size_t i = 0; i < *n; i++) {
+		const char *t = json_string_value(json_array_get(a, i));
+		(*out)[i] = xstrdup(t ? t : "");
+	}
+	json_decref(a);
+}
+
+/* Copies of v[0..n) (NULL for none). */
+static char **strings_copy(const char *const *v, size_t n)
+{
+	char **out = n ? xcalloc(n, sizeof(*out)) : NULL;
+	for (size_t i = 0; i < n; i++)
+		out[i] = xstrdup(v[i]);
+	return out;
+}
+
+/*
+ * id, title, content, tags as a JSON array, created_at, updated_at,
+ * embedding_status, source_path, aliases as a JSON array (or NULL)
+ */
 static enum verr note_read(struct stmt *st, int64_t user_id, struct note *n, struct verror *err)
 {
 	json_error_t jerr;
@@ -68,6 +98,8 @@ static enum verr note_read(struct stmt *st, int64_t user_id, struct note *n, str
 	n->created_at = col_i64(st, 4);
 	n->updated_at = col_i64(st, 5);
 	n->embedding_status = (enum embed_status)col_i64(st, 6);
+	n->source_path = col_null(st, 7) ? NULL : xstrdup(col_text(st, 7));
+	strings_read(col_text(st, 8), &n->aliases, &n->naliases);
 	if (!json_is_array(tags)) {
 		json_decref(tags);
 		return verr_set(err, VERR_INTERNAL, "note %" PRId64 " has malformed tags", n->id);
@@ -97,6 +129,9 @@ static void note_fill(struct note *out, int64_t id, int64_t user_id, const struc
 	out->created_at = created_at;
 	out->updated_at = updated_at;
 	out->embedding_status = status;
+	out->source_path = in->source_path ? xstrdup(in->source_path) : NULL;
+	out->aliases = strings_copy(in->aliases, in->naliases);
+	out->naliases = in->naliases;
 }
 
 /*
@@ -373,6 +408,26 @@ static enum verr note_parts(struct conn *c, int64_t id, int64_t user_id,
 }
 
 /*
+ * Binds in's source path, hash and aliases (a JSON array or text[]) at
+ * positions i, i + 1, i + 2: NULL where not given.
+ */
+static void bind_source(struct stmt *st, int i, const struct note_input *in)
+{
+	const struct driver *d = st->conn->drv;
+	if (in->source_path) {
+		bind_text(st, i, in->source_path);
+		bind_text(st, i + 1, in->source_hash);
+	} else {
+		d->bind_null(st, i);
+		d->bind_null(st, i + 1);
+	}
+	if (in->naliases)
+		d->bind_texts(st, i + 2, in->aliases, in->naliases);
+	else
+		d->bind_null(st, i + 2);
+}
+
+/*
  * The start of a note's write: a write transaction, the user's usage
  * before it (Q_USAGE_LOCK: the user's writes take turns from here to the
  * commit), then q prepared.
@@ -405,8 +460,10 @@ retry:
 	bind_i64(st, 1, user_id);
 	bind_text(st, 2, in->title);
 	bind_text(st, 3, in->content);
-	bind_i64(st, 4, now);
+	bind_i64(st, 4, in->created_at ? in->created_at : now);
 	s->drv->bind_texts(st, 5, in->tags, in->ntags);
+	bind_i64(st, 6, in->updated_at ? in->updated_at : in->created_at ? in->created_at : now);
+	bind_source(st, 7, in);
 	if ((rc = step(st, &row, err)))
 		goto out;
 	id = row ? col_i64(st, 0) : 0;
@@ -414,7 +471,11 @@ retry:
 	    (rc = note_parts(c, id, user_id, in, now, true, err)) ||
 	    (rc = db_run(c, Q_COMMIT, err)))
 		goto out;
-	note_fill(out, id, user_id, in, now, now, in->nchunks ? EMBED_PENDING : EMBED_READY);
+	note_fill(out, id, user_id, in, in->created_at ? in->created_at : now,
+	          in->updated_at   ? in->updated_at
+	          : in->created_at ? in->created_at
+	                           : now,
+	          in->nchunks ? EMBED_PENDING : EMBED_READY);
 out:
 	if (db_again(s, c, rc, &tries))
 		goto retry;
@@ -472,6 +533,9 @@ retry:
 	bind_i64(st, 5, now);
 	bind_i64(st, 6, in->if_updated_at);
 	s->drv->bind_texts(st, 7, in->tags, in->ntags);
+	bind_i64(st, 8, in->created_at);
+	bind_i64(st, 9, in->updated_at);
+	bind_source(st, 10, in);
 	if ((rc = step(st, &row, err)))
 		goto out;
 	if (!row) {
@@ -598,6 +662,8 @@ static void note_copy(struct note *dst, const struct note *src)
 	dst->tags = src->ntags ? xcalloc(src->ntags, sizeof(*dst->tags)) : NULL;
 	for (size_t i = 0; i < src->ntags; i++)
 		dst->tags[i] = xstrdup(src->tags[i]);
+	dst->source_path = src->source_path ? xstrdup(src->source_path) : NULL;
+	dst->aliases = strings_copy((const char *const *)src->aliases, src->naliases);
 }
 
 void note_chunks_free(struct note_chunks *c)

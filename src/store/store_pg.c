@@ -103,7 +103,9 @@ enum {
 	"THEN 2 ELSE 1 END"
 
 /* The tags come as a JSON array: jansson parses it, no array-literal parser needed. */
-#define NOTE_COLUMNS "id, title, content, to_json(tags), created_at, updated_at, " EMBED_STATUS
+#define NOTE_COLUMNS                                                                               \
+	"id, title, content, to_json(tags), created_at, updated_at, " EMBED_STATUS                 \
+	", source_path, to_json(aliases)"
 
 /*
  * Keyword search. $2 is the query text, $3 the limit, $4 the tags. BM25 on
@@ -230,14 +232,22 @@ static const char *const query_sql[PQ__COUNT] = {
     [Q_API_TOKEN_TOUCH] = "UPDATE api_tokens SET last_used_at = $2::bigint WHERE id = $1::bigint "
                           "AND (last_used_at IS NULL OR last_used_at <= $3::bigint)",
 
-    [Q_NOTE_INSERT] = "INSERT INTO notes (user_id, title, content, tags, created_at, updated_at) "
+    [Q_NOTE_INSERT] = "INSERT INTO notes (user_id, title, content, tags, created_at, updated_at, "
+                      "source_path, source_hash, aliases) "
                       "VALUES ($1::bigint, $2::text, $3::text, $5::text[], $4::bigint, "
-                      "$4::bigint) RETURNING id",
+                      "$6::bigint, $7::text, $8::text, $9::text[]) RETURNING id",
     [Q_NOTE_GET] = "SELECT " NOTE_COLUMNS " FROM notes WHERE id = $1::bigint "
                    "AND user_id = $2::bigint",
     /* A concurrent update waits for the row lock, then re-checks updated_at. */
+    /* $8, $9: times given (0: none); $10..$12: an imported file's source (NULL: kept). */
     [Q_NOTE_UPDATE] = "UPDATE notes SET title = $3::text, content = $4::text, tags = $7::text[], "
-                      "updated_at = GREATEST($5::bigint, updated_at + 1) "
+                      "created_at = CASE WHEN $8::bigint = 0 THEN created_at ELSE $8::bigint END, "
+                      "updated_at = CASE WHEN $9::bigint = 0 "
+                      "THEN GREATEST($5::bigint, updated_at + 1) ELSE $9::bigint END, "
+                      "source_path = coalesce($10::text, source_path), "
+                      "source_hash = CASE WHEN $10::text IS NULL THEN source_hash "
+                      "ELSE $11::text END, "
+                      "aliases = CASE WHEN $10::text IS NULL THEN aliases ELSE $12::text[] END "
                       "WHERE id = $1::bigint AND user_id = $2::bigint "
                       "AND ($6::bigint = 0 OR updated_at = $6::bigint) "
                       "RETURNING created_at, updated_at",
@@ -332,6 +342,27 @@ static const char *const query_sql[PQ__COUNT] = {
     [Q_PHRASE] = KEYWORD_SQL("phraseto_tsquery", PHRASE_FILTER, ""),
     [Q_PHRASE_TAGGED] = KEYWORD_SQL("phraseto_tsquery", PHRASE_FILTER, KEYWORD_TAGS),
 
+    [Q_SOURCES] = "SELECT id, source_path, source_hash FROM notes "
+                  "WHERE user_id = $1::bigint AND source_path IS NOT NULL "
+                  "ORDER BY source_path COLLATE \"C\"",
+    [Q_SOURCE_SET] = "UPDATE notes SET source_path = $3::text, source_hash = $4::text "
+                     "WHERE id = $1::bigint AND user_id = $2::bigint RETURNING id",
+    [Q_NOTE_OWNED] = "SELECT id FROM notes WHERE id = $1::bigint AND user_id = $2::bigint",
+    [Q_LINKS_DELETE] = "DELETE FROM note_links WHERE from_note = $1::bigint",
+    /* The target only if it is the same user's note, else unresolved. */
+    [Q_LINK_INSERT] = "INSERT INTO note_links (from_note, seq, target, to_note, kind) "
+                      "VALUES ($1::bigint, $2::integer, $3::text, (SELECT id FROM notes "
+                      "WHERE id = $4::bigint AND user_id = $5::bigint), $6::text)",
+    [Q_LINKS_OUT] = "SELECT l.from_note, l.to_note, l.target, l.kind, t.title FROM note_links l "
+                    "LEFT JOIN notes t ON t.id = l.to_note WHERE l.from_note = $1::bigint "
+                    "ORDER BY l.seq",
+    [Q_LINKS_IN] = "SELECT l.from_note, l.to_note, l.target, l.kind, f.title FROM note_links l "
+                   "JOIN notes f ON f.id = l.from_note WHERE l.to_note = $1::bigint "
+                   "AND f.user_id = $2::bigint ORDER BY f.title, f.id, l.seq",
+    [Q_LINKS_USER] = "SELECT l.from_note, l.to_note, l.target, l.kind, NULL FROM notes n "
+                     "JOIN note_links l ON l.from_note = n.id WHERE n.user_id = $1::bigint "
+                     "ORDER BY l.from_note, l.seq",
+
     /*
      * Which plan vector_search takes: the user's vectors of the model,
      * counted no further than $4 (index only, on chunks_user). Only
@@ -386,7 +417,7 @@ static const char *const query_sql[PQ__COUNT] = {
 
 /* ---------------------------------------------------------------- handle */
 
-#define MAX_ARGS 8
+#define MAX_ARGS 12
 
 /*
  * The values of one statement, text unless given in binary (NULL: SQL

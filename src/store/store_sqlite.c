@@ -65,7 +65,9 @@
 	"(SELECT json_group_array(tag) FROM (SELECT tag FROM note_tags t "                         \
 	"WHERE t.note_id = notes.id ORDER BY position))"
 
-#define NOTE_COLUMNS "id, title, content, " NOTE_TAGS ", created_at, updated_at, " EMBED_STATUS
+#define NOTE_COLUMNS                                                                               \
+	"id, title, content, " NOTE_TAGS ", created_at, updated_at, " EMBED_STATUS                 \
+	", source_path, aliases"
 
 /*
  * BM25 on user ?1's own statistics (sqlite_fts.c), with the weights of the
@@ -138,11 +140,17 @@ static const char *const query_sql[SQ__COUNT] = {
     [Q_API_TOKEN_TOUCH] = "UPDATE api_tokens SET last_used_at = ?2 WHERE id = ?1 "
                           "AND (last_used_at IS NULL OR last_used_at <= ?3)",
 
-    [Q_NOTE_INSERT] = "INSERT INTO notes (user_id, title, content, created_at, updated_at) "
-                      "VALUES (?1, ?2, ?3, ?4, ?4) RETURNING id",
+    [Q_NOTE_INSERT] = "INSERT INTO notes (user_id, title, content, created_at, updated_at, "
+                      "source_path, source_hash, aliases) "
+                      "VALUES (?1, ?2, ?3, ?4, ?6, ?7, ?8, ?9) RETURNING id",
     [Q_NOTE_GET] = "SELECT " NOTE_COLUMNS " FROM notes WHERE id = ?1 AND user_id = ?2",
+    /* ?8, ?9: times given (0: none); ?10..?12: an imported file's source (NULL: kept). */
     [Q_NOTE_UPDATE] = "UPDATE notes SET title = ?3, content = ?4, "
-                      "updated_at = MAX(?5, updated_at + 1) "
+                      "created_at = CASE WHEN ?8 = 0 THEN created_at ELSE ?8 END, "
+                      "updated_at = CASE WHEN ?9 = 0 THEN MAX(?5, updated_at + 1) ELSE ?9 END, "
+                      "source_path = coalesce(?10, source_path), "
+                      "source_hash = CASE WHEN ?10 IS NULL THEN source_hash ELSE ?11 END, "
+                      "aliases = CASE WHEN ?10 IS NULL THEN aliases ELSE ?12 END "
                       "WHERE id = ?1 AND user_id = ?2 AND (?6 = 0 OR updated_at = ?6) "
                       "RETURNING created_at, updated_at",
     [Q_TAGS_DELETE] = "DELETE FROM note_tags WHERE note_id = ?1",
@@ -244,6 +252,24 @@ static const char *const query_sql[SQ__COUNT] = {
     [Q_KEYWORD] = KEYWORD_SQL(""),
     [Q_KEYWORD_TAGGED] = KEYWORD_SQL(KEYWORD_TAGS),
     [Q_PHRASE] = KEYWORD_SQL(""),
+    [Q_SOURCES] = "SELECT id, source_path, source_hash FROM notes "
+                  "WHERE user_id = ?1 AND source_path IS NOT NULL ORDER BY source_path",
+    [Q_SOURCE_SET] = "UPDATE notes SET source_path = ?3, source_hash = ?4 "
+                     "WHERE id = ?1 AND user_id = ?2 RETURNING id",
+    [Q_NOTE_OWNED] = "SELECT id FROM notes WHERE id = ?1 AND user_id = ?2",
+    [Q_LINKS_DELETE] = "DELETE FROM note_links WHERE from_note = ?1",
+    /* The target only if it is the same user's note, else unresolved. */
+    [Q_LINK_INSERT] = "INSERT INTO note_links (from_note, seq, target, to_note, kind) "
+                      "VALUES (?1, ?2, ?3, (SELECT id FROM notes WHERE id = ?4 AND user_id = ?5), "
+                      "?6)",
+    [Q_LINKS_OUT] = "SELECT l.from_note, l.to_note, l.target, l.kind, t.title FROM note_links l "
+                    "LEFT JOIN notes t ON t.id = l.to_note WHERE l.from_note = ?1 ORDER BY l.seq",
+    [Q_LINKS_IN] = "SELECT l.from_note, l.to_note, l.target, l.kind, f.title FROM note_links l "
+                   "JOIN notes f ON f.id = l.from_note WHERE l.to_note = ?1 AND f.user_id = ?2 "
+                   "ORDER BY f.title, f.id, l.seq",
+    [Q_LINKS_USER] = "SELECT l.from_note, l.to_note, l.target, l.kind, NULL FROM notes n "
+                     "JOIN note_links l ON l.from_note = n.id WHERE n.user_id = ?1 "
+                     "ORDER BY l.from_note, l.seq",
     [Q_PHRASE_TAGGED] = KEYWORD_SQL(KEYWORD_TAGS),
     SQLITE_VECTORS_SQL};
 

@@ -1,11 +1,14 @@
 // app.test.mjs - a person's way through the page in headless Chromium: sign up,
 // write three notes, filter by tag, search and open a result, ask and follow a
-// citation, reload, sign out; a hostile note renders inert; AI unavailable is
+// citation, reload, sign out; a hostile note renders inert; an imported vault's
+// links show as backlinks under a note; AI unavailable is
 // said plainly. Screenshots of the main screens go to screenshots/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { startFakeAI, startVault, startBrowser, shot, signUp, createNote } from './lib.mjs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startFakeAI, startVault, startBrowser, shot, signUp, createNote, VAULT_BIN } from './lib.mjs';
 
 let ai, vault, b;
 
@@ -216,6 +219,31 @@ test('Export downloads every note as Markdown in a zip', async () => {
   assert.ok(files >= 2, `only ${files} files in the zip`);
   assert.equal(await page.getByRole('button', { name: 'Export' }).isDisabled(), false);
   assert.deepEqual(problems, []);
+});
+
+test('an imported vault shows backlinks under a note', async () => {
+  const { page, problems } = b;
+  // ada is signed in from the test before. `vault import` on the server's database.
+  const dir = join(vault.dir, 'obsidian');
+  mkdirSync(join(dir, 'sub'), { recursive: true });
+  writeFileSync(join(dir, 'Target.md'), '# Target note\n\nLinked to from two notes.\n');
+  writeFileSync(join(dir, 'Source.md'), 'See [[Target]] and [[Target#Target note|the target]].\n');
+  writeFileSync(join(dir, 'sub', 'Other.md'), '---\ntitle: Other source\n---\n![[Target]]\n');
+  execFileSync(VAULT_BIN, ['import', '--user', 'ada@example.com', dir], { cwd: vault.dir, env: vault.env });
+
+  await page.goto(vault.base + '/');
+  await page.locator('#note-list a', { hasText: 'Target note' }).click();
+  await page.locator('#note-title', { hasText: 'Target note' }).waitFor();
+  const back = page.locator('#backlinks a');
+  await back.first().waitFor();
+  // Each linking note once, by title, whatever the number or kind of its links.
+  assert.deepEqual(await back.allTextContents(), ['Other source', 'Source']);
+  await shot(page, '10-backlinks');
+  await back.filter({ hasText: /^Source$/ }).click();
+  await page.locator('#note-title', { hasText: /^Source$/ }).waitFor();
+  // A note nothing links to has no backlinks section.
+  assert.equal(await page.locator('.backlinks').count(), 0);
+  assert.deepEqual(problems.filter((p) => !/Content Security Policy/.test(p)), []);
 });
 
 test('when the AI is unavailable the page says so and the rest works', async () => {

@@ -80,6 +80,7 @@ Test(cli, help_everywhere)
 	    {"migrate", "--help", {"up", "down", "status"}},
 	    {"user", "--help", {"create", "list", "delete"}},
 	    {"export", "--help", {"--user", "--overwrite", "front matter"}},
+	    {"import", "--help", {"--prune", "--dry-run", "--watch"}},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct cli_result r;

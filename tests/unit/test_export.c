@@ -177,3 +177,45 @@ Test(export, many_equal_titles_number_on)
 	}
 	export_names_free(&used);
 }
+
+Test(export, aliases_read_back)
+{
+	char *aliases[] = {"Other name", "yes"}; /* "yes" would read back as a boolean unquoted */
+	struct note n = {.title = "T", .content = "c\n", .aliases = aliases, .naliases = 2};
+	char *md = export_markdown(&n);
+	struct obsidian_doc d;
+	obsidian_parse(md, strlen(md), &d);
+	cr_assert_eq(d.naliases, 2, "%s", md);
+	cr_expect_str_eq(d.aliases[0], "Other name");
+	cr_expect_str_eq(d.aliases[1], "yes");
+	obsidian_doc_free(&d);
+	free(md);
+}
+
+/* An imported note goes back where it came from, when that is safe and free. */
+Test(export, imported_notes_keep_their_paths)
+{
+	struct export_names used = {0};
+	static const struct {
+		const char *source, *title, *want;
+	} cases[] = {
+	    {"sub/Deep note.md", "Deep", "sub/Deep note.md"},
+	    {"notes.txt", "notes", "notes.md"},        /* now with front matter: Markdown */
+	    {"SUB/deep NOTE.md", "Again", "Again.md"}, /* taken, ignoring case */
+	    {"../escape.md", "Escape", "Escape.md"},   /* never outside the folder */
+	    {"a/./b.md", "Dot", "Dot.md"},
+	    {".obsidian/x.md", "Hidden", "Hidden.md"}, /* a dot-folder an import skips */
+	    {"/etc/passwd.md", "Absolute", "Absolute.md"},
+	    {"a//b.md", "Empty part", "Empty part.md"},
+	    {"a:b.md", "Colon", "Colon.md"}, /* not on every file system */
+	    {NULL, "Not imported", "Not imported.md"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct note n = {.title = (char *)cases[i].title,
+		                 .source_path = (char *)cases[i].source};
+		char *got = export_note_path(&used, &n);
+		cr_expect_str_eq(got, cases[i].want, "source %s", cases[i].source);
+		free(got);
+	}
+	export_names_free(&used);
+}

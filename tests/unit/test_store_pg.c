@@ -25,6 +25,7 @@
 #include "common/pg_test.h"
 #include "core/log.h"
 #include "store/store.h"
+#include "unit/store_import_cases.h"
 
 #define DIM 8 /* the tests' EMBEDDING_DIM */
 
@@ -129,7 +130,7 @@ static void open_migrated(const struct store_opts *opts)
 	int applied = -1;
 	cr_assert_eq(store_open(url, opts ? opts : &def, &db, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(store_migrate_up(db, -1, &applied, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(applied, 6);
+	cr_assert_eq(applied, 7);
 }
 
 static int64_t make_user(const char *email)
@@ -241,7 +242,7 @@ Test(store_pg, migrate_up_down_up_and_status)
 	need_pg();
 	cr_assert_eq(store_open(url, &opts, &db, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(store_migrate_status(db, &mi, &n, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(n, 6);
+	cr_assert_eq(n, 7);
 	cr_assert_eq(mi[0].version, 1);
 	cr_assert_str_eq(mi[0].name, "init");
 	cr_assert_eq(mi[0].applied_at, 0);
@@ -254,10 +255,14 @@ Test(store_pg, migrate_up_down_up_and_status)
 	cr_assert_str_eq(mi[3].name, "usage");
 	cr_assert_eq(mi[4].version, 5);
 	cr_assert_str_eq(mi[4].name, "keyword_bm25");
+	cr_assert_eq(mi[5].version, 6);
+	cr_assert_str_eq(mi[5].name, "api_tokens");
+	cr_assert_eq(mi[6].version, 7);
+	cr_assert_str_eq(mi[6].name, "import");
 	free(mi);
 
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(steps, 6);
+	cr_assert_eq(steps, 7);
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(steps, 0, "up at the latest version must do nothing");
 	cr_assert_eq(query_int("SELECT count(*) FROM pg_tables WHERE schemaname = '%s' AND "
@@ -275,7 +280,20 @@ Test(store_pg, migrate_up_down_up_and_status)
 	free(mi);
 	cr_assert_eq(store_user_create(db, "a@x.org", "h", 1, &u, &err), VERR_OK, "%s", err.detail);
 
-	/* One step down reverts api_tokens only. */
+	/* One step down reverts import only: the columns, the index and the table go. */
+	cr_assert_eq(store_migrate_down(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(steps, 1);
+	cr_assert_eq(query_int("SELECT count(*) FROM information_schema.columns WHERE "
+	                       "table_schema = '%s' AND column_name IN ('source_path', "
+	                       "'source_hash', 'aliases')",
+	                       schema),
+	             0);
+	cr_assert_eq(query_int("SELECT count(*) FROM pg_tables WHERE schemaname = '%s' AND "
+	                       "tablename = 'note_links'",
+	                       schema),
+	             0);
+
+	/* The next reverts api_tokens only. */
 	cr_assert_eq(store_migrate_down(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(steps, 1);
 	cr_assert_eq(query_int("SELECT count(*) FROM pg_tables WHERE schemaname = '%s' AND "
@@ -352,13 +370,13 @@ Test(store_pg, migrate_up_down_up_and_status)
 
 	/* Up again: the prepared statements must find the new tables; ids start over. */
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(steps, 6);
+	cr_assert_eq(steps, 7);
 	cr_assert_eq(store_user_create(db, "a@x.org", "h", 1, &u, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(u.id, 1);
 	verr_clear(&err);
 	cr_assert_eq(store_schema_check(db, &err), VERR_OK, "%s", err.detail);
 
-	cr_assert_eq(store_migrate_up(db, 7, &steps, &err), VERR_INVALID);
+	cr_assert_eq(store_migrate_up(db, 8, &steps, &err), VERR_INVALID);
 	cr_assert_eq(store_migrate_down(db, -2, &steps, &err), VERR_INVALID);
 }
 
@@ -372,7 +390,7 @@ Test(store_pg, schema_check_version_and_dimension)
 	need_pg();
 	cr_assert_eq(store_open(url, &opts, &db, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(store_schema_check(db, &err), VERR_UNAVAILABLE);
-	cr_assert(strstr(err.detail, "version 0, expected 6") != NULL, "%s", err.detail);
+	cr_assert(strstr(err.detail, "version 0, expected 7") != NULL, "%s", err.detail);
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
 	verr_clear(&err);
 	cr_assert_eq(store_schema_check(db, &err), VERR_OK, "%s", err.detail);
@@ -417,8 +435,8 @@ Test(store_pg, concurrent_migrations_apply_each_step_once)
 		cr_assert_geq(applied[i], 0, "racer %d failed", i);
 		total += applied[i];
 	}
-	cr_assert_eq(total, 6);
-	cr_assert_eq(query_int("SELECT count(*) FROM schema_migrations"), 6);
+	cr_assert_eq(total, 7);
+	cr_assert_eq(query_int("SELECT count(*) FROM schema_migrations"), 7);
 }
 
 /* ---------------------------------------------------------------- users, notes */
@@ -582,6 +600,14 @@ Test(store_pg, note_crud_scoping_and_conflicts)
 	cr_assert_eq(store_note_delete(db, ann, id, &err), VERR_NOT_FOUND);
 	int64_t again = make_note(ann, "x", "y", NULL, 0, 1);
 	cr_assert_gt(again, id, "ids are never reused");
+}
+
+/* Sources, times given, aliases, links and backlinks (unit/store_import_cases.h). */
+Test(store_pg, import_sources_and_links)
+{
+	need_pg();
+	open_migrated(NULL);
+	store_import_cases(db, make_user("ann@x.org"), make_user("bob@x.org"));
 }
 
 Test(store_pg, note_list_pages_tags_and_get_many)

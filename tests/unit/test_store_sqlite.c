@@ -24,6 +24,7 @@
 #include "store/sqlite_fts.h"
 #include "store/sqlite_vectors.h"
 #include "store/store.h"
+#include "unit/store_import_cases.h"
 
 static char dir[PATH_MAX];
 static struct store *db;
@@ -78,7 +79,7 @@ static void open_migrated(const struct store_opts *opts)
 	int applied = -1;
 	cr_assert_eq(open_at("vault.db", opts, &db, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(store_migrate_up(db, -1, &applied, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(applied, 6);
+	cr_assert_eq(applied, 7);
 }
 
 static int64_t make_user(const char *email)
@@ -243,7 +244,7 @@ Test(store_sqlite, migrate_up_down_up_and_status)
 	cr_assert_eq(open_at("vault.db", NULL, &db, &err), VERR_OK, "%s", err.detail);
 
 	cr_assert_eq(store_migrate_status(db, &mi, &n, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(n, 6);
+	cr_assert_eq(n, 7);
 	cr_assert_eq(mi[0].version, 1);
 	cr_assert_str_eq(mi[0].name, "init");
 	cr_assert_eq(mi[0].applied_at, 0);
@@ -257,22 +258,36 @@ Test(store_sqlite, migrate_up_down_up_and_status)
 	cr_assert_str_eq(mi[3].name, "usage");
 	cr_assert_eq(mi[4].version, 5);
 	cr_assert_str_eq(mi[4].name, "vector_version");
+	cr_assert_eq(mi[5].version, 6);
+	cr_assert_str_eq(mi[5].name, "api_tokens");
+	cr_assert_eq(mi[6].version, 7);
+	cr_assert_str_eq(mi[6].name, "import");
 	free(mi);
 
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(steps, 6);
+	cr_assert_eq(steps, 7);
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(steps, 0, "up at the latest version must do nothing");
 
 	cr_assert_eq(store_migrate_status(db, &mi, &n, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(n, 6);
+	cr_assert_eq(n, 7);
 	cr_assert_gt(mi[0].applied_at, 0);
 	cr_assert_gt(mi[1].applied_at, 0);
 	cr_assert_gt(mi[2].applied_at, 0);
 	free(mi);
 	cr_assert_eq(store_user_create(db, "a@x.org", "h", 1, &u, &err), VERR_OK, "%s", err.detail);
 
-	/* One step down reverts api_tokens only. */
+	/* One step down reverts import only: the columns, the index and the table go. */
+	cr_assert_eq(store_migrate_down(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(steps, 1);
+	cr_assert_eq(query_int("SELECT COUNT(*) FROM pragma_table_info('notes') "
+	                       "WHERE name IN ('source_path', 'source_hash', 'aliases')"),
+	             0);
+	cr_assert_eq(query_int("SELECT COUNT(*) FROM sqlite_master "
+	                       "WHERE name IN ('note_links', 'notes_source', 'note_links_to')"),
+	             0);
+
+	/* The next reverts api_tokens only. */
 	cr_assert_eq(store_migrate_down(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(steps, 1);
 	cr_assert_eq(query_int("SELECT COUNT(*) FROM sqlite_master WHERE name LIKE 'api_tokens%'"),
@@ -340,7 +355,7 @@ Test(store_sqlite, migrate_up_down_up_and_status)
 	cr_assert_eq(store_migrate_up(db, 0, &steps, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(steps, 0);
 
-	cr_assert_eq(store_migrate_up(db, 7, &steps, &err), VERR_INVALID);
+	cr_assert_eq(store_migrate_up(db, 8, &steps, &err), VERR_INVALID);
 	cr_assert_eq(store_migrate_up(db, -2, &steps, &err), VERR_INVALID);
 	cr_assert_eq(store_migrate_down(db, -2, &steps, &err), VERR_INVALID);
 }
@@ -352,7 +367,7 @@ Test(store_sqlite, schema_check_behind_current_ahead)
 
 	cr_assert_eq(open_at("vault.db", NULL, &db, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(store_schema_check(db, &err), VERR_UNAVAILABLE);
-	cr_assert(strstr(err.detail, "version 0, expected 6") != NULL, "%s", err.detail);
+	cr_assert(strstr(err.detail, "version 0, expected 7") != NULL, "%s", err.detail);
 	cr_assert(strstr(err.detail, "vault migrate up") != NULL, "%s", err.detail);
 
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
@@ -587,6 +602,13 @@ Test(store_sqlite, note_other_users_are_not_found)
 	cr_assert_eq(got.updated_at, 100);
 	assert_tags(&got, tags, 1);
 	note_free(&got);
+}
+
+/* Sources, times given, aliases, links and backlinks (unit/store_import_cases.h). */
+Test(store_sqlite, import_sources_and_links)
+{
+	open_migrated(NULL);
+	store_import_cases(db, make_user("ann@x.org"), make_user("bob@x.org"));
 }
 
 Test(store_sqlite, note_list_pages_newest_first)
@@ -1307,7 +1329,6 @@ Test(store_sqlite, migrate_search_backfills_and_reverts)
 	cr_assert_eq(hits[0].note_id, 2);
 	free(hits);
 	cr_assert_eq(version_of(1), 0);
-	cr_assert_eq(note_status(1, 1), EMBED_READY, "a note without chunks is ready");
 
 	/* Down from 3: migration 2's table again, filled from the notes. */
 	cr_assert_eq(store_migrate_down(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
@@ -1330,7 +1351,7 @@ Test(store_sqlite, migrate_search_backfills_and_reverts)
 	             0);
 	exec_raw("DELETE FROM notes WHERE id = 1"); /* no trigger left to fire */
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(steps, 5);
+	cr_assert_eq(steps, 6);
 	cr_assert_eq(query_int("SELECT COUNT(*) FROM notes_fts"), 1);
 	cr_assert_eq(query_int("SELECT docs FROM keyword_stats WHERE user_id = 1"), 1);
 	const char *texts[] = {"one"};
@@ -1338,6 +1359,9 @@ Test(store_sqlite, migrate_search_backfills_and_reverts)
 	cr_assert_eq(note_status(1, id), EMBED_PENDING);
 	cr_assert_eq(version_of(1), 1);
 	cr_assert_eq(query_int("SELECT docs FROM keyword_stats WHERE user_id = 1"), 2);
+	/* (The store reads notes only at the latest version, with every column.) */
+	cr_assert_eq(note_status(1, make_note(1, "bare", NULL, 0, 6)), EMBED_READY,
+	             "a note without chunks is ready");
 }
 
 /* ---------------------------------------------------------------- search: queue */

@@ -197,11 +197,32 @@ function showHome() {
   );
 }
 
+// The notes linking to a note (an imported vault's [[links]]), or null when none do.
+function backlinks(links) {
+  if (!links || !links.backlinks.length) return null;
+  const seen = new Set();
+  const items = links.backlinks.filter((l) => !seen.has(l.note_id) && seen.add(l.note_id));
+  return h(
+    'section',
+    { class: 'backlinks', 'aria-labelledby': 'backlinks-title' },
+    h('h2', { id: 'backlinks-title' }, 'Linked from'),
+    h(
+      'ul',
+      { id: 'backlinks' },
+      items.map((l) => h('li', null, h('a', { href: `#/note/${l.note_id}` }, l.title))),
+    ),
+  );
+}
+
 async function showNote(id) {
   const view = mainPane(h('p', { class: 'muted', role: 'status' }, 'Loading…'));
-  let note;
+  let note, links;
   try {
-    note = await api.call('GET', `/api/v1/notes/${id}?format=html`);
+    // The links are extra: a note shows without them.
+    [note, links] = await Promise.all([
+      api.call('GET', `/api/v1/notes/${id}?format=html`),
+      api.call('GET', `/api/v1/notes/${id}/links`).catch(() => null),
+    ]);
   } catch (e) {
     if (view === state.view) mainPane(errorBox(e.message));
     return;
@@ -228,6 +249,7 @@ async function showNote(id) {
         h('a', { href: `#/note/${id}/edit`, class: 'button' }, 'Edit'),
         h('button', { type: 'button', class: 'danger', onclick: () => deleteNote(note) }, 'Delete'),
       ),
+      backlinks(links),
     ),
   );
   markCurrent();

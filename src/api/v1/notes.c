@@ -126,6 +126,41 @@ enum verr v1_notes_update(struct api_req *req, struct api_resp *resp)
 	return VERR_OK;
 }
 
+/* A link as JSON: the other note's id and title (null when unresolved), the target as written. */
+static json_t *link_json(const struct note_link *l, int64_t other)
+{
+	json_t *o =
+	    json_pack("{s:s,s:s}", "target", l->target, "kind", l->embed ? "embed" : "link");
+	json_object_set_new(o, "note_id", other ? json_integer(other) : json_null());
+	json_object_set_new(o, "title", l->title ? json_string(l->title) : json_null());
+	return o;
+}
+
+/*
+ * GET /api/v1/notes/{id}/links: {"outgoing": [...], "backlinks": [...]},
+ * the note's [[links]] in order (unresolved ones with a null note_id) and
+ * the user's notes linking to it.
+ */
+enum verr v1_notes_links(struct api_req *req, struct api_resp *resp)
+{
+	int64_t id;
+	struct note_link *out, *in;
+	size_t nout, nin;
+	enum verr rc;
+	if ((rc = api_param_id(req, 0, not_found, &id)) ||
+	    (rc = notes_links(req->svc, req->user_id, id, &out, &nout, &in, &nin, req->err)))
+		return rc;
+	json_t *o = json_array(), *b = json_array();
+	for (size_t i = 0; i < nout; i++)
+		json_array_append_new(o, link_json(&out[i], out[i].to_note));
+	for (size_t i = 0; i < nin; i++)
+		json_array_append_new(b, link_json(&in[i], in[i].from_note));
+	resp->body = json_pack("{s:o,s:o}", "outgoing", o, "backlinks", b);
+	note_links_free(out, nout);
+	note_links_free(in, nin);
+	return VERR_OK;
+}
+
 /* DELETE /api/v1/notes/{id} */
 enum verr v1_notes_delete(struct api_req *req, struct api_resp *resp)
 {

@@ -22,6 +22,7 @@ enum verr v1_notes_list(struct api_req *req, struct api_resp *resp);
 enum verr v1_notes_get(struct api_req *req, struct api_resp *resp);
 enum verr v1_notes_update(struct api_req *req, struct api_resp *resp);
 enum verr v1_notes_delete(struct api_req *req, struct api_resp *resp);
+enum verr v1_notes_links(struct api_req *req, struct api_resp *resp);
 enum verr v1_render(struct api_req *req, struct api_resp *resp);
 enum verr v1_export(struct api_req *req, struct api_resp *resp);
 
