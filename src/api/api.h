@@ -25,13 +25,22 @@ struct api_kv {
 	const char *value;
 };
 
+/* A file sent in a multipart/form-data body (API_UPLOAD routes). */
+struct api_file {
+	char *name; /* as the client named it (a browser's relative path, for a folder) */
+	char *data; /* len bytes, then a NUL */
+	size_t len;
+};
+
 struct api_req {
 	struct svc *svc;
 	const struct config *cfg;           /* the settings the server runs with */
 	const char *params[API_MAX_PARAMS]; /* {name} captures of the route's pattern */
 	const struct api_kv *query;         /* in the order sent; keys may repeat */
 	size_t nquery;
-	json_t *body;               /* the JSON object sent, or NULL */
+	json_t *body;                 /* the JSON object sent, or NULL */
+	const struct api_file *files; /* API_UPLOAD: the files sent, in order */
+	size_t nfiles;
 	int64_t user_id;            /* the caller, for routes with API_AUTH */
 	int64_t token_id;           /* their personal access token's id; 0: a login's token */
 	bool read_only;             /* that token's scope is "read" */
@@ -97,6 +106,7 @@ enum api_flags {
 	API_ACCOUNT = 32,      /* manages the account or its tokens: never with a personal
 	                          access token (403) */
 	API_READ = 64,         /* a POST that changes nothing: open to a read-only token */
+	API_UPLOAD = 128,      /* takes files as multipart/form-data, up to MAX_UPLOAD_BYTES */
 };
 
 struct api_route {

@@ -51,6 +51,7 @@ struct config {
 	enum log_level log_level;   /* LOG_LEVEL: debug|info|warning|error, default info */
 	enum log_format log_format; /* LOG_FORMAT: json|console, default json */
 	size_t max_body_bytes;      /* MAX_BODY_BYTES: 1024-67108864, default 2097152 */
+	size_t max_upload_bytes;    /* MAX_UPLOAD_BYTES: 1 MiB-1 GiB, default 32 MiB */
 	int idle_timeout_seconds;   /* IDLE_TIMEOUT_SECONDS: 1-3600, default 30 */
 	int shutdown_grace_seconds; /* SHUTDOWN_GRACE_SECONDS: 0-3600, default 30 */
 	char *metrics_token;        /* METRICS_TOKEN: secret, >= 32 characters; NULL: no /metrics */

@@ -110,6 +110,8 @@ static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *
 	struct query_vec q = {0};
 	struct api_resp resp = {0};
 	struct api_req req = {.svc = srv->svc, .cfg = srv->cfg, .err = &err};
+	struct api_file *files = NULL;
+	size_t nfiles = 0;
 	enum MHD_Result ok;
 	verr_clear(&err);
 
@@ -142,6 +144,12 @@ static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *
 	req.token_id = r->token_id;
 	req.read_only = r->read_only;
 
+	if (route->flags & API_UPLOAD) {
+		if (http_upload_parse(c, &r->body, r->limit, &files, &nfiles, &err))
+			goto fail;
+		req.files = files;
+		req.nfiles = nfiles;
+	}
 	if (route->flags & (API_BODY | API_OPTIONAL_BODY)) {
 		if (r->body.len == 0 && (route->flags & API_BODY)) {
 			verr_set(&err, VERR_INVALID, "Request body is required: a JSON object");
@@ -221,6 +229,7 @@ out:
 	free(resp.location);
 	free(resp.set_cookie);
 	json_decref(req.body);
+	http_upload_free(files, nfiles);
 	free(q.items);
 	return ok;
 }
@@ -309,7 +318,8 @@ static enum verr admit(struct http_server *srv, struct MHD_Connection *c, struct
 {
 	router_match(api_routes, method, url, &r->m);
 	const struct api_route *route = r->m.route;
-	r->limit = srv->cfg->max_body_bytes;
+	r->limit = route && (route->flags & API_UPLOAD) ? srv->cfg->max_upload_bytes
+	                                                : srv->cfg->max_body_bytes;
 	if (route && (route->flags & API_PUBLIC)) {
 		r->limit = API_PUBLIC_BODY_MAX;
 		int wait = ratelimit_take(srv->public_rl, r->client, time_mono_ms());

@@ -66,6 +66,20 @@ struct request {
 	bool asset;       /* answered with one of the web page's files */
 };
 
+/* ------------------------------------------------------------ upload.c */
+
+#define HTTP_UPLOAD_FILES_MAX 20000 /* files in one upload (a vault's folder) */
+
+/*
+ * The files of body, a multipart/form-data request of c, each at most
+ * limit bytes; *files (http_upload_free) holds *n >= 1 of them. 415 for
+ * another Content-Type, 422 for a body that is not multipart or holds no
+ * file, 413 past HTTP_UPLOAD_FILES_MAX files.
+ */
+enum verr http_upload_parse(struct MHD_Connection *c, const struct buf *body, size_t limit,
+                            struct api_file **files, size_t *n, struct verror *err);
+void http_upload_free(struct api_file *files, size_t n);
+
 /* ------------------------------------------------------------ reply.c */
 
 /*

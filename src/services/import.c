@@ -19,6 +19,8 @@
 #include "core/text.h"
 #include "services/notes.h"
 #include "services/obsidian.h"
+#include "services/pdf.h"
+#include "services/unzip.h"
 #include "services/vaultdir.h"
 
 /* Embeds expanded into one note's indexed text at most (cycles aside, a fan-out bound). */
@@ -524,6 +526,12 @@ static int by_path(const void *a, const void *b)
 	              ((const struct import_file *const *)b)[0]->path);
 }
 
+/* bsearch: the path *key against a file of the sorted list. */
+static int path_is(const void *key, const void *f)
+{
+	return strcmp(*(const char *const *)key, (*(const struct import_file *const *)f)->path);
+}
+
 enum verr import_files(struct svc *svc, int64_t user_id, const struct import_file *files, size_t n,
                        const struct import_opts *opts, struct import_report *out,
                        struct verror *err)
@@ -558,16 +566,26 @@ enum verr import_files(struct svc *svc, int64_t user_id, const struct import_fil
 	now = xcalloc(n + 1, sizeof(*now));
 	for (size_t i = 0; i < n; i++)
 		now[i] = (struct vaultdir_file){files[i].path, x.items[i].hash, 0};
-	was = xcalloc(nbefore + 1, sizeof(*was));
-	for (size_t i = 0; i < nbefore; i++)
-		was[i] = (struct vaultdir_file){before[i].path, before[i].hash, before[i].note_id};
-	vaultdir_plan(now, n, was, nbefore, &plan, &nplan);
-
 	/* Every path a link may reach: the files, then the notes kept without theirs. */
-	x.paths = xcalloc(n + nplan + 1, sizeof(*x.paths));
-	x.path_note = xcalloc(n + nplan + 1, sizeof(*x.path_note));
+	x.paths = xcalloc(n + nbefore + 1, sizeof(*x.paths));
+	x.path_note = xcalloc(n + nbefore + 1, sizeof(*x.path_note));
 	for (size_t i = 0; i < n; i++)
 		x.paths[x.npaths++] = files[i].path;
+	/* Some of the folder's files: the others are not gone (nor renamed), only linked to. */
+	was = xcalloc(nbefore + 1, sizeof(*was));
+	size_t nwas = 0;
+	for (size_t i = 0; i < nbefore; i++) {
+		const char *key = before[i].path;
+		if (opts->partial && !bsearch(&key, sorted, n, sizeof(*sorted), path_is)) {
+			x.path_note[x.npaths] = before[i].note_id;
+			x.paths[x.npaths++] = before[i].path;
+			continue;
+		}
+		was[nwas++] =
+		    (struct vaultdir_file){before[i].path, before[i].hash, before[i].note_id};
+	}
+	vaultdir_plan(now, n, was, nwas, &plan, &nplan);
+
 	for (size_t k = 0; k < nplan; k++) {
 		const struct vaultdir_change *c = &plan[k];
 		if (c->now && !x.items[c->now - now].error)
@@ -606,5 +624,169 @@ out:
 	free(now);
 	free(was);
 	note_sources_free(before, nbefore);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- uploads */
+
+/* The files an upload makes, each string owned. */
+struct upset {
+	struct upfile {
+		char *path, *data, *error;
+		size_t len;
+	} * f;
+	size_t n, cap;
+	size_t pdfs; /* read so far */
+};
+
+static struct upfile *up_add(struct upset *s, const char *path)
+{
+	if (s->n == s->cap) {
+		s->cap = s->cap ? 2 * s->cap : 16;
+		s->f = xrealloc(s->f, s->cap * sizeof(*s->f));
+	}
+	struct upfile *f = &s->f[s->n++];
+	*f = (struct upfile){.path = xstrdup(path)};
+	return f;
+}
+
+static bool ext_is(const char *name, const char *ext)
+{
+	size_t n = strlen(name), e = strlen(ext);
+	return n > e && strcasecmp(name + n - e, ext) == 0;
+}
+
+/* A PDF's pages as sections, "# Page 1" first: the chunks' headings then say the page. */
+static char *pdf_markdown(const char *text)
+{
+	struct buf b;
+	buf_init(&b, BUF_NOCAP); /* PDF_TEXT_MAX bounds text */
+	int page = 1;
+	for (const char *p = text;; page++) {
+		size_t len = strcspn(p, "\f");
+		buf_printf(&b, "%s# Page %d\n\n", page > 1 ? "\n\n" : "", page);
+		buf_add(&b, p, len);
+		if (!p[len])
+			break;
+		p += len + 1;
+	}
+	return buf_steal(&b);
+}
+
+/* Adds the note of a PDF at path: its text, or why it has none. */
+static void up_pdf(struct upset *s, const char *path, const char *data, size_t len)
+{
+	struct upfile *f = up_add(s, path);
+	if (++s->pdfs > IMPORT_PDFS_MAX) {
+		f->error = xasprintf("more than %d PDFs in one upload: send the rest in another",
+		                     IMPORT_PDFS_MAX);
+		return;
+	}
+	char *text;
+	struct verror e;
+	if (pdf_text_isolated(NULL, data, len, IMPORT_PDF_CPU_SECONDS, &text, &e)) {
+		f->error = xstrdup(verr_detail(&e));
+		return;
+	}
+	f->data = pdf_markdown(text);
+	f->len = strlen(f->data);
+	free(text);
+}
+
+static void up_text(struct upset *s, const char *path, const char *data, size_t len)
+{
+	struct upfile *f = up_add(s, path);
+	f->data = xmalloc(len + 1);
+	memcpy(f->data, data, len);
+	f->data[len] = '\0';
+	f->len = len;
+}
+
+struct zip_walk {
+	struct upset *set;
+	const char *top; /* the one folder holding every file, with its '/'; NULL if none */
+	size_t ntop;
+};
+
+/* First walk: whether one folder holds every file. */
+static enum verr zip_top(void *ctx, const char *path, const char *data, size_t n,
+                         struct verror *err)
+{
+	struct zip_walk *w = ctx;
+	(void)data, (void)n, (void)err;
+	const char *slash = strchr(path, '/');
+	size_t len = slash ? (size_t)(slash - path) + 1 : 0;
+	if (!w->top) {
+		w->top = len ? xstrndup(path, len) : xstrdup("");
+		w->ntop = len;
+	} else if (w->ntop && (len != w->ntop || strncmp(path, w->top, len) != 0)) {
+		w->ntop = 0;
+	}
+	return VERR_OK;
+}
+
+static enum verr zip_file(void *ctx, const char *path, const char *data, size_t n,
+                          struct verror *err)
+{
+	struct zip_walk *w = ctx;
+	(void)err;
+	path += w->ntop;
+	if (ext_is(path, ".md") || ext_is(path, ".txt"))
+		up_text(w->set, path, data, n);
+	else if (ext_is(path, ".pdf"))
+		up_pdf(w->set, path, data, n);
+	/* Anything else (images, canvases...) is an attachment, not a note. */
+	return VERR_OK;
+}
+
+/* Adds a zip's files; false when it is refused whole. */
+static bool up_zip(struct upset *s, const char *name, const char *data, size_t len)
+{
+	static const struct unzip_limits lim = {.files = IMPORT_ZIP_FILES_MAX,
+	                                        .bytes = IMPORT_ZIP_BYTES_MAX,
+	                                        .file_size = PDF_BYTES_MAX};
+	struct zip_walk w = {.set = s};
+	struct verror e;
+	/* The whole zip is checked before any of it is taken: all of it or none. */
+	bool ok = unzip_each(data, len, &lim, zip_top, &w, &e) == VERR_OK;
+	if (ok)
+		unzip_each(data, len, &lim, zip_file, &w, &e);
+	else
+		up_add(s, name)->error = xstrdup(verr_detail(&e));
+	free((char *)w.top);
+	return ok;
+}
+
+enum verr import_uploads(struct svc *svc, int64_t user_id, const struct import_upload *up, size_t n,
+                         bool dry_run, struct import_report *out, struct verror *err)
+{
+	struct upset s = {0};
+	bool vault = false; /* a lone zip, read: the whole folder */
+	for (size_t i = 0; i < n; i++) {
+		const char *name = up[i].name;
+		if (ext_is(name, ".zip"))
+			vault = up_zip(&s, name, up[i].data, up[i].len) && n == 1;
+		else if (ext_is(name, ".pdf"))
+			up_pdf(&s, name, up[i].data, up[i].len);
+		else if (ext_is(name, ".md") || ext_is(name, ".txt"))
+			up_text(&s, name, up[i].data, up[i].len);
+		else
+			up_add(&s, name)->error = xstrdup("not a .md, .txt, .pdf or .zip file");
+	}
+	struct import_file *files = xcalloc(s.n + 1, sizeof(*files));
+	for (size_t i = 0; i < s.n; i++)
+		files[i] = (struct import_file){.path = s.f[i].path,
+		                                .data = s.f[i].data ? s.f[i].data : "",
+		                                .len = s.f[i].len,
+		                                .error = s.f[i].error};
+	struct import_opts opts = {.dry_run = dry_run, .partial = !vault};
+	enum verr rc = import_files(svc, user_id, files, s.n, &opts, out, err);
+	for (size_t i = 0; i < s.n; i++) {
+		free(s.f[i].path);
+		free(s.f[i].data);
+		free(s.f[i].error);
+	}
+	free(s.f);
+	free(files);
 	return rc;
 }

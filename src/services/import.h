@@ -68,6 +68,7 @@ struct import_report {
 struct import_opts {
 	bool prune;   /* delete the notes whose files are gone */
 	bool dry_run; /* plan and report only: nothing is written */
+	bool partial; /* the files are some of the folder's: no other file is gone or renamed */
 	/* Called after each file's change, for a progress bar; NULL for none. */
 	void (*progress)(void *arg, size_t done, size_t total);
 	void *arg;
@@ -85,6 +86,32 @@ enum verr import_files(struct svc *svc, int64_t user_id, const struct import_fil
                        struct verror *err);
 
 void import_report_free(struct import_report *r);
+
+/* A file sent to POST /api/v1/import. */
+struct import_upload {
+	const char *name; /* as the client named it: a path for a folder's files */
+	const char *data; /* len bytes, then a NUL */
+	size_t len;
+};
+
+#define IMPORT_ZIP_FILES_MAX   20000               /* files in one zip */
+#define IMPORT_ZIP_BYTES_MAX   (256 * 1024 * 1024) /* inflated bytes of one zip */
+#define IMPORT_PDFS_MAX        20                  /* PDFs read in one upload */
+#define IMPORT_PDF_CPU_SECONDS 10
+
+/*
+ * Imports uploaded files with import_files' rules: .md and .txt at their
+ * names; a .pdf's text (pages as sections "# Page N", so search and ask
+ * can say the page) under its name, read in a child process; a .zip's
+ * .md, .txt and .pdf files at their paths in it (one folder holding
+ * everything is left out of the paths, as a zipped vault folder has). A
+ * lone zip is the whole folder, as for `vault import` (renames found,
+ * files gone kept); other uploads are some files of it. A file of another
+ * kind, a zip refused (a path leaving it, a limit passed), an unreadable
+ * PDF (encrypted, scanned, too large) fails with the reason, and only it.
+ */
+enum verr import_uploads(struct svc *svc, int64_t user_id, const struct import_upload *up, size_t n,
+                         bool dry_run, struct import_report *out, struct verror *err);
 
 /* "added", "updated", ...: the outcome's word. */
 const char *import_outcome_name(enum import_outcome o);

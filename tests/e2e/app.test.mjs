@@ -246,6 +246,31 @@ test('an imported vault shows backlinks under a note', async () => {
   assert.deepEqual(problems.filter((p) => !/Content Security Policy/.test(p)), []);
 });
 
+test('Import uploads files with progress and lists what became of each', async () => {
+  const { page, problems } = b;
+  await page.goto(vault.base + '/'); // still signed in as Ada
+  await page.locator('#app').waitFor({ state: 'visible' });
+  const [chooser] = await Promise.all([
+    page.waitForEvent('filechooser'),
+    page.getByRole('button', { name: 'Import' }).click(),
+  ]);
+  assert.ok(chooser.isMultiple());
+  await chooser.setFiles([
+    { name: 'Recipes.md', mimeType: 'text/markdown', buffer: Buffer.from('---\ntags: [food]\n---\n# Pancakes\n\nFlour, eggs, milk.\n') },
+    { name: 'ideas.txt', mimeType: 'text/plain', buffer: Buffer.from('A garden shed with a green roof.\n') },
+    { name: 'photo.jpg', mimeType: 'image/jpeg', buffer: Buffer.from([0xff, 0xd8, 0xff]) },
+  ]);
+  const report = page.locator('#import-report');
+  await report.waitFor();
+  assert.equal(await report.getByRole('status').textContent(), '2 added, 1 failed');
+  assert.match(await report.locator('li.failed').textContent(), /photo\.jpg: failed \(not a \.md, \.txt, \.pdf or \.zip file\)/);
+  // The list shows the new notes; the Markdown file is titled by its heading.
+  await page.locator('#note-list').getByText('Pancakes').first().waitFor();
+  await page.locator('#note-list').getByText('ideas').first().waitFor();
+  await shot(page, '11-import-report');
+  assert.deepEqual(problems, []);
+});
+
 test('when the AI is unavailable the page says so and the rest works', async () => {
   const plain = await startVault(); // LLM_PROVIDER defaults to none
   const { page } = b;

@@ -5,7 +5,6 @@
  * child process, the same text arrives, and a child that spins or stalls
  * is stopped by its CPU limit or the wall clock.
  */
-#include <cairo-pdf.h>
 #include <criterion/criterion.h>
 #include <libgen.h>
 #include <limits.h>
@@ -16,44 +15,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/make_pdf.h"
 #include "core/buf.h"
 #include "services/pdf.h"
 
-static cairo_status_t to_buf(void *closure, const unsigned char *data, unsigned int n)
-{
-	buf_add(closure, data, n);
-	return CAIRO_STATUS_SUCCESS;
-}
-
-/* A PDF with one page per text (NULL: a page with a drawn square only). */
-static struct buf make_pdf(const char *const *pages, size_t n)
-{
-	struct buf b;
-	buf_init(&b, BUF_NOCAP);
-	cairo_surface_t *s = cairo_pdf_surface_create_for_stream(to_buf, &b, 595, 842);
-	cairo_t *cr = cairo_create(s);
-	for (size_t i = 0; i < n; i++) {
-		if (pages[i]) {
-			cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL,
-			                       CAIRO_FONT_WEIGHT_NORMAL);
-			cairo_set_font_size(cr, 14);
-			cairo_move_to(cr, 72, 100);
-			cairo_show_text(cr, pages[i]);
-		} else {
-			cairo_rectangle(cr, 100, 100, 200, 200);
-			cairo_fill(cr);
-		}
-		cairo_show_page(cr);
-	}
-	cairo_destroy(cr);
-	cairo_surface_finish(s);
-	cairo_surface_destroy(s);
-	return b;
-}
-
 Test(pdf, text_page_by_page)
 {
-	struct buf b = make_pdf(
+	struct test_pdf b = test_pdf_make(
 	    (const char *const[]){"Boiler service every October", NULL, "Ölfilter und Café"}, 3);
 	char *text;
 	struct verror err = {0};
@@ -68,17 +36,17 @@ Test(pdf, text_page_by_page)
 	          "the drawing page has text: %s", text);
 	cr_expect(strstr(f2, "Ölfilter und Café"), "%s", text);
 	free(text);
-	buf_free(&b);
+	test_pdf_free(&b);
 }
 
 Test(pdf, refusals_say_why)
 {
 	char *text;
 	struct verror err = {0};
-	struct buf shapes = make_pdf((const char *const[]){NULL, NULL}, 2);
+	struct test_pdf shapes = test_pdf_make((const char *const[]){NULL, NULL}, 2);
 	cr_expect_eq(pdf_text(shapes.p, shapes.len, &text, &err), VERR_INVALID);
 	cr_expect(strstr(err.detail, "holds no text"), "%s", err.detail);
-	buf_free(&shapes);
+	test_pdf_free(&shapes);
 
 	const char junk[] = "%PDF-1.4\nthis is not really a PDF\n";
 	cr_expect_eq(pdf_text(junk, sizeof(junk) - 1, &text, &err), VERR_INVALID);
@@ -129,7 +97,7 @@ static char *vault_exe(void)
 
 Test(pdf, isolated_gives_the_same_text)
 {
-	struct buf b = make_pdf((const char *const[]){"First page", "Second page"}, 2);
+	struct test_pdf b = test_pdf_make((const char *const[]){"First page", "Second page"}, 2);
 	char *a, *c;
 	struct verror err = {0};
 	cr_assert_eq(pdf_text(b.p, b.len, &a, &err), VERR_OK, "%s", err.detail);
@@ -142,7 +110,7 @@ Test(pdf, isolated_gives_the_same_text)
 	cr_expect_eq(pdf_text_isolated(vault_exe(), junk, sizeof(junk) - 1, 10, &c, &err),
 	             VERR_INVALID);
 	cr_expect(strstr(err.detail, "not a PDF vault can read"), "%s", err.detail);
-	buf_free(&b);
+	test_pdf_free(&b);
 }
 
 static char *script(const char *body)

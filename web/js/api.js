@@ -103,6 +103,37 @@ export async function download(path) {
   return resp.blob();
 }
 
+// One multipart POST of files (XMLHttpRequest: fetch cannot report upload
+// progress); onProgress(sent, total) as the bytes go. Renews the token once on 401.
+function postFiles(path, form, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', path);
+    if (accessToken) xhr.setRequestHeader('Authorization', `Bearer ${accessToken}`);
+    xhr.responseType = 'json';
+    xhr.upload.onprogress = (ev) => ev.lengthComputable && onProgress(ev.loaded, ev.total);
+    xhr.onload = () => resolve(xhr);
+    xhr.onerror = () => reject(new ApiError(0, 'The upload failed: no answer from the server'));
+    xhr.send(form);
+  });
+}
+
+// The JSON answer of uploading files; throws ApiError with the API's detail.
+export async function upload(path, files, onProgress) {
+  const form = new FormData();
+  // A folder's files keep their path inside it.
+  for (const f of files) form.append('file', f, f.webkitRelativePath || f.name);
+  let xhr = await postFiles(path, form, onProgress);
+  if (xhr.status === 401 && accessToken !== null && (await renew()))
+    xhr = await postFiles(path, form, onProgress);
+  const body = xhr.response;
+  if (xhr.status < 200 || xhr.status > 299) {
+    const detail = body && typeof body.detail === 'string' ? body.detail : `${xhr.status} ${xhr.statusText}`;
+    throw new ApiError(xhr.status, detail);
+  }
+  return body;
+}
+
 export async function signIn(email, password) {
   const resp = await send('POST', '/api/v1/auth/login', { email, password });
   if (!resp.ok) throw await errorOf(resp);

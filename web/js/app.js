@@ -694,6 +694,35 @@ function onKey(ev) {
   }
 }
 
+const OUTCOMES = ['added', 'updated', 'unchanged', 'renamed', 'deleted', 'failed'];
+
+// Files chosen in the Import button's dialog, uploaded with a progress bar, then what became of each.
+async function importFiles(files) {
+  const bar = h('progress', { max: 1, value: 0, 'aria-label': 'Upload progress' });
+  const status = h('p', { role: 'status' }, `Uploading ${files.length} file${files.length === 1 ? '' : 's'}…`);
+  const view = mainPane(h('section', { class: 'import' }, h('h2', {}, 'Import'), status, bar));
+  try {
+    const report = await api.upload('/api/v1/import', files, (sent, total) => {
+      bar.max = total;
+      bar.value = sent;
+      if (sent === total) status.textContent = 'Importing…';
+    });
+    if (view !== state.view) return;
+    const counts = OUTCOMES.filter((o) => report[o]).map((o) => `${report[o]} ${o}`);
+    mainPane(
+      h('section', { class: 'import', id: 'import-report' },
+        h('h2', {}, 'Import'),
+        h('p', { role: 'status' }, counts.join(', ') || 'Nothing to import.'),
+        h('ul', {}, report.files.map((f) =>
+          h('li', { class: `outcome ${f.outcome}` },
+            h('strong', {}, f.path), `: ${f.outcome}`, f.detail ? ` (${f.detail})` : '')))));
+    state.skip = 0;
+    loadList();
+  } catch (e) {
+    if (view === state.view) mainPane(h('section', { class: 'import' }, h('h2', {}, 'Import'), errorBox(`Import failed: ${e.message}`)));
+  }
+}
+
 // Every note as Markdown in a zip, saved by the browser like any download.
 async function exportNotes() {
   const button = $('export');
@@ -718,6 +747,12 @@ async function start() {
   $('auth-form').addEventListener('submit', submitAuth);
   $('signout').addEventListener('click', signOut);
   $('export').addEventListener('click', exportNotes);
+  $('import').addEventListener('click', () => $('import-files').click());
+  $('import-files').addEventListener('change', (ev) => {
+    const files = [...ev.target.files];
+    ev.target.value = ''; // the same files may be chosen again
+    if (files.length) importFiles(files);
+  });
   $('search').addEventListener('input', runSearch);
   $('search-mode').addEventListener('change', runSearch);
   $('search-form').addEventListener('submit', (ev) => ev.preventDefault());
