@@ -20,7 +20,7 @@ static const char usage[] =
     "Usage: vault export --user EMAIL [--overwrite] DIR\n"
     "\n"
     "Writes each of EMAIL's notes to DIR as a Markdown file, with YAML\n"
-    "front matter (title, tags, aliases, created, updated) that Obsidian and\n"
+    "front matter (id, title, tags, aliases, created, updated) that Obsidian and\n"
     "`vault import` read back: an imported note at the path it came from,\n"
     "another named after its title. The file's time is the note's last update.\n"
     "DIR is created if needed and must be empty, unless --overwrite is given:\n"

@@ -8,6 +8,7 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <search.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -75,6 +76,10 @@ char *export_markdown(const struct note *n)
 	emit(&e, &ev);
 	yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE);
 	emit(&e, &ev);
+	char num[24];
+	snprintf(num, sizeof(num), "%lld", (long long)n->id);
+	scalar(&e, "id", true); /* vault's id: import finds its notes by path and bytes instead */
+	scalar(&e, num, true);
 	scalar(&e, "title", true);
 	scalar(&e, n->title, false);
 	if (n->ntags) {

@@ -1,6 +1,6 @@
 /*
  * export.h - notes as Markdown files a person can take anywhere: YAML front
- * matter (title, tags, created, updated) that Obsidian and services/obsidian.c
+ * matter (id, title, tags, created, updated) that Obsidian and services/obsidian.c
  * read back, then the note's content as written; an imported note at the
  * path it came from, another at a file name made from the title that every
  * common file system accepts, unique within the export.
@@ -11,7 +11,7 @@
 #include "services/services.h"
 #include "store/store.h"
 
-/* The note as a Markdown file: front matter (title, tags, aliases, created, updated), then
+/* The note as a Markdown file: front matter (id, title, tags, aliases, created, updated), then
  * the content (caller frees). */
 char *export_markdown(const struct note *n);
 

@@ -84,9 +84,9 @@ Test(export, notes_to_markdown_files)
 		t2 = slurp(p2);
 	}
 	cr_assert(t1 && t2, "files missing: %s %s", p1, p2);
-	char *want = it_asprintf("---\ntitle: 'Trip: Lisbon/Porto'\ntags:\n- travel\n- '2024'\n"
-	                         "created: %s\n",
-	                         created);
+	char *want = it_asprintf("---\nid: %lld\ntitle: 'Trip: Lisbon/Porto'\ntags:\n- travel\n"
+	                         "- '2024'\ncreated: %s\n",
+	                         id, created);
 	cr_expect(strncmp(t1, want, strlen(want)) == 0, "got:\n%s\nwant the start:\n%s", t1, want);
 	cr_expect(strstr(t1, "\n---\n# Day one\n\nTrams.\n"), "content: %s", t1);
 	cr_expect(strstr(t2, "\n---\nthe other\n"), "%s", t2);

@@ -15,13 +15,15 @@
 static void round_trip(const char *title, const char *const *tags, size_t ntags,
                        const char *content)
 {
-	struct note n = {.title = (char *)title,
+	struct note n = {.id = 4217,
+	                 .title = (char *)title,
 	                 .content = (char *)content,
 	                 .tags = (char **)tags,
 	                 .ntags = ntags,
 	                 .created_at = INT64_C(1709631000123),
 	                 .updated_at = INT64_C(1733500000999)};
 	char *md = export_markdown(&n);
+	cr_assert(strncmp(md, "---\nid: 4217\n", 13) == 0, "the note's id first:\n%s", md);
 	struct obsidian_doc d;
 	obsidian_parse(md, strlen(md), &d);
 	cr_assert_eq(d.warning[0], '\0', "%s\n%s", d.warning, md);
