@@ -80,6 +80,13 @@ static const struct tool {
      "\"title\":{\"type\":\"string\"},\"content\":{\"type\":\"string\"},"
      "\"tags\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}}},\"required\":[\"id\"]}",
      v1_notes_update, ARGS_BODY, true, true},
+    {"list_tags",
+     "List the tags of the user's notes, most used first, each with how many notes carry it: "
+     "useful before filtering search_notes or list_notes by tag.",
+     "{\"type\":\"object\",\"properties\":{"
+     "\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":1000,"
+     "\"description\":\"How many tags (default 100)\"}}}",
+     v1_tags, ARGS_QUERY, false, false},
     {"ask",
      "Answer a question from the user's own notes through the configured language model. The "
      "answer cites its sources as [1], [2], and the citations name the notes.",

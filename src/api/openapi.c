@@ -116,6 +116,16 @@ static const char SCHEMAS
          "      \"items\": {\"$ref\": \"#/components/schemas/NoteLink\"}},"
          "    \"backlinks\": {\"type\": \"array\","
          "      \"items\": {\"$ref\": \"#/components/schemas/NoteLink\"}}}},"
+         "\"TagsQuery\": {\"type\": \"object\", \"properties\": {"
+         "  \"limit\": {\"type\": \"integer\", \"minimum\": 1, \"maximum\": 1000, \"default\": "
+         "100}}},"
+         "\"TagList\": {\"type\": \"object\", \"additionalProperties\": false, \"required\": "
+         "[\"tags\"],"
+         "  \"properties\": {\"tags\": {\"type\": \"array\", \"items\": {\"type\": \"object\","
+         "    \"additionalProperties\": false, \"required\": [\"tag\", \"notes\"], \"properties\": "
+         "{"
+         "      \"tag\": {\"type\": \"string\"}, \"notes\": {\"type\": \"integer\", \"minimum\": "
+         "1}}}}}},"
          "\"Files\": {\"type\": \"object\", \"required\": [\"file\"], "
          "\"properties\": {"
          "  \"file\": {\"type\": \"array\", \"description\":"
@@ -361,6 +371,7 @@ static const char *const groups[][2] = {
     {"search", "Semantic, keyword and hybrid search of your notes"},
     {"ask", "Answers from your notes through a language model, with citations"},
     {"index", "The embedding of your notes"},
+    {"tags", "The tags of your notes"},
     {"import", "Notes from files: Markdown, text, PDF, a zipped Obsidian vault"},
     {"export", "All your notes as Markdown files, to take anywhere"},
     {"render", "Markdown rendered as notes are"},

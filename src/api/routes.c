@@ -101,6 +101,8 @@ const struct api_route api_routes[] = {
     {"GET", "/api/v1/index/status", v1_index_status, 200, API_AUTH,
      "Your chunks pending, ready, failed and stale, and the embedding model", NULL, NULL,
      "IndexStatus"},
+    {"GET", "/api/v1/tags", v1_tags, 200, API_AUTH, "Your tags, most used first, with their counts",
+     "TagsQuery", NULL, "TagList"},
     {"POST", "/api/v1/import", v1_import, 200, API_AUTH | API_UPLOAD,
      "Notes from files: Markdown, text, PDF, or a zipped folder (an Obsidian vault)", "ImportQuery",
      NULL, "ImportReport"},

@@ -229,6 +229,16 @@ enum verr notes_links(struct svc *svc, int64_t user_id, int64_t id, struct note_
 	return rc == VERR_NOT_FOUND ? verr_set(err, rc, "Note not found") : rc;
 }
 
+enum verr notes_tags(struct svc *svc, int64_t user_id, int64_t limit, struct tag_count **out,
+                     size_t *n, struct verror *err)
+{
+	*out = NULL;
+	*n = 0;
+	if (limit < 1 || limit > TAGS_LIMIT_MAX)
+		return verr_set(err, VERR_INVALID, "limit: must be 1-%d", TAGS_LIMIT_MAX);
+	return store_tags(svc->store, user_id, limit, out, n, err);
+}
+
 enum verr notes_list(struct svc *svc, int64_t user_id, int64_t skip, int64_t limit,
                      const char *const *tags, size_t ntags, struct note_page *out,
                      struct verror *err)

@@ -47,6 +47,14 @@ enum verr notes_delete(struct svc *svc, int64_t user_id, int64_t id, struct verr
 enum verr notes_links(struct svc *svc, int64_t user_id, int64_t id, struct note_link **out,
                       size_t *nout, struct note_link **in, size_t *nin, struct verror *err);
 /* Newest first; a note must carry every tag given. */
+#define TAGS_LIMIT_DEFAULT 100
+#define TAGS_LIMIT_MAX     1000
+
+/* The user's tags with how many notes carry each, most used first, at most limit
+ * (1-TAGS_LIMIT_MAX). */
+enum verr notes_tags(struct svc *svc, int64_t user_id, int64_t limit, struct tag_count **out,
+                     size_t *n, struct verror *err);
+
 enum verr notes_list(struct svc *svc, int64_t user_id, int64_t skip, int64_t limit,
                      const char *const *tags, size_t ntags, struct note_page *out,
                      struct verror *err);

@@ -384,6 +384,17 @@ enum verr store_notes_get_many_chunks(struct store *s, int64_t user_id, const in
                                       struct verror *err);
 
 /* Ids of the user's notes carrying every tag given; caller frees *ids. */
+/* A tag and how many of the user's notes carry it. */
+struct tag_count {
+	char *tag;
+	int64_t notes;
+};
+
+/* The user's tags, most used first (then by name), at most limit; free with tag_counts_free. */
+enum verr store_tags(struct store *s, int64_t user_id, int64_t limit, struct tag_count **out,
+                     size_t *n, struct verror *err);
+void tag_counts_free(struct tag_count *t, size_t n);
+
 enum verr store_note_ids_with_tags(struct store *s, int64_t user_id, const char *const *tags,
                                    size_t ntags, int64_t **ids, size_t *n, struct verror *err);
 

@@ -813,6 +813,41 @@ out:
 	return rc;
 }
 
+enum verr store_tags(struct store *s, int64_t user_id, int64_t limit, struct tag_count **out,
+                     size_t *n, struct verror *err)
+{
+	struct conn *c = NULL;
+	struct stmt *st;
+	bool row;
+	enum verr rc;
+
+	*out = NULL;
+	*n = 0;
+	if ((rc = db_get(s, false, &c, Q_TAGS, &st, err)))
+		goto out;
+	bind_i64(st, 1, user_id);
+	bind_i64(st, 2, limit);
+	*out = xcalloc((size_t)limit, sizeof(**out));
+	while ((rc = step(st, &row, err)) == VERR_OK && row && *n < (size_t)limit)
+		(*out)[(*n)++] = (struct tag_count){xstrdup(col_text(st, 0)), col_i64(st, 1)};
+	reset(st);
+	if (rc) {
+		tag_counts_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
+out:
+	s->drv->conn_put(s, c);
+	return rc;
+}
+
+void tag_counts_free(struct tag_count *t, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(t[i].tag);
+	free(t);
+}
+
 /* A note's chunks by store_notes_get_many_chunks: the note must be there. */
 enum verr store_note_chunks(struct store *s, int64_t user_id, int64_t note_id, int64_t **chunk_ids,
                             char ***texts, size_t *n, struct verror *err)

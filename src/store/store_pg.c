@@ -267,6 +267,9 @@ static const char *const query_sql[PQ__COUNT] = {
     [Q_NOTE_IDS] = "SELECT id FROM notes WHERE user_id = $1::bigint ORDER BY id",
     [Q_NOTE_IDS_TAGGED] = "SELECT id FROM notes WHERE user_id = $1::bigint "
                           "AND tags @> $2::text[] ORDER BY id",
+    [Q_TAGS] = "SELECT tag, count(*) AS n FROM notes, unnest(tags) AS tag "
+               "WHERE user_id = $1::bigint GROUP BY tag ORDER BY n DESC, tag COLLATE \"C\" "
+               "LIMIT $2::bigint",
 
     [Q_NOTES_CHUNKS] =
         "SELECT note_id, id, text, heading FROM chunks WHERE note_id = ANY ($2::bigint[]) "

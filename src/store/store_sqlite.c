@@ -175,6 +175,8 @@ static const char *const query_sql[SQ__COUNT] = {
                      "id IN (SELECT value FROM json_each(?2)) AND +user_id = ?1",
     [Q_NOTE_IDS] = "SELECT id FROM notes WHERE user_id = ?1 ORDER BY id",
     [Q_NOTE_IDS_TAGGED] = TAGGED_NOTE_IDS("2") " ORDER BY note_id",
+    [Q_TAGS] = "SELECT tag, count(*) AS n FROM note_tags WHERE user_id = ?1 GROUP BY tag "
+               "ORDER BY n DESC, tag LIMIT ?2",
 
     /*
      * ?2 is a JSON array of note ids: seeks in chunks(note_id, seq), in

@@ -41,7 +41,7 @@ before(async () => {
   // Another user's note, which the agent must never see.
   await api('POST', '/api/v1/auth/register', { email: 'other@example.com', password: 'other-password-1' });
   const login = await api('POST', '/api/v1/auth/login', { email: 'other@example.com', password: 'other-password-1' });
-  const other = await api('POST', '/api/v1/notes', { title: 'Other secret', content: 'not yours' }, login.json.access_token);
+  const other = await api('POST', '/api/v1/notes', { title: 'Other secret', content: 'not yours', tags: ['home', 'secret-tag'] }, login.json.access_token);
   assert.equal(other.status, 201);
   vault.otherId = other.json.id;
 });
@@ -57,7 +57,7 @@ test('tools: list, call each, errors as tool errors', async () => {
     assert.equal(client.getServerVersion().name, 'vault');
     const { tools } = await client.listTools();
     assert.deepEqual(tools.map((t) => t.name).sort(),
-      ['ask', 'create_note', 'get_note', 'list_notes', 'search_notes', 'update_note']);
+      ['ask', 'create_note', 'get_note', 'list_notes', 'list_tags', 'search_notes', 'update_note']);
     for (const t of tools) {
       assert.equal(t.inputSchema.type, 'object', t.name);
       assert.ok(t.description.length > 40, t.name);
@@ -81,6 +81,10 @@ test('tools: list, call each, errors as tool errors', async () => {
     const list = await client.callTool({ name: 'list_notes', arguments: { tag: ['yearly'], limit: 10 } });
     assert.equal(list.structuredContent.total, 1);
     assert.equal(list.structuredContent.items[0].id, id);
+
+    // Only the agent's user's tags, counted on their notes alone.
+    const tags = await client.callTool({ name: 'list_tags', arguments: {} });
+    assert.deepEqual(tags.structuredContent.tags, [{ tag: 'home', notes: 1 }, { tag: 'yearly', notes: 1 }]);
 
     const found = await client.callTool({ name: 'search_notes', arguments: { query: 'boiler October', mode: 'keyword' } });
     assert.equal(found.structuredContent.results[0].id, id);
@@ -116,7 +120,7 @@ test('read-only: reading tools only, writes refused', async () => {
   const client = await connect(['--user', email, '--read-only']);
   try {
     const { tools } = await client.listTools();
-    assert.deepEqual(tools.map((t) => t.name).sort(), ['ask', 'get_note', 'list_notes', 'search_notes']);
+    assert.deepEqual(tools.map((t) => t.name).sort(), ['ask', 'get_note', 'list_notes', 'list_tags', 'search_notes']);
     const refused = await client.callTool({ name: 'create_note', arguments: { title: 'Sneaky' } });
     assert.equal(refused.isError, true);
     assert.match(refused.content[0].text, /only read/);
@@ -137,7 +141,7 @@ test('Streamable HTTP at /mcp: the bearer token is the caller', async () => {
   await client.connect(transport);
   try {
     const { tools } = await client.listTools();
-    assert.equal(tools.length, 6);
+    assert.equal(tools.length, 7);
     const made = await client.callTool({ name: 'create_note', arguments: { title: 'Made over HTTP', content: 'hello' } });
     assert.equal(made.isError, false);
     const got = await client.callTool({ name: 'get_note', arguments: { id: made.structuredContent.id } });
@@ -169,7 +173,7 @@ test('a revoked VAULT_TOKEN stops the agent at once', async () => {
   const made = await api('POST', '/api/v1/tokens', { name: 'to revoke', scope: 'write' }, login.json.access_token);
   const client = await connect([], { VAULT_TOKEN: made.json.token });
   try {
-    assert.equal((await client.listTools()).tools.length, 6);
+    assert.equal((await client.listTools()).tools.length, 7);
     assert.equal((await api('DELETE', `/api/v1/tokens/${made.json.id}`, undefined, login.json.access_token)).status, 204);
     await assert.rejects(client.callTool({ name: 'list_notes', arguments: {} }), /revoked/);
   } finally {
@@ -188,7 +192,7 @@ test('personal access tokens: VAULT_TOKEN over stdio, bearer over HTTP, read tok
     }));
     return client;
   };
-  const readers = ['ask', 'get_note', 'list_notes', 'search_notes'];
+  const readers = ['ask', 'get_note', 'list_notes', 'list_tags', 'search_notes'];
   for (const client of [await connect([], { VAULT_TOKEN: read }), await overHttp(read)]) {
     try {
       const { tools } = await client.listTools();
@@ -206,7 +210,7 @@ test('personal access tokens: VAULT_TOKEN over stdio, bearer over HTTP, read tok
   for (const client of [await connect([], { VAULT_TOKEN: write }), await overHttp(write)]) {
     try {
       const { tools } = await client.listTools();
-      assert.equal(tools.length, 6);
+      assert.equal(tools.length, 7);
       const made = await client.callTool({ name: 'create_note', arguments: { title: 'By a writer' } });
       assert.equal(made.isError, false, made.content[0].text);
     } finally {

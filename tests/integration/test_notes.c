@@ -726,3 +726,38 @@ Test(notes, concurrent_updates_of_different_fields_both_land)
 	}
 	server_stop_ok(&srv);
 }
+
+/* GET /api/v1/tags: one's own tags, most used first then by name, with counts; nobody else's. */
+Test(notes, tags_with_counts)
+{
+	setup(NULL);
+	struct it_user other;
+	user_new(&srv, &other);
+	struct http_resp r;
+	cr_assert_eq(create("{\"title\":\"a\",\"tags\":[\"work\",\"zeta\"]}", &r), 201);
+	http_resp_free(&r);
+	cr_assert_eq(create("{\"title\":\"b\",\"tags\":[\"work\",\"alpha\"]}", &r), 201);
+	http_resp_free(&r);
+	cr_assert_eq(create("{\"title\":\"c\"}", &r), 201);
+	http_resp_free(&r);
+	for (int i = 0; i < 3; i++)
+		note_create(&srv, other.access,
+		            "{\"title\":\"o\",\"tags\":[\"zeta\",\"private\"]}");
+
+	cr_assert_eq(api(&srv, "GET", "/api/v1/tags", me.access, NULL, &r), 200, "%.300s", r.body);
+	char *got = json_dumps(json_object_get(r.json, "tags"), JSON_COMPACT);
+	cr_assert_str_eq(got, "[{\"tag\":\"work\",\"notes\":2},{\"tag\":\"alpha\",\"notes\":1},"
+	                      "{\"tag\":\"zeta\",\"notes\":1}]");
+	free(got);
+	http_resp_free(&r);
+	cr_assert_eq(api(&srv, "GET", "/api/v1/tags?limit=1", me.access, NULL, &r), 200);
+	cr_assert_eq(json_array_size(json_object_get(r.json, "tags")), 1, "%s", r.body);
+	http_resp_free(&r);
+	cr_assert_eq(api(&srv, "GET", "/api/v1/tags?limit=0", me.access, NULL, &r), 422);
+	assert_error_body(&r, "limit 0");
+	http_resp_free(&r);
+	cr_assert_eq(api(&srv, "GET", "/api/v1/tags", NULL, NULL, &r), 401);
+	http_resp_free(&r);
+	user_free(&other);
+	server_stop_ok(&srv);
+}

@@ -68,6 +68,25 @@ enum verr v1_notes_list(struct api_req *req, struct api_resp *resp)
 	return VERR_OK;
 }
 
+/* GET /api/v1/tags[?limit=]: the user's tags, most used first, with their note counts. */
+enum verr v1_tags(struct api_req *req, struct api_resp *resp)
+{
+	int64_t limit;
+	struct tag_count *tags;
+	size_t n;
+	enum verr rc;
+	if ((rc = api_query_int(req, "limit", TAGS_LIMIT_DEFAULT, 1, TAGS_LIMIT_MAX, &limit)) ||
+	    (rc = notes_tags(req->svc, req->user_id, limit, &tags, &n, req->err)))
+		return rc;
+	json_t *items = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(items, json_pack("{s:s,s:I}", "tag", tags[i].tag, "notes",
+		                                       (json_int_t)tags[i].notes));
+	tag_counts_free(tags, n);
+	resp->body = json_pack("{s:o}", "tags", items);
+	return VERR_OK;
+}
+
 /* GET /api/v1/notes/{id}[?format=html]: html adds "content_html", the content rendered. */
 enum verr v1_notes_get(struct api_req *req, struct api_resp *resp)
 {

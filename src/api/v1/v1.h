@@ -25,6 +25,7 @@ enum verr v1_notes_delete(struct api_req *req, struct api_resp *resp);
 enum verr v1_notes_links(struct api_req *req, struct api_resp *resp);
 enum verr v1_render(struct api_req *req, struct api_resp *resp);
 enum verr v1_export(struct api_req *req, struct api_resp *resp);
+enum verr v1_tags(struct api_req *req, struct api_resp *resp);
 enum verr v1_import(struct api_req *req, struct api_resp *resp);
 
 enum verr v1_search(struct api_req *req, struct api_resp *resp);
