@@ -848,13 +848,12 @@ static const char *similarity_of(const struct config *c, char buf[32])
 static enum verr check_body_buffer(const struct source *src, struct config *c, struct verror *err)
 {
 	(void)src;
-	size_t largest =
-	    c->max_body_bytes > c->max_upload_bytes ? c->max_body_bytes : c->max_upload_bytes;
-	if (c->body_buffer_bytes < largest)
-		return verr_set(err, VERR_INVALID,
-		                "BODY_BUFFER_BYTES: is %zu, less than MAX_BODY_BYTES or "
-		                "MAX_UPLOAD_BYTES (%zu); expected at least the larger",
-		                c->body_buffer_bytes, largest);
+	if (c->body_buffer_bytes < c->max_body_bytes)
+		return verr_set(
+		    err, VERR_INVALID,
+		    "BODY_BUFFER_BYTES: is %zu, less than MAX_BODY_BYTES (%zu); expected at "
+		    "least MAX_BODY_BYTES",
+		    c->body_buffer_bytes, c->max_body_bytes);
 	return VERR_OK;
 }
 
@@ -962,7 +961,7 @@ static const struct setting settings[] = {
     INT(K_SIZE, "MAX_BODY_BYTES", max_body_bytes, 1024, 67108864, "2097152",
         "largest request body in bytes"),
     INT(K_SIZE, "MAX_UPLOAD_BYTES", max_upload_bytes, 1048576, 1073741824, "33554432",
-        "largest upload of files (POST /api/v1/import) in bytes"),
+        "largest upload of files (POST /api/v1/import) in bytes; at most BODY_BUFFER_BYTES"),
     INT(K_INT, "IDLE_TIMEOUT_SECONDS", idle_timeout_seconds, 1, 3600, "30",
         "seconds an idle connection is kept open"),
     INT(K_INT, "SHUTDOWN_GRACE_SECONDS", shutdown_grace_seconds, 0, 3600, "30",
@@ -983,8 +982,7 @@ static const struct setting settings[] = {
         "bytes of titles and contents per user; 0 for no limit"),
     {"BODY_BUFFER_BYTES", K_SIZE, F(body_buffer_bytes), 1024, 1LL << 40, .def = "67108864",
      .check = check_body_buffer,
-     .help = "bytes all request bodies in memory may hold at once, >= MAX_BODY_BYTES and "
-             "MAX_UPLOAD_BYTES"},
+     .help = "bytes all request bodies in memory may hold at once, >= MAX_BODY_BYTES"},
     CHOICE("EMBEDDING_PROVIDER", embedding_provider, embedders, "local, hash or openai", "local",
            "the built-in model, hashed words, or an OpenAI-compatible API"),
     {"EMBEDDING_MODEL", K_STRING, F(embedding_model), .expected = "a model name",

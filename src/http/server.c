@@ -149,6 +149,11 @@ static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *
 			goto fail;
 		req.files = files;
 		req.nfiles = nfiles;
+		/* The files are all the handler reads: the body and its share of the
+		 * budget go now, not once a long import has finished. */
+		buf_free(&r->body);
+		atomic_fetch_sub(&srv->buffered, r->reserved);
+		r->reserved = 0;
 	}
 	if (route->flags & (API_BODY | API_OPTIONAL_BODY)) {
 		if (r->body.len == 0 && (route->flags & API_BODY)) {
@@ -318,8 +323,12 @@ static enum verr admit(struct http_server *srv, struct MHD_Connection *c, struct
 {
 	router_match(api_routes, method, url, &r->m);
 	const struct api_route *route = r->m.route;
-	r->limit = route && (route->flags & API_UPLOAD) ? srv->cfg->max_upload_bytes
-	                                                : srv->cfg->max_body_bytes;
+	r->limit = srv->cfg->max_body_bytes;
+	/* An upload larger than all bodies may hold could only ever wait: 413 instead. */
+	if (route && (route->flags & API_UPLOAD))
+		r->limit = srv->cfg->max_upload_bytes < srv->cfg->body_buffer_bytes
+		               ? srv->cfg->max_upload_bytes
+		               : srv->cfg->body_buffer_bytes;
 	if (route && (route->flags & API_PUBLIC)) {
 		r->limit = API_PUBLIC_BODY_MAX;
 		int wait = ratelimit_take(srv->public_rl, r->client, time_mono_ms());
@@ -528,6 +537,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	if (!r)
 		return;
 	bool unread = r->body_unread && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
+	size_t limit = r->limit;
 	if (r->in_flight) {
 		atomic_fetch_sub(&srv->in_flight, 1);
 		metrics_in_flight(-1);
@@ -538,7 +548,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	*con_cls = NULL;
 	/* Last: the request no longer counts as in flight or holds buffer budget. */
 	if (unread && !atomic_load(&srv->stopping))
-		linger(c, srv->cfg->max_body_bytes);
+		linger(c, limit);
 }
 
 /*

@@ -10,6 +10,7 @@
 
 #include "core/buf.h"
 #include "core/mem.h"
+#include "core/text.h"
 #include "http/server_int.h"
 
 struct parts {
@@ -42,6 +43,11 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *k
 	struct api_file *last = p->n ? &p->files[p->n - 1] : NULL;
 	bool same = last && !last->data && p->cur.len == 0 && strcmp(last->name, filename) == 0;
 	if (off == 0 && !same) {
+		/* The name goes into answers and paths: text only. */
+		if (!text_utf8_valid(filename, strlen(filename))) {
+			verr_set(p->err, VERR_INVALID, "a file name is not UTF-8");
+			return MHD_NO;
+		}
 		if (p->n == HTTP_UPLOAD_FILES_MAX) {
 			verr_set(p->err, VERR_TOO_LARGE, "more than %d files in one upload",
 			         HTTP_UPLOAD_FILES_MAX);

@@ -232,10 +232,12 @@ static bool safe_path(const char *path)
 char *export_note_path(struct export_names *used, const struct note *n)
 {
 	if (n->source_path && safe_path(n->source_path)) {
-		size_t len = strlen(n->source_path);
-		bool txt = len > 4 && strcasecmp(n->source_path + len - 4, ".txt") == 0;
-		char *name = txt ? xasprintf("%.*s.md", (int)(len - 4), n->source_path)
-		                 : xstrdup(n->source_path);
+		/* The file is Markdown now, whatever it was (a .txt, a PDF's text). */
+		const char *p = n->source_path, *slash = strrchr(p, '/');
+		const char *dot = strrchr(slash ? slash + 1 : p, '.');
+		size_t len = dot && dot != (slash ? slash + 1 : p) ? (size_t)(dot - p) : strlen(p);
+		char *name = dot && strcasecmp(dot, ".md") == 0 ? xstrdup(p)
+		                                                : xasprintf("%.*s.md", (int)len, p);
 		char *key = text_fold(name);
 		if (!tfind(key, &used->root, cmp_name)) {
 			if (!tsearch(key, &used->root, cmp_name))

@@ -31,8 +31,9 @@ char *export_file_name(struct export_names *used, const char *title);
 
 /*
  * Where the note goes in an export: an imported note at its source path
- * (a .txt one as .md: the file now has front matter), when that path is
- * safe to write and not taken; else export_file_name() of its title.
+ * (as .md whatever it was, a .txt or a PDF: the file is Markdown with front
+ * matter now), when that path is safe to write and not taken; else
+ * export_file_name() of its title.
  * Caller frees.
  */
 char *export_note_path(struct export_names *used, const struct note *n);

@@ -64,6 +64,7 @@ struct ctx {
 	int64_t *path_note; /* each path's note id */
 	size_t npaths;
 	struct import_report *out;
+	size_t embed_left; /* opts->embed_bytes_max not yet spent */
 };
 
 const char *import_outcome_name(enum import_outcome o)
@@ -311,8 +312,8 @@ static void resolve_links(struct vaultdir_index *ix, struct item *it)
 /*
  * Appends the notes item i embeds, and theirs, to b: depth levels so far
  * on stack[0..depth]; none already on the stack (a cycle), none past
- * IMPORT_EMBED_DEPTH or b's cap or *budget. Sets *dirty if one of them is
- * new in this run.
+ * IMPORT_EMBED_DEPTH or b's cap (then *budget is -1) or *budget. Sets
+ * *dirty if one of them is new in this run.
  */
 static void expand(struct ctx *x, size_t i, int depth, size_t *stack, struct buf *b, int *budget,
                    bool *dirty)
@@ -332,7 +333,7 @@ static void expand(struct ctx *x, size_t i, int depth, size_t *stack, struct buf
 		(*budget)--;
 		*dirty = *dirty || x->items[j].dirty;
 		if (buf_adds(b, "\n\n") || buf_adds(b, x->items[j].content)) {
-			*budget = 0; /* the cap: nothing more fits */
+			*budget = -1; /* the cap: nothing more fits */
 			return;
 		}
 		if (depth + 1 < IMPORT_EMBED_DEPTH)
@@ -347,10 +348,19 @@ static char *index_text(struct ctx *x, size_t i, bool *dirty)
 	int budget = EMBEDS_MAX;
 	struct buf b;
 	*dirty = false;
-	buf_init(&b, NOTE_INDEX_MAX);
+	size_t len = strlen(x->items[i].content), cap = NOTE_INDEX_MAX;
+	if (x->opts->embed_bytes_max && len + x->embed_left < cap)
+		cap = len + x->embed_left;
+	buf_init(&b, cap);
 	buf_adds(&b, x->items[i].content);
 	size_t base = b.len;
 	expand(x, i, 0, stack, &b, &budget, dirty);
+	if (x->opts->embed_bytes_max) {
+		x->embed_left -= b.len - base;
+		if (budget < 0 && cap < NOTE_INDEX_MAX)
+			warn(&x->items[i].warning, "%s",
+			     "embeds left out of the indexed text: the run's budget is spent");
+	}
 	if (b.len == base) {
 		buf_free(&b);
 		return NULL;
@@ -536,7 +546,12 @@ enum verr import_files(struct svc *svc, int64_t user_id, const struct import_fil
                        const struct import_opts *opts, struct import_report *out,
                        struct verror *err)
 {
-	struct ctx x = {.svc = svc, .user_id = user_id, .opts = opts, .n = n, .out = out};
+	struct ctx x = {.svc = svc,
+	                .user_id = user_id,
+	                .opts = opts,
+	                .n = n,
+	                .out = out,
+	                .embed_left = opts->embed_bytes_max};
 	struct note_source *before = NULL;
 	size_t nbefore = 0, nplan = 0;
 	struct vaultdir_file *now = NULL, *was = NULL;
@@ -731,7 +746,12 @@ static enum verr zip_file(void *ctx, const char *path, const char *data, size_t 
 	struct zip_walk *w = ctx;
 	(void)err;
 	path += w->ntop;
-	if (ext_is(path, ".md") || ext_is(path, ".txt"))
+	bool text = ext_is(path, ".md") || ext_is(path, ".txt");
+	/* A text file the notes would refuse is not copied first. */
+	if (text && n > NOTE_CONTENT_MAX + OBSIDIAN_FRONT_MAX)
+		up_add(w->set, path)->error =
+		    xasprintf("the text is over %d bytes (1 MiB)", NOTE_CONTENT_MAX);
+	else if (text)
 		up_text(w->set, path, data, n);
 	else if (ext_is(path, ".pdf"))
 		up_pdf(w->set, path, data, n);
@@ -779,7 +799,12 @@ enum verr import_uploads(struct svc *svc, int64_t user_id, const struct import_u
 		                                .data = s.f[i].data ? s.f[i].data : "",
 		                                .len = s.f[i].len,
 		                                .error = s.f[i].error};
-	struct import_opts opts = {.dry_run = dry_run, .partial = !vault};
+	/* Embeds may add at most the upload's own size to what is indexed: a few
+	 * notes embedded by thousands cannot make gigabytes of chunks. */
+	size_t bytes = 1;
+	for (size_t i = 0; i < s.n; i++)
+		bytes += s.f[i].len;
+	struct import_opts opts = {.dry_run = dry_run, .partial = !vault, .embed_bytes_max = bytes};
 	enum verr rc = import_files(svc, user_id, files, s.n, &opts, out, err);
 	for (size_t i = 0; i < s.n; i++) {
 		free(s.f[i].path);

@@ -69,6 +69,7 @@ struct import_opts {
 	bool prune;   /* delete the notes whose files are gone */
 	bool dry_run; /* plan and report only: nothing is written */
 	bool partial; /* the files are some of the folder's: no other file is gone or renamed */
+	size_t embed_bytes_max; /* bytes embeds may add to all indexed text; 0: no bound */
 	/* Called after each file's change, for a progress bar; NULL for none. */
 	void (*progress)(void *arg, size_t done, size_t total);
 	void *arg;

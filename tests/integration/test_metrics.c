@@ -161,9 +161,9 @@ Test(metrics, counts_move_and_promtool_accepts)
 	cr_assert_eq(gauge(after, "vault_embed_queue_chunks{state=\"failed\"}"), 0, "%s", after);
 	double open = gauge(after, "vault_db_connections{state=\"open\"}");
 	double in_use = gauge(after, "vault_db_connections{state=\"in_use\"}");
-	cr_assert(open >= 1 && in_use >= 0 && in_use <= open, "%s", after);
+	cr_assert(open >= 1 && in_use <= open, "%s", after);
 	cr_assert_geq(gauge(after, "vault_db_connections_max"), open, "%s", after);
-	cr_assert_geq(gauge(after, "vault_db_connection_waits_total"), 0, "%s", after);
+	gauge(after, "vault_db_connection_waits_total"); /* there: how many depends on timing */
 	cr_assert_eq(gauge(after, "vault_db_connection_timeouts_total"), 0, "%s", after);
 	/* A semantic search loads the user's vectors into SQLite's cache; PostgreSQL has none. */
 	cr_assert_eq(gauge(after, "vault_vector_cache_bytes"), 0, "%s", after);

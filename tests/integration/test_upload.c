@@ -173,7 +173,8 @@ Test(upload, markdown_text_and_a_zipped_vault)
 	struct part z = {"MyVault.zip", zip, zlen};
 	cr_assert_eq(upload(a.access, NULL, &z, 1, &r), 200, "%.500s", r.body);
 	cr_assert_eq(count(&r, "added"), 2, "the png is not a note: %s", r.body);
-	/* The loose files are not part of the zip's folder: kept, never deleted. */
+	/* A zip alone is the whole vault: the loose files, not in it, are kept (never deleted). */
+	cr_assert_eq(count(&r, "kept"), 2, "%s", r.body);
 	cr_assert_eq(count(&r, "deleted"), 0, "%s", r.body);
 	char *o = outcome_of(&r, "sub/Deep.md");
 	cr_assert_str_eq(o, "added");
@@ -210,6 +211,31 @@ Test(upload, markdown_text_and_a_zipped_vault)
 	cr_assert_eq(count(&r, "added") + count(&r, "updated"), 0, "%s", r.body);
 	http_resp_free(&r);
 	free(zip);
+
+	/* Alone, the zip again with a file moved: the note moves with it. */
+	char *moved = make_zip(
+	    (const char *const[]){"MyVault/Index.md", "Start at [[Deep]] and [[Missing]].\n",
+	                          "MyVault/archive/Deep.md", "# Deep note\n\ndeep text\n", NULL},
+	    &zlen);
+	struct part mz = {"MyVault.zip", moved, zlen};
+	cr_assert_eq(upload(a.access, NULL, &mz, 1, &r), 200, "%.500s", r.body);
+	cr_assert_eq(count(&r, "renamed"), 1, "%s", r.body);
+	o = outcome_of(&r, "archive/Deep.md");
+	cr_assert_str_eq(o, "renamed");
+	free(o);
+	http_resp_free(&r);
+	free(moved);
+	/* Loose files are some of the vault: a copy under another name is a new note, and
+	 * nothing else is gone. */
+	struct part copy = {"Loose/todo copy.txt", "call the plumber\n"};
+	cr_assert_eq(upload(a.access, NULL, &copy, 1, &r), 200, "%.500s", r.body);
+	cr_assert_eq(count(&r, "added"), 1, "%s", r.body);
+	cr_assert_eq(count(&r, "renamed") + count(&r, "kept"), 0, "%s", r.body);
+	http_resp_free(&r);
+	notes = notes_by_title(a.access);
+	cr_assert_eq(json_object_size(notes), 5, "%s", json_dumps(notes, 0));
+	cr_assert_str_eq(field(notes, "Deep note", "source_path"), "archive/Deep.md");
+	json_decref(notes);
 
 	/* B sees none of it. */
 	cr_assert_eq(api(&srv, "GET", "/api/v1/notes", b.access, NULL, &r), 200);
@@ -311,11 +337,71 @@ Test(upload, bad_files_fail_alone_or_answer_4xx)
 	cr_assert_eq(upload(a.access, "dry_run=maybe", mixed, 1, &r), 422, "%.300s", r.body);
 	http_resp_free(&r);
 
+	/* A read token cannot import. */
+	char *tok_body = it_jpack("{s:s,s:s}", "name", "reader", "scope", "read");
+	cr_assert_eq(api(&srv, "POST", "/api/v1/tokens", a.access, tok_body, &r), 201, "%.300s",
+	             r.body);
+	char *reader = it_strdup(resp_str(&r, "token"));
+	http_resp_free(&r);
+	free(tok_body);
+	cr_assert_eq(upload(reader, NULL, mixed, 1, &r), 403, "%.300s", r.body);
+	http_resp_free(&r);
+	free(reader);
+
 	/* Only good.md became a note. */
 	cr_assert_eq(api(&srv, "GET", "/api/v1/notes", a.access, NULL, &r), 200);
 	cr_assert_eq(json_integer_value(json_object_get(r.json, "total")), 1, "%s", r.body);
 	http_resp_free(&r);
 	test_pdf_free(&scan);
+	user_free(&a);
+	server_stop_ok(&srv);
+}
+
+/* A few notes embedded by many cannot make the index grow past the upload's own size. */
+Test(upload, embeds_add_at_most_the_uploads_size)
+{
+	server_start(&srv, (const char *const[]){"EMBED_WORKER=false", NULL});
+	struct it_user a;
+	user_new(&srv, &a);
+	enum { N = 40 };
+	char *big = it_repeat("Tide tables and harbour notes. ", 6000); /* ~180 KB */
+	const char *files[2 * (N + 1) + 1];
+	char *names[N], *texts[N];
+	files[0] = "Big.md";
+	files[1] = big;
+	for (int i = 0; i < N; i++) {
+		names[i] = it_asprintf("small %02d.md", i);
+		texts[i] = it_asprintf("Small %d embeds ![[Big]]\n", i);
+		files[2 + 2 * i] = names[i];
+		files[3 + 2 * i] = texts[i];
+	}
+	files[2 * (N + 1)] = NULL;
+	size_t zlen;
+	char *zip = make_zip(files, &zlen);
+	struct part z = {"embeds.zip", zip, zlen};
+	struct http_resp r;
+	cr_assert_eq(upload(a.access, NULL, &z, 1, &r), 200, "%.500s", r.body);
+	cr_assert_eq(count(&r, "added"), N + 1, "%.500s", r.body);
+	/* The budget (the files' bytes) holds one copy of Big, not forty: the rest are told. */
+	size_t told = 0, i;
+	json_t *f;
+	json_array_foreach(files_of(&r), i, f)
+	{
+		const char *d = json_string_value(json_object_get(f, "detail"));
+		told += d && strstr(d, "budget is spent");
+	}
+	cr_assert_geq(told, N - 2, "%.800s", r.body);
+	http_resp_free(&r);
+	/* The chunks waiting to be embedded hold about one copy of Big beside the notes. */
+	struct it_index ix;
+	index_status(&srv, a.access, &ix);
+	cr_assert_lt(ix.pending, 2 * (strlen(big) / 1000 + 1) + 2 * N, "pending %lld", ix.pending);
+	free(zip);
+	for (int k = 0; k < N; k++) {
+		free(names[k]);
+		free(texts[k]);
+	}
+	free(big);
 	user_free(&a);
 	server_stop_ok(&srv);
 }

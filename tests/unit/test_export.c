@@ -202,7 +202,10 @@ Test(export, imported_notes_keep_their_paths)
 		const char *source, *title, *want;
 	} cases[] = {
 	    {"sub/Deep note.md", "Deep", "sub/Deep note.md"},
-	    {"notes.txt", "notes", "notes.md"},        /* now with front matter: Markdown */
+	    {"notes.txt", "notes", "notes.md"}, /* now with front matter: Markdown */
+	    {"Manuals/Boiler.PDF", "Boiler", "Manuals/Boiler.md"}, /* a PDF's text, as Markdown */
+	    {"v1.2/README", "Readme", "v1.2/README.md"},           /* no extension: one added */
+	    {"Page.Md", "Page", "Page.Md"},
 	    {"SUB/deep NOTE.md", "Again", "Again.md"}, /* taken, ignoring case */
 	    {"../escape.md", "Escape", "Escape.md"},   /* never outside the folder */
 	    {"a/./b.md", "Dot", "Dot.md"},

@@ -123,6 +123,9 @@ export async function upload(path, files, onProgress) {
   const form = new FormData();
   // A folder's files keep their path inside it.
   for (const f of files) form.append('file', f, f.webkitRelativePath || f.name);
+  // A token refused with the headers would cut a large body short (no 401 to
+  // renew on): renew first, with a cheap request, if the token has expired.
+  await authed('GET', '/api/v1/auth/me');
   let xhr = await postFiles(path, form, onProgress);
   if (xhr.status === 401 && accessToken !== null && (await renew()))
     xhr = await postFiles(path, form, onProgress);

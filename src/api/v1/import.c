@@ -57,7 +57,7 @@ enum verr v1_import(struct api_req *req, struct api_resp *resp)
 	atomic_fetch_sub(&imports, 1);
 	free(up);
 	/* Nothing but failures: the upload itself is bad, and says why. */
-	bool took = r.added + r.updated + r.unchanged + r.renamed + r.deleted + r.kept > 0;
+	bool took = r.added + r.updated + r.unchanged + r.renamed + r.deleted > 0;
 	if (rc == VERR_OK && !took && r.failed > 0) {
 		const struct import_message *m = &r.msgs[0];
 		rc = verr_set(req->err, VERR_INVALID, "%s: %s", m->path,

@@ -221,14 +221,18 @@ enum verr v1_export(struct api_req *req, struct api_resp *resp)
 	if (rc) {
 		struct verror ignored;
 		export_zip_finish(z, &data, &n, &ignored);
+		free(data);
 	} else {
 		rc = export_zip_finish(z, &data, &n, req->err);
 	}
 	atomic_fetch_sub(&exports, 1);
+	/* 413 is about request bodies; this is the answer's size, which the caller cannot change.
+	 */
 	if (rc == VERR_TOO_LARGE)
-		verr_set(req->err, rc,
-		         "the export is over %zu MiB: `vault export` on the server has no limit",
-		         EXPORT_ZIP_MAX >> 20);
+		rc = verr_set(
+		    req->err, VERR_INVALID,
+		    "the export is over %zu MiB: `vault export` on the server has no limit",
+		    EXPORT_ZIP_MAX >> 20);
 	if (rc)
 		return rc;
 	resp->text = data;
