@@ -189,7 +189,7 @@ $(FUZZBIN): $(BUILD)/fuzz/%: $(BUILD)/obj/fuzz/%.o $(BUILD)/libvault.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(LDLIBS)
 
-$(BUILD)/fuzz/body $(BUILD)/fuzz/query $(BUILD)/fuzz/mcp $(BUILD)/fuzz/import: \
+$(BUILD)/fuzz/body $(BUILD)/fuzz/query $(BUILD)/fuzz/mcp $(BUILD)/fuzz/import $(BUILD)/fuzz/upload: \
     $(BUILD)/obj/fuzz/harness.o
 
 FMTSRC   := $(sort $(SRC) $(UNITSRC) $(ITSRC) $(FUZZSRC) tools/webembed.c tests/e2e/fake_ai.c \

@@ -784,7 +784,12 @@ enum verr import_uploads(struct svc *svc, int64_t user_id, const struct import_u
 	bool vault = false; /* a lone zip, read: the whole folder */
 	for (size_t i = 0; i < n; i++) {
 		const char *name = up[i].name;
-		if (ext_is(name, ".zip"))
+		/* Reported back in JSON: a name that is not text is named lossily, and fails. */
+		if (!text_utf8_valid(name, strlen(name))) {
+			char *text = text_utf8_sanitize(name);
+			up_add(&s, text)->error = xstrdup("the file name is not UTF-8 text");
+			free(text);
+		} else if (ext_is(name, ".zip"))
 			vault = up_zip(&s, name, up[i].data, up[i].len) && n == 1;
 		else if (ext_is(name, ".pdf"))
 			up_pdf(&s, name, up[i].data, up[i].len);
