@@ -263,43 +263,28 @@ void export_names_free(struct export_names *used)
 	used->root = used->bases = NULL;
 }
 
-/*
- * Pages overlap by this many notes, so notes deleted meanwhile cannot shift
- * one past the cut unseen; notes seen twice are given once.
- */
-#define PAGE_OVERLAP 16
-
-static int cmp_id(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
 enum verr export_each(struct svc *svc, int64_t user_id,
                       enum verr (*fn)(void *ctx, const struct note *n, struct verror *err),
                       void *ctx, struct verror *err)
 {
-	void *seen = NULL; /* tsearch(3) tree of the ids given */
+	int64_t created = INT64_MIN, id = 0; /* the last note given */
 	enum verr rc;
-	for (int64_t skip = 0;; skip += NOTES_LIMIT_MAX - PAGE_OVERLAP) {
+	for (;;) {
 		struct note_page page;
-		if ((rc = notes_list(svc, user_id, skip, NOTES_LIMIT_MAX, NULL, 0, &page, err)))
-			break;
-		for (size_t i = 0; i < page.n && rc == VERR_OK; i++) {
-			int64_t *id = xmalloc(sizeof(*id));
-			*id = page.items[i].id;
-			if (*(int64_t **)tsearch(id, &seen, cmp_id) != id)
-				free(id); /* given from the page before */
-			else
-				rc = fn(ctx, &page.items[i], err);
+		if ((rc = store_notes_after(svc->store, user_id, created, id, NOTES_LIMIT_MAX,
+		                            &page, err)))
+			return rc;
+		for (size_t i = 0; i < page.n && rc == VERR_OK; i++)
+			rc = fn(ctx, &page.items[i], err);
+		if (page.n) {
+			created = page.items[page.n - 1].created_at;
+			id = page.items[page.n - 1].id;
 		}
 		bool last = page.n < NOTES_LIMIT_MAX;
 		note_page_free(&page);
 		if (rc || last)
-			break;
+			return rc;
 	}
-	tdestroy(seen, free);
-	return rc;
 }
 
 struct export_zip {

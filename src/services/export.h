@@ -41,8 +41,10 @@ char *export_note_path(struct export_names *used, const struct note *n);
 void export_names_free(struct export_names *used);
 
 /*
- * Calls fn with each of the user's notes, each once, newest first, a page at
- * a time (one page in memory); stops at fn's first error and returns it.
+ * Calls fn with each of the user's notes, oldest first (so the names given
+ * by title number the same way each time), a page at a time after the last
+ * one given (one page in memory; notes added or deleted meanwhile shift
+ * nothing); stops at fn's first error and returns it.
  */
 enum verr export_each(struct svc *svc, int64_t user_id,
                       enum verr (*fn)(void *ctx, const struct note *n, struct verror *err),

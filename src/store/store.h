@@ -287,6 +287,12 @@ enum verr store_note_update(struct store *s, int64_t user_id, int64_t id,
                             const struct note_input *in, int64_t now, struct note *out,
                             struct verror *err);
 enum verr store_note_delete(struct store *s, int64_t user_id, int64_t id, struct verror *err);
+/*
+ * Up to limit of the user's notes after (created_at, id), oldest first (no
+ * total): pages that notes added or deleted meanwhile cannot shift.
+ */
+enum verr store_notes_after(struct store *s, int64_t user_id, int64_t created_at, int64_t id,
+                            int64_t limit, struct note_page *out, struct verror *err);
 enum verr store_note_list(struct store *s, const struct note_query *q, struct note_page *out,
                           struct verror *err);
 

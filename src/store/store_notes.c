@@ -653,6 +653,33 @@ out:
 	return rc;
 }
 
+enum verr store_notes_after(struct store *s, int64_t user_id, int64_t created_at, int64_t id,
+                            int64_t limit, struct note_page *out, struct verror *err)
+{
+	struct conn *c = NULL;
+	struct stmt *st;
+	bool row;
+	enum verr rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = db_get(s, false, &c, Q_NOTES_AFTER, &st, err)))
+		goto out;
+	bind_i64(st, 1, user_id);
+	bind_i64(st, 2, created_at);
+	bind_i64(st, 3, id);
+	bind_i64(st, 4, limit);
+	out->items = xcalloc((size_t)limit, sizeof(*out->items));
+	while (out->n < (size_t)limit && (rc = step(st, &row, err)) == VERR_OK && row)
+		if ((rc = note_read(st, user_id, &out->items[out->n++], err)))
+			break;
+	reset(st);
+out:
+	if (rc)
+		note_page_free(out);
+	s->drv->conn_put(s, c);
+	return rc;
+}
+
 /* A deep copy of src into dst. */
 static void note_copy(struct note *dst, const struct note *src)
 {

@@ -256,6 +256,9 @@ static const char *const query_sql[PQ__COUNT] = {
     [Q_NOTE_COUNT] = "SELECT count(*) FROM notes WHERE user_id = $1::bigint",
     [Q_NOTE_PAGE] = "SELECT " NOTE_COLUMNS " FROM notes WHERE user_id = $1::bigint "
                     "ORDER BY created_at DESC, id DESC LIMIT $2::bigint OFFSET $3::bigint",
+    [Q_NOTES_AFTER] = "SELECT " NOTE_COLUMNS " FROM notes WHERE user_id = $1::bigint "
+                      "AND (created_at, id) > ($2::bigint, $3::bigint) "
+                      "ORDER BY created_at, id LIMIT $4::bigint",
     [Q_NOTE_COUNT_TAGGED] = "SELECT count(*) FROM notes WHERE user_id = $1::bigint "
                             "AND tags @> $2::text[]",
     [Q_NOTE_PAGE_TAGGED] = "SELECT " NOTE_COLUMNS " FROM notes WHERE user_id = $1::bigint "
@@ -336,7 +339,8 @@ static const char *const query_sql[PQ__COUNT] = {
                        "count(*) FILTER (WHERE status = 1 AND (model IS DISTINCT FROM $2::text "
                        "OR dim IS DISTINCT FROM $3::integer)) FROM chunks "
                        "WHERE user_id = $1::bigint",
-    /* Pending through the queue's partial index; failed chunks are few and scanned for. */
+    /* Pending through the queue's partial index; failed ones by a scan of every chunk (no
+     * index has them: a cost each scrape pays, not yet worth a migration). */
     [Q_QUEUE_COUNTS] = "SELECT (SELECT count(*) FROM chunks WHERE status = 0), "
                        "(SELECT count(*) FROM chunks WHERE status = 2)",
 

@@ -161,6 +161,8 @@ static const char *const query_sql[SQ__COUNT] = {
     [Q_NOTE_COUNT] = "SELECT COUNT(*) FROM notes WHERE user_id = ?1",
     [Q_NOTE_PAGE] = "SELECT " NOTE_COLUMNS " FROM notes WHERE user_id = ?1 "
                     "ORDER BY created_at DESC, id DESC LIMIT ?2 OFFSET ?3",
+    [Q_NOTES_AFTER] = "SELECT " NOTE_COLUMNS " FROM notes WHERE user_id = ?1 "
+                      "AND (created_at, id) > (?2, ?3) ORDER BY created_at, id LIMIT ?4",
     [Q_NOTE_COUNT_TAGGED] = "SELECT COUNT(*) FROM (" TAGGED_NOTE_IDS("2") ")",
     [Q_NOTE_PAGE_TAGGED] =
         "SELECT " NOTE_COLUMNS " FROM notes WHERE user_id = ?1 "
@@ -247,7 +249,8 @@ static const char *const query_sql[SQ__COUNT] = {
     [Q_INDEX_STATUS] = "SELECT SUM(status = 0), SUM(status = 1), SUM(status = 2), "
                        "SUM(status = 1 AND (model IS NOT ?2 OR dim IS NOT ?3)) "
                        "FROM chunks WHERE user_id = ?1",
-    /* Pending through the queue's partial index; failed chunks are few and scanned for. */
+    /* Pending through the queue's partial index; failed ones by a scan of every chunk (no
+     * index has them: a cost each scrape pays, not yet worth a migration). */
     [Q_QUEUE_COUNTS] = "SELECT (SELECT count(*) FROM chunks WHERE status = 0), "
                        "(SELECT count(*) FROM chunks WHERE status = 2)",
     /* A phrase is the MATCH expression's business (sqlite_fts_match). */
