@@ -268,6 +268,12 @@ test('Import uploads files with progress and lists what became of each', async (
   await page.locator('#note-list').getByText('Pancakes').first().waitFor();
   await page.locator('#note-list').getByText('ideas').first().waitFor();
   await shot(page, '11-import-report');
+  // A hit names the section its excerpt comes from.
+  await page.locator('#search').fill('flour eggs milk');
+  const hit = page.locator('.results li', { hasText: 'Pancakes' }).first();
+  await hit.waitFor();
+  assert.equal(await hit.locator('.section').textContent(), '§ Pancakes');
+  await page.keyboard.press('Escape');
   assert.deepEqual(problems, []);
 });
 
