@@ -222,9 +222,16 @@ static void render_gauges(struct buf *b, const struct metrics_gauges *g)
 	    "vault_db_connection_timeouts_total %" PRIu64 "\n"
 	    "# HELP vault_vector_cache_bytes Vectors this process keeps in memory.\n"
 	    "# TYPE vault_vector_cache_bytes gauge\n"
-	    "vault_vector_cache_bytes %zu\n",
+	    "vault_vector_cache_bytes %zu\n"
+	    "# HELP vault_db_writes_total Write transactions this process asked for.\n"
+	    "# TYPE vault_db_writes_total counter\n"
+	    "vault_db_writes_total %" PRIu64 "\n"
+	    "# HELP vault_db_commits_total Commits that made them durable: on SQLite, writers "
+	    "that queue together share one.\n"
+	    "# TYPE vault_db_commits_total counter\n"
+	    "vault_db_commits_total %" PRIu64 "\n",
 	    g->pool_open, g->pool_in_use, g->pool_max, g->pool_waits, g->pool_timeouts,
-	    g->vector_cache_bytes);
+	    g->vector_cache_bytes, g->db_writes, g->db_commits);
 }
 
 char *metrics_render(const struct metrics_gauges *g)

@@ -35,6 +35,7 @@ struct metrics_gauges {
 	int pool_open, pool_in_use, pool_max;
 	uint64_t pool_waits, pool_timeouts;
 	size_t vector_cache_bytes;
+	uint64_t db_writes, db_commits;
 };
 
 /* The whole registry and g in the Prometheus text exposition format 0.0.4; caller frees. */

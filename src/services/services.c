@@ -67,6 +67,8 @@ void svc_metrics_gauges(struct svc *svc, struct metrics_gauges *g)
 	    .pool_waits = st.pool_waits,
 	    .pool_timeouts = st.pool_timeouts,
 	    .vector_cache_bytes = st.vector_cache_bytes,
+	    .db_writes = st.writes,
+	    .db_commits = st.commits,
 	};
 }
 

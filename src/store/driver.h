@@ -135,6 +135,16 @@ struct stmt {
 	struct conn *conn;
 };
 
+/*
+ * The body of a write transaction: its statements on c, between the
+ * repository's BEGIN and COMMIT (db_write). It may run twice (a
+ * serialization failure is retried once) and, on SQLite, in one
+ * transaction with other writers' bodies (group commit), so it starts from
+ * arg alone, leaves its results there for the caller to read once
+ * db_write returned VERR_OK, and never borrows a connection itself.
+ */
+typedef enum verr (*write_fn)(struct conn *c, void *arg, struct verror *err);
+
 struct driver {
 	const char *name;
 	unsigned caps;
@@ -151,6 +161,8 @@ struct driver {
 	 */
 	enum verr (*conn_get)(struct store *s, bool write, struct conn **out, struct verror *err);
 	void (*conn_put)(struct store *s, struct conn *c);
+	/* Runs fn in a write transaction and commits it (db_write_one, or together with others). */
+	enum verr (*write)(struct store *s, write_fn fn, void *arg, struct verror *err);
 	/* The pool's and the vector cache's fields of out. */
 	void (*pool_stats)(struct store *s, struct store_stats *out);
 	/* Runs a script of statements without parameters (migrations). */
@@ -189,6 +201,7 @@ struct driver {
 
 struct store {
 	const struct driver *drv;
+	uint64_t writes, commits; /* db_write calls, commits of them: atomic, for store_stats */
 };
 
 extern const struct driver sqlite_driver, pg_driver;
@@ -258,7 +271,13 @@ enum verr db_bump_version(struct conn *c, int64_t user_id, struct verror *err);
  */
 char *db_id_list(const int64_t *ids, size_t stride, size_t n, const char *brackets);
 
-/* Whether a failed transaction should run again (once, rolled back first). */
-bool db_again(struct store *s, struct conn *c, enum verr rc, int *tries);
+/* Runs fn in a write transaction of its own, retried once after a serialization failure. */
+enum verr db_write_one(struct store *s, write_fn fn, void *arg, struct verror *err);
+
+/* Runs fn in a write transaction and commits it: the repository's one way to write. */
+static inline enum verr db_write(struct store *s, write_fn fn, void *arg, struct verror *err)
+{
+	return s->drv->write(s, fn, arg, err);
+}
 
 #endif

@@ -80,12 +80,24 @@ char *db_id_list(const int64_t *ids, size_t stride, size_t n, const char *bracke
 	return p;
 }
 
-bool db_again(struct store *s, struct conn *c, enum verr rc, int *tries)
+enum verr db_write_one(struct store *s, write_fn fn, void *arg, struct verror *err)
 {
-	(void)s;
-	if (rc == VERR_OK || !c || !c->retryable || (*tries)++ > 0)
-		return false;
-	return db_run(c, Q_ROLLBACK, NULL) == VERR_OK;
+	struct conn *c = NULL;
+	int tries = 0;
+	enum verr rc = s->drv->conn_get(s, true, &c, err);
+
+	if (rc == VERR_OK)
+		do {
+			if ((rc = db_run(c, Q_BEGIN_WRITE, err)) == VERR_OK &&
+			    (rc = fn(c, arg, err)) == VERR_OK)
+				rc = db_run(c, Q_COMMIT, err);
+		} while (rc && c->retryable && tries++ == 0 &&
+		         db_run(c, Q_ROLLBACK, NULL) == VERR_OK);
+	__atomic_add_fetch(&s->writes, 1, __ATOMIC_RELAXED);
+	if (rc == VERR_OK)
+		__atomic_add_fetch(&s->commits, 1, __ATOMIC_RELAXED);
+	s->drv->conn_put(s, c);
+	return rc;
 }
 
 enum verr db_get(struct store *s, bool write, struct conn **c, int q, struct stmt **st,
@@ -526,99 +538,115 @@ static enum verr revoke_family(struct conn *c, const char *family, int64_t now, 
 	return db_finish(st, err);
 }
 
+struct token_write {
+	int64_t user_id, expires_at, now, grace_ms;
+	const char *family, *hash, *old_hash;
+	bool reused; /* rotate: a used token came back, and its family is revoked */
+};
+
+/* A login clears the user's expired tokens, so the table does not grow forever. */
+static enum verr token_login(struct conn *c, void *arg, struct verror *err)
+{
+	struct token_write *w = arg;
+	struct stmt *st;
+	enum verr rc = c->drv->prepare(c, Q_TOKENS_EXPIRED, &st, err);
+	if (rc)
+		return rc;
+	bind_i64(st, 1, w->user_id);
+	bind_i64(st, 2, w->now);
+	return (rc = db_finish(st, err))
+	           ? rc
+	           : token_insert(c, w->user_id, w->family, w->hash, w->expires_at, w->now, err);
+}
+
 enum verr store_token_insert(struct store *s, int64_t user_id, const char *family,
                              const char *token_hash, int64_t expires_at, int64_t now,
                              struct verror *err)
 {
-	struct conn *c = NULL;
-	struct stmt *st;
-	/* A login clears the user's expired tokens, so the table does not grow forever. */
-	enum verr rc = db_get(s, true, &c, Q_TOKENS_EXPIRED, &st, err);
-	if (rc == VERR_OK) {
-		bind_i64(st, 1, user_id);
-		bind_i64(st, 2, now);
-		if ((rc = db_finish(st, err)) == VERR_OK)
-			rc = token_insert(c, user_id, family, token_hash, expires_at, now, err);
-	}
-	s->drv->conn_put(s, c);
-	return rc;
+	struct token_write w = {.user_id = user_id,
+	                        .family = family,
+	                        .hash = token_hash,
+	                        .expires_at = expires_at,
+	                        .now = now};
+	return db_write(s, token_login, &w, err);
 }
 
 /*
- * One write transaction. Q_TOKEN_USE marks the token used only if it is
- * still valid; only one caller can flip used_at (SQLite's write lock,
- * PostgreSQL's row lock: the second re-checks the row its rival
- * committed), so of two concurrent callers the second finds used_at set:
- * a lost race within grace_ms, else a reuse.
+ * Q_TOKEN_USE marks the token used only if it is still valid; only one
+ * caller can flip used_at (SQLite's write lock, PostgreSQL's row lock: the
+ * second re-checks the row its rival committed), so of two concurrent
+ * callers the second finds used_at set: a lost race within grace_ms, else
+ * a reuse, which revokes the family (committed, then reported).
  */
-enum verr store_token_rotate(struct store *s, const char *old_hash, const char *new_hash,
-                             int64_t new_expires_at, int64_t now, int64_t grace_ms,
-                             int64_t *user_id, struct verror *err)
+static enum verr token_rotate(struct conn *c, void *arg, struct verror *err)
 {
-	struct conn *c = NULL;
-	char *family = NULL;
+	struct token_write *w = arg;
 	struct stmt *st;
-	int tries = 0;
+	char *family;
 	bool row;
-	enum verr rc;
+	enum verr rc = c->drv->prepare(c, Q_TOKEN_USE, &st, err);
 
-	if ((rc = s->drv->conn_get(s, true, &c, err)))
-		goto out;
-retry:
-	if ((rc = db_run(c, Q_BEGIN_WRITE, err)) ||
-	    (rc = s->drv->prepare(c, Q_TOKEN_USE, &st, err)))
-		goto out;
-	bind_i64(st, 1, now);
-	bind_text(st, 2, old_hash);
+	w->reused = false;
+	if (rc)
+		return rc;
+	bind_i64(st, 1, w->now);
+	bind_text(st, 2, w->old_hash);
 	if ((rc = step(st, &row, err)))
-		goto out;
+		return rc;
 	if (row) {
-		int64_t uid = col_i64(st, 0);
+		w->user_id = col_i64(st, 0);
 		family = xstrdup(col_text(st, 1));
-		if ((rc = db_finish(st, err)) ||
-		    (rc = token_insert(c, uid, family, new_hash, new_expires_at, now, err)) ||
-		    (rc = db_run(c, Q_COMMIT, err)))
-			goto out;
-		*user_id = uid;
-		goto out;
+		if ((rc = db_finish(st, err)) == VERR_OK)
+			rc = token_insert(c, w->user_id, family, w->hash, w->expires_at, w->now,
+			                  err);
+		free(family);
+		return rc;
 	}
 	reset(st);
 
 	/* Not usable: find out why. Nothing is written unless it is a reuse. */
-	if ((rc = s->drv->prepare(c, Q_TOKEN_LOOKUP, &st, err)))
-		goto out;
-	bind_text(st, 1, old_hash);
+	if ((rc = c->drv->prepare(c, Q_TOKEN_LOOKUP, &st, err)))
+		return rc;
+	bind_text(st, 1, w->old_hash);
 	if ((rc = step(st, &row, err)))
-		goto out;
-	if (!row) {
-		rc = verr_set(err, VERR_UNAUTHORIZED, "unknown refresh token");
-		goto out;
-	}
-	int64_t uid = col_i64(st, 0);
+		return rc;
+	if (!row)
+		return verr_set(err, VERR_UNAUTHORIZED, "unknown refresh token");
+	w->user_id = col_i64(st, 0);
 	bool used = !col_null(st, 2);
 	int64_t used_at = col_i64(st, 2);
 	family = xstrdup(col_text(st, 1));
 	reset(st);
-	if (!used) {
+	if (!used)
 		rc = verr_set(err, VERR_UNAUTHORIZED, "refresh token expired or revoked");
-		goto out;
-	}
-	if (used_at > now - grace_ms) {
+	else if (used_at > w->now - w->grace_ms)
 		rc = verr_set(err, VERR_UNAUTHORIZED,
 		              "refresh token rotated just now by another request");
-		goto out;
-	}
-	if ((rc = revoke_family(c, family, now, err)) || (rc = db_run(c, Q_COMMIT, err)))
-		goto out;
-	log_emit(LOG_WARNING, "refresh_token_reuse",
-	         json_pack("{s:I}", "user_id", (json_int_t)uid));
-	rc = verr_set(err, VERR_UNAUTHORIZED, "refresh token reused: its family is revoked");
-out:
+	else
+		w->reused = (rc = revoke_family(c, family, w->now, err)) == VERR_OK;
 	free(family);
-	family = NULL;
-	if (db_again(s, c, rc, &tries))
-		goto retry;
-	s->drv->conn_put(s, c);
+	return rc;
+}
+
+enum verr store_token_rotate(struct store *s, const char *old_hash, const char *new_hash,
+                             int64_t new_expires_at, int64_t now, int64_t grace_ms,
+                             int64_t *user_id, struct verror *err)
+{
+	struct token_write w = {.old_hash = old_hash,
+	                        .hash = new_hash,
+	                        .expires_at = new_expires_at,
+	                        .now = now,
+	                        .grace_ms = grace_ms};
+	enum verr rc = db_write(s, token_rotate, &w, err);
+
+	if (rc == VERR_OK && w.reused) {
+		log_emit(LOG_WARNING, "refresh_token_reuse",
+		         json_pack("{s:I}", "user_id", (json_int_t)w.user_id));
+		return verr_set(err, VERR_UNAUTHORIZED,
+		                "refresh token reused: its family is revoked");
+	}
+	if (rc == VERR_OK)
+		*user_id = w.user_id;
 	return rc;
 }
 
@@ -686,73 +714,84 @@ static enum verr read_api_token(struct stmt *st, struct api_token *t, struct ver
 	return VERR_OK;
 }
 
+struct api_token_write {
+	int64_t user_id, expires_at, now, max_tokens;
+	const char *name, *hash;
+	bool write;
+	int64_t id;
+};
+
+/* The user's row first, locked where the database locks rows: two creations at once take
+ * turns, so neither slips past the limit. */
+static enum verr api_token_insert(struct conn *c, void *arg, struct verror *err)
+{
+	struct api_token_write *w = arg;
+	struct stmt *st;
+	bool row;
+	enum verr rc = c->drv->prepare(c, Q_USAGE_LOCK, &st, err);
+
+	if (rc)
+		return rc;
+	bind_i64(st, 1, w->user_id);
+	if ((rc = db_expect_row(st, "no such user", err)) ||
+	    (rc = c->drv->prepare(c, Q_API_TOKENS_EXPIRED, &st, err)))
+		return rc;
+	bind_i64(st, 1, w->user_id);
+	bind_i64(st, 2, w->now);
+	if ((rc = db_finish(st, err)) || (rc = c->drv->prepare(c, Q_API_TOKEN_COUNT, &st, err)))
+		return rc;
+	bind_i64(st, 1, w->user_id);
+	if ((rc = step(st, &row, err)))
+		return rc;
+	int64_t count = row ? col_i64(st, 0) : 0;
+	reset(st);
+	if (count >= w->max_tokens)
+		return verr_set(err, VERR_FORBIDDEN,
+		                "You have %" PRId64 " tokens, the most allowed: revoke one first",
+		                count);
+	if ((rc = c->drv->prepare(c, Q_API_TOKEN_INSERT, &st, err)))
+		return rc;
+	bind_i64(st, 1, w->user_id);
+	bind_text(st, 2, w->name);
+	bind_text(st, 3, w->write ? "write" : "read");
+	bind_text(st, 4, w->hash);
+	bind_i64(st, 5, w->now);
+	if (w->expires_at)
+		bind_i64(st, 6, w->expires_at);
+	else
+		c->drv->bind_null(st, 6);
+	if ((rc = step(st, &row, err)))
+		return rc;
+	w->id = row ? col_i64(st, 0) : 0;
+	return db_finish(st, err);
+}
+
 enum verr store_api_token_create(struct store *s, int64_t user_id, const char *name, bool write,
                                  const char *token_hash, int64_t expires_at, int64_t now,
                                  int64_t max_tokens, struct api_token *out, struct verror *err)
 {
-	struct conn *c = NULL;
-	struct stmt *st;
-	int tries = 0;
-	bool row;
+	struct api_token_write w = {.user_id = user_id,
+	                            .name = name,
+	                            .write = write,
+	                            .hash = token_hash,
+	                            .expires_at = expires_at,
+	                            .now = now,
+	                            .max_tokens = max_tokens};
 	enum verr rc;
 
 	memset(out, 0, sizeof(*out));
 	if (strlen(name) > STORE_API_TOKEN_NAME_MAX)
 		return verr_set(err, VERR_INVALID, "name longer than %d bytes",
 		                STORE_API_TOKEN_NAME_MAX);
-	if ((rc = s->drv->conn_get(s, true, &c, err)))
-		goto out;
-retry:
-	/* The user's row, locked where the database locks rows: two creations at
-	 * once take turns, so neither slips past the limit. */
-	if ((rc = db_run(c, Q_BEGIN_WRITE, err)) ||
-	    (rc = s->drv->prepare(c, Q_USAGE_LOCK, &st, err)))
-		goto out;
-	bind_i64(st, 1, user_id);
-	if ((rc = db_expect_row(st, "no such user", err)) ||
-	    (rc = s->drv->prepare(c, Q_API_TOKENS_EXPIRED, &st, err)))
-		goto out;
-	bind_i64(st, 1, user_id);
-	bind_i64(st, 2, now);
-	if ((rc = db_finish(st, err)) || (rc = s->drv->prepare(c, Q_API_TOKEN_COUNT, &st, err)))
-		goto out;
-	bind_i64(st, 1, user_id);
-	if ((rc = step(st, &row, err)))
-		goto out;
-	int64_t count = row ? col_i64(st, 0) : 0;
-	reset(st);
-	if (count >= max_tokens) {
-		rc = verr_set(err, VERR_FORBIDDEN,
-		              "You have %" PRId64 " tokens, the most allowed: revoke one first",
-		              count);
-		goto out;
-	}
-	if ((rc = s->drv->prepare(c, Q_API_TOKEN_INSERT, &st, err)))
-		goto out;
-	bind_i64(st, 1, user_id);
-	bind_text(st, 2, name);
-	bind_text(st, 3, write ? "write" : "read");
-	bind_text(st, 4, token_hash);
-	bind_i64(st, 5, now);
-	if (expires_at)
-		bind_i64(st, 6, expires_at);
-	else
-		s->drv->bind_null(st, 6);
-	if ((rc = step(st, &row, err)))
-		goto out;
-	out->id = row ? col_i64(st, 0) : 0;
-	if ((rc = db_finish(st, err)) || (rc = db_run(c, Q_COMMIT, err)))
-		goto out;
+	if ((rc = db_write(s, api_token_insert, &w, err)))
+		return rc;
+	out->id = w.id;
 	out->user_id = user_id;
 	strcpy(out->name, name);
 	out->write = write;
 	out->created_at = now;
 	out->expires_at = expires_at;
-out:
-	if (db_again(s, c, rc, &tries))
-		goto retry;
-	s->drv->conn_put(s, c);
-	return rc;
+	return VERR_OK;
 }
 
 enum verr store_api_token_list(struct store *s, int64_t user_id, struct api_token **out, size_t *n,

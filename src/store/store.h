@@ -442,6 +442,8 @@ struct store_stats {
 	int pool_open, pool_in_use, pool_max;  /* this process's connections */
 	uint64_t pool_waits, pool_timeouts;    /* borrowers that waited; that gave up */
 	size_t vector_cache_bytes;             /* vectors kept in this process's memory */
+	uint64_t writes, commits; /* write transactions asked for; commits that made them durable
+	                             (SQLite commits writers that queue together as one) */
 };
 
 enum verr store_stats(struct store *s, struct store_stats *out, struct verror *err);

@@ -105,41 +105,44 @@ static enum verr owned(struct conn *c, int64_t user_id, int64_t id, struct verro
 	return db_expect_row(st, "no such note", err);
 }
 
+struct links_write {
+	int64_t user_id, id;
+	const struct note_link_input *links;
+	size_t n;
+};
+
+static enum verr links_put(struct conn *c, void *arg, struct verror *err)
+{
+	struct links_write *w = arg;
+	struct stmt *st;
+	enum verr rc;
+
+	if ((rc = owned(c, w->user_id, w->id, err)) ||
+	    (rc = c->drv->prepare(c, Q_LINKS_DELETE, &st, err)))
+		return rc;
+	bind_i64(st, 1, w->id);
+	if ((rc = db_finish(st, err)))
+		return rc;
+	for (size_t i = 0; i < w->n; i++) {
+		if ((rc = c->drv->prepare(c, Q_LINK_INSERT, &st, err)))
+			return rc;
+		bind_i64(st, 1, w->id);
+		bind_i64(st, 2, (int64_t)i);
+		bind_text(st, 3, w->links[i].target);
+		bind_i64(st, 4, w->links[i].to_note);
+		bind_i64(st, 5, w->user_id);
+		bind_text(st, 6, w->links[i].embed ? "embed" : "link");
+		if ((rc = db_finish(st, err)))
+			return rc;
+	}
+	return VERR_OK;
+}
+
 enum verr store_note_links_put(struct store *s, int64_t user_id, int64_t id,
                                const struct note_link_input *links, size_t n, struct verror *err)
 {
-	struct conn *c = NULL;
-	struct stmt *st;
-	int tries = 0;
-	enum verr rc;
-
-	if ((rc = s->drv->conn_get(s, true, &c, err)))
-		goto out;
-retry:
-	if ((rc = db_run(c, Q_BEGIN_WRITE, err)) || (rc = owned(c, user_id, id, err)) ||
-	    (rc = c->drv->prepare(c, Q_LINKS_DELETE, &st, err)))
-		goto out;
-	bind_i64(st, 1, id);
-	if ((rc = db_finish(st, err)))
-		goto out;
-	for (size_t i = 0; i < n; i++) {
-		if ((rc = c->drv->prepare(c, Q_LINK_INSERT, &st, err)))
-			goto out;
-		bind_i64(st, 1, id);
-		bind_i64(st, 2, (int64_t)i);
-		bind_text(st, 3, links[i].target);
-		bind_i64(st, 4, links[i].to_note);
-		bind_i64(st, 5, user_id);
-		bind_text(st, 6, links[i].embed ? "embed" : "link");
-		if ((rc = db_finish(st, err)))
-			goto out;
-	}
-	rc = db_run(c, Q_COMMIT, err);
-out:
-	if (db_again(s, c, rc, &tries))
-		goto retry;
-	s->drv->conn_put(s, c);
-	return rc;
+	struct links_write w = {.user_id = user_id, .id = id, .links = links, .n = n};
+	return db_write(s, links_put, &w, err);
 }
 
 /*

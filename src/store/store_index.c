@@ -113,6 +113,18 @@ static enum verr chunk_write(struct stmt *st, int64_t *user_id, struct verror *e
 	return rc;
 }
 
+struct embed_write {
+	const int64_t *chunk_ids;
+	const char *const *hashes;
+	size_t n;
+	const char *model, *error;
+	int dim;
+	const float *vecs;
+	int64_t now, retry_at;
+	bool give_up;
+	int64_t *owners; /* room for n */
+};
+
 /*
  * One transaction for the whole batch: one fsync, and one index version
  * bump per owner (in id order, as every other writer, so two batches never
@@ -120,15 +132,52 @@ static enum verr chunk_write(struct stmt *st, int64_t *user_id, struct verror *e
  * chunk is written only at its current hash (else the note changed
  * meanwhile and the new text is pending).
  */
+static enum verr embed_write(struct conn *c, void *arg, struct verror *err)
+{
+	struct embed_write *w = arg;
+	struct stmt *st;
+	int64_t owner;
+	size_t nowners = 0;
+	enum verr rc;
+
+	if ((rc = lock_owners(c, w->chunk_ids, w->n, err)) ||
+	    (rc = c->drv->prepare(c, Q_EMBED_DONE, &st, err)))
+		return rc;
+	for (size_t i = 0; i < w->n; i++) {
+		bind_i64(st, 1, w->chunk_ids[i]);
+		bind_text(st, 2, w->hashes[i]);
+		bind_text(st, 3, w->model);
+		bind_i64(st, 4, w->dim);
+		c->drv->bind_vector(st, 5, w->vecs + i * (size_t)w->dim, w->dim);
+		bind_i64(st, 6, w->now);
+		if ((rc = chunk_write(st, &owner, err)))
+			return rc;
+		size_t k = 0;
+		while (k < nowners && w->owners[k] != owner)
+			k++;
+		if (owner && k == nowners)
+			w->owners[nowners++] = owner;
+	}
+	if (nowners)
+		qsort(w->owners, nowners, sizeof(int64_t), cmp_i64);
+	for (size_t k = 0; k < nowners; k++)
+		if ((rc = db_bump_version(c, w->owners[k], err)))
+			return rc;
+	return VERR_OK;
+}
+
 enum verr store_embed_done(struct store *s, const int64_t *chunk_ids, const char *const *hashes,
                            size_t n, const char *model, int dim, const float *vecs, int64_t now,
                            struct verror *err)
 {
-	struct conn *c = NULL;
-	struct stmt *st;
-	int64_t *owners = NULL, owner;
-	size_t nowners = 0;
-	int tries = 0, fixed = s->drv->vector_dim(s);
+	struct embed_write w = {.chunk_ids = chunk_ids,
+	                        .hashes = hashes,
+	                        .n = n,
+	                        .model = model,
+	                        .dim = dim,
+	                        .vecs = vecs,
+	                        .now = now};
+	int fixed = s->drv->vector_dim(s);
 	enum verr rc;
 
 	if (dim <= 0 || !vecs || !model || !*model)
@@ -142,76 +191,45 @@ enum verr store_embed_done(struct store *s, const int64_t *chunk_ids, const char
 		return verr_set(err, VERR_INVALID,
 		                "a vector of %d floats, but the database stores vector(%d)", dim,
 		                fixed);
-	owners = xcalloc(n ? n : 1, sizeof(int64_t));
-	if ((rc = s->drv->conn_get(s, true, &c, err)))
-		goto out;
-retry:
-	nowners = 0;
-	if ((rc = db_run(c, Q_BEGIN_WRITE, err)) || (rc = lock_owners(c, chunk_ids, n, err)) ||
-	    (rc = s->drv->prepare(c, Q_EMBED_DONE, &st, err)))
-		goto out;
-	for (size_t i = 0; i < n; i++) {
-		bind_i64(st, 1, chunk_ids[i]);
-		bind_text(st, 2, hashes[i]);
-		bind_text(st, 3, model);
-		bind_i64(st, 4, dim);
-		s->drv->bind_vector(st, 5, vecs + i * (size_t)dim, dim);
-		bind_i64(st, 6, now);
-		if ((rc = chunk_write(st, &owner, err)))
-			goto out;
-		size_t k = 0;
-		while (k < nowners && owners[k] != owner)
-			k++;
-		if (owner && k == nowners)
-			owners[nowners++] = owner;
-	}
-	if (nowners)
-		qsort(owners, nowners, sizeof(int64_t), cmp_i64);
-	for (size_t k = 0; k < nowners; k++)
-		if ((rc = db_bump_version(c, owners[k], err)))
-			goto out;
-	rc = db_run(c, Q_COMMIT, err);
-out:
-	if (db_again(s, c, rc, &tries))
-		goto retry;
-	free(owners);
-	s->drv->conn_put(s, c);
+	w.owners = xcalloc(n ? n : 1, sizeof(int64_t));
+	rc = db_write(s, embed_write, &w, err);
+	free(w.owners);
 	return rc;
 }
 
 /* Only a give-up changes what the index holds (the status counts), so only it bumps. */
+static enum verr embed_fail(struct conn *c, void *arg, struct verror *err)
+{
+	struct embed_write *w = arg;
+	struct stmt *st;
+	int64_t owner;
+	enum verr rc;
+
+	if ((w->give_up && (rc = lock_owners(c, w->chunk_ids, 1, err))) ||
+	    (rc = c->drv->prepare(c, Q_EMBED_FAILED, &st, err)))
+		return rc;
+	bind_i64(st, 1, w->chunk_ids[0]);
+	bind_text(st, 2, w->hashes[0]);
+	bind_text(st, 3, w->error);
+	bind_i64(st, 4, w->give_up ? EMBED_FAILED : EMBED_PENDING);
+	bind_i64(st, 5, w->retry_at);
+	if ((rc = chunk_write(st, &owner, err)) == VERR_OK && w->give_up && owner)
+		rc = db_bump_version(c, owner, err);
+	return rc;
+}
+
 enum verr store_embed_failed(struct store *s, int64_t chunk_id, const char *hash, const char *error,
                              int64_t retry_at, bool give_up, struct verror *err)
 {
-	struct conn *c = NULL;
-	struct stmt *st;
-	int64_t owner;
-	int tries = 0;
-	enum verr rc;
-
+	struct embed_write w = {.chunk_ids = &chunk_id,
+	                        .hashes = &hash,
+	                        .n = 1,
+	                        .error = error,
+	                        .retry_at = retry_at,
+	                        .give_up = give_up};
 	if (!hash)
 		return verr_set(err, VERR_INVALID, "no hash given");
-	if ((rc = s->drv->conn_get(s, true, &c, err)))
-		goto out;
-retry:
-	if ((rc = db_run(c, Q_BEGIN_WRITE, err)) ||
-	    (give_up && (rc = lock_owners(c, &chunk_id, 1, err))) ||
-	    (rc = s->drv->prepare(c, Q_EMBED_FAILED, &st, err)))
-		goto out;
-	bind_i64(st, 1, chunk_id);
-	bind_text(st, 2, hash);
-	bind_text(st, 3, error);
-	bind_i64(st, 4, give_up ? EMBED_FAILED : EMBED_PENDING);
-	bind_i64(st, 5, retry_at);
-	if ((rc = chunk_write(st, &owner, err)) ||
-	    (give_up && owner && (rc = db_bump_version(c, owner, err))))
-		goto out;
-	rc = db_run(c, Q_COMMIT, err);
-out:
-	if (db_again(s, c, rc, &tries))
-		goto retry;
-	s->drv->conn_put(s, c);
-	return rc;
+	return db_write(s, embed_fail, &w, err);
 }
 
 #define REINDEX_BATCH 2000
@@ -252,13 +270,47 @@ out:
  * not end the walk early). A failure part way leaves the batches done so
  * far done, which is harmless: run it again.
  */
+struct reindex_batch {
+	int64_t user_id, after; /* the batch starts past the chunk id after */
+	int64_t last, reset;    /* the highest id it picked; how many it reset */
+	size_t got;
+};
+
+/* A row per chunk picked: its id, and 1 if it was reset. */
+static enum verr reindex_batch(struct conn *c, void *arg, struct verror *err)
+{
+	struct reindex_batch *b = arg;
+	struct stmt *st;
+	bool row;
+	enum verr rc = c->drv->prepare(c, Q_REINDEX_BATCH, &st, err);
+
+	b->last = b->after;
+	b->reset = 0;
+	b->got = 0;
+	if (rc)
+		return rc;
+	bind_i64(st, 1, b->user_id);
+	bind_i64(st, 2, b->after);
+	bind_i64(st, 3, REINDEX_BATCH);
+	while ((rc = step(st, &row, err)) == VERR_OK && row) {
+		if (col_i64(st, 0) > b->last)
+			b->last = col_i64(st, 0);
+		b->reset += col_i64(st, 1);
+		b->got++;
+	}
+	reset(st);
+	return rc;
+}
+
+static enum verr bump(struct conn *c, void *arg, struct verror *err)
+{
+	return db_bump_version(c, *(int64_t *)arg, err);
+}
+
 enum verr store_reindex(struct store *s, int64_t user_id, int64_t *count, struct verror *err)
 {
-	struct conn *c = NULL;
-	struct stmt *st;
-	int64_t after = 0, total = 0;
-	size_t got;
-	bool row;
+	struct reindex_batch b = {.user_id = user_id};
+	int64_t total = 0;
 	enum verr rc;
 
 	if (count)
@@ -266,35 +318,13 @@ enum verr store_reindex(struct store *s, int64_t user_id, int64_t *count, struct
 	if ((s->drv->caps & DB_FIXED_DIM) && (rc = redim(s, user_id, err)))
 		return rc;
 	do {
-		got = 0;
-		if ((rc = s->drv->conn_get(s, true, &c, err)) ||
-		    (rc = db_run(c, Q_BEGIN_WRITE, err)) ||
-		    (rc = s->drv->prepare(c, Q_REINDEX_BATCH, &st, err)))
-			goto out;
-		bind_i64(st, 1, user_id);
-		bind_i64(st, 2, after);
-		bind_i64(st, 3, REINDEX_BATCH);
-		/* A row per chunk picked: its id, and 1 if it was reset. */
-		while ((rc = step(st, &row, err)) == VERR_OK && row) {
-			int64_t id = col_i64(st, 0);
-			if (id > after)
-				after = id;
-			total += col_i64(st, 1);
-			got++;
-		}
-		reset(st);
-		if (rc || (rc = db_run(c, Q_COMMIT, err)))
-			goto out;
-		s->drv->conn_put(s, c);
-		c = NULL;
-	} while (got == REINDEX_BATCH);
-
-	if ((rc = s->drv->conn_get(s, true, &c, err)) || (rc = db_bump_version(c, user_id, err)))
-		goto out;
-	if (count)
+		if ((rc = db_write(s, reindex_batch, &b, err)))
+			return rc;
+		total += b.reset;
+		b.after = b.last;
+	} while (b.got == REINDEX_BATCH);
+	if ((rc = db_write(s, bump, &user_id, err)) == VERR_OK && count)
 		*count = total;
-out:
-	s->drv->conn_put(s, c);
 	return rc;
 }
 
@@ -345,6 +375,8 @@ out:
 	s->drv->conn_put(s, c);
 	/* After conn_put, so the scrape's own connection does not count as in use. */
 	s->drv->pool_stats(s, out);
+	out->writes = __atomic_load_n(&s->writes, __ATOMIC_RELAXED);
+	out->commits = __atomic_load_n(&s->commits, __ATOMIC_RELAXED);
 	return rc;
 }
 

@@ -427,60 +427,59 @@ static void bind_source(struct stmt *st, int i, const struct note_input *in)
 		d->bind_null(st, i + 2);
 }
 
-/*
- * The start of a note's write: a write transaction, the user's usage
- * before it (Q_USAGE_LOCK: the user's writes take turns from here to the
- * commit), then q prepared.
- */
-static enum verr write_begin(struct conn *c, int64_t user_id, int64_t before[2], int q,
-                             struct stmt **st, struct verror *err)
+/* A note's write: its row, then note_parts(), after the user's usage (Q_USAGE_LOCK: the
+ * user's writes take turns from here to the commit). */
+struct note_write {
+	int64_t user_id, id, now;
+	const struct note_input *in;
+	int64_t created_at, updated_at; /* update: the row's, after the write */
+	enum embed_status status;       /* update: the note's, after the write */
+};
+
+static enum verr note_insert(struct conn *c, void *arg, struct verror *err)
 {
-	enum verr rc = db_run(c, Q_BEGIN_WRITE, err);
-	if (rc == VERR_OK)
-		rc = usage(c, Q_USAGE_LOCK, user_id, before, err);
-	return rc ? rc : c->drv->prepare(c, q, st, err);
+	struct note_write *w = arg;
+	const struct note_input *in = w->in;
+	struct stmt *st;
+	int64_t before[2];
+	bool row;
+	enum verr rc;
+
+	if ((rc = usage(c, Q_USAGE_LOCK, w->user_id, before, err)) ||
+	    (rc = c->drv->prepare(c, Q_NOTE_INSERT, &st, err)))
+		return rc;
+	bind_i64(st, 1, w->user_id);
+	bind_text(st, 2, in->title);
+	bind_text(st, 3, in->content);
+	bind_i64(st, 4, w->created_at);
+	c->drv->bind_texts(st, 5, in->tags, in->ntags);
+	bind_i64(st, 6, w->updated_at);
+	bind_source(st, 7, in);
+	if ((rc = step(st, &row, err)))
+		return rc;
+	w->id = row ? col_i64(st, 0) : 0;
+	if ((rc = db_finish(st, err)) || (rc = quota(c, w->user_id, in, before, err)))
+		return rc;
+	return note_parts(c, w->id, w->user_id, in, w->now, true, err);
 }
 
 enum verr store_note_create(struct store *s, int64_t user_id, const struct note_input *in,
                             int64_t now, struct note *out, struct verror *err)
 {
-	struct conn *c = NULL;
-	struct stmt *st;
-	int64_t before[2], id = 0;
-	int tries = 0;
-	bool row;
+	int64_t created = in->created_at ? in->created_at : now;
+	struct note_write w = {.user_id = user_id,
+	                       .in = in,
+	                       .now = now,
+	                       .created_at = created,
+	                       .updated_at = in->updated_at ? in->updated_at : created};
 	enum verr rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = check_input(in, err)) || (rc = s->drv->conn_get(s, true, &c, err)))
-		goto out;
-retry:
-	if ((rc = write_begin(c, user_id, before, Q_NOTE_INSERT, &st, err)))
-		goto out;
-	bind_i64(st, 1, user_id);
-	bind_text(st, 2, in->title);
-	bind_text(st, 3, in->content);
-	bind_i64(st, 4, in->created_at ? in->created_at : now);
-	s->drv->bind_texts(st, 5, in->tags, in->ntags);
-	bind_i64(st, 6, in->updated_at ? in->updated_at : in->created_at ? in->created_at : now);
-	bind_source(st, 7, in);
-	if ((rc = step(st, &row, err)))
-		goto out;
-	id = row ? col_i64(st, 0) : 0;
-	if ((rc = db_finish(st, err)) || (rc = quota(c, user_id, in, before, err)) ||
-	    (rc = note_parts(c, id, user_id, in, now, true, err)) ||
-	    (rc = db_run(c, Q_COMMIT, err)))
-		goto out;
-	note_fill(out, id, user_id, in, in->created_at ? in->created_at : now,
-	          in->updated_at   ? in->updated_at
-	          : in->created_at ? in->created_at
-	                           : now,
+	if ((rc = check_input(in, err)) || (rc = db_write(s, note_insert, &w, err)))
+		return rc;
+	note_fill(out, w.id, user_id, in, w.created_at, w.updated_at,
 	          in->nchunks ? EMBED_PENDING : EMBED_READY);
-out:
-	if (db_again(s, c, rc, &tries))
-		goto retry;
-	s->drv->conn_put(s, c);
-	return rc;
+	return VERR_OK;
 }
 
 /* One statement: the row, its tags and its status come from one snapshot. */
@@ -507,61 +506,63 @@ out:
 	return rc;
 }
 
-/* One transaction, as create; unchanged chunks keep their vectors (put_chunks). */
-enum verr store_note_update(struct store *s, int64_t user_id, int64_t id,
-                            const struct note_input *in, int64_t now, struct note *out,
-                            struct verror *err)
+/* As create; unchanged chunks keep their vectors (put_chunks). */
+static enum verr note_change(struct conn *c, void *arg, struct verror *err)
 {
-	struct conn *c = NULL;
+	struct note_write *w = arg;
+	const struct note_input *in = w->in;
 	struct stmt *st;
-	enum embed_status status = EMBED_PENDING; /* set with the commit; -O1 cannot tell */
 	int64_t before[2];
-	int tries = 0;
 	bool row;
 	enum verr rc;
 
-	memset(out, 0, sizeof(*out));
-	if ((rc = check_input(in, err)) || (rc = s->drv->conn_get(s, true, &c, err)))
-		goto out;
-retry:
-	if ((rc = write_begin(c, user_id, before, Q_NOTE_UPDATE, &st, err)))
-		goto out;
-	bind_i64(st, 1, id);
-	bind_i64(st, 2, user_id);
+	if ((rc = usage(c, Q_USAGE_LOCK, w->user_id, before, err)) ||
+	    (rc = c->drv->prepare(c, Q_NOTE_UPDATE, &st, err)))
+		return rc;
+	bind_i64(st, 1, w->id);
+	bind_i64(st, 2, w->user_id);
 	bind_text(st, 3, in->title);
 	bind_text(st, 4, in->content);
-	bind_i64(st, 5, now);
+	bind_i64(st, 5, w->now);
 	bind_i64(st, 6, in->if_updated_at);
-	s->drv->bind_texts(st, 7, in->tags, in->ntags);
+	c->drv->bind_texts(st, 7, in->tags, in->ntags);
 	bind_i64(st, 8, in->created_at);
 	bind_i64(st, 9, in->updated_at);
 	bind_source(st, 10, in);
 	if ((rc = step(st, &row, err)))
-		goto out;
+		return rc;
 	if (!row) {
 		/* Missing, or changed since the caller read it. */
 		reset(st);
-		if ((rc = s->drv->prepare(c, Q_NOTE_GET, &st, err)))
-			goto out;
-		bind_i64(st, 1, id);
-		bind_i64(st, 2, user_id);
+		if ((rc = c->drv->prepare(c, Q_NOTE_GET, &st, err)))
+			return rc;
+		bind_i64(st, 1, w->id);
+		bind_i64(st, 2, w->user_id);
 		if ((rc = step(st, &row, err)) == VERR_OK)
 			rc = row ? verr_set(err, VERR_CONFLICT, "the note changed meanwhile")
 			         : verr_set(err, VERR_NOT_FOUND, "no such note");
-		goto out;
+		return rc;
 	}
-	int64_t created_at = col_i64(st, 0);
-	int64_t updated_at = col_i64(st, 1);
-	if ((rc = db_finish(st, err)) || (rc = quota(c, user_id, in, before, err)) ||
-	    (rc = note_parts(c, id, user_id, in, now, false, err)) ||
-	    (rc = note_embed_status(c, id, &status, err)) || (rc = db_run(c, Q_COMMIT, err)))
-		goto out;
-	note_fill(out, id, user_id, in, created_at, updated_at, status);
-out:
-	if (db_again(s, c, rc, &tries))
-		goto retry;
-	s->drv->conn_put(s, c);
-	return rc;
+	w->created_at = col_i64(st, 0);
+	w->updated_at = col_i64(st, 1);
+	if ((rc = db_finish(st, err)) || (rc = quota(c, w->user_id, in, before, err)) ||
+	    (rc = note_parts(c, w->id, w->user_id, in, w->now, false, err)))
+		return rc;
+	return note_embed_status(c, w->id, &w->status, err);
+}
+
+enum verr store_note_update(struct store *s, int64_t user_id, int64_t id,
+                            const struct note_input *in, int64_t now, struct note *out,
+                            struct verror *err)
+{
+	struct note_write w = {.user_id = user_id, .id = id, .in = in, .now = now};
+	enum verr rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = check_input(in, err)) || (rc = db_write(s, note_change, &w, err)))
+		return rc;
+	note_fill(out, id, user_id, in, w.created_at, w.updated_at, w.status);
+	return VERR_OK;
 }
 
 enum verr db_expect_row(struct stmt *st, const char *what, struct verror *err)
@@ -576,30 +577,27 @@ enum verr db_expect_row(struct stmt *st, const char *what, struct verror *err)
 }
 
 /* Deleting the row cascades to its tags and chunks; the keyword index row follows. */
-enum verr store_note_delete(struct store *s, int64_t user_id, int64_t id, struct verror *err)
+static enum verr note_remove(struct conn *c, void *arg, struct verror *err)
 {
-	struct conn *c = NULL;
+	struct note_write *w = arg;
 	struct stmt *st;
 	int64_t before[2]; /* unused: the lock is what counts */
-	int tries = 0;
 	enum verr rc;
 
-	if ((rc = s->drv->conn_get(s, true, &c, err)))
-		goto out;
-retry:
-	if ((rc = write_begin(c, user_id, before, Q_NOTE_DELETE, &st, err)))
-		goto out;
-	bind_i64(st, 1, id);
-	bind_i64(st, 2, user_id);
-	if ((rc = db_expect_row(st, "no such note", err)) ||
-	    (rc = db_bump_version(c, user_id, err)))
-		goto out;
-	rc = db_run(c, Q_COMMIT, err);
-out:
-	if (db_again(s, c, rc, &tries))
-		goto retry;
-	s->drv->conn_put(s, c);
-	return rc;
+	if ((rc = usage(c, Q_USAGE_LOCK, w->user_id, before, err)) ||
+	    (rc = c->drv->prepare(c, Q_NOTE_DELETE, &st, err)))
+		return rc;
+	bind_i64(st, 1, w->id);
+	bind_i64(st, 2, w->user_id);
+	if ((rc = db_expect_row(st, "no such note", err)))
+		return rc;
+	return db_bump_version(c, w->user_id, err);
+}
+
+enum verr store_note_delete(struct store *s, int64_t user_id, int64_t id, struct verror *err)
+{
+	struct note_write w = {.user_id = user_id, .id = id};
+	return db_write(s, note_remove, &w, err);
 }
 
 enum verr store_note_list(struct store *s, const struct note_query *q, struct note_page *out,

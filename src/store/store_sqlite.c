@@ -310,6 +310,9 @@ struct sqlite_store {
 	 * load wait seconds. Other processes still meet the busy timeout.
 	 */
 	pthread_mutex_t write_mu;
+	pthread_mutex_t group_mu; /* guards the queue of db_write bodies (sq_write) */
+	pthread_cond_t group_cv;  /* signalled when a group is done */
+	struct write_req *queue, **queue_tail;
 	pthread_mutex_t mu; /* guards the pool below */
 	pthread_cond_t cv;  /* signalled when a connection is returned or a slot frees */
 	int nopen;          /* connections open or being opened, <= POOL_MAX */
@@ -679,10 +682,8 @@ static enum verr conn_get(struct sqlite_store *s, struct sq_conn **out, struct v
  * (so error paths just `goto out`), and drops the connection if even that
  * fails.
  */
-static void conn_put(struct sqlite_store *s, struct sq_conn *c)
+static void stmts_reset(struct sq_conn *c)
 {
-	if (!c)
-		return;
 	for (int q = 0; q < SQ__COUNT; q++)
 		if (c->stmts[q].used) {
 			sqlite3_reset(c->stmts[q].st);
@@ -690,6 +691,13 @@ static void conn_put(struct sqlite_store *s, struct sq_conn *c)
 			c->stmts[q].used = false;
 			c->stmts[q].bind_rc = SQLITE_OK;
 		}
+}
+
+static void conn_put(struct sqlite_store *s, struct sq_conn *c)
+{
+	if (!c)
+		return;
+	stmts_reset(c);
 	if (!sqlite3_get_autocommit(c->db))
 		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 	if (c->writer) {
@@ -751,6 +759,145 @@ static enum verr sq_conn_get(struct store *base, bool write, struct conn **out, 
 static void sq_conn_put(struct store *base, struct conn *c)
 {
 	conn_put(handle(base), (struct sq_conn *)c);
+}
+
+/* ---------------------------------------------------------------- group commit */
+
+/*
+ * Group commit. SQLite has one writer at a time and, with synchronous =
+ * FULL, syncs the WAL at every commit, so writers that each commit alone
+ * queue behind one fsync apiece. Here a db_write body joins a queue; the
+ * writer at its front runs the bodies queued so far (up to GROUP_MAX), its
+ * own first, in one transaction, each under a savepoint so a body that
+ * fails undoes only its own writes, then commits them all with one sync
+ * and wakes their callers. A lone writer runs at once, without a
+ * savepoint: nobody waits for company.
+ */
+#define GROUP_MAX 64
+
+struct write_req {
+	write_fn fn;
+	void *arg;
+	struct verror *err;
+	enum verr rc;
+	bool done;
+	struct write_req *next;
+};
+
+static enum verr savepoint(struct sq_conn *c, const char *sql, struct verror *err)
+{
+	int rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
+	return rc == SQLITE_OK ? VERR_OK : db_error(c, rc, err);
+}
+
+/* Fails the bodies from r to last that had succeeded, as rc and why say. */
+static void group_fail(struct write_req *r, const struct write_req *last, enum verr rc,
+                       const struct verror *why)
+{
+	for (;; r = r->next) {
+		if (r->rc == VERR_OK) {
+			r->rc = rc;
+			*r->err = *why;
+		}
+		if (r == last)
+			return;
+	}
+}
+
+/*
+ * Runs the bodies first..last (in queue order; last->next is not ours to
+ * read) and commits them; counts them in the store's writes and commits.
+ */
+static void group_run(struct sqlite_store *s, struct write_req *first, struct write_req *last)
+{
+	struct write_req *open = first; /* the open transaction's first body; NULL: none */
+	struct sq_conn *c = NULL;
+	struct verror why;
+	uint64_t n = 0;
+	bool committed = false;
+	enum verr rc;
+
+	for (struct write_req *r = first;; r = r->next) {
+		r->rc = VERR_OK;
+		n++;
+		if (r == last)
+			break;
+	}
+	if ((rc = conn_get_writer(s, &c, &why)) || (rc = db_run(&c->base, Q_BEGIN_WRITE, &why))) {
+		group_fail(first, last, rc, &why);
+	} else if (first == last) {
+		/* Alone: no savepoint; conn_put rolls a failure back. */
+		if ((first->rc = first->fn(&c->base, first->arg, first->err)) == VERR_OK)
+			committed = (first->rc = db_run(&c->base, Q_COMMIT, first->err)) == VERR_OK;
+	} else {
+		for (struct write_req *r = first;; r = r->next) {
+			if ((rc = savepoint(c, "SAVEPOINT w", &why))) {
+				group_fail(open, last, rc, &why);
+				open = NULL;
+				break;
+			}
+			r->rc = r->fn(&c->base, r->arg, r->err);
+			stmts_reset(c);
+			if (sqlite3_get_autocommit(c->db)) {
+				/* An I/O error or a full disk rolled the whole transaction back. */
+				group_fail(open, r, r->rc ? r->rc : VERR_INTERNAL, r->err);
+				open = r == last ? NULL : r->next;
+				if (open && (rc = db_run(&c->base, Q_BEGIN_WRITE, &why))) {
+					group_fail(open, last, rc, &why);
+					open = NULL;
+				}
+			} else if ((rc = savepoint(c,
+			                           r->rc ? "ROLLBACK TO w; RELEASE w" : "RELEASE w",
+			                           &why))) {
+				group_fail(open, last, rc, &why);
+				open = NULL;
+			}
+			if (r == last || !open)
+				break;
+		}
+		if (open && (rc = db_run(&c->base, Q_COMMIT, &why)))
+			group_fail(open, last, rc, &why);
+		committed = open && rc == VERR_OK;
+	}
+	conn_put(s, c); /* rolls back what failed */
+	__atomic_add_fetch(&s->base.writes, n, __ATOMIC_RELAXED);
+	if (committed)
+		__atomic_add_fetch(&s->base.commits, 1, __ATOMIC_RELAXED);
+}
+
+static enum verr sq_write(struct store *base, write_fn fn, void *arg, struct verror *err)
+{
+	struct sqlite_store *s = handle(base);
+	struct write_req me = {.fn = fn, .arg = arg, .err = err}, *last;
+
+	pthread_mutex_lock(&s->group_mu);
+	*s->queue_tail = &me;
+	s->queue_tail = &me.next;
+	while (!me.done && s->queue != &me)
+		pthread_cond_wait(&s->group_cv, &s->group_mu);
+	if (me.done) {
+		pthread_mutex_unlock(&s->group_mu);
+		return me.rc;
+	}
+	/* At the front: lead the writers queued behind. */
+	last = &me;
+	for (int k = 1; k < GROUP_MAX && last->next; k++)
+		last = last->next;
+	pthread_mutex_unlock(&s->group_mu);
+
+	group_run(s, &me, last);
+
+	pthread_mutex_lock(&s->group_mu);
+	s->queue = last->next;
+	if (!s->queue)
+		s->queue_tail = &s->queue;
+	for (struct write_req *r = &me, *next; r; r = next) {
+		next = r == last ? NULL : r->next;
+		r->done = true; /* r may return as soon as the lock is released */
+	}
+	pthread_cond_broadcast(&s->group_cv);
+	pthread_mutex_unlock(&s->group_mu);
+	return me.rc;
 }
 
 static void sq_pool_stats(struct store *base, struct store_stats *out)
@@ -837,6 +984,8 @@ static void sq_close(struct store *base)
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
 	pthread_mutex_destroy(&s->write_mu);
+	pthread_mutex_destroy(&s->group_mu);
+	pthread_cond_destroy(&s->group_cv);
 	free(s->path);
 	free(s);
 }
@@ -873,6 +1022,9 @@ static enum verr sq_open(const char *url, const struct store_opts *opts, struct 
 	pthread_condattr_destroy(&ca);
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_mutex_init(&s->write_mu, NULL);
+	pthread_mutex_init(&s->group_mu, NULL);
+	pthread_cond_init(&s->group_cv, NULL);
+	s->queue_tail = &s->queue;
 
 	/* Open one connection now, so a bad path fails at start-up, not on a request. */
 	if ((rc = conn_open(s, &c, err)))
@@ -905,6 +1057,7 @@ const struct driver sqlite_driver = {
     .vector_dim = sq_vector_dim,
     .conn_get = sq_conn_get,
     .conn_put = sq_conn_put,
+    .write = sq_write,
     .pool_stats = sq_pool_stats,
     .exec = sq_exec,
     .prepare = sq_prepare,

@@ -9,6 +9,7 @@
 #include <criterion/criterion.h>
 
 #include <ftw.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -2584,4 +2585,77 @@ Test(store_sqlite, quotas_hold_in_the_writing_transaction)
 	int64_t bob = make_user("bob@x.org");
 	cr_assert_eq(store_note_create(db, bob, &in, 7, &n, &err), VERR_OK, "%s", err.detail);
 	note_free(&n);
+}
+
+/* ---------------------------------------------------------------- group commit */
+
+struct writer {
+	int64_t uid;
+	struct note_input in;
+	enum verr rc;
+};
+
+static void *write_note(void *arg)
+{
+	struct writer *w = arg;
+	struct verror err = {0};
+	struct note n;
+	w->rc = store_note_create(db, w->uid, &w->in, 10, &n, &err);
+	if (w->rc == VERR_OK)
+		note_free(&n);
+	return NULL;
+}
+
+/*
+ * Writers that queue while another commits are committed together, and one
+ * that fails in the group (here after writing its row: over its quota)
+ * undoes only its own writes. A connection of the test's own holds
+ * SQLite's write lock meanwhile, so the queue is sure to form.
+ */
+Test(store_sqlite, queued_writers_commit_together_and_fail_alone)
+{
+	enum { N = 5, FAILS = 2 };
+	struct writer w[N];
+	pthread_t threads[N];
+	struct store_stats before, after;
+	struct verror err = {0};
+	open_migrated(NULL);
+	int64_t ann = make_user("ann@x.org"), carl = make_user("carl@x.org");
+	make_note(carl, "first", NULL, 0, 1);
+
+	for (int i = 0; i < N; i++)
+		w[i] =
+		    (struct writer){i == FAILS ? carl : ann, {.title = "queued", .content = "c"}};
+	w[FAILS].in.max_notes = 1; /* carl has one: this insert runs, then the quota refuses it */
+	cr_assert_eq(store_stats(db, &before, &err), VERR_OK, "%s", err.detail);
+
+	sqlite3 *raw = open_raw();
+	cr_assert_eq(sqlite3_exec(raw, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	/* The first leads alone and waits for the lock; the rest queue behind it. */
+	cr_assert_eq(pthread_create(&threads[0], NULL, write_note, &w[0]), 0);
+	usleep(100 * 1000);
+	for (int i = 1; i < N; i++)
+		cr_assert_eq(pthread_create(&threads[i], NULL, write_note, &w[i]), 0);
+	usleep(300 * 1000);
+	cr_assert_eq(sqlite3_exec(raw, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(raw);
+	for (int i = 0; i < N; i++)
+		pthread_join(threads[i], NULL);
+
+	for (int i = 0; i < N; i++)
+		cr_assert_eq(w[i].rc, i == FAILS ? VERR_FORBIDDEN : VERR_OK, "writer %d: %d", i,
+		             w[i].rc);
+	cr_assert_eq(query_intf("SELECT COUNT(*) FROM notes WHERE user_id = %lld AND title = "
+	                        "'queued'",
+	                        (long long)ann),
+	             N - 1);
+	cr_assert_eq(query_intf("SELECT COUNT(*) FROM notes WHERE user_id = %lld", (long long)carl),
+	             1);
+	cr_assert_eq(query_intf("SELECT notes_count FROM users WHERE id = %lld", (long long)carl),
+	             1);
+	cr_assert_eq(store_stats(db, &after, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(after.writes - before.writes, N);
+	/* The leader's own commit, then one for the four behind it (a straggler: one more). */
+	cr_assert(after.commits - before.commits >= 2 && after.commits - before.commits <= 3,
+	          "%" PRIu64 " commits for %d writes", after.commits - before.commits, N);
 }
