@@ -1405,6 +1405,7 @@ const struct driver pg_driver = {
     .vector_dim = pg_vector_dim,
     .conn_get = pg_conn_get,
     .conn_put = pg_conn_put,
+    .write = db_write_one,
     .pool_stats = pg_pool_stats,
     .exec = pg_exec,
     .prepare = pg_prepare,
