@@ -8,6 +8,7 @@
  * excerpt of their best passage.
  */
 #include "services/search.h"
+#include "services/query_cache.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -485,17 +486,22 @@ enum verr search_run(struct svc *svc, int64_t user_id, const struct search_query
 	const char *qtext = q->text;
 	/* Keyword search never waits on a remote provider: its similarity needs
 	 * the query's vector, which only a local embedder gives for free. */
-	enum verr erc = q->mode == SEARCH_KEYWORD && !svc->embedder->local
-	                    ? verr_set(&eerr, VERR_AI_UNAVAILABLE, NULL)
-	                    : embedder_embed_query(svc->embedder, qtext, qv, &eerr);
+	enum verr erc = VERR_OK;
+	if (!query_cache_get(svc->queries, user_id, qtext, qv)) {
+		erc = q->mode == SEARCH_KEYWORD && !svc->embedder->local
+		          ? verr_set(&eerr, VERR_AI_UNAVAILABLE, NULL)
+		          : embedder_embed_query(svc->embedder, qtext, qv, &eerr);
+		if (erc == VERR_OK) {
+			vec_normalize(qv, svc->embedder->dim);
+			query_cache_put(svc->queries, user_id, qtext, qv);
+		}
+	}
 	if (erc && q->mode == SEARCH_SEMANTIC) {
 		rc = verr_set(err, erc, "%s", verr_detail(&eerr));
 		goto out;
 	}
 	if (erc && q->mode == SEARCH_HYBRID) /* keyword matches only: the caller is told why */
 		out->fallback = xstrdup(verr_detail(&eerr));
-	if (erc == VERR_OK)
-		vec_normalize(qv, svc->embedder->dim);
 	if (erc == VERR_OK && q->mode != SEARCH_KEYWORD) {
 		rc = semantic(svc, user_id, qv, allowed, nallowed, ntags > 0, floor,
 		              q->mode == SEARCH_SEMANTIC, &sem, err);

@@ -7,11 +7,13 @@
 
 #include "core/lane.h"
 #include "core/ratelimit.h"
+#include "services/query_cache.h"
 #include "services/search.h"
 #include "services/worker.h"
 
 #define LANE_QUEUE_PER_THREAD 32    /* logins waiting for bcrypt, per thread, before 503 */
 #define RATELIMIT_KEYS        65536 /* accounts remembered by the login limiter */
+#define QUERY_CACHE_SLOTS     256   /* search queries whose vectors are kept, all users' */
 
 enum verr svc_init(struct svc *svc, struct store *store, const struct config *cfg,
                    struct verror *err)
@@ -29,6 +31,7 @@ enum verr svc_init(struct svc *svc, struct store *store, const struct config *cf
 		svc_cleanup(svc);
 		return rc;
 	}
+	svc->queries = query_cache_new(QUERY_CACHE_SLOTS, svc->embedder->dim);
 	return VERR_OK;
 }
 
@@ -37,6 +40,7 @@ void svc_cleanup(struct svc *svc)
 	embed_worker_stop(svc->worker);
 	llm_free(svc->llm);
 	embedder_free(svc->embedder);
+	query_cache_free(svc->queries);
 	ratelimit_free(svc->logins);
 	lane_free(svc->bcrypt);
 	pthread_mutex_destroy(&svc->dummy_mu);

@@ -211,3 +211,46 @@ Test(metrics, queue_gauge_counts_pending_chunks)
 	user_free(&b);
 	server_stop_ok(&srv);
 }
+
+/* Calls to embed text: the local model embeds a query as it embeds a note. */
+static double embeds(const char *text)
+{
+	return sample(text, "vault_provider_calls_total{provider=\"local\",operation=\"embed\","
+	                    "outcome=\"ok\"}");
+}
+
+/*
+ * A user's query asked again is not embedded again; another user's same
+ * query is (whether a text is cached must not tell one user what another
+ * searched for). Every write is counted, and the commits that made them
+ * durable are at most as many.
+ */
+Test(metrics, queries_embedded_once_per_user_and_writes_counted)
+{
+	server_start(&srv, (const char *const[]){"METRICS_TOKEN=" TOKEN, NULL});
+	struct it_user a, b;
+	struct http_resp r;
+	user_new(&srv, &a);
+	user_new(&srv, &b);
+	long long id = note_create(&srv, a.access,
+	                           "{\"title\":\"Lighthouse\",\"content\":\"keepers and lamps\"}");
+	note_wait_status(&srv, a.access, id, "ready", EMBED_TIMEOUT_MS); /* the worker is done */
+	char *before = scrape();
+	const char *who[] = {a.access, a.access, b.access, a.access};
+	for (size_t i = 0; i < sizeof(who) / sizeof(*who); i++) {
+		cr_assert_eq(
+		    api(&srv, "GET", "/api/v1/search?query=lamps%20at%20sea", who[i], NULL, &r),
+		    200, "%s", r.body);
+		http_resp_free(&r);
+	}
+	char *after = scrape();
+	cr_assert_eq(embeds(after) - embeds(before), 2, "%s", after);
+	double writes = gauge(after, "vault_db_writes_total");
+	double commits = gauge(after, "vault_db_commits_total");
+	cr_assert(writes >= 3 && commits >= 1 && commits <= writes, "%s", after); /* logins, note */
+	free(before);
+	free(after);
+	user_free(&a);
+	user_free(&b);
+	server_stop_ok(&srv);
+}
