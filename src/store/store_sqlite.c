@@ -990,9 +990,22 @@ static void sq_close(struct store *base)
 	free(s);
 }
 
+/*
+ * SQLite counts every allocation under one process-wide mutex unless told
+ * not to; vault never reads the counts, and with many connections busy the
+ * lock was a hot spot of searches. Only possible before SQLite starts: if
+ * something else started it first, it stays on, which is merely slower.
+ */
+static void sqlite_setup(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static enum verr sq_open(const char *url, const struct store_opts *opts, struct store **out,
                          struct verror *err)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, sqlite_setup);
 	struct sqlite_store *s = NULL;
 	char *path = NULL;
 	struct sq_conn *c = NULL;
