@@ -101,7 +101,7 @@ static void any_token(const uint8_t *data, size_t size)
 	memcpy(token, data, size);
 	token[size] = '\0';
 	int64_t id = 0;
-	if (jwt_verify(KEY, token, NOW, &id) == VERR_OK) {
+	if (jwt_verify(KEY, token, NOW, &id, NULL) == VERR_OK) {
 		CHECK(id > 0, "verified for user %lld", (long long)id);
 		check_canonical(token);
 	}
@@ -119,7 +119,7 @@ static void changed_token(struct input *in)
 	char *token = jwt_issue(KEY, id, NOW - skew, ttl);
 	int64_t got = 0;
 	bool want = id > 0 && id < INT64_C(1000000000000000000) && NOW - skew + ttl > NOW;
-	bool ok = jwt_verify(KEY, token, NOW, &got) == VERR_OK;
+	bool ok = jwt_verify(KEY, token, NOW, &got, NULL) == VERR_OK;
 	CHECK(ok == want, "user %lld, ttl %lld, skew %lld: verified %d", (long long)id,
 	      (long long)ttl, (long long)skew, ok);
 	CHECK(!ok || got == id, "issued for %lld, verified for %lld", (long long)id,
@@ -130,7 +130,7 @@ static void changed_token(struct input *in)
 	if (token[pos] != value) {
 		char was = token[pos];
 		token[pos] = value;
-		CHECK(jwt_verify(KEY, token, NOW, &got) != VERR_OK,
+		CHECK(jwt_verify(KEY, token, NOW, &got, NULL) != VERR_OK,
 		      "byte %zu of %zu changed from %#x to %#x and the token still verified", pos,
 		      len, (unsigned char)was, (unsigned char)value);
 	}

@@ -76,7 +76,8 @@ char *jwt_issue(const char *key, int64_t user_id, int64_t now_s, int64_t ttl_s)
 	return out;
 }
 
-enum verr jwt_verify(const char *key, const char *token, int64_t now_s, int64_t *user_id)
+enum verr jwt_verify(const char *key, const char *token, int64_t now_s, int64_t *user_id,
+                     int64_t *exp_s)
 {
 	jwt_t *jwt = NULL;
 	enum verr rc = VERR_UNAUTHORIZED;
@@ -101,6 +102,8 @@ enum verr jwt_verify(const char *key, const char *token, int64_t now_s, int64_t 
 	if (id <= 0)
 		goto out;
 	*user_id = id;
+	if (exp_s)
+		*exp_s = exp;
 	rc = VERR_OK;
 out:
 	jwt_free(jwt);

@@ -30,9 +30,11 @@ char *jwt_issue(const char *key, int64_t user_id, int64_t now_s, int64_t ttl_s);
 
 /*
  * Verifies an access token: HS256 only, our signature, exp in the future,
- * a numeric string sub. Sets *user_id. VERR_UNAUTHORIZED otherwise.
+ * a numeric string sub. Sets *user_id and, unless it is NULL, *exp_s.
+ * VERR_UNAUTHORIZED otherwise.
  */
-enum verr jwt_verify(const char *key, const char *token, int64_t now_s, int64_t *user_id);
+enum verr jwt_verify(const char *key, const char *token, int64_t now_s, int64_t *user_id,
+                     int64_t *exp_s);
 
 /* nbytes of OS randomness as URL-safe base64 (no padding) into out; caller frees. */
 char *random_token(size_t nbytes);

@@ -8,6 +8,7 @@
 
 #include "core/lane.h"
 #include "core/log.h"
+#include "core/lru.h"
 #include "core/mem.h"
 #include "core/ratelimit.h"
 #include "core/text.h"
@@ -327,6 +328,17 @@ static enum verr pat_authenticate(struct svc *svc, const char *token, struct aut
 	return VERR_OK;
 }
 
+/*
+ * An access token verified lately, under its SHA-256 (not the bearer secret
+ * itself): libjwt's decode and HMAC cost more than the rest of reading a
+ * note. Its expiry is checked again at each use, and the user must still
+ * exist, as for a token verified afresh.
+ */
+struct verified {
+	int64_t user_id, exp_s;
+};
+_Static_assert(sizeof(struct verified) == 2 * sizeof(int64_t), "svc_init sizes svc->tokens");
+
 enum verr auth_authenticate(struct svc *svc, const char *token, struct auth_caller *out,
                             struct verror *err)
 {
@@ -335,8 +347,16 @@ enum verr auth_authenticate(struct svc *svc, const char *token, struct auth_call
 	memset(out, 0, sizeof(*out));
 	if (auth_token_is_pat(token))
 		return pat_authenticate(svc, token, out, err);
-	if (jwt_verify(svc->cfg->secret_key, token, time_now_ms() / 1000, &id))
-		return verr_set(err, VERR_UNAUTHORIZED, invalid_token);
+	char hash[SHA256_HEX_LEN];
+	struct verified v;
+	int64_t now_s = time_now_ms() / 1000;
+	sha256_hex(token, hash);
+	if (!lru_get(svc->tokens, 0, hash, &v) || v.exp_s <= now_s) {
+		if (jwt_verify(svc->cfg->secret_key, token, now_s, &v.user_id, &v.exp_s))
+			return verr_set(err, VERR_UNAUTHORIZED, invalid_token);
+		lru_put(svc->tokens, 0, hash, &v);
+	}
+	id = v.user_id;
 	enum verr rc = store_user_get(svc->store, id, &u, err);
 	if (rc == VERR_NOT_FOUND)
 		return verr_set(err, VERR_UNAUTHORIZED, invalid_token);

@@ -8,13 +8,13 @@
  * excerpt of their best passage.
  */
 #include "services/search.h"
-#include "services/query_cache.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "core/lru.h"
 #include "core/mem.h"
 #include "core/text.h"
 #include "services/notes.h"
@@ -487,13 +487,13 @@ enum verr search_run(struct svc *svc, int64_t user_id, const struct search_query
 	/* Keyword search never waits on a remote provider: its similarity needs
 	 * the query's vector, which only a local embedder gives for free. */
 	enum verr erc = VERR_OK;
-	if (!query_cache_get(svc->queries, user_id, qtext, qv)) {
+	if (!lru_get(svc->queries, user_id, qtext, qv)) {
 		erc = q->mode == SEARCH_KEYWORD && !svc->embedder->local
 		          ? verr_set(&eerr, VERR_AI_UNAVAILABLE, NULL)
 		          : embedder_embed_query(svc->embedder, qtext, qv, &eerr);
 		if (erc == VERR_OK) {
 			vec_normalize(qv, svc->embedder->dim);
-			query_cache_put(svc->queries, user_id, qtext, qv);
+			lru_put(svc->queries, user_id, qtext, qv);
 		}
 	}
 	if (erc && q->mode == SEARCH_SEMANTIC) {

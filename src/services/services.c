@@ -6,13 +6,14 @@
 #include <string.h>
 
 #include "core/lane.h"
+#include "core/lru.h"
 #include "core/ratelimit.h"
-#include "services/query_cache.h"
 #include "services/search.h"
 #include "services/worker.h"
 
 #define LANE_QUEUE_PER_THREAD 32    /* logins waiting for bcrypt, per thread, before 503 */
 #define RATELIMIT_KEYS        65536 /* accounts remembered by the login limiter */
+#define TOKEN_CACHE_SLOTS     512   /* access tokens whose signature was checked lately */
 #define QUERY_CACHE_SLOTS     256   /* search queries whose vectors are kept, all users' */
 
 enum verr svc_init(struct svc *svc, struct store *store, const struct config *cfg,
@@ -31,7 +32,8 @@ enum verr svc_init(struct svc *svc, struct store *store, const struct config *cf
 		svc_cleanup(svc);
 		return rc;
 	}
-	svc->queries = query_cache_new(QUERY_CACHE_SLOTS, svc->embedder->dim);
+	svc->tokens = lru_new(TOKEN_CACHE_SLOTS, 2 * sizeof(int64_t));
+	svc->queries = lru_new(QUERY_CACHE_SLOTS, (size_t)svc->embedder->dim * sizeof(float));
 	return VERR_OK;
 }
 
@@ -40,7 +42,8 @@ void svc_cleanup(struct svc *svc)
 	embed_worker_stop(svc->worker);
 	llm_free(svc->llm);
 	embedder_free(svc->embedder);
-	query_cache_free(svc->queries);
+	lru_free(svc->queries);
+	lru_free(svc->tokens);
 	ratelimit_free(svc->logins);
 	lane_free(svc->bcrypt);
 	pthread_mutex_destroy(&svc->dummy_mu);

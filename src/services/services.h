@@ -28,7 +28,8 @@ struct svc {
 	struct embed_worker *worker; /* NULL unless this process embeds */
 	struct lane *bcrypt;         /* BCRYPT_THREADS low-priority threads for password hashes */
 	struct ratelimit *logins;    /* LOGIN_RATE_PER_MINUTE, by account */
-	struct query_cache *queries; /* the vectors of users' recent search queries */
+	struct lru *tokens;          /* access tokens verified lately (auth.c) */
+	struct lru *queries;         /* the vectors of users' recent search queries, by user */
 	/* Hashed at the configured cost on the first login for an unknown
 	 * e-mail, so each such login spends as long in bcrypt as one with a
 	 * wrong password; dummy_mu guards it. */

@@ -8,6 +8,7 @@
 #include <jwt.h>
 #include <pthread.h>
 #include <string.h>
+#include <unistd.h>
 
 static struct server srv;
 
@@ -867,5 +868,37 @@ Test(auth, delete_me_removes_account_and_notes)
 	http_resp_free(&r);
 	user_free(&u);
 	user_free(&again);
+	server_stop_ok(&srv);
+}
+
+/*
+ * A token accepted once is remembered as verified (auth.c), but its expiry
+ * is checked at every use: a second after it passes, the same token is 401.
+ * And a user deleted meanwhile no longer gets in with a token verified before.
+ */
+Test(auth, a_token_verified_before_still_expires_and_dies_with_its_user)
+{
+	server_start(&srv, NULL);
+	struct it_user u;
+	struct http_resp r;
+	user_new(&srv, &u);
+	char sub[32];
+	snprintf(sub, sizeof(sub), "%lld", u.id);
+	int64_t now = it_time();
+	char *brief = jwt_mint(sub, now, now + 2);
+	cr_assert_eq(me_status(brief), 200);
+	cr_assert_eq(me_status(brief), 200);
+	while (it_time() <= now + 2)
+		usleep(100 * 1000);
+	cr_assert_eq(me_status(brief), 401, "an expired token was taken from the cache");
+
+	char *longer = jwt_mint(sub, now, now + 600);
+	cr_assert_eq(me_status(longer), 200);
+	cr_assert_eq(api(&srv, "DELETE", "/api/v1/auth/me", u.access, NULL, &r), 204, "%s", r.body);
+	http_resp_free(&r);
+	cr_assert_eq(me_status(longer), 401, "a deleted user's token still worked");
+	free(brief);
+	free(longer);
+	user_free(&u);
 	server_stop_ok(&srv);
 }

@@ -57,7 +57,7 @@ Test(jwt, issued_token_verifies_with_claims)
 {
 	char *t = jwt_issue(key, 42, now, 1800);
 	int64_t uid = 0;
-	cr_assert_eq(jwt_verify(key, t, now + 10, &uid), VERR_OK);
+	cr_assert_eq(jwt_verify(key, t, now + 10, &uid, NULL), VERR_OK);
 	cr_assert_eq(uid, 42);
 
 	jwt_t *jwt;
@@ -74,9 +74,9 @@ Test(jwt, expired_token_refused)
 {
 	char *t = jwt_issue(key, 7, now, 60);
 	int64_t uid = 0;
-	cr_assert_eq(jwt_verify(key, t, now + 59, &uid), VERR_OK);
-	cr_assert_eq(jwt_verify(key, t, now + 60, &uid), VERR_UNAUTHORIZED);
-	cr_assert_eq(jwt_verify(key, t, now + 3600, &uid), VERR_UNAUTHORIZED);
+	cr_assert_eq(jwt_verify(key, t, now + 59, &uid, NULL), VERR_OK);
+	cr_assert_eq(jwt_verify(key, t, now + 60, &uid, NULL), VERR_UNAUTHORIZED);
+	cr_assert_eq(jwt_verify(key, t, now + 3600, &uid, NULL), VERR_UNAUTHORIZED);
 	free(t);
 }
 
@@ -84,7 +84,7 @@ Test(jwt, other_key_refused)
 {
 	char *t = jwt_issue("another-key-another-key-another-key!", 7, now, 60);
 	int64_t uid = 0;
-	cr_assert_eq(jwt_verify(key, t, now, &uid), VERR_UNAUTHORIZED);
+	cr_assert_eq(jwt_verify(key, t, now, &uid, NULL), VERR_UNAUTHORIZED);
 	free(t);
 }
 
@@ -95,7 +95,7 @@ Test(jwt, tampered_payload_refused)
 	char *p = strchr(t, '.') + 3;
 	*p = *p == 'A' ? 'B' : 'A';
 	int64_t uid = 0;
-	cr_assert_eq(jwt_verify(key, t, now, &uid), VERR_UNAUTHORIZED);
+	cr_assert_eq(jwt_verify(key, t, now, &uid, NULL), VERR_UNAUTHORIZED);
 	free(t);
 }
 
@@ -103,7 +103,7 @@ Test(jwt, alg_none_refused)
 {
 	char *t = mint(JWT_ALG_NONE, NULL, "7", now, now + 60);
 	int64_t uid = 0;
-	cr_assert_eq(jwt_verify(key, t, now, &uid), VERR_UNAUTHORIZED);
+	cr_assert_eq(jwt_verify(key, t, now, &uid, NULL), VERR_UNAUTHORIZED);
 	free(t);
 }
 
@@ -111,7 +111,7 @@ Test(jwt, hs512_with_our_key_refused)
 {
 	char *t = mint(JWT_ALG_HS512, key, "7", now, now + 60);
 	int64_t uid = 0;
-	cr_assert_eq(jwt_verify(key, t, now, &uid), VERR_UNAUTHORIZED);
+	cr_assert_eq(jwt_verify(key, t, now, &uid, NULL), VERR_UNAUTHORIZED);
 	free(t);
 }
 
@@ -121,7 +121,7 @@ Test(jwt, rs256_header_refused)
 	const char *t = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9."
 	                "eyJzdWIiOiI3IiwiZXhwIjo5OTk5OTk5OTk5fQ.c2lnbmF0dXJl";
 	int64_t uid = 0;
-	cr_assert_eq(jwt_verify(key, t, now, &uid), VERR_UNAUTHORIZED);
+	cr_assert_eq(jwt_verify(key, t, now, &uid, NULL), VERR_UNAUTHORIZED);
 }
 
 Test(jwt, bad_claims_refused)
@@ -129,19 +129,19 @@ Test(jwt, bad_claims_refused)
 	int64_t uid = 0;
 	char *t;
 	t = mint(JWT_ALG_HS256, key, NULL, now, now + 60); /* no sub */
-	cr_assert_eq(jwt_verify(key, t, now, &uid), VERR_UNAUTHORIZED);
+	cr_assert_eq(jwt_verify(key, t, now, &uid, NULL), VERR_UNAUTHORIZED);
 	free(t);
 	t = mint(JWT_ALG_HS256, key, "abc", now, now + 60); /* non-numeric sub */
-	cr_assert_eq(jwt_verify(key, t, now, &uid), VERR_UNAUTHORIZED);
+	cr_assert_eq(jwt_verify(key, t, now, &uid, NULL), VERR_UNAUTHORIZED);
 	free(t);
 	t = mint(JWT_ALG_HS256, key, "0", now, now + 60); /* no such id */
-	cr_assert_eq(jwt_verify(key, t, now, &uid), VERR_UNAUTHORIZED);
+	cr_assert_eq(jwt_verify(key, t, now, &uid, NULL), VERR_UNAUTHORIZED);
 	free(t);
 	t = mint(JWT_ALG_HS256, key, "7", now, 0); /* no exp */
-	cr_assert_eq(jwt_verify(key, t, now, &uid), VERR_UNAUTHORIZED);
+	cr_assert_eq(jwt_verify(key, t, now, &uid, NULL), VERR_UNAUTHORIZED);
 	free(t);
 	t = mint(JWT_ALG_HS256, key, "7", now, now + 60); /* control: valid */
-	cr_assert_eq(jwt_verify(key, t, now, &uid), VERR_OK);
+	cr_assert_eq(jwt_verify(key, t, now, &uid, NULL), VERR_OK);
 	cr_assert_eq(uid, 7);
 	free(t);
 }
@@ -151,7 +151,8 @@ Test(jwt, malformed_strings_refused)
 	const char *bad[] = {"", ".", "..", "abc", "a.b", "a.b.c", "a.b.c.d", "Bearer x"};
 	int64_t uid = 0;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		cr_assert_eq(jwt_verify(key, bad[i], now, &uid), VERR_UNAUTHORIZED, "%s", bad[i]);
+		cr_assert_eq(jwt_verify(key, bad[i], now, &uid, NULL), VERR_UNAUTHORIZED, "%s",
+		             bad[i]);
 }
 
 Test(random, tokens_are_urlsafe_and_distinct)
