@@ -348,7 +348,7 @@ run_size() {
 	fi
 
 	# One new note: once it is embedded, the next search reloads the vectors.
-	local created after_write hwm_write
+	local created after_write again hwm_write
 	created=$(curl -sS -o "$run/created.json" -w '%{http_code}' -X POST \
 		-H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
 		--data-binary '{"title":"One more note","content":"Fed the sourdough starter."}' \
@@ -362,11 +362,16 @@ run_size() {
 		(($(date +%s) < deadline)) || die "the new note was not embedded within 60s: $status"
 		sleep "$POLL"
 	done
-	after_write=$(curl -sS -o "$run/after-write.json" -w '%{http_code} %{time_total}' \
-		-H "Authorization: Bearer $token" \
-		"$base/api/v1/search?query=$(urlencode 'sourdough starter')&mode=semantic&top_k=$TOP_K")
-	[[ ${after_write%% *} == 200 ]] || die "search after a write answered ${after_write%% *}"
-	after_write=$(awk -v s="${after_write#* }" 'BEGIN { printf "%.1f", s * 1000 }')
+	# The first search after the write, then the same again: the difference is what the
+	# write cost the search (the query's vector is kept after the first).
+	for k in 1 2; do
+		again=$(curl -sS -o "$run/after-write.json" -w '%{http_code} %{time_total}' \
+			-H "Authorization: Bearer $token" \
+			"$base/api/v1/search?query=$(urlencode 'sourdough starter')&mode=semantic&top_k=$TOP_K")
+		[[ ${again%% *} == 200 ]] || die "search after a write answered ${again%% *}"
+		again=$(awk -v s="${again#* }" 'BEGIN { printf "%.1f", s * 1000 }')
+		((k == 1)) && after_write=$again
+	done
 	hwm_write=$(proc_kib VmHWM)
 	stop_server
 
@@ -379,7 +384,7 @@ run_size() {
 	fi
 	notes=$(sed -n 's/^notes=//p' "$corpus/seed.txt")
 	printf '%s\t' "$n" "$dim" "$notes" "$build_s" "$cpu_build" "$db_mib" "$first" \
-		"$after_write" "$(mib "$rss_built")" "$(mib "$rss_first")" "$(mib "$rss_after")" \
+		"$after_write" "$again" "$(mib "$rss_built")" "$(mib "$rss_first")" "$(mib "$rss_after")" \
 		"$(mib "$hwm")" >>"$TMP/summary.tsv"
 	printf '%s\n' "$(mib "$hwm_write")" >>"$TMP/summary.tsv"
 	rm -rf "$run"
@@ -450,11 +455,11 @@ fs=$(df -T "$TMP" | awk 'NR == 2 { print $2 }')
 			"$(awk -v n="$n" -v s="$build" 'BEGIN { printf "%.0f", n / s }')" "$cpub" "$db"
 	done <"$TMP/summary.tsv"
 	printf '\n## Vector cache and memory\n\n'
-	printf '| Chunks × dim | First search (ms) | Search after one new note (ms) | RSS built (MiB) | RSS after first search (MiB) | RSS after all searches (MiB) | Peak RSS (MiB) | Peak RSS after the new note (MiB) |\n'
-	printf '|---|---:|---:|---:|---:|---:|---:|---:|\n'
-	while IFS=$'\t' read -r n dim _ _ _ _ first after r1 r2 r3 hwm hwm2; do
-		printf '| %s × %s | %s | %s | %s | %s | %s | %s | %s |\n' "$n" "$dim" "$first" \
-			"$after" "$r1" "$r2" "$r3" "$hwm" "$hwm2"
+	printf '| Chunks × dim | First search (ms) | Search after one new note (ms) | The same again (ms) | RSS built (MiB) | RSS after first search (MiB) | RSS after all searches (MiB) | Peak RSS (MiB) | Peak RSS after the new note (MiB) |\n'
+	printf '|---|---:|---:|---:|---:|---:|---:|---:|---:|\n'
+	while IFS=$'\t' read -r n dim _ _ _ _ first after again r1 r2 r3 hwm hwm2; do
+		printf '| %s × %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$n" "$dim" "$first" \
+			"$after" "$again" "$r1" "$r2" "$r3" "$hwm" "$hwm2"
 	done <"$TMP/summary.tsv"
 	printf '\n## Search latency (one client, sequential, top_k=%s)\n\n' "$TOP_K"
 	printf '| Chunks × dim | Mode | Queries | p50 (ms) | p99 (ms) | Max (ms) | Mean (ms) | Results/query |\n'
