@@ -11,6 +11,12 @@
 /* 1 GiB: one user's 100,000 chunks of 1,536 floats take 0.6 GiB. */
 #define VECTOR_CACHE_DEFAULT_BYTES ((size_t)1 << 30)
 
+/*
+ * A user's vectors up to this many rows are scanned exactly; past it, their
+ * sign codes pick the candidates that are then scored exactly.
+ */
+#define VECTOR_EXACT_MAX_ROWS 10000
+
 /* The driver's own statements, after the repository's. */
 enum {
 	SQ_VECTORS_COUNT = Q__SHARED,
@@ -44,6 +50,10 @@ struct vector_set {
 	float *vecs;        /* n * dim, row i is chunk_ids[i] */
 	int64_t *chunk_ids; /* ordered by note, then chunk */
 	int64_t *note_ids;
+	/* Past the exact scan's rows: each row's sign code about centre
+	 * (vec_sign_code), cap rows of VEC_CODE_WORDS(dim) words; else NULL. */
+	uint64_t *codes;
+	float *centre; /* dim floats: the rows' mean when the codes were first made */
 };
 
 void vector_set_free(struct vector_set *v); /* accepts NULL */
@@ -73,5 +83,12 @@ enum verr sqlite_vectors_load(struct store *s, int64_t user_id, const char *mode
 
 /* How many users' vectors, and bytes, the cache holds (for tests). */
 void vector_cache_usage(struct store *s, size_t *users, size_t *bytes);
+
+/*
+ * For tests: sets made from now on are scanned exactly up to exact_max rows
+ * (VECTOR_EXACT_MAX_ROWS), and past it searches score at least rerank_min
+ * rows exactly (RERANK_MIN).
+ */
+void vector_cache_tune(struct store *s, size_t exact_max, size_t rerank_min);
 
 #endif
