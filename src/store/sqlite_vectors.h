@@ -11,12 +11,6 @@
 /* 1 GiB: one user's 100,000 chunks of 1,536 floats take 0.6 GiB. */
 #define VECTOR_CACHE_DEFAULT_BYTES ((size_t)1 << 30)
 
-/*
- * A user's vectors up to this many rows are scanned exactly; past it, their
- * sign codes pick the candidates that are then scored exactly.
- */
-#define VECTOR_EXACT_MAX_ROWS 10000
-
 /* The driver's own statements, after the repository's. */
 enum {
 	SQ_VECTORS_COUNT = Q__SHARED,
@@ -84,11 +78,14 @@ enum verr sqlite_vectors_load(struct store *s, int64_t user_id, const char *mode
 /* How many users' vectors, and bytes, the cache holds (for tests). */
 void vector_cache_usage(struct store *s, size_t *users, size_t *bytes);
 
-/*
- * For tests: sets made from now on are scanned exactly up to exact_max rows
- * (VECTOR_EXACT_MAX_ROWS), and past it searches score at least rerank_min
- * rows exactly (RERANK_MIN).
- */
-void vector_cache_tune(struct store *s, size_t exact_max, size_t rerank_min);
+/* The cache's thresholds; vector_cache_new sets the defaults. */
+struct vector_tuning {
+	size_t exact_max;  /* rows a set has at most to be scanned exactly (made from now on) */
+	size_t rerank_min; /* rows scored exactly at least past it */
+	size_t split_min;  /* code words a scan has at least to be split over two threads */
+};
+
+/* For tests. */
+void vector_cache_tune(struct store *s, const struct vector_tuning *t);
 
 #endif

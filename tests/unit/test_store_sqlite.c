@@ -2061,7 +2061,7 @@ Test(store_sqlite, vector_search_codes_find_the_exact_top)
 	struct verror err = {0};
 	float q[QDIM], v[3 * QDIM];
 	open_migrated(NULL);
-	vector_cache_tune(db, 100, 128);
+	vector_cache_tune(db, &(struct vector_tuning){100, 128, SIZE_MAX});
 	int64_t ann = make_user("ann@x.org");
 	size_t rows = 0;
 	for (int i = 0; i < 240; i++) {
@@ -2085,11 +2085,11 @@ Test(store_sqlite, vector_search_codes_find_the_exact_top)
 	}
 
 	/* Only 40 rows of 310 scored exactly (4 a hit): the codes alone must bring the ten. */
-	vector_cache_tune(db, 100, 1);
+	vector_cache_tune(db, &(struct vector_tuning){100, 1, SIZE_MAX});
 	cr_assert_eq(
 	    store_vector_search(db, ann, "m", QDIM, q, NULL, 0, false, 10, &hits, &n, &err),
 	    VERR_OK, "%s", err.detail);
-	vector_cache_tune(db, 100, 128);
+	vector_cache_tune(db, &(struct vector_tuning){100, 128, SIZE_MAX});
 	cr_assert_eq(n, 10);
 	for (int i = 0; i < 10; i++) {
 		int p = 0;
@@ -2127,7 +2127,7 @@ Test(store_sqlite, vector_search_threshold_boundary)
 	float v[QDIM], q[QDIM];
 	struct verror err = {0};
 	open_migrated(NULL);
-	vector_cache_tune(db, 40, 128);
+	vector_cache_tune(db, &(struct vector_tuning){40, 128, SIZE_MAX});
 	int64_t ann = make_user("ann@x.org");
 	int64_t notes[41];
 	for (int i = 0; i < 40; i++) {
@@ -2160,10 +2160,10 @@ static int64_t qtop(int64_t uid, const float *q)
 	struct verror err = {0};
 	struct vector_hit *hits = NULL;
 	size_t n = 0;
-	vector_cache_tune(db, 30, 1);
+	vector_cache_tune(db, &(struct vector_tuning){30, 1, SIZE_MAX});
 	cr_assert_eq(store_vector_search(db, uid, "m", QDIM, q, NULL, 0, false, 1, &hits, &n, &err),
 	             VERR_OK, "%s", err.detail);
-	vector_cache_tune(db, 30, 128);
+	vector_cache_tune(db, &(struct vector_tuning){30, 128, SIZE_MAX});
 	cr_assert_eq(n, 1);
 	int64_t id = hits[0].note_id;
 	free(hits);
@@ -2182,7 +2182,7 @@ Test(store_sqlite, vector_search_codes_follow_edits)
 	float v[3 * QDIM], q[QDIM];
 	int64_t count;
 	open_migrated(NULL);
-	vector_cache_tune(db, 30, 128);
+	vector_cache_tune(db, &(struct vector_tuning){30, 128, SIZE_MAX});
 	int64_t ann = make_user("ann@x.org");
 	int64_t notes[80];
 	for (int i = 0; i < 80; i++) {
@@ -2239,7 +2239,7 @@ Test(store_sqlite, vector_search_codes_keep_filters)
 	size_t n = 99;
 	float v[QDIM], q[QDIM];
 	open_migrated(NULL);
-	vector_cache_tune(db, 30, 128);
+	vector_cache_tune(db, &(struct vector_tuning){30, 128, SIZE_MAX});
 	int64_t ann = make_user("ann@x.org");
 	int64_t notes[120], only[60];
 	qvec_random(q);
@@ -2274,6 +2274,68 @@ Test(store_sqlite, vector_search_codes_keep_filters)
 	             VERR_OK, "%s", err.detail);
 	cr_assert_eq(n, 0, "filter with no notes: none");
 	free(hits);
+}
+
+/* Searches from one thread of the split test: each answer's first hit, or -1 on error. */
+struct qsearcher {
+	int64_t uid;
+	const float *qs; /* 8 queries */
+	int64_t first[8];
+};
+
+static void *qsearch_thread(void *arg)
+{
+	struct qsearcher *w = arg;
+	for (int r = 0; r < 8; r++) {
+		struct verror err = {0};
+		struct vector_hit *hits = NULL;
+		size_t n = 0;
+		w->first[r] = store_vector_search(db, w->uid, "m", QDIM, w->qs + r * QDIM, NULL, 0,
+		                                  false, 5, &hits, &n, &err) ||
+		                      n == 0
+		                  ? -1
+		                  : hits[0].note_id;
+		free(hits);
+	}
+	return NULL;
+}
+
+/*
+ * Every scan split over two threads (the helper takes the second half of
+ * the rows): the answers are the exact scan's, alone and with two searches
+ * at once (one finds the helper busy and scans alone).
+ */
+Test(store_sqlite, vector_search_split_over_two_threads)
+{
+	float v[QDIM], qs[8 * QDIM];
+	open_migrated(NULL);
+	vector_cache_tune(db, &(struct vector_tuning){30, 128, 1});
+	int64_t ann = make_user("ann@x.org");
+	int64_t notes[8];
+	for (int i = 0; i < 8; i++)
+		qvec_random(qs + i * QDIM);
+	for (int i = 0; i < 200; i++) {
+		char title[32];
+		snprintf(title, sizeof(title), "r%d", i);
+		if (i % 25 == 0)
+			qvec_near(qs + (i / 25) * QDIM, 0.01f, v); /* query i / 25's nearest */
+		else
+			qvec_random(v);
+		int64_t id = qnote(ann, title, v, 1);
+		if (i % 25 == 0)
+			notes[i / 25] = id;
+	}
+	for (int i = 0; i < 8; i++)
+		qcheck(ann, qs + i * QDIM, NULL, 0, false, 10, "split");
+	struct qsearcher w[2] = {{ann, qs, {0}}, {ann, qs, {0}}};
+	pthread_t t[2];
+	for (int i = 0; i < 2; i++)
+		cr_assert_eq(pthread_create(&t[i], NULL, qsearch_thread, &w[i]), 0);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	for (int i = 0; i < 2; i++)
+		for (int r = 0; r < 8; r++)
+			cr_assert_eq(w[i].first[r], notes[r], "thread %d query %d", i, r);
 }
 
 /* The sign code's bits, and the Hamming distances of both loops, against a count bit by bit. */
