@@ -242,10 +242,14 @@ static void codes_build(struct vector_set *vs)
 		vec_sign_code(vs->vecs + i * dim, vs->centre, vs->dim, vs->codes + i * words);
 }
 
-/* Gives vs its codes past exact_max rows, drops them at or below. */
+/*
+ * Gives vs its codes past exact_max rows, drops them at or below. (Distances
+ * are 16 bits: a dimension past that, never allowed by the settings, stays
+ * an exact scan.)
+ */
 static void codes_fit(struct vector_set *vs, size_t exact_max)
 {
-	if (vs->n > exact_max && !vs->codes) {
+	if (vs->n > exact_max && vs->dim < UINT16_MAX && !vs->codes) {
 		codes_build(vs);
 	} else if (vs->n <= exact_max && vs->codes) {
 		free(vs->codes);
