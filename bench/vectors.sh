@@ -31,8 +31,8 @@ fi
 [[ -x $BIN ]] || die "$BIN not found; run with BENCH_BUILD=1"
 mkdir -p "$DB_DIR"
 
-printf '| set | recall@10 | p50 ms | p99 ms | mean ms | bytes per vector |\n'
-printf '|---|---:|---:|---:|---:|---:|\n'
+printf '| set | recall@10 | p50 ms | p99 ms | mean ms | CPU ms a query | bytes per vector |\n'
+printf '|---|---:|---:|---:|---:|---:|---:|\n'
 for set in $SETS; do
 	size=${set%%/*}
 	n=${size%x*} dim=${size#*x}
@@ -47,8 +47,8 @@ for set in $SETS; do
 	[[ -f $db ]] || log "$set: loading into $db (a few minutes; reused next time)"
 	out=$("$BIN" "$db" "$DATA" "$n" "$dim" "${args[@]}") || die "$set: bench/vectors failed"
 	val() { sed -n "s/^$1=//p" <<<"$out"; }
-	printf '| %s | %s | %s | %s | %s | %s |\n' "$set" "$(val recall_at_10)" "$(val p50_ms)" \
-		"$(val p99_ms)" "$(val mean_ms)" "$(val bytes_per_vector)"
+	printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$set" "$(val recall_at_10)" "$(val p50_ms)" \
+		"$(val p99_ms)" "$(val mean_ms)" "$(val cpu_ms_per_query)" "$(val bytes_per_vector)"
 done
 printf '\nMachine: %s, %s CPUs, load %s\n' \
 	"$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)" "$(nproc)" \
