@@ -2351,12 +2351,13 @@ Test(store_sqlite, vecmath_codes_and_hamming)
 	for (int d = 0; d < 192; d++)
 		cr_assert_eq((code[d / 64] >> (d % 64)) & 1, d < 130 && d % 3 == 2, "bit %d", d);
 
-	uint64_t q[7], codes[50 * 7];
-	for (size_t i = 0; i < 7; i++)
+	/* Up to 25 words: whole blocks of eight, a masked rest; 50 rows: groups of 8 and 2 left. */
+	uint64_t q[25], codes[50 * 25];
+	for (size_t i = 0; i < 25; i++)
 		q[i] = 0x9e3779b97f4a7c15ULL * (i + 1);
-	for (size_t i = 0; i < 50 * 7; i++)
+	for (size_t i = 0; i < 50 * 25; i++)
 		codes[i] = 0xbf58476d1ce4e5b9ULL * (i + 3) ^ (i << 17);
-	for (size_t words = 1; words <= 7; words++) {
+	for (size_t words = 1; words <= 25; words++) {
 		uint16_t fast[50], plain[50];
 		vec_hamming_many(q, codes, 50, words, fast);
 		vecmath_force_plain(true);
