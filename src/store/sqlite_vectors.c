@@ -47,9 +47,10 @@
 #define RERANK_MIN     128
 
 /*
- * Code words a scan has at least to be split over two threads: on 2 busy
- * cores the split won at 100k x 1536 (2.4M words: p50 0.77 ms against 1.15)
- * and lost at 100k x 384 (0.6M words: 0.40 against 0.34).
+ * Code words a scan has at least to be split over two threads: on 2 cores
+ * busy with other jobs (load 6-10) the split won at 100k x 1536 (2.4M
+ * words: p50 0.77-1.30 ms against 1.08-1.41 in 4 runs each) and lost at
+ * 100k x 384 (0.6M words: 0.40-0.43 against 0.34-0.35).
  */
 #define SPLIT_MIN_WORDS ((size_t)1 << 20)
 
