@@ -118,6 +118,11 @@ $(BUILD)/fake_ai: $(BUILD)/obj/tests/e2e/fake_ai.o $(BUILD)/obj/tests/common/fak
 
 e2e-tools: $(BUILD)/vault $(BUILD)/fake_ai
 
+# bench/vectors.sh's tool: the store's vector search on the anchor's sets.
+$(BUILD)/bench/vectors: $(BUILD)/obj/bench/vectors.o $(LIBOBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/unit_tests: $(UNITOBJ) $(LIBOBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs $(TESTPKGS))
 
@@ -193,7 +198,7 @@ $(BUILD)/fuzz/body $(BUILD)/fuzz/query $(BUILD)/fuzz/mcp $(BUILD)/fuzz/import $(
     $(BUILD)/obj/fuzz/harness.o
 
 FMTSRC   := $(sort $(SRC) $(UNITSRC) $(ITSRC) $(FUZZSRC) tools/webembed.c tests/e2e/fake_ai.c \
-              bench/embed_speed.c $(wildcard tests/crash/*.c))
+              bench/embed_speed.c bench/vectors.c $(wildcard tests/crash/*.c))
 
 format:
 	clang-format -i $(FMTSRC) $(shell find src tests fuzz -name '*.h')

@@ -44,6 +44,10 @@ struct vector_set {
 	float *vecs;        /* n * dim, row i is chunk_ids[i] */
 	int64_t *chunk_ids; /* ordered by note, then chunk */
 	int64_t *note_ids;
+	/* Past the exact scan's rows: each row's sign code about centre
+	 * (vec_sign_code), cap rows of VEC_CODE_WORDS(dim) words; else NULL. */
+	uint64_t *codes;
+	float *centre; /* dim floats: the rows' mean when the codes were first made */
 };
 
 void vector_set_free(struct vector_set *v); /* accepts NULL */
@@ -73,5 +77,15 @@ enum verr sqlite_vectors_load(struct store *s, int64_t user_id, const char *mode
 
 /* How many users' vectors, and bytes, the cache holds (for tests). */
 void vector_cache_usage(struct store *s, size_t *users, size_t *bytes);
+
+/* The cache's thresholds; vector_cache_new sets the defaults. */
+struct vector_tuning {
+	size_t exact_max;  /* rows a set has at most to be scanned exactly (made from now on) */
+	size_t rerank_min; /* rows scored exactly at least past it */
+	size_t split_min;  /* code words a scan has at least to be split over two threads */
+};
+
+/* For tests. */
+void vector_cache_tune(struct store *s, const struct vector_tuning *t);
 
 #endif

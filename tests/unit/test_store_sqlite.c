@@ -25,6 +25,7 @@
 #include "store/sqlite_fts.h"
 #include "store/sqlite_vectors.h"
 #include "store/store.h"
+#include "store/vecmath.h"
 #include "unit/store_import_cases.h"
 
 static char dir[PATH_MAX];
@@ -1927,6 +1928,451 @@ Test(store_sqlite, vector_cache_keeps_its_budget)
 	}
 	vector_cache_usage(db, &users, &bytes);
 	cr_assert_leq(bytes, 5 * row);
+}
+
+/* ---------------------------------------------------------------- search: vectors past the exact
+ * scan */
+
+#define QDIM 96 /* two code words, the second half used: the tail bits count */
+
+static uint64_t qrng = 42;
+
+/* A deterministic unit vector, uniform on the sphere's orthants (splitmix64). */
+static void qvec_random(float *v)
+{
+	for (int d = 0; d < QDIM; d++) {
+		uint64_t z = (qrng += 0x9e3779b97f4a7c15ULL);
+		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+		z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+		v[d] = (float)((double)((z ^ (z >> 31)) >> 11) / 9007199254740992.0 - 0.5);
+	}
+	vec_normalize(v, QDIM);
+}
+
+/* near = unit(base + eps * a random vector). */
+static void qvec_near(const float *base, float eps, float *near)
+{
+	qvec_random(near);
+	for (int d = 0; d < QDIM; d++)
+		near[d] = base[d] + eps * near[d];
+	vec_normalize(near, QDIM);
+}
+
+/* A note of n chunks "<title>.<k>", each embedded with its row of vecs (model "m"). */
+static int64_t qnote(int64_t uid, const char *title, const float *vecs, size_t n)
+{
+	struct verror err = {0};
+	char texts[16][48];
+	const char *tp[16];
+	cr_assert_leq(n, 16);
+	for (size_t k = 0; k < n; k++) {
+		snprintf(texts[k], sizeof(texts[k]), "%s.%zu", title, k);
+		tp[k] = texts[k];
+	}
+	int64_t id = make_chunked(uid, title, tp, n, 1);
+	for (size_t k = 0; k < n; k++)
+		cr_assert_eq(
+		    embed_one(db, chunk_id(tp[k]), tp[k], "m", QDIM, vecs + k * QDIM, 9000, &err),
+		    VERR_OK, "%s", err.detail);
+	return id;
+}
+
+/*
+ * The answer of an exact scan of what the database holds (every vector of
+ * the user, sqlite_vectors_load), each note at its best chunk, best first,
+ * at most limit; with filter, only the notes of only (sorted). Caller frees.
+ */
+static size_t qbrute(int64_t uid, const float *q, const int64_t *only, size_t nonly, bool filter,
+                     size_t limit, struct vector_hit **out)
+{
+	struct verror err = {0};
+	struct vector_set vs;
+	cr_assert_eq(sqlite_vectors_load(db, uid, "m", QDIM, &vs, &err), VERR_OK, "%s", err.detail);
+	struct vector_hit *hits = calloc(vs.n + 1, sizeof(*hits));
+	size_t n = 0;
+	for (size_t i = 0; i < vs.n; i++) {
+		bool in = !filter;
+		for (size_t k = 0; k < nonly && !in; k++)
+			in = only[k] == vs.note_ids[i];
+		if (!in)
+			continue;
+		float sim;
+		vec_dot_many(q, vs.vecs + i * QDIM, 1, QDIM, &sim);
+		if (n && hits[n - 1].note_id == vs.note_ids[i]) {
+			if (sim > hits[n - 1].similarity)
+				hits[n - 1] =
+				    (struct vector_hit){vs.note_ids[i], vs.chunk_ids[i], sim};
+		} else {
+			hits[n++] = (struct vector_hit){vs.note_ids[i], vs.chunk_ids[i], sim};
+		}
+	}
+	for (size_t i = 1; i < n; i++) /* insertion sort: best first, then by note */
+		for (size_t j = i; j > 0 && (hits[j].similarity > hits[j - 1].similarity ||
+		                             (hits[j].similarity == hits[j - 1].similarity &&
+		                              hits[j].note_id < hits[j - 1].note_id));
+		     j--) {
+			struct vector_hit t = hits[j];
+			hits[j] = hits[j - 1];
+			hits[j - 1] = t;
+		}
+	vector_set_free(&vs);
+	*out = hits;
+	return n < limit ? n : limit;
+}
+
+/* store_vector_search's answer equals the exact scan's: the same notes, chunks and similarities. */
+static void qcheck(int64_t uid, const float *q, const int64_t *only, size_t nonly, bool filter,
+                   size_t limit, const char *what)
+{
+	struct verror err = {0};
+	struct vector_hit *got = NULL, *want = NULL;
+	size_t n = 0, nwant = qbrute(uid, q, only, nonly, filter, limit, &want);
+	cr_assert_eq(
+	    store_vector_search(db, uid, "m", QDIM, q, only, nonly, filter, limit, &got, &n, &err),
+	    VERR_OK, "%s: %s", what, err.detail);
+	cr_assert_eq(n, nwant, "%s: %zu hits, want %zu", what, n, nwant);
+	for (size_t i = 0; i < n; i++) {
+		cr_assert_eq(got[i].note_id, want[i].note_id, "%s: hit %zu", what, i);
+		cr_assert_eq(got[i].chunk_id, want[i].chunk_id, "%s: hit %zu", what, i);
+		cr_assert_float_eq(got[i].similarity, want[i].similarity, 1e-6, "%s: hit %zu", what,
+		                   i);
+	}
+	free(got);
+	free(want);
+}
+
+/* Bytes the cache counts for n rows of QDIM, with sign codes or not. */
+static size_t qbytes(size_t n, bool codes)
+{
+	size_t row = QDIM * sizeof(float) + 2 * sizeof(int64_t);
+	return n * row +
+	       (codes ? n * VEC_CODE_WORDS(QDIM) * sizeof(uint64_t) + QDIM * sizeof(float) : 0);
+}
+
+/*
+ * 240 notes of random vectors (some of three chunks), and ten planted
+ * near q: the codes path must find exactly those ten, each at its near
+ * chunk, in the exact scan's order and similarities; and the
+ * plain C loop answers the same as the CPU's instructions.
+ */
+Test(store_sqlite, vector_search_codes_find_the_exact_top)
+{
+	struct vector_hit *hits = NULL;
+	size_t users, bytes, n = 99;
+	struct verror err = {0};
+	float q[QDIM], v[3 * QDIM];
+	open_migrated(NULL);
+	vector_cache_tune(db, &(struct vector_tuning){100, 128, SIZE_MAX});
+	int64_t ann = make_user("ann@x.org");
+	size_t rows = 0;
+	for (int i = 0; i < 240; i++) {
+		char title[32];
+		size_t k = i % 7 == 0 ? 3 : 1;
+		for (size_t j = 0; j < k; j++)
+			qvec_random(v + j * QDIM);
+		snprintf(title, sizeof(title), "r%d", i);
+		qnote(ann, title, v, k);
+		rows += k;
+	}
+	qvec_random(q);
+	int64_t planted[10];
+	for (int i = 0; i < 10; i++) {
+		char title[32];
+		qvec_random(v); /* a far first chunk: the note is at its best one */
+		qvec_near(q, 0.05f * (float)(i + 1), v + QDIM);
+		snprintf(title, sizeof(title), "p%d", i);
+		planted[i] = qnote(ann, title, v, 2);
+		rows += 2;
+	}
+
+	/* Only 40 rows of 310 scored exactly (4 a hit): the codes alone must bring the ten. */
+	vector_cache_tune(db, &(struct vector_tuning){100, 1, SIZE_MAX});
+	cr_assert_eq(
+	    store_vector_search(db, ann, "m", QDIM, q, NULL, 0, false, 10, &hits, &n, &err),
+	    VERR_OK, "%s", err.detail);
+	vector_cache_tune(db, &(struct vector_tuning){100, 128, SIZE_MAX});
+	cr_assert_eq(n, 10);
+	for (int i = 0; i < 10; i++) {
+		int p = 0;
+		while (p < 10 && planted[p] != hits[i].note_id)
+			p++;
+		cr_assert_lt(p, 10, "hit %d is a planted note", i);
+		char text[32];
+		snprintf(text, sizeof(text), "p%d.1", p);
+		cr_assert_eq(hits[i].chunk_id, chunk_id(text), "hit %d at its near chunk", i);
+		planted[p] = 0;
+	}
+	free(hits);
+	vector_cache_usage(db, &users, &bytes);
+	cr_assert_eq(bytes, qbytes(rows, true), "the codes are counted");
+
+	qcheck(ann, q, NULL, 0, false, 10, "planted");
+	for (int i = 0; i < 5; i++) {
+		float r[QDIM];
+		qvec_random(r);
+		qcheck(ann, r, NULL, 0, false, 10, "random query");
+		qcheck(ann, r, NULL, 0, false, 3, "random query, 3");
+	}
+	vecmath_force_plain(true);
+	qcheck(ann, q, NULL, 0, false, 10, "planted, plain C");
+	vecmath_force_plain(false);
+	/* More hits than the candidates hold at first: every note, in order. */
+	qcheck(ann, q, NULL, 0, false, 1000, "every note");
+}
+
+/* At the threshold the scan is exact (no codes); one row more and codes are made; fewer, gone. */
+Test(store_sqlite, vector_search_threshold_boundary)
+{
+	struct vector_hit *hits = NULL;
+	size_t users, bytes;
+	float v[QDIM], q[QDIM];
+	struct verror err = {0};
+	open_migrated(NULL);
+	vector_cache_tune(db, &(struct vector_tuning){40, 128, SIZE_MAX});
+	int64_t ann = make_user("ann@x.org");
+	int64_t notes[41];
+	for (int i = 0; i < 40; i++) {
+		char title[32];
+		snprintf(title, sizeof(title), "r%d", i);
+		qvec_random(v);
+		notes[i] = qnote(ann, title, v, 1);
+	}
+	qvec_random(q);
+	qcheck(ann, q, NULL, 0, false, 10, "40 rows");
+	vector_cache_usage(db, &users, &bytes);
+	cr_assert_eq(bytes, qbytes(40, false), "at the threshold: no codes");
+
+	qvec_random(v);
+	notes[40] = qnote(ann, "r40", v, 1);
+	qcheck(ann, q, NULL, 0, false, 10, "41 rows");
+	vector_cache_usage(db, &users, &bytes);
+	cr_assert_eq(bytes, qbytes(41, true), "one past it: codes, made on the refresh");
+
+	cr_assert_eq(store_note_delete(db, ann, notes[0], &err), VERR_OK, "%s", err.detail);
+	qcheck(ann, q, NULL, 0, false, 10, "40 rows again");
+	vector_cache_usage(db, &users, &bytes);
+	cr_assert_eq(bytes, qbytes(40, false), "back at the threshold: codes dropped");
+	(void)hits;
+}
+
+/* The user's nearest note to q when the codes pick only 4 rows to score: its code must be right. */
+static int64_t qtop(int64_t uid, const float *q)
+{
+	struct verror err = {0};
+	struct vector_hit *hits = NULL;
+	size_t n = 0;
+	vector_cache_tune(db, &(struct vector_tuning){30, 1, SIZE_MAX});
+	cr_assert_eq(store_vector_search(db, uid, "m", QDIM, q, NULL, 0, false, 1, &hits, &n, &err),
+	             VERR_OK, "%s", err.detail);
+	vector_cache_tune(db, &(struct vector_tuning){30, 128, SIZE_MAX});
+	cr_assert_eq(n, 1);
+	int64_t id = hits[0].note_id;
+	free(hits);
+	return id;
+}
+
+/*
+ * Edits after the codes are made: new rows (in the middle and at the end),
+ * a vector replaced under the same chunk, deleted notes; each search
+ * refreshes the cached set, and it answers as the exact scan of the
+ * database does, the edited rows' codes included.
+ */
+Test(store_sqlite, vector_search_codes_follow_edits)
+{
+	struct verror err = {0};
+	float v[3 * QDIM], q[QDIM];
+	int64_t count;
+	open_migrated(NULL);
+	vector_cache_tune(db, &(struct vector_tuning){30, 128, SIZE_MAX});
+	int64_t ann = make_user("ann@x.org");
+	int64_t notes[80];
+	for (int i = 0; i < 80; i++) {
+		char title[32];
+		snprintf(title, sizeof(title), "r%d", i);
+		qvec_random(v);
+		qvec_random(v + QDIM);
+		notes[i] = qnote(ann, title, v, 2);
+	}
+	qvec_random(q);
+	qcheck(ann, q, NULL, 0, false, 5, "loaded");
+
+	/* A new note near q: found at once, through its code. */
+	qvec_near(q, 0.01f, v);
+	int64_t near = qnote(ann, "near", v, 1);
+	cr_assert_eq(qtop(ann, q), near);
+	qcheck(ann, q, NULL, 0, false, 5, "a note added");
+
+	/* An old note's chunks replaced: its rows change in the middle of the set. */
+	const char *t[] = {"r10.a", "r10.b", "r10.c"};
+	update_chunked(ann, notes[10], "r10", t, 3, 2);
+	qvec_near(q, 0.005f, v);
+	for (int k = 0; k < 3; k++) {
+		if (k)
+			qvec_random(v + k * QDIM);
+		cr_assert_eq(
+		    embed_one(db, chunk_id(t[k]), t[k], "m", QDIM, v + k * QDIM, 9000, &err),
+		    VERR_OK, "%s", err.detail);
+	}
+	qcheck(ann, q, NULL, 0, false, 5, "a note's chunks replaced");
+	cr_assert_eq(qtop(ann, q), notes[10], "its new chunk, nearest of all");
+
+	/* A vector replaced under the same chunk id (a reindex), and notes deleted. */
+	cr_assert_eq(store_reindex(db, ann, &count, &err), VERR_OK, "%s", err.detail);
+	qvec_near(q, 0.001f, v);
+	cr_assert_eq(embed_one(db, chunk_id("r50.1"), "r50.1", "m", QDIM, v, 9000, &err), VERR_OK,
+	             "%s", err.detail);
+	cr_assert_eq(store_note_delete(db, ann, near, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(store_note_delete(db, ann, notes[3], &err), VERR_OK, "%s", err.detail);
+	qcheck(ann, q, NULL, 0, false, 5, "a vector replaced, notes deleted");
+	cr_assert_eq(qtop(ann, q), notes[50]);
+	for (int i = 0; i < 5; i++) {
+		float r[QDIM];
+		qvec_random(r);
+		qcheck(ann, r, NULL, 0, false, 10, "random query after edits");
+	}
+}
+
+/* filter past the exact scan: only the notes of only, as the exact scan finds them. */
+Test(store_sqlite, vector_search_codes_keep_filters)
+{
+	struct verror err = {0};
+	struct vector_hit *hits = NULL;
+	size_t n = 99;
+	float v[QDIM], q[QDIM];
+	open_migrated(NULL);
+	vector_cache_tune(db, &(struct vector_tuning){30, 128, SIZE_MAX});
+	int64_t ann = make_user("ann@x.org");
+	int64_t notes[120], only[60];
+	qvec_random(q);
+	for (int i = 0; i < 120; i++) {
+		char title[32];
+		snprintf(title, sizeof(title), "r%d", i);
+		if (i % 2 == 0)
+			qvec_near(q, 0.02f * (float)(i + 1), v); /* the even ones are nearest */
+		else
+			qvec_random(v);
+		notes[i] = qnote(ann, title, v, 1);
+	}
+	/* The odd notes (every other one: the codes path, not the few-notes lookup), unsorted. */
+	for (int i = 0; i < 60; i++)
+		only[i] = notes[119 - 2 * i];
+	qcheck(ann, q, only, 60, true, 10, "odd notes only");
+	cr_assert_eq(
+	    store_vector_search(db, ann, "m", QDIM, q, only, 60, true, 200, &hits, &n, &err),
+	    VERR_OK, "%s", err.detail);
+	cr_assert_eq(n, 60, "every note of only, none other");
+	for (size_t i = 0; i < n; i++) {
+		bool in = false;
+		for (int k = 0; k < 60; k++)
+			in = in || hits[i].note_id == only[k];
+		cr_assert(in, "hit %zu is in only", i);
+	}
+	free(hits);
+	/* A few notes (the lookup by note), none, and a note of nobody's. */
+	int64_t few[] = {notes[7], notes[8], 999999};
+	qcheck(ann, q, few, 3, true, 10, "three notes");
+	cr_assert_eq(store_vector_search(db, ann, "m", QDIM, q, few, 0, true, 10, &hits, &n, &err),
+	             VERR_OK, "%s", err.detail);
+	cr_assert_eq(n, 0, "filter with no notes: none");
+	free(hits);
+}
+
+/* Searches from one thread of the split test: each answer's first hit, or -1 on error. */
+struct qsearcher {
+	int64_t uid;
+	const float *qs; /* 8 queries */
+	int64_t first[8];
+};
+
+static void *qsearch_thread(void *arg)
+{
+	struct qsearcher *w = arg;
+	for (int r = 0; r < 8; r++) {
+		struct verror err = {0};
+		struct vector_hit *hits = NULL;
+		size_t n = 0;
+		w->first[r] = store_vector_search(db, w->uid, "m", QDIM, w->qs + r * QDIM, NULL, 0,
+		                                  false, 5, &hits, &n, &err) ||
+		                      n == 0
+		                  ? -1
+		                  : hits[0].note_id;
+		free(hits);
+	}
+	return NULL;
+}
+
+/*
+ * Every scan split over two threads (the helper takes the second half of
+ * the rows): the answers are the exact scan's, alone and with two searches
+ * at once (one finds the helper busy and scans alone).
+ */
+Test(store_sqlite, vector_search_split_over_two_threads)
+{
+	float v[QDIM], qs[8 * QDIM];
+	open_migrated(NULL);
+	vector_cache_tune(db, &(struct vector_tuning){30, 128, 1});
+	int64_t ann = make_user("ann@x.org");
+	int64_t notes[8];
+	for (int i = 0; i < 8; i++)
+		qvec_random(qs + i * QDIM);
+	for (int i = 0; i < 200; i++) {
+		char title[32];
+		snprintf(title, sizeof(title), "r%d", i);
+		if (i % 25 == 0)
+			qvec_near(qs + (i / 25) * QDIM, 0.01f, v); /* query i / 25's nearest */
+		else
+			qvec_random(v);
+		int64_t id = qnote(ann, title, v, 1);
+		if (i % 25 == 0)
+			notes[i / 25] = id;
+	}
+	for (int i = 0; i < 8; i++)
+		qcheck(ann, qs + i * QDIM, NULL, 0, false, 10, "split");
+	struct qsearcher w[2] = {{ann, qs, {0}}, {ann, qs, {0}}};
+	pthread_t t[2];
+	for (int i = 0; i < 2; i++)
+		cr_assert_eq(pthread_create(&t[i], NULL, qsearch_thread, &w[i]), 0);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	for (int i = 0; i < 2; i++)
+		for (int r = 0; r < 8; r++)
+			cr_assert_eq(w[i].first[r], notes[r], "thread %d query %d", i, r);
+}
+
+/* The sign code's bits, and the Hamming distances of both loops, against a count bit by bit. */
+Test(store_sqlite, vecmath_codes_and_hamming)
+{
+	float v[130], c[130];
+	for (int d = 0; d < 130; d++) {
+		v[d] = (float)(d % 3) - 1.0f; /* -1, 0, 1, ... */
+		c[d] = 0;
+	}
+	uint64_t code[3];
+	vec_sign_code(v, c, 130, code);
+	for (int d = 0; d < 192; d++)
+		cr_assert_eq((code[d / 64] >> (d % 64)) & 1, d < 130 && d % 3 == 2, "bit %d", d);
+
+	/* Up to 25 words: whole blocks of eight, a masked rest; 50 rows: groups of 8 and 2 left. */
+	uint64_t q[25], codes[50 * 25];
+	for (size_t i = 0; i < 25; i++)
+		q[i] = 0x9e3779b97f4a7c15ULL * (i + 1);
+	for (size_t i = 0; i < 50 * 25; i++)
+		codes[i] = 0xbf58476d1ce4e5b9ULL * (i + 3) ^ (i << 17);
+	for (size_t words = 1; words <= 25; words++) {
+		uint16_t fast[50], plain[50];
+		vec_hamming_many(q, codes, 50, words, fast);
+		vecmath_force_plain(true);
+		vec_hamming_many(q, codes, 50, words, plain);
+		vecmath_force_plain(false);
+		for (size_t i = 0; i < 50; i++) {
+			unsigned want = 0;
+			for (size_t w = 0; w < words; w++)
+				for (int b = 0; b < 64; b++)
+					want += ((q[w] ^ codes[i * words + w]) >> b) & 1;
+			cr_assert_eq(fast[i], want, "words %zu row %zu", words, i);
+			cr_assert_eq(plain[i], want, "plain: words %zu row %zu", words, i);
+		}
+	}
 }
 
 /* ---------------------------------------------------------------- search: keywords */
