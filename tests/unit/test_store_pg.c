@@ -65,6 +65,14 @@ static int64_t query_int(const char *fmt, ...)
 	return v;
 }
 
+/* How chunks.embedding is stored: 'm' (MAIN: in the row) or 'x' (EXTENDED: TOAST's choice). */
+static char embedding_storage(void)
+{
+	return (char)query_int("SELECT ascii(attstorage) FROM pg_attribute WHERE attrelid = "
+	                       "'%s.chunks'::regclass AND attname = 'embedding'",
+	                       schema);
+}
+
 /*
  * Skips the test without a server; else makes the test's schema and the
  * URL that selects it, and opens the raw connection on it.
@@ -130,7 +138,7 @@ static void open_migrated(const struct store_opts *opts)
 	int applied = -1;
 	cr_assert_eq(store_open(url, opts ? opts : &def, &db, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(store_migrate_up(db, -1, &applied, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(applied, 7);
+	cr_assert_eq(applied, 8);
 }
 
 static int64_t make_user(const char *email)
@@ -242,7 +250,7 @@ Test(store_pg, migrate_up_down_up_and_status)
 	need_pg();
 	cr_assert_eq(store_open(url, &opts, &db, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(store_migrate_status(db, &mi, &n, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(n, 7);
+	cr_assert_eq(n, 8);
 	cr_assert_eq(mi[0].version, 1);
 	cr_assert_str_eq(mi[0].name, "init");
 	cr_assert_eq(mi[0].applied_at, 0);
@@ -259,12 +267,15 @@ Test(store_pg, migrate_up_down_up_and_status)
 	cr_assert_str_eq(mi[5].name, "api_tokens");
 	cr_assert_eq(mi[6].version, 7);
 	cr_assert_str_eq(mi[6].name, "import");
+	cr_assert_eq(mi[7].version, 8);
+	cr_assert_str_eq(mi[7].name, "vectors_inline");
 	free(mi);
 
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(steps, 7);
+	cr_assert_eq(steps, 8);
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(steps, 0, "up at the latest version must do nothing");
+	cr_assert_eq(embedding_storage(), 'm');
 	cr_assert_eq(query_int("SELECT count(*) FROM pg_tables WHERE schemaname = '%s' AND "
 	                       "tablename IN ('users','notes','refresh_tokens','chunks')",
 	                       schema),
@@ -280,7 +291,12 @@ Test(store_pg, migrate_up_down_up_and_status)
 	free(mi);
 	cr_assert_eq(store_user_create(db, "a@x.org", "h", 1, &u, &err), VERR_OK, "%s", err.detail);
 
-	/* One step down reverts import only: the columns, the index and the table go. */
+	/* One step down puts vectors back in TOAST's hands. */
+	cr_assert_eq(store_migrate_down(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(steps, 1);
+	cr_assert_eq(embedding_storage(), 'x');
+
+	/* The next reverts import only: the columns, the index and the table go. */
 	cr_assert_eq(store_migrate_down(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(steps, 1);
 	cr_assert_eq(query_int("SELECT count(*) FROM information_schema.columns WHERE "
@@ -370,13 +386,13 @@ Test(store_pg, migrate_up_down_up_and_status)
 
 	/* Up again: the prepared statements must find the new tables; ids start over. */
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(steps, 7);
+	cr_assert_eq(steps, 8);
 	cr_assert_eq(store_user_create(db, "a@x.org", "h", 1, &u, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(u.id, 1);
 	verr_clear(&err);
 	cr_assert_eq(store_schema_check(db, &err), VERR_OK, "%s", err.detail);
 
-	cr_assert_eq(store_migrate_up(db, 8, &steps, &err), VERR_INVALID);
+	cr_assert_eq(store_migrate_up(db, 9, &steps, &err), VERR_INVALID);
 	cr_assert_eq(store_migrate_down(db, -2, &steps, &err), VERR_INVALID);
 }
 
@@ -390,7 +406,7 @@ Test(store_pg, schema_check_version_and_dimension)
 	need_pg();
 	cr_assert_eq(store_open(url, &opts, &db, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(store_schema_check(db, &err), VERR_UNAVAILABLE);
-	cr_assert(strstr(err.detail, "version 0, expected 7") != NULL, "%s", err.detail);
+	cr_assert(strstr(err.detail, "version 0, expected 8") != NULL, "%s", err.detail);
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
 	verr_clear(&err);
 	cr_assert_eq(store_schema_check(db, &err), VERR_OK, "%s", err.detail);
@@ -401,6 +417,13 @@ Test(store_pg, schema_check_version_and_dimension)
 	cr_assert_eq(store_schema_check(other, &err), VERR_UNAVAILABLE);
 	cr_assert(strstr(err.detail, "vector(8) but EMBEDDING_DIM is 1536") != NULL, "%s",
 	          err.detail);
+	/* A reindex of every user changes the column; vectors stay in their rows. */
+	cr_assert_eq(store_reindex(other, 0, NULL, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(query_int("SELECT atttypmod FROM pg_attribute WHERE attrelid = "
+	                       "'%s.chunks'::regclass AND attname = 'embedding'",
+	                       schema),
+	             1536);
+	cr_assert_eq(embedding_storage(), 'm');
 	store_close(other);
 
 	exec_raw("INSERT INTO schema_migrations VALUES (99, 'future', 1)");
@@ -435,8 +458,8 @@ Test(store_pg, concurrent_migrations_apply_each_step_once)
 		cr_assert_geq(applied[i], 0, "racer %d failed", i);
 		total += applied[i];
 	}
-	cr_assert_eq(total, 7);
-	cr_assert_eq(query_int("SELECT count(*) FROM schema_migrations"), 7);
+	cr_assert_eq(total, 8);
+	cr_assert_eq(query_int("SELECT count(*) FROM schema_migrations"), 8);
 }
 
 /* ---------------------------------------------------------------- users, notes */
