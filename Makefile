@@ -118,8 +118,10 @@ $(BUILD)/fake_ai: $(BUILD)/obj/tests/e2e/fake_ai.o $(BUILD)/obj/tests/common/fak
 
 e2e-tools: $(BUILD)/vault $(BUILD)/fake_ai
 
-# bench/vectors.sh's tool: the store's vector search on the anchor's sets.
-$(BUILD)/bench/vectors: $(BUILD)/obj/bench/vectors.o $(LIBOBJ)
+# bench/'s tools: the store's vector search on the anchor's sets (vectors.sh), the corpus
+# seeder (search.sh), the embedder's timer (embed.sh).
+BENCHBIN := $(addprefix $(BUILD)/bench/,vectors search_corpus embed_speed)
+$(BENCHBIN): $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIBOBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -21,17 +21,8 @@ MODEL_DIR=${EMBEDDING_MODEL_DIR:-$ROOT/data/models/use-lite-v1}
 log() { printf 'bench: %s\n' "$*" >&2; }
 
 log "building (make BUILD=$BUILD_DIR)"
-make -C "$ROOT" BUILD="$BUILD_DIR" -j"$(nproc)" >/dev/null
+make -C "$ROOT" BUILD="$BUILD_DIR" -j"$(nproc)" all "$BUILD_DIR/bench/embed_speed" >/dev/null
 "$ROOT/scripts/fetch-model" "$MODEL_DIR"
-pkgs=(libmicrohttpd jansson libjwt sqlite3 libpq libcrypt libcrypto libcurl md4c
-      openblas libutf8proc)
-mapfile -t objs < <(find "$OUT/obj/src" "$OUT/obj/gen" -name '*.o' ! -path '*/cli/*' | sort)
-mkdir -p "$OUT/bench"
-# shellcheck disable=SC2046 # pkg-config prints several words, to be split
-"${CC:-cc}" -O2 -g -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
-	-Wno-missing-field-initializers -pthread -I"$ROOT/src" $(pkg-config --cflags "${pkgs[@]}") \
-	-o "$BIN" "$ROOT/bench/embed_speed.c" "${objs[@]}" $(pkg-config --libs "${pkgs[@]}") -lstemmer -lm
-
 TMP=$(mktemp -d /tmp/vault-bench-embed.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 mkdir -p "$ROOT/bench/results"

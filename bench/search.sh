@@ -104,24 +104,9 @@ trap 'exit 143' TERM
 
 # --- build --------------------------------------------------------------------
 
-# The helper links the same objects as the server, minus the CLI (which holds main).
-build_corpus_tool() {
-	local objs=() pkgs=(libmicrohttpd jansson libjwt sqlite3 libpq libcrypt libcrypto libcurl md4c
-	                     openblas libutf8proc)
-	mapfile -t objs < <(find "$OUT/obj/src" "$OUT/obj/gen" -name '*.o' ! -path '*/cli/*' | sort)
-	((${#objs[@]} > 0)) || die "no objects under $OUT/obj/src; build with make first"
-	mkdir -p "$OUT/bench"
-	# shellcheck disable=SC2046 # pkg-config prints several words, to be split
-	"${CC:-cc}" -O2 -g -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
-		-Wno-missing-field-initializers -pthread -I"$SRC/src" \
-		$(pkg-config --cflags "${pkgs[@]}") -o "$CORPUS_BIN" "$BENCH/search_corpus.c" "${objs[@]}" \
-		$(pkg-config --libs "${pkgs[@]}") -lstemmer -lm
-}
-
 if [[ $BUILD == 1 ]]; then
 	log "building (make BUILD=$BUILD_DIR in $SRC)"
-	make -C "$SRC" BUILD="$BUILD_DIR" >&2
-	build_corpus_tool
+	make -C "$SRC" BUILD="$BUILD_DIR" all "$BUILD_DIR/bench/search_corpus" >&2
 fi
 [[ ${BENCH_ONLY_BUILD:-0} == 1 ]] && exit 0 # bench/pg_plans.sh: the tool only
 [[ -x $VAULT_BIN ]] || die "$VAULT_BIN not found; build it with make"
