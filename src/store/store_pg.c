@@ -4,7 +4,8 @@
  *
  * A handle owns a pool of connections to one database: pool_size kept
  * open, up to max_overflow more under load (closed again when they come
- * back while pool_size are idle), and a bounded wait for a free one. An
+ * back while pool_size are idle), and a bounded wait for a free one; one
+ * thread of its own opens the new ones (opener_main). An
  * idle connection is checked before reuse with a poll() of its socket, so
  * after a database restart only the requests in flight fail. Every
  * statement is one of the fixed texts of the query table, prepared on first
@@ -475,9 +476,14 @@ struct pg_store {
 	pthread_mutex_t mu;     /* guards the pool below */
 	struct waiter *waiters; /* callers waiting for a connection, oldest first */
 	int nopen;              /* connections open or being opened, <= max_open */
+	int wanted;             /* of those, slots the opener is yet to connect in */
+	bool stopping;          /* the handle closes: the opener ends */
+	bool opener_started;
+	pthread_t opener;       /* opener_main */
+	pthread_cond_t open_cv; /* the opener's: wanted or stopping changed */
 	int nidle;
 	struct pg_conn **idle; /* max_open slots, a stack: the warmest connection goes out first */
-	uint64_t waits, timeouts; /* borrowers that waited their turn; that gave up */
+	uint64_t waits, timeouts; /* borrowers that found every slot taken; that gave up */
 };
 
 static struct pg_store *handle(struct store *s)
@@ -859,18 +865,19 @@ static bool conn_alive(struct pg_conn *c)
 
 /*
  * A caller waiting for a connection. Waiters are served first come, first
- * served: a connection coming back goes straight to the oldest one (or, if
- * it is closed, its slot does), so under load no request waits behind ever
- * newer ones, and nobody arriving later takes it first.
+ * served: a connection coming back, or one the opener made, goes straight
+ * to the oldest one, so under load no request waits behind ever newer
+ * ones, and nobody arriving later takes it first.
  */
 struct waiter {
 	pthread_cond_t cv;
-	struct pg_conn *conn; /* handed over by conn_put */
-	bool slot;            /* a free slot handed over: open a connection in it */
+	struct pg_conn *conn; /* handed over by conn_put or the opener */
+	enum verr rc;         /* or the opener's failure to connect, in err */
+	struct verror err;
 	struct waiter *next;
 };
 
-/* With s->mu held: gives c, or with c NULL a free slot, to the oldest waiter. */
+/* With s->mu held: gives c to the oldest waiter. */
 static bool hand_over(struct pg_store *s, struct pg_conn *c)
 {
 	struct waiter *w = s->waiters;
@@ -878,33 +885,97 @@ static bool hand_over(struct pg_store *s, struct pg_conn *c)
 		return false;
 	s->waiters = w->next;
 	w->conn = c;
-	w->slot = !c;
 	pthread_cond_signal(&w->cv);
 	return true;
 }
 
-/* A slot whose connection is gone (closed, or never opened): to a waiter, else free. */
+/* With s->mu held: a slot whose connection is gone goes to the opener if anyone waits. */
+static void slot_free_locked(struct pg_store *s)
+{
+	if (s->waiters) {
+		s->wanted++;
+		pthread_cond_signal(&s->open_cv);
+	} else {
+		s->nopen--;
+	}
+}
+
 static void slot_free(struct pg_store *s)
 {
 	pthread_mutex_lock(&s->mu);
-	if (!hand_over(s, NULL))
-		s->nopen--;
+	slot_free_locked(s);
 	pthread_mutex_unlock(&s->mu);
 }
 
-/* Waits in line for a connection or a slot, at most the pool timeout; with s->mu held. */
+/*
+ * The opener: connects in the slots reserved for it, one at a time, and
+ * gives each connection to the oldest waiter, else to the idle stack.
+ * Callers never connect themselves, because a connection takes tens of
+ * milliseconds (a backend to fork, a password exchange) while one in use
+ * comes back in about one: a burst of logins beyond the idle connections
+ * made a GET behind them wait 60-110 ms for a connect of its own, where
+ * now it takes the first connection that comes back. A failed connect
+ * fails the oldest waiter with its message.
+ */
+static void *opener_main(void *arg)
+{
+	struct pg_store *s = arg;
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		while (!s->wanted && !s->stopping)
+			pthread_cond_wait(&s->open_cv, &s->mu);
+		if (s->stopping)
+			break;
+		s->wanted--;
+		pthread_mutex_unlock(&s->mu);
+		struct pg_conn *c = NULL;
+		struct verror err = {0};
+		enum verr rc = conn_open(s, &c, &err);
+		pthread_mutex_lock(&s->mu);
+		if (rc) {
+			s->nopen--;
+			struct waiter *w = s->waiters;
+			if (w) {
+				s->waiters = w->next;
+				w->rc = rc;
+				w->err = err;
+				pthread_cond_signal(&w->cv);
+			}
+		} else if (!hand_over(s, c)) {
+			c->idle_since = (int64_t)time_mono_ms();
+			s->idle[s->nidle++] = c;
+		}
+	}
+	/* Slots reserved for opens that will not happen now. */
+	s->nopen -= s->wanted;
+	s->wanted = 0;
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+/*
+ * Waits in line for a connection, at most the pool timeout; with s->mu
+ * held. With a slot free it asks the opener for a new connection, and
+ * takes whichever comes first, that one or one returned.
+ */
 static enum verr wait_turn(struct pg_store *s, struct pg_conn **c, struct verror *err)
 {
 	struct timespec deadline;
-	struct waiter w = {.conn = NULL};
+	struct waiter w = {.rc = VERR_OK};
 	pthread_condattr_t ca;
 
+	if (s->nopen < s->max_open) {
+		s->nopen++;
+		s->wanted++;
+		pthread_cond_signal(&s->open_cv);
+	} else {
+		s->waits++;
+	}
 	/* A monotonic deadline, immune to clock steps. */
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&w.cv, &ca);
 	pthread_condattr_destroy(&ca);
-	s->waits++;
 	struct waiter **end = &s->waiters;
 	while (*end)
 		end = &(*end)->next;
@@ -917,13 +988,17 @@ static enum verr wait_turn(struct pg_store *s, struct pg_conn **c, struct verror
 		deadline.tv_sec++;
 		deadline.tv_nsec -= 1000000000L;
 	}
-	while (!w.conn && !w.slot)
+	while (!w.conn && !w.rc)
 		if (pthread_cond_timedwait(&w.cv, &s->mu, &deadline) == ETIMEDOUT)
 			break;
 	pthread_cond_destroy(&w.cv);
 	*c = w.conn;
-	if (w.conn || w.slot)
+	if (w.conn)
 		return VERR_OK;
+	if (w.rc) {
+		*err = w.err;
+		return w.rc;
+	}
 	for (struct waiter **p = &s->waiters; *p; p = &(*p)->next)
 		if (*p == &w) {
 			*p = w.next;
@@ -936,39 +1011,33 @@ static enum verr wait_turn(struct pg_store *s, struct pg_conn **c, struct verror
 }
 
 /*
- * Borrows a connection: a live idle one, else a new one while fewer than
- * pool_size + max_overflow are open, else the next one returned, in turn.
- * An idle connection that died is replaced. Waiting longer than the pool
- * timeout is VERR_UNAVAILABLE. Return it with conn_put().
+ * Borrows a connection: a live idle one, else the first to come, in turn,
+ * of one returned and one the opener makes while fewer than pool_size +
+ * max_overflow are open. An idle connection that died is closed, its slot
+ * given back, and the search goes on. Waiting longer than the pool timeout
+ * is VERR_UNAVAILABLE. Return it with conn_put().
  */
 static enum verr conn_get(struct pg_store *s, struct pg_conn **out, struct verror *err)
 {
 	struct pg_conn *c = NULL;
 	enum verr rc = VERR_OK;
 
-	*out = NULL;
-	pthread_mutex_lock(&s->mu);
-	if (s->waiters == NULL && s->nidle > 0)
-		c = s->idle[--s->nidle];
-	else if (s->waiters == NULL && s->nopen < s->max_open)
-		s->nopen++; /* reserve the slot, then connect without holding the lock */
-	else
-		rc = wait_turn(s, &c, err);
-	pthread_mutex_unlock(&s->mu);
-	if (rc)
-		return rc;
-	if (c && !conn_alive(c)) {
+	for (;;) {
+		pthread_mutex_lock(&s->mu);
+		if (s->waiters == NULL && s->nidle > 0)
+			c = s->idle[--s->nidle];
+		else
+			rc = wait_turn(s, &c, err);
+		pthread_mutex_unlock(&s->mu);
+		if (rc || conn_alive(c))
+			break;
 		log_emit(LOG_WARNING, "db_connection_lost",
 		         json_pack("{s:s}", "detail", PQerrorMessage(c->pg)));
-		conn_close(c); /* its slot is ours: reconnect in it */
+		conn_close(c);
 		c = NULL;
-	}
-	if (c) {
-		*out = c;
-		return VERR_OK;
-	}
-	if ((rc = conn_open(s, out, err)))
 		slot_free(s);
+	}
+	*out = c;
 	return rc;
 }
 
@@ -998,8 +1067,8 @@ static void conn_put(struct pg_store *s, struct pg_conn *c)
 		c->idle_since = now;
 		s->idle[s->nidle++] = c;
 		c = NULL;
-	} else if (!hand_over(s, NULL)) {
-		s->nopen--;
+	} else {
+		slot_free_locked(s);
 	}
 	/*
 	 * Past pool_size, the coldest idle connection (the stack's bottom)
@@ -1051,9 +1120,17 @@ static void pg_close(struct store *base)
 	struct pg_store *s = handle(base);
 	if (!s)
 		return;
+	if (s->opener_started) {
+		pthread_mutex_lock(&s->mu);
+		s->stopping = true;
+		pthread_cond_signal(&s->open_cv);
+		pthread_mutex_unlock(&s->mu);
+		pthread_join(s->opener, NULL);
+	}
 	assert(s->nidle == s->nopen); /* no operation may outlive the handle */
 	for (int i = 0; i < s->nidle; i++)
 		conn_close(s->idle[i]);
+	pthread_cond_destroy(&s->open_cv);
 	pthread_mutex_destroy(&s->mu);
 	pthread_mutex_destroy(&s->count_mu);
 	free(s->idle);
@@ -1130,6 +1207,7 @@ static enum verr pg_open(const char *url, const struct store_opts *opts, struct 
 	s->idle = xcalloc((size_t)s->max_open, sizeof(*s->idle));
 
 	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->open_cv, NULL);
 	pthread_mutex_init(&s->count_mu, NULL);
 
 	/* One connection now, so a bad URL or a server without pgvector fails at start-up. */
@@ -1140,6 +1218,13 @@ static enum verr pg_open(const char *url, const struct store_opts *opts, struct 
 		goto out;
 	}
 	s->idle[s->nidle++] = c;
+	int e = pthread_create(&s->opener, NULL, opener_main, s);
+	if (e) {
+		rc = verr_set(err, VERR_INTERNAL, "cannot start the connection opener: %s",
+		              strerror(e));
+		goto out;
+	}
+	s->opener_started = true;
 	*out = &s->base;
 	s = NULL;
 out:

@@ -10,8 +10,11 @@
  */
 #include <criterion/criterion.h>
 
+#include <arpa/inet.h>
 #include <libpq-fe.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -19,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1465,6 +1469,23 @@ static double now_ms(void)
 }
 
 /*
+ * Starts a rotation of the token "locked" that holds one of the pool's
+ * connections, waiting on a row lock raw takes: COMMIT releases both.
+ */
+static void hold_a_connection(struct slow_rotation *sr, pthread_t *t)
+{
+	exec_raw("BEGIN");
+	exec_raw("SELECT 1 FROM refresh_tokens WHERE token_hash = 'locked' FOR UPDATE");
+	cr_assert_eq(pthread_create(t, NULL, rotate_blocked, sr), 0);
+	for (int i = 0; i < 100 && query_int("SELECT count(*) FROM pg_stat_activity WHERE "
+	                                     "application_name = '%s' AND wait_event_type = "
+	                                     "'Lock'",
+	                                     schema) == 0;
+	     i++)
+		usleep(20000);
+}
+
+/*
  * The only connection is held by a rotation waiting on a row lock the test
  * holds: another operation gets VERR_UNAVAILABLE after the pool timeout,
  * not a hang; once the lock goes, both work again.
@@ -1483,16 +1504,7 @@ Test(store_pg, pool_exhausted_is_unavailable_not_a_hang)
 	int64_t ann = make_user("ann@x.org");
 	make_token(ann, "fam", "locked", 99999);
 
-	exec_raw("BEGIN");
-	exec_raw("SELECT 1 FROM refresh_tokens WHERE token_hash = 'locked' FOR UPDATE");
-	cr_assert_eq(pthread_create(&t, NULL, rotate_blocked, &sr), 0);
-	/* Wait until the rotation really waits on the lock. */
-	for (int i = 0; i < 100 && query_int("SELECT count(*) FROM pg_stat_activity WHERE "
-	                                     "application_name = '%s' AND wait_event_type = "
-	                                     "'Lock'",
-	                                     schema) == 0;
-	     i++)
-		usleep(20000);
+	hold_a_connection(&sr, &t);
 	double t0 = now_ms();
 	cr_assert_eq(store_ping(db, &err), VERR_UNAVAILABLE);
 	double waited = now_ms() - t0;
@@ -1560,15 +1572,7 @@ Test(store_pg, pool_serves_waiters_in_order)
 	int64_t ann = make_user("ann@x.org");
 	make_token(ann, "fam", "locked", 99999);
 
-	exec_raw("BEGIN");
-	exec_raw("SELECT 1 FROM refresh_tokens WHERE token_hash = 'locked' FOR UPDATE");
-	cr_assert_eq(pthread_create(&t, NULL, rotate_blocked, &sr), 0);
-	for (int i = 0; i < 100 && query_int("SELECT count(*) FROM pg_stat_activity WHERE "
-	                                     "application_name = '%s' AND wait_event_type = "
-	                                     "'Lock'",
-	                                     schema) == 0;
-	     i++)
-		usleep(20000);
+	hold_a_connection(&sr, &t);
 	for (int i = 0; i < WAITERS; i++) {
 		q[i] = (struct queued){.index = i, .rc = VERR_INTERNAL};
 		cr_assert_eq(pthread_create(&w[i], NULL, create_in_line, &q[i]), 0);
@@ -1587,6 +1591,184 @@ Test(store_pg, pool_serves_waiters_in_order)
 		cr_assert(i == 0 || q[i].user_id > q[i - 1].user_id,
 		          "waiter %d was served before waiter %d", i, i - 1);
 	}
+}
+
+/*
+ * A TCP relay in front of the test server: it forwards the first `forward`
+ * connections, then holds later ones silent (a connect through it hangs
+ * until libpq's connect_timeout) or, without hold, closes them at once.
+ */
+static struct relay {
+	int lfd, forward;
+	bool hold;
+	_Atomic int accepted;
+	int held[16], nheld;
+	struct sockaddr_in server;
+	pthread_t thread;
+} relay;
+
+static void *pump(void *arg)
+{
+	int *fd = arg;
+	struct pollfd p[2] = {{.fd = fd[0], .events = POLLIN}, {.fd = fd[1], .events = POLLIN}};
+	char b[8192];
+	for (;;) {
+		if (poll(p, 2, -1) < 0)
+			break;
+		int from = p[0].revents ? 0 : 1;
+		ssize_t n = read(fd[from], b, sizeof(b));
+		if (n <= 0 || write(fd[!from], b, (size_t)n) != n)
+			break;
+	}
+	close(fd[0]);
+	close(fd[1]);
+	free(fd);
+	return NULL;
+}
+
+static void *relay_main(void *arg)
+{
+	(void)arg;
+	int fd;
+	while ((fd = accept(relay.lfd, NULL, NULL)) >= 0) {
+		if (relay.accepted++ < relay.forward) {
+			int *fds = malloc(2 * sizeof(int));
+			fds[0] = fd;
+			fds[1] = socket(AF_INET, SOCK_STREAM, 0);
+			cr_assert_eq(
+			    connect(fds[1], (struct sockaddr *)&relay.server, sizeof(relay.server)),
+			    0);
+			pthread_t t;
+			pthread_create(&t, NULL, pump, fds);
+			pthread_detach(t);
+		} else if (relay.hold && relay.nheld < 16) {
+			relay.held[relay.nheld++] = fd;
+		} else {
+			close(fd);
+		}
+	}
+	return NULL;
+}
+
+/* Points url at a relay to the test server, which forwards the first `forward` connections. */
+static void relay_start(int forward, bool hold)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	relay = (struct relay){.forward = forward, .hold = hold, .server.sin_family = AF_INET};
+	if (inet_pton(AF_INET, PQhostaddr(raw), &relay.server.sin_addr) != 1)
+		cr_skip_test("the test server is not at an IPv4 address");
+	relay.server.sin_port = htons((uint16_t)atoi(PQport(raw)));
+	relay.lfd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_eq(bind(relay.lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(listen(relay.lfd, 16), 0);
+	getsockname(relay.lfd, (struct sockaddr *)&a, &len);
+	char extra[160];
+	snprintf(extra, sizeof(extra), "application_name=%s&host=127.0.0.1&port=%d", schema,
+	         ntohs(a.sin_port));
+	char *u = pg_test_schema_url(schema, extra);
+	snprintf(url, sizeof(url), "%s", u);
+	free(u);
+	pthread_create(&relay.thread, NULL, relay_main, NULL);
+}
+
+/* Stops accepting, and lets the held connects fail. */
+static void relay_stop(void)
+{
+	shutdown(relay.lfd, SHUT_RDWR);
+	pthread_join(relay.thread, NULL);
+	close(relay.lfd);
+	for (int i = 0; i < relay.nheld; i++)
+		close(relay.held[i]);
+}
+
+struct get_user {
+	int64_t id;
+	_Atomic int tid;
+	enum verr rc;
+	struct verror err;
+	double done_at;
+};
+
+static void *get_user(void *arg)
+{
+	struct get_user *g = arg;
+	struct user u;
+	g->tid = gettid();
+	g->rc = store_user_get(db, g->id, &u, &g->err);
+	g->done_at = now_ms();
+	return NULL;
+}
+
+/*
+ * Callers never connect themselves: with the only connection busy and a
+ * new one hanging in its connect, a caller takes the busy one as soon as it
+ * comes back. (A caller that connected itself waited for its own connect:
+ * 20 ms and more each on a loaded server, seconds on a slow network.)
+ */
+Test(store_pg, a_caller_takes_a_returned_connection_while_a_connect_hangs)
+{
+	struct store_opts opts = test_opts();
+	struct slow_rotation sr = {VERR_INTERNAL, 0};
+	pthread_t t, g;
+	need_pg();
+	relay_start(1, true);
+	opts.pool_size = 1;
+	opts.max_overflow = 1;
+	opts.pool_timeout_ms = 20000;
+	open_migrated(&opts);
+	int64_t ann = make_user("ann@x.org");
+	make_token(ann, "fam", "locked", 99999);
+
+	hold_a_connection(&sr, &t);
+	struct get_user gu = {.id = ann, .rc = VERR_INTERNAL};
+	cr_assert_eq(pthread_create(&g, NULL, get_user, &gu), 0);
+	double deadline = now_ms() + 10000;
+	while (!(relay.accepted == 2 && gu.tid && sleeping(gu.tid)) && now_ms() < deadline)
+		usleep(1000);
+	cr_assert_eq(relay.accepted, 2, "no second connection was asked for");
+	cr_assert(sleeping(gu.tid), "the caller never waited");
+	double released = now_ms();
+	exec_raw("COMMIT");
+	pthread_join(t, NULL);
+	pthread_join(g, NULL);
+	cr_assert_eq(sr.rc, VERR_OK);
+	cr_assert_eq(gu.rc, VERR_OK, "%s", gu.err.detail);
+	/* libpq gives up on the held connect after 5 s; the caller had the returned one long
+	 * before. */
+	cr_assert_lt(gu.done_at - released, 2500, "the caller waited %.0f ms after the release",
+	             gu.done_at - released);
+	relay_stop();
+}
+
+/* A connect that fails fails a waiting caller with its own message, at once, not at the pool
+ * timeout. */
+Test(store_pg, a_failed_connect_fails_the_waiting_caller_with_its_message)
+{
+	struct store_opts opts = test_opts();
+	struct slow_rotation sr = {VERR_INTERNAL, 0};
+	pthread_t t;
+	need_pg();
+	relay_start(1, false);
+	opts.pool_size = 1;
+	opts.max_overflow = 1;
+	opts.pool_timeout_ms = 20000;
+	open_migrated(&opts);
+	int64_t ann = make_user("ann@x.org");
+	make_token(ann, "fam", "locked", 99999);
+
+	hold_a_connection(&sr, &t);
+	struct get_user gu = {.id = ann, .rc = VERR_INTERNAL};
+	double t0 = now_ms();
+	get_user(&gu);
+	cr_assert_eq(gu.rc, VERR_UNAVAILABLE);
+	cr_assert(strstr(gu.err.detail, "cannot connect to the database") != NULL, "%s",
+	          gu.err.detail);
+	cr_assert_lt(gu.done_at - t0, 5000);
+	exec_raw("COMMIT");
+	pthread_join(t, NULL);
+	cr_assert_eq(sr.rc, VERR_OK);
+	relay_stop();
 }
 
 Test(store_pg, statement_timeout_is_unavailable)
