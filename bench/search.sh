@@ -372,6 +372,7 @@ run_size() {
 		"$after_write" "$again" "$(mib "$rss_built")" "$(mib "$rss_first")" "$(mib "$rss_after")" \
 		"$(mib "$hwm")" >>"$TMP/summary.tsv"
 	printf '%s\n' "$(mib "$hwm_write")" >>"$TMP/summary.tsv"
+	grep vectors_cached "$SERVER_LOG" | sed "s/^/bench: server: /" >&2 || true
 	rm -rf "$run"
 }
 

@@ -318,6 +318,53 @@ static const char import_down[] = "DROP TABLE note_links;\n"
                                   "ALTER TABLE notes DROP COLUMN source_hash;\n"
                                   "ALTER TABLE notes DROP COLUMN source_path;\n";
 
+/*
+ * 8 vector_notes: the notes whose vector rows changed other than by a new
+ * vector (vector_version shows those): a chunk with a vector deleted, moved
+ * within its note, or moved to another model. Each row carries its owner's
+ * index version after the write (the version read in the write plus one,
+ * as vector_version), so the vector cache re-reads only those notes' rows
+ * after an edit instead of every chunk id of the user. A user's rows older
+ * than 1,024 versions go, 64 versions at a time: vector_notes_from is the
+ * newest version gone, and a cache older than that loads afresh. Nothing
+ * is kept for a user being deleted (the users row is gone by then).
+ */
+static const char vector_notes_up[] =
+    "CREATE TABLE vector_notes (\n"
+    "  user_id INTEGER NOT NULL,\n"
+    "  version INTEGER NOT NULL,\n"
+    "  note_id INTEGER NOT NULL,\n"
+    "  PRIMARY KEY (user_id, version, note_id)\n"
+    ") WITHOUT ROWID;\n"
+    "ALTER TABLE users ADD COLUMN vector_notes_from INTEGER NOT NULL DEFAULT 0;\n"
+    "CREATE TRIGGER chunks_vector_delete AFTER DELETE ON chunks\n"
+    "WHEN old.model IS NOT NULL BEGIN\n"
+    "  INSERT OR IGNORE INTO vector_notes\n"
+    "  SELECT id, index_version + 1, old.note_id FROM users WHERE id = old.user_id;\n"
+    "END;\n"
+    "CREATE TRIGGER chunks_vector_move AFTER UPDATE OF seq, model, dim ON chunks\n"
+    "WHEN old.model IS NOT NULL AND (new.seq IS NOT old.seq OR new.model IS NOT old.model\n"
+    "  OR new.dim IS NOT old.dim) BEGIN\n"
+    "  INSERT OR IGNORE INTO vector_notes\n"
+    "  SELECT id, index_version + 1, old.note_id FROM users WHERE id = old.user_id;\n"
+    "END;\n"
+    "CREATE TRIGGER users_vector_notes_prune AFTER UPDATE OF index_version ON users\n"
+    "WHEN new.index_version % 64 = 0 AND new.index_version > 1024 BEGIN\n"
+    "  DELETE FROM vector_notes WHERE user_id = new.id\n"
+    "    AND version <= new.index_version - 1024;\n"
+    "  UPDATE users SET vector_notes_from = new.index_version - 1024 WHERE id = new.id;\n"
+    "END;\n"
+    "CREATE TRIGGER users_vector_notes_delete AFTER DELETE ON users BEGIN\n"
+    "  DELETE FROM vector_notes WHERE user_id = old.id;\n"
+    "END;\n";
+
+static const char vector_notes_down[] = "DROP TRIGGER users_vector_notes_delete;\n"
+                                        "DROP TRIGGER users_vector_notes_prune;\n"
+                                        "DROP TRIGGER chunks_vector_move;\n"
+                                        "DROP TRIGGER chunks_vector_delete;\n"
+                                        "ALTER TABLE users DROP COLUMN vector_notes_from;\n"
+                                        "DROP TABLE vector_notes;\n";
+
 const struct migration sqlite_migrations[] = {
     {1, "init", init_up, init_down},
     {2, "search", search_up, search_down},
@@ -326,5 +373,6 @@ const struct migration sqlite_migrations[] = {
     {5, "vector_version", vector_version_up, vector_version_down},
     {6, "api_tokens", api_tokens_up, api_tokens_down},
     {7, "import", import_up, import_down},
+    {8, "vector_notes", vector_notes_up, vector_notes_down},
     {0, NULL, NULL, NULL},
 };

@@ -9,13 +9,13 @@
  * in any process). A search reads the version and, when the snapshot in
  * hand is older, makes the next one in the same read transaction: from the
  * old one plus the vectors written since (each stamped with the version of
- * its write, chunks.vector_version), keeping the rows still there; so one
- * edit costs a scan of the user's chunk ids and a copy, not a reload of
- * every vector from the database. Searches that find the snapshot current
- * share it; one load or refresh per user runs at a time, and other users'
- * searches do not wait for it. The cache keeps at most its budget of
- * bytes, dropping the least recently used users' snapshots first (a
- * snapshot in use lives on until its last search releases it).
+ * its write, chunks.vector_version) and the rows of the notes whose rows
+ * went or moved since (vector_notes), read again; so one edit costs its own
+ * notes' rows, and a move in place of the rows after them, not a scan of
+ * the user's rows or a reload of every vector from the database. Searches that find the snapshot
+ * current share it; one load or refresh per user runs at a time, and other users' searches do not
+ * wait for it. The cache keeps at most its budget of bytes, dropping the least recently used users'
+ * snapshots first (a snapshot in use lives on until its last search releases it).
  */
 #include "store/sqlite_vectors.h"
 
@@ -358,30 +358,56 @@ static struct row_of *rows_by_id(const struct vector_set *vs)
 	return by;
 }
 
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+static int64_t *ids_push(int64_t *v, size_t *n, size_t *cap, int64_t id)
+{
+	if (*n == *cap) {
+		*cap = *cap ? 2 * *cap : 16;
+		v = xrealloc(v, *cap * sizeof(*v));
+	}
+	v[(*n)++] = id;
+	return v;
+}
+
 /*
- * The user's vectors now, from old (made at version since) and the rows
- * written after it, in c's transaction: the current chunk ids in order,
- * each with its new vector if it has one, else its old one; the sign codes
- * follow (a new row's made about old's centre, which stays, so the old
- * rows' codes stay right). *stale when a row has neither (not expected:
- * the caller loads afresh).
+ * The user's vectors now, from old (made at version since) and what was
+ * written after it, in c's transaction: the vectors written since
+ * (chunks.vector_version), and the notes whose rows changed otherwise
+ * (vector_notes). Only those notes' rows are read again, each with its new
+ * vector if it has one, else its old one; every other note keeps its old
+ * rows, so an edit costs its own notes' rows, not a scan of the user's.
+ * The sign codes follow (a new row's made about old's centre, which stays,
+ * so the old rows' codes stay right). *stale when the changes are too many
+ * or too old to follow, or a row has no vector to take (not expected): the
+ * caller loads afresh.
  */
 static enum verr refresh(struct conn *c, int64_t user_id, const char *model, int dim,
                          size_t exact_max, struct vector_set *old, bool own, int64_t since,
                          struct vector_set *out, bool *stale, struct verror *err)
 {
 	struct vector_set fresh = {0}, members = {0};
-	struct row_of *old_by = NULL, *fresh_by = NULL;
+	struct row_of *fresh_by = NULL;
 	ptrdiff_t *src = NULL;
-	size_t nfresh = 0, cap = 0, nmem = 0, mcap = 0;
+	int64_t *notes = NULL;
+	size_t nfresh = 0, cap = 0, nmem = 0, nnotes = 0, ncap = 0;
 	struct stmt *st;
 	bool row;
 	enum verr rc;
 
 	*stale = false;
 	memset(out, 0, sizeof(*out));
-	/* The vectors written since: few after an edit. */
-	if ((rc = prepare(c, SQ_VECTORS_CHANGED, user_id, model, dim, &st, err)))
+	if ((rc = prepare(c, SQ_VECTORS_FROM, user_id, model, dim, &st, err)))
+		goto out;
+	bind_i64(st, 4, since);
+	if ((rc = step(st, &row, err)) == VERR_OK && row && col_i64(st, 0))
+		*stale = true; /* the notes changed since have been forgotten */
+	reset(st);
+	if (rc || *stale || (rc = prepare(c, SQ_VECTORS_CHANGED, user_id, model, dim, &st, err)))
 		goto out;
 	bind_i64(st, 4, since);
 	while ((rc = step(st, &row, err)) == VERR_OK && row) {
@@ -393,40 +419,79 @@ static enum verr refresh(struct conn *c, int64_t user_id, const char *model, int
 		if ((rc = read_vector(st, dim, fresh.vecs + nfresh * (size_t)dim, err)))
 			break;
 		fresh.chunk_ids[nfresh++] = col_i64(st, 0);
+		notes = ids_push(notes, &nnotes, &ncap, col_i64(st, 1));
 	}
 	reset(st);
 	fresh.n = nfresh;
-	/* The rows there are now, in order: chunk ids only, from the index. */
-	if (rc || (rc = prepare(c, SQ_VECTORS_MEMBERS, user_id, model, dim, &st, err)))
+	if (rc || (rc = prepare(c, SQ_VECTORS_MOVED, user_id, model, dim, &st, err)))
 		goto out;
-	while ((rc = step(st, &row, err)) == VERR_OK && row) {
-		if (nmem == mcap) {
-			mcap = mcap ? 2 * mcap : 1024;
-			members.chunk_ids = xrealloc(members.chunk_ids, mcap * sizeof(int64_t));
-			members.note_ids = xrealloc(members.note_ids, mcap * sizeof(int64_t));
-		}
-		members.chunk_ids[nmem] = col_i64(st, 0);
-		members.note_ids[nmem++] = col_i64(st, 1);
-	}
+	bind_i64(st, 4, since);
+	while ((rc = step(st, &row, err)) == VERR_OK && row)
+		notes = ids_push(notes, &nnotes, &ncap, col_i64(st, 0));
 	reset(st);
 	if (rc)
 		goto out;
-
-	/* Where each row comes from: src[i] >= 0 an old row, else fresh row -1 - src[i]. */
-	old_by = rows_by_id(old);
-	fresh_by = rows_by_id(&fresh);
-	src = xmalloc((nmem ? nmem : 1) * sizeof(*src));
-	bool in_order = own && nmem <= old->cap;
-	for (size_t i = 0, last = 0; i < nmem; i++) {
-		const struct row_of *f = row_find(fresh_by, nfresh, members.chunk_ids[i]);
-		const struct row_of *o = f ? NULL : row_find(old_by, old->n, members.chunk_ids[i]);
-		if (!f && !o) {
-			*stale = true;
-			goto out;
-		}
-		src[i] = f ? -1 - (ptrdiff_t)f->row : (ptrdiff_t)o->row;
-		in_order = in_order && (f || (o->row >= last && (last = o->row + 1)));
+	if (nnotes)
+		qsort(notes, nnotes, sizeof(*notes), cmp_i64);
+	size_t distinct = 0;
+	for (size_t i = 0; i < nnotes; i++)
+		if (!distinct || notes[i] != notes[distinct - 1])
+			notes[distinct++] = notes[i];
+	nnotes = distinct;
+	/* Past a quarter of the rows, a query a note costs more than one load. */
+	if (4 * (nnotes + nfresh) > old->n + 64) {
+		*stale = true;
+		goto out;
 	}
+
+	/*
+	 * The rows now, by note as old's: old's rows of the notes untouched,
+	 * and the rows of those changed, read again in order. src[i] >= 0 is
+	 * an old row, else fresh row -1 - src[i].
+	 */
+	fresh_by = rows_by_id(&fresh);
+	size_t mcap = old->n + nfresh + 1;
+	members.chunk_ids = xmalloc(mcap * sizeof(int64_t));
+	members.note_ids = xmalloc(mcap * sizeof(int64_t));
+	src = xmalloc(mcap * sizeof(*src));
+	bool in_order = own;
+	size_t r = 0, last = 0;
+	for (size_t k = 0; k <= nnotes; k++) {
+		int64_t note = k < nnotes ? notes[k] : INT64_MAX;
+		for (; r < old->n && old->note_ids[r] < note; r++) {
+			members.chunk_ids[nmem] = old->chunk_ids[r];
+			members.note_ids[nmem] = old->note_ids[r];
+			src[nmem++] = (ptrdiff_t)r;
+		}
+		if (k == nnotes)
+			break;
+		size_t end = r;
+		while (end < old->n && old->note_ids[end] == note)
+			end++;
+		if ((rc = prepare(c, SQ_VECTORS_NOTE, user_id, model, dim, &st, err)))
+			goto out;
+		bind_i64(st, 4, note);
+		while (!*stale && (rc = step(st, &row, err)) == VERR_OK && row) {
+			int64_t id = col_i64(st, 0);
+			const struct row_of *f = row_find(fresh_by, nfresh, id);
+			size_t o = r;
+			while (!f && o < end && old->chunk_ids[o] != id)
+				o++;
+			if ((!f && o == end) || nmem == mcap) {
+				*stale = true;
+				break;
+			}
+			members.chunk_ids[nmem] = id;
+			members.note_ids[nmem] = note;
+			src[nmem++] = f ? -1 - (ptrdiff_t)f->row : (ptrdiff_t)o;
+			in_order = in_order && (f || (o >= last && (last = o + 1)));
+		}
+		reset(st);
+		if (rc || *stale)
+			goto out;
+		r = end;
+	}
+	in_order = in_order && nmem <= old->cap;
 	size_t row_bytes = (size_t)dim * sizeof(float), words = VEC_CODE_WORDS(dim);
 	size_t code_bytes = words * sizeof(uint64_t);
 	if (in_order) {
@@ -442,18 +507,24 @@ static enum verr refresh(struct conn *c, int64_t user_id, const char *model, int
 		for (size_t i = 0; i < nmem; i++) {
 			if (src[i] < 0)
 				continue;
-			memmove(v + kept * (size_t)dim, v + (size_t)src[i] * (size_t)dim,
-			        row_bytes);
-			if (k)
-				memmove(k + kept * words, k + (size_t)src[i] * words, code_bytes);
+			if ((size_t)src[i] != kept) {
+				memmove(v + kept * (size_t)dim, v + (size_t)src[i] * (size_t)dim,
+				        row_bytes);
+				if (k)
+					memmove(k + kept * words, k + (size_t)src[i] * words,
+					        code_bytes);
+			}
 			kept++;
 		}
 		for (size_t i = nmem; i-- > 0;) {
 			if (src[i] >= 0) {
-				kept--;
-				memmove(v + i * (size_t)dim, v + kept * (size_t)dim, row_bytes);
-				if (k)
-					memmove(k + i * words, k + kept * words, code_bytes);
+				if (--kept != i) {
+					memmove(v + i * (size_t)dim, v + kept * (size_t)dim,
+					        row_bytes);
+					if (k)
+						memmove(k + i * words, k + kept * words,
+						        code_bytes);
+				}
 				continue;
 			}
 			memmove(v + i * (size_t)dim,
@@ -499,11 +570,11 @@ static enum verr refresh(struct conn *c, int64_t user_id, const char *model, int
 	codes_fit(out, exact_max);
 out:
 	free(src);
+	free(notes);
 	if (rc)
 		vector_set_free(out);
 	vector_set_free(&fresh);
 	vector_set_free(&members);
-	free(old_by);
 	free(fresh_by);
 	return rc;
 }
@@ -675,12 +746,6 @@ static void vset_release(struct vector_cache *c, struct vset *v)
 	struct vset *dead = vset_unref(v);
 	pthread_mutex_unlock(&c->mu);
 	vset_free(dead);
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-	return (x > y) - (x < y);
 }
 
 static int hit_cmp(const void *a, const void *b)

@@ -15,26 +15,34 @@
 enum {
 	SQ_VECTORS_COUNT = Q__SHARED,
 	SQ_VECTORS_LOAD,
-	SQ_VECTORS_MEMBERS,
+	SQ_VECTORS_FROM,
 	SQ_VECTORS_CHANGED,
+	SQ_VECTORS_MOVED,
+	SQ_VECTORS_NOTE,
 	SQ__COUNT
 };
 
 /*
  * Only embed_done sets model, always with a vector, whatever the status
  * after; it stamps the vector with the owner's index version after the
- * write (vector_version). MEMBERS is covered by chunks_user, CHANGED walks
- * chunks_vector_version.
+ * write (vector_version). CHANGED walks chunks_vector_version, MOVED the
+ * primary key of vector_notes (migration 8), NOTE is covered by
+ * chunks_user. Every statement is bound user, model and dim as ?1-?3,
+ * whether it uses them or not.
  */
 #define SQLITE_VECTORS_SQL                                                                         \
 	[SQ_VECTORS_COUNT] = "SELECT COUNT(*) FROM chunks WHERE user_id = ?1 AND model = ?2 "      \
 	                     "AND dim = ?3",                                                       \
 	[SQ_VECTORS_LOAD] = "SELECT id, note_id, embedding FROM chunks WHERE user_id = ?1 "        \
 	                    "AND model = ?2 AND dim = ?3 ORDER BY note_id, seq",                   \
-	[SQ_VECTORS_MEMBERS] = "SELECT id, note_id FROM chunks WHERE user_id = ?1 AND model = ?2 " \
-	                       "AND dim = ?3 ORDER BY note_id, seq",                               \
+	[SQ_VECTORS_FROM] = "SELECT vector_notes_from > ?4 FROM users WHERE id = ?1",              \
 	[SQ_VECTORS_CHANGED] = "SELECT id, note_id, embedding FROM chunks WHERE user_id = ?1 "     \
-	                       "AND vector_version > ?4 AND model = ?2 AND dim = ?3",
+	                       "AND vector_version > ?4 AND model = ?2 AND dim = ?3",              \
+	[SQ_VECTORS_MOVED] =                                                                       \
+	    "SELECT note_id FROM vector_notes WHERE user_id = ?1 AND version > ?4",                \
+	[SQ_VECTORS_NOTE] =                                                                        \
+	    "SELECT id FROM chunks WHERE user_id = ?1 AND model = ?2 AND dim = ?3 "                \
+	    "AND note_id = ?4 ORDER BY seq",
 
 /* Every vector of a user made by one model, contiguous for a fast scan. */
 struct vector_set {

@@ -890,9 +890,13 @@ enum verr store_note_chunks(struct store *s, int64_t user_id, int64_t note_id, i
 		*chunk_ids = ch.ids;
 		*texts = ch.texts;
 		*n = ch.n;
-	} else {
-		note_chunks_free(&ch);
+		ch.ids = NULL;
+		ch.texts = NULL;
+		ch.n = 0;
+		for (size_t i = 0; i < *n; i++)
+			free(ch.headings[i]);
 	}
+	note_chunks_free(&ch);
 	note_free(&note);
 	return rc;
 }

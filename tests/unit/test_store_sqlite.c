@@ -81,7 +81,7 @@ static void open_migrated(const struct store_opts *opts)
 	int applied = -1;
 	cr_assert_eq(open_at("vault.db", opts, &db, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(store_migrate_up(db, -1, &applied, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(applied, 7);
+	cr_assert_eq(applied, 8);
 }
 
 static int64_t make_user(const char *email)
@@ -246,7 +246,7 @@ Test(store_sqlite, migrate_up_down_up_and_status)
 	cr_assert_eq(open_at("vault.db", NULL, &db, &err), VERR_OK, "%s", err.detail);
 
 	cr_assert_eq(store_migrate_status(db, &mi, &n, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(n, 7);
+	cr_assert_eq(n, 8);
 	cr_assert_eq(mi[0].version, 1);
 	cr_assert_str_eq(mi[0].name, "init");
 	cr_assert_eq(mi[0].applied_at, 0);
@@ -264,22 +264,38 @@ Test(store_sqlite, migrate_up_down_up_and_status)
 	cr_assert_str_eq(mi[5].name, "api_tokens");
 	cr_assert_eq(mi[6].version, 7);
 	cr_assert_str_eq(mi[6].name, "import");
+	cr_assert_eq(mi[7].version, 8);
+	cr_assert_str_eq(mi[7].name, "vector_notes");
 	free(mi);
 
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(steps, 7);
+	cr_assert_eq(steps, 8);
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(steps, 0, "up at the latest version must do nothing");
 
 	cr_assert_eq(store_migrate_status(db, &mi, &n, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(n, 7);
+	cr_assert_eq(n, 8);
 	cr_assert_gt(mi[0].applied_at, 0);
 	cr_assert_gt(mi[1].applied_at, 0);
 	cr_assert_gt(mi[2].applied_at, 0);
 	free(mi);
 	cr_assert_eq(store_user_create(db, "a@x.org", "h", 1, &u, &err), VERR_OK, "%s", err.detail);
 
-	/* One step down reverts import only: the columns, the index and the table go. */
+	/* One step down reverts vector_notes only: the table, the column and the triggers go. */
+	cr_assert_eq(store_migrate_down(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(steps, 1);
+	cr_assert_eq(
+	    query_int("SELECT COUNT(*) FROM sqlite_master WHERE name LIKE '%vector_notes%' "
+	              "OR name IN ('chunks_vector_delete', 'chunks_vector_move')"),
+	    0);
+	cr_assert_eq(query_int("SELECT COUNT(*) FROM pragma_table_info('users') "
+	                       "WHERE name = 'vector_notes_from'"),
+	             0);
+	cr_assert_eq(query_int("SELECT COUNT(*) FROM pragma_table_info('notes') "
+	                       "WHERE name = 'source_path'"),
+	             1);
+
+	/* The next reverts import only: the columns, the index and the table go. */
 	cr_assert_eq(store_migrate_down(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(steps, 1);
 	cr_assert_eq(query_int("SELECT COUNT(*) FROM pragma_table_info('notes') "
@@ -357,7 +373,7 @@ Test(store_sqlite, migrate_up_down_up_and_status)
 	cr_assert_eq(store_migrate_up(db, 0, &steps, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(steps, 0);
 
-	cr_assert_eq(store_migrate_up(db, 8, &steps, &err), VERR_INVALID);
+	cr_assert_eq(store_migrate_up(db, 9, &steps, &err), VERR_INVALID);
 	cr_assert_eq(store_migrate_up(db, -2, &steps, &err), VERR_INVALID);
 	cr_assert_eq(store_migrate_down(db, -2, &steps, &err), VERR_INVALID);
 }
@@ -369,7 +385,7 @@ Test(store_sqlite, schema_check_behind_current_ahead)
 
 	cr_assert_eq(open_at("vault.db", NULL, &db, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(store_schema_check(db, &err), VERR_UNAVAILABLE);
-	cr_assert(strstr(err.detail, "version 0, expected 7") != NULL, "%s", err.detail);
+	cr_assert(strstr(err.detail, "version 0, expected 8") != NULL, "%s", err.detail);
 	cr_assert(strstr(err.detail, "vault migrate up") != NULL, "%s", err.detail);
 
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
@@ -1353,7 +1369,7 @@ Test(store_sqlite, migrate_search_backfills_and_reverts)
 	             0);
 	exec_raw("DELETE FROM notes WHERE id = 1"); /* no trigger left to fire */
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(steps, 6);
+	cr_assert_eq(steps, 7);
 	cr_assert_eq(query_int("SELECT COUNT(*) FROM notes_fts"), 1);
 	cr_assert_eq(query_int("SELECT docs FROM keyword_stats WHERE user_id = 1"), 1);
 	const char *texts[] = {"one"};
@@ -1868,6 +1884,69 @@ Test(store_sqlite, vector_search_refreshes_only_what_changed)
 	size_t users2, bytes2;
 	vector_cache_usage(db, &users2, &bytes2);
 	cr_assert_eq(bytes2, 4 * (DIM * sizeof(float) + 2 * sizeof(int64_t)));
+}
+
+/*
+ * vector_notes: a note whose rows with vectors go (deleted, moved) is
+ * recorded at the version after its write, once; nothing is kept for a
+ * deleted user; past 1,024 versions the oldest go, and a cache older than
+ * what is kept loads afresh instead of missing a change.
+ */
+Test(store_sqlite, vector_notes_record_changes_and_forget_old_ones)
+{
+	struct verror err = {0};
+	struct vector_hit *hits = NULL;
+	open_migrated(NULL);
+	int64_t ann = make_user("ann@x.org"), bob = make_user("bob@x.org");
+	const char *t1[] = {"a1", "a2"}, *t2[] = {"b1"}, *tb[] = {"x1"};
+	int64_t n1 = make_chunked(ann, "one", t1, 2, 1);
+	int64_t n2 = make_chunked(ann, "two", t2, 1, 2);
+	make_chunked(bob, "bob's", tb, 1, 3);
+	embed(chunk_id("a1"), "a1", "m", DIM, 1);
+	embed(chunk_id("a2"), "a2", "m", DIM, 2);
+	embed(chunk_id("b1"), "b1", "m", DIM, 3);
+	embed(chunk_id("x1"), "x1", "m", DIM, 4);
+	cr_assert_eq(query_int("SELECT COUNT(*) FROM vector_notes"), 0,
+	             "new vectors need no record");
+
+	/* A note with two vectors deleted: one row, at the version its write made. */
+	cr_assert_eq(store_note_delete(db, ann, n2, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(query_intf("SELECT COUNT(*) FROM vector_notes WHERE user_id = %lld AND "
+	                        "note_id = %lld AND version = %lld",
+	                        (long long)ann, (long long)n2, (long long)version_of(ann)),
+	             1);
+	/* Chunks moved within a note (a new first one): recorded too. */
+	const char *t1b[] = {"a0", "a1", "a2"};
+	update_chunked(ann, n1, "one", t1b, 3, 4);
+	cr_assert_eq(query_intf("SELECT COUNT(*) FROM vector_notes WHERE note_id = %lld AND "
+	                        "version = %lld",
+	                        (long long)n1, (long long)version_of(ann)),
+	             1);
+	cr_assert_eq(store_user_delete(db, bob, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(
+	    query_intf("SELECT COUNT(*) FROM vector_notes WHERE user_id = %lld", (long long)bob),
+	    0);
+
+	/* The cache at this version; then a2's bytes change behind the store's back. */
+	cr_assert_eq(nearest(ann, &hits), 1);
+	cr_assert_float_eq(hits[0].similarity, 2, 1e-6);
+	free(hits);
+	exec_raw("UPDATE chunks SET embedding = (SELECT embedding FROM chunks WHERE text = 'a1') "
+	         "WHERE text = 'a2'");
+	/* 1,000 versions later the changes since are all still known: the cache refreshes. */
+	exec_raw("UPDATE users SET index_version = index_version + 1000 WHERE email = 'ann@x.org'");
+	cr_assert_eq(query_int("SELECT vector_notes_from FROM users WHERE email = 'ann@x.org'"), 0);
+	cr_assert_eq(nearest(ann, &hits), 1);
+	cr_assert_float_eq(hits[0].similarity, 2, 1e-6, "the cached a2");
+	free(hits);
+	/* At 2,048 the versions up to 1,024 are forgotten, the cache's among them: it loads. */
+	exec_raw("UPDATE users SET index_version = 2048 WHERE email = 'ann@x.org'");
+	cr_assert_eq(query_int("SELECT vector_notes_from FROM users WHERE email = 'ann@x.org'"),
+	             1024);
+	cr_assert_eq(query_int("SELECT COUNT(*) FROM vector_notes"), 0);
+	cr_assert_eq(nearest(ann, &hits), 1);
+	cr_assert_float_eq(hits[0].similarity, 1, 1e-6, "a2 as the database has it now");
+	free(hits);
 }
 
 Test(store_sqlite, vector_cache_keeps_its_budget)
