@@ -79,10 +79,16 @@
 	"(SELECT tokens FROM keyword_stats WHERE user_id = ?1), 10.0, 1.0, 5.0, 0.0)"
 #define FTS_OWNER SQLITE_FTS_OWNER("?5")
 
-/* Ties go to the older note, for a stable order. */
+/*
+ * Ties go to the older note, for a stable order. No "user_id = ?1": every
+ * token of the MATCH carries user ?1's prefix (sqlite_fts.c), so only
+ * their postings can match, and testing the column read each matching
+ * row's stored text: 22 ms of CPU a search at 100k chunks, 10.3 without
+ * (bench/search_corpus --keyword-cpu).
+ */
 #define KEYWORD_SQL(TAGGED)                                                                        \
-	"SELECT rowid, " FTS_RANK " AS r FROM notes_fts WHERE notes_fts MATCH ?2 "                 \
-	"AND user_id = ?1" TAGGED " ORDER BY r DESC, rowid LIMIT ?3"
+	"SELECT rowid, " FTS_RANK " AS r FROM notes_fts WHERE notes_fts MATCH ?2 " TAGGED          \
+	" ORDER BY r DESC, rowid LIMIT ?3"
 #define KEYWORD_TAGS " AND rowid IN (" TAGGED_NOTE_IDS("4") ")"
 
 static const char *const query_sql[SQ__COUNT] = {
