@@ -270,6 +270,8 @@ enum verr auth_logout(struct svc *svc, int64_t user_id, const char *refresh_toke
 
 /* ------------------------------------------------------------ bearer tokens */
 
+#define TOKEN_CACHE_SLOTS 512 /* access tokens whose signature was checked lately */
+
 static bool base64url_char(char c)
 {
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
@@ -337,7 +339,11 @@ static enum verr pat_authenticate(struct svc *svc, const char *token, struct aut
 struct verified {
 	int64_t user_id, exp_s;
 };
-_Static_assert(sizeof(struct verified) == 2 * sizeof(int64_t), "svc_init sizes svc->tokens");
+
+struct lru *auth_token_cache_new(void)
+{
+	return lru_new(TOKEN_CACHE_SLOTS, sizeof(struct verified));
+}
 
 enum verr auth_authenticate(struct svc *svc, const char *token, struct auth_caller *out,
                             struct verror *err)

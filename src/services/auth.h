@@ -47,6 +47,9 @@ struct auth_caller {
 	bool read_only;   /* a personal access token of scope "read" */
 };
 
+/* The cache of verified access tokens auth_authenticate keeps in svc->tokens. */
+struct lru *auth_token_cache_new(void);
+
 /*
  * Checks a bearer token: a login's access token (a JWT whose user still
  * exists) or a personal access token (vault_pat_..., unexpired and not

@@ -8,12 +8,12 @@
 #include "core/lane.h"
 #include "core/lru.h"
 #include "core/ratelimit.h"
+#include "services/auth.h"
 #include "services/search.h"
 #include "services/worker.h"
 
 #define LANE_QUEUE_PER_THREAD 32    /* logins waiting for bcrypt, per thread, before 503 */
 #define RATELIMIT_KEYS        65536 /* accounts remembered by the login limiter */
-#define TOKEN_CACHE_SLOTS     512   /* access tokens whose signature was checked lately */
 #define QUERY_CACHE_SLOTS     256   /* search queries whose vectors are kept, all users' */
 
 enum verr svc_init(struct svc *svc, struct store *store, const struct config *cfg,
@@ -32,7 +32,7 @@ enum verr svc_init(struct svc *svc, struct store *store, const struct config *cf
 		svc_cleanup(svc);
 		return rc;
 	}
-	svc->tokens = lru_new(TOKEN_CACHE_SLOTS, 2 * sizeof(int64_t));
+	svc->tokens = auth_token_cache_new();
 	svc->queries = lru_new(QUERY_CACHE_SLOTS, (size_t)svc->embedder->dim * sizeof(float));
 	return VERR_OK;
 }

@@ -262,13 +262,8 @@ out:
 }
 
 /*
- * Old vectors stay until embed_done replaces them, so search keeps
- * answering meanwhile. The chunks are reset in batches of REINDEX_BATCH,
- * one write transaction each, so other writers wait tens of milliseconds
- * at a time, not the seconds a hundred thousand rows take. A batch counts
- * the rows it picked, not those it changed (a chunk deleted meanwhile must
- * not end the walk early). A failure part way leaves the batches done so
- * far done, which is harmless: run it again.
+ * One batch of store_reindex. It counts the rows it picked, not those it
+ * changed: a chunk deleted meanwhile must not end the walk early.
  */
 struct reindex_batch {
 	int64_t user_id, after; /* the batch starts past the chunk id after */
@@ -307,6 +302,13 @@ static enum verr bump(struct conn *c, void *arg, struct verror *err)
 	return db_bump_version(c, *(int64_t *)arg, err);
 }
 
+/*
+ * Old vectors stay until embed_done replaces them, so search keeps
+ * answering meanwhile. The chunks are reset in batches of REINDEX_BATCH,
+ * one write transaction each, so other writers wait tens of milliseconds
+ * at a time, not the seconds a hundred thousand rows take. A failure part
+ * way leaves the batches done so far done, which is harmless: run it again.
+ */
 enum verr store_reindex(struct store *s, int64_t user_id, int64_t *count, struct verror *err)
 {
 	struct reindex_batch b = {.user_id = user_id};
