@@ -1701,6 +1701,27 @@ static void *get_user(void *arg)
 }
 
 /*
+ * A pool of one connection and one more slot, opened through a relay that
+ * forwards only that first connection and holds (hold) or closes the next
+ * ones; its connection held by a rotation (hold_a_connection). Returns the
+ * user, ann.
+ */
+static int64_t pool_behind_relay(bool hold, struct slow_rotation *sr, pthread_t *t)
+{
+	struct store_opts opts = test_opts();
+	need_pg();
+	relay_start(1, hold);
+	opts.pool_size = 1;
+	opts.max_overflow = 1;
+	opts.pool_timeout_ms = 20000;
+	open_migrated(&opts);
+	int64_t ann = make_user("ann@x.org");
+	make_token(ann, "fam", "locked", 99999);
+	hold_a_connection(sr, t);
+	return ann;
+}
+
+/*
  * Callers never connect themselves: with the only connection busy and a
  * new one hanging in its connect, a caller takes the busy one as soon as it
  * comes back. (A caller that connected itself waited for its own connect:
@@ -1708,19 +1729,9 @@ static void *get_user(void *arg)
  */
 Test(store_pg, a_caller_takes_a_returned_connection_while_a_connect_hangs)
 {
-	struct store_opts opts = test_opts();
 	struct slow_rotation sr = {VERR_INTERNAL, 0};
 	pthread_t t, g;
-	need_pg();
-	relay_start(1, true);
-	opts.pool_size = 1;
-	opts.max_overflow = 1;
-	opts.pool_timeout_ms = 20000;
-	open_migrated(&opts);
-	int64_t ann = make_user("ann@x.org");
-	make_token(ann, "fam", "locked", 99999);
-
-	hold_a_connection(&sr, &t);
+	int64_t ann = pool_behind_relay(true, &sr, &t);
 	struct get_user gu = {.id = ann, .rc = VERR_INTERNAL};
 	cr_assert_eq(pthread_create(&g, NULL, get_user, &gu), 0);
 	double deadline = now_ms() + 10000;
@@ -1745,19 +1756,9 @@ Test(store_pg, a_caller_takes_a_returned_connection_while_a_connect_hangs)
  * timeout. */
 Test(store_pg, a_failed_connect_fails_the_waiting_caller_with_its_message)
 {
-	struct store_opts opts = test_opts();
 	struct slow_rotation sr = {VERR_INTERNAL, 0};
 	pthread_t t;
-	need_pg();
-	relay_start(1, false);
-	opts.pool_size = 1;
-	opts.max_overflow = 1;
-	opts.pool_timeout_ms = 20000;
-	open_migrated(&opts);
-	int64_t ann = make_user("ann@x.org");
-	make_token(ann, "fam", "locked", 99999);
-
-	hold_a_connection(&sr, &t);
+	int64_t ann = pool_behind_relay(false, &sr, &t);
 	struct get_user gu = {.id = ann, .rc = VERR_INTERNAL};
 	double t0 = now_ms();
 	get_user(&gu);
