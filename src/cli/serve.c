@@ -3,12 +3,16 @@
  * `vault worker`: the embedding worker alone, for running apart from the
  * servers on a shared PostgreSQL.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "core/log.h"
@@ -65,21 +69,63 @@ static bool open_services(struct config *cfg, struct svc *svc, struct store **st
 	return true;
 }
 
-/* Blocks SIGTERM and SIGINT in this thread and those it starts: only sigwait sees them. */
-static void block_signals(sigset_t *set)
+/*
+ * SIGTERM and SIGINT reach a handler that writes to a pipe, and the main
+ * thread waits on that pipe. Threads that libraries start before main (OpenBLAS
+ * starts its own as it loads) leave the signals unblocked, so a signal may run
+ * the handler on any of them; a sigwait in the main thread would miss those.
+ */
+static int sig_pipe[2] = {-1, -1};
+
+static void on_signal(int sig)
 {
+	int saved = errno;
+	unsigned char b = (unsigned char)sig;
+	if (write(sig_pipe[1], &b, 1) < 0) {
+		/* the pipe is full: a signal is already waiting to be read */
+	}
+	errno = saved;
+}
+
+/*
+ * Catches SIGTERM and SIGINT from here on, and blocks them in this thread and
+ * in the threads it starts, so that only the wait in wait_signal() (or a
+ * library's thread) takes them and no call of ours sees EINTR. A signal during
+ * start-up is kept: the process starts, then stops at once.
+ */
+static void catch_signals(sigset_t *set)
+{
+	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(set);
 	sigaddset(set, SIGTERM);
 	sigaddset(set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, set, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	if (pipe2(sig_pipe, O_CLOEXEC) || fcntl(sig_pipe[1], F_SETFL, O_NONBLOCK)) {
+		perror("vault: pipe");
+		exit(1);
+	}
+	struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESTART};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
 }
 
 /* Waits for the first signal; a second one then ends the process at once. */
-static void wait_signal(sigset_t *set)
+static void wait_signal(const sigset_t *set)
 {
-	int sig = 0;
-	sigwait(set, &sig);
+	sigset_t during;
+	pthread_sigmask(SIG_BLOCK, NULL, &during);
+	sigdelset(&during, SIGTERM);
+	sigdelset(&during, SIGINT);
+	struct pollfd pfd = {.fd = sig_pipe[0], .events = POLLIN};
+	unsigned char sig = 0;
+	/* unblocked only inside ppoll: one left pending by start-up lands here */
+	while (ppoll(&pfd, 1, NULL, &during) <= 0)
+		;
+	if (read(sig_pipe[0], &sig, 1) != 1)
+		sig = SIGTERM;
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
 	pthread_sigmask(SIG_UNBLOCK, set, NULL);
 	log_emit(LOG_INFO, "shutdown_started", json_pack("{s:s}", "signal", strsignal(sig)));
 }
@@ -136,11 +182,10 @@ int cmd_serve(int argc, char **argv)
 		                   "SECRET_KEY is not set: using a random key for this run, so "
 		                   "tokens end with the process. Set SECRET_KEY to keep them."));
 
+	sigset_t set;
+	catch_signals(&set);
 	if (!open_services(&cfg, &svc, &st))
 		goto out;
-	sigset_t set;
-	block_signals(&set);
-
 	if ((cfg.embed_worker && embed_worker_start(&svc, &err)) ||
 	    http_server_start(&cfg, &svc, &srv, &err)) {
 		log_emit(LOG_ERROR, "startup_failed",
@@ -179,10 +224,10 @@ int cmd_worker(int argc, char **argv)
 	int status = 1;
 	cli_load_config(&cfg);
 	log_init(cfg.log_level, cfg.log_format, stdout);
+	sigset_t set;
+	catch_signals(&set);
 	if (!open_services(&cfg, &svc, &st))
 		goto out;
-	sigset_t set;
-	block_signals(&set);
 	if (embed_worker_start(&svc, &err)) {
 		log_emit(LOG_ERROR, "startup_failed",
 		         json_pack("{s:s}", "error", verr_detail(&err)));

@@ -194,6 +194,23 @@ Test(lifecycle, sigint_exits_zero)
 	free(tail);
 }
 
+/* SIGTERM while migrations run (before the HTTP server and its threads exist): the server
+ * finishes starting, then stops cleanly, instead of dying of the signal on whichever thread
+ * a library had started before main. */
+Test(lifecycle, sigterm_during_startup_stops_cleanly)
+{
+	static const char *const args[] = {"serve", NULL};
+	process_start(&srv, NULL, args, "migration");
+	server_signal(&srv, SIGTERM);
+	int st = server_wait(&srv, STOP_TIMEOUT_MS);
+	char *tail = server_log_tail(&srv);
+	cr_assert_eq(st, 0, "exit status %d after SIGTERM at start-up (-1: still running)\n%s", st,
+	             tail);
+	cr_assert(strstr(tail, "\"shutdown_started\"") && strstr(tail, "\"server_stopped\""),
+	          "no shutdown_started and server_stopped after SIGTERM at start-up\n%s", tail);
+	free(tail);
+}
+
 Test(lifecycle, sigterm_does_not_wait_for_idle_clients)
 {
 	server_start(&srv, NULL); /* IDLE_TIMEOUT_SECONDS stays at its default of 30 */
