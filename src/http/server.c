@@ -600,7 +600,7 @@ enum verr http_server_start(const struct config *cfg, struct svc *svc, struct ht
 	    ratelimit_new(cfg->auth_rate_per_minute, cfg->auth_rate_per_minute, RATELIMIT_KEYS);
 	pthread_mutex_init(&srv->peers_mu, NULL);
 	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-	                 MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	                 MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
 	if (ai->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	srv->daemon = MHD_start_daemon(
