@@ -21,7 +21,8 @@ void log_init(enum log_level min, enum log_format fmt, FILE *out);
 
 bool log_enabled(enum log_level level);
 
-/* Writes one line. Takes ownership of fields (a JSON object, or NULL). */
+/* Writes one line. Takes ownership of fields (a JSON object, or NULL); event is an
+ * identifier ([a-z_]), written as is. */
 void log_emit(enum log_level level, const char *event, json_t *fields);
 
 /* Parses "debug|info|warning|error"; false if unknown. */
