@@ -60,7 +60,7 @@
 	"THEN 0 WHEN EXISTS (SELECT 1 FROM chunks c WHERE c.note_id = notes.id AND c.status = 2) " \
 	"THEN 2 ELSE 1 END"
 
-/* The note's tags in order as a JSON array: a seek in note_tags' clustered key. */
+/* The note's tags in order as a JSON array, straight from note_tags_order (migration 9). */
 #define NOTE_TAGS                                                                                  \
 	"(SELECT json_group_array(tag) FROM (SELECT tag FROM note_tags t "                         \
 	"WHERE t.note_id = notes.id ORDER BY position))"

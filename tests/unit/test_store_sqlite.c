@@ -81,7 +81,7 @@ static void open_migrated(const struct store_opts *opts)
 	int applied = -1;
 	cr_assert_eq(open_at("vault.db", opts, &db, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(store_migrate_up(db, -1, &applied, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(applied, 8);
+	cr_assert_eq(applied, 9);
 }
 
 static int64_t make_user(const char *email)
@@ -246,7 +246,7 @@ Test(store_sqlite, migrate_up_down_up_and_status)
 	cr_assert_eq(open_at("vault.db", NULL, &db, &err), VERR_OK, "%s", err.detail);
 
 	cr_assert_eq(store_migrate_status(db, &mi, &n, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(n, 8);
+	cr_assert_eq(n, 9);
 	cr_assert_eq(mi[0].version, 1);
 	cr_assert_str_eq(mi[0].name, "init");
 	cr_assert_eq(mi[0].applied_at, 0);
@@ -266,22 +266,32 @@ Test(store_sqlite, migrate_up_down_up_and_status)
 	cr_assert_str_eq(mi[6].name, "import");
 	cr_assert_eq(mi[7].version, 8);
 	cr_assert_str_eq(mi[7].name, "vector_notes");
+	cr_assert_eq(mi[8].version, 9);
+	cr_assert_str_eq(mi[8].name, "note_tags_order");
 	free(mi);
 
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(steps, 8);
+	cr_assert_eq(steps, 9);
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(steps, 0, "up at the latest version must do nothing");
 
 	cr_assert_eq(store_migrate_status(db, &mi, &n, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(n, 8);
+	cr_assert_eq(n, 9);
 	cr_assert_gt(mi[0].applied_at, 0);
 	cr_assert_gt(mi[1].applied_at, 0);
 	cr_assert_gt(mi[2].applied_at, 0);
 	free(mi);
 	cr_assert_eq(store_user_create(db, "a@x.org", "h", 1, &u, &err), VERR_OK, "%s", err.detail);
 
-	/* One step down reverts vector_notes only: the table, the column and the triggers go. */
+	/* One step down drops note_tags_order only. */
+	cr_assert_eq(store_migrate_down(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
+	cr_assert_eq(steps, 1);
+	cr_assert_eq(query_int("SELECT COUNT(*) FROM sqlite_master WHERE name = 'note_tags_order'"),
+	             0);
+	cr_assert_eq(query_int("SELECT COUNT(*) FROM sqlite_master WHERE name = 'vector_notes'"),
+	             1);
+
+	/* The next reverts vector_notes only: the table, the column and the triggers go. */
 	cr_assert_eq(store_migrate_down(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(steps, 1);
 	cr_assert_eq(
@@ -373,7 +383,7 @@ Test(store_sqlite, migrate_up_down_up_and_status)
 	cr_assert_eq(store_migrate_up(db, 0, &steps, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(steps, 0);
 
-	cr_assert_eq(store_migrate_up(db, 9, &steps, &err), VERR_INVALID);
+	cr_assert_eq(store_migrate_up(db, 10, &steps, &err), VERR_INVALID);
 	cr_assert_eq(store_migrate_up(db, -2, &steps, &err), VERR_INVALID);
 	cr_assert_eq(store_migrate_down(db, -2, &steps, &err), VERR_INVALID);
 }
@@ -385,7 +395,7 @@ Test(store_sqlite, schema_check_behind_current_ahead)
 
 	cr_assert_eq(open_at("vault.db", NULL, &db, &err), VERR_OK, "%s", err.detail);
 	cr_assert_eq(store_schema_check(db, &err), VERR_UNAVAILABLE);
-	cr_assert(strstr(err.detail, "version 0, expected 8") != NULL, "%s", err.detail);
+	cr_assert(strstr(err.detail, "version 0, expected 9") != NULL, "%s", err.detail);
 	cr_assert(strstr(err.detail, "vault migrate up") != NULL, "%s", err.detail);
 
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
@@ -475,6 +485,28 @@ Test(store_sqlite, users_crud)
 }
 
 /* ---------------------------------------------------------------- notes */
+
+/* Every note read takes its tags in order from note_tags_order, not from a sort. */
+Test(store_sqlite, note_tags_are_read_in_order_without_a_sort)
+{
+	open_migrated(NULL);
+	sqlite3 *raw = open_raw();
+	sqlite3_stmt *st;
+	cr_assert_eq(sqlite3_prepare_v2(raw,
+	                                "EXPLAIN QUERY PLAN SELECT tag FROM note_tags t "
+	                                "WHERE t.note_id = 1 ORDER BY position",
+	                                -1, &st, NULL),
+	             SQLITE_OK, "%s", sqlite3_errmsg(raw));
+	bool indexed = false;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *detail = (const char *)sqlite3_column_text(st, 3);
+		cr_assert(!strstr(detail, "TEMP B-TREE"), "tags sorted per read: %s", detail);
+		indexed |= strstr(detail, "note_tags_order") != NULL;
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(raw);
+	cr_assert(indexed, "the tags are not read through note_tags_order");
+}
 
 Test(store_sqlite, note_crud_keeps_tag_order)
 {
@@ -1369,7 +1401,7 @@ Test(store_sqlite, migrate_search_backfills_and_reverts)
 	             0);
 	exec_raw("DELETE FROM notes WHERE id = 1"); /* no trigger left to fire */
 	cr_assert_eq(store_migrate_up(db, -1, &steps, &err), VERR_OK, "%s", err.detail);
-	cr_assert_eq(steps, 7);
+	cr_assert_eq(steps, 8);
 	cr_assert_eq(query_int("SELECT COUNT(*) FROM notes_fts"), 1);
 	cr_assert_eq(query_int("SELECT docs FROM keyword_stats WHERE user_id = 1"), 1);
 	const char *texts[] = {"one"};
