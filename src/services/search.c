@@ -197,17 +197,40 @@ struct cand {
 	bool exact;
 };
 
+/*
+ * Candidates in arrival order, and a hash of their note ids (open addressing,
+ * slot = index + 1) so that fusing two rankings of 200 is not 200 x 400
+ * comparisons. The hash holds while c is only appended to: reordering c
+ * (the floor, the final sort) comes after the last pool_add.
+ */
 struct pool {
 	struct cand *c;
 	size_t n, cap;
+	uint32_t *slot;
+	size_t mask; /* slots - 1, a power of two minus one; 0 before the first push */
 };
+
+static size_t pool_hash(const struct pool *p, int64_t note_id)
+{
+	return (size_t)(((uint64_t)note_id * 0x9E3779B97F4A7C15ULL) >> 32) & p->mask;
+}
 
 static struct cand *pool_find(struct pool *p, int64_t note_id)
 {
-	for (size_t i = 0; i < p->n; i++)
-		if (p->c[i].note_id == note_id)
-			return &p->c[i];
+	if (!p->slot)
+		return NULL;
+	for (size_t h = pool_hash(p, note_id); p->slot[h]; h = (h + 1) & p->mask)
+		if (p->c[p->slot[h] - 1].note_id == note_id)
+			return &p->c[p->slot[h] - 1];
 	return NULL;
+}
+
+static void pool_index(struct pool *p, size_t i)
+{
+	size_t h = pool_hash(p, p->c[i].note_id);
+	while (p->slot[h])
+		h = (h + 1) & p->mask;
+	p->slot[h] = (uint32_t)(i + 1);
 }
 
 /* Appends a candidate the pool is known not to hold yet. */
@@ -216,9 +239,15 @@ static struct cand *pool_push(struct pool *p, int64_t note_id)
 	if (p->n == p->cap) {
 		p->cap = p->cap ? p->cap * 2 : 64;
 		p->c = xrealloc(p->c, p->cap * sizeof(*p->c));
+		free(p->slot); /* at most half full: rebuilt at twice the size */
+		p->mask = 2 * p->cap - 1;
+		p->slot = xcalloc(p->mask + 1, sizeof(*p->slot));
+		for (size_t i = 0; i < p->n; i++)
+			pool_index(p, i);
 	}
 	struct cand *c = &p->c[p->n++];
 	*c = (struct cand){.note_id = note_id, .similarity = -1};
+	pool_index(p, p->n - 1);
 	return c;
 }
 
@@ -226,6 +255,12 @@ static struct cand *pool_add(struct pool *p, int64_t note_id)
 {
 	struct cand *c = pool_find(p, note_id);
 	return c ? c : pool_push(p, note_id);
+}
+
+static void pool_free(struct pool *p)
+{
+	free(p->c);
+	free(p->slot);
 }
 
 static int cmp_i64(const void *a, const void *b)
@@ -294,6 +329,13 @@ static enum verr semantic(struct svc *svc, int64_t user_id, const float *qv, con
 	return rc;
 }
 
+/* Orders vector hits by note; a bare note id (bsearch's key) starts a hit. */
+static int hit_by_note(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = ((const struct vector_hit *)b)->note_id;
+	return (x > y) - (x < y);
+}
+
 /* The best chunk and its similarity for each candidate that has none yet. */
 static enum verr similarity_of(struct svc *svc, int64_t user_id, const float *qv, struct cand *c,
                                size_t n, struct verror *err)
@@ -310,12 +352,17 @@ static enum verr similarity_of(struct svc *svc, int64_t user_id, const float *qv
 		qsort(ids, nids, sizeof(int64_t), cmp_i64);
 		rc = nearest(svc, user_id, qv, ids, nids, true, nids, &hits, &nhits, err);
 	}
-	for (size_t h = 0; rc == VERR_OK && h < nhits; h++)
-		for (size_t i = 0; i < n; i++)
-			if (c[i].note_id == hits[h].note_id) {
-				c[i].similarity = clamp01(hits[h].similarity);
-				c[i].chunk_id = hits[h].chunk_id;
+	if (rc == VERR_OK && nhits) {
+		qsort(hits, nhits, sizeof(*hits), hit_by_note);
+		for (size_t i = 0; i < n; i++) {
+			const struct vector_hit *h =
+			    bsearch(&c[i].note_id, hits, nhits, sizeof(*hits), hit_by_note);
+			if (h) {
+				c[i].similarity = clamp01(h->similarity);
+				c[i].chunk_id = h->chunk_id;
 			}
+		}
+	}
 	free(hits);
 	free(ids);
 	return rc;
@@ -615,9 +662,9 @@ enum verr search_run(struct svc *svc, int64_t user_id, const struct search_query
 	if (rc)
 		search_result_free(out);
 out:
-	free(sem.c);
-	free(kw.c);
-	free(fused.c);
+	pool_free(&sem);
+	pool_free(&kw);
+	pool_free(&fused);
 	free(allowed);
 	notes_tags_free(tags, ntags);
 	free(qv);
