@@ -117,6 +117,8 @@ static void emit_json(const char *ts, enum log_level level, const char *event, j
 	    snprintf(stack, sizeof(stack), "{\"ts\":\"%s\",\"level\":\"%s\",\"event\":\"%s\"", ts,
 	             log_level_name(level), event);
 	const size_t flags = JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(4);
+	if (head < 0 || (size_t)head >= sizeof(stack) - 1)
+		return; /* an event name from our code is never near this long */
 	if (!fields || json_object_size(fields) == 0) {
 		stack[head++] = '}';
 		write_line(stack, (size_t)head);
