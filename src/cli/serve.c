@@ -120,7 +120,7 @@ static void wait_signal(const sigset_t *set)
 	struct pollfd pfd = {.fd = sig_pipe[0], .events = POLLIN};
 	unsigned char sig = 0;
 	/* unblocked only inside ppoll: one left pending by start-up lands here */
-	while (ppoll(&pfd, 1, NULL, &during) <= 0)
+	while (ppoll(&pfd, 1, NULL, &during) < 0 && errno == EINTR)
 		;
 	if (read(sig_pipe[0], &sig, 1) != 1)
 		sig = SIGTERM;

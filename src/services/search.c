@@ -10,6 +10,7 @@
 #include "services/search.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -330,6 +331,7 @@ static enum verr semantic(struct svc *svc, int64_t user_id, const float *qv, con
 }
 
 /* Orders vector hits by note; a bare note id (bsearch's key) starts a hit. */
+_Static_assert(offsetof(struct vector_hit, note_id) == 0, "a hit starts with its note id");
 static int hit_by_note(const void *a, const void *b)
 {
 	int64_t x = *(const int64_t *)a, y = ((const struct vector_hit *)b)->note_id;

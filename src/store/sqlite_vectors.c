@@ -781,10 +781,12 @@ static void sift_worst(struct vector_hit *hits, size_t n, size_t i)
  */
 static size_t best_hits(struct vector_hit *hits, size_t n, size_t k)
 {
+	if (k == 0)
+		return 0;
 	if (n > k) {
 		for (size_t i = k / 2; i-- > 0;)
 			sift_worst(hits, k, i);
-		for (size_t i = k; k && i < n; i++)
+		for (size_t i = k; i < n; i++)
 			if (hit_cmp(&hits[i], &hits[0]) < 0) {
 				hits[0] = hits[i];
 				sift_worst(hits, k, 0);
