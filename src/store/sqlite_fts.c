@@ -137,11 +137,20 @@ static int tok_tokenize(Fts5Tokenizer *p, void *ctx, int flags, const char *text
 /* ---------------------------------------------------------------- ranking */
 
 /* What one MATCH needs for every row: computed at its first row. */
+/*
+ * Rows a query keeps (its LIMIT) up to which vault_bm25 prunes; past it, or
+ * at 0, every row is scored exactly.
+ */
+#define BM25_KEEP_MAX 4096
+
 struct bm25_query {
 	int nphrase;
 	double avgdl;
 	double *idf;  /* per phrase */
 	double *freq; /* per phrase, the current row's weighted count */
+	/* The best exact scores so far, a min-heap of at most keep (0: no pruning). */
+	double *best;
+	size_t nbest, keep;
 };
 
 static void bm25_query_free(void *p)
@@ -151,6 +160,7 @@ static void bm25_query_free(void *p)
 		return;
 	free(q->idf);
 	free(q->freq);
+	free(q->best);
 	free(q);
 }
 
@@ -168,12 +178,16 @@ static int count_row(const Fts5ExtensionApi *api, Fts5Context *fts, void *n)
  * and tokens are the user's totals from keyword_stats.
  */
 static int bm25_prepare(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_int64 docs,
-                        sqlite3_int64 tokens, struct bm25_query **out)
+                        sqlite3_int64 tokens, sqlite3_int64 keep, struct bm25_query **out)
 {
 	struct bm25_query *q = xcalloc(1, sizeof(*q));
 	q->nphrase = api->xPhraseCount(fts);
 	q->idf = xcalloc((size_t)q->nphrase + 1, sizeof(double));
 	q->freq = xcalloc((size_t)q->nphrase + 1, sizeof(double));
+	if (keep > 0 && keep <= BM25_KEEP_MAX) {
+		q->keep = (size_t)keep;
+		q->best = xmalloc(q->keep * sizeof(double));
+	}
 	int rc = SQLITE_OK;
 	for (int i = 0; i < q->nphrase && rc == SQLITE_OK; i++) {
 		sqlite3_int64 hits = 0;
@@ -192,23 +206,71 @@ static int bm25_prepare(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_i
 	return rc;
 }
 
+/* The row's BM25 from q->freq, for a length normalisation of norm. */
+static double bm25_score(const struct bm25_query *q, double norm)
+{
+	double score = 0;
+	for (int i = 0; i < q->nphrase; i++)
+		score += q->idf[i] * q->freq[i] * (BM25_K1 + 1) / (q->freq[i] + norm);
+	return score;
+}
+
+/* Adds an exact score to q->best, which keeps the q->keep highest. */
+static void best_add(struct bm25_query *q, double score)
+{
+	double *h = q->best;
+	size_t i;
+	if (q->nbest < q->keep) {
+		for (i = q->nbest++; i > 0 && h[(i - 1) / 2] > score; i = (i - 1) / 2)
+			h[i] = h[(i - 1) / 2];
+		h[i] = score;
+		return;
+	}
+	if (score <= h[0])
+		return;
+	for (i = 0;;) { /* replace the lowest, then sift it down */
+		size_t c = 2 * i + 1;
+		if (c >= q->nbest)
+			break;
+		if (c + 1 < q->nbest && h[c + 1] < h[c])
+			c++;
+		if (h[c] >= score)
+			break;
+		h[i] = h[c];
+		i = c;
+	}
+	h[i] = score;
+}
+
 /*
- * vault_bm25(notes_fts, docs, tokens, weight of column 0, 1, ...): the
- * row's BM25 on the user's statistics, negated as FTS5's bm25() is (lower
- * is better). A missing weight is 1.
+ * vault_bm25(notes_fts, docs, tokens, keep, weight of column 0, 1, ...):
+ * the row's BM25 on the user's statistics, negated as FTS5's bm25() is
+ * (lower is better). A missing weight is 1.
+ *
+ * keep is the number of best rows the query keeps (its LIMIT). Reading a
+ * row's length is most of the cost of scoring it (FTS5 looks it up in
+ * notes_fts_docsize: at 100k chunks, 9 of a keyword query's 14 ms), so a
+ * row is first scored at length 0, an upper bound of its score (every term
+ * falls with the length, and IEEE arithmetic keeps that order). Once keep
+ * rows have exact scores, a row whose bound is below the lowest of the
+ * best keep returns its bound: it cannot be among them, its exact score
+ * being lower still, and it sorts below every one of them. Every row that
+ * can be in the result is scored exactly, so the result and its order are
+ * those of scoring every row. (SQLite calls it once a row: a row scored
+ * twice would sit in q->best twice and raise the bar.)
  */
 static void bm25_fn(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx, int nval,
                     sqlite3_value **val)
 {
 	struct bm25_query *q = api->xGetAuxdata(fts, 0);
 	int rc = SQLITE_OK, ninst = 0, dl = 0;
-	if (nval < 2) {
-		sqlite3_result_error(ctx, "vault_bm25: needs docs and tokens", -1);
+	if (nval < 3) {
+		sqlite3_result_error(ctx, "vault_bm25: needs docs, tokens and keep", -1);
 		return;
 	}
 	if (!q)
-		rc = bm25_prepare(api, fts, sqlite3_value_int64(val[0]),
-		                  sqlite3_value_int64(val[1]), &q);
+		rc = bm25_prepare(api, fts, sqlite3_value_int64(val[0]), sqlite3_value_int64(val[1]),
+		                  sqlite3_value_int64(val[2]), &q);
 	if (rc == SQLITE_OK)
 		rc = api->xInstCount(fts, &ninst);
 	if (rc == SQLITE_OK) {
@@ -218,18 +280,24 @@ static void bm25_fn(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_conte
 			rc = api->xInst(fts, i, &phrase, &col, &off);
 			if (rc == SQLITE_OK && phrase >= 0 && phrase < q->nphrase)
 				q->freq[phrase] +=
-				    col + 2 < nval ? sqlite3_value_double(val[col + 2]) : 1.0;
+				    col + 3 < nval ? sqlite3_value_double(val[col + 3]) : 1.0;
 		}
 	}
+	double score = 0;
 	if (rc == SQLITE_OK)
+		score = bm25_score(q, BM25_K1 * (1 - BM25_B));
+	if (rc == SQLITE_OK && !(q->keep && q->nbest == q->keep && score < q->best[0])) {
 		rc = api->xColumnSize(fts, -1, &dl);
+		if (rc == SQLITE_OK) {
+			score = bm25_score(q, BM25_K1 * (1 - BM25_B + BM25_B * dl / q->avgdl));
+			if (q->keep)
+				best_add(q, score);
+		}
+	}
 	if (rc != SQLITE_OK) {
 		sqlite3_result_error_code(ctx, rc);
 		return;
 	}
-	double score = 0, norm = BM25_K1 * (1 - BM25_B + BM25_B * dl / q->avgdl);
-	for (int i = 0; i < q->nphrase; i++)
-		score += q->idf[i] * q->freq[i] * (BM25_K1 + 1) / (q->freq[i] + norm);
 	sqlite3_result_double(ctx, -score);
 }
 

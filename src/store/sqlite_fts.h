@@ -28,7 +28,9 @@
 /*
  * Registers, on db, the tokenizer "vault" (arguments: the tokenizer it
  * wraps and that one's arguments, e.g. "porter unicode61"), the ranking
- * function vault_bm25(notes_fts, docs, tokens, weight...) and
+ * function vault_bm25(notes_fts, docs, tokens, keep, weight...) (keep: the
+ * LIMIT of the query, which then reads the length of only the rows that can
+ * be among its best; 0 for all) and
  * vault_doclen(sz), the tokens of a row from notes_fts_docsize. Every connection
  * that touches notes_fts needs them. Returns a SQLite result code.
  */

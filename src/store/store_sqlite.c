@@ -70,13 +70,14 @@
 	", source_path, aliases"
 
 /*
- * BM25 on user ?1's own statistics (sqlite_fts.c), with the weights of the
- * notes_fts columns: title, content, tags, user_id; negated, so higher is
- * better. The subqueries are evaluated once per statement.
+ * BM25 on user ?1's own statistics (sqlite_fts.c), for the ?3 best rows,
+ * with the weights of the notes_fts columns: title, content, tags,
+ * user_id; negated, so higher is better. The subqueries are evaluated once
+ * per statement.
  */
 #define FTS_RANK                                                                                   \
 	"-vault_bm25(notes_fts, (SELECT docs FROM keyword_stats WHERE user_id = ?1), "             \
-	"(SELECT tokens FROM keyword_stats WHERE user_id = ?1), 10.0, 1.0, 5.0, 0.0)"
+	"(SELECT tokens FROM keyword_stats WHERE user_id = ?1), ?3, 10.0, 1.0, 5.0, 0.0)"
 #define FTS_OWNER SQLITE_FTS_OWNER("?5")
 
 /*

@@ -2797,6 +2797,62 @@ Test(store_sqlite, keyword_ranking_uses_only_the_users_own_notes)
 }
 
 /*
+ * vault_bm25 reads the length of only the rows that can be among the best
+ * the query keeps (sqlite_fts.c): the best k must be exactly the first k of
+ * scoring every row (a limit past BM25_KEEP_MAX prunes nothing), ids,
+ * scores and order, over notes whose lengths vary from one word to hundreds
+ * (short ones gain most from their length, so a wrong bound loses them).
+ */
+Test(store_sqlite, keyword_top_k_equals_scoring_every_row)
+{
+	static const char *const vocab[] = {"harbour", "ferry", "visa",   "lantern", "orchard",
+	                                    "copper",  "violin", "glacier", "meadow", "quartz"};
+	static const char *const queries[] = {"ferry visa", "lantern orchard copper", "harbour",
+	                                      "violin glacier meadow quartz ferry"};
+	static const size_t ks[] = {1, 3, 10, 40};
+	const char *tag[] = {"ferry"};
+	uint64_t x = 88172645463325252ull;
+	open_migrated(NULL);
+	int64_t ann = make_user("ann@x.org");
+	for (int i = 0; i < 300; i++) {
+		char title[64], content[4096];
+		size_t len = 0, words;
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		words = x % 4 == 0 ? 1 + x % 3 : 1 + (x >> 8) % 400; /* a quarter very short */
+		for (size_t w = 0; w < words; w++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			/* mostly filler, so the vocabulary's words are rare and vary per note */
+			const char *word = x % 5 == 0 ? vocab[(x >> 8) % 10] : "filler";
+			len += (size_t)snprintf(content + len, sizeof(content) - len, "%s ", word);
+		}
+		snprintf(title, sizeof(title), "%s note", vocab[(x >> 16) % 10]);
+		make_text_note(ann, title, content, tag, (x >> 24) % 3 == 0);
+	}
+	for (size_t qi = 0; qi < sizeof(queries) / sizeof(queries[0]); qi++)
+		for (int tagged = 0; tagged < 2; tagged++) {
+			struct keyword_hit *all = NULL;
+			size_t nall = search(ann, queries[qi], tag, (size_t)tagged, 100000, &all);
+			cr_assert_gt(nall, 40, "%s: %zu hits", queries[qi], nall);
+			for (size_t ki = 0; ki < sizeof(ks) / sizeof(ks[0]); ki++) {
+				struct keyword_hit *top = NULL;
+				size_t n = search(ann, queries[qi], tag, (size_t)tagged, ks[ki], &top);
+				cr_assert_eq(n, ks[ki], "%s, k %zu: %zu hits", queries[qi], ks[ki], n);
+				for (size_t i = 0; i < n; i++) {
+					cr_assert_eq(top[i].note_id, all[i].note_id,
+					             "%s, tagged %d, k %zu, hit %zu: note %lld, "
+					             "scoring all gives %lld",
+					             queries[qi], tagged, ks[ki], i,
+					             (long long)top[i].note_id,
+					             (long long)all[i].note_id);
+					cr_assert(top[i].score == all[i].score);
+				}
+				free(top);
+			}
+			free(all);
+		}
+}
+
+/*
  * A database at migration 2 (one index for all) with two users' notes: after
  * migration 3 each user's scores are those of their own notes alone, and the
  * figures the migration computed are the ones writes keep.
