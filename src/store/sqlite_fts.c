@@ -41,6 +41,7 @@
 
 #include <limits.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,6 +152,8 @@ struct bm25_query {
 	/* The best exact scores so far, a min-heap of at most keep (0: no pruning). */
 	double *best;
 	size_t nbest, keep;
+	/* notes_fts_docsize.sz, moved from row to row (row_length), else NULL */
+	sqlite3_blob *sizes;
 };
 
 static void bm25_query_free(void *p)
@@ -158,6 +161,7 @@ static void bm25_query_free(void *p)
 	struct bm25_query *q = p;
 	if (!q)
 		return;
+	sqlite3_blob_close(q->sizes);
 	free(q->idf);
 	free(q->freq);
 	free(q->best);
@@ -204,6 +208,58 @@ static int bm25_prepare(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_i
 		bm25_query_free(q);
 	*out = rc == SQLITE_OK ? q : NULL;
 	return rc;
+}
+
+/*
+ * The tokens of a row, all columns, from its sz in notes_fts_docsize: one
+ * varint per column (SQLite's encoding: big-endian groups of 7 bits, high
+ * bit set on all but the last, a ninth byte of 8). False if truncated.
+ */
+static bool sizes_total(const unsigned char *p, int n, sqlite3_int64 *total)
+{
+	*total = 0;
+	for (int i = 0; i < n;) {
+		uint64_t v = 0;
+		for (int k = 0;; k++) {
+			if (i == n)
+				return false;
+			unsigned char byte = p[i++];
+			if (k == 8) {
+				v = v << 8 | byte;
+				break;
+			}
+			v = v << 7 | (byte & 0x7f);
+			if (!(byte & 0x80))
+				break;
+		}
+		*total += (sqlite3_int64)v;
+	}
+	return true;
+}
+
+/*
+ * The row's length, as xColumnSize(-1) gives it, read through a blob
+ * handle on its notes_fts_docsize record. FTS5 runs a statement for each
+ * xColumnSize (bind, step, reset: 3.7k instructions a row); moving a blob
+ * handle from row to row costs a fraction of that. Falls back on
+ * xColumnSize where the handle cannot be had.
+ */
+static int row_length(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx,
+                      struct bm25_query *q, int *dl)
+{
+	sqlite3_int64 rowid = api->xRowid(fts), total;
+	unsigned char sz[64]; /* 4 columns of at most 9 bytes */
+	int rc = q->sizes ? sqlite3_blob_reopen(q->sizes, rowid)
+	                  : sqlite3_blob_open(sqlite3_context_db_handle(ctx), "main",
+	                                      "notes_fts_docsize", "sz", rowid, 0, &q->sizes);
+	int n = rc == SQLITE_OK ? sqlite3_blob_bytes(q->sizes) : 0;
+	if (rc == SQLITE_OK && n <= (int)sizeof(sz) &&
+	    sqlite3_blob_read(q->sizes, sz, n, 0) == SQLITE_OK && sizes_total(sz, n, &total) &&
+	    total <= INT_MAX) {
+		*dl = (int)total;
+		return SQLITE_OK;
+	}
+	return api->xColumnSize(fts, -1, dl);
 }
 
 /* The row's BM25 from q->freq, for a length normalisation of norm. */
@@ -287,7 +343,7 @@ static void bm25_fn(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_conte
 	if (rc == SQLITE_OK)
 		score = bm25_score(q, BM25_K1 * (1 - BM25_B));
 	if (rc == SQLITE_OK && !(q->keep && q->nbest == q->keep && score < q->best[0])) {
-		rc = api->xColumnSize(fts, -1, &dl);
+		rc = row_length(api, fts, ctx, q, &dl);
 		if (rc == SQLITE_OK) {
 			score = bm25_score(q, BM25_K1 * (1 - BM25_B + BM25_B * dl / q->avgdl));
 			if (q->keep)
@@ -301,35 +357,14 @@ static void bm25_fn(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_conte
 	sqlite3_result_double(ctx, -score);
 }
 
-/*
- * vault_doclen(sz): the tokens of a row, all columns, from its sz in
- * notes_fts_docsize: one varint per column (SQLite's encoding: big-endian
- * groups of 7 bits, high bit set on all but the last, a ninth byte of 8).
- * FTS5's own xColumnSize reads the same record, but only inside a MATCH.
- */
+/* vault_doclen(sz): the tokens of a row from its sz in notes_fts_docsize. */
 static void doclen_fn(sqlite3_context *ctx, int nval, sqlite3_value **val)
 {
 	(void)nval;
-	const unsigned char *p = sqlite3_value_blob(val[0]);
-	int n = sqlite3_value_bytes(val[0]);
-	sqlite3_int64 total = 0;
-	for (int i = 0; i < n;) {
-		uint64_t v = 0;
-		for (int k = 0;; k++) {
-			if (i == n) {
-				sqlite3_result_error(ctx, "vault_doclen: a truncated size", -1);
-				return;
-			}
-			unsigned char byte = p[i++];
-			if (k == 8) {
-				v = v << 8 | byte;
-				break;
-			}
-			v = v << 7 | (byte & 0x7f);
-			if (!(byte & 0x80))
-				break;
-		}
-		total += (sqlite3_int64)v;
+	sqlite3_int64 total;
+	if (!sizes_total(sqlite3_value_blob(val[0]), sqlite3_value_bytes(val[0]), &total)) {
+		sqlite3_result_error(ctx, "vault_doclen: a truncated size", -1);
+		return;
 	}
 	sqlite3_result_int64(ctx, total);
 }
