@@ -325,8 +325,8 @@ static void bm25_fn(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_conte
 		return;
 	}
 	if (!q)
-		rc = bm25_prepare(api, fts, sqlite3_value_int64(val[0]), sqlite3_value_int64(val[1]),
-		                  sqlite3_value_int64(val[2]), &q);
+		rc = bm25_prepare(api, fts, sqlite3_value_int64(val[0]),
+		                  sqlite3_value_int64(val[1]), sqlite3_value_int64(val[2]), &q);
 	if (rc == SQLITE_OK)
 		rc = api->xInstCount(fts, &ninst);
 	if (rc == SQLITE_OK) {

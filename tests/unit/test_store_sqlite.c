@@ -2805,8 +2805,8 @@ Test(store_sqlite, keyword_ranking_uses_only_the_users_own_notes)
  */
 Test(store_sqlite, keyword_top_k_equals_scoring_every_row)
 {
-	static const char *const vocab[] = {"harbour", "ferry", "visa",   "lantern", "orchard",
-	                                    "copper",  "violin", "glacier", "meadow", "quartz"};
+	static const char *const vocab[] = {"harbour", "ferry",  "visa",    "lantern", "orchard",
+	                                    "copper",  "violin", "glacier", "meadow",  "quartz"};
 	static const char *const queries[] = {"ferry visa", "lantern orchard copper", "harbour",
 	                                      "violin glacier meadow quartz ferry"};
 	static const size_t ks[] = {1, 3, 10, 40};
@@ -2835,8 +2835,10 @@ Test(store_sqlite, keyword_top_k_equals_scoring_every_row)
 			cr_assert_gt(nall, 40, "%s: %zu hits", queries[qi], nall);
 			for (size_t ki = 0; ki < sizeof(ks) / sizeof(ks[0]); ki++) {
 				struct keyword_hit *top = NULL;
-				size_t n = search(ann, queries[qi], tag, (size_t)tagged, ks[ki], &top);
-				cr_assert_eq(n, ks[ki], "%s, k %zu: %zu hits", queries[qi], ks[ki], n);
+				size_t n =
+				    search(ann, queries[qi], tag, (size_t)tagged, ks[ki], &top);
+				cr_assert_eq(n, ks[ki], "%s, k %zu: %zu hits", queries[qi], ks[ki],
+				             n);
 				for (size_t i = 0; i < n; i++) {
 					cr_assert_eq(top[i].note_id, all[i].note_id,
 					             "%s, tagged %d, k %zu, hit %zu: note %lld, "
