@@ -182,8 +182,12 @@ static int count_row(const Fts5ExtensionApi *api, Fts5Context *fts, void *n)
  * and tokens are the user's totals from keyword_stats.
  */
 static int bm25_prepare(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_int64 docs,
-                        sqlite3_int64 tokens, sqlite3_int64 keep, struct bm25_query **out)
+                        sqlite3_int64 tokens, sqlite3_int64 keep, sqlite3_value **weights,
+                        int nweights, struct bm25_query **out)
 {
+	for (int i = 0; i < nweights; i++)
+		if (sqlite3_value_double(weights[i]) < 0)
+			keep = 0; /* a score that can rise with the length has no bound at 0 */
 	struct bm25_query *q = xcalloc(1, sizeof(*q));
 	q->nphrase = api->xPhraseCount(fts);
 	q->idf = xcalloc((size_t)q->nphrase + 1, sizeof(double));
@@ -211,13 +215,15 @@ static int bm25_prepare(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_i
 }
 
 /*
- * The tokens of a row, all columns, from its sz in notes_fts_docsize: one
- * varint per column (SQLite's encoding: big-endian groups of 7 bits, high
- * bit set on all but the last, a ninth byte of 8). False if truncated.
+ * The tokens of a row, all columns, and its columns, from its sz in
+ * notes_fts_docsize: one varint per column (SQLite's encoding: big-endian
+ * groups of 7 bits, high bit set on all but the last, a ninth byte of 8).
+ * False if truncated or past INT_MAX tokens.
  */
-static bool sizes_total(const unsigned char *p, int n, sqlite3_int64 *total)
+static bool sizes_total(const unsigned char *p, int n, sqlite3_int64 *total, int *ncols)
 {
 	*total = 0;
+	*ncols = 0;
 	for (int i = 0; i < n;) {
 		uint64_t v = 0;
 		for (int k = 0;; k++) {
@@ -232,7 +238,10 @@ static bool sizes_total(const unsigned char *p, int n, sqlite3_int64 *total)
 			if (!(byte & 0x80))
 				break;
 		}
+		if (v > (uint64_t)(INT_MAX - *total))
+			return false;
 		*total += (sqlite3_int64)v;
+		(*ncols)++;
 	}
 	return true;
 }
@@ -249,13 +258,14 @@ static int row_length(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_con
 {
 	sqlite3_int64 rowid = api->xRowid(fts), total;
 	unsigned char sz[64]; /* 4 columns of at most 9 bytes */
+	int ncols;
 	int rc = q->sizes ? sqlite3_blob_reopen(q->sizes, rowid)
 	                  : sqlite3_blob_open(sqlite3_context_db_handle(ctx), "main",
 	                                      "notes_fts_docsize", "sz", rowid, 0, &q->sizes);
 	int n = rc == SQLITE_OK ? sqlite3_blob_bytes(q->sizes) : 0;
 	if (rc == SQLITE_OK && n <= (int)sizeof(sz) &&
-	    sqlite3_blob_read(q->sizes, sz, n, 0) == SQLITE_OK && sizes_total(sz, n, &total) &&
-	    total <= INT_MAX) {
+	    sqlite3_blob_read(q->sizes, sz, n, 0) == SQLITE_OK &&
+	    sizes_total(sz, n, &total, &ncols) && ncols == api->xColumnCount(fts)) {
 		*dl = (int)total;
 		return SQLITE_OK;
 	}
@@ -307,7 +317,8 @@ static void best_add(struct bm25_query *q, double score)
  * row's length is most of the cost of scoring it (FTS5 looks it up in
  * notes_fts_docsize: at 100k chunks, 9 of a keyword query's 14 ms), so a
  * row is first scored at length 0, an upper bound of its score (every term
- * falls with the length, and IEEE arithmetic keeps that order). Once keep
+ * falls with the length, and IEEE arithmetic keeps that order; with a
+ * negative weight one would rise, and nothing is pruned). Once keep
  * rows have exact scores, a row whose bound is below the lowest of the
  * best keep returns its bound: it cannot be among them, its exact score
  * being lower still, and it sorts below every one of them. Every row that
@@ -325,8 +336,9 @@ static void bm25_fn(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_conte
 		return;
 	}
 	if (!q)
-		rc = bm25_prepare(api, fts, sqlite3_value_int64(val[0]),
-		                  sqlite3_value_int64(val[1]), sqlite3_value_int64(val[2]), &q);
+		rc =
+		    bm25_prepare(api, fts, sqlite3_value_int64(val[0]), sqlite3_value_int64(val[1]),
+		                 sqlite3_value_int64(val[2]), val + 3, nval - 3, &q);
 	if (rc == SQLITE_OK)
 		rc = api->xInstCount(fts, &ninst);
 	if (rc == SQLITE_OK) {
@@ -362,7 +374,8 @@ static void doclen_fn(sqlite3_context *ctx, int nval, sqlite3_value **val)
 {
 	(void)nval;
 	sqlite3_int64 total;
-	if (!sizes_total(sqlite3_value_blob(val[0]), sqlite3_value_bytes(val[0]), &total)) {
+	int ncols;
+	if (!sizes_total(sqlite3_value_blob(val[0]), sqlite3_value_bytes(val[0]), &total, &ncols)) {
 		sqlite3_result_error(ctx, "vault_doclen: a truncated size", -1);
 		return;
 	}

@@ -90,7 +90,13 @@
 #define KEYWORD_SQL(TAGGED)                                                                        \
 	"SELECT rowid, " FTS_RANK " AS r FROM notes_fts WHERE notes_fts MATCH ?2 " TAGGED          \
 	" ORDER BY r DESC, rowid LIMIT ?3"
-#define KEYWORD_TAGS " AND rowid IN (" TAGGED_NOTE_IDS("4") ")"
+/*
+ * "+rowid": with a bare rowid IN, FTS5 took the list as one rowid = lookup
+ * per tagged note, each a query of its own, so vault_bm25 prepared its IDFs
+ * (a pass over every posting of each term) once a row and pruned nothing:
+ * 199 ms for a tag on 4,000 of 61,000 notes, 1.8 ms filtering the matches.
+ */
+#define KEYWORD_TAGS " AND +rowid IN (" TAGGED_NOTE_IDS("4") ")"
 
 static const char *const query_sql[SQ__COUNT] = {
     [Q_BEGIN_READ] = "BEGIN",

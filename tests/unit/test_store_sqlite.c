@@ -2796,12 +2796,47 @@ Test(store_sqlite, keyword_ranking_uses_only_the_users_own_notes)
 	sqlite3_close(ref);
 }
 
+/* hits are, in order and score, stock FTS5's bm25() for words (OR) on ref. */
+static void expect_stock_bm25(sqlite3 *ref, const char *words, const struct keyword_hit *hits,
+                              size_t n)
+{
+	char match[256] = "";
+	size_t len = 0;
+	const char *w = words;
+	while (*w) { /* "a b" -> "a" OR "b" */
+		size_t wl = strcspn(w, " ");
+		len += (size_t)snprintf(match + len, sizeof(match) - len, "%s\"%.*s\"",
+		                        len ? " OR " : "", (int)wl, w);
+		w += wl + (w[wl] == ' ');
+	}
+	char *sql = sqlite3_mprintf("SELECT rowid, -bm25(ref, 10.0, 1.0, 5.0) FROM ref WHERE ref "
+	                            "MATCH %Q ORDER BY bm25(ref, 10.0, 1.0, 5.0), rowid",
+	                            match);
+	sqlite3_stmt *st;
+	cr_assert_eq(sqlite3_prepare_v2(ref, sql, -1, &st, NULL), SQLITE_OK, "%s",
+	             sqlite3_errmsg(ref));
+	sqlite3_free(sql);
+	size_t i = 0;
+	for (; sqlite3_step(st) == SQLITE_ROW; i++) {
+		cr_assert_lt(i, n, "%s: the reference has more than %zu hits", words, n);
+		cr_assert_eq(hits[i].note_id, sqlite3_column_int64(st, 0), "%s, hit %zu", words, i);
+		cr_assert_float_eq(hits[i].score, sqlite3_column_double(st, 1), 1e-9,
+		                   "%s, hit %zu: %.12g, the reference's %.12g", words, i,
+		                   hits[i].score, sqlite3_column_double(st, 1));
+	}
+	sqlite3_finalize(st);
+	cr_assert_eq(i, n, "%s", words);
+}
+
 /*
  * vault_bm25 reads the length of only the rows that can be among the best
  * the query keeps (sqlite_fts.c): the best k must be exactly the first k of
  * scoring every row (a limit past BM25_KEEP_MAX prunes nothing), ids,
  * scores and order, over notes whose lengths vary from one word to hundreds
  * (short ones gain most from their length, so a wrong bound loses them).
+ * Scoring every row must give stock FTS5's bm25() on the same notes: the
+ * lengths, read from notes_fts_docsize (varints of two bytes past 127
+ * tokens), are FTS5's.
  */
 Test(store_sqlite, keyword_top_k_equals_scoring_every_row)
 {
@@ -2812,8 +2847,15 @@ Test(store_sqlite, keyword_top_k_equals_scoring_every_row)
 	static const size_t ks[] = {1, 3, 10, 40};
 	const char *tag[] = {"ferry"};
 	uint64_t x = 88172645463325252ull;
+	sqlite3 *ref;
 	open_migrated(NULL);
 	int64_t ann = make_user("ann@x.org");
+	cr_assert_eq(sqlite3_open(":memory:", &ref), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(ref,
+	                          "CREATE VIRTUAL TABLE ref USING fts5(title, content, tags, "
+	                          "tokenize = 'porter unicode61 remove_diacritics 2')",
+	                          NULL, NULL, NULL),
+	             SQLITE_OK, "%s", sqlite3_errmsg(ref));
 	for (int i = 0; i < 300; i++) {
 		char title[64], content[4096];
 		size_t len = 0, words;
@@ -2826,13 +2868,21 @@ Test(store_sqlite, keyword_top_k_equals_scoring_every_row)
 			len += (size_t)snprintf(content + len, sizeof(content) - len, "%s ", word);
 		}
 		snprintf(title, sizeof(title), "%s note", vocab[(x >> 16) % 10]);
-		make_text_note(ann, title, content, tag, (x >> 24) % 3 == 0);
+		bool tagged = (x >> 24) % 3 == 0;
+		int64_t id = make_text_note(ann, title, content, tag, tagged);
+		char *sql = sqlite3_mprintf("INSERT INTO ref (rowid, title, content, tags) VALUES "
+		                            "(%lld, %Q, %Q, %Q)",
+		                            (long long)id, title, content, tagged ? tag[0] : "");
+		cr_assert_eq(sqlite3_exec(ref, sql, NULL, NULL, NULL), SQLITE_OK);
+		sqlite3_free(sql);
 	}
 	for (size_t qi = 0; qi < sizeof(queries) / sizeof(queries[0]); qi++)
 		for (int tagged = 0; tagged < 2; tagged++) {
 			struct keyword_hit *all = NULL;
 			size_t nall = search(ann, queries[qi], tag, (size_t)tagged, 100000, &all);
 			cr_assert_gt(nall, 40, "%s: %zu hits", queries[qi], nall);
+			if (!tagged)
+				expect_stock_bm25(ref, queries[qi], all, nall);
 			for (size_t ki = 0; ki < sizeof(ks) / sizeof(ks[0]); ki++) {
 				struct keyword_hit *top = NULL;
 				size_t n =
@@ -2852,6 +2902,7 @@ Test(store_sqlite, keyword_top_k_equals_scoring_every_row)
 			}
 			free(all);
 		}
+	sqlite3_close(ref);
 }
 
 /*
