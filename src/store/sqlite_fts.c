@@ -137,13 +137,13 @@ static int tok_tokenize(Fts5Tokenizer *p, void *ctx, int flags, const char *text
 
 /* ---------------------------------------------------------------- ranking */
 
-/* What one MATCH needs for every row: computed at its first row. */
 /*
  * Rows a query keeps (its LIMIT) up to which vault_bm25 prunes; past it, or
  * at 0, every row is scored exactly.
  */
 #define BM25_KEEP_MAX 4096
 
+/* What one MATCH needs for every row: computed at its first row. */
 struct bm25_query {
 	int nphrase;
 	double avgdl;
@@ -376,7 +376,7 @@ static void doclen_fn(sqlite3_context *ctx, int nval, sqlite3_value **val)
 	sqlite3_int64 total;
 	int ncols;
 	if (!sizes_total(sqlite3_value_blob(val[0]), sqlite3_value_bytes(val[0]), &total, &ncols)) {
-		sqlite3_result_error(ctx, "vault_doclen: a truncated size", -1);
+		sqlite3_result_error(ctx, "vault_doclen: a truncated or impossible size", -1);
 		return;
 	}
 	sqlite3_result_int64(ctx, total);

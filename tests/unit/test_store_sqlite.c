@@ -2711,89 +2711,27 @@ Test(store_sqlite, keyword_index_owner_cannot_be_forged)
 	cr_assert_eq(query_int("SELECT COUNT(*) FROM notes_fts"), 2);
 }
 
-/*
- * BM25 as if each user had an FTS5 table of their own: ann's scores equal
- * those of a stock FTS5 table (same tokenizer, same column weights) holding
- * only ann's notes, before and after bob writes many notes with her words.
- * Among her notes "ferry" is the rarer word, so the note with it ranks above
- * the visa ones; with statistics shared between users, bob's notes would
- * make "ferry" common and turn that order round.
- */
-Test(store_sqlite, keyword_ranking_uses_only_the_users_own_notes)
+/* A stock FTS5 table with notes_fts's tokenizer, for reference scores. */
+static sqlite3 *ref_open(void)
 {
-	static const struct {
-		const char *title, *content, *tag;
-	} mine[] = {
-	    {"Groceries", "milk eggs bread and butter", NULL},
-	    {"Groceries", "more milk and eggs", "home"},
-	    {"Harbour day", "we took the ferry", NULL},
-	    {"Embassy day", "the visa arrived", "travel"},
-	    {"Passport day", "visa stamps again and again", NULL},
-	    {"Ferry and visa", "both words in the title, a longer note than the others", NULL},
-	};
-	const size_t nmine = sizeof(mine) / sizeof(mine[0]);
 	sqlite3 *ref;
-	sqlite3_stmt *st;
-	open_migrated(NULL);
-	int64_t ann = make_user("ann@x.org");
-	int64_t bob = make_user("bob@x.org");
 	cr_assert_eq(sqlite3_open(":memory:", &ref), SQLITE_OK);
 	cr_assert_eq(sqlite3_exec(ref,
 	                          "CREATE VIRTUAL TABLE ref USING fts5(title, content, tags, "
 	                          "tokenize = 'porter unicode61 remove_diacritics 2')",
 	                          NULL, NULL, NULL),
 	             SQLITE_OK, "%s", sqlite3_errmsg(ref));
-	int64_t ferry = 0;
-	for (size_t i = 0; i < nmine; i++) {
-		const char *tags[] = {mine[i].tag};
-		int64_t id =
-		    make_text_note(ann, mine[i].title, mine[i].content, tags, mine[i].tag ? 1 : 0);
-		if (i == 2)
-			ferry = id;
-		char *sql = sqlite3_mprintf("INSERT INTO ref (rowid, title, content, tags) VALUES "
-		                            "(%lld, %Q, %Q, %Q)",
-		                            (long long)id, mine[i].title, mine[i].content,
-		                            mine[i].tag ? mine[i].tag : "");
-		cr_assert_eq(sqlite3_exec(ref, sql, NULL, NULL, NULL), SQLITE_OK);
-		sqlite3_free(sql);
-	}
+	return ref;
+}
 
-	for (int round = 0; round < 2; round++) {
-		if (round == 1) /* bob, with ann's words everywhere */
-			for (int i = 0; i < 40; i++) {
-				const char *tags[] = {"ferry"};
-				make_text_note(bob, "Ferry", "ferry timetable, ferry fares, visa",
-				               tags, 1);
-			}
-		struct keyword_hit *hits = NULL;
-		size_t n = search(ann, "ferry visa", NULL, 0, 10, &hits);
-		cr_assert_eq(sqlite3_prepare_v2(ref,
-		                                "SELECT rowid, -bm25(ref, 10.0, 1.0, 5.0) FROM ref "
-		                                "WHERE ref MATCH '\"ferry\" OR \"visa\"' "
-		                                "ORDER BY bm25(ref, 10.0, 1.0, 5.0), rowid",
-		                                -1, &st, NULL),
-		             SQLITE_OK, "%s", sqlite3_errmsg(ref));
-		size_t i = 0;
-		for (; sqlite3_step(st) == SQLITE_ROW; i++) {
-			cr_assert_lt(i, n, "round %d: %zu hits, the reference has more", round, n);
-			cr_assert_eq(hits[i].note_id, sqlite3_column_int64(st, 0),
-			             "round %d, hit %zu: note %lld, the reference's %lld", round, i,
-			             (long long)hits[i].note_id,
-			             (long long)sqlite3_column_int64(st, 0));
-			cr_assert_float_eq(hits[i].score, sqlite3_column_double(st, 1), 1e-9,
-			                   "round %d, hit %zu: score %.12g, the reference's %.12g",
-			                   round, i, hits[i].score, sqlite3_column_double(st, 1));
-		}
-		sqlite3_finalize(st);
-		cr_assert_eq(i, n, "round %d", round);
-		cr_assert_eq(n, 4);
-		cr_assert_eq(hits[1].note_id, ferry,
-		             "round %d: ferry, the rarer word, comes second "
-		             "(after the title with both)",
-		             round);
-		free(hits);
-	}
-	sqlite3_close(ref);
+static void ref_add(sqlite3 *ref, int64_t id, const char *title, const char *content,
+                    const char *tag)
+{
+	char *sql = sqlite3_mprintf("INSERT INTO ref (rowid, title, content, tags) VALUES "
+	                            "(%lld, %Q, %Q, %Q)",
+	                            (long long)id, title, content, tag ? tag : "");
+	cr_assert_eq(sqlite3_exec(ref, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_free(sql);
 }
 
 /* hits are, in order and score, stock FTS5's bm25() for words (OR) on ref. */
@@ -2829,6 +2767,61 @@ static void expect_stock_bm25(sqlite3 *ref, const char *words, const struct keyw
 }
 
 /*
+ * BM25 as if each user had an FTS5 table of their own: ann's scores equal
+ * those of a stock FTS5 table (same tokenizer, same column weights) holding
+ * only ann's notes, before and after bob writes many notes with her words.
+ * Among her notes "ferry" is the rarer word, so the note with it ranks above
+ * the visa ones; with statistics shared between users, bob's notes would
+ * make "ferry" common and turn that order round.
+ */
+Test(store_sqlite, keyword_ranking_uses_only_the_users_own_notes)
+{
+	static const struct {
+		const char *title, *content, *tag;
+	} mine[] = {
+	    {"Groceries", "milk eggs bread and butter", NULL},
+	    {"Groceries", "more milk and eggs", "home"},
+	    {"Harbour day", "we took the ferry", NULL},
+	    {"Embassy day", "the visa arrived", "travel"},
+	    {"Passport day", "visa stamps again and again", NULL},
+	    {"Ferry and visa", "both words in the title, a longer note than the others", NULL},
+	};
+	const size_t nmine = sizeof(mine) / sizeof(mine[0]);
+	open_migrated(NULL);
+	int64_t ann = make_user("ann@x.org");
+	int64_t bob = make_user("bob@x.org");
+	sqlite3 *ref = ref_open();
+	int64_t ferry = 0;
+	for (size_t i = 0; i < nmine; i++) {
+		const char *tags[] = {mine[i].tag};
+		int64_t id =
+		    make_text_note(ann, mine[i].title, mine[i].content, tags, mine[i].tag ? 1 : 0);
+		if (i == 2)
+			ferry = id;
+		ref_add(ref, id, mine[i].title, mine[i].content, mine[i].tag);
+	}
+
+	for (int round = 0; round < 2; round++) {
+		if (round == 1) /* bob, with ann's words everywhere */
+			for (int i = 0; i < 40; i++) {
+				const char *tags[] = {"ferry"};
+				make_text_note(bob, "Ferry", "ferry timetable, ferry fares, visa",
+				               tags, 1);
+			}
+		struct keyword_hit *hits = NULL;
+		size_t n = search(ann, "ferry visa", NULL, 0, 10, &hits);
+		expect_stock_bm25(ref, "ferry visa", hits, n);
+		cr_assert_eq(n, 4);
+		cr_assert_eq(hits[1].note_id, ferry,
+		             "round %d: ferry, the rarer word, comes second "
+		             "(after the title with both)",
+		             round);
+		free(hits);
+	}
+	sqlite3_close(ref);
+}
+
+/*
  * vault_bm25 reads the length of only the rows that can be among the best
  * the query keeps (sqlite_fts.c): the best k must be exactly the first k of
  * scoring every row (a limit past BM25_KEEP_MAX prunes nothing), ids,
@@ -2847,15 +2840,9 @@ Test(store_sqlite, keyword_top_k_equals_scoring_every_row)
 	static const size_t ks[] = {1, 3, 10, 40};
 	const char *tag[] = {"ferry"};
 	uint64_t x = 88172645463325252ull;
-	sqlite3 *ref;
 	open_migrated(NULL);
 	int64_t ann = make_user("ann@x.org");
-	cr_assert_eq(sqlite3_open(":memory:", &ref), SQLITE_OK);
-	cr_assert_eq(sqlite3_exec(ref,
-	                          "CREATE VIRTUAL TABLE ref USING fts5(title, content, tags, "
-	                          "tokenize = 'porter unicode61 remove_diacritics 2')",
-	                          NULL, NULL, NULL),
-	             SQLITE_OK, "%s", sqlite3_errmsg(ref));
+	sqlite3 *ref = ref_open();
 	for (int i = 0; i < 300; i++) {
 		char title[64], content[4096];
 		size_t len = 0, words;
@@ -2870,11 +2857,7 @@ Test(store_sqlite, keyword_top_k_equals_scoring_every_row)
 		snprintf(title, sizeof(title), "%s note", vocab[(x >> 16) % 10]);
 		bool tagged = (x >> 24) % 3 == 0;
 		int64_t id = make_text_note(ann, title, content, tag, tagged);
-		char *sql = sqlite3_mprintf("INSERT INTO ref (rowid, title, content, tags) VALUES "
-		                            "(%lld, %Q, %Q, %Q)",
-		                            (long long)id, title, content, tagged ? tag[0] : "");
-		cr_assert_eq(sqlite3_exec(ref, sql, NULL, NULL, NULL), SQLITE_OK);
-		sqlite3_free(sql);
+		ref_add(ref, id, title, content, tagged ? tag[0] : NULL);
 	}
 	for (size_t qi = 0; qi < sizeof(queries) / sizeof(queries[0]); qi++)
 		for (int tagged = 0; tagged < 2; tagged++) {
